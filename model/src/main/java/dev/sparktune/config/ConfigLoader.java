@@ -1,0 +1,104 @@
+package dev.sparktune.config;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Loads a job YAML, applies {@code --set section.key=value} overrides and checks every key.
+ * All problems are collected and thrown together as one {@link ConfigException}, each naming
+ * the file, the key and what is allowed.
+ */
+public final class ConfigLoader {
+
+    /** The sections of a job YAML, in the order they are printed. */
+    public static final List<String> SECTIONS = List.of("data", "model", "method", "train", "dist", "eval", "export");
+
+    private static final String OVERRIDE = "--set";
+
+    private ConfigLoader() {
+    }
+
+    public static LoadedConfig load(Path file, List<String> overrides) {
+        String text;
+        try {
+            text = Files.readString(file, StandardCharsets.UTF_8);
+        } catch (NoSuchFileException e) {
+            throw new ConfigException(List.of(new ConfigError(file.toString(), "(file)", "", "no such file")));
+        } catch (IOException e) {
+            throw new ConfigException(List.of(new ConfigError(file.toString(), "(file)", "", "cannot read: " + e)));
+        }
+        return parse(text, file.toString(), overrides);
+    }
+
+    public static LoadedConfig parse(String yaml, String source, List<String> overrides) {
+        List<ConfigError> errors = new ArrayList<>();
+        Map<String, Map<String, ConfigValue>> raw = YamlSections.parse(yaml, source, errors);
+        applyOverrides(raw, overrides, errors);
+
+        for (String section : raw.keySet()) {
+            if (!SECTIONS.contains(section)) {
+                errors.add(new ConfigError(source, section, "",
+                        "unknown section; did you mean '" + Nearest.of(section, SECTIONS) + "'? Sections are "
+                                + String.join(", ", SECTIONS)));
+            }
+        }
+
+        Map<String, Section> sections = new LinkedHashMap<>();
+        for (String name : SECTIONS) {
+            sections.put(name, new Section(name, source, raw.getOrDefault(name, Map.of()), errors));
+        }
+        JobConfig job = new JobConfig(
+                DataConfig.read(sections.get("data")),
+                ModelConfig.read(sections.get("model")),
+                MethodConfig.read(sections.get("method")),
+                TrainConfig.read(sections.get("train")),
+                DistConfig.read(sections.get("dist")),
+                EvalConfig.read(sections.get("eval")),
+                ExportConfig.read(sections.get("export")));
+
+        Map<String, Set<String>> keysBySection = new LinkedHashMap<>();
+        sections.forEach((name, s) -> keysBySection.put(name, new LinkedHashSet<>(s.resolved().keySet())));
+        sections.values().forEach(s -> s.rejectUnknownKeys(keysBySection));
+
+        if (!errors.isEmpty()) {
+            throw new ConfigException(errors);
+        }
+        Map<String, Map<String, Object>> resolved = new LinkedHashMap<>();
+        sections.forEach((name, s) -> resolved.put(name, s.resolved()));
+        return new LoadedConfig(source, job, resolved);
+    }
+
+    /** Every key the loader knows, as {@code section -> keys}; the reference file documents exactly these. */
+    public static Map<String, Set<String>> knownKeys() {
+        Map<String, Set<String>> keys = new LinkedHashMap<>();
+        parse("", "(defaults)", List.of()).values().forEach((section, values) -> keys.put(section, values.keySet()));
+        return keys;
+    }
+
+    private static void applyOverrides(Map<String, Map<String, ConfigValue>> raw, List<String> overrides,
+                                       List<ConfigError> errors) {
+        for (String override : overrides) {
+            int eq = override.indexOf('=');
+            int dot = override.indexOf('.');
+            if (eq < 0 || dot < 0 || dot > eq) {
+                errors.add(new ConfigError(OVERRIDE, override, "",
+                        "expected section.key=value, e.g. train.learning_rate=1e-4"));
+                continue;
+            }
+            String section = override.substring(0, dot).trim();
+            String key = override.substring(dot + 1, eq).trim();
+            String value = override.substring(eq + 1).trim();
+            raw.computeIfAbsent(section, s -> new LinkedHashMap<>())
+                    .put(key, new ConfigValue(value.equals("null") ? null : value, OVERRIDE, ""));
+        }
+    }
+}

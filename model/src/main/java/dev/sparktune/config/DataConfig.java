@@ -1,0 +1,46 @@
+package dev.sparktune.config;
+
+import java.util.List;
+
+/** Section {@code data}: which datasets, how they are formatted, cut and mixed. */
+public record DataConfig(
+        List<String> dataset,
+        List<String> evalDataset,
+        String datasetDir,
+        String datasetInfo,
+        String template,
+        int cutoffLen,
+        double valSize,
+        boolean packing,
+        boolean trainOnPrompt,
+        String mixStrategy,
+        List<Double> interleaveProbs,
+        String tokenizedPath) {
+
+    static DataConfig read(Section s) {
+        List<String> dataset = s.strings("dataset", List.of());
+        List<String> evalDataset = s.strings("eval_dataset", List.of());
+        String datasetDir = s.string("dataset_dir", "data");
+        String datasetInfo = s.string("dataset_info", "dataset_info.yaml");
+        String template = s.string("template", null);
+        int cutoffLen = s.integer("cutoff_len", 1024, Range.atLeast(1));
+        double valSize = s.number("val_size", 0.0, Range.closedOpen(0, 1));
+        boolean packing = s.flag("packing", false);
+        boolean trainOnPrompt = s.flag("train_on_prompt", false);
+        String mixStrategy = s.choice("mix_strategy", "concat", "concat", "interleave_under", "interleave_over");
+        List<Double> interleaveProbs = s.numbers("interleave_probs", List.of(), Range.closed(0, 1));
+
+        if (!interleaveProbs.isEmpty()) {
+            s.require(interleaveProbs.size() == dataset.size(), "interleave_probs",
+                    "needs one probability per dataset: " + dataset.size() + " datasets, "
+                            + interleaveProbs.size() + " probabilities");
+            double sum = interleaveProbs.stream().mapToDouble(Double::doubleValue).sum();
+            s.require(Math.abs(sum - 1.0) < 1e-6, "interleave_probs", "must sum to 1, sums to " + sum);
+            s.require(!mixStrategy.equals("concat"), "interleave_probs",
+                    "only used with mix_strategy interleave_under or interleave_over");
+        }
+        String tokenizedPath = s.string("tokenized_path", null);
+        return new DataConfig(dataset, evalDataset, datasetDir, datasetInfo, template, cutoffLen, valSize,
+                packing, trainOnPrompt, mixStrategy, interleaveProbs, tokenizedPath);
+    }
+}

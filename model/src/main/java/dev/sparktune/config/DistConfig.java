@@ -1,0 +1,32 @@
+package dev.sparktune.config;
+
+/**
+ * Section {@code dist}: data-parallel ranks and ZeRO sharding. Bucket keys follow
+ * DeepSpeed's {@code zero_optimization} block and count elements, as DeepSpeed does.
+ */
+public record DistConfig(
+        int worldSize,
+        int zeroStage,
+        long reduceBucketSize,
+        long allgatherBucketSize,
+        boolean overlapComm,
+        int collectiveTimeoutSeconds,
+        String networkCidr) {
+
+    static DistConfig read(Section s) {
+        int worldSize = s.integer("world_size", 1, Range.atLeast(1));
+        int zeroStage = s.integer("zero_stage", 0, Range.closed(0, 3));
+        s.require(zeroStage != 3, "zero_stage", "stage 3 (parameter sharding) is planned, not built; use 0, 1 or 2");
+        long reduceBucket = s.longInteger("reduce_bucket_size", 25_000_000L, Range.atLeast(1));
+        long allgatherBucket = s.longInteger("allgather_bucket_size", 25_000_000L, Range.atLeast(1));
+        boolean overlap = s.flag("overlap_comm", true);
+        int timeout = s.integer("collective_timeout_seconds", 300, Range.atLeast(1));
+        String cidr = s.string("network_cidr", null);
+        if (cidr != null) {
+            s.require(cidr.matches("\\d{1,3}(\\.\\d{1,3}){3}/\\d{1,2}"), "network_cidr",
+                    "expected an IPv4 block such as 10.0.0.0/8, got '" + cidr + "'");
+        }
+        return new DistConfig(worldSize, zeroStage == 3 ? 0 : zeroStage, reduceBucket, allgatherBucket, overlap,
+                timeout, cidr);
+    }
+}

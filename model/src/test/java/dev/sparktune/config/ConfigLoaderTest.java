@@ -1,0 +1,177 @@
+package dev.sparktune.config;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ConfigLoaderTest {
+
+    private static final Path REFERENCE = Path.of("..", "conf", "reference.yaml");
+
+    @Test
+    void referenceFileLoadsAsIsAndListsExactlyTheKnownKeysWithTheirDefaults() {
+        LoadedConfig reference = ConfigLoader.load(REFERENCE, List.of());
+        LoadedConfig defaults = ConfigLoader.parse("", "(empty)", List.of());
+
+        Map<String, Set<String>> known = ConfigLoader.knownKeys();
+        assertEquals(ConfigLoader.SECTIONS, List.copyOf(known.keySet()));
+        for (String section : ConfigLoader.SECTIONS) {
+            assertEquals(known.get(section), reference.values().get(section).keySet(), section);
+        }
+        // The reference file states every default: loading it changes nothing.
+        assertEquals(defaults.values(), reference.values());
+        assertEquals(defaults.job(), reference.job());
+    }
+
+    @Test
+    void misspelledKeyNamesFileKeyLineAndNearestValidKey(@TempDir Path dir) throws Exception {
+        Path job = dir.resolve("job.yaml");
+        Files.writeString(job, "train:\n  learning_rate: 1.0e-4\n  num_train_epoch: 2\n");
+
+        ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.load(job, List.of()));
+
+        assertEquals(1, e.errors().size(), e.getMessage());
+        ConfigError error = e.errors().get(0);
+        assertEquals(job.toString(), error.source());
+        assertEquals("train.num_train_epoch", error.key());
+        assertEquals("line 3", error.origin());
+        assertTrue(error.problem().contains("did you mean 'num_train_epochs'?"), error.problem());
+        assertTrue(e.getMessage().startsWith(job + ": train.num_train_epoch (line 3): unknown key"), e.getMessage());
+    }
+
+    @Test
+    void keyInTheWrongSectionSaysWhereItBelongs() {
+        ConfigException e = assertThrows(ConfigException.class,
+                () -> ConfigLoader.parse("model:\n  learning_rate: 0.1\n", "job.yaml", List.of()));
+        assertTrue(e.getMessage().contains("'learning_rate' belongs in section 'train'"), e.getMessage());
+    }
+
+    @Test
+    void everyProblemIsReportedAtOnceWithWhatIsAllowed() {
+        String yaml = """
+                method:
+                  lora_dropout: 1.5
+                  finetuning_type: qlora
+                train:
+                  per_device_train_batch_size: eight
+                  use_cache: true
+                dist:
+                  zero_stage: 3
+                evaluation:
+                  metrics: [accuracy]
+                """;
+        ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.parse(yaml, "job.yaml", List.of()));
+        String all = e.getMessage();
+
+        assertEquals(6, e.errors().size(), all);
+        assertTrue(all.contains("job.yaml: method.lora_dropout (line 2): must be in [0, 1), got 1.5"), all);
+        assertTrue(all.contains("method.finetuning_type (line 3): 'qlora' is not allowed; choose one of full, freeze, lora"), all);
+        assertTrue(all.contains("train.per_device_train_batch_size (line 5): expected a whole number >= 1, got 'eight'"), all);
+        assertTrue(all.contains("train.use_cache (line 6): unknown key"), all);
+        assertTrue(all.contains("dist.zero_stage (line 8): stage 3 (parameter sharding) is planned, not built"), all);
+        assertTrue(all.contains("job.yaml: evaluation: unknown section; did you mean 'eval'?"), all);
+    }
+
+    @Test
+    void overridesReplaceFileValuesAndAreTypedLikeThem() {
+        String yaml = "train:\n  learning_rate: 0.001\n  optim: lion\n";
+        LoadedConfig loaded = ConfigLoader.parse(yaml, "job.yaml", List.of(
+                "train.learning_rate=1e-4",
+                "data.dataset=alpaca_en, spam",
+                "method.use_dora=true",
+                "dist.world_size=4"));
+
+        assertEquals(1e-4, loaded.job().train().learningRate());
+        assertEquals("lion", loaded.job().train().optim());
+        assertEquals(List.of("alpaca_en", "spam"), loaded.job().data().dataset());
+        assertTrue(loaded.job().method().useDora());
+        assertEquals(4, loaded.job().dist().worldSize());
+    }
+
+    @Test
+    void badOverridesNameTheOverride() {
+        ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.parse("", "job.yaml",
+                List.of("train.lerning_rate=0.1", "world_size=2", "dist.world_size=0")));
+        String all = e.getMessage();
+        assertEquals(3, e.errors().size(), all);
+        assertTrue(all.contains("--set: train.lerning_rate: unknown key; did you mean 'learning_rate'?"), all);
+        assertTrue(all.contains("--set: world_size=2: expected section.key=value"), all);
+        assertTrue(all.contains("--set: dist.world_size: must be >= 1, got 0"), all);
+    }
+
+    @Test
+    void yamlOneOneSpellingsAreReadAsTheNumbersAndListsTheyMean() {
+        String yaml = """
+                train:
+                  learning_rate: 2e-5
+                  weight_decay: 0
+                data:
+                  dataset: alpaca_en,identity
+                  interleave_probs: [0.25, 0.75]
+                  mix_strategy: interleave_under
+                """;
+        JobConfig job = ConfigLoader.parse(yaml, "job.yaml", List.of()).job();
+        assertEquals(2e-5, job.train().learningRate());
+        assertEquals(0.0, job.train().weightDecay());
+        assertEquals(List.of("alpaca_en", "identity"), job.data().dataset());
+        assertEquals(List.of(0.25, 0.75), job.data().interleaveProbs());
+    }
+
+    @Test
+    void rulesAcrossKeysAreChecked() {
+        String yaml = """
+                data:
+                  dataset: [a, b]
+                  interleave_probs: [0.5, 0.6, 0.1]
+                train:
+                  warmup_ratio: 0.1
+                  warmup_steps: 100
+                """;
+        ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.parse(yaml, "job.yaml", List.of()));
+        String all = e.getMessage();
+        assertTrue(all.contains("data.interleave_probs (line 3): needs one probability per dataset: 2 datasets, 3 probabilities"), all);
+        assertTrue(all.contains("only used with mix_strategy interleave_under or interleave_over"), all);
+        assertTrue(all.contains("train.warmup_steps (line 6): set warmup_steps or warmup_ratio, not both"), all);
+    }
+
+    @Test
+    void loraAlphaDefaultsToTwiceTheRank() {
+        JobConfig job = ConfigLoader.parse("method:\n  lora_rank: 32\n", "job.yaml", List.of()).job();
+        assertEquals(64.0, job.method().loraAlpha());
+    }
+
+    @Test
+    void brokenYamlAndDuplicateKeysPointAtTheLine() {
+        ConfigException broken = assertThrows(ConfigException.class,
+                () -> ConfigLoader.parse("train:\n  learning_rate: [1\n", "job.yaml", List.of()));
+        assertTrue(broken.getMessage().startsWith("job.yaml: (file) (line 3): not valid YAML"), broken.getMessage());
+
+        ConfigException twice = assertThrows(ConfigException.class,
+                () -> ConfigLoader.parse("train:\n  seed: 1\n  seed: 2\n", "job.yaml", List.of()));
+        assertEquals("job.yaml: train.seed (line 3): key appears twice (first at line 2)", twice.getMessage());
+    }
+
+    @Test
+    void missingFileIsNamed(@TempDir Path dir) {
+        Path missing = dir.resolve("nope.yaml");
+        ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.load(missing, List.of()));
+        assertEquals(missing + ": (file): no such file", e.getMessage());
+    }
+
+    @Test
+    void resolvedYamlReadsBackToTheSameConfig() {
+        LoadedConfig loaded = ConfigLoader.parse("train:\n  optim: lion\n", "job.yaml", List.of("method.lora_rank=4"));
+        LoadedConfig again = ConfigLoader.parse(loaded.toYaml(), "resolved.yaml", List.of());
+        assertEquals(loaded.job(), again.job());
+        assertFalse(loaded.toYaml().contains("!!"), loaded.toYaml());
+    }
+}
