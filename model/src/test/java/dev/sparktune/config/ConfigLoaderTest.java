@@ -172,6 +172,8 @@ class ConfigLoaderTest {
         LoadedConfig loaded = ConfigLoader.parse("train:\n  optim: lion\n", "job.yaml", List.of("method.lora_rank=4"));
         LoadedConfig again = ConfigLoader.parse(loaded.toYaml(), "resolved.yaml", List.of());
         assertEquals(loaded.job(), again.job());
-        assertFalse(loaded.toYaml().contains("!!"), loaded.toYaml());
+        String yaml = loaded.toYaml();
+        assertFalse(yaml.contains("!!") || yaml.contains("&id"), yaml);
+        assertTrue(yaml.contains("learning_rate: 5.0e-05\n"), yaml);
     }
 }

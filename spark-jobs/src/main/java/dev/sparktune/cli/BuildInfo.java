@@ -1,0 +1,50 @@
+package dev.sparktune.cli;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.util.Properties;
+import picocli.CommandLine.IVersionProvider;
+
+/** What this build of sparktune was built against, from the Maven-filtered sparktune-build.properties. */
+public final class BuildInfo implements IVersionProvider {
+    private static final Properties PROPERTIES = load();
+
+    public static String version() {
+        return PROPERTIES.getProperty("version");
+    }
+
+    public static String sparkVersion() {
+        return PROPERTIES.getProperty("spark.version");
+    }
+
+    public static String djlVersion() {
+        return PROPERTIES.getProperty("djl.version");
+    }
+
+    public static String pytorchVersion() {
+        return PROPERTIES.getProperty("pytorch.version");
+    }
+
+    @Override
+    public String[] getVersion() {
+        return new String[] {
+            "sparktune " + version(),
+            "built for Spark " + sparkVersion() + " (Scala " + PROPERTIES.getProperty("scala.binary.version")
+                    + "), DJL " + djlVersion() + " with PyTorch " + pytorchVersion()
+        };
+    }
+
+    private static Properties load() {
+        Properties p = new Properties();
+        try (InputStream in = BuildInfo.class.getResourceAsStream("/sparktune-build.properties")) {
+            if (in == null) {
+                throw new IllegalStateException("sparktune-build.properties is missing from the classpath: rebuild with Maven");
+            }
+            p.load(in);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return p;
+    }
+}
