@@ -16,6 +16,11 @@ public record BertConfig(
         double layerNormEps,
         String hiddenAct) {
 
+    /** Parses {@code config.json} text; {@code source} names it in errors. */
+    public static BertConfig fromJson(String json, String source) {
+        return from(ConfigJson.parse(json, source));
+    }
+
     static BertConfig from(ConfigJson c) {
         String positions = c.string("position_embedding_type", "absolute");
         if (!positions.equals("absolute")) {

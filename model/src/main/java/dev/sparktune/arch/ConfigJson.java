@@ -22,17 +22,23 @@ final class ConfigJson {
 
     static ConfigJson read(Path file) {
         try {
-            JsonElement parsed = JsonParser.parseString(Files.readString(file));
-            if (!parsed.isJsonObject()) {
-                throw new ModelFormatException(file + ": expected a JSON object");
-            }
-            return new ConfigJson(parsed.getAsJsonObject(), file.toString());
+            return parse(Files.readString(file), file.toString());
         } catch (NoSuchFileException e) {
             throw new ModelFormatException(file + ": missing; a model directory needs config.json");
-        } catch (JsonSyntaxException e) {
-            throw new ModelFormatException(file + ": not valid JSON: " + e.getMessage());
         } catch (IOException e) {
             throw new UncheckedIOException(file + ": cannot read", e);
+        }
+    }
+
+    static ConfigJson parse(String json, String source) {
+        try {
+            JsonElement parsed = JsonParser.parseString(json);
+            if (!parsed.isJsonObject()) {
+                throw new ModelFormatException(source + ": expected a JSON object");
+            }
+            return new ConfigJson(parsed.getAsJsonObject(), source);
+        } catch (JsonSyntaxException e) {
+            throw new ModelFormatException(source + ": not valid JSON: " + e.getMessage());
         }
     }
 

@@ -30,6 +30,11 @@ public record LlamaConfig(
 
     static final Set<String> MODEL_TYPES = Set.of("llama", "mistral", "qwen2");
 
+    /** Parses {@code config.json} text; {@code source} names it in errors. */
+    public static LlamaConfig fromJson(String json, String source) {
+        return from(ConfigJson.parse(json, source));
+    }
+
     static LlamaConfig from(ConfigJson c) {
         String type = c.requireString("model_type");
         int hidden = c.requireInt("hidden_size");

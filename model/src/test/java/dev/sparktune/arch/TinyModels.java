@@ -4,7 +4,6 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import com.google.gson.JsonParser;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Random;
@@ -25,7 +24,7 @@ final class TinyModels {
     }
 
     static LlamaConfig llamaConfig(String json) {
-        return LlamaConfig.from(new ConfigJson(JsonParser.parseString(json).getAsJsonObject(), "tiny config.json"));
+        return LlamaConfig.fromJson(json, "tiny config.json");
     }
 
     static String bertJson() {
@@ -37,7 +36,7 @@ final class TinyModels {
     }
 
     static BertConfig bertConfig(String json) {
-        return BertConfig.from(new ConfigJson(JsonParser.parseString(json).getAsJsonObject(), "tiny config.json"));
+        return BertConfig.fromJson(json, "tiny config.json");
     }
 
     /**
