@@ -46,7 +46,7 @@ public record BertConfig(
     }
 
     /** Every parameter of the encoder (without pooler or task head), with its shape, under {@code prefix}. */
-    Map<String, Shape> parameterShapes(String prefix) {
+    public Map<String, Shape> parameterShapes(String prefix) {
         Map<String, Shape> shapes = new LinkedHashMap<>();
         String e = prefix + "embeddings.";
         shapes.put(e + "word_embeddings.weight", new Shape(vocabSize, hiddenSize));

@@ -94,7 +94,7 @@ public record LlamaConfig(
     }
 
     /** Every parameter this config implies, with its shape. */
-    Map<String, Shape> parameterShapes() {
+    public Map<String, Shape> parameterShapes() {
         Map<String, Shape> shapes = new LinkedHashMap<>();
         shapes.put("model.embed_tokens.weight", new Shape(vocabSize, hiddenSize));
         long q = (long) numAttentionHeads * headDim;
