@@ -16,7 +16,7 @@ import static dev.sparktune.nn.Norms.layerNorm;
  * MLP. Checkpoints saved from a task model prefix every name with {@code bert.}; both
  * layouts load. A sequence-classification head sits on the pooled output.
  */
-public final class Bert {
+public final class Bert implements PretrainedModel {
     private final BertConfig config;
     private final Weights w;
     private final String prefix;
@@ -32,6 +32,7 @@ public final class Bert {
         return config;
     }
 
+    @Override
     public Weights weights() {
         return w;
     }

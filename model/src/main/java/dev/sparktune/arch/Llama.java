@@ -18,7 +18,7 @@ import static dev.sparktune.nn.Norms.rmsNorm;
  * grouped-query attention with rotary positions and a SwiGLU MLP, then a causal-LM head.
  * Tensor names are Hugging Face's, so a downloaded checkpoint runs as is.
  */
-public final class Llama {
+public final class Llama implements PretrainedModel {
     private final LlamaConfig config;
     private final Weights w;
 
@@ -32,6 +32,7 @@ public final class Llama {
         return config;
     }
 
+    @Override
     public Weights weights() {
         return w;
     }

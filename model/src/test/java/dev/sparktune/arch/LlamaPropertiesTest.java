@@ -12,12 +12,14 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import dev.sparktune.nn.AttentionMask;
 import dev.sparktune.nn.KvCache;
+import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -48,9 +50,13 @@ class LlamaPropertiesTest {
                                 + " \"high_freq_factor\": 4.0, \"original_max_position_embeddings\": 16}")));
     }
 
+    @TempDir
+    Path dir;
+
+    /** Each variant goes through the disk in Hugging Face layout, as a user's checkpoint would. */
     private Llama model(String json) {
-        LlamaConfig config = TinyModels.llamaConfig(json);
-        return new Llama(config, TinyModels.randomWeights(config.parameterShapes(), manager, DataType.FLOAT32, 7));
+        return (Llama) ModelDirectory.open(TinyModels.writeRandom(dir.resolve("model"), json, 7))
+                .load(manager, DataType.FLOAT32);
     }
 
     private NDArray logits(Llama model, long[][] ids) {

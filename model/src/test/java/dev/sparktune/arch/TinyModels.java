@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Random;
@@ -55,6 +56,24 @@ final class TinyModels {
             tensors.put(e.getKey(), manager.create(values, e.getValue()).toType(dtype, false));
         }
         return new Weights(tensors, "random weights");
+    }
+
+    /**
+     * Writes a random model of {@code configJson}'s family as a Hugging Face folder
+     * (config.json + model.safetensors), so tests load it the way users load theirs.
+     */
+    static Path writeRandom(Path dir, String configJson, long seed) {
+        try (NDManager manager = NDManager.newBaseManager()) {
+            ModelDirectory.write(dir, configJson, randomWeights(shapes(configJson), manager, DataType.FLOAT32, seed).asMap(),
+                    Long.MAX_VALUE, null);
+        }
+        return dir;
+    }
+
+    static Map<String, Shape> shapes(String configJson) {
+        return configJson.contains("\"bert\"")
+                ? bertConfig(configJson).parameterShapes("")
+                : llamaConfig(configJson).parameterShapes();
     }
 
     /** Position ids 0..T-1 for every row. */

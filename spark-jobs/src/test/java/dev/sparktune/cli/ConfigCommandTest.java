@@ -44,6 +44,6 @@ class ConfigCommandTest {
     @Test
     void missingCommandIsAUsageErrorListingTheCommands() {
         assertEquals(2, sparktune());
-        assertTrue(err.toString().contains("Missing command: choose one of doctor, config"), err.toString());
+        assertTrue(err.toString().contains("Missing command: choose one of doctor, config, import-onnx"), err.toString());
     }
 }

@@ -85,6 +85,18 @@ class LauncherIT {
     }
 
     @Test
+    void importOnnxWritesAHuggingFaceFolderOfMiniLm(@TempDir Path dir) throws Exception {
+        Path out = dir.resolve("all-MiniLM-L6-v2");
+        Run run = sparktune("import-onnx", "--out", out.toString());
+
+        assertEquals(0, run.exitCode(), run.stdout() + run.stderr());
+        assertTrue(run.stdout().contains("BERT, 6 layers, hidden 384, 12 heads, 22.6M parameters"), run.stdout());
+        for (String file : List.of("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json")) {
+            assertTrue(Files.isRegularFile(out.resolve(file)), file);
+        }
+    }
+
+    @Test
     void configValidateAcceptsTheReferenceAndRejectsATypo(@TempDir Path dir) throws Exception {
         Run ok = sparktune("config", "validate", "../conf/reference.yaml");
         assertEquals(0, ok.exitCode(), ok.stderr());

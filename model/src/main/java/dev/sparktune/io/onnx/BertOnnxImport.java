@@ -6,8 +6,15 @@ import ai.djl.ndarray.types.Shape;
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import dev.sparktune.arch.ModelDirectory;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -34,6 +41,45 @@ public final class BertOnnxImport {
 
     /** The converted model: {@code config.json} text and tensors by Hugging Face name. */
     public record Result(String configJson, Map<String, NDArray> tensors) {
+    }
+
+    /**
+     * Writes a Hugging Face model folder converted from {@code onnxFile}: {@code config.json},
+     * {@code model.safetensors}, the given {@code tokenizer.json} and a {@code tokenizer_config.json}
+     * naming BERT's special tokens.
+     */
+    public static ModelDirectory importTo(Path onnxFile, Path tokenizerJson, Path out) {
+        try (NDManager manager = NDManager.newBaseManager()) {
+            Result result = convert(OnnxModel.read(onnxFile), manager);
+            ModelDirectory written = ModelDirectory.write(out, result.configJson(), result.tensors(), Long.MAX_VALUE, null);
+            Files.copy(tokenizerJson, out.resolve("tokenizer.json"), StandardCopyOption.REPLACE_EXISTING);
+            long maxPositions = result.tensors().get("embeddings.position_embeddings.weight").getShape().get(0);
+            Files.writeString(out.resolve("tokenizer_config.json"), tokenizerConfig(tokenizerJson, maxPositions));
+            return written;
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write " + out, e);
+        }
+    }
+
+    /** BERT's special tokens, as far as tokenizer.json declares them, and its lower-casing. */
+    private static String tokenizerConfig(Path tokenizerJson, long maxPositions) throws IOException {
+        JsonObject tokenizer = JsonParser.parseString(Files.readString(tokenizerJson)).getAsJsonObject();
+        Map<String, String> roles = Map.of("[CLS]", "cls_token", "[SEP]", "sep_token", "[PAD]", "pad_token",
+                "[UNK]", "unk_token", "[MASK]", "mask_token");
+        JsonObject c = new JsonObject();
+        for (var added : tokenizer.getAsJsonArray("added_tokens")) {
+            String content = added.getAsJsonObject().get("content").getAsString();
+            if (roles.containsKey(content)) {
+                c.addProperty(roles.get(content), content);
+            }
+        }
+        JsonObject normalizer = tokenizer.getAsJsonObject("normalizer");
+        boolean lowercase = normalizer != null && normalizer.has("lowercase") && normalizer.get("lowercase").getAsBoolean();
+        c.addProperty("do_lower_case", lowercase);
+        c.addProperty("model_max_length", maxPositions);
+        c.addProperty("padding_side", "right");
+        c.addProperty("tokenizer_class", "BertTokenizer");
+        return new GsonBuilder().setPrettyPrinting().create().toJson(c) + "\n";
     }
 
     public static Result convert(OnnxModel onnx, NDManager manager) {
@@ -131,7 +177,9 @@ public final class BertOnnxImport {
             throw new IllegalArgumentException("cannot infer " + what + " from the graph (no float constant behind "
                     + nodeName + ")");
         }
-        return constant.value().data().duplicate().order(ByteOrder.LITTLE_ENDIAN).getFloat(0);
+        float value = constant.value().data().duplicate().order(ByteOrder.LITTLE_ENDIAN).getFloat(0);
+        // the shortest decimal of the float: 1e-12 rather than 9.999999960041972e-13
+        return Double.parseDouble(Float.toString(value));
     }
 
     private static NDArray require(Map<String, NDArray> tensors, String name) {

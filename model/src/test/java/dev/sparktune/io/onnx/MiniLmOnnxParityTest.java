@@ -7,12 +7,12 @@ import ai.djl.huggingface.tokenizers.Encoding;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtSession;
 import dev.sparktune.arch.Bert;
-import dev.sparktune.arch.BertConfig;
-import dev.sparktune.arch.Weights;
+import dev.sparktune.arch.ModelDirectory;
 import dev.sparktune.nn.AttentionMask;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -69,6 +69,7 @@ class MiniLmOnnxParityTest {
     private static OrtSession session;
     private static HuggingFaceTokenizer tokenizer;
     private static Path onnxFile;
+    private static Path imported;
 
     @BeforeAll
     static void open(@TempDir Path dir) throws Exception {
@@ -76,7 +77,8 @@ class MiniLmOnnxParityTest {
         Path tokenizerFile = MiniLmArtifact.extract(MiniLmArtifact.TOKENIZER_ENTRY, dir.resolve("tokenizer.json"));
         ort = OrtEnvironment.getEnvironment();
         session = ort.createSession(onnxFile.toString(), new OrtSession.SessionOptions());
-        tokenizer = HuggingFaceTokenizer.newInstance(tokenizerFile);
+        imported = BertOnnxImport.importTo(onnxFile, tokenizerFile, dir.resolve("all-MiniLM-L6-v2")).path();
+        tokenizer = HuggingFaceTokenizer.newInstance(imported.resolve("tokenizer.json"));
     }
 
     @AfterAll
@@ -91,11 +93,10 @@ class MiniLmOnnxParityTest {
         double worstAbs = 0;
         double worstCosine = 1;
         try (NDManager manager = NDManager.newBaseManager()) {
-            BertOnnxImport.Result imported = BertOnnxImport.convert(OnnxModel.read(onnxFile), manager);
-            Bert bert = new Bert(BertConfig.fromJson(imported.configJson(), "imported config.json"),
-                    new Weights(imported.tensors(), "imported all-MiniLM-L6-v2"));
+            Bert bert = (Bert) ModelDirectory.open(imported).load(manager, DataType.FLOAT32);
             assertEquals(12, bert.config().numAttentionHeads());
             assertEquals(6, bert.config().numHiddenLayers());
+            assertEquals(1e-12, bert.config().layerNormEps(), 1e-18);
 
             for (int start = 0; start < SENTENCES.size(); start += 8) {
                 List<String> batch = SENTENCES.subList(start, Math.min(start + 8, SENTENCES.size()));
@@ -105,7 +106,7 @@ class MiniLmOnnxParityTest {
                     NDArray ids = step.create(inputs[0]);
                     NDArray keep = step.create(inputs[1]);
                     NDArray types = step.create(inputs[2]);
-                    NDArray positions = step.arange(0L, inputs[0][0].length, 1L, ai.djl.ndarray.types.DataType.INT64)
+                    NDArray positions = step.arange(0L, inputs[0][0].length, 1L, DataType.INT64)
                             .reshape(1, -1).repeat(0, batch.size());
                     NDArray hidden = bert.hiddenStates(ids, types, positions, AttentionMask.bidirectional(keep));
                     NDArray expected = step.create(flatten(reference), hidden.getShape());

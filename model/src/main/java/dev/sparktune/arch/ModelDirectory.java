@@ -1,0 +1,89 @@
+package dev.sparktune.arch;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import dev.sparktune.io.Checkpoint;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SortedMap;
+import java.util.TreeSet;
+
+/**
+ * A model folder in Hugging Face layout, as downloaded from the Hub or ModelScope or written
+ * by {@code save_pretrained}: {@code config.json}, {@code model.safetensors} or shards with
+ * {@code model.safetensors.index.json}, and the tokenizer files. It loads without conversion.
+ *
+ * @param path       the folder
+ * @param configJson the text of its config.json
+ * @param modelType  config.json's {@code model_type}
+ */
+public record ModelDirectory(Path path, String configJson, String modelType) {
+
+    public static final String CONFIG_FILE = "config.json";
+    /** Files copied along when a model is written next to its source. */
+    public static final List<String> TOKENIZER_FILES =
+            List.of("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json");
+
+    public static ModelDirectory open(Path path) {
+        if (!Files.isDirectory(path)) {
+            throw new ModelFormatException(path + ": no such model folder");
+        }
+        Path file = path.resolve(CONFIG_FILE);
+        ConfigJson config = ConfigJson.read(file);
+        String type = config.requireString("model_type");
+        if (!LlamaConfig.MODEL_TYPES.contains(type) && !type.equals("bert")) {
+            TreeSet<String> supported = new TreeSet<>(LlamaConfig.MODEL_TYPES);
+            supported.add("bert");
+            throw new ModelFormatException(file + ": model_type '" + type + "' is not supported; supported: "
+                    + String.join(", ", supported));
+        }
+        try {
+            return new ModelDirectory(path, Files.readString(file, StandardCharsets.UTF_8), type);
+        } catch (IOException e) {
+            throw new UncheckedIOException(file + ": cannot read", e);
+        }
+    }
+
+    /** The network with its weights in {@code dtype}, owned by {@code manager}. */
+    public PretrainedModel load(NDManager manager, DataType dtype) {
+        SortedMap<String, NDArray> raw = Checkpoint.load(path, manager);
+        Map<String, NDArray> tensors = new LinkedHashMap<>();
+        raw.forEach((name, t) -> tensors.put(name, t.getDataType().isFloating() ? t.toType(dtype, false) : t));
+        Weights weights = new Weights(tensors, path.toString());
+        String source = path.resolve(CONFIG_FILE).toString();
+        return modelType.equals("bert")
+                ? new Bert(BertConfig.fromJson(configJson, source), weights)
+                : new Llama(LlamaConfig.fromJson(configJson, source), weights);
+    }
+
+    /**
+     * Writes a model folder: {@code config.json}, the weights (sharded above {@code maxShardBytes}),
+     * and the tokenizer files found in {@code tokenizerSource} (may be null).
+     */
+    public static ModelDirectory write(Path path, String configJson, Map<String, NDArray> weights, long maxShardBytes,
+                                       Path tokenizerSource) {
+        try {
+            Files.createDirectories(path);
+            Checkpoint.save(path, weights, maxShardBytes);
+            Files.writeString(path.resolve(CONFIG_FILE), configJson, StandardCharsets.UTF_8);
+            if (tokenizerSource != null) {
+                for (String name : TOKENIZER_FILES) {
+                    Path from = tokenizerSource.resolve(name);
+                    if (Files.isRegularFile(from) && !from.equals(path.resolve(name))) {
+                        Files.copy(from, path.resolve(name), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                    }
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(path + ": cannot write the model folder", e);
+        }
+        return open(path);
+    }
+}
