@@ -1,0 +1,24 @@
+package dev.sparktune.tokenize;
+
+import java.util.Objects;
+
+/** One turn of a conversation; role is {@code system}, {@code user} or {@code assistant} (templates may know more). */
+public record ChatMessage(String role, String content) {
+
+    public ChatMessage {
+        Objects.requireNonNull(role, "role");
+        Objects.requireNonNull(content, "content");
+    }
+
+    public static ChatMessage system(String content) {
+        return new ChatMessage("system", content);
+    }
+
+    public static ChatMessage user(String content) {
+        return new ChatMessage("user", content);
+    }
+
+    public static ChatMessage assistant(String content) {
+        return new ChatMessage("assistant", content);
+    }
+}
