@@ -3,8 +3,6 @@ package dev.sparktune.io.onnx;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import ai.djl.huggingface.tokenizers.Encoding;
-import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
@@ -14,8 +12,9 @@ import ai.onnxruntime.OrtSession;
 import dev.sparktune.arch.Bert;
 import dev.sparktune.arch.ModelDirectory;
 import dev.sparktune.nn.AttentionMask;
+import dev.sparktune.tokenize.EncodedBatch;
+import dev.sparktune.tokenize.Tokenizer;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
@@ -67,7 +66,7 @@ class MiniLmOnnxParityTest {
 
     private static OrtEnvironment ort;
     private static OrtSession session;
-    private static HuggingFaceTokenizer tokenizer;
+    private static Tokenizer tokenizer;
     private static Path onnxFile;
     private static Path imported;
 
@@ -78,7 +77,7 @@ class MiniLmOnnxParityTest {
         ort = OrtEnvironment.getEnvironment();
         session = ort.createSession(onnxFile.toString(), new OrtSession.SessionOptions());
         imported = BertOnnxImport.importTo(onnxFile, tokenizerFile, dir.resolve("all-MiniLM-L6-v2")).path();
-        tokenizer = HuggingFaceTokenizer.newInstance(imported.resolve("tokenizer.json"));
+        tokenizer = Tokenizer.load(imported);
     }
 
     @AfterAll
@@ -125,23 +124,10 @@ class MiniLmOnnxParityTest {
         assertTrue(worstCosine >= 0.99999, "min cosine " + worstCosine);
     }
 
-    /** input_ids, attention_mask, token_type_ids, right-padded to the batch's longest. */
+    /** input_ids, attention_mask, token_type_ids (all zero: single sentences), padded by our tokenizer. */
     private static long[][][] padded(List<String> batch) {
-        List<Encoding> encodings = new ArrayList<>();
-        int longest = 0;
-        for (String s : batch) {
-            Encoding e = tokenizer.encode(s);
-            encodings.add(e);
-            longest = Math.max(longest, e.getIds().length);
-        }
-        long[][][] out = new long[3][batch.size()][longest];
-        for (int b = 0; b < batch.size(); b++) {
-            Encoding e = encodings.get(b);
-            System.arraycopy(e.getIds(), 0, out[0][b], 0, e.getIds().length);
-            System.arraycopy(e.getAttentionMask(), 0, out[1][b], 0, e.getIds().length);
-            System.arraycopy(e.getTypeIds(), 0, out[2][b], 0, e.getIds().length);
-        }
-        return out;
+        EncodedBatch encoded = tokenizer.encodeBatch(batch);
+        return new long[][][] {encoded.inputIds(), encoded.attentionMask(), new long[batch.size()][encoded.length()]};
     }
 
     private static float[] flatten(float[][][] x) {
