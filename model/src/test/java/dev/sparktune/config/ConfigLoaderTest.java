@@ -144,6 +144,14 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void bfloat16IsRefusedWithTheReason() {
+        ConfigException e = assertThrows(ConfigException.class,
+                () -> ConfigLoader.parse("model:\n  compute_dtype: bfloat16\n", "job.yaml", List.of()));
+        assertTrue(e.getMessage().startsWith("job.yaml: model.compute_dtype (line 2): bfloat16 is not usable yet"),
+                e.getMessage());
+    }
+
+    @Test
     void loraAlphaDefaultsToTwiceTheRank() {
         JobConfig job = ConfigLoader.parse("method:\n  lora_rank: 32\n", "job.yaml", List.of()).job();
         assertEquals(64.0, job.method().loraAlpha());
