@@ -1,13 +1,13 @@
 package dev.sparktune.arch;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.types.SparseFormat;
 import ai.djl.nn.core.Embedding;
 import dev.sparktune.nn.Activations;
 import dev.sparktune.nn.Attention;
 import dev.sparktune.nn.AttentionMask;
 
-import static dev.sparktune.nn.Linear.linear;
 import static dev.sparktune.nn.Norms.layerNorm;
 
 /**
@@ -20,12 +20,18 @@ public final class Bert implements PretrainedModel {
     private final BertConfig config;
     private final Weights w;
     private final String prefix;
+    private final ForwardHooks hooks;
 
     public Bert(BertConfig config, Weights weights) {
+        this(config, weights, ForwardHooks.NONE);
+    }
+
+    public Bert(BertConfig config, Weights weights, ForwardHooks hooks) {
         this.prefix = weights.has("bert.embeddings.word_embeddings.weight") ? "bert." : "";
         weights.requireShapes(config.parameterShapes(prefix));
         this.config = config;
         this.w = weights;
+        this.hooks = hooks;
     }
 
     public BertConfig config() {
@@ -35,6 +41,16 @@ public final class Bert implements PretrainedModel {
     @Override
     public Weights weights() {
         return w;
+    }
+
+    @Override
+    public ModelLayout layout() {
+        return ModelLayout.of(config, prefix, w);
+    }
+
+    @Override
+    public Bert with(Weights weights, ForwardHooks newHooks) {
+        return new Bert(config, weights, newHooks);
     }
 
     /**
@@ -47,16 +63,25 @@ public final class Bert implements PretrainedModel {
      */
     public NDArray hiddenStates(NDArray inputIds, NDArray tokenTypeIds, NDArray positionIds, AttentionMask mask) {
         String e = prefix + "embeddings.";
+        long batch = inputIds.getShape().get(0);
+        NDArray words = embed(inputIds, e + "word_embeddings.weight");
+        VirtualTokens virtual = VirtualTokens.prepare(hooks, w, batch, true, mask, positionIds, words);
         NDArray types = tokenTypeIds != null ? tokenTypeIds : inputIds.zerosLike();
-        NDArray x = embed(inputIds, e + "word_embeddings.weight")
-                .add(embed(positionIds, e + "position_embeddings.weight"))
+        if (virtual.hasPrompt()) {
+            types = inputIds.getManager().zeros(new ai.djl.ndarray.types.Shape(batch, virtual.count()), types.getDataType())
+                    .concat(types, 1);
+        }
+        NDArray x = virtual.input()
+                .add(embed(virtual.positionIds(), e + "position_embeddings.weight"))
                 .add(embed(types, e + "token_type_embeddings.weight"));
         x = layerNorm(x, w.get(e + "LayerNorm.weight"), w.get(e + "LayerNorm.bias"), config.layerNormEps());
-        NDArray additive = mask.additive(x.getManager(), inputIds.getShape().get(1), 0, x.getDataType());
+        AttentionMask keys = new AttentionMask(virtual.keepKeys(), mask.segmentIds(), false, 0);
+        long past = virtual.prefix() ? virtual.count() : 0;
+        NDArray additive = keys.additive(x.getManager(), x.getShape().get(1), past, x.getDataType());
         for (int layer = 0; layer < config.numHiddenLayers(); layer++) {
-            x = block(x, prefix + "encoder.layer." + layer + ".", additive);
+            x = block(x, layer, additive, virtual.prefix());
         }
-        return x;
+        return virtual.dropPrompt(x);
     }
 
     /** Mean of the token embeddings over real (unpadded) tokens, [B, hidden], as sentence-transformers pools. */
@@ -74,30 +99,35 @@ public final class Bert implements PretrainedModel {
         NDArray pooled;
         if (w.has(prefix + "pooler.dense.weight")) {
             NDArray first = hidden.get(":, 0, :");
-            pooled = linear(first, w.get(prefix + "pooler.dense.weight"), w.get(prefix + "pooler.dense.bias")).tanh();
+            pooled = hooks.linear(w, prefix + "pooler.dense", first).tanh();
         } else {
             pooled = meanPool(hidden, keepTokens);
         }
-        return linear(pooled, w.get("classifier.weight"), w.get("classifier.bias"));
+        return hooks.linear(w, "classifier", pooled);
     }
 
-    private NDArray block(NDArray x, String p, NDArray mask) {
+    private NDArray block(NDArray x, int layer, NDArray mask, boolean prefixed) {
+        String p = prefix + "encoder.layer." + layer + ".";
         double eps = config.layerNormEps();
-        NDArray attended = selfAttention(x, p + "attention.self.", mask);
-        NDArray projected = linear(attended, w.get(p + "attention.output.dense.weight"), w.get(p + "attention.output.dense.bias"));
+        NDArray attended = selfAttention(x, layer, p + "attention.self.", mask, prefixed);
+        NDArray projected = hooks.sublayerOutput(w, layer, "attention", hooks.linear(w, p + "attention.output.dense", attended));
         x = layerNorm(x.add(projected), w.get(p + "attention.output.LayerNorm.weight"),
                 w.get(p + "attention.output.LayerNorm.bias"), eps);
-        NDArray inner = Activations.byName(config.hiddenAct(),
-                linear(x, w.get(p + "intermediate.dense.weight"), w.get(p + "intermediate.dense.bias")));
-        NDArray out = linear(inner, w.get(p + "output.dense.weight"), w.get(p + "output.dense.bias"));
+        NDArray inner = Activations.byName(config.hiddenAct(), hooks.linear(w, p + "intermediate.dense", x));
+        NDArray out = hooks.sublayerOutput(w, layer, "mlp", hooks.linear(w, p + "output.dense", inner));
         return layerNorm(x.add(out), w.get(p + "output.LayerNorm.weight"), w.get(p + "output.LayerNorm.bias"), eps);
     }
 
-    private NDArray selfAttention(NDArray x, String p, NDArray mask) {
+    private NDArray selfAttention(NDArray x, int layer, String p, NDArray mask, boolean prefixed) {
         long heads = config.numAttentionHeads();
-        NDArray q = Attention.splitHeads(linear(x, w.get(p + "query.weight"), w.get(p + "query.bias")), heads);
-        NDArray k = Attention.splitHeads(linear(x, w.get(p + "key.weight"), w.get(p + "key.bias")), heads);
-        NDArray v = Attention.splitHeads(linear(x, w.get(p + "value.weight"), w.get(p + "value.bias")), heads);
+        NDArray q = Attention.splitHeads(hooks.linear(w, p + "query", x), heads);
+        NDArray k = Attention.splitHeads(hooks.linear(w, p + "key", x), heads);
+        NDArray v = Attention.splitHeads(hooks.linear(w, p + "value", x), heads);
+        if (prefixed) {
+            NDList prefixKv = hooks.prefixKeyValues(w, layer, x.getShape().get(0));
+            k = prefixKv.get(0).concat(k, 2);
+            v = prefixKv.get(1).concat(v, 2);
+        }
         return Attention.mergeHeads(Attention.scaledDotProduct(q, k, v, mask));
     }
 

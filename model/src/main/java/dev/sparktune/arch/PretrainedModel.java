@@ -4,4 +4,10 @@ package dev.sparktune.arch;
 public sealed interface PretrainedModel permits Llama, Bert {
 
     Weights weights();
+
+    /** Its modules by name: what fine-tuning methods select from. */
+    ModelLayout layout();
+
+    /** The same architecture over other weights (e.g. with adapter tensors) and a changed forward. */
+    PretrainedModel with(Weights weights, ForwardHooks hooks);
 }

@@ -1,0 +1,40 @@
+package dev.sparktune.arch;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import dev.sparktune.nn.Linear;
+
+/**
+ * The points where a fine-tuning method changes an architecture's forward pass. Both
+ * architectures call every linear layer, sublayer output, attention and embedding through
+ * these, by Hugging Face module path; the defaults are the plain pretrained network.
+ */
+public interface ForwardHooks {
+    ForwardHooks NONE = new ForwardHooks() {
+    };
+
+    /** {@code module} ({@code model.layers.0.self_attn.q_proj}) applied to x: LoRA and DoRA change this. */
+    default NDArray linear(Weights w, String module, NDArray x) {
+        return Linear.linear(x, w.get(module + ".weight"), w.find(module + ".bias"));
+    }
+
+    /** The output of sublayer {@code "attention"} or {@code "mlp"} of a layer, before the residual add: bottleneck adapters change this. */
+    default NDArray sublayerOutput(Weights w, int layer, String sublayer, NDArray out) {
+        return out;
+    }
+
+    /** Learned keys and values that every token of a layer attends to first ([B, kvHeads, P, d] each), or null: prefix tuning. */
+    default NDList prefixKeyValues(Weights w, int layer, long batch) {
+        return null;
+    }
+
+    /** Learned embeddings placed before the input tokens ([B, P, hidden]), or null: prompt tuning. */
+    default NDArray promptEmbeddings(Weights w, long batch) {
+        return null;
+    }
+
+    /** How many positions {@link #prefixKeyValues} or {@link #promptEmbeddings} add in front of the input. */
+    default int virtualTokens() {
+        return 0;
+    }
+}
