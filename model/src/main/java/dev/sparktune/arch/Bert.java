@@ -2,11 +2,17 @@ package dev.sparktune.arch;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
 import ai.djl.ndarray.types.SparseFormat;
 import ai.djl.nn.core.Embedding;
 import dev.sparktune.nn.Activations;
 import dev.sparktune.nn.Attention;
 import dev.sparktune.nn.AttentionMask;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Random;
 
 import static dev.sparktune.nn.Norms.layerNorm;
 
@@ -48,6 +54,26 @@ public final class Bert implements PretrainedModel {
         return ModelLayout.of(config, prefix, w);
     }
 
+    /**
+     * The same encoder with a new sequence-classification head {@code classifier} [labels, hidden],
+     * initialised as Hugging Face initialises heads: N(0, 0.02^2) weights, zero bias.
+     */
+    public Bert withClassifier(int numLabels, NDManager manager, long seed) {
+        if (numLabels < 2) {
+            throw new IllegalArgumentException("a classifier needs at least 2 labels, got " + numLabels);
+        }
+        Random random = new Random(seed);
+        double[] values = new double[numLabels * config.hiddenSize()];
+        for (int i = 0; i < values.length; i++) {
+            values[i] = 0.02 * random.nextGaussian();
+        }
+        DataType dtype = w.get(prefix + "embeddings.word_embeddings.weight").getDataType();
+        Map<String, NDArray> tensors = new LinkedHashMap<>(w.asMap());
+        tensors.put("classifier.weight", manager.create(values, new Shape(numLabels, config.hiddenSize())).toType(dtype, false));
+        tensors.put("classifier.bias", manager.zeros(new Shape(numLabels), dtype));
+        return new Bert(config, new Weights(tensors, w.source() + " + classifier"), hooks);
+    }
+
     @Override
     public Bert with(Weights weights, ForwardHooks newHooks) {
         return new Bert(config, weights, newHooks);
@@ -68,7 +94,7 @@ public final class Bert implements PretrainedModel {
         VirtualTokens virtual = VirtualTokens.prepare(hooks, w, batch, true, mask, positionIds, words);
         NDArray types = tokenTypeIds != null ? tokenTypeIds : inputIds.zerosLike();
         if (virtual.hasPrompt()) {
-            types = inputIds.getManager().zeros(new ai.djl.ndarray.types.Shape(batch, virtual.count()), types.getDataType())
+            types = inputIds.getManager().zeros(new Shape(batch, virtual.count()), types.getDataType())
                     .concat(types, 1);
         }
         NDArray x = virtual.input()
@@ -124,7 +150,7 @@ public final class Bert implements PretrainedModel {
         NDArray k = Attention.splitHeads(hooks.linear(w, p + "key", x), heads);
         NDArray v = Attention.splitHeads(hooks.linear(w, p + "value", x), heads);
         if (prefixed) {
-            NDList prefixKv = hooks.prefixKeyValues(w, layer, x.getShape().get(0));
+            NDList prefixKv = hooks.prefixKeyValues(w, layer, x);
             k = prefixKv.get(0).concat(k, 2);
             v = prefixKv.get(1).concat(v, 2);
         }

@@ -23,13 +23,16 @@ public interface ForwardHooks {
         return out;
     }
 
-    /** Learned keys and values that every token of a layer attends to first ([B, kvHeads, P, d] each), or null: prefix tuning. */
-    default NDList prefixKeyValues(Weights w, int layer, long batch) {
+    /**
+     * Learned keys and values that every token of a layer attends to first ([B, kvHeads, P, d]
+     * each), or null: prefix tuning. {@code x} is the layer's input, [B, T, hidden].
+     */
+    default NDList prefixKeyValues(Weights w, int layer, NDArray x) {
         return null;
     }
 
-    /** Learned embeddings placed before the input tokens ([B, P, hidden]), or null: prompt tuning. */
-    default NDArray promptEmbeddings(Weights w, long batch) {
+    /** Learned embeddings placed before the input's token embeddings {@code tokens} ([B, P, hidden]), or null: prompt tuning. */
+    default NDArray promptEmbeddings(Weights w, NDArray tokens) {
         return null;
     }
 

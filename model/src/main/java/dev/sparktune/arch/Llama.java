@@ -102,7 +102,7 @@ public final class Llama implements PretrainedModel {
         k = rope.apply(k);
         if (prefixed) {
             // prefix keys and values act as an already-cached past (as PEFT passes them): no rotation
-            NDList prefix = hooks.prefixKeyValues(w, layer, x.getShape().get(0));
+            NDList prefix = hooks.prefixKeyValues(w, layer, x);
             k = prefix.get(0).concat(k, 2);
             v = prefix.get(1).concat(v, 2);
         }

@@ -14,8 +14,10 @@ import java.util.regex.Pattern;
  * @param numKeyValueHeads key/value heads (prefix tuning learns keys and values per head)
  * @param headDim          width of one head
  * @param linearModules    every linear layer, e.g. {@code model.layers.0.self_attn.q_proj}
- * @param headModules      task heads that train whenever the task does ({@code classifier}), or
- *                         the output head that only full fine-tuning trains ({@code lm_head})
+ * @param outputHeads      the modules that map hidden states to outputs ({@code lm_head},
+ *                         {@code classifier}); {@code lora_target: all} leaves them out
+ * @param taskHeads        new task heads that train under every method ({@code classifier})
+ * @param layerPrefixes    the path of each block, e.g. {@code model.layers.3}
  * @param embeddings       the token embedding module
  * @param encoder          true for BERT-style encoders, false for causal decoders
  */
@@ -25,13 +27,16 @@ public record ModelLayout(
         int numKeyValueHeads,
         int headDim,
         List<String> linearModules,
-        List<String> headModules,
+        List<String> outputHeads,
+        List<String> taskHeads,
+        List<String> layerPrefixes,
         String embeddings,
         boolean encoder) {
 
     private static final Pattern LAYER = Pattern.compile("\\.layers?\\.(\\d+)\\.");
 
-    static ModelLayout of(LlamaConfig c) {
+    /** The layout a Llama-family config implies, without loading weights. */
+    public static ModelLayout of(LlamaConfig c) {
         List<String> linear = new ArrayList<>();
         for (int i = 0; i < c.numHiddenLayers(); i++) {
             for (String m : new String[] {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
@@ -45,7 +50,7 @@ public record ModelLayout(
             heads.add("lm_head");
         }
         return new ModelLayout(c.numHiddenLayers(), c.hiddenSize(), c.numKeyValueHeads(), c.headDim(), linear, heads,
-                "model.embed_tokens", false);
+                List.of(), prefixes("model.layers.", c.numHiddenLayers()), "model.embed_tokens", false);
     }
 
     static ModelLayout of(BertConfig c, String prefix, Weights w) {
@@ -66,7 +71,15 @@ public record ModelLayout(
         }
         int headDim = c.hiddenSize() / c.numAttentionHeads();
         return new ModelLayout(c.numHiddenLayers(), c.hiddenSize(), c.numAttentionHeads(), headDim, linear, heads,
-                prefix + "embeddings.word_embeddings", true);
+                heads, prefixes(prefix + "encoder.layer.", c.numHiddenLayers()), prefix + "embeddings.word_embeddings", true);
+    }
+
+    private static List<String> prefixes(String stem, int layers) {
+        List<String> out = new ArrayList<>();
+        for (int i = 0; i < layers; i++) {
+            out.add(stem + i);
+        }
+        return out;
     }
 
     /** The transformer block a parameter belongs to, if any. */

@@ -34,7 +34,7 @@ record VirtualTokens(NDArray input, NDArray keepKeys, NDArray positionIds, int c
         NDArray keep = mask.keepKeys() == null ? null
                 : m.ones(new Shape(batch, p), mask.keepKeys().getDataType()).concat(mask.keepKeys(), 1);
         NDArray positions = positionIds.add(p);
-        NDArray prompt = firstPass ? hooks.promptEmbeddings(w, batch) : null;
+        NDArray prompt = firstPass ? hooks.promptEmbeddings(w, embeddings) : null;
         if (prompt == null) {
             return new VirtualTokens(embeddings, keep, positions, p, true, false);
         }

@@ -1,6 +1,8 @@
 package dev.sparktune.arch;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -33,6 +35,15 @@ public final class Weights {
     /** The tensor, or null for an optional one (a bias, an untied head). */
     public NDArray find(String name) {
         return tensors.get(name);
+    }
+
+    /**
+     * The tensor as a view owned by {@code step}, so that arithmetic starting from it is freed
+     * with the step rather than kept by the weights' manager (a result belongs to the manager of
+     * its first operand). Gradients still reach the parameter.
+     */
+    public NDArray borrow(String name, NDManager step) {
+        return get(name).get(step, new NDIndex("..."));
     }
 
     public boolean has(String name) {

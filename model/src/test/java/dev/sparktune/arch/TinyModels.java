@@ -10,12 +10,12 @@ import java.util.Map;
 import java.util.Random;
 
 /** Tiny random models of each supported family, with Hugging Face config fields and tensor names. */
-final class TinyModels {
+public final class TinyModels {
     private TinyModels() {
     }
 
     /** A small Llama-family config.json; {@code extra} is spliced into the object (e.g. rope_scaling). */
-    static String llamaJson(String modelType, int heads, int kvHeads, boolean tied, String extra) {
+    public static String llamaJson(String modelType, int heads, int kvHeads, boolean tied, String extra) {
         return """
                 {"model_type": "%s", "vocab_size": 61, "hidden_size": 32, "intermediate_size": 48,
                  "num_hidden_layers": 2, "num_attention_heads": %d, "num_key_value_heads": %d,
@@ -24,11 +24,11 @@ final class TinyModels {
                 """.formatted(modelType, heads, kvHeads, tied, extra.isEmpty() ? "" : ", " + extra);
     }
 
-    static LlamaConfig llamaConfig(String json) {
+    public static LlamaConfig llamaConfig(String json) {
         return LlamaConfig.fromJson(json, "tiny config.json");
     }
 
-    static String bertJson() {
+    public static String bertJson() {
         return """
                 {"model_type": "bert", "vocab_size": 50, "hidden_size": 32, "intermediate_size": 64,
                  "num_hidden_layers": 2, "num_attention_heads": 4, "max_position_embeddings": 40,
@@ -36,7 +36,7 @@ final class TinyModels {
                 """;
     }
 
-    static BertConfig bertConfig(String json) {
+    public static BertConfig bertConfig(String json) {
         return BertConfig.fromJson(json, "tiny config.json");
     }
 
@@ -44,7 +44,7 @@ final class TinyModels {
      * Random parameters for the given shapes: norm scales near 1, everything else normal with a
      * standard deviation large enough that every property the tests check is visible in the logits.
      */
-    static Weights randomWeights(Map<String, Shape> shapes, NDManager manager, DataType dtype, long seed) {
+    public static Weights randomWeights(Map<String, Shape> shapes, NDManager manager, DataType dtype, long seed) {
         Random random = new Random(seed);
         Map<String, NDArray> tensors = new LinkedHashMap<>();
         for (Map.Entry<String, Shape> e : shapes.entrySet()) {
@@ -62,7 +62,7 @@ final class TinyModels {
      * Writes a random model of {@code configJson}'s family as a Hugging Face folder
      * (config.json + model.safetensors), so tests load it the way users load theirs.
      */
-    static Path writeRandom(Path dir, String configJson, long seed) {
+    public static Path writeRandom(Path dir, String configJson, long seed) {
         try (NDManager manager = NDManager.newBaseManager()) {
             ModelDirectory.write(dir, configJson, randomWeights(shapes(configJson), manager, DataType.FLOAT32, seed).asMap(),
                     Long.MAX_VALUE, null);
@@ -70,14 +70,14 @@ final class TinyModels {
         return dir;
     }
 
-    static Map<String, Shape> shapes(String configJson) {
+    public static Map<String, Shape> shapes(String configJson) {
         return configJson.contains("\"bert\"")
                 ? bertConfig(configJson).parameterShapes("")
                 : llamaConfig(configJson).parameterShapes();
     }
 
     /** Position ids 0..T-1 for every row. */
-    static NDArray positions(NDManager manager, int batch, int length) {
+    public static NDArray positions(NDManager manager, int batch, int length) {
         return manager.arange(0L, length, 1L, DataType.INT64).reshape(1, length).repeat(0, batch);
     }
 }

@@ -1,0 +1,77 @@
+package dev.sparktune.peft;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * Folds LoRA into the base weights and back: W' = W + s B A, or for DoRA
+ * W' = m / ||W + s B A|| * (W + s B A) row by row. The DoRA norms are kept from the merge so
+ * that unmerging is exact, as PEFT caches them.
+ */
+public final class LoraMerge {
+    private LoraMerge() {
+    }
+
+    /**
+     * @param weights every tensor of a plain model: the adapted ones replaced, no LoRA tensors left
+     * @param doraNorms per adapted module, ||W + s B A|| at merge time (DoRA only)
+     */
+    public record Merged(Map<String, NDArray> weights, Map<String, NDArray> doraNorms) {
+    }
+
+    public static Merged merge(PeftModel model, NDManager manager) {
+        Lora lora = requireLora(model);
+        Map<String, NDArray> out = new LinkedHashMap<>(model.weights().asMap());
+        Map<String, NDArray> norms = new LinkedHashMap<>();
+        for (String module : lora.targetModules(model.base().layout())) {
+            NDArray w = out.get(module + ".weight");
+            NDArray updated = delta(model, lora, module, manager).add(w);
+            if (lora.useDora()) {
+                NDArray norm = updated.norm(new int[] {1});
+                NDArray magnitude = model.weights().borrow(module + ".lora_magnitude_vector", manager);
+                updated = updated.mul(magnitude.div(norm).expandDims(1));
+                norm.attach(manager);
+                norms.put(module, norm);
+            }
+            updated.attach(manager);
+            out.put(module + ".weight", updated);
+            out.remove(module + ".lora_A.weight");
+            out.remove(module + ".lora_B.weight");
+            out.remove(module + ".lora_magnitude_vector");
+        }
+        return new Merged(out, norms);
+    }
+
+    /** The base weights back from a merge: W = W' - s B A, or for DoRA W = W' * ||W + s B A|| / m - s B A. */
+    public static Map<String, NDArray> unmerge(Merged merged, PeftModel model, NDManager manager) {
+        Lora lora = requireLora(model);
+        Map<String, NDArray> out = new LinkedHashMap<>(merged.weights());
+        for (String module : lora.targetModules(model.base().layout())) {
+            NDArray w = out.get(module + ".weight");
+            if (lora.useDora()) {
+                NDArray magnitude = model.weights().get(module + ".lora_magnitude_vector");
+                w = w.mul(merged.doraNorms().get(module).div(magnitude).expandDims(1));
+            }
+            NDArray base = w.sub(delta(model, lora, module, manager));
+            base.attach(manager);
+            out.put(module + ".weight", base);
+        }
+        return out;
+    }
+
+    /** s B A for one module, [out, in]. */
+    private static NDArray delta(PeftModel model, Lora lora, String module, NDManager manager) {
+        NDArray b = model.weights().borrow(module + ".lora_B.weight", manager);
+        return b.matMul(model.weights().get(module + ".lora_A.weight")).mul(lora.scaling());
+    }
+
+    private static Lora requireLora(PeftModel model) {
+        if (!(model.method() instanceof Lora lora)) {
+            throw new IllegalArgumentException("only LoRA merges into the base weights; this model uses "
+                    + model.method().getClass().getSimpleName());
+        }
+        return lora;
+    }
+}
