@@ -2,6 +2,8 @@ package dev.sparktune.peft;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import dev.sparktune.arch.ModelDirectory;
+import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -42,6 +44,17 @@ public final class LoraMerge {
             out.remove(module + ".lora_magnitude_vector");
         }
         return new Merged(out, norms);
+    }
+
+    /**
+     * Writes the LoRA model merged into its base as a plain Hugging Face model folder: the
+     * source folder's config.json and tokenizer files, the merged weights.
+     */
+    public static ModelDirectory export(PeftModel model, ModelDirectory source, Path out, long maxShardBytes) {
+        try (NDManager scratch = NDManager.newBaseManager()) {
+            Merged merged = merge(model, scratch);
+            return ModelDirectory.write(out, source.configJson(), merged.weights(), maxShardBytes, source.path());
+        }
     }
 
     /** The base weights back from a merge: W = W' - s B A, or for DoRA W = W' * ||W + s B A|| / m - s B A. */

@@ -10,7 +10,14 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.training.GradientCollector;
+import dev.sparktune.arch.ForwardHooks;
+import dev.sparktune.arch.Llama;
 import dev.sparktune.arch.PretrainedModel;
+import dev.sparktune.arch.TinyModels;
+import dev.sparktune.arch.Weights;
+import dev.sparktune.nn.AttentionMask;
+import dev.sparktune.nn.KvCache;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -80,8 +87,8 @@ class PeftMethodsTest {
         NDArray unmerged = Forward.run(adapted.model(false), manager);
 
         LoraMerge.Merged merged = LoraMerge.merge(adapted, manager);
-        PretrainedModel plain = base.with(new dev.sparktune.arch.Weights(merged.weights(), "merged"),
-                dev.sparktune.arch.ForwardHooks.NONE);
+        PretrainedModel plain = base.with(new Weights(merged.weights(), "merged"),
+                ForwardHooks.NONE);
         double diff = unmerged.sub(Forward.run(plain, manager)).abs().max().getFloat();
         assertTrue(diff <= 1e-5, "merged vs unmerged: " + diff);
         assertTrue(unmerged.sub(Forward.run(base, manager)).abs().max().getFloat() > 1e-3, "the update must matter");
@@ -124,6 +131,41 @@ class PeftMethodsTest {
         double gradientNorm = adapted.trainableTensors().values().stream()
                 .mapToDouble(t -> t.getGradient().norm().getFloat()).sum();
         assertTrue(gradientNorm > 0, "some trainable tensor must receive a non-zero gradient");
+    }
+
+    static Stream<Method> virtualTokenMethods() {
+        return Stream.of(new PrefixTuning(3, false, 16), new PrefixTuning(3, true, 16), new PromptTuning(3, null, null));
+    }
+
+    /** Virtual tokens sit in the KV cache after the first step, so incremental decoding must equal the full pass. */
+    @ParameterizedTest
+    @MethodSource("virtualTokenMethods")
+    void kvCacheDecodingWithVirtualTokensEqualsTheFullForward(Method method) {
+        PeftModel adapted = PeftModel.apply(TinyBases.llama(manager, DataType.FLOAT32), method, manager, 9);
+        Llama model = (Llama) adapted.model(false);
+        long[][] ids = {{3, 14, 15, 9, 26, 5}};
+        NDArray full = model.logits(manager.create(ids), TinyModels.positions(manager, 1, 6), AttentionMask.causal(null), null);
+
+        NDArray[] parts = new NDArray[3];
+        int[] cuts = {0, 4, 5, 6};
+        try (KvCache cache = new KvCache(manager, 2)) {
+            for (int s = 0; s < 3; s++) {
+                try (NDManager step = manager.newSubManager()) {
+                    long[][] chunk = {Arrays.copyOfRange(ids[0], cuts[s], cuts[s + 1])};
+                    NDArray positions = step.arange((long) cuts[s], cuts[s + 1], 1L, DataType.INT64).reshape(1, -1);
+                    long[][] keep = {new long[cuts[s + 1]]};
+                    Arrays.fill(keep[0], 1);
+                    parts[s] = model.logits(step.create(chunk), positions, AttentionMask.causal(step.create(keep)), cache);
+                    parts[s].attach(manager);
+                }
+            }
+        }
+        NDArray incremental = parts[0].concat(parts[1], 1).concat(parts[2], 1);
+        double diff = full.sub(incremental).abs().max().getFloat();
+        assertTrue(diff <= 1e-5, "cached vs full: " + diff);
+        NDArray plain = ((Llama) adapted.base()).logits(manager.create(ids), TinyModels.positions(manager, 1, 6),
+                AttentionMask.causal(null), null);
+        assertTrue(full.sub(plain).abs().max().getFloat() > 1e-3, "the virtual tokens must change the output");
     }
 
     @Test
