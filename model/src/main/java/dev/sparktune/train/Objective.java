@@ -1,0 +1,68 @@
+package dev.sparktune.train;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import dev.sparktune.arch.Bert;
+import dev.sparktune.arch.Llama;
+import dev.sparktune.arch.PretrainedModel;
+import dev.sparktune.nn.AttentionMask;
+
+/**
+ * What a micro-batch's loss is. It returns the loss summed over its scored items (tokens, or
+ * rows for classification) and how many there were, so that micro-batches of an accumulated
+ * step can be weighted by their share of the whole step: k micro-batches then give exactly the
+ * gradient of one batch k times larger.
+ */
+public sealed interface Objective permits Objective.CausalLm, Objective.Classification {
+
+    /** The summed loss (a scalar that backpropagates) and the number of scored items. */
+    Loss loss(PretrainedModel model, TrainingBatch batch, NDManager step);
+
+    /** Scored items of a batch, known before the forward pass. */
+    long scoredItems(TrainingBatch batch);
+
+    record Loss(NDArray sum, long items) {
+    }
+
+    static Objective forStage(String stage, ClassificationLoss classification) {
+        return stage.equals("cls") ? new Classification(classification) : new CausalLm(CausalLmLoss.FLOAT32);
+    }
+
+    /** Next-token prediction, for continued pretraining and SFT (labels carry the prompt masking). */
+    record CausalLm(CausalLmLoss loss) implements Objective {
+        @Override
+        public Loss loss(PretrainedModel model, TrainingBatch batch, NDManager step) {
+            if (!(model instanceof Llama llama)) {
+                throw new IllegalArgumentException("causal-LM training needs a decoder; this model is an encoder");
+            }
+            NDArray logits = llama.logits(batch.inputIds(), batch.positions(), batch.mask(), null);
+            LossSums sums = loss.perRow(logits, batch.labels());
+            return new Loss(sums.sums().sum(), scoredItems(batch));
+        }
+
+        @Override
+        public long scoredItems(TrainingBatch batch) {
+            // predictions score labels[:, 1:]
+            return batch.labels().get(":, 1:").neq(CausalLmLoss.IGNORE_INDEX).sum().getLong();
+        }
+    }
+
+    /** Sequence classification on an encoder's pooled output. */
+    record Classification(ClassificationLoss loss) implements Objective {
+        @Override
+        public Loss loss(PretrainedModel model, TrainingBatch batch, NDManager step) {
+            if (!(model instanceof Bert bert)) {
+                throw new IllegalArgumentException("classification training needs an encoder with a classifier head");
+            }
+            AttentionMask bidirectional = new AttentionMask(batch.keep(), batch.mask().segmentIds(), false, 0);
+            NDArray hidden = bert.hiddenStates(batch.inputIds(), null, batch.positions(), bidirectional);
+            NDArray logits = bert.classify(hidden, batch.keep());
+            return new Loss(loss.mean(logits, batch.classes()).mul(batch.classes().getShape().get(0)), scoredItems(batch));
+        }
+
+        @Override
+        public long scoredItems(TrainingBatch batch) {
+            return batch.classes().getShape().get(0);
+        }
+    }
+}
