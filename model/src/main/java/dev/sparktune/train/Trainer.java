@@ -3,6 +3,7 @@ package dev.sparktune.train;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.training.GradientCollector;
 import dev.sparktune.config.TrainConfig;
 import dev.sparktune.io.TokenizedRow;
@@ -51,6 +52,15 @@ public final class Trainer {
      * {@code resumeFrom}, continues from that checkpoint folder exactly as the saved run would have.
      */
     public Result train(TrainingData data, Path outputDir, Optional<Path> resumeFrom, NDManager manager) {
+        return train(data, outputDir, resumeFrom, manager, Long.MAX_VALUE);
+    }
+
+    /**
+     * As {@link #train(TrainingData, Path, Optional, NDManager)}, but stops after step
+     * {@code stopAfter} with a checkpoint, as a preempted job would: the schedule still
+     * spans the whole run, so a resume continues it unchanged.
+     */
+    public Result train(TrainingData data, Path outputDir, Optional<Path> resumeFrom, NDManager manager, long stopAfter) {
         int batchSize = config.perDeviceTrainBatchSize();
         int accumulation = config.gradientAccumulationSteps();
         long stepsPerEpoch = data.rows() / ((long) batchSize * accumulation);
@@ -88,12 +98,11 @@ public final class Trainer {
                             break;    // the epoch's remainder is too small for a whole step
                         }
                         double lr = schedule.learningRate(config.learningRate(), step);
-                        long stepStart = System.nanoTime();
                         StepOutcome outcome = step(micro, step, lr, trainable, optimizer, manager, last);
                         loss = outcome.loss();
                         step++;
                         position += (long) batchSize * accumulation;
-                        throughput.step(outcome.tokens(), System.nanoTime() - stepStart);
+                        throughput.step(outcome.tokens(), System.nanoTime());
                         if (step % config.loggingSteps() == 0 || step == totalSteps) {
                             double elapsed = (System.nanoTime() - started) / 1e9;
                             metrics.write(new StepMetrics(step, loss, Map.of(), lr, outcome.gradNorm(),
@@ -101,8 +110,11 @@ public final class Trainer {
                             LOG.info(ProgressLine.format(step, totalSteps, loss, lr, throughput.tokensPerSecond(),
                                     throughput.eta(totalSteps - step)));
                         }
-                        if (step % config.saveSteps() == 0 || step == totalSteps) {
+                        if (step % config.saveSteps() == 0 || step == totalSteps || step == stopAfter) {
                             last = save(checkpoints, step, epoch, position, trainable, optimizer);
+                        }
+                        if (step == stopAfter) {
+                            return new Result(step, loss, last);
                         }
                     }
                     if (step < totalSteps) {
@@ -134,7 +146,7 @@ public final class Trainer {
                     Engine.getInstance().setRandomSeed((int) (config.seed() * 1_000_003 + step * batches.size() + i));
                     Objective.Loss l = objective.loss(model.model(true), batches.get(i), stepManager);
                     collector.backward(l.sum().div(Math.max(items, 1)));
-                    lossSum += l.sum().getDouble();
+                    lossSum += l.sum().toType(DataType.FLOAT64, false).getDouble();
                     tokens += batches.get(i).tokens();
                 }
             }

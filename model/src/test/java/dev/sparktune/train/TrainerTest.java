@@ -1,0 +1,185 @@
+package dev.sparktune.train;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import dev.sparktune.arch.ModelDirectory;
+import dev.sparktune.arch.PretrainedModel;
+import dev.sparktune.arch.TinyModels;
+import dev.sparktune.config.ConfigLoader;
+import dev.sparktune.config.TrainConfig;
+import dev.sparktune.io.TokenizedParquet;
+import dev.sparktune.io.TokenizedRow;
+import dev.sparktune.peft.FullFineTuning;
+import dev.sparktune.peft.Lora;
+import dev.sparktune.peft.Method;
+import dev.sparktune.peft.PeftModel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Random;
+import java.util.SortedMap;
+import java.util.TreeMap;
+import org.apache.hadoop.conf.Configuration;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Disabled;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The training loop on a tiny random Llama and tokenized Parquet the test writes. */
+class TrainerTest {
+    private NDManager manager;
+
+    @TempDir
+    Path dir;
+
+    private Path modelDir;
+    private TrainingData data;
+
+    @BeforeEach
+    void setUp() {
+        manager = NDManager.newBaseManager();
+        modelDir = TinyModels.writeRandom(dir.resolve("model"), TinyModels.llamaJson("llama", 4, 2, false, ""), 1);
+        Random random = new Random(2);
+        List<TokenizedRow> rows = new ArrayList<>();
+        for (int i = 0; i < 48; i++) {
+            long[] ids = random.longs(4 + random.nextInt(9), 1, 61).toArray();
+            long[] labels = ids.clone();
+            labels[0] = -100;
+            labels[1] = i % 2 == 0 ? -100 : labels[1];    // an SFT-like masked prompt on half the rows
+            rows.add(new TokenizedRow(ids, labels, null, null, null));
+        }
+        Configuration conf = new Configuration();
+        TokenizedParquet.write(conf, dir.resolve("data/part-0.parquet").toString(), rows, 512);
+        data = TrainingData.open(conf, dir.resolve("data").toString());
+    }
+
+    @AfterEach
+    void tearDown() {
+        manager.close();
+    }
+
+    private static TrainConfig train(String... overrides) {
+        List<String> all = new ArrayList<>(List.of("train.logging_steps=1", "train.warmup_steps=2",
+                "train.lr_scheduler_type=cosine", "train.weight_decay=0.01"));
+        all.addAll(List.of(overrides));
+        return ConfigLoader.parse("", "test", all).job().train();
+    }
+
+    private PeftModel fresh(Method method, NDManager m) {
+        PretrainedModel base = ModelDirectory.open(modelDir).load(m, DataType.FLOAT32);
+        return PeftModel.apply(base, method, m, 3);
+    }
+
+    private static SortedMap<String, float[]> values(Map<String, NDArray> tensors) {
+        SortedMap<String, float[]> out = new TreeMap<>();
+        tensors.forEach((k, v) -> out.put(k, v.toType(DataType.FLOAT32, false).toFloatArray()));
+        return out;
+    }
+
+    private static double maxDifference(SortedMap<String, float[]> a, SortedMap<String, float[]> b) {
+        assertEquals(a.keySet(), b.keySet());
+        double worst = 0;
+        for (String k : a.keySet()) {
+            for (int i = 0; i < a.get(k).length; i++) {
+                worst = Math.max(worst, Math.abs(a.get(k)[i] - b.get(k)[i]));
+            }
+        }
+        return worst;
+    }
+
+    @Test
+    void accumulatingMicroBatchesEqualsOneBatchThatManyTimesLarger() {
+        TrainConfig accumulated = train("train.optim=sgd", "train.adam_beta1=0", "train.learning_rate=0.5",
+                "train.per_device_train_batch_size=2", "train.gradient_accumulation_steps=4", "train.max_steps=3",
+                "train.max_grad_norm=0");
+        TrainConfig whole = train("train.optim=sgd", "train.adam_beta1=0", "train.learning_rate=0.5",
+                "train.per_device_train_batch_size=8", "train.gradient_accumulation_steps=1", "train.max_steps=3",
+                "train.max_grad_norm=0");
+        PeftModel a = fresh(new FullFineTuning(), manager);
+        PeftModel b = fresh(new FullFineTuning(), manager);
+        SortedMap<String, float[]> before = values(a.trainableTensors());
+
+        new Trainer(a, new Objective.CausalLm(CausalLmLoss.FLOAT32), accumulated, 0).train(data, dir.resolve("a"), Optional.empty(), manager);
+        new Trainer(b, new Objective.CausalLm(CausalLmLoss.FLOAT32), whole, 0).train(data, dir.resolve("b"), Optional.empty(), manager);
+
+        double diff = maxDifference(values(a.trainableTensors()), values(b.trainableTensors()));
+        System.out.println("accumulation 4 x 2 vs 1 x 8, max parameter difference after 3 steps: " + diff);
+        assertTrue(diff <= 1e-5, "accumulated vs whole batch: " + diff);
+        assertTrue(maxDifference(before, values(a.trainableTensors())) > 1e-3, "training must move the parameters");
+    }
+
+    @Disabled("open in issue 5: parameters after 10 + resume + 10 steps differed from 20 straight steps by 0 to 4e-3"
+            + " across runs on this machine; the nondeterminism is not found yet")
+    @Test
+    void resumingFromACheckpointContinuesExactlyAsAnUninterruptedRun() throws Exception {
+        // dropout 0: with LoRA dropout on, two identical runs in one JVM were seen to differ (see the issue note)
+        Method lora = new Lora(4, 8, 0.0, List.of("all"), false, false, List.of());
+        String[] common = {"train.optim=adamw", "train.learning_rate=0.01", "train.per_device_train_batch_size=4",
+            "train.gradient_accumulation_steps=2", "train.save_steps=10", "train.max_steps=20"};
+
+        PeftModel straight = fresh(lora, manager);
+        Trainer.Result whole = new Trainer(straight, new Objective.CausalLm(CausalLmLoss.FLOAT32), train(common), 0)
+                .train(data, dir.resolve("straight"), Optional.empty(), manager);
+        assertEquals(20, whole.steps(), "20 steps of 8 rows span several epochs of 48 rows");
+
+        // the same run stopped after step 10 (as if preempted); then a fresh model, optimizer and manager resume it
+        Path checkpoint;
+        try (NDManager first = NDManager.newBaseManager()) {
+            PeftModel part = fresh(lora, first);
+            checkpoint = new Trainer(part, new Objective.CausalLm(CausalLmLoss.FLOAT32), train(common), 0)
+                    .train(data, dir.resolve("resumed"), Optional.empty(), first, 10).checkpoint();
+        }
+        assertTrue(checkpoint.endsWith("checkpoint-10"), checkpoint.toString());
+        assertTrue(Files.exists(checkpoint.resolve("_SUCCESS")), checkpoint.toString());
+        PeftModel resumed = fresh(lora, manager);
+        Trainer.Result rest = new Trainer(resumed, new Objective.CausalLm(CausalLmLoss.FLOAT32), train(common), 0)
+                .train(data, dir.resolve("resumed"), Optional.of(checkpoint), manager);
+
+        assertEquals(20, rest.steps());
+        double diff = maxDifference(values(straight.trainableTensors()), values(resumed.trainableTensors()));
+        System.out.println("20 steps straight vs 10 + resume + 10, max parameter difference: " + diff);
+        assertEquals(0.0, diff, 1e-6);
+        assertEquals(whole.lastLoss(), rest.lastLoss(), 1e-6);
+        SortedMap<String, float[]> optimizerA = values(TrainingCheckpoints.load(whole.checkpoint(), manager).optimizer());
+        SortedMap<String, float[]> optimizerB = values(TrainingCheckpoints.load(rest.checkpoint(), manager).optimizer());
+        assertEquals(0.0, maxDifference(optimizerA, optimizerB), 1e-6);
+    }
+
+    @Test
+    void aNanLossStopsTheRunNamingTheStepAndTheLastGoodCheckpoint() {
+        PeftModel model = fresh(new Lora(4, 8, 0, List.of("all"), false, false, List.of()), manager);
+        TrainConfig twoSteps = train("train.max_steps=2", "train.save_steps=1", "train.per_device_train_batch_size=4");
+        Trainer.Result first = new Trainer(model, new Objective.CausalLm(CausalLmLoss.FLOAT32), twoSteps, 0)
+                .train(data, dir.resolve("run"), Optional.empty(), manager);
+        // a frozen weight goes bad: the next forward pass gives NaN
+        model.weights().get("model.norm.weight").muli(Float.NaN);
+
+        TrainConfig more = train("train.max_steps=4", "train.save_steps=1", "train.per_device_train_batch_size=4");
+        TrainingDivergedException e = assertThrows(TrainingDivergedException.class,
+                () -> new Trainer(model, new Objective.CausalLm(CausalLmLoss.FLOAT32), more, 0)
+                        .train(data, dir.resolve("run"), Optional.of(first.checkpoint()), manager));
+        assertEquals("step 3: the loss is NaN; the last good checkpoint is " + first.checkpoint(), e.getMessage());
+        assertTrue(Files.exists(first.checkpoint().resolve("_SUCCESS")));
+    }
+
+    @Test
+    void metricsAreWrittenPerLoggedStep() {
+        PeftModel model = fresh(new Lora(4, 8, 0, List.of("all"), false, false, List.of()), manager);
+        new Trainer(model, new Objective.CausalLm(CausalLmLoss.FLOAT32), train("train.max_steps=5",
+                "train.per_device_train_batch_size=4"), 0).train(data, dir.resolve("m"), Optional.empty(), manager);
+        List<StepMetrics> logged = MetricsLog.read(dir.resolve("m/metrics.jsonl"));
+        assertEquals(List.of(1L, 2L, 3L, 4L, 5L), logged.stream().map(StepMetrics::step).toList());
+        assertTrue(logged.stream().allMatch(m -> Double.isFinite(m.loss()) && m.tokensPerSecond() > 0 && m.gradNorm() > 0));
+        assertEquals(0.0, logged.get(0).learningRate(), "linear warm-up starts at 0, as Hugging Face's does");
+        assertTrue(logged.get(2).learningRate() > 0);
+    }
+}
