@@ -35,16 +35,40 @@ public final class Trainer {
     private final Objective objective;
     private final TrainConfig config;
     private final long padTokenId;
+    private final TrainingData validation;
+    private final int evalSteps;
 
     public Trainer(PeftModel model, Objective objective, TrainConfig config, long padTokenId) {
+        this(model, objective, config, padTokenId, null, 0);
+    }
+
+    private Trainer(PeftModel model, Objective objective, TrainConfig config, long padTokenId, TrainingData validation,
+                    int evalSteps) {
         this.model = model;
         this.objective = objective;
         this.config = config;
         this.padTokenId = padTokenId;
+        this.validation = validation;
+        this.evalSteps = evalSteps;
     }
 
-    /** How a run ended: the steps taken, the last logged loss and the final checkpoint. */
-    public record Result(long steps, double lastLoss, Path checkpoint) {
+    /**
+     * The same trainer, evaluating the loss on {@code data} every {@code everySteps} optimizer
+     * steps; with {@code early_stopping_patience} it stops after that many evaluations without
+     * a new best.
+     */
+    public Trainer withValidation(TrainingData data, int everySteps) {
+        if (everySteps < 1) {
+            throw new IllegalArgumentException("eval_steps must be >= 1 to validate during training, got " + everySteps);
+        }
+        return new Trainer(model, objective, config, padTokenId, data, everySteps);
+    }
+
+    /**
+     * How a run ended: the steps taken, the last training loss, the final checkpoint, the best
+     * validation loss (NaN without validation) and whether early stopping ended it.
+     */
+    public record Result(long steps, double lastLoss, Path checkpoint, double bestValidationLoss, boolean stoppedEarly) {
     }
 
     /**
@@ -77,11 +101,13 @@ public final class Trainer {
             long step = 0;
             int epoch = 0;
             long position = 0;
+            EarlyStopping stopping = new EarlyStopping(config.earlyStoppingPatience());
             if (resumeFrom.isPresent()) {
                 TrainerState state = restore(resumeFrom.get(), trainable, optimizer, manager);
                 step = state.globalStep();
                 epoch = state.epoch();
                 position = state.epochPosition();
+                stopping = new EarlyStopping(config.earlyStoppingPatience(), state.bestValidationLoss(), state.patienceCounter());
             }
             Path last = resumeFrom.orElse(null);
             double loss = Double.NaN;
@@ -110,11 +136,20 @@ public final class Trainer {
                             LOG.info(ProgressLine.format(step, totalSteps, loss, lr, throughput.tokensPerSecond(),
                                     throughput.eta(totalSteps - step)));
                         }
-                        if (step % config.saveSteps() == 0 || step == totalSteps || step == stopAfter) {
-                            last = save(checkpoints, step, epoch, position, trainable, optimizer);
+                        boolean stop = false;
+                        if (validation != null && step % evalSteps == 0) {
+                            double validationLoss = validate(manager);
+                            stop = stopping.observe(validationLoss);
+                            metrics.write(new StepMetrics(step, loss, Map.of("validation", validationLoss), lr,
+                                    outcome.gradNorm(), throughput.tokensPerSecond(), (System.nanoTime() - started) / 1e9));
+                            LOG.info("step {}: validation loss {} (best {}){}", step, validationLoss, stopping.best(),
+                                    stop ? "; early stopping" : "");
                         }
-                        if (step == stopAfter) {
-                            return new Result(step, loss, last);
+                        if (step % config.saveSteps() == 0 || step == totalSteps || step == stopAfter || stop) {
+                            last = save(checkpoints, step, epoch, position, trainable, optimizer, stopping);
+                        }
+                        if (step == stopAfter || stop) {
+                            return new Result(step, loss, last, stopping.best(), stop);
                         }
                     }
                     if (step < totalSteps) {
@@ -123,8 +158,27 @@ public final class Trainer {
                     }
                 }
             }
-            return new Result(step, loss, last);
+            return new Result(step, loss, last, stopping.best(), false);
         }
+    }
+
+    /** The mean loss over every validation row, without dropout or gradients. */
+    private double validate(NDManager manager) {
+        double sum = 0;
+        long items = 0;
+        Iterator<TokenizedRow> rows = validation.epoch(config.seed(), 0, 0);
+        while (rows.hasNext()) {
+            List<TokenizedRow> batch = new ArrayList<>();
+            while (batch.size() < config.perDeviceTrainBatchSize() && rows.hasNext()) {
+                batch.add(rows.next());
+            }
+            try (NDManager step = manager.newSubManager()) {
+                Objective.Loss l = objective.loss(model.model(false), TrainingBatch.of(batch, padTokenId, step), step);
+                sum += l.sum().toType(DataType.FLOAT64, false).getDouble();
+                items += l.items();
+            }
+        }
+        return sum / Math.max(items, 1);
     }
 
     private record StepOutcome(double loss, double gradNorm, long tokens) {
@@ -181,9 +235,10 @@ public final class Trainer {
     }
 
     private Path save(TrainingCheckpoints checkpoints, long step, int epoch, long position,
-                      SortedMap<String, NDArray> trainable, Optimizer optimizer) {
+                      SortedMap<String, NDArray> trainable, Optimizer optimizer, EarlyStopping stopping) {
         try (NDManager scratch = NDManager.newBaseManager()) {
-            TrainerState state = new TrainerState(step, epoch, position, new long[0], step, OptionalDouble.empty(), 0,
+            OptionalDouble best = Double.isNaN(stopping.best()) ? OptionalDouble.empty() : OptionalDouble.of(stopping.best());
+            TrainerState state = new TrainerState(step, epoch, position, new long[0], step, best, stopping.sinceBest(),
                     Map.of("method", model.method().toString()));
             return checkpoints.save(state, trainable, optimizer.state().export(scratch));
         }

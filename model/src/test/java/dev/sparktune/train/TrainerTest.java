@@ -1,6 +1,7 @@
 package dev.sparktune.train;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -169,6 +170,38 @@ class TrainerTest {
                         .train(data, dir.resolve("run"), Optional.of(first.checkpoint()), manager));
         assertEquals("step 3: the loss is NaN; the last good checkpoint is " + first.checkpoint(), e.getMessage());
         assertTrue(Files.exists(first.checkpoint().resolve("_SUCCESS")));
+    }
+
+    @Test
+    void earlyStoppingEndsTheRunAfterPatienceEvaluationsWithoutANewBest() {
+        List<TokenizedRow> held = new ArrayList<>();
+        Random random = new Random(9);
+        for (int i = 0; i < 8; i++) {
+            held.add(new TokenizedRow(random.longs(6, 1, 61).toArray(), null, null, null, null));
+        }
+        Configuration conf = new Configuration();
+        TokenizedParquet.write(conf, dir.resolve("validation/part-0.parquet").toString(), held, 4096);
+        TrainingData validation = TrainingData.open(conf, dir.resolve("validation").toString());
+
+        // a learning rate so small that the validation loss cannot improve: the rule alone decides when to stop
+        PeftModel frozenInPractice = fresh(new Lora(4, 8, 0, List.of("all"), false, false, List.of()), manager);
+        Trainer.Result stopped = new Trainer(frozenInPractice, new Objective.CausalLm(CausalLmLoss.FLOAT32),
+                train("train.max_steps=20", "train.learning_rate=1e-30", "train.early_stopping_patience=2",
+                        "train.per_device_train_batch_size=4"), 0)
+                .withValidation(validation, 2).train(data, dir.resolve("es"), Optional.empty(), manager);
+        assertTrue(stopped.stoppedEarly());
+        assertEquals(6, stopped.steps(), "evaluations at steps 2 (best), 4 and 6 (no new best, patience 2)");
+        assertTrue(Files.exists(stopped.checkpoint().resolve("_SUCCESS")));
+        assertEquals(6, TrainingCheckpoints.load(stopped.checkpoint(), manager).state().globalStep());
+
+        // with real learning the validation loss keeps improving and the run goes the distance
+        PeftModel learning = fresh(new Lora(4, 8, 0, List.of("all"), false, false, List.of()), manager);
+        Trainer.Result whole = new Trainer(learning, new Objective.CausalLm(CausalLmLoss.FLOAT32),
+                train("train.max_steps=6", "train.learning_rate=1e-2", "train.early_stopping_patience=2",
+                        "train.per_device_train_batch_size=4"), 0)
+                .withValidation(validation, 2).train(data, dir.resolve("learns"), Optional.empty(), manager);
+        assertFalse(whole.stoppedEarly());
+        assertTrue(Double.isFinite(whole.bestValidationLoss()));
     }
 
     @Test
