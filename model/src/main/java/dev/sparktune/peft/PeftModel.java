@@ -14,7 +14,8 @@ import java.util.TreeMap;
 
 /**
  * A pretrained model with a fine-tuning method applied: the base weights plus the method's new
- * tensors, the forward as the method changes it, and the names that train.
+ * tensors, the forward as the method changes it, and the names that train. The base tensors are
+ * shared, not copied: methods that train base weights (full, freeze, BitFit) change them in place.
  *
  * @param base      the model as loaded, unchanged
  * @param method    the method
