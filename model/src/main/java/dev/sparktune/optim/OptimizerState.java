@@ -76,7 +76,7 @@ public final class OptimizerState implements AutoCloseable {
      * are copied). Every parameter needs its step and all of this rule's slots, and nothing else.
      */
     public void load(Map<String, NDArray> exported) {
-        SortedMap<String, Map<String, NDArray>> bySlot = new TreeMap<>();
+        SortedMap<String, Map<String, NDArray>> byParameter = new TreeMap<>();
         for (Map.Entry<String, NDArray> e : exported.entrySet()) {
             int slash = e.getKey().lastIndexOf('/');
             String slot = slash < 0 ? "" : e.getKey().substring(slash + 1);
@@ -84,16 +84,16 @@ public final class OptimizerState implements AutoCloseable {
                 throw new IllegalArgumentException("optimizer state key '" + e.getKey() + "' is not <parameter>/<slot> with"
                         + " a slot of " + slotsAndStep());
             }
-            bySlot.computeIfAbsent(e.getKey().substring(0, slash), k -> new TreeMap<>()).put(slot, e.getValue());
+            byParameter.computeIfAbsent(e.getKey().substring(0, slash), k -> new TreeMap<>()).put(slot, e.getValue());
         }
-        for (Map.Entry<String, Map<String, NDArray>> e : bySlot.entrySet()) {
+        for (Map.Entry<String, Map<String, NDArray>> e : byParameter.entrySet()) {
             if (!e.getValue().keySet().equals(Set.copyOf(slotsAndStep()))) {
                 throw new IllegalArgumentException("optimizer state for '" + e.getKey() + "' has " + e.getValue().keySet()
                         + ", expected " + slotsAndStep());
             }
         }
         clear();
-        for (Map.Entry<String, Map<String, NDArray>> e : bySlot.entrySet()) {
+        for (Map.Entry<String, Map<String, NDArray>> e : byParameter.entrySet()) {
             steps.put(e.getKey(), e.getValue().get(STEP).toArray()[0].longValue());
             Map<String, NDArray> own = new LinkedHashMap<>();
             for (String slot : slotNames) {

@@ -9,8 +9,6 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.training.GradientCollector;
 import dev.sparktune.nn.AttentionMask;
 import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 
 /** DESIGN.md §2: every step runs in a child NDManager, so native memory stays flat over many steps. */
@@ -28,7 +26,7 @@ class NativeMemoryTest {
             for (int step = 0; step < 1200; step++) {
                 if (step == 200) {
                     System.gc();
-                    warm = residentBytes();
+                    warm = ResidentMemory.bytes();
                 }
                 try (NDManager stepManager = manager.newSubManager();
                      GradientCollector collector = Engine.getInstance().newGradientCollector()) {
@@ -39,20 +37,11 @@ class NativeMemoryTest {
                 }
             }
             System.gc();
-            long end = residentBytes();
+            long end = ResidentMemory.bytes();
             double growth = (end - warm) / (double) warm;
             System.out.printf("RSS after warm-up %.1f MiB, after 1000 more steps %.1f MiB (%+.2f%%)%n",
                     warm / 1048576.0, end / 1048576.0, 100 * growth);
             assertTrue(growth <= 0.05, "resident memory grew by " + 100 * growth + "% over 1000 steps");
         }
-    }
-
-    private static long residentBytes() throws IOException {
-        for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-            if (line.startsWith("VmRSS:")) {
-                return 1024 * Long.parseLong(line.replaceAll("[^0-9]", ""));
-            }
-        }
-        throw new IllegalStateException("no VmRSS in /proc/self/status");
     }
 }

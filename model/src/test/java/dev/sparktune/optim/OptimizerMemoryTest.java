@@ -9,9 +9,8 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
+import dev.sparktune.arch.ResidentMemory;
 import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.stream.Stream;
@@ -52,7 +51,7 @@ class OptimizerMemoryTest {
                     System.gc();
                 }
                 if (step == 300) {
-                    warmRss = residentBytes();
+                    warmRss = ResidentMemory.bytes();
                     warmArrays = manager.getManagedArrays().size();
                 }
                 try (NDManager s = manager.newSubManager(); GradientCollector collector = Engine.getInstance().newGradientCollector()) {
@@ -70,21 +69,12 @@ class OptimizerMemoryTest {
                 Gradients.zero(params);
             }
             System.gc();
-            long endRss = residentBytes();
+            long endRss = ResidentMemory.bytes();
             double growth = (endRss - warmRss) / (double) warmRss;
             System.out.printf("%s: RSS after warm-up %.1f MiB, after 1000 more steps %.1f MiB (%+.2f%%)%n",
                     rule, warmRss / 1048576.0, endRss / 1048576.0, 100 * growth);
             assertEquals(warmArrays, manager.getManagedArrays().size(), "arrays left in the parameters' manager");
             assertTrue(growth <= 0.05, "resident memory grew by " + 100 * growth + "% over 1000 steps");
         }
-    }
-
-    private static long residentBytes() throws IOException {
-        for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-            if (line.startsWith("VmRSS:")) {
-                return 1024 * Long.parseLong(line.replaceAll("[^0-9]", ""));
-            }
-        }
-        throw new IllegalStateException("no VmRSS in /proc/self/status");
     }
 }
