@@ -3,9 +3,7 @@ package dev.sparktune.io;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.List;
-import java.util.NoSuchElementException;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
@@ -112,30 +110,6 @@ public final class TokenizedParquet {
         } catch (IOException e) {
             throw new UncheckedIOException(group.file() + ": cannot read row group " + group.index(), e);
         }
-    }
-
-    /** Rows of the given row groups in order, one row group in memory at a time. */
-    public static Iterator<TokenizedRow> stream(Configuration conf, List<RowGroup> groups) {
-        return new Iterator<>() {
-            private int next;
-            private Iterator<TokenizedRow> current = java.util.Collections.emptyIterator();
-
-            @Override
-            public boolean hasNext() {
-                while (!current.hasNext() && next < groups.size()) {
-                    current = read(conf, groups.get(next++)).iterator();
-                }
-                return current.hasNext();
-            }
-
-            @Override
-            public TokenizedRow next() {
-                if (!hasNext()) {
-                    throw new NoSuchElementException();
-                }
-                return current.next();
-            }
-        };
     }
 
     /** Writes rows as one file with row groups of about {@code rowGroupBytes}; for tests and small local jobs. */

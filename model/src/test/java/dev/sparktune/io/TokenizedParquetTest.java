@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Random;
 import org.apache.hadoop.conf.Configuration;
@@ -46,8 +45,7 @@ class TokenizedParquetTest {
         assertTrue(groups.size() > 2, groups.size() + " row groups");
         assertEquals(850, groups.stream().mapToLong(TokenizedParquet.RowGroup::rows).sum());
         List<TokenizedRow> back = new ArrayList<>();
-        Iterator<TokenizedRow> it = TokenizedParquet.stream(conf, groups);
-        it.forEachRemaining(back::add);
+        groups.forEach(g -> back.addAll(TokenizedParquet.read(conf, g)));
         List<TokenizedRow> expected = new ArrayList<>(first);
         expected.addAll(second);
         assertEquals(expected, back);
