@@ -19,6 +19,7 @@ import dev.sparktune.peft.FullFineTuning;
 import dev.sparktune.peft.Lora;
 import dev.sparktune.peft.Method;
 import dev.sparktune.peft.PeftModel;
+import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -28,6 +29,7 @@ import java.util.Optional;
 import java.util.Random;
 import java.util.SortedMap;
 import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
 import org.apache.hadoop.conf.Configuration;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -67,16 +69,20 @@ class TrainerTest {
         manager.close();
     }
 
-    private static TrainConfig train(String... overrides) {
+    private static List<String> overrides(String... more) {
         List<String> all = new ArrayList<>(List.of("train.logging_steps=1", "train.warmup_steps=2",
                 "train.lr_scheduler_type=cosine", "train.weight_decay=0.01"));
-        all.addAll(List.of(overrides));
-        return ConfigLoader.parse("", "test", all).job().train();
+        all.addAll(List.of(more));
+        return all;
+    }
+
+    private static TrainConfig train(String... more) {
+        return ConfigLoader.parse("", "test", overrides(more)).job().train();
     }
 
     private PeftModel fresh(Method method, NDManager m) {
         PretrainedModel base = ModelDirectory.open(modelDir).load(m, DataType.FLOAT32);
-        return PeftModel.apply(base, method, m, 3);
+        return PeftModel.apply(base, method, m, ResumeRun.SEED);
     }
 
     private static SortedMap<String, float[]> values(Map<String, NDArray> tensors) {
@@ -118,42 +124,54 @@ class TrainerTest {
     }
 
     @Test
-    void resumingFromACheckpointContinuesExactlyAsAnUninterruptedRun() throws Exception {
-        Method lora = new Lora(4, 8, 0.1, List.of("all"), false, false, List.of());
+    void resumingFromACheckpointInANewProcessContinuesExactlyAsAnUninterruptedRun() throws Exception {
         String[] common = {"train.optim=adamw", "train.learning_rate=0.01", "train.per_device_train_batch_size=4",
             "train.gradient_accumulation_steps=2", "train.save_steps=10", "train.max_steps=20"};
 
-        PeftModel straight = fresh(lora, manager);
+        PeftModel straight = fresh(ResumeRun.METHOD, manager);
         Trainer.Result whole = new Trainer(straight, new Objective.CausalLm(CausalLmLoss.FLOAT32), train(common), 0)
                 .train(data, dir.resolve("straight"), Optional.empty(), manager);
         assertEquals(20, whole.steps(), "20 steps of 8 rows span several epochs of 48 rows");
 
-        // the same run stopped after step 10 (as if preempted); then a fresh model, optimizer and manager resume it
+        // the same run stopped after step 10, as if preempted
         Path checkpoint;
         try (NDManager first = NDManager.newBaseManager()) {
-            PeftModel part = fresh(lora, first);
+            PeftModel part = fresh(ResumeRun.METHOD, first);
             checkpoint = new Trainer(part, new Objective.CausalLm(CausalLmLoss.FLOAT32), train(common), 0)
                     .train(data, dir.resolve("resumed"), Optional.empty(), first, 10).checkpoint();
         }
         assertTrue(checkpoint.endsWith("checkpoint-10"), checkpoint.toString());
         assertTrue(Files.exists(checkpoint.resolve("_SUCCESS")), checkpoint.toString());
-        PeftModel resumed = fresh(lora, manager);
-        Trainer.Result rest = new Trainer(resumed, new Objective.CausalLm(CausalLmLoss.FLOAT32), train(common), 0)
-                .train(data, dir.resolve("resumed"), Optional.of(checkpoint), manager);
 
-        assertEquals(20, rest.steps());
+        // ... and resumed by a new JVM
+        List<String> command = new ArrayList<>();
+        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        command.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments());
+        command.addAll(List.of("-cp", System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")),
+                ResumeRun.class.getName(), modelDir.toString(), dir.resolve("data").toString(),
+                dir.resolve("resumed").toString(), checkpoint.toString()));
+        command.addAll(overrides(common));
+        Path log = dir.resolve("resume-run.log");
+        Process process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        assertTrue(process.waitFor(5, TimeUnit.MINUTES), "the resuming process did not finish");
+        assertEquals(0, process.exitValue(), Files.readString(log));
+
         List<StepMetrics> straightLog = MetricsLog.read(dir.resolve("straight/metrics.jsonl"));
         List<StepMetrics> resumedLog = MetricsLog.read(dir.resolve("resumed/metrics.jsonl"));
         assertEquals(straightLog.stream().map(StepMetrics::loss).toList(), resumedLog.stream().map(StepMetrics::loss).toList(),
                 "the same losses step by step, before and after the resume");
-        double diff = maxDifference(values(straight.trainableTensors()), values(resumed.trainableTensors()));
-        System.out.println("20 steps straight vs 10 + resume + 10, max parameter difference: " + diff);
-        assertEquals(0.0, diff, 1e-6);
-        assertEquals(whole.lastLoss(), rest.lastLoss(), 1e-6);
-        SortedMap<String, float[]> optimizerA = values(TrainingCheckpoints.load(whole.checkpoint(), manager).optimizer());
-        SortedMap<String, float[]> optimizerB = values(TrainingCheckpoints.load(rest.checkpoint(), manager).optimizer());
-        assertEquals(0.0, maxDifference(optimizerA, optimizerB), 1e-6);
+        LoadedCheckpoint a = TrainingCheckpoints.load(whole.checkpoint(), manager);
+        LoadedCheckpoint b = TrainingCheckpoints.load(dir.resolve("resumed").resolve(whole.checkpoint().getFileName()), manager);
+        double parameters = maxDifference(values(a.model()), values(b.model()));
+        double optimizer = maxDifference(values(a.optimizer()), values(b.optimizer()));
+        System.out.println("20 steps straight vs 10 + new process + 10: max difference in parameters " + parameters
+                + ", in optimizer state " + optimizer);
+        assertEquals(0.0, parameters, 1e-6);
+        assertEquals(0.0, optimizer, 1e-6);
+        assertEquals(a.state().epoch(), b.state().epoch());
+        assertEquals(a.state().epochPosition(), b.state().epochPosition(), "the same place in the same data order");
     }
+
 
     @Test
     void aNanLossStopsTheRunNamingTheStepAndTheLastGoodCheckpoint() {
