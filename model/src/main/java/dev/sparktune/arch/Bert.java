@@ -100,7 +100,8 @@ public final class Bert implements PretrainedModel {
         NDArray x = virtual.input()
                 .add(embed(virtual.positionIds(), e + "position_embeddings.weight"))
                 .add(embed(types, e + "token_type_embeddings.weight"));
-        x = layerNorm(x, w.get(e + "LayerNorm.weight"), w.get(e + "LayerNorm.bias"), config.layerNormEps());
+        x = hooks.dropout(layerNorm(x, w.get(e + "LayerNorm.weight"), w.get(e + "LayerNorm.bias"), config.layerNormEps()),
+                config.hiddenDropoutProb());
         AttentionMask keys = new AttentionMask(virtual.keepKeys(), mask.segmentIds(), false, 0);
         long past = virtual.prefix() ? virtual.count() : 0;
         NDArray additive = keys.additive(x.getManager(), x.getShape().get(1), past, x.getDataType());
@@ -136,11 +137,13 @@ public final class Bert implements PretrainedModel {
         String p = prefix + "encoder.layer." + layer + ".";
         double eps = config.layerNormEps();
         NDArray attended = selfAttention(x, layer, p + "attention.self.", mask, prefixed);
-        NDArray projected = hooks.sublayerOutput(w, layer, "attention", hooks.linear(w, p + "attention.output.dense", attended));
+        NDArray projected = hooks.sublayerOutput(w, layer, "attention",
+                hooks.dropout(hooks.linear(w, p + "attention.output.dense", attended), config.hiddenDropoutProb()));
         x = layerNorm(x.add(projected), w.get(p + "attention.output.LayerNorm.weight"),
                 w.get(p + "attention.output.LayerNorm.bias"), eps);
         NDArray inner = Activations.byName(config.hiddenAct(), hooks.linear(w, p + "intermediate.dense", x));
-        NDArray out = hooks.sublayerOutput(w, layer, "mlp", hooks.linear(w, p + "output.dense", inner));
+        NDArray out = hooks.sublayerOutput(w, layer, "mlp",
+                hooks.dropout(hooks.linear(w, p + "output.dense", inner), config.hiddenDropoutProb()));
         return layerNorm(x.add(out), w.get(p + "output.LayerNorm.weight"), w.get(p + "output.LayerNorm.bias"), eps);
     }
 
@@ -154,7 +157,8 @@ public final class Bert implements PretrainedModel {
             k = prefixKv.get(0).concat(k, 2);
             v = prefixKv.get(1).concat(v, 2);
         }
-        return Attention.mergeHeads(Attention.scaledDotProduct(q, k, v, mask));
+        return Attention.mergeHeads(Attention.scaledDotProduct(q, k, v, mask,
+                probabilities -> hooks.dropout(probabilities, config.attentionProbsDropoutProb())));
     }
 
     private NDArray embed(NDArray ids, String table) {

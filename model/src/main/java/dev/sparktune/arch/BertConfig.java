@@ -14,7 +14,9 @@ public record BertConfig(
         int maxPositionEmbeddings,
         int typeVocabSize,
         double layerNormEps,
-        String hiddenAct) {
+        String hiddenAct,
+        double hiddenDropoutProb,
+        double attentionProbsDropoutProb) {
 
     /** Parses {@code config.json} text; {@code source} names it in errors. */
     public static BertConfig fromJson(String json, String source) {
@@ -42,7 +44,9 @@ public record BertConfig(
                 c.integer("max_position_embeddings", 512),
                 c.integer("type_vocab_size", 2),
                 c.number("layer_norm_eps", 1e-12),
-                c.string("hidden_act", "gelu"));
+                c.string("hidden_act", "gelu"),
+                c.number("hidden_dropout_prob", 0.1),
+                c.number("attention_probs_dropout_prob", 0.1));
     }
 
     /** Every parameter of the encoder (without pooler or task head), with its shape, under {@code prefix}. */

@@ -40,4 +40,49 @@ public interface ForwardHooks {
     default int virtualTokens() {
         return 0;
     }
+
+    /** Whether this is a training pass: the architectures' own dropout is on. */
+    default boolean training() {
+        return false;
+    }
+
+    /** {@code inner} in a training pass. */
+    static ForwardHooks training(ForwardHooks inner) {
+        return new ForwardHooks() {
+            @Override
+            public NDArray linear(Weights w, String module, NDArray x) {
+                return inner.linear(w, module, x);
+            }
+
+            @Override
+            public NDArray sublayerOutput(Weights w, int layer, String sublayer, NDArray out) {
+                return inner.sublayerOutput(w, layer, sublayer, out);
+            }
+
+            @Override
+            public NDList prefixKeyValues(Weights w, int layer, NDArray x) {
+                return inner.prefixKeyValues(w, layer, x);
+            }
+
+            @Override
+            public NDArray promptEmbeddings(Weights w, NDArray tokens) {
+                return inner.promptEmbeddings(w, tokens);
+            }
+
+            @Override
+            public int virtualTokens() {
+                return inner.virtualTokens();
+            }
+
+            @Override
+            public boolean training() {
+                return true;
+            }
+        };
+    }
+
+    /** Dropout (Srivastava et al., 2014) at {@code rate} in a training pass, the identity otherwise. */
+    default NDArray dropout(NDArray x, double rate) {
+        return training() && rate > 0 ? ai.djl.nn.norm.Dropout.dropout(x, (float) rate, true).singletonOrThrow() : x;
+    }
 }

@@ -111,7 +111,8 @@ public final class Llama implements PretrainedModel {
             k = kv.get(0);
             v = kv.get(1);
         }
-        NDArray out = Attention.mergeHeads(Attention.scaledDotProduct(q, k, v, mask));
+        NDArray out = Attention.mergeHeads(Attention.scaledDotProduct(q, k, v, mask,
+                probabilities -> hooks.dropout(probabilities, config.attentionDropout())));
         return hooks.linear(w, p + "o_proj", out);
     }
 

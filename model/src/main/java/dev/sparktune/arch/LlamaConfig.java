@@ -26,7 +26,8 @@ public record LlamaConfig(
         boolean attentionBias,
         boolean mlpBias,
         String hiddenAct,
-        int slidingWindow) {
+        int slidingWindow,
+        double attentionDropout) {
 
     static final Set<String> MODEL_TYPES = Set.of("llama", "mistral", "qwen2");
 
@@ -66,7 +67,8 @@ public record LlamaConfig(
                 attentionBias,
                 c.flag("mlp_bias", false),
                 c.string("hidden_act", "silu"),
-                window);
+                window,
+                c.number("attention_dropout", 0.0));
     }
 
     private static Rope rope(ConfigJson c, int headDim) {

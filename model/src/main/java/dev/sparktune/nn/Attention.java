@@ -1,6 +1,7 @@
 package dev.sparktune.nn;
 
 import ai.djl.ndarray.NDArray;
+import java.util.function.UnaryOperator;
 
 /** Scaled dot-product attention (Vaswani et al., 2017) with grouped-query key/value heads. */
 public final class Attention {
@@ -17,6 +18,12 @@ public final class Attention {
      * @return [B, heads, T, d]
      */
     public static NDArray scaledDotProduct(NDArray q, NDArray k, NDArray v, NDArray mask) {
+        return scaledDotProduct(q, k, v, mask, UnaryOperator.identity());
+    }
+
+    /** As above, with {@code probabilityDropout} applied to the attention weights (training only). */
+    public static NDArray scaledDotProduct(NDArray q, NDArray k, NDArray v, NDArray mask,
+                                           UnaryOperator<NDArray> probabilityDropout) {
         long heads = q.getShape().get(1);
         long kvHeads = k.getShape().get(1);
         if (heads != kvHeads) {
@@ -26,7 +33,7 @@ public final class Attention {
         }
         double scale = 1.0 / Math.sqrt(q.getShape().get(3));
         NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)).mul(scale).add(mask);
-        return scores.softmax(-1).matMul(v);
+        return probabilityDropout.apply(scores.softmax(-1)).matMul(v);
     }
 
     /** [B, T, heads * d] to [B, heads, T, d]. */

@@ -2,6 +2,7 @@ package dev.sparktune.peft;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import dev.sparktune.arch.ForwardHooks;
 import dev.sparktune.arch.ModelLayout;
 import dev.sparktune.arch.PretrainedModel;
 import dev.sparktune.arch.Weights;
@@ -49,7 +50,8 @@ public record PeftModel(PretrainedModel base, Method method, Weights weights, Se
 
     /** The model to run: the method's forward over all tensors; {@code training} turns dropout on. */
     public PretrainedModel model(boolean training) {
-        return base.with(weights, method.hooks(base.layout(), training));
+        ForwardHooks hooks = method.hooks(base.layout(), training);
+        return base.with(weights, training ? ForwardHooks.training(hooks) : hooks);
     }
 
     /** The trainable tensors by name, sorted. */
