@@ -87,9 +87,4 @@ public record ModelLayout(
         Matcher m = LAYER.matcher(name);
         return m.find() ? OptionalInt.of(Integer.parseInt(m.group(1))) : OptionalInt.empty();
     }
-
-    /** Whether {@code name} belongs to one of the modules in {@code modules}. */
-    public static boolean inModule(String name, List<String> modules) {
-        return modules.stream().anyMatch(m -> name.startsWith(m + "."));
-    }
 }

@@ -30,10 +30,6 @@ public record AttentionMask(NDArray keepKeys, NDArray segmentIds, boolean causal
         return new AttentionMask(keepKeys, segments, causal, slidingWindow);
     }
 
-    public AttentionMask withSlidingWindow(int window) {
-        return new AttentionMask(keepKeys, segmentIds, causal, window);
-    }
-
     /**
      * The additive mask, 0 where attention is allowed and the dtype's most negative finite
      * value where not (as Hugging Face does, so a fully masked row stays finite), shaped

@@ -71,10 +71,6 @@ final class ProtobufReader {
         return new String(raw, StandardCharsets.UTF_8);
     }
 
-    float fixed32Float() {
-        return buffer.getFloat();
-    }
-
     /** Skips the current field's value. */
     void skip() {
         switch (wireType) {
