@@ -130,7 +130,8 @@ public final class Bert implements PretrainedModel {
         } else {
             pooled = meanPool(hidden, keepTokens);
         }
-        return hooks.linear(w, "classifier", pooled);
+        // BertForSequenceClassification drops out the pooled output before the classifier
+        return hooks.linear(w, "classifier", hooks.dropout(pooled, config.hiddenDropoutProb()));
     }
 
     private NDArray block(NDArray x, int layer, NDArray mask, boolean prefixed) {

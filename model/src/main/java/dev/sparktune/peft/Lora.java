@@ -140,7 +140,8 @@ public record Lora(int rank, double alpha, double dropout, List<String> target, 
                 NDArray delta = w.borrow(module + ".lora_B.weight", step).matMul(w.get(module + ".lora_A.weight")).mul(s);
                 NDArray norm = delta.add(weight).norm(new int[] {1}).stopGradient();
                 NDArray factor = w.borrow(module + ".lora_magnitude_vector", step).div(norm);
-                NDArray plain = Linear.linear(x, weight);
+                // PEFT's DoraLinearLayer applies W to the same dropped-out input as B A
+                NDArray plain = Linear.linear(dropped, weight);
                 return base.add(plain.mul(factor.sub(1))).add(update.mul(factor));
             }
         };

@@ -59,7 +59,9 @@ public final class PeftFormat {
                 config.addProperty("r", lora.rank());
                 config.addProperty("lora_alpha", lora.alpha());
                 config.addProperty("lora_dropout", lora.dropout());
-                config.add("target_modules", strings(moduleSuffixes(lora.targetModules(layout))));
+                // full module paths: PEFT matches them exactly, and a selection of layers survives the round trip
+                config.add("target_modules", strings(lora.targetModules(layout).stream()
+                        .map(m -> hfName(m, model.base())).toList()));
                 config.addProperty("use_rslora", lora.useRslora());
                 config.addProperty("use_dora", lora.useDora());
                 config.add("modules_to_save", modulesToSave(lora.modulesToSave(), layout));
@@ -118,7 +120,7 @@ public final class PeftFormat {
         switch (type) {
             case "LORA" -> {
                 method = new Lora(config.get("r").getAsInt(), config.get("lora_alpha").getAsDouble(),
-                        number(config, "lora_dropout", 0.0), targets(config.get("target_modules")),
+                        number(config, "lora_dropout", 0.0), targets(config.get("target_modules"), base),
                         flag(config, "use_rslora"), flag(config, "use_dora"), stringList(config.get("modules_to_save")));
                 raw.forEach((k, v) -> tensors.put(ourName(k, base), v));
             }
@@ -185,22 +187,6 @@ public final class PeftFormat {
         return stripPrefix ? name.substring("bert.".length()) : name;
     }
 
-    /** {@code self_attn.q_proj} for {@code model.layers.3.self_attn.q_proj}: names PEFT's suffix match finds in every layer. */
-    static List<String> moduleSuffixes(List<String> modules) {
-        Set<String> out = new LinkedHashSet<>();
-        for (String m : modules) {
-            String[] parts = m.split("\\.");
-            int last = -1;
-            for (int i = 0; i < parts.length; i++) {
-                if (parts[i].matches("\\d+")) {
-                    last = i;
-                }
-            }
-            out.add(last < 0 ? m : String.join(".", java.util.Arrays.copyOfRange(parts, last + 1, parts.length)));
-        }
-        return new ArrayList<>(out);
-    }
-
     private static void promptLearning(JsonObject config, ModelLayout layout, int virtualTokens) {
         config.addProperty("num_virtual_tokens", virtualTokens);
         config.addProperty("num_transformer_submodules", 1);
@@ -227,8 +213,10 @@ public final class PeftFormat {
         return a;
     }
 
-    private static List<String> targets(JsonElement e) {
-        return e.isJsonPrimitive() ? List.of(e.getAsString()) : stringList(e);
+    /** PEFT's target_modules: one regular expression, or module names (ours may lack BertForSequenceClassification's {@code bert.}). */
+    private static List<String> targets(JsonElement e, PretrainedModel base) {
+        return e.isJsonPrimitive() ? List.of(e.getAsString())
+                : stringList(e).stream().map(name -> ourName(name, base)).toList();
     }
 
     private static List<String> stringList(JsonElement e) {

@@ -88,7 +88,8 @@ class PeftFormatTest {
         assertEquals(4, c.get("r").getAsInt());
         assertEquals(16.0, c.get("lora_alpha").getAsDouble());
         assertEquals(0.05, c.get("lora_dropout").getAsDouble());
-        assertEquals(List.of("self_attn.q_proj", "self_attn.v_proj"),
+        assertEquals(List.of("model.layers.0.self_attn.q_proj", "model.layers.0.self_attn.v_proj",
+                        "model.layers.1.self_attn.q_proj", "model.layers.1.self_attn.v_proj"),
                 c.getAsJsonArray("target_modules").asList().stream().map(e -> e.getAsString()).toList());
         assertTrue(c.get("use_dora").getAsBoolean());
         assertEquals("tiny-qwen2", c.get("base_model_name_or_path").getAsString());
