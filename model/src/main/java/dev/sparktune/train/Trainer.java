@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.training.GradientCollector;
+import dev.sparktune.arch.PretrainedModel;
 import dev.sparktune.config.TrainConfig;
 import dev.sparktune.io.TokenizedRow;
 import dev.sparktune.optim.Gradients;
@@ -97,6 +98,7 @@ public final class Trainer {
         TrainingCheckpoints checkpoints = new TrainingCheckpoints(outputDir, config.saveTotalLimit());
         SortedMap<String, NDArray> trainable = model.trainableTensors();
         model.requireGradients();
+        PretrainedModel training = model.model(true);   // built once: the same tensors every step
         try (Optimizer optimizer = Optimizer.from(config, manager)) {
             long step = 0;
             int epoch = 0;
@@ -124,7 +126,7 @@ public final class Trainer {
                             break;    // the epoch's remainder is too small for a whole step
                         }
                         double lr = schedule.learningRate(config.learningRate(), step);
-                        StepOutcome outcome = step(micro, step, lr, trainable, optimizer, manager, last);
+                        StepOutcome outcome = step(training, micro, step, lr, trainable, optimizer, manager, last);
                         loss = outcome.loss();
                         step++;
                         position += (long) batchSize * accumulation;
@@ -166,6 +168,7 @@ public final class Trainer {
     private double validate(NDManager manager) {
         double sum = 0;
         long items = 0;
+        PretrainedModel evaluation = model.model(false);
         Iterator<TokenizedRow> rows = validation.epoch(config.seed(), 0, 0);
         while (rows.hasNext()) {
             List<TokenizedRow> batch = new ArrayList<>();
@@ -173,7 +176,7 @@ public final class Trainer {
                 batch.add(rows.next());
             }
             try (NDManager step = manager.newSubManager()) {
-                Objective.Loss l = objective.loss(model.model(false), TrainingBatch.of(batch, padTokenId, step), step);
+                Objective.Loss l = objective.loss(evaluation, TrainingBatch.of(batch, padTokenId, step), step);
                 sum += l.sum().toType(DataType.FLOAT64, false).getDouble();
                 items += l.items();
             }
@@ -184,7 +187,7 @@ public final class Trainer {
     private record StepOutcome(double loss, double gradNorm, long tokens) {
     }
 
-    private StepOutcome step(List<List<TokenizedRow>> micro, long step, double lr, SortedMap<String, NDArray> trainable,
+    private StepOutcome step(PretrainedModel training, List<List<TokenizedRow>> micro, long step, double lr, SortedMap<String, NDArray> trainable,
                              Optimizer optimizer, NDManager manager, Path lastGood) {
         try (NDManager stepManager = manager.newSubManager()) {
             List<TrainingBatch> batches = new ArrayList<>();
@@ -198,7 +201,7 @@ public final class Trainer {
                 for (int i = 0; i < batches.size(); i++) {
                     // dropout masks depend on the step alone, so a resumed run draws the same ones
                     Engine.getInstance().setRandomSeed((int) (config.seed() * 1_000_003 + step * batches.size() + i));
-                    Objective.Loss l = objective.loss(model.model(true), batches.get(i), stepManager);
+                    Objective.Loss l = objective.loss(training, batches.get(i), stepManager);
                     collector.backward(l.sum().div(Math.max(items, 1)));
                     lossSum += l.sum().toType(DataType.FLOAT64, false).getDouble();
                     tokens += batches.get(i).tokens();
