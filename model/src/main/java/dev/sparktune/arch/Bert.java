@@ -23,6 +23,8 @@ import static dev.sparktune.nn.Norms.layerNorm;
  * layouts load. A sequence-classification head sits on the pooled output.
  */
 public final class Bert implements PretrainedModel {
+    /** The classification head's name, as in Hugging Face's BertForSequenceClassification. */
+    public static final String CLASSIFIER = "classifier";
     private final BertConfig config;
     private final Weights w;
     private final String prefix;
@@ -59,6 +61,18 @@ public final class Bert implements PretrainedModel {
      * initialised as Hugging Face initialises heads: N(0, 0.02^2) weights, zero bias.
      */
     public Bert withClassifier(int numLabels, NDManager manager, long seed) {
+        return withClassifier(CLASSIFIER, numLabels, manager, seed);
+    }
+
+    /**
+     * The same encoder with one more classification head named {@code head}: {@code classifier}, or
+     * {@code classifier_<task>} for the extra heads of a multi-task run on a shared encoder.
+     */
+    public Bert withClassifier(String head, int numLabels, NDManager manager, long seed) {
+        if (!ModelLayout.isClassifierHead(head)) {
+            throw new IllegalArgumentException("a classification head is named classifier or classifier_<task>"
+                    + " (letters, digits, underscores), got '" + head + "'");
+        }
         if (numLabels < 2) {
             throw new IllegalArgumentException("a classifier needs at least 2 labels, got " + numLabels);
         }
@@ -69,9 +83,9 @@ public final class Bert implements PretrainedModel {
         }
         DataType dtype = w.get(prefix + "embeddings.word_embeddings.weight").getDataType();
         Map<String, NDArray> tensors = new LinkedHashMap<>(w.asMap());
-        tensors.put("classifier.weight", manager.create(values, new Shape(numLabels, config.hiddenSize())).toType(dtype, false));
-        tensors.put("classifier.bias", manager.zeros(new Shape(numLabels), dtype));
-        return new Bert(config, new Weights(tensors, w.source() + " + classifier"), hooks);
+        tensors.put(head + ".weight", manager.create(values, new Shape(numLabels, config.hiddenSize())).toType(dtype, false));
+        tensors.put(head + ".bias", manager.zeros(new Shape(numLabels), dtype));
+        return new Bert(config, new Weights(tensors, w.source() + " + " + head), hooks);
     }
 
     @Override
@@ -123,6 +137,11 @@ public final class Bert implements PretrainedModel {
      * else on the mean-pooled tokens (sentence-transformers models ship no pooler).
      */
     public NDArray classify(NDArray hidden, NDArray keepTokens) {
+        return classify(hidden, keepTokens, CLASSIFIER);
+    }
+
+    /** As {@link #classify(NDArray, NDArray)}, through the head named {@code head}. */
+    public NDArray classify(NDArray hidden, NDArray keepTokens, String head) {
         NDArray pooled;
         if (w.has(prefix + "pooler.dense.weight")) {
             NDArray first = hidden.get(":, 0, :");
@@ -131,7 +150,7 @@ public final class Bert implements PretrainedModel {
             pooled = meanPool(hidden, keepTokens);
         }
         // BertForSequenceClassification drops out the pooled output before the classifier
-        return hooks.linear(w, "classifier", hooks.dropout(pooled, config.hiddenDropoutProb()));
+        return hooks.linear(w, head, hooks.dropout(pooled, config.hiddenDropoutProb()));
     }
 
     private NDArray block(NDArray x, int layer, NDArray mask, boolean prefixed) {

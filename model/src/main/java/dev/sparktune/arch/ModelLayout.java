@@ -34,6 +34,7 @@ public record ModelLayout(
         boolean encoder) {
 
     private static final Pattern LAYER = Pattern.compile("\\.layers?\\.(\\d+)\\.");
+    private static final Pattern CLASSIFIER_HEAD = Pattern.compile("classifier(_\\w+)?");
 
     /** The layout a Llama-family config implies, without loading weights. */
     public static ModelLayout of(LlamaConfig c) {
@@ -64,14 +65,20 @@ public record ModelLayout(
         if (w.has(prefix + "pooler.dense.weight")) {
             linear.add(prefix + "pooler.dense");
         }
-        List<String> heads = new ArrayList<>();
-        if (w.has("classifier.weight")) {
-            linear.add("classifier");
-            heads.add("classifier");
-        }
+        List<String> heads = w.asMap().keySet().stream()
+                .filter(n -> n.endsWith(".weight") && isClassifierHead(n.substring(0, n.length() - ".weight".length())))
+                .map(n -> n.substring(0, n.length() - ".weight".length()))
+                .sorted()
+                .toList();
+        linear.addAll(heads);
         int headDim = c.hiddenSize() / c.numAttentionHeads();
         return new ModelLayout(c.numHiddenLayers(), c.hiddenSize(), c.numAttentionHeads(), headDim, linear, heads,
                 heads, prefixes(prefix + "encoder.layer.", c.numHiddenLayers()), prefix + "embeddings.word_embeddings", true);
+    }
+
+    /** {@code classifier}, or {@code classifier_<task>} for a multi-task run's extra heads. */
+    public static boolean isClassifierHead(String module) {
+        return CLASSIFIER_HEAD.matcher(module).matches();
     }
 
     private static List<String> prefixes(String stem, int layers) {

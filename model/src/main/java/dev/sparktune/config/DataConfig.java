@@ -15,6 +15,7 @@ public record DataConfig(
         boolean trainOnPrompt,
         String mixStrategy,
         List<Double> interleaveProbs,
+        double mixTemperature,
         String tokenizedPath) {
 
     static DataConfig read(Section s) {
@@ -39,8 +40,14 @@ public record DataConfig(
             s.require(!mixStrategy.equals("concat"), "interleave_probs",
                     "only used with mix_strategy interleave_under or interleave_over");
         }
+        double mixTemperature = s.number("mix_temperature", 0.0, Range.atLeast(0));
+        if (mixTemperature != 0) {
+            s.require(interleaveProbs.isEmpty(), "mix_temperature", "set interleave_probs or mix_temperature, not both");
+            s.require(!mixStrategy.equals("concat"), "mix_temperature",
+                    "only used with mix_strategy interleave_under or interleave_over");
+        }
         String tokenizedPath = s.string("tokenized_path", null);
         return new DataConfig(dataset, evalDataset, datasetDir, datasetInfo, template, cutoffLen, valSize,
-                packing, trainOnPrompt, mixStrategy, interleaveProbs, tokenizedPath);
+                packing, trainOnPrompt, mixStrategy, interleaveProbs, mixTemperature, tokenizedPath);
     }
 }

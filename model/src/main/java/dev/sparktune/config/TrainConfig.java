@@ -18,6 +18,9 @@ public record TrainConfig(
         double adamBeta1,
         double adamBeta2,
         double adamEpsilon,
+        double sgdMomentum,
+        double loraplusLrRatio,
+        double headLearningRate,
         long seed,
         int loggingSteps,
         int saveSteps,
@@ -44,6 +47,9 @@ public record TrainConfig(
         double beta1 = s.number("adam_beta1", 0.9, Range.closedOpen(0, 1));
         double beta2 = s.number("adam_beta2", 0.999, Range.closedOpen(0, 1));
         double epsilon = s.number("adam_epsilon", 1e-8, Range.above(0));
+        double momentum = s.number("sgd_momentum", 0.9, Range.closedOpen(0, 1));
+        double loraplus = s.number("loraplus_lr_ratio", 0.0, Range.atLeast(0));
+        double headLr = s.number("head_learning_rate", 0.0, Range.atLeast(0));
         long seed = s.longInteger("seed", 42, Range.ANY);
         int loggingSteps = s.integer("logging_steps", 10, Range.atLeast(1));
         int saveSteps = s.integer("save_steps", 500, Range.atLeast(1));
@@ -51,7 +57,7 @@ public record TrainConfig(
         String resume = s.string("resume_from_checkpoint", null);
         int patience = s.integer("early_stopping_patience", 0, Range.atLeast(0));
         return new TrainConfig(outputDir, lr, epochs, maxSteps, batch, accumulation, scheduler, minLrRate,
-                warmupRatio, warmupSteps, weightDecay, maxGradNorm, optim, beta1, beta2, epsilon, seed,
+                warmupRatio, warmupSteps, weightDecay, maxGradNorm, optim, beta1, beta2, epsilon, momentum, loraplus, headLr, seed,
                 loggingSteps, saveSteps, saveTotalLimit, resume, patience);
     }
 }

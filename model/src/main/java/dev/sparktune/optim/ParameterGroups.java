@@ -59,9 +59,22 @@ public record ParameterGroups(double weightDecay, List<Rule> rules) {
         return uniform(weightDecay).withWeightDecay(NO_DECAY, 0.0);
     }
 
-    /** The groups a job's {@code train} section implies: {@link #huggingFace} with its {@code weight_decay}. */
+    /** Task heads ({@code classifier}, {@code classifier_<task>}), which {@code head_learning_rate} sets apart. */
+    public static final Pattern TASK_HEADS = Pattern.compile("^classifier(_\\w+)?\\.");
+
+    /**
+     * The groups a job's {@code train} section implies: {@link #huggingFace} with its {@code weight_decay},
+     * LoRA+ when {@code loraplus_lr_ratio} is set, and the heads' own {@code head_learning_rate} when set.
+     */
     public static ParameterGroups from(TrainConfig c) {
-        return huggingFace(c.weightDecay());
+        ParameterGroups groups = huggingFace(c.weightDecay());
+        if (c.loraplusLrRatio() > 0) {
+            groups = groups.withLoraPlus(c.loraplusLrRatio());
+        }
+        if (c.headLearningRate() > 0) {
+            groups = groups.withLearningRate(TASK_HEADS, c.headLearningRate(), c.learningRate());
+        }
+        return groups;
     }
 
     /** Adds a rule multiplying the learning rate of matching tensors by {@code scale}. */

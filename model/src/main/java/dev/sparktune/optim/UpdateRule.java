@@ -24,13 +24,13 @@ public sealed interface UpdateRule permits AdamW, Lion, Sgd {
 
     /**
      * The rule a job's {@code optim} asks for. Lion takes its betas from {@code adam_beta1/2}
-     * as Hugging Face's Trainer does; our config has no SGD momentum key, so SGD uses 0.9.
+     * as Hugging Face's Trainer does; SGD its {@code sgd_momentum}.
      */
     static UpdateRule from(TrainConfig c) {
         return switch (c.optim()) {
             case "adamw" -> new AdamW(c.adamBeta1(), c.adamBeta2(), c.adamEpsilon());
             case "lion" -> new Lion(c.adamBeta1(), c.adamBeta2());
-            case "sgd" -> new Sgd(0.9);
+            case "sgd" -> new Sgd(c.sgdMomentum());
             default -> throw new IllegalArgumentException("unknown optim '" + c.optim() + "'; use adamw, lion or sgd");
         };
     }

@@ -83,10 +83,11 @@ public final class EpochPlan implements Iterator<Draw> {
         };
     }
 
+    /** The next draw; in a plan of tasks only ({@link TaskMixer#taskPlan}) its row is -1. */
     @Override
     public Draw next() {
         int task = nextTask();
-        return new Draw(task, lastRow);
+        return new Draw(task, rowOrders == null ? -1 : lastRow);
     }
 
     /** Picks the next task and takes its next row (into {@link #lastRow}, unless this is a dry run). */

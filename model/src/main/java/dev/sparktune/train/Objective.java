@@ -47,8 +47,15 @@ public sealed interface Objective permits Objective.CausalLm, Objective.Classifi
         }
     }
 
-    /** Sequence classification on an encoder's pooled output. */
-    record Classification(ClassificationLoss loss) implements Objective {
+    /**
+     * Sequence classification on an encoder's pooled output, through the head named {@code head}
+     * ({@code classifier}, or {@code classifier_<task>} when tasks share the encoder).
+     */
+    record Classification(ClassificationLoss loss, String head) implements Objective {
+        public Classification(ClassificationLoss loss) {
+            this(loss, Bert.CLASSIFIER);
+        }
+
         @Override
         public Loss loss(PretrainedModel model, TrainingBatch batch, NDManager step) {
             if (!(model instanceof Bert bert)) {
@@ -56,7 +63,7 @@ public sealed interface Objective permits Objective.CausalLm, Objective.Classifi
             }
             AttentionMask bidirectional = new AttentionMask(batch.keep(), batch.mask().segmentIds(), false, 0);
             NDArray hidden = bert.hiddenStates(batch.inputIds(), null, batch.positions(), bidirectional);
-            NDArray logits = bert.classify(hidden, batch.keep());
+            NDArray logits = bert.classify(hidden, batch.keep(), head);
             return new Loss(loss.mean(logits, batch.classes()).mul(batch.classes().getShape().get(0)), scoredItems(batch));
         }
 

@@ -81,13 +81,9 @@ public final class TaskMixer {
         return new TaskMixer(tasks, interleaving(strategy), Arrays.stream(weights).map(w -> w / sum).toArray());
     }
 
-    /** The job config's {@code mix_strategy} and {@code interleave_probs}, as LLaMA-Factory reads them. */
+    /** The job config's {@code mix_strategy}, {@code interleave_probs} and {@code mix_temperature}. */
     public static TaskMixer fromConfig(DataConfig data, List<Task> tasks) {
-        MixStrategy strategy = MixStrategy.of(data.mixStrategy());
-        if (strategy == MixStrategy.CONCAT) {
-            return concat(tasks);
-        }
-        return data.interleaveProbs().isEmpty() ? interleave(tasks, strategy) : interleave(tasks, strategy, data.interleaveProbs());
+        return TaskMix.fromConfig(data).mixer(tasks);
     }
 
     private static MixStrategy interleaving(MixStrategy strategy) {
@@ -117,6 +113,14 @@ public final class TaskMixer {
      */
     public EpochPlan plan(long seed, long epoch) {
         return new EpochPlan(this, seed, epoch, true);
+    }
+
+    /**
+     * As {@link #plan}, but drawing tasks only: for callers that take each task's rows from its own stream and
+     * need only the task sequence, which is the same as {@link #plan}'s.
+     */
+    public EpochPlan taskPlan(long seed, long epoch) {
+        return new EpochPlan(this, seed, epoch, false);
     }
 
     int[] sizes() {

@@ -20,6 +20,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalDouble;
 import java.util.SortedMap;
+import java.util.TreeMap;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -28,6 +29,11 @@ import org.slf4j.LoggerFactory;
  * take {@code gradient_accumulation_steps} micro-batches, forward and backward each (weighted by
  * its share of the step's scored tokens), stop on NaN/Inf, clip, update, log, and checkpoint
  * every {@code save_steps} and at the end. Every step runs in its own NDManager.
+ *
+ * <p>A run can train several tasks ({@link TrainingTask}): a {@link TaskMix} picks the task of each
+ * micro-batch, each task's loss is the token- (or row-) weighted mean over its micro-batches of the
+ * step, and the step's loss weighs the tasks by their share of the step's micro-batches. With one
+ * task this is exactly the single-task rule. Metrics then report each task's loss.
  */
 public final class Trainer {
     private static final Logger LOG = LoggerFactory.getLogger(Trainer.class);
@@ -36,20 +42,21 @@ public final class Trainer {
     private final Objective objective;
     private final TrainConfig config;
     private final long padTokenId;
-    private final TrainingData validation;
+    private final List<TrainingTask> validation;
     private final int evalSteps;
 
+    /** A trainer whose single-dataset methods train {@code objective}. */
     public Trainer(PeftModel model, Objective objective, TrainConfig config, long padTokenId) {
-        this(model, objective, config, padTokenId, null, 0);
+        this(model, objective, config, padTokenId, List.of(), 0);
     }
 
-    private Trainer(PeftModel model, Objective objective, TrainConfig config, long padTokenId, TrainingData validation,
-                    int evalSteps) {
+    private Trainer(PeftModel model, Objective objective, TrainConfig config, long padTokenId,
+                    List<TrainingTask> validation, int evalSteps) {
         this.model = model;
         this.objective = objective;
         this.config = config;
         this.padTokenId = padTokenId;
-        this.validation = validation;
+        this.validation = List.copyOf(validation);
         this.evalSteps = evalSteps;
     }
 
@@ -59,10 +66,21 @@ public final class Trainer {
      * a new best.
      */
     public Trainer withValidation(TrainingData data, int everySteps) {
+        return withValidation(List.of(new TrainingTask("validation", data, objective)), everySteps);
+    }
+
+    /**
+     * As {@link #withValidation(TrainingData, int)} for several tasks: the validation loss is the
+     * mean of the tasks' mean losses, and each task's is logged.
+     */
+    public Trainer withValidation(List<TrainingTask> tasks, int everySteps) {
         if (everySteps < 1) {
             throw new IllegalArgumentException("eval_steps must be >= 1 to validate during training, got " + everySteps);
         }
-        return new Trainer(model, objective, config, padTokenId, data, everySteps);
+        if (tasks.isEmpty()) {
+            throw new IllegalArgumentException("validation needs at least one task");
+        }
+        return new Trainer(model, objective, config, padTokenId, tasks, everySteps);
     }
 
     /**
@@ -86,12 +104,22 @@ public final class Trainer {
      * spans the whole run, so a resume continues it unchanged.
      */
     public Result train(TrainingData data, Path outputDir, Optional<Path> resumeFrom, NDManager manager, long stopAfter) {
+        return train(List.of(new TrainingTask("train", data, objective)), TaskMix.concat(), outputDir, resumeFrom,
+                manager, stopAfter);
+    }
+
+    /**
+     * Trains several tasks, mixed by {@code mix}; an epoch is one pass of the mix's plan. Stops after
+     * {@code max_steps}, {@code num_train_epochs}, or step {@code stopAfter} (with a checkpoint).
+     */
+    public Result train(List<TrainingTask> tasks, TaskMix mix, Path outputDir, Optional<Path> resumeFrom,
+                        NDManager manager, long stopAfter) {
         int batchSize = config.perDeviceTrainBatchSize();
         int accumulation = config.gradientAccumulationSteps();
-        long stepsPerEpoch = data.rows() / ((long) batchSize * accumulation);
+        long stepsPerEpoch = new MicroBatches(tasks, mix, config.seed(), 0, batchSize).length() / accumulation;
         if (stepsPerEpoch == 0) {
-            throw new IllegalArgumentException(data.rows() + " rows are fewer than one optimizer step needs ("
-                    + batchSize + " x " + accumulation + ")");
+            throw new IllegalArgumentException("an epoch has fewer micro-batches of " + batchSize
+                    + " rows than one optimizer step needs (" + accumulation + ")");
         }
         long totalSteps = config.maxSteps() > 0 ? config.maxSteps() : (long) Math.ceil(config.numTrainEpochs() * stepsPerEpoch);
         LrSchedule schedule = LrSchedule.from(config, totalSteps);
@@ -119,31 +147,33 @@ public final class Trainer {
                     ? MetricsLog.resume(outputDir.resolve("metrics.jsonl"), step)
                     : MetricsLog.create(outputDir.resolve("metrics.jsonl"))) {
                 while (step < totalSteps) {
-                    Iterator<TokenizedRow> rows = data.epoch(config.seed(), epoch, position);
+                    MicroBatches batches = new MicroBatches(tasks, mix, config.seed(), epoch, batchSize);
+                    batches.skip(position);
                     while (step < totalSteps) {
-                        List<List<TokenizedRow>> micro = take(rows, batchSize, accumulation);
+                        List<MicroBatches.MicroBatch> micro = take(batches, accumulation);
                         if (micro == null) {
                             break;    // the epoch's remainder is too small for a whole step
                         }
                         double lr = schedule.learningRate(config.learningRate(), step);
-                        StepOutcome outcome = step(training, micro, step, lr, trainable, optimizer, manager, last);
+                        StepOutcome outcome = step(training, tasks, micro, step, lr, trainable, optimizer, manager, last);
                         loss = outcome.loss();
                         step++;
-                        position += (long) batchSize * accumulation;
+                        position = batches.position();
                         throughput.step(outcome.tokens(), System.nanoTime());
                         if (step % config.loggingSteps() == 0 || step == totalSteps) {
                             double elapsed = (System.nanoTime() - started) / 1e9;
-                            metrics.write(new StepMetrics(step, loss, Map.of(), lr, outcome.gradNorm(),
-                                    throughput.tokensPerSecond(), elapsed));
+                            metrics.write(new StepMetrics(step, loss, tasks.size() > 1 ? outcome.taskLosses() : Map.of(),
+                                    lr, outcome.gradNorm(), throughput.tokensPerSecond(), elapsed));
                             LOG.info(ProgressLine.format(step, totalSteps, loss, lr, throughput.tokensPerSecond(),
                                     throughput.eta(totalSteps - step)));
                         }
                         boolean stop = false;
-                        if (validation != null && step % evalSteps == 0) {
-                            double validationLoss = validate(manager);
+                        if (!validation.isEmpty() && step % evalSteps == 0) {
+                            Map<String, Double> losses = evaluate(validation, manager);
+                            double validationLoss = losses.get("validation");
                             stop = stopping.observe(validationLoss);
-                            metrics.write(new StepMetrics(step, loss, Map.of("validation", validationLoss), lr,
-                                    outcome.gradNorm(), throughput.tokensPerSecond(), (System.nanoTime() - started) / 1e9));
+                            metrics.write(new StepMetrics(step, loss, losses, lr, outcome.gradNorm(),
+                                    throughput.tokensPerSecond(), (System.nanoTime() - started) / 1e9));
                             LOG.info("step {}: validation loss {} (best {}){}", step, validationLoss, stopping.best(),
                                     stop ? "; early stopping" : "");
                         }
@@ -164,50 +194,80 @@ public final class Trainer {
         }
     }
 
-    /** The mean loss over every validation row, without dropout or gradients. */
-    private double validate(NDManager manager) {
-        double sum = 0;
-        long items = 0;
+    /**
+     * The mean loss over every row of each task, without dropout or gradients, under
+     * {@code validation/<task>} when there are several, and their mean under {@code validation}.
+     */
+    public Map<String, Double> evaluate(List<TrainingTask> tasks, NDManager manager) {
+        Map<String, Double> losses = new TreeMap<>();
         PretrainedModel evaluation = model.model(false);
-        Iterator<TokenizedRow> rows = validation.epoch(config.seed(), 0, 0);
-        while (rows.hasNext()) {
-            List<TokenizedRow> batch = new ArrayList<>();
-            while (batch.size() < config.perDeviceTrainBatchSize() && rows.hasNext()) {
-                batch.add(rows.next());
+        double sumOfMeans = 0;
+        for (TrainingTask task : tasks) {
+            double sum = 0;
+            long items = 0;
+            Iterator<TokenizedRow> rows = task.data().epoch(config.seed(), 0, 0);
+            while (rows.hasNext()) {
+                List<TokenizedRow> batch = new ArrayList<>();
+                while (batch.size() < config.perDeviceTrainBatchSize() && rows.hasNext()) {
+                    batch.add(rows.next());
+                }
+                try (NDManager step = manager.newSubManager()) {
+                    Objective.Loss l = task.objective().loss(evaluation, TrainingBatch.of(batch, padTokenId, step), step);
+                    sum += l.sum().toType(DataType.FLOAT64, false).getDouble();
+                    items += l.items();
+                }
             }
-            try (NDManager step = manager.newSubManager()) {
-                Objective.Loss l = objective.loss(evaluation, TrainingBatch.of(batch, padTokenId, step), step);
-                sum += l.sum().toType(DataType.FLOAT64, false).getDouble();
-                items += l.items();
+            double mean = sum / Math.max(items, 1);
+            sumOfMeans += mean;
+            if (tasks.size() > 1) {
+                losses.put("validation/" + task.name(), mean);
             }
         }
-        return sum / Math.max(items, 1);
+        losses.put("validation", sumOfMeans / tasks.size());
+        return losses;
     }
 
-    private record StepOutcome(double loss, double gradNorm, long tokens) {
+    private record StepOutcome(double loss, Map<String, Double> taskLosses, double gradNorm, long tokens) {
     }
 
-    private StepOutcome step(PretrainedModel training, List<List<TokenizedRow>> micro, long step, double lr, SortedMap<String, NDArray> trainable,
-                             Optimizer optimizer, NDManager manager, Path lastGood) {
+    private StepOutcome step(PretrainedModel training, List<TrainingTask> tasks, List<MicroBatches.MicroBatch> micro,
+                             long step, double lr, SortedMap<String, NDArray> trainable, Optimizer optimizer,
+                             NDManager manager, Path lastGood) {
         try (NDManager stepManager = manager.newSubManager()) {
+            int n = tasks.size();
             List<TrainingBatch> batches = new ArrayList<>();
-            for (List<TokenizedRow> rows : micro) {
-                batches.add(TrainingBatch.of(rows, padTokenId, stepManager));
+            long[] items = new long[n];
+            int[] count = new int[n];
+            for (MicroBatches.MicroBatch m : micro) {
+                TrainingBatch batch = TrainingBatch.of(m.rows(), padTokenId, stepManager);
+                batches.add(batch);
+                items[m.task()] += tasks.get(m.task()).objective().scoredItems(batch);
+                count[m.task()]++;
             }
-            long items = batches.stream().mapToLong(objective::scoredItems).sum();
-            double lossSum = 0;
+            double[] lossSums = new double[n];
             long tokens = 0;
             try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
                 for (int i = 0; i < batches.size(); i++) {
+                    int task = micro.get(i).task();
                     // dropout masks depend on the step alone, so a resumed run draws the same ones
                     Engine.getInstance().setRandomSeed((int) (config.seed() * 1_000_003 + step * batches.size() + i));
-                    Objective.Loss l = objective.loss(training, batches.get(i), stepManager);
-                    collector.backward(l.sum().div(Math.max(items, 1)));
-                    lossSum += l.sum().toType(DataType.FLOAT64, false).getDouble();
+                    Objective.Loss l = tasks.get(task).objective().loss(training, batches.get(i), stepManager);
+                    // d(loss)/d(sum) for loss = sum over tasks of (count/M) * (task's summed loss / task's items)
+                    double divisor = (double) micro.size() * Math.max(items[task], 1) / count[task];
+                    collector.backward(l.sum().div(divisor));
+                    lossSums[task] += l.sum().toType(DataType.FLOAT64, false).getDouble();
                     tokens += batches.get(i).tokens();
                 }
             }
-            double loss = lossSum / Math.max(items, 1);
+            double loss = 0;
+            Map<String, Double> taskLosses = new TreeMap<>();
+            for (int t = 0; t < n; t++) {
+                if (count[t] > 0) {
+                    double mean = lossSums[t] / Math.max(items[t], 1);
+                    taskLosses.put(tasks.get(t).name(), mean);
+                    loss += mean * count[t] / micro.size();
+                }
+            }
             List<String> bad = Gradients.nonFinite(trainable);
             if (!Double.isFinite(loss) || !bad.isEmpty()) {
                 throw new TrainingDivergedException("step " + (step + 1) + ": " + (!Double.isFinite(loss)
@@ -217,24 +277,17 @@ public final class Trainer {
             double gradNorm = Gradients.clipByGlobalNorm(trainable, config.maxGradNorm());
             optimizer.step(trainable, lr);
             Gradients.zero(trainable);
-            return new StepOutcome(loss, gradNorm, tokens);
+            return new StepOutcome(loss, taskLosses, gradNorm, tokens);
         }
     }
 
-    /** The next {@code accumulation} micro-batches of {@code size} rows, or null when fewer rows remain. */
-    private static List<List<TokenizedRow>> take(Iterator<TokenizedRow> rows, int size, int accumulation) {
-        List<List<TokenizedRow>> micro = new ArrayList<>();
-        for (int m = 0; m < accumulation; m++) {
-            List<TokenizedRow> batch = new ArrayList<>();
-            while (batch.size() < size && rows.hasNext()) {
-                batch.add(rows.next());
-            }
-            if (batch.size() < size) {
-                return null;
-            }
-            micro.add(batch);
+    /** The next {@code accumulation} micro-batches, or null when fewer remain in the epoch. */
+    private static List<MicroBatches.MicroBatch> take(MicroBatches batches, int accumulation) {
+        List<MicroBatches.MicroBatch> micro = new ArrayList<>();
+        while (micro.size() < accumulation && batches.hasNext()) {
+            micro.add(batches.next());
         }
-        return micro;
+        return micro.size() == accumulation ? micro : null;
     }
 
     private Path save(TrainingCheckpoints checkpoints, long step, int epoch, long position,

@@ -17,6 +17,7 @@ class OptimizerFromConfigTest {
         // Hugging Face's Trainer hands Lion the adam betas too
         assertEquals(new Lion(0.95, 0.98), UpdateRule.from(train("optim: lion\n  adam_beta1: 0.95\n  adam_beta2: 0.98\n")));
         assertEquals(new Sgd(0.9), UpdateRule.from(train("optim: sgd\n")));
+        assertEquals(new Sgd(0.5), UpdateRule.from(train("optim: sgd\n  sgd_momentum: 0.5\n")));
         assertEquals(new AdamW(0.9, 0.999, 1e-8), UpdateRule.from(train("")), "the config's defaults");
     }
 

@@ -61,6 +61,21 @@ class ParameterGroupsTest {
     }
 
     @Test
+    void fromTheJobConfigLoraPlusAndHeadLearningRateScaleTheirTensors() {
+        ParameterGroups groups = ParameterGroups.from(ConfigLoader.parse("train:\n  learning_rate: 1.0e-4\n"
+                + "  loraplus_lr_ratio: 16\n  head_learning_rate: 1.0e-3\n", "test.yaml", List.of()).job().train());
+        assertEquals(16, groups.settings("encoder.layer.0.attention.self.query.lora_B.weight").lrScale());
+        assertEquals(1, groups.settings("encoder.layer.0.attention.self.query.lora_A.weight").lrScale());
+        assertEquals(10, groups.settings("classifier.weight").lrScale(), 1e-12);
+        assertEquals(10, groups.settings("classifier_topic.bias").lrScale(), 1e-12);
+        assertEquals(1, groups.settings("encoder.layer.0.output.dense.weight").lrScale());
+
+        ParameterGroups plain = ParameterGroups.from(ConfigLoader.parse("", "test.yaml", List.of()).job().train());
+        assertEquals(1, plain.settings("x.lora_B.weight").lrScale());
+        assertEquals(1, plain.settings("classifier.weight").lrScale());
+    }
+
+    @Test
     void theOptimizerAppliesEachTensorsSettings() {
         // plain SGD makes one update easy to write down: p - lr * scale * (g + wd * p)
         try (NDManager manager = NDManager.newBaseManager();

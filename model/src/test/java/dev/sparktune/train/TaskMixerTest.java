@@ -201,16 +201,27 @@ class TaskMixerTest {
 
     @Test
     void fromConfigReadsMixStrategyAndInterleaveProbs() {
-        DataConfig interleaved = new DataConfig(List.of("a", "b"), List.of(), "data", "dataset_info.yaml", null, 1024,
-                0.0, false, false, "interleave_over", List.of(0.25, 0.75), null);
+        DataConfig interleaved = data("data:\n  dataset: [a, b]\n  mix_strategy: interleave_over\n"
+                + "  interleave_probs: [0.25, 0.75]\n");
         TaskMixer mixer = TaskMixer.fromConfig(interleaved, tasks(10, 10));
         assertEquals(MixStrategy.INTERLEAVE_OVER, mixer.strategy());
         assertArrayEquals(new double[] {0.25, 0.75}, mixer.probabilities().orElseThrow(), 1e-12);
 
-        DataConfig concat = new DataConfig(List.of("a", "b"), List.of(), "data", "dataset_info.yaml", null, 1024,
-                0.0, false, false, "concat", List.of(), null);
+        DataConfig concat = data("data:\n  dataset: [a, b]\n");
         assertEquals(MixStrategy.CONCAT, TaskMixer.fromConfig(concat, tasks(10, 10)).strategy());
         assertTrue(TaskMixer.fromConfig(concat, tasks(10, 10)).probabilities().isEmpty());
+    }
+
+    @Test
+    void fromConfigSamplesBySizeWithMixTemperature() {
+        DataConfig tempered = data("data:\n  dataset: [a, b]\n  mix_strategy: interleave_under\n  mix_temperature: 2.0\n");
+        double[] p = TaskMixer.fromConfig(tempered, tasks(100, 25)).probabilities().orElseThrow();
+        // p_i proportional to n_i^(1/2): sqrt(100) : sqrt(25) = 10 : 5
+        assertArrayEquals(new double[] {10.0 / 15, 5.0 / 15}, p, 1e-12);
+    }
+
+    private static DataConfig data(String yaml) {
+        return dev.sparktune.config.ConfigLoader.parse(yaml, "test.yaml", List.of()).job().data();
     }
 
     @Test

@@ -105,10 +105,10 @@ class TrainerTest {
 
     @Test
     void accumulatingMicroBatchesEqualsOneBatchThatManyTimesLarger() {
-        TrainConfig accumulated = train("train.optim=sgd", "train.adam_beta1=0", "train.learning_rate=0.5",
+        TrainConfig accumulated = train("train.optim=sgd", "train.sgd_momentum=0", "train.learning_rate=0.5",
                 "train.per_device_train_batch_size=2", "train.gradient_accumulation_steps=4", "train.max_steps=3",
                 "train.max_grad_norm=0");
-        TrainConfig whole = train("train.optim=sgd", "train.adam_beta1=0", "train.learning_rate=0.5",
+        TrainConfig whole = train("train.optim=sgd", "train.sgd_momentum=0", "train.learning_rate=0.5",
                 "train.per_device_train_batch_size=8", "train.gradient_accumulation_steps=1", "train.max_steps=3",
                 "train.max_grad_norm=0");
         PeftModel a = fresh(new FullFineTuning(), manager);
