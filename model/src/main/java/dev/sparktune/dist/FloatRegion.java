@@ -1,0 +1,71 @@
+package dev.sparktune.dist;
+
+import java.nio.ByteBuffer;
+
+/** A region of a float[]. */
+record FloatRegion(float[] array, int offset, int length) implements Region {
+
+    @Override
+    public String type() {
+        return "float";
+    }
+
+    @Override
+    public int elementBytes() {
+        return Float.BYTES;
+    }
+
+    @Override
+    public void sumOf(Region[] sources, int from, int to) {
+        float[][] arrays = new float[sources.length][];
+        int[] offsets = new int[sources.length];
+        for (int k = 0; k < sources.length; k++) {
+            FloatRegion s = (FloatRegion) sources[k];
+            arrays[k] = s.array;
+            offsets[k] = s.offset;
+        }
+        for (int i = from; i < to; i++) {
+            float sum = arrays[0][offsets[0] + i];
+            for (int k = 1; k < arrays.length; k++) {
+                sum += arrays[k][offsets[k] + i];
+            }
+            array[offset + i] = sum;
+        }
+    }
+
+    @Override
+    public void divide(int from, int to, int n) {
+        float d = n;
+        for (int i = offset + from; i < offset + to; i++) {
+            array[i] /= d;
+        }
+    }
+
+    @Override
+    public void copyFrom(Region source, int from, int to) {
+        FloatRegion s = (FloatRegion) source;
+        System.arraycopy(s.array, s.offset + from, array, offset + from, to - from);
+    }
+
+    @Override
+    public void write(ByteBuffer out, int from, int count) {
+        out.asFloatBuffer().put(array, offset + from, count);
+        out.position(out.position() + count * Float.BYTES);
+    }
+
+    @Override
+    public void read(ByteBuffer in, int from, int count) {
+        in.asFloatBuffer().get(array, offset + from, count);
+        in.position(in.position() + count * Float.BYTES);
+    }
+
+    @Override
+    public void accumulate(ByteBuffer in, int from, int count) {
+        int p = in.position();
+        for (int i = 0; i < count; i++) {
+            int at = offset + from + i;
+            array[at] = in.getFloat(p + i * Float.BYTES) + array[at];
+        }
+        in.position(p + count * Float.BYTES);
+    }
+}
