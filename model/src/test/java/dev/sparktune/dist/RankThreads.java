@@ -10,6 +10,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Function;
+import java.util.function.IntFunction;
 
 /** Runs one task per rank, each on its own thread, and collects what each returned or threw. */
 final class RankThreads {
@@ -38,11 +39,17 @@ final class RankThreads {
 
     /** Every rank's outcome, in rank order; fails if some rank has not finished within {@code limit}. */
     static <T> List<Outcome<T>> outcomes(List<Collective> ranks, Function<Collective, T> task, Duration limit) {
-        ExecutorService pool = Executors.newFixedThreadPool(Math.max(1, ranks.size()));
+        return outcomes(ranks.size(), r -> task.apply(ranks.get(r)), limit);
+    }
+
+    /** The outcome of {@code task(r)} for r = 0 .. n-1, each on its own thread. */
+    static <T> List<Outcome<T>> outcomes(int n, IntFunction<T> task, Duration limit) {
+        ExecutorService pool = Executors.newFixedThreadPool(Math.max(1, n));
         try {
             List<Future<T>> futures = new ArrayList<>();
-            for (Collective c : ranks) {
-                futures.add(pool.submit(() -> task.apply(c)));
+            for (int r = 0; r < n; r++) {
+                int rank = r;
+                futures.add(pool.submit(() -> task.apply(rank)));
             }
             long deadline = System.nanoTime() + limit.toNanos();
             List<Outcome<T>> outcomes = new ArrayList<>();
