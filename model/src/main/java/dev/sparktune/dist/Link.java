@@ -24,6 +24,7 @@ final class Link implements AutoCloseable {
     private volatile String peer;
     private volatile long timeoutNanos;
     private volatile boolean closed;
+    private volatile boolean identified;
 
     Link(SocketChannel channel, String peer, long timeoutNanos) throws IOException {
         this.channel = channel;
@@ -40,6 +41,7 @@ final class Link implements AutoCloseable {
     void identify(String name, long timeout) {
         this.peer = name;
         this.timeoutNanos = timeout;
+        this.identified = true;
     }
 
     /** Opens a connection to {@code address}, waiting at most {@code timeoutNanos} for the peer to answer. */
@@ -49,6 +51,7 @@ final class Link implements AutoCloseable {
             channel = SocketChannel.open();
             channel.configureBlocking(false);
             Link link = new Link(channel, peer, timeoutNanos);
+            link.identified = true;
             try {
                 if (!channel.connect(address)) {
                     link.finishConnect();
@@ -131,8 +134,8 @@ final class Link implements AutoCloseable {
                 long left = timeoutNanos - (System.nanoTime() - start);
                 if (left <= 0) {
                     throw new CollectiveException("timed out " + direction + " " + peer + " " + during + ": no progress for "
-                            + TimeUnit.NANOSECONDS.toSeconds(timeoutNanos) + " s (dist.collective_timeout_seconds); "
-                            + "that rank is stuck or its host is unreachable");
+                            + TimeUnit.NANOSECONDS.toSeconds(timeoutNanos) + " s" + (identified
+                            ? " (dist.collective_timeout_seconds); that rank is stuck or its host is unreachable" : ""));
                 }
                 if (selector.select(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left))) > 0) {
                     selector.selectedKeys().clear();

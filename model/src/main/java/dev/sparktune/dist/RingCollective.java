@@ -347,11 +347,13 @@ public final class RingCollective implements Collective {
     private void awaitReceived(long chunks, String during) {
         synchronized (progress) {
             long start = System.nanoTime();
+            // a backstop only: the receiving thread times out first (it waits for the same data) and wakes us
+            long limit = 2 * timeoutNanos;
             while (received < chunks) {
                 if (failure != null) {
                     throw failure;
                 }
-                long left = timeoutNanos - (System.nanoTime() - start);
+                long left = limit - (System.nanoTime() - start);
                 if (left <= 0) {
                     throw new CollectiveException("rank " + rank + " timed out waiting for data from " + fromPrev.peer() + " "
                             + during);

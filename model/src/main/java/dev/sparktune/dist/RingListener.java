@@ -7,6 +7,9 @@ import java.nio.channels.SelectionKey;
 import java.nio.channels.Selector;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -19,6 +22,7 @@ import org.slf4j.LoggerFactory;
 public final class RingListener implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(RingListener.class);
     private static final long HANDSHAKE_NANOS = TimeUnit.SECONDS.toNanos(10);
+    private static final long POLL_MILLIS = 50;
 
     private final ServerSocketChannel server;
     private final String address;
@@ -53,21 +57,26 @@ public final class RingListener implements AutoCloseable {
     }
 
     /**
-     * Waits up to {@code timeoutNanos} for {@code expectedRank} to connect and prove the job secret. Connections that
-     * fail the handshake are refused, logged and closed; the wait goes on for the real peer.
+     * Waits up to {@code timeoutNanos} for {@code expectedRank} to connect and prove the job secret. Each connection
+     * shakes hands on its own thread, so a silent stranger cannot hold up the real peer; connections that fail the
+     * handshake are refused, logged and closed.
      */
     Link accept(Handshake handshake, int ownRank, int expectedRank, String peer, long timeoutNanos) {
         long deadline = System.nanoTime() + timeoutNanos;
+        CompletableFuture<Link> accepted = new CompletableFuture<>();
+        List<Link> pending = new ArrayList<>();
+        List<Thread> handshakes = new ArrayList<>();
+        Link winner = null;                 // set only when this method returns it
         try (Selector selector = Selector.open()) {
             server.register(selector, SelectionKey.OP_ACCEPT);
-            while (true) {
+            while (!accepted.isDone()) {
                 long left = deadline - System.nanoTime();
                 if (left <= 0) {
                     throw new CollectiveException("rank " + ownRank + " (" + address + "): " + peer + " did not connect and "
                             + "prove the job secret within " + TimeUnit.NANOSECONDS.toSeconds(timeoutNanos) + " s; is that rank "
                             + "running, with the same secret, and can it reach " + address + "?");
                 }
-                selector.select(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)));
+                selector.select(Math.max(1, Math.min(POLL_MILLIS, TimeUnit.NANOSECONDS.toMillis(left))));
                 selector.selectedKeys().clear();
                 if (!server.isOpen()) {
                     throw new CollectiveException("rank " + ownRank + " stopped waiting for " + peer + ": its listener was closed");
@@ -78,17 +87,47 @@ public final class RingListener implements AutoCloseable {
                 }
                 String remote = String.valueOf(channel.getRemoteAddress());
                 Link link = new Link(channel, "an unauthenticated connection from " + remote, Math.min(HANDSHAKE_NANOS, timeoutNanos));
-                try {
-                    handshake.accept(link, ownRank, expectedRank);
-                    link.identify(peer, timeoutNanos);
-                    return link;
-                } catch (Handshake.Refused | CollectiveException e) {
-                    LOG.warn("rank {} ({}) refused a ring connection from {}: {}", ownRank, address, remote, e.getMessage());
+                pending.add(link);
+                Thread t = new Thread(() -> {
+                    try {
+                        handshake.accept(link, ownRank, expectedRank);
+                        link.identify(peer, timeoutNanos);
+                        if (!accepted.complete(link)) {
+                            link.close();
+                        }
+                    } catch (Handshake.Refused | CollectiveException e) {
+                        if (accepted.isDone()) {
+                            LOG.warn("rank {} ({}) closed a connection from {} that had not proved the job secret when the "
+                                    + "ring formed without it", ownRank, address, remote);
+                        } else {
+                            LOG.warn("rank {} ({}) refused a ring connection from {}: {}", ownRank, address, remote, e.getMessage());
+                        }
+                        link.close();
+                    }
+                }, "sparktune-ring-handshake-" + ownRank);
+                t.setDaemon(true);
+                handshakes.add(t);
+                t.start();
+            }
+            Link link = accepted.join();
+            winner = link;
+            return link;
+        } catch (IOException e) {
+            throw new CollectiveException("rank " + ownRank + " (" + address + ") failed while waiting for " + peer + ": " + e, e);
+        } finally {
+            accepted.cancel(false);         // a handshake that succeeds from now on closes its own link
+            for (Link link : pending) {
+                if (link != winner) {
                     link.close();
                 }
             }
-        } catch (IOException e) {
-            throw new CollectiveException("rank " + ownRank + " (" + address + ") failed while waiting for " + peer + ": " + e, e);
+            for (Thread t : handshakes) {
+                try {
+                    t.join(TimeUnit.NANOSECONDS.toMillis(HANDSHAKE_NANOS) + 1000);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
         }
     }
 

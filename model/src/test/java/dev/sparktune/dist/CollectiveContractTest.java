@@ -11,6 +11,7 @@ import java.util.SplittableRandom;
 import java.util.stream.IntStream;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -27,6 +28,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * exact enough for float inputs (N ≤ 4 terms of 24 bits); for double inputs it carries the same kind of error, so
  * the bound doubles.
  */
+@ExtendWith(NoLeaks.class)
 abstract class CollectiveContractTest {
     private static final int OFFSET = 3;
     private static final int TAIL = 2;
