@@ -230,7 +230,7 @@ abstract class CollectiveContractTest {
         }
     }
 
-    private static void checkReduced(Reduction reduction, int n, int i, double actual, Object inputs, double u) {
+    static void checkReduced(Reduction reduction, int n, int i, double actual, Object inputs, double u) {
         double sum = 0;
         double magnitude = 0;
         for (int r = 0; r < n; r++) {
