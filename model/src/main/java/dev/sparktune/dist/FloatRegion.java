@@ -4,6 +4,7 @@ import java.nio.ByteBuffer;
 
 /** A region of a float[]. */
 record FloatRegion(float[] array, int offset, int length) implements Region {
+    private static final ThreadLocal<float[]> SCRATCH = ThreadLocal.withInitial(() -> new float[0]);
 
     @Override
     public String type() {
@@ -61,11 +62,51 @@ record FloatRegion(float[] array, int offset, int length) implements Region {
 
     @Override
     public void accumulate(ByteBuffer in, int from, int count) {
+        // a bulk copy out of the buffer, then a plain loop the JIT vectorises
+        float[] received = SCRATCH.get();
+        if (received.length < count) {
+            received = new float[count];
+            SCRATCH.set(received);
+        }
+        in.asFloatBuffer().get(received, 0, count);
+        in.position(in.position() + count * Float.BYTES);
+        int at = offset + from;
+        for (int i = 0; i < count; i++) {
+            array[at + i] += received[i];
+        }
+    }
+
+    @Override
+    public void writeBf16(ByteBuffer out, int from, int count) {
+        int p = out.position();
+        for (int i = 0; i < count; i++) {
+            out.putShort(p + 2 * i, Bfloat16.fromFloat(array[offset + from + i]));
+        }
+        out.position(p + 2 * count);
+    }
+
+    @Override
+    public void readBf16(ByteBuffer in, int from, int count) {
         int p = in.position();
         for (int i = 0; i < count; i++) {
-            int at = offset + from + i;
-            array[at] = in.getFloat(p + i * Float.BYTES) + array[at];
+            array[offset + from + i] = Bfloat16.toFloat(in.getShort(p + 2 * i));
         }
-        in.position(p + count * Float.BYTES);
+        in.position(p + 2 * count);
+    }
+
+    @Override
+    public void accumulateBf16(ByteBuffer in, int from, int count) {
+        int p = in.position();
+        for (int i = 0; i < count; i++) {
+            array[offset + from + i] += Bfloat16.toFloat(in.getShort(p + 2 * i));
+        }
+        in.position(p + 2 * count);
+    }
+
+    @Override
+    public void roundToBf16(int from, int to) {
+        for (int i = offset + from; i < offset + to; i++) {
+            array[i] = Bfloat16.toFloat(Bfloat16.fromFloat(array[i]));
+        }
     }
 }

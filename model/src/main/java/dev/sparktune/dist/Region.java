@@ -49,4 +49,24 @@ sealed interface Region permits FloatRegion, DoubleRegion {
 
     /** Adds the values at {@code in}'s position to elements [from, from + count). */
     void accumulate(ByteBuffer in, int from, int count);
+
+    /** As {@link #write}, each value rounded to bfloat16 (2 bytes). Float regions only. */
+    default void writeBf16(ByteBuffer out, int from, int count) {
+        throw new UnsupportedOperationException("bfloat16 wire compression applies to float buffers only");
+    }
+
+    /** As {@link #read}, from bfloat16 values. Float regions only. */
+    default void readBf16(ByteBuffer in, int from, int count) {
+        throw new UnsupportedOperationException("bfloat16 wire compression applies to float buffers only");
+    }
+
+    /** As {@link #accumulate}, from bfloat16 values. Float regions only. */
+    default void accumulateBf16(ByteBuffer in, int from, int count) {
+        throw new UnsupportedOperationException("bfloat16 wire compression applies to float buffers only");
+    }
+
+    /** Rounds elements [from, to) to the nearest bfloat16, as {@link #writeBf16} would send them. Float regions only. */
+    default void roundToBf16(int from, int to) {
+        throw new UnsupportedOperationException("bfloat16 wire compression applies to float buffers only");
+    }
 }

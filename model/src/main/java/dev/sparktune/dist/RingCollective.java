@@ -134,58 +134,61 @@ public final class RingCollective implements Collective {
     @Override
     public void allReduce(float[] buffer, int offset, int length, Reduction reduction) {
         Region region = Region.of(buffer, offset, length);
-        run(region, RingPlan.allReduce(rank, world, length, chunk(region)), reduction, "allReduce(" + reduction + ")");
+        boolean bf16 = options.bf16Reductions();
+        run(region, RingPlan.allReduce(rank, world, length, chunk(region, bf16)), reduction, "allReduce(" + reduction + ")", bf16);
     }
 
     @Override
     public void allReduce(double[] buffer, int offset, int length, Reduction reduction) {
         Region region = Region.of(buffer, offset, length);
-        run(region, RingPlan.allReduce(rank, world, length, chunk(region)), reduction, "allReduce(" + reduction + ")");
+        run(region, RingPlan.allReduce(rank, world, length, chunk(region, false)), reduction, "allReduce(" + reduction + ")", false);
     }
 
     @Override
     public void reduceScatter(float[] buffer, int offset, int length, Reduction reduction) {
         Region region = Region.of(buffer, offset, length);
-        run(region, RingPlan.reduceScatter(rank, world, length, chunk(region)), reduction, "reduceScatter(" + reduction + ")");
+        boolean bf16 = options.bf16Reductions();
+        run(region, RingPlan.reduceScatter(rank, world, length, chunk(region, bf16)), reduction, "reduceScatter(" + reduction + ")",
+                bf16);
     }
 
     @Override
     public void reduceScatter(double[] buffer, int offset, int length, Reduction reduction) {
         Region region = Region.of(buffer, offset, length);
-        run(region, RingPlan.reduceScatter(rank, world, length, chunk(region)), reduction, "reduceScatter(" + reduction + ")");
+        run(region, RingPlan.reduceScatter(rank, world, length, chunk(region, false)), reduction, "reduceScatter(" + reduction + ")", false);
     }
 
     @Override
     public void allGather(float[] buffer, int offset, int length) {
         Region region = Region.of(buffer, offset, length);
-        run(region, RingPlan.allGather(rank, world, length, chunk(region)), Reduction.SUM, "allGather");
+        run(region, RingPlan.allGather(rank, world, length, chunk(region, false)), Reduction.SUM, "allGather", false);
     }
 
     @Override
     public void allGather(double[] buffer, int offset, int length) {
         Region region = Region.of(buffer, offset, length);
-        run(region, RingPlan.allGather(rank, world, length, chunk(region)), Reduction.SUM, "allGather");
+        run(region, RingPlan.allGather(rank, world, length, chunk(region, false)), Reduction.SUM, "allGather", false);
     }
 
     @Override
     public void broadcast(float[] buffer, int offset, int length, int root) {
         Region region = Region.of(buffer, offset, length);
-        run(region, RingPlan.broadcast(rank, world, length, checkRoot(root), chunk(region)), Reduction.SUM,
-                "broadcast(root " + root + ")");
+        run(region, RingPlan.broadcast(rank, world, length, checkRoot(root), chunk(region, false)), Reduction.SUM,
+                "broadcast(root " + root + ")", false);
     }
 
     @Override
     public void broadcast(double[] buffer, int offset, int length, int root) {
         Region region = Region.of(buffer, offset, length);
-        run(region, RingPlan.broadcast(rank, world, length, checkRoot(root), chunk(region)), Reduction.SUM,
-                "broadcast(root " + root + ")");
+        run(region, RingPlan.broadcast(rank, world, length, checkRoot(root), chunk(region, false)), Reduction.SUM,
+                "broadcast(root " + root + ")", false);
     }
 
     /** An all-gather of one element per rank: it completes only after data from every rank has arrived here. */
     @Override
     public void barrier() {
         Region region = Region.of(new float[world], 0, world);
-        run(region, RingPlan.allGather(rank, world, world, chunk(region)), Reduction.SUM, "barrier");
+        run(region, RingPlan.allGather(rank, world, world, chunk(region, false)), Reduction.SUM, "barrier", false);
     }
 
     /** Closes both connections and stops the sender thread; the neighbours' pending and next calls then fail. */
@@ -197,7 +200,7 @@ public final class RingCollective implements Collective {
         }
     }
 
-    private void run(Region region, RingPlan plan, Reduction reduction, String operation) {
+    private void run(Region region, RingPlan plan, Reduction reduction, String operation, boolean bf16) {
         CollectiveException failed = failure;
         if (failed != null) {
             throw new CollectiveException("rank " + rank + " cannot run " + operation + ": the collective is unusable after: "
@@ -207,14 +210,15 @@ public final class RingCollective implements Collective {
         if (world == 1) {
             return;                         // one rank: the sum, the average, every shard and the root are its own
         }
-        String description = "call " + call + ": " + operation + " of " + region.length() + " " + region.type() + "s";
-        Outgoing job = new Outgoing(region, plan, description);
+        String description = "call " + call + ": " + operation + " of " + region.length() + " " + region.type() + "s"
+                + (bf16 ? " as bfloat16" : "");
+        Outgoing job = new Outgoing(region, plan, description, bf16);
         synchronized (progress) {
             received = 0;
         }
         try {
             handOver(job);
-            receive(region, plan, reduction, description);
+            receive(region, plan, reduction, description, bf16);
             job.sent.get(timeoutNanos, TimeUnit.NANOSECONDS);
         } catch (ExecutionException e) {
             throw failWith(e.getCause() instanceof CollectiveException c ? c
@@ -256,10 +260,10 @@ public final class RingCollective implements Collective {
         return first;
     }
 
-    private void receive(Region region, RingPlan plan, Reduction reduction, String description) {
+    private void receive(Region region, RingPlan plan, Reduction reduction, String description, boolean bf16) {
         String during = "during " + description;
         checkSameCall(description, during);
-        int elementBytes = region.elementBytes();
+        int elementBytes = bf16 ? 2 : region.elementBytes();
         for (int t = 0; t < plan.receives.size(); t++) {
             RingPlan.Step step = plan.receives.get(t);
             for (int from = step.from(); from < step.to(); from += plan.chunk) {
@@ -267,13 +271,21 @@ public final class RingCollective implements Collective {
                 receiveBuffer.clear().limit(count * elementBytes);
                 fromPrev.readFully(receiveBuffer, during);
                 receiveBuffer.flip();
-                if (step.accumulate()) {
+                if (step.accumulate() && bf16) {
+                    region.accumulateBf16(receiveBuffer, from, count);
+                } else if (step.accumulate()) {
                     region.accumulate(receiveBuffer, from, count);
+                } else if (bf16) {
+                    region.readBf16(receiveBuffer, from, count);
                 } else {
                     region.read(receiveBuffer, from, count);
                 }
                 if (t == plan.reducedAt && reduction == Reduction.AVERAGE) {
                     region.divide(from, from + count, world);
+                }
+                if (t == plan.reducedAt && bf16) {
+                    // the owner keeps what the others will receive from it, so every rank holds the same bits
+                    region.roundToBf16(from, from + count);
                 }
                 synchronized (progress) {
                     received++;
@@ -326,7 +338,6 @@ public final class RingCollective implements Collective {
         byte[] call = job.description.getBytes(StandardCharsets.UTF_8);
         toNext.writeFully(ByteBuffer.allocate(4 + call.length).putInt(call.length).put(call).flip(), during);
         RingPlan plan = job.plan;
-        int elementBytes = job.region.elementBytes();
         for (int t = 0; t < plan.sends.size(); t++) {
             RingPlan.Step step = plan.sends.get(t);
             int after = plan.sendAfter.get(t);
@@ -337,7 +348,11 @@ public final class RingCollective implements Collective {
                 }
                 int count = Math.min(plan.chunk, step.to() - from);
                 buffer.clear();
-                job.region.write(buffer, from, count);
+                if (job.bf16) {
+                    job.region.writeBf16(buffer, from, count);
+                } else {
+                    job.region.write(buffer, from, count);
+                }
                 buffer.flip();
                 toNext.writeFully(buffer, during);
             }
@@ -385,8 +400,8 @@ public final class RingCollective implements Collective {
         }
     }
 
-    private int chunk(Region region) {
-        return options.chunkBytes() / region.elementBytes();
+    private int chunk(Region region, boolean bf16) {
+        return options.chunkBytes() / (bf16 ? 2 : region.elementBytes());
     }
 
     private int checkRoot(int root) {
@@ -417,9 +432,9 @@ public final class RingCollective implements Collective {
     }
 
     /** One call's work for the sender thread. */
-    private record Outgoing(Region region, RingPlan plan, String description, CompletableFuture<Void> sent) {
-        Outgoing(Region region, RingPlan plan, String description) {
-            this(region, plan, description, new CompletableFuture<>());
+    private record Outgoing(Region region, RingPlan plan, String description, boolean bf16, CompletableFuture<Void> sent) {
+        Outgoing(Region region, RingPlan plan, String description, boolean bf16) {
+            this(region, plan, description, bf16, new CompletableFuture<>());
         }
     }
 }

@@ -26,6 +26,39 @@ class RingCollectiveTest extends CollectiveContractTest {
         return LoopbackRing.open(n, LoopbackRing.options(Duration.ofSeconds(60)));
     }
 
+    /**
+     * With bfloat16 on the wire every hop rounds the partial sum to 8 significant bits (unit roundoff 2^-8), and the
+     * owner rounds the result once more before sending it on: N-1 + 1 roundings of values of magnitude at most
+     * Σ|x|, plus float additions (2^-24 each), within N·(2^-8 + 2^-23)·Σ|x|.
+     */
+    @Test
+    void bf16ReductionsAreWithinBfloat16RoundingAndSameOnEveryRank() {
+        for (int n = 2; n <= 4; n++) {
+            for (int size : new int[] {1, 13, 100_003}) {
+                float[][] inputs = floatInputs(n, size, 11);
+                List<Collective> ring = LoopbackRing.open(n, LoopbackRing.options(Duration.ofSeconds(60)).withBf16Reductions(true));
+                List<float[]> results;
+                try {
+                    results = RankThreads.all(ring, c -> {
+                        float[] b = inputs[c.rank()].clone();
+                        c.allReduce(b, 0, size, Reduction.AVERAGE);
+                        return b;
+                    });
+                } finally {
+                    ring.forEach(Collective::close);
+                }
+                for (float[] result : results) {
+                    assertArrayEquals(results.get(0), result, "every rank holds the same bits");
+                }
+                for (int i = 0; i < size; i++) {
+                    float v = results.get(0)[i];
+                    assertEquals(0, Float.floatToRawIntBits(v) & 0xffff, "element " + i + " = " + v + " is not a bfloat16 value");
+                    checkReduced(Reduction.AVERAGE, n, i, v, inputs, Math.scalb(1.0, -8) + Math.scalb(1.0, -23));
+                }
+            }
+        }
+    }
+
     @Test
     void aRankWithTheWrongSecretIsRefusedAndNobodyHangs() {
         RingOptions options = LoopbackRing.options(Duration.ofSeconds(2));
