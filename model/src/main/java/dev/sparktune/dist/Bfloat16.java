@@ -12,11 +12,8 @@ final class Bfloat16 {
 
     static short fromFloat(float value) {
         int bits = Float.floatToRawIntBits(value);
-        if (Float.isNaN(value)) {
-            return (short) ((bits >>> 16) | 0x0040);        // keep it a (quiet) NaN after truncation
-        }
-        int roundingBias = 0x7fff + ((bits >>> 16) & 1);
-        return (short) ((bits + roundingBias) >>> 16);
+        int rounded = (bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16;
+        return (short) (value != value ? (bits >>> 16) | 0x0040 : rounded);   // NaN stays a (quiet) NaN
     }
 
     static float toFloat(short value) {

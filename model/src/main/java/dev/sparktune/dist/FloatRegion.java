@@ -5,6 +5,7 @@ import java.nio.ByteBuffer;
 /** A region of a float[]. */
 record FloatRegion(float[] array, int offset, int length) implements Region {
     private static final ThreadLocal<float[]> SCRATCH = ThreadLocal.withInitial(() -> new float[0]);
+    private static final ThreadLocal<short[]> HALVES = ThreadLocal.withInitial(() -> new short[0]);
 
     @Override
     public String type() {
@@ -78,29 +79,41 @@ record FloatRegion(float[] array, int offset, int length) implements Region {
 
     @Override
     public void writeBf16(ByteBuffer out, int from, int count) {
-        int p = out.position();
+        short[] halves = halves(count);
         for (int i = 0; i < count; i++) {
-            out.putShort(p + 2 * i, Bfloat16.fromFloat(array[offset + from + i]));
+            halves[i] = Bfloat16.fromFloat(array[offset + from + i]);
         }
-        out.position(p + 2 * count);
+        out.asShortBuffer().put(halves, 0, count);
+        out.position(out.position() + 2 * count);
     }
 
     @Override
     public void readBf16(ByteBuffer in, int from, int count) {
-        int p = in.position();
+        short[] halves = halves(count);
+        in.asShortBuffer().get(halves, 0, count);
+        in.position(in.position() + 2 * count);
         for (int i = 0; i < count; i++) {
-            array[offset + from + i] = Bfloat16.toFloat(in.getShort(p + 2 * i));
+            array[offset + from + i] = Bfloat16.toFloat(halves[i]);
         }
-        in.position(p + 2 * count);
     }
 
     @Override
     public void accumulateBf16(ByteBuffer in, int from, int count) {
-        int p = in.position();
+        short[] halves = halves(count);
+        in.asShortBuffer().get(halves, 0, count);
+        in.position(in.position() + 2 * count);
         for (int i = 0; i < count; i++) {
-            array[offset + from + i] += Bfloat16.toFloat(in.getShort(p + 2 * i));
+            array[offset + from + i] += Bfloat16.toFloat(halves[i]);
         }
-        in.position(p + 2 * count);
+    }
+
+    private static short[] halves(int count) {
+        short[] halves = HALVES.get();
+        if (halves.length < count) {
+            halves = new short[count];
+            HALVES.set(halves);
+        }
+        return halves;
     }
 
     @Override

@@ -6,6 +6,7 @@ import dev.sparktune.dist.RingCollective;
 import dev.sparktune.dist.RingListener;
 import dev.sparktune.dist.RingOptions;
 import java.io.IOException;
+import java.lang.management.ManagementFactory;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.ServerSocketChannel;
@@ -25,7 +26,8 @@ import java.util.concurrent.Future;
  * Benchmark, not a test: all-reduce (sum, float32) bus bandwidth of {@link RingCollective} over loopback for
  * 1 MiB .. 256 MiB at N = 2 and 4 ranks (threads of this JVM, one TCP connection per ring edge), next to the raw
  * throughput of one loopback TCP stream measured here in the same run. busbw = algbw x 2(N-1)/N, algbw =
- * bytes / time, as nccl-tests define them. Prints Markdown for BENCHMARKS.md.
+ * bytes / time, as nccl-tests define them, with bytes the float32 buffer's size also when the wire carries
+ * bfloat16. Prints Markdown for BENCHMARKS.md.
  */
 public final class AllReduceBenchmark {
     private static final long MIB = 1 << 20;
@@ -34,26 +36,49 @@ public final class AllReduceBenchmark {
     public static void main(String[] args) throws Exception {
         System.out.printf(Locale.ROOT, "load average at start: %s%n", loadAverage());
         RingOptions options = RingOptions.defaults().withNetworkCidr("127.0.0.0/8").withTimeout(Duration.ofSeconds(120));
-        System.out.printf(Locale.ROOT, "raw loopback TCP, one stream, %d KiB writes: %.2f GB/s%n",
-                options.chunkBytes() / 1024, rawTcp(options.chunkBytes(), 2L << 30) / 1e9);
+        printRawTcp(options.chunkBytes());
         System.out.println();
-        System.out.println("| N | size | time per all-reduce | algbw | busbw |");
-        System.out.println("|---|---|---|---|---|");
-        for (int n : new int[] {2, 4}) {
-            for (long bytes : SIZES) {
-                double seconds = allReduce(n, (int) (bytes / Float.BYTES), options);
-                double algbw = bytes / seconds;
-                double busbw = algbw * 2 * (n - 1) / n;
-                System.out.printf(Locale.ROOT, "| %d | %d MiB | %.1f ms | %.2f GB/s | %.2f GB/s |%n", n, bytes / MIB, seconds * 1e3,
-                        algbw / 1e9, busbw / 1e9);
+        System.out.println("| N | wire | size | time per all-reduce | algbw | busbw | CPU time per all-reduce | bytes sent per CPU second |");
+        System.out.println("|---|---|---|---|---|---|---|---|");
+        for (boolean bf16 : new boolean[] {false, true}) {
+            for (int n : new int[] {2, 4}) {
+                for (long bytes : SIZES) {
+                    double[] times = allReduce(n, (int) (bytes / Float.BYTES), options.withBf16Reductions(bf16));
+                    double seconds = times[0];
+                    double algbw = bytes / seconds;
+                    double busbw = algbw * 2 * (n - 1) / n;
+                    // all ranks together send 2(N-1)/N of the buffer each: 2(N-1) buffers (half that as bfloat16)
+                    double sent = 2.0 * (n - 1) * bytes / (bf16 ? 2 : 1);
+                    System.out.printf(Locale.ROOT, "| %d | %s | %d MiB | %.1f ms | %.2f GB/s | %.2f GB/s | %.1f ms | %.2f GB |%n", n,
+                            bf16 ? "bfloat16" : "float32", bytes / MIB, seconds * 1e3, algbw / 1e9, busbw / 1e9, times[1] * 1e3,
+                            sent / times[1] / 1e9);
+                }
             }
         }
-        System.out.printf(Locale.ROOT, "%nraw loopback TCP again at the end: %.2f GB/s; load average at the end: %s%n",
-                rawTcp(options.chunkBytes(), 2L << 30) / 1e9, loadAverage());
+        System.out.println();
+        printRawTcp(options.chunkBytes());
+        System.out.printf(Locale.ROOT, "load average at the end: %s%n", loadAverage());
     }
 
-    /** Mean seconds per all-reduce of {@code floats} elements on each of n ranks, after one warm-up call. */
-    private static double allReduce(int n, int floats, RingOptions options) throws Exception {
+    private static void printRawTcp(int chunkBytes) throws Exception {
+        long total = 2L << 30;
+        long cpu = processCpuNanos();
+        double seconds = rawTcp(chunkBytes, total);
+        double cpuSeconds = (processCpuNanos() - cpu) / 1e9;
+        System.out.printf(Locale.ROOT, "raw loopback TCP, one stream, %d KiB writes: %.2f GB/s, %.2f GB sent per CPU second%n",
+                chunkBytes / 1024, total / seconds / 1e9, total / cpuSeconds / 1e9);
+    }
+
+    /** CPU time of this whole process (every thread), which stays meaningful when other jobs share the cores. */
+    private static long processCpuNanos() {
+        return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime();
+    }
+
+    /**
+     * Mean wall seconds and process CPU seconds per all-reduce of {@code floats} elements on each of n ranks, after
+     * one warm-up call.
+     */
+    private static double[] allReduce(int n, int floats, RingOptions options) throws Exception {
         List<RingListener> listeners = new ArrayList<>();
         List<String> addresses = new ArrayList<>();
         for (int r = 0; r < n; r++) {
@@ -66,6 +91,7 @@ public final class AllReduceBenchmark {
         ExecutorService pool = Executors.newFixedThreadPool(n);
         try {
             List<Future<Double>> times = new ArrayList<>();
+            long[] cpu = new long[2];
             for (int r = 0; r < n; r++) {
                 int rank = r;
                 times.add(pool.submit(() -> {
@@ -74,11 +100,17 @@ public final class AllReduceBenchmark {
                         java.util.Arrays.fill(buffer, 1f / (rank + 1));
                         c.allReduce(buffer, 0, floats, Reduction.SUM);      // warm-up
                         c.barrier();
+                        if (rank == 0) {
+                            cpu[0] = processCpuNanos();
+                        }
                         long start = System.nanoTime();
                         for (int i = 0; i < iterations; i++) {
                             c.allReduce(buffer, 0, floats, Reduction.AVERAGE);
                         }
                         c.barrier();
+                        if (rank == 0) {
+                            cpu[1] = processCpuNanos();
+                        }
                         return (System.nanoTime() - start) / 1e9 / iterations;
                     }
                 }));
@@ -87,13 +119,13 @@ public final class AllReduceBenchmark {
             for (Future<Double> t : times) {
                 slowest = Math.max(slowest, t.get());
             }
-            return slowest;
+            return new double[] {slowest, (cpu[1] - cpu[0]) / 1e9 / iterations};
         } finally {
             pool.shutdownNow();
         }
     }
 
-    /** Bytes per second through one loopback TCP connection, writer and reader on two threads. */
+    /** Seconds to move {@code total} bytes through one loopback TCP connection, writer and reader on two threads. */
     private static double rawTcp(int chunkBytes, long total) throws Exception {
         try (ServerSocketChannel server = ServerSocketChannel.open()) {
             server.bind(new InetSocketAddress("127.0.0.1", 0));
@@ -109,7 +141,7 @@ public final class AllReduceBenchmark {
                     }
                 }
                 reader.get();
-                return total / ((System.nanoTime() - start) / 1e9);
+                return (System.nanoTime() - start) / 1e9;
             } finally {
                 pool.shutdownNow();
             }
