@@ -22,6 +22,9 @@ import java.util.concurrent.TimeoutException;
  * calling different operations) makes this rank's call throw {@link CollectiveException} naming the peer, and
  * closes both connections, so the neighbours' pending calls fail at once and the failure travels around the
  * ring. After a failure every call throws.
+ *
+ * <p>One thread at a time calls a rank's operations (the calling thread does the receiving); {@link #close()}
+ * may come from any thread.
  */
 public final class RingCollective implements Collective {
     private static final int MAX_CALL_BYTES = 4096;

@@ -18,18 +18,26 @@ final class LoopbackRing {
 
     /** Binds n listeners, then connects every rank, each on its own thread, as Spark barrier tasks would. */
     static List<Collective> open(int n, RingOptions options) {
-        List<RingListener> listeners = new ArrayList<>();
-        List<String> addresses = new ArrayList<>();
-        for (int r = 0; r < n; r++) {
-            RingListener listener = RingListener.bind(options);
-            listeners.add(listener);
-            addresses.add(listener.address());
-        }
+        List<RingListener> listeners = bind(n, options);
+        List<String> addresses = addresses(listeners);
         List<Collective> ring = new ArrayList<>();
         for (RankThreads.Outcome<Collective> o : RankThreads.outcomes(n,
                 r -> (Collective) RingCollective.connect(listeners.get(r), r, addresses, SECRET, options), Duration.ofMinutes(2))) {
             ring.add(o.get());
         }
         return ring;
+    }
+
+    /** n listeners on loopback, bound before anyone knows the others' addresses. */
+    static List<RingListener> bind(int n, RingOptions options) {
+        List<RingListener> listeners = new ArrayList<>();
+        for (int r = 0; r < n; r++) {
+            listeners.add(RingListener.bind(options));
+        }
+        return listeners;
+    }
+
+    static List<String> addresses(List<RingListener> listeners) {
+        return listeners.stream().map(RingListener::address).toList();
     }
 }

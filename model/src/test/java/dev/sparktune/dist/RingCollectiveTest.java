@@ -12,7 +12,6 @@ import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
@@ -62,12 +61,8 @@ class RingCollectiveTest extends CollectiveContractTest {
     @Test
     void aRankWithTheWrongSecretIsRefusedAndNobodyHangs() {
         RingOptions options = LoopbackRing.options(Duration.ofSeconds(2));
-        List<RingListener> listeners = new ArrayList<>();
-        List<String> addresses = new ArrayList<>();
-        for (int r = 0; r < 3; r++) {
-            listeners.add(RingListener.bind(options));
-            addresses.add(listeners.get(r).address());
-        }
+        List<RingListener> listeners = LoopbackRing.bind(3, options);
+        List<String> addresses = LoopbackRing.addresses(listeners);
         byte[] wrong = "not-the-secret-of-this-job".getBytes(StandardCharsets.UTF_8);
         long start = System.nanoTime();
         List<RankThreads.Outcome<RingCollective>> outcomes = RankThreads.outcomes(3, r -> RingCollective.connect(
@@ -92,12 +87,8 @@ class RingCollectiveTest extends CollectiveContractTest {
     @Test
     void strangersWithoutTheSecretAreRefusedWhileTheRingStillForms() throws IOException {
         RingOptions options = LoopbackRing.options(Duration.ofSeconds(20));
-        List<RingListener> listeners = new ArrayList<>();
-        List<String> addresses = new ArrayList<>();
-        for (int r = 0; r < 2; r++) {
-            listeners.add(RingListener.bind(options));
-            addresses.add(listeners.get(r).address());
-        }
+        List<RingListener> listeners = LoopbackRing.bind(2, options);
+        List<String> addresses = LoopbackRing.addresses(listeners);
         String[] hostPort = addresses.get(1).split(":");
         InetSocketAddress rank1 = new InetSocketAddress(hostPort[0], Integer.parseInt(hostPort[1]));
         // the first connection to rank 1 never says anything; it must not hold up the real peer
