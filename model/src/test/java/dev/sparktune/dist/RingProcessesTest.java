@@ -113,6 +113,7 @@ class RingProcessesTest {
                 assertTrue(m.find(), out);
                 long after = Long.parseLong(m.group(1)) - killedAt;
                 String message = m.group(2);
+                System.out.printf("rank %d failed %d ms after rank %d was killed: %s%n", r, after, victim, message);
                 assertTrue(after < timeoutSeconds * 1000L, "rank " + r + " failed " + after + " ms after the kill: " + message);
                 assertTrue(Pattern.compile("rank \\d \\(127\\.0\\.0\\.1:\\d+\\)").matcher(message).find(), message);
                 if (r == (victim + 1) % n) {
