@@ -1,0 +1,113 @@
+package dev.sparktune.dist;
+
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.security.GeneralSecurityException;
+import java.security.MessageDigest;
+import java.security.SecureRandom;
+import javax.crypto.Mac;
+import javax.crypto.spec.SecretKeySpec;
+
+/**
+ * Mutual challenge-response authentication of a ring connection with the job's secret, which never crosses the
+ * wire: the accepting rank sends a random nonce, the connecting rank answers with its rank, its own nonce and
+ * HMAC-SHA256(secret, both nonces, both ranks, world size), and the accepting rank proves the secret back over
+ * the same values in the other order. Fresh nonces on both sides make a recorded answer useless for a replay.
+ */
+final class Handshake {
+    private static final int MAGIC = 0x53544b52;          // "STKR"
+    private static final int VERSION = 1;
+    private static final int NONCE_BYTES = 32;
+    private static final int MAC_BYTES = 32;
+    private static final SecureRandom RANDOM = new SecureRandom();
+
+    private final byte[] secret;
+    private final int worldSize;
+
+    Handshake(byte[] secret, int worldSize) {
+        if (secret.length < 16) {
+            throw new IllegalArgumentException("the job secret must hold at least 16 bytes, got " + secret.length);
+        }
+        this.secret = secret.clone();
+        this.worldSize = worldSize;
+    }
+
+    /**
+     * The accepting side: returns normally only when the peer proved the secret and is {@code expectedRank};
+     * otherwise throws {@link Refused} with the reason.
+     */
+    void accept(Link link, int ownRank, int expectedRank) {
+        byte[] ours = nonce();
+        ByteBuffer hello = ByteBuffer.allocate(8 + NONCE_BYTES).putInt(MAGIC).putInt(VERSION).put(ours).flip();
+        link.writeFully(hello, "in the handshake");
+        ByteBuffer answer = ByteBuffer.allocate(4 + 4 + NONCE_BYTES + MAC_BYTES);
+        link.readFully(answer, "in the handshake");
+        answer.flip();
+        int theirRank = answer.getInt();
+        int theirWorld = answer.getInt();
+        byte[] theirs = new byte[NONCE_BYTES];
+        byte[] mac = new byte[MAC_BYTES];
+        answer.get(theirs).get(mac);
+        if (!MessageDigest.isEqual(mac, mac("connect", ours, theirs, theirRank, ownRank, theirWorld))) {
+            throw new Refused("it did not prove the job secret");
+        }
+        if (theirWorld != worldSize || theirRank != expectedRank) {
+            throw new Refused("it is rank " + theirRank + " of " + theirWorld + ", expected rank " + expectedRank + " of "
+                    + worldSize + " (a rank of another attempt of the job?)");
+        }
+        link.writeFully(ByteBuffer.wrap(mac("accept", theirs, ours, ownRank, theirRank, worldSize)), "in the handshake");
+    }
+
+    /** The connecting side: proves the secret and checks that the listener knows it too. */
+    void connect(Link link, int ownRank, int peerRank) {
+        ByteBuffer hello = ByteBuffer.allocate(8 + NONCE_BYTES);
+        link.readFully(hello, "in the handshake");
+        hello.flip();
+        if (hello.getInt() != MAGIC || hello.getInt() != VERSION) {
+            throw new CollectiveException(link.peer() + " is not a sparktune ring listener of this version");
+        }
+        byte[] theirs = new byte[NONCE_BYTES];
+        hello.get(theirs);
+        byte[] ours = nonce();
+        ByteBuffer answer = ByteBuffer.allocate(4 + 4 + NONCE_BYTES + MAC_BYTES)
+                .putInt(ownRank).putInt(worldSize).put(ours).put(mac("connect", theirs, ours, ownRank, peerRank, worldSize)).flip();
+        link.writeFully(answer, "in the handshake");
+        ByteBuffer proof = ByteBuffer.allocate(MAC_BYTES);
+        try {
+            link.readFully(proof, "in the handshake");
+        } catch (CollectiveException e) {
+            throw new CollectiveException(link.peer() + " refused this rank's connection (does every rank use the same job "
+                    + "secret and world size?): " + e.getMessage(), e);
+        }
+        if (!MessageDigest.isEqual(proof.array(), mac("accept", ours, theirs, peerRank, ownRank, worldSize))) {
+            throw new CollectiveException(link.peer() + " did not prove the job secret; refusing to exchange data with it");
+        }
+    }
+
+    private byte[] mac(String role, byte[] first, byte[] second, int fromRank, int toRank, int world) {
+        try {
+            Mac hmac = Mac.getInstance("HmacSHA256");
+            hmac.init(new SecretKeySpec(secret, "HmacSHA256"));
+            hmac.update(("sparktune-ring " + role).getBytes(StandardCharsets.US_ASCII));
+            hmac.update(first);
+            hmac.update(second);
+            hmac.update(ByteBuffer.allocate(12).putInt(fromRank).putInt(toRank).putInt(world).array());
+            return hmac.doFinal();
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException("HmacSHA256 is missing from this JVM", e);
+        }
+    }
+
+    private static byte[] nonce() {
+        byte[] n = new byte[NONCE_BYTES];
+        RANDOM.nextBytes(n);
+        return n;
+    }
+
+    /** A connection the accepting side turned away; the listener logs it and keeps waiting for the real peer. */
+    static final class Refused extends RuntimeException {
+        Refused(String reason) {
+            super(reason);
+        }
+    }
+}

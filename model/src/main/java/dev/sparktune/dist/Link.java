@@ -1,0 +1,178 @@
+package dev.sparktune.dist;
+
+import java.io.EOFException;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.StandardSocketOptions;
+import java.nio.ByteBuffer;
+import java.nio.channels.CancelledKeyException;
+import java.nio.channels.ClosedSelectorException;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
+import java.nio.channels.SocketChannel;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One TCP connection to a ring neighbour, non-blocking underneath so that every read and write waits at most
+ * the timeout for progress. Failures become {@link CollectiveException}s that name the peer.
+ */
+final class Link implements AutoCloseable {
+    private static final int SOCKET_BUFFER_BYTES = 4 << 20;
+
+    private final SocketChannel channel;
+    private final Selector selector;
+    private volatile String peer;
+    private volatile long timeoutNanos;
+    private volatile boolean closed;
+    private volatile boolean identified;
+
+    Link(SocketChannel channel, String peer, long timeoutNanos) throws IOException {
+        this.channel = channel;
+        this.peer = peer;
+        this.timeoutNanos = timeoutNanos;
+        channel.configureBlocking(false);
+        channel.setOption(StandardSocketOptions.TCP_NODELAY, true);
+        channel.setOption(StandardSocketOptions.SO_SNDBUF, SOCKET_BUFFER_BYTES);
+        channel.setOption(StandardSocketOptions.SO_RCVBUF, SOCKET_BUFFER_BYTES);
+        this.selector = Selector.open();
+    }
+
+    /** Names the peer once the handshake has said who it is, and sets the timeout for the job's data. */
+    void identify(String name, long timeout) {
+        this.peer = name;
+        this.timeoutNanos = timeout;
+        this.identified = true;
+    }
+
+    /** Opens a connection to {@code address}, waiting at most {@code timeoutNanos} for the peer to answer. */
+    static Link dial(InetSocketAddress address, String peer, long timeoutNanos) {
+        SocketChannel channel = null;
+        try {
+            channel = SocketChannel.open();
+            channel.configureBlocking(false);
+            Link link = new Link(channel, peer, timeoutNanos);
+            link.identified = true;
+            try {
+                if (!channel.connect(address)) {
+                    link.finishConnect();
+                }
+                return link;
+            } catch (IOException | RuntimeException e) {
+                link.close();
+                throw e;
+            }
+        } catch (CollectiveException e) {
+            throw e;
+        } catch (IOException e) {
+            if (channel != null) {
+                try {
+                    channel.close();
+                } catch (IOException ignored) {
+                    // already failing
+                }
+            }
+            throw new CollectiveException("cannot connect to " + peer + ": " + e.getMessage()
+                    + " (is that rank running and reachable, or did it die?)", e);
+        }
+    }
+
+    private void finishConnect() throws IOException {
+        SelectionKey key = channel.register(selector, SelectionKey.OP_CONNECT);
+        long start = System.nanoTime();
+        while (!channel.finishConnect()) {
+            long left = timeoutNanos - (System.nanoTime() - start);
+            if (left <= 0) {
+                throw new CollectiveException("cannot connect to " + peer + ": no answer within "
+                        + TimeUnit.NANOSECONDS.toSeconds(timeoutNanos) + " s");
+            }
+            selector.select(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)));
+            selector.selectedKeys().clear();
+        }
+        key.interestOps(0);
+    }
+
+    /** "rank 2 (10.0.0.5:40123)". */
+    String peer() {
+        return peer;
+    }
+
+    /** Writes all of {@code buffer}; fails if the peer takes nothing for a whole timeout. */
+    void writeFully(ByteBuffer buffer, String during) {
+        try {
+            while (buffer.hasRemaining()) {
+                if (channel.write(buffer) == 0) {
+                    awaitReady(SelectionKey.OP_WRITE, "sending to", during);
+                }
+            }
+        } catch (IOException | ClosedSelectorException | CancelledKeyException e) {
+            throw broken("sending to", during, e);
+        }
+    }
+
+    /** Fills {@code buffer}; fails if the peer sends nothing for a whole timeout or closes the connection. */
+    void readFully(ByteBuffer buffer, String during) {
+        try {
+            while (buffer.hasRemaining()) {
+                int n = channel.read(buffer);
+                if (n < 0) {
+                    throw new EOFException("the connection was closed");
+                }
+                if (n == 0) {
+                    awaitReady(SelectionKey.OP_READ, "receiving from", during);
+                }
+            }
+        } catch (IOException | ClosedSelectorException | CancelledKeyException e) {
+            throw broken("receiving from", during, e);
+        }
+    }
+
+    private void awaitReady(int operation, String direction, String during) throws IOException {
+        SelectionKey key = channel.register(selector, operation);
+        try {
+            long start = System.nanoTime();
+            while (!closed) {
+                long left = timeoutNanos - (System.nanoTime() - start);
+                if (left <= 0) {
+                    throw new CollectiveException("timed out " + direction + " " + peer + " " + during + ": no progress for "
+                            + TimeUnit.NANOSECONDS.toSeconds(timeoutNanos) + " s" + (identified
+                            ? " (dist.collective_timeout_seconds); that rank is stuck or its host is unreachable" : ""));
+                }
+                if (selector.select(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left))) > 0) {
+                    selector.selectedKeys().clear();
+                    return;
+                }
+            }
+            throw new IOException("this rank's collective was closed");
+        } finally {
+            if (key.isValid()) {
+                key.interestOps(0);
+            }
+        }
+    }
+
+    private CollectiveException broken(String direction, String during, Exception cause) {
+        if (closed) {
+            return new CollectiveException("stopped " + direction + " " + peer + " " + during
+                    + ": this rank's collective was closed after a failure or by close()", cause);
+        }
+        return new CollectiveException("lost " + peer + " while " + direction + " it " + during + ": " + cause.getMessage()
+                + " (the peer died, closed its collective after a failure of its own, or the network broke)", cause);
+    }
+
+    /** Closes the connection and wakes a thread waiting on it; safe from any thread, any number of times. */
+    @Override
+    public void close() {
+        closed = true;
+        selector.wakeup();
+        try {
+            channel.close();
+        } catch (IOException ignored) {
+            // closing is best effort; the peer sees the connection end either way
+        }
+        try {
+            selector.close();
+        } catch (IOException ignored) {
+            // as above
+        }
+    }
+}
