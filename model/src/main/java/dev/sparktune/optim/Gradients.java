@@ -86,7 +86,7 @@ public final class Gradients {
      * {@code param}'s gradient, with {@code param} lent to {@code scratch} so that the gradient and
      * everything computed from either is freed with it; null when backward has not reached it.
      */
-    static NDArray borrow(String name, NDArray param, NDManager scratch) {
+    public static NDArray borrow(String name, NDArray param, NDManager scratch) {
         if (!param.hasGradient()) {
             throw new IllegalArgumentException("tensor '" + name + "' does not require gradients; only trainable tensors"
                     + " can be optimised");

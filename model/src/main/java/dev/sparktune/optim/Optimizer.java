@@ -37,18 +37,23 @@ public final class Optimizer implements AutoCloseable {
      */
     public void step(Map<String, NDArray> params, double lr) {
         for (Map.Entry<String, NDArray> e : new TreeMap<>(params).entrySet()) {
-            String name = e.getKey();
-            NDArray param = e.getValue();
-            try (NDManager scratch = NDManager.newBaseManager(param.getDevice())) {
-                NDArray grad = Gradients.borrow(name, param, scratch);
-                if (grad == null) {
-                    continue;
+            try (NDManager scratch = NDManager.newBaseManager(e.getValue().getDevice())) {
+                NDArray grad = Gradients.borrow(e.getKey(), e.getValue(), scratch);
+                if (grad != null) {
+                    update(e.getKey(), e.getValue(), grad, lr, scratch);
                 }
-                Map<String, NDArray> slots = state.borrow(name, param, scratch);
-                ParameterGroups.Settings settings = groups.settings(name);
-                rule.update(param, grad, slots, state.advance(name), lr * settings.lrScale(), settings.weightDecay());
             }
         }
+    }
+
+    /**
+     * One update of {@code param} (the tensor named {@code name}, or the slice of it a ZeRO rank owns) from
+     * {@code grad}, in place; temporaries and the borrowed state are returned with {@code scratch}.
+     */
+    public void update(String name, NDArray param, NDArray grad, double lr, NDManager scratch) {
+        Map<String, NDArray> slots = state.borrow(name, param, scratch);
+        ParameterGroups.Settings settings = groups.settings(name);
+        rule.update(param, grad, slots, state.advance(name), lr * settings.lrScale(), settings.weightDecay());
     }
 
     public UpdateRule rule() {

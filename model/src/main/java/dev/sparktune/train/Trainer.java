@@ -4,11 +4,15 @@ import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
+import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.GradientCollector;
 import dev.sparktune.arch.PretrainedModel;
+import dev.sparktune.config.DistConfig;
 import dev.sparktune.config.TrainConfig;
+import dev.sparktune.dist.Collective;
+import dev.sparktune.dist.DataParallelOptimizer;
+import dev.sparktune.dist.InProcessCollective;
 import dev.sparktune.io.TokenizedRow;
-import dev.sparktune.optim.Gradients;
 import dev.sparktune.optim.LrSchedule;
 import dev.sparktune.optim.Optimizer;
 import dev.sparktune.peft.PeftModel;
@@ -37,6 +41,11 @@ import org.slf4j.LoggerFactory;
  */
 public final class Trainer {
     private static final Logger LOG = LoggerFactory.getLogger(Trainer.class);
+    /**
+     * DJL's PyTorch engine allows one GradientCollector per JVM at a time, so ranks that share a JVM (threads in
+     * tests, or a Spark executor running several rank tasks) take turns for their forward and backward passes.
+     */
+    private static final Object GRADIENT_COLLECTION = new Object();
 
     private final PeftModel model;
     private final Objective objective;
@@ -44,20 +53,37 @@ public final class Trainer {
     private final long padTokenId;
     private final List<TrainingTask> validation;
     private final int evalSteps;
+    private final Collective collective;
+    private final int zeroStage;
+    private final long bucketSize;
 
     /** A trainer whose single-dataset methods train {@code objective}. */
     public Trainer(PeftModel model, Objective objective, TrainConfig config, long padTokenId) {
-        this(model, objective, config, padTokenId, List.of(), 0);
+        this(model, objective, config, padTokenId, List.of(), 0, InProcessCollective.group(1).get(0), 0, Long.MAX_VALUE);
     }
 
     private Trainer(PeftModel model, Objective objective, TrainConfig config, long padTokenId,
-                    List<TrainingTask> validation, int evalSteps) {
+                    List<TrainingTask> validation, int evalSteps, Collective collective, int zeroStage, long bucketSize) {
         this.model = model;
         this.objective = objective;
         this.config = config;
         this.padTokenId = padTokenId;
         this.validation = List.copyOf(validation);
         this.evalSteps = evalSteps;
+        this.collective = collective;
+        this.zeroStage = zeroStage;
+        this.bucketSize = bucketSize;
+    }
+
+    /**
+     * The same trainer as one rank of a data-parallel run over {@code collective}: each global micro-batch of
+     * {@code per_device_train_batch_size} x world size rows is split between the ranks, gradients are combined
+     * with ZeRO stage {@code zero_stage} in buckets of {@code reduce_bucket_size} elements, and rank 0 alone writes
+     * checkpoints and metrics. N ranks then train as one rank with an N times larger micro-batch would.
+     */
+    public Trainer withDataParallel(Collective collective, DistConfig dist) {
+        return new Trainer(model, objective, config, padTokenId, validation, evalSteps, collective, dist.zeroStage(),
+                dist.reduceBucketSize());
     }
 
     /**
@@ -80,7 +106,7 @@ public final class Trainer {
         if (tasks.isEmpty()) {
             throw new IllegalArgumentException("validation needs at least one task");
         }
-        return new Trainer(model, objective, config, padTokenId, tasks, everySteps);
+        return new Trainer(model, objective, config, padTokenId, tasks, everySteps, collective, zeroStage, bucketSize);
     }
 
     /**
@@ -114,7 +140,7 @@ public final class Trainer {
      */
     public Result train(List<TrainingTask> tasks, TaskMix mix, Path outputDir, Optional<Path> resumeFrom,
                         NDManager manager, long stopAfter) {
-        int batchSize = config.perDeviceTrainBatchSize();
+        int batchSize = config.perDeviceTrainBatchSize() * collective.worldSize();   // global micro-batch
         int accumulation = config.gradientAccumulationSteps();
         long stepsPerEpoch = new MicroBatches(tasks, mix, config.seed(), 0, batchSize).length() / accumulation;
         if (stepsPerEpoch == 0) {
@@ -126,8 +152,11 @@ public final class Trainer {
         TrainingCheckpoints checkpoints = new TrainingCheckpoints(outputDir, config.saveTotalLimit());
         SortedMap<String, NDArray> trainable = model.trainableTensors();
         model.requireGradients();
+        JniUtils.setGradMode(false);   // a new thread (a Spark task's) starts with autograd on; updates are in place
         PretrainedModel training = model.model(true);   // built once: the same tensors every step
-        try (Optimizer optimizer = Optimizer.from(config, manager)) {
+        boolean writer = collective.rank() == 0;
+        try (DataParallelOptimizer optimizer = new DataParallelOptimizer(collective, zeroStage, bucketSize,
+                Optimizer.from(config, manager), trainable)) {
             long step = 0;
             int epoch = 0;
             long position = 0;
@@ -143,7 +172,7 @@ public final class Trainer {
             double loss = Double.NaN;
             long started = System.nanoTime();
             Throughput throughput = new Throughput(20, started);
-            try (MetricsLog metrics = resumeFrom.isPresent()
+            try (MetricsLog metrics = !writer ? null : resumeFrom.isPresent()
                     ? MetricsLog.resume(outputDir.resolve("metrics.jsonl"), step)
                     : MetricsLog.create(outputDir.resolve("metrics.jsonl"))) {
                 while (step < totalSteps) {
@@ -155,12 +184,12 @@ public final class Trainer {
                             break;    // the epoch's remainder is too small for a whole step
                         }
                         double lr = schedule.learningRate(config.learningRate(), step);
-                        StepOutcome outcome = step(training, tasks, micro, step, lr, trainable, optimizer, manager, last);
+                        StepOutcome outcome = step(training, tasks, micro, step, lr, optimizer, manager, last);
                         loss = outcome.loss();
                         step++;
                         position = batches.position();
                         throughput.step(outcome.tokens(), System.nanoTime());
-                        if (step % config.loggingSteps() == 0 || step == totalSteps) {
+                        if (writer && (step % config.loggingSteps() == 0 || step == totalSteps)) {
                             double elapsed = (System.nanoTime() - started) / 1e9;
                             metrics.write(new StepMetrics(step, loss, tasks.size() > 1 ? outcome.taskLosses() : Map.of(),
                                     lr, outcome.gradNorm(), throughput.tokensPerSecond(), elapsed));
@@ -172,8 +201,10 @@ public final class Trainer {
                             Map<String, Double> losses = evaluate(validation, manager);
                             double validationLoss = losses.get("validation");
                             stop = stopping.observe(validationLoss);
-                            metrics.write(new StepMetrics(step, loss, losses, lr, outcome.gradNorm(),
-                                    throughput.tokensPerSecond(), (System.nanoTime() - started) / 1e9));
+                            if (writer) {
+                                metrics.write(new StepMetrics(step, loss, losses, lr, outcome.gradNorm(),
+                                        throughput.tokensPerSecond(), (System.nanoTime() - started) / 1e9));
+                            }
                             LOG.info("step {}: validation loss {} (best {}){}", step, validationLoss, stopping.best(),
                                     stop ? "; early stopping" : "");
                         }
@@ -231,34 +262,42 @@ public final class Trainer {
     }
 
     private StepOutcome step(PretrainedModel training, List<TrainingTask> tasks, List<MicroBatches.MicroBatch> micro,
-                             long step, double lr, SortedMap<String, NDArray> trainable, Optimizer optimizer,
-                             NDManager manager, Path lastGood) {
+                             long step, double lr, DataParallelOptimizer optimizer, NDManager manager, Path lastGood) {
         try (NDManager stepManager = manager.newSubManager()) {
             int n = tasks.size();
+            int share = config.perDeviceTrainBatchSize();
+            int rank = collective.rank();
             List<TrainingBatch> batches = new ArrayList<>();
-            long[] items = new long[n];
+            double[] localItems = new double[n];
             int[] count = new int[n];
             for (MicroBatches.MicroBatch m : micro) {
-                TrainingBatch batch = TrainingBatch.of(m.rows(), padTokenId, stepManager);
+                // this rank's share of the global micro-batch
+                TrainingBatch batch = TrainingBatch.of(m.rows().subList(rank * share, (rank + 1) * share), padTokenId,
+                        stepManager);
                 batches.add(batch);
-                items[m.task()] += tasks.get(m.task()).objective().scoredItems(batch);
+                localItems[m.task()] += tasks.get(m.task()).objective().scoredItems(batch);
                 count[m.task()]++;
             }
-            double[] lossSums = new double[n];
-            long tokens = 0;
-            try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
-                for (int i = 0; i < batches.size(); i++) {
-                    int task = micro.get(i).task();
-                    // dropout masks depend on the step alone, so a resumed run draws the same ones
-                    Engine.getInstance().setRandomSeed((int) (config.seed() * 1_000_003 + step * batches.size() + i));
-                    Objective.Loss l = tasks.get(task).objective().loss(training, batches.get(i), stepManager);
-                    // d(loss)/d(sum) for loss = sum over tasks of (count/M) * (task's summed loss / task's items)
-                    double divisor = (double) micro.size() * Math.max(items[task], 1) / count[task];
-                    collector.backward(l.sum().div(divisor));
-                    lossSums[task] += l.sum().toType(DataType.FLOAT64, false).getDouble();
-                    tokens += batches.get(i).tokens();
+            double[] items = optimizer.sum(localItems);    // each rank scales by the global counts
+            double[] lossSums = new double[n + 1];         // per task, then tokens
+            synchronized (GRADIENT_COLLECTION) {
+                try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
+                    for (int i = 0; i < batches.size(); i++) {
+                        int task = micro.get(i).task();
+                        // dropout masks depend on the step (and rank) alone, so a resumed run draws the same ones
+                        Engine.getInstance().setRandomSeed((int) (config.seed() * 1_000_003 + step * batches.size() + i
+                                + rank * 7_919L));
+                        Objective.Loss l = tasks.get(task).objective().loss(training, batches.get(i), stepManager);
+                        // d(loss)/d(sum) for loss = sum over tasks of (count/M) * (task's summed loss / task's items)
+                        double divisor = (double) micro.size() * Math.max(items[task], 1) / count[task];
+                        collector.backward(l.sum().div(divisor));
+                        lossSums[task] += l.sum().toType(DataType.FLOAT64, false).getDouble();
+                        lossSums[n] += batches.get(i).tokens();
+                    }
                 }
             }
+            lossSums = optimizer.sum(lossSums);
+            long tokens = (long) lossSums[n];
             double loss = 0;
             Map<String, Double> taskLosses = new TreeMap<>();
             for (int t = 0; t < n; t++) {
@@ -268,16 +307,14 @@ public final class Trainer {
                     loss += mean * count[t] / micro.size();
                 }
             }
-            List<String> bad = Gradients.nonFinite(trainable);
-            if (!Double.isFinite(loss) || !bad.isEmpty()) {
-                throw new TrainingDivergedException("step " + (step + 1) + ": " + (!Double.isFinite(loss)
-                        ? "the loss is " + loss : "non-finite gradients in " + bad) + "; the last good checkpoint is "
+            DataParallelOptimizer.Update update = Double.isFinite(loss) ? optimizer.step(lr, config.maxGradNorm()) : null;
+            if (update == null || update.diverged()) {
+                throw new TrainingDivergedException("step " + (step + 1) + ": " + (update == null
+                        ? "the loss is " + loss : "non-finite gradients in " + update.nonFinite())
+                        + "; the last good checkpoint is "
                         + (lastGood == null ? "none (nothing was saved yet)" : lastGood.toString()));
             }
-            double gradNorm = Gradients.clipByGlobalNorm(trainable, config.maxGradNorm());
-            optimizer.step(trainable, lr);
-            Gradients.zero(trainable);
-            return new StepOutcome(loss, taskLosses, gradNorm, tokens);
+            return new StepOutcome(loss, taskLosses, update.gradNorm(), tokens);
         }
     }
 
@@ -290,17 +327,24 @@ public final class Trainer {
         return micro.size() == accumulation ? micro : null;
     }
 
+    /** Every rank gathers the optimizer state (a collective); rank 0 alone writes the checkpoint. */
     private Path save(TrainingCheckpoints checkpoints, long step, int epoch, long position,
-                      SortedMap<String, NDArray> trainable, Optimizer optimizer, EarlyStopping stopping) {
+                      SortedMap<String, NDArray> trainable, DataParallelOptimizer optimizer, EarlyStopping stopping) {
         try (NDManager scratch = NDManager.newBaseManager()) {
+            SortedMap<String, NDArray> optimizerState = optimizer.exportState(scratch);
+            if (collective.rank() != 0) {
+                return checkpoints.folder(step);
+            }
             OptionalDouble best = Double.isNaN(stopping.best()) ? OptionalDouble.empty() : OptionalDouble.of(stopping.best());
             TrainerState state = new TrainerState(step, epoch, position, new long[0], step, best, stopping.sinceBest(),
-                    Map.of("method", model.method().toString()));
-            return checkpoints.save(state, trainable, optimizer.state().export(scratch));
+                    Map.of("method", model.method().toString(), "world_size", Integer.toString(collective.worldSize()),
+                            "zero_stage", Integer.toString(zeroStage)));
+            return checkpoints.save(state, trainable, optimizerState);
         }
     }
 
-    private static TrainerState restore(Path folder, SortedMap<String, NDArray> trainable, Optimizer optimizer,
+    /** Every rank reads the whole checkpoint and keeps its own part of the optimizer state. */
+    private static TrainerState restore(Path folder, SortedMap<String, NDArray> trainable, DataParallelOptimizer optimizer,
                                         NDManager manager) {
         try (NDManager scratch = manager.newSubManager()) {
             LoadedCheckpoint checkpoint = TrainingCheckpoints.load(folder, scratch);
@@ -312,7 +356,7 @@ public final class Trainer {
                 // overwrite in place, so every holder of the parameter sees the restored values
                 e.getValue().muli(0).addi(saved.toType(e.getValue().getDataType(), false));
             }
-            optimizer.state().load(checkpoint.optimizer());
+            optimizer.loadState(checkpoint.optimizer());
             return checkpoint.state();
         }
     }

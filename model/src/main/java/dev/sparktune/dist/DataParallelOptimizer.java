@@ -1,0 +1,361 @@
+package dev.sparktune.dist;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.pytorch.jni.JniUtils;
+import dev.sparktune.optim.Gradients;
+import dev.sparktune.optim.Optimizer;
+import dev.sparktune.optim.OptimizerState;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.SortedMap;
+import java.util.TreeMap;
+
+/**
+ * The update half of a data-parallel step, with DeepSpeed's ZeRO stages (Rajbhandari et al., 2020). After every rank
+ * has run backward on its share of the global batch (each scaled by the global count of scored items, so gradients
+ * add up to the one-rank gradient), {@link #step} combines the gradients, stops on NaN/Inf, clips by the global
+ * norm and updates:
+ * <ul>
+ *   <li>stage 0: all-reduce the gradient buckets; every rank updates every parameter with full optimizer state;</li>
+ *   <li>stage 1: reduce-scatter the buckets; rank r updates only its shard of each bucket ({@link Shards}), holding
+ *       optimizer state for that shard only, then all-gathers the updated parameters;</li>
+ *   <li>stage 2: as stage 1, but between backward and the update the engine keeps only its own shard of the reduced
+ *       gradients (plus one bucket in flight) instead of whole buckets.</li>
+ * </ul>
+ * Optimizer state leaves and enters by parameter name and full shape ({@link #exportState}, {@link #loadState}), so a
+ * checkpoint written by N ranks resumes on M. With one rank the update is the plain {@link Optimizer} over named
+ * tensors.
+ *
+ * <p>libtorch keeps each parameter's whole {@code .grad} tensor whatever the stage (DJL offers no way to drop a
+ * parameter's gradient); the stage-2 saving is in the engine's own buffers, which {@link #gradientBufferBytes()}
+ * reports.
+ */
+public final class DataParallelOptimizer implements AutoCloseable {
+
+    /** What one update did: the global gradient norm before clipping, or the tensors whose gradient was not finite. */
+    public record Update(double gradNorm, List<String> nonFinite) {
+        public boolean diverged() {
+            return !nonFinite.isEmpty();
+        }
+    }
+
+    private final Collective collective;
+    private final int stage;
+    private final Optimizer optimizer;
+    private final SortedMap<String, NDArray> trainable;
+    private final BucketLayout layout;
+    private final DataType dtype;
+    /** Stage 0 and 1: one reduced-gradient buffer per bucket. Stage 2: one bucket in flight. */
+    private final List<FlatBuffer> gradientBuffers = new ArrayList<>();
+    /** Stage 2: this rank's shard of each bucket's reduced gradients. */
+    private final List<FlatBuffer> ownedGradients = new ArrayList<>();
+
+    public DataParallelOptimizer(Collective collective, int zeroStage, long bucketSize, Optimizer optimizer,
+                                 SortedMap<String, NDArray> trainable) {
+        if (zeroStage < 0 || zeroStage > 2) {
+            throw new IllegalArgumentException("zero_stage must be 0, 1 or 2, got " + zeroStage);
+        }
+        this.collective = collective;
+        this.stage = zeroStage;
+        this.optimizer = optimizer;
+        this.trainable = new TreeMap<>(trainable);
+        this.layout = BucketLayout.of(this.trainable, bucketSize);
+        this.dtype = trainable.isEmpty() ? DataType.FLOAT32 : trainable.values().iterator().next().getDataType();
+        for (NDArray t : trainable.values()) {
+            if (t.getDataType() != dtype) {
+                throw new IllegalArgumentException("data-parallel training needs one dtype for all trainable tensors: "
+                        + dtype + " and " + t.getDataType());
+            }
+        }
+        if (collective.worldSize() > 1) {
+            if (stage == 2) {
+                gradientBuffers.add(FlatBuffer.of(dtype, layout.largestBucket()));
+                for (BucketLayout.Bucket b : layout.buckets()) {
+                    ownedGradients.add(FlatBuffer.of(dtype, (int) shards(b).size(collective.rank())));
+                }
+            } else {
+                layout.buckets().forEach(b -> gradientBuffers.add(FlatBuffer.of(dtype, b.length())));
+            }
+        }
+    }
+
+    public int rank() {
+        return collective.rank();
+    }
+
+    public int worldSize() {
+        return collective.worldSize();
+    }
+
+    /** Element-wise sums over ranks of a few numbers (item counts, loss sums), the same on every rank. */
+    public double[] sum(double[] values) {
+        double[] out = values.clone();
+        if (collective.worldSize() > 1) {
+            collective.allReduce(out, 0, out.length, Reduction.SUM);
+        }
+        return out;
+    }
+
+    /**
+     * Combines this step's gradients, checks them, clips them to {@code maxGradNorm} (0 = off) and updates the
+     * parameters at {@code lr}; then zeroes the gradients. Nothing is updated when a gradient is not finite.
+     */
+    public Update step(double lr, double maxGradNorm) {
+        JniUtils.setGradMode(false);   // in-place updates of leaves; a thread's autograd mode starts on
+        if (collective.worldSize() == 1) {
+            return localStep(lr, maxGradNorm);
+        }
+        List<String> bad = new ArrayList<>();
+        double squares = 0;
+        for (int k = 0; k < layout.buckets().size(); k++) {
+            BucketLayout.Bucket bucket = layout.buckets().get(k);
+            FlatBuffer buffer = gradientBuffer(k);
+            gather(bucket, buffer);
+            if (stage == 0) {
+                buffer.allReduce(collective, bucket.length());
+            } else {
+                buffer.reduceScatter(collective, bucket.length());
+            }
+            int from = ownedFrom(bucket);
+            int to = ownedTo(bucket);
+            if (stage == 2) {
+                buffer.copyTo(from, to, ownedGradients.get(k), 0);
+            }
+            squares += buffer.sumOfSquares(from, to);
+            for (BucketLayout.Piece p : bucket.pieces()) {
+                int a = Math.max(from, p.offset());
+                int b = Math.min(to, p.end());
+                if (a < b && !buffer.allFinite(a, b)) {
+                    bad.add(p.name());
+                }
+            }
+        }
+        // stage 0: every rank holds every gradient, so the local sum of squares is already the global one
+        double[] global = stage == 0 ? new double[] {squares, bad.size()} : sum(new double[] {squares, bad.size()});
+        Gradients.zero(trainable);
+        if (global[1] > 0 || !Double.isFinite(global[0])) {
+            if (bad.isEmpty()) {
+                bad.add("(tensors owned by other ranks)");
+            }
+            return new Update(Double.NaN, bad);
+        }
+        double norm = Math.sqrt(global[0]);
+        double coefficient = maxGradNorm / (norm + 1e-6);   // torch.nn.utils.clip_grad_norm_
+        boolean clip = maxGradNorm > 0 && coefficient < 1;
+        for (int k = 0; k < layout.buckets().size(); k++) {
+            BucketLayout.Bucket bucket = layout.buckets().get(k);
+            updateOwned(k, bucket, lr, clip ? coefficient : 1.0);
+        }
+        return new Update(norm, List.of());
+    }
+
+    private Update localStep(double lr, double maxGradNorm) {
+        List<String> bad = Gradients.nonFinite(trainable);
+        if (!bad.isEmpty()) {
+            Gradients.zero(trainable);
+            return new Update(Double.NaN, bad);
+        }
+        double norm = Gradients.clipByGlobalNorm(trainable, maxGradNorm);
+        optimizer.step(trainable, lr);
+        Gradients.zero(trainable);
+        return new Update(norm, List.of());
+    }
+
+    /** This rank's gradients of {@code bucket}'s tensors into {@code buffer} (zeros where backward did not reach). */
+    private void gather(BucketLayout.Bucket bucket, FlatBuffer buffer) {
+        buffer.clear();
+        for (BucketLayout.Piece p : bucket.pieces()) {
+            NDArray param = trainable.get(p.name());
+            try (NDManager scratch = NDManager.newBaseManager(param.getDevice())) {
+                NDArray grad = Gradients.borrow(p.name(), param, scratch);
+                if (grad != null) {
+                    buffer.read(grad, p.offset());
+                }
+            }
+        }
+    }
+
+    /**
+     * Updates the owned part of each tensor of bucket {@code k} (the whole bucket at stage 0) from the reduced
+     * gradients scaled by {@code clip}; at stages 1 and 2 then all-gathers the bucket's parameters.
+     */
+    private void updateOwned(int k, BucketLayout.Bucket bucket, double lr, double clip) {
+        int from = ownedFrom(bucket);
+        int to = ownedTo(bucket);
+        FlatBuffer grads = stage == 2 ? ownedGradients.get(k) : gradientBuffer(k);
+        int gradBase = stage == 2 ? from : 0;     // stage 2 keeps the shard at index 0
+        FlatBuffer params = stage == 0 ? null : FlatBuffer.of(dtype, bucket.length());
+        for (BucketLayout.Piece p : bucket.pieces()) {
+            int a = Math.max(from, p.offset());
+            int b = Math.min(to, p.end());
+            NDArray param = trainable.get(p.name());
+            try (NDManager scratch = NDManager.newBaseManager(param.getDevice())) {
+                if (a < b) {
+                    if (clip != 1.0) {
+                        grads.scale(a - gradBase, b - gradBase, clip);
+                    }
+                    NDArray grad = grads.slice(scratch, a - gradBase, b - gradBase, new Shape(b - a));
+                    NDArray slice;
+                    if (a == p.offset() && b == p.end()) {
+                        slice = param;
+                        grad = grad.reshape(param.getShape());
+                    } else {
+                        slice = param.reshape(-1).get(scratch, new NDIndex("{}:{}", a - p.offset(), b - p.offset()));
+                    }
+                    NDArray owned = a == p.offset() && b == p.end() ? param : slice.duplicate();
+                    owned.tempAttach(scratch);
+                    optimizer.update(p.name(), owned, grad, lr, scratch);
+                    if (params != null) {
+                        params.read(owned, a);
+                    }
+                }
+            }
+        }
+        if (params != null) {
+            params.allGather(collective, bucket.length());
+            for (BucketLayout.Piece p : bucket.pieces()) {
+                NDArray param = trainable.get(p.name());
+                try (NDManager scratch = NDManager.newBaseManager(param.getDevice())) {
+                    params.writeInto(param, p.offset(), scratch);
+                }
+            }
+        }
+    }
+
+    /**
+     * The optimizer state by parameter name and full shape, {@code "<parameter>/<slot>"} and
+     * {@code "<parameter>/step"} as {@link OptimizerState#export} writes it. Every rank must call it (stages 1 and 2
+     * gather the shards); every rank gets the whole state. With one rank the slot tensors are the live state (write
+     * them before the next step), otherwise they are created in {@code into}.
+     */
+    public SortedMap<String, NDArray> exportState(NDManager into) {
+        if (collective.worldSize() == 1) {
+            return optimizer.state().export(into);
+        }
+        OptimizerState state = optimizer.state();
+        List<String> slots = optimizer.rule().slots();
+        List<BucketLayout.Piece> pieces = layout.buckets().stream().flatMap(b -> b.pieces().stream()).toList();
+        // each parameter's step count comes from the rank that owns its first element
+        double[] steps = new double[pieces.size()];
+        int i = 0;
+        for (BucketLayout.Bucket bucket : layout.buckets()) {
+            for (BucketLayout.Piece p : bucket.pieces()) {
+                boolean ownsFirst = p.length() > 0 && p.offset() >= ownedFrom(bucket) && p.offset() < ownedTo(bucket);
+                steps[i++] = stage == 0 || ownsFirst ? state.step(p.name()) : 0;
+            }
+        }
+        if (stage != 0) {
+            steps = sum(steps);
+        }
+        SortedMap<String, NDArray> out = new TreeMap<>();
+        for (String slot : slots) {
+            for (BucketLayout.Bucket bucket : layout.buckets()) {
+                FlatBuffer buffer = FlatBuffer.of(dtype, bucket.length());
+                for (BucketLayout.Piece p : bucket.pieces()) {
+                    NDArray values = state.slots(p.name()).get(slot);
+                    int a = Math.max(ownedFrom(bucket), p.offset());
+                    if (values != null && a < Math.min(ownedTo(bucket), p.end())) {
+                        buffer.read(values, a);
+                    }
+                }
+                if (stage != 0) {
+                    buffer.allGather(collective, bucket.length());
+                }
+                for (BucketLayout.Piece p : bucket.pieces()) {
+                    out.put(p.name() + "/" + slot, buffer.slice(into, p.offset(), p.end(), p.shape()));
+                }
+            }
+        }
+        i = 0;
+        for (BucketLayout.Piece p : pieces) {
+            long step = Math.round(steps[i++]);
+            if (step == 0) {
+                slots.forEach(slot -> out.remove(p.name() + "/" + slot).close());
+            } else {
+                out.put(p.name() + "/" + OptimizerState.STEP, into.create(step));
+            }
+        }
+        return out;
+    }
+
+    /** Takes this rank's part of a state {@link #exportState} (of any world size) wrote. */
+    public void loadState(Map<String, NDArray> exported) {
+        if (collective.worldSize() == 1 || stage == 0) {
+            optimizer.state().load(exported);
+            return;
+        }
+        try (NDManager scratch = NDManager.newBaseManager()) {
+            SortedMap<String, NDArray> mine = new TreeMap<>();
+            for (BucketLayout.Bucket bucket : layout.buckets()) {
+                for (BucketLayout.Piece p : bucket.pieces()) {
+                    int a = Math.max(ownedFrom(bucket), p.offset());
+                    int b = Math.min(ownedTo(bucket), p.end());
+                    NDArray step = exported.get(p.name() + "/" + OptimizerState.STEP);
+                    if (a >= b || step == null) {
+                        continue;
+                    }
+                    mine.put(p.name() + "/" + OptimizerState.STEP, step);
+                    for (String slot : optimizer.rule().slots()) {
+                        NDArray full = exported.get(p.name() + "/" + slot);
+                        if (full == null) {
+                            throw new IllegalArgumentException("optimizer state has no '" + p.name() + "/" + slot + "'");
+                        }
+                        NDArray flat = full.reshape(-1);
+                        mine.put(p.name() + "/" + slot, a == p.offset() && b == p.end()
+                                ? full.duplicate()
+                                : flat.get(scratch, new NDIndex("{}:{}", a - p.offset(), b - p.offset())).duplicate());
+                    }
+                }
+            }
+            mine.values().forEach(v -> v.attach(scratch));
+            optimizer.state().load(mine);
+        }
+    }
+
+    /** Bytes of optimizer state this rank holds. */
+    public long optimizerStateBytes() {
+        return optimizer.state().bytes();
+    }
+
+    /** Bytes of gradient buffers this engine holds between backward and the update. */
+    public long gradientBufferBytes() {
+        return gradientBuffers.stream().mapToLong(FlatBuffer::bytes).sum()
+                + ownedGradients.stream().mapToLong(FlatBuffer::bytes).sum();
+    }
+
+    /** Elements of all trainable tensors together. */
+    public long trainableElements() {
+        return layout.elements();
+    }
+
+    /** Elements of the largest bucket. */
+    public long bucketElements() {
+        return layout.largestBucket();
+    }
+
+    private FlatBuffer gradientBuffer(int k) {
+        return stage == 2 ? gradientBuffers.get(0) : gradientBuffers.get(k);
+    }
+
+    private Shards shards(BucketLayout.Bucket bucket) {
+        return new Shards(bucket.length(), collective.worldSize());
+    }
+
+    private int ownedFrom(BucketLayout.Bucket bucket) {
+        return stage == 0 ? 0 : (int) shards(bucket).start(collective.rank());
+    }
+
+    private int ownedTo(BucketLayout.Bucket bucket) {
+        return stage == 0 ? bucket.length() : (int) shards(bucket).end(collective.rank());
+    }
+
+    @Override
+    public void close() {
+        optimizer.close();
+    }
+}

@@ -1,0 +1,235 @@
+package dev.sparktune.dist;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.training.GradientCollector;
+import dev.sparktune.arch.ModelDirectory;
+import dev.sparktune.arch.TinyModels;
+import dev.sparktune.config.ConfigLoader;
+import dev.sparktune.config.JobConfig;
+import dev.sparktune.io.TokenizedParquet;
+import dev.sparktune.io.TokenizedRow;
+import dev.sparktune.optim.Optimizer;
+import dev.sparktune.peft.FullFineTuning;
+import dev.sparktune.peft.Lora;
+import dev.sparktune.peft.Method;
+import dev.sparktune.peft.PeftModel;
+import dev.sparktune.train.CausalLmLoss;
+import dev.sparktune.train.Objective;
+import dev.sparktune.train.TaskMix;
+import dev.sparktune.train.Trainer;
+import dev.sparktune.train.TrainingData;
+import dev.sparktune.train.TrainingTask;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.Random;
+import java.util.SortedMap;
+import java.util.TreeMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.apache.hadoop.conf.Configuration;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/**
+ * N ranks (threads of this JVM, each with its own model replica) training with a global micro-batch of B rows give
+ * the parameters one rank gives with micro-batch B, for every ZeRO stage. Float64 models, so that the only
+ * difference, the order of summation, stays at rounding level. Dropout is off: ranks draw their own masks.
+ */
+class DataParallelTrainingTest {
+    private static final Objective LM = new Objective.CausalLm(CausalLmLoss.FLOAT64);
+    private static final Method LORA = new Lora(4, 8, 0.0, List.of("q_proj", "v_proj", "down_proj"), false, false, List.of());
+
+    @TempDir
+    static Path dir;
+
+    private static Path modelDir;
+    private static TrainingData data;
+
+    @BeforeAll
+    static void writeModelAndData() {
+        modelDir = TinyModels.writeRandom(dir.resolve("model"), TinyModels.llamaJson("llama", 4, 2, false, ""), 1);
+        Random random = new Random(2);
+        List<TokenizedRow> rows = new ArrayList<>();
+        for (int i = 0; i < 48; i++) {
+            long[] ids = random.longs(4 + random.nextInt(9), 1, 61).toArray();
+            long[] labels = ids.clone();
+            labels[0] = -100;
+            labels[1] = i % 2 == 0 ? -100 : labels[1];
+            rows.add(new TokenizedRow(ids, labels, null, null, null));
+        }
+        Configuration conf = new Configuration();
+        TokenizedParquet.write(conf, dir.resolve("data/part-0.parquet").toString(), rows, 512);
+        data = TrainingData.open(conf, dir.resolve("data").toString());
+    }
+
+    private static JobConfig job(int worldSize, int stage, int perDevice, String... more) {
+        List<String> overrides = new ArrayList<>(List.of("train.learning_rate=5e-3", "train.weight_decay=0.01",
+                "train.warmup_steps=2", "train.lr_scheduler_type=cosine", "train.max_grad_norm=0.5",
+                "train.gradient_accumulation_steps=2", "train.per_device_train_batch_size=" + perDevice,
+                "train.save_steps=10", "train.logging_steps=1", "dist.world_size=" + worldSize,
+                "dist.zero_stage=" + stage, "dist.reduce_bucket_size=700"));
+        overrides.addAll(List.of(more));
+        return ConfigLoader.parse("", "test", overrides).job();
+    }
+
+    /** Final trainable tensors of rank 0, after checking that every rank ended with the same bits. */
+    private static SortedMap<String, double[]> train(int ranks, int stage, Method method, Path out, long stopAfter,
+                                                     Optional<Path> resume, String... more) throws Exception {
+        int perDevice = 8 / ranks;
+        JobConfig job = job(ranks, stage, perDevice, more);
+        List<Collective> group = InProcessCollective.group(ranks);
+        ExecutorService threads = Executors.newFixedThreadPool(ranks);
+        try {
+            List<Future<SortedMap<String, double[]>>> results = new ArrayList<>();
+            for (int r = 0; r < ranks; r++) {
+                Collective collective = group.get(r);
+                results.add(threads.submit(() -> {
+                    try (NDManager manager = NDManager.newBaseManager()) {
+                        PeftModel model = PeftModel.apply(ModelDirectory.open(modelDir).load(manager, DataType.FLOAT64),
+                                method, manager, 7);
+                        new Trainer(model, LM, job.train(), 0).withDataParallel(collective, job.dist())
+                                .train(List.of(new TrainingTask("train", data, LM)), TaskMix.concat(), out, resume,
+                                        manager, stopAfter);
+                        SortedMap<String, double[]> values = new TreeMap<>();
+                        model.trainableTensors().forEach((k, v) -> values.put(k, v.toDoubleArray()));
+                        return values;
+                    } finally {
+                        collective.close();
+                    }
+                }));
+            }
+            List<SortedMap<String, double[]>> all = new ArrayList<>();
+            for (Future<SortedMap<String, double[]>> f : results) {
+                all.add(f.get());
+            }
+            for (int r = 1; r < ranks; r++) {
+                assertEquals(0.0, maxRelativeDifference(all.get(0), all.get(r)), "rank " + r + " differs from rank 0");
+            }
+            return all.get(0);
+        } finally {
+            threads.shutdownNow();
+        }
+    }
+
+    private static double maxRelativeDifference(SortedMap<String, double[]> a, SortedMap<String, double[]> b) {
+        assertEquals(a.keySet(), b.keySet());
+        double worst = 0;
+        for (String k : a.keySet()) {
+            double[] x = a.get(k);
+            double[] y = b.get(k);
+            double scale = 0;
+            for (double v : x) {
+                scale = Math.max(scale, Math.abs(v));
+            }
+            for (int i = 0; i < x.length; i++) {
+                worst = Math.max(worst, Math.abs(x[i] - y[i]) / Math.max(scale, 1e-12));
+            }
+        }
+        return worst;
+    }
+
+    @ParameterizedTest(name = "{0}, {1} ranks, ZeRO stage {2}")
+    @CsvSource({"lora, 2, 0", "lora, 2, 1", "lora, 2, 2", "lora, 4, 1", "full, 2, 0", "full, 2, 2", "full, 4, 1",
+        "full, 4, 2"})
+    void nRanksTrainAsOneRankWithTheSameGlobalBatch(String methodName, int ranks, int stage) throws Exception {
+        Method method = methodName.equals("lora") ? LORA : new FullFineTuning();
+        SortedMap<String, double[]> one = train(1, 0, method, dir.resolve("one-" + methodName + ranks + stage),
+                Long.MAX_VALUE, Optional.empty(), "train.max_steps=20");
+        SortedMap<String, double[]> many = train(ranks, stage, method, dir.resolve("n-" + methodName + ranks + stage),
+                Long.MAX_VALUE, Optional.empty(), "train.max_steps=20");
+        double difference = maxRelativeDifference(one, many);
+        System.out.printf("%s, %d ranks, stage %d vs one rank after 20 steps: max relative difference %.3g%n",
+                methodName, ranks, stage, difference);
+        assertTrue(difference <= 1e-9, "relative difference " + difference);
+    }
+
+    @Test
+    void aRunSavedByFourRanksResumesOnTwoAsAnUninterruptedTwoRankRun() throws Exception {
+        Method method = new FullFineTuning();
+        Path saved = dir.resolve("four-then-two");
+        train(4, 2, method, saved, 10, Optional.empty(), "train.max_steps=20");
+        SortedMap<String, double[]> resumed = train(2, 1, method, saved, Long.MAX_VALUE,
+                Optional.of(saved.resolve("checkpoint-10")), "train.max_steps=20");
+        SortedMap<String, double[]> straight = train(2, 1, method, dir.resolve("two-straight"), Long.MAX_VALUE,
+                Optional.empty(), "train.max_steps=20");
+        double difference = maxRelativeDifference(straight, resumed);
+        System.out.printf("saved at step 10 by 4 ranks (stage 2), resumed by 2 (stage 1), vs 2 ranks straight:"
+                + " max relative difference %.3g%n", difference);
+        assertTrue(difference <= 1e-9, "relative difference " + difference);
+    }
+
+    @ParameterizedTest(name = "ZeRO stage {0}")
+    @CsvSource({"0", "1", "2"})
+    void shardedStagesHoldTheirShareOfOptimizerStateAndGradients(int stage) throws Exception {
+        int ranks = 4;
+        JobConfig job = job(ranks, stage, 2);
+        List<Collective> group = InProcessCollective.group(ranks);
+        ExecutorService threads = Executors.newFixedThreadPool(ranks);
+        try {
+            List<Future<long[]>> results = new ArrayList<>();
+            for (int r = 0; r < ranks; r++) {
+                Collective collective = group.get(r);
+                results.add(threads.submit(() -> {
+                    try (NDManager manager = NDManager.newBaseManager()) {
+                        PeftModel model = PeftModel.apply(ModelDirectory.open(modelDir).load(manager, DataType.FLOAT64),
+                                new FullFineTuning(), manager, 7);
+                        // one real step through the trainer's engine, so the state exists
+                        model.requireGradients();
+                        try (DataParallelOptimizer engine = new DataParallelOptimizer(collective, stage,
+                                job.dist().reduceBucketSize(), Optimizer.from(job.train(), manager), model.trainableTensors())) {
+                            synchronized (DataParallelTrainingTest.class) {   // one GradientCollector per JVM
+                                for (NDArray p : model.trainableTensors().values()) {
+                                    try (NDManager step = manager.newSubManager();
+                                         GradientCollector c = Engine.getInstance().newGradientCollector()) {
+                                        c.backward(p.get(step, new NDIndex("...")).square().sum());
+                                    }
+                                }
+                            }
+                            engine.step(1e-3, 0);
+                            return new long[] {engine.optimizerStateBytes(), engine.gradientBufferBytes(),
+                                engine.trainableElements() * 8, engine.bucketElements() * 8};
+                        }
+                    } finally {
+                        collective.close();
+                    }
+                }));
+            }
+            for (Future<long[]> f : results) {
+                long[] r = f.get();
+                long state = r[0];
+                long gradients = r[1];
+                long total = r[2];
+                long bucket = r[3];
+                System.out.printf("stage %d: optimizer state %d bytes, gradient buffers %d bytes; trainable %d bytes,"
+                        + " bucket %d bytes%n", stage, state, gradients, total, bucket);
+                long adamState = 2 * total;      // exp_avg and exp_avg_sq
+                if (stage == 0) {
+                    assertEquals(adamState, state);
+                    assertEquals(total, gradients);
+                } else {
+                    assertTrue(Math.abs(state - adamState / ranks) <= 2 * bucket, "state " + state);
+                    if (stage == 1) {
+                        assertEquals(total, gradients);
+                    } else {
+                        assertTrue(Math.abs(gradients - total / ranks) <= bucket + 8L * ranks, "gradients " + gradients);
+                    }
+                }
+            }
+        } finally {
+            threads.shutdownNow();
+        }
+    }
+}
