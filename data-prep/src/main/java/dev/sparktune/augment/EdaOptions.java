@@ -5,7 +5,7 @@ package dev.sparktune.augment;
  * Techniques"). Each rate is the paper's alpha: the operation is applied {@code max(1, round(alpha * words))}
  * times (swap, insert) or deletes each word with probability alpha; 0 turns an operation off.
  */
-public record EdaOptions(double swapRate, double insertRate, double deleteRate) {
+public record EdaOptions(double swapRate, double insertRate, double deleteRate) implements java.io.Serializable {
     public EdaOptions {
         check("swap", swapRate);
         check("insert", insertRate);

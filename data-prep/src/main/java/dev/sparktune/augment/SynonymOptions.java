@@ -10,7 +10,8 @@ import java.util.List;
  * @param protectedTokens extra tokens never touched, matched as whole words, case-sensitive (placeholders such as
  *                        {@code <EMAIL>}, numbers, URLs and e-mail addresses are always protected)
  */
-public record SynonymOptions(double rate, int maxReplacements, List<String> protectedTokens) {
+public record SynonymOptions(double rate, int maxReplacements, List<String> protectedTokens)
+        implements java.io.Serializable {
     public SynonymOptions {
         if (!(rate > 0 && rate <= 1)) {
             throw new IllegalArgumentException("synonym rate must be in (0, 1], got " + rate);
