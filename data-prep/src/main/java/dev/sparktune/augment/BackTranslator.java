@@ -33,7 +33,7 @@ public final class BackTranslator {
     private final BackTranslationOptions options;
     private final ExecutorService pool;
     private final AtomicInteger consecutiveFailures = new AtomicInteger();
-    private final AtomicLong pausedUntilNanos = new AtomicLong(Long.MIN_VALUE);
+    private final AtomicLong pausedUntilNanos = new AtomicLong(); // 0: not paused
 
     public BackTranslator(Translator translator, BackTranslationOptions options) {
         this.translator = translator;
@@ -135,7 +135,8 @@ public final class BackTranslator {
     }
 
     private List<String> send(String source, String target, List<String> batch) throws TranslationException {
-        if (System.nanoTime() - pausedUntilNanos.get() < 0) {
+        long pausedUntil = pausedUntilNanos.get();
+        if (pausedUntil != 0 && System.nanoTime() - pausedUntil < 0) {
             throw new TranslationException("not sent: " + translator.id() + " failed " + FAILURES_TO_PAUSE
                     + " batches in a row and is paused for " + PAUSE.toSeconds() + " s", true);
         }
