@@ -238,13 +238,17 @@ final class RowAugmenter implements MapPartitionsFunction<Row, Row> {
         }
         if (!row.isNullAt(MESSAGES)) {
             for (Row turn : row.<Row>getList(MESSAGES)) {
-                String content = turn.getString(1);
-                if (PrepRows.ROLE_USER.equals(turn.getString(0)) && content != null && !content.isBlank()) {
-                    pieces.add(content);
+                if (rewritable(turn)) {
+                    pieces.add(turn.getString(1));
                 }
             }
         }
         return pieces;
+    }
+
+    private static boolean rewritable(Row turn) {
+        String content = turn.getString(1);
+        return PrepRows.ROLE_USER.equals(turn.getString(0)) && content != null && !content.isBlank();
     }
 
     /** The row with its rewritable pieces replaced, in the order {@link #pieces} lists them, as a copy. */
@@ -260,8 +264,7 @@ final class RowAugmenter implements MapPartitionsFunction<Row, Row> {
         if (!row.isNullAt(MESSAGES)) {
             List<Row> turns = new ArrayList<>();
             for (Row turn : row.<Row>getList(MESSAGES)) {
-                String content = turn.getString(1);
-                if (PrepRows.ROLE_USER.equals(turn.getString(0)) && content != null && !content.isBlank()) {
+                if (rewritable(turn)) {
                     turns.add(RowFactory.create(turn.getString(0), rewritten.get(next++)));
                 } else {
                     turns.add(turn);

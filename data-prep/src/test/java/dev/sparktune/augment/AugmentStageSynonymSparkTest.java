@@ -30,14 +30,18 @@ class AugmentStageSynonymSparkTest {
     private static final String NOTHING_TO_REPLACE = "<EMAIL> 12345 the and of";
     private static final int ROWS = 300;
 
-    /** Row i: validation when i % 5 == 0; i % 3 picks classification / chat / a text with no replaceable word. */
+    /**
+     * Row i: validation when i % 5 == 0; i % 3 picks classification (English, or Chinese when i is odd) / chat /
+     * a text with no replaceable word.
+     */
     private static List<Row> rows() {
         List<Row> rows = new ArrayList<>();
         for (int i = 0; i < ROWS; i++) {
             String id = String.format("row-%03d", i);
             String split = i % 5 == 0 ? PrepRows.SPLIT_VALIDATION : PrepRows.SPLIT_TRAIN;
             rows.add(switch (i % 3) {
-                case 0 -> PreparedRows.classification(id, split, "The old car " + i + " needs a big repair.", "ham");
+                case 0 -> PreparedRows.classification(id, split, i % 2 == 0 ? "The old car " + i + " needs a big repair."
+                        : "我今天很高兴，因为我买了一台新电脑。", "ham");
                 case 1 -> PreparedRows.chat(id, split, "Be brief.", "Which house should I buy near <EMAIL>?",
                         "The big one.");
                 default -> PreparedRows.text(id, split, NOTHING_TO_REPLACE);
