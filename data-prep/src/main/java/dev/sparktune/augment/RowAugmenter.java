@@ -11,6 +11,7 @@ import java.util.NoSuchElementException;
 import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.function.BiFunction;
+import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.function.MapPartitionsFunction;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
@@ -55,6 +56,11 @@ final class RowAugmenter implements MapPartitionsFunction<Row, Row> {
     @Override
     public Iterator<Row> call(Iterator<Row> rows) {
         Partition partition = new Partition();
+        TaskContext task = TaskContext.get();
+        if (task != null) {
+            // also when the consumer stops early (a limit) or the task fails: the translations made are still good
+            task.addTaskCompletionListener(context -> partition.finish());
+        }
         return new Iterator<>() {
             private Iterator<Row> buffered = List.<Row>of().iterator();
 
@@ -210,7 +216,7 @@ final class RowAugmenter implements MapPartitionsFunction<Row, Row> {
             }
         }
 
-        void finish() {
+        synchronized void finish() {
             if (!finished) {
                 finished = true;
                 if (cache != null && !added.isEmpty()) {

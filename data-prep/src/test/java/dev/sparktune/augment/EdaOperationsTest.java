@@ -46,6 +46,15 @@ class EdaOperationsTest {
     }
 
     @Test
+    void chineseSwapMovesHanLpWordsAndKeepsTheCharacters() {
+        String text = "我今天很高兴，因为我买了一台新电脑。";
+        String out = new EdaOperations(new EdaOptions(0.3, 0, 0), List.of()).apply(text, new SplittableRandom(4));
+        assertNotEquals(text, out);
+        assertEquals(text.chars().sorted().boxed().toList(), out.chars().sorted().boxed().toList());
+        assertTrue(out.endsWith("。"), out);
+    }
+
+    @Test
     void sameRandomStreamSameResult() {
         EdaOperations eda = new EdaOperations(EdaOptions.defaults(), List.of());
         assertEquals(eda.apply(TEXT, StableHash.random("1", "id", "eda", "0")),
