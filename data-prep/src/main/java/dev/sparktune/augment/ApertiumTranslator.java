@@ -9,6 +9,7 @@ import java.net.http.HttpRequest;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.regex.Pattern;
 
 /**
@@ -40,7 +41,8 @@ public final class ApertiumTranslator implements Translator {
 
     @Override
     public List<String> translate(String source, String target, List<String> texts) throws TranslationException {
-        boolean batchable = texts.size() > 1 && texts.stream().noneMatch(t -> t.toLowerCase().contains("<hr"));
+        boolean batchable = texts.size() > 1
+                && texts.stream().noneMatch(t -> t.toLowerCase(Locale.ROOT).contains("<hr"));
         if (batchable) {
             String joined = one(source, target, String.join(SEPARATOR, texts));
             String[] parts = SPLIT.split(joined.strip(), -1);

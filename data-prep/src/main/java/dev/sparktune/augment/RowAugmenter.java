@@ -17,6 +17,7 @@ import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
+import org.apache.spark.util.TaskCompletionListener;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -59,7 +60,7 @@ final class RowAugmenter implements MapPartitionsFunction<Row, Row> {
         TaskContext task = TaskContext.get();
         if (task != null) {
             // also when the consumer stops early (a limit) or the task fails: the translations made are still good
-            task.addTaskCompletionListener(context -> partition.finish());
+            task.addTaskCompletionListener((TaskCompletionListener) context -> partition.finish());
         }
         return new Iterator<>() {
             private Iterator<Row> buffered = List.<Row>of().iterator();

@@ -30,6 +30,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.hadoop.conf.Configuration;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -38,6 +39,7 @@ import org.junit.jupiter.api.io.TempDir;
  * against a stub: no real LLM server can run here, so an in-test HTTP server speaks the chat-completions API. It
  * "translates" to Spanish by prefixing {@code ES:} and back to English by dropping it and appending {@code (bt)}.
  */
+@Tag("integration")
 class OpenAiTranslatorAgainstStubServerTest {
     private static final Gson GSON = new Gson();
 
