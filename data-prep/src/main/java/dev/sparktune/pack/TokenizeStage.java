@@ -64,8 +64,20 @@ public final class TokenizeStage {
         TokenizerFiles files = TokenizerFiles.read(modelDir);
         int partitions = options.partitions() > 0 ? options.partitions()
                 : Integer.parseInt(spark.conf().get("spark.sql.shuffle.partitions"));
+        // Persisted: the fingerprint, the format and label queries and the tokenizing pass all read the input, and
+        // the stages before this one (augmentation talks to translation servers) must run once, not four times.
         Dataset<Row> input = prepared.select(Arrays.stream(PrepRows.PREPARED.fieldNames()).map(c -> col(c))
-                .toArray(Column[]::new));
+                .toArray(Column[]::new)).persist(StorageLevel.MEMORY_AND_DISK());
+        try {
+            return run(spark, input, options, files, partitions);
+        } finally {
+            input.unpersist();
+        }
+    }
+
+    private static PackOutcome run(SparkSession spark, Dataset<Row> input, PackOptions options, TokenizerFiles files,
+                                   int partitions) {
+        java.nio.file.Path modelDir = java.nio.file.Path.of(options.modelDir());
 
         Path output = new Path(options.tokenizedPath());
         FileSystem fs = fileSystem(spark, output);
