@@ -32,6 +32,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.TreeMap;
 import java.util.stream.Stream;
+import org.apache.spark.SparkContext;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.junit.jupiter.api.AfterAll;
@@ -272,7 +273,23 @@ class TokenizeStageTest {
         Thread.sleep(1100); // file times have one-second resolution on some file systems
 
         // same rows, other partitioning and order: nothing is tokenized or written
+        SparkContext sc = spark.session().sparkContext();
+        sc.setJobGroup("reuse", "second run", false);
         PackOutcome second = TokenizeStage.run(spark.session(), input(5), options("reused", true));
+        sc.clearJobGroup();
+        sc.listenerBus().waitUntilEmpty();
+        // the second run's only Spark action is the input's content hash (adaptive execution adds jobs of its own
+        // that materialise the input's shuffle): nothing is tokenized, packed, counted or written
+        int[] jobs = sc.statusTracker().getJobIdsForGroup("reuse");
+        List<String> stages = new ArrayList<>();
+        for (int job : jobs) {
+            for (int stage : sc.statusTracker().getJobInfo(job).get().stageIds()) {
+                stages.add(sc.statusTracker().getStageInfo(stage).get().name());
+            }
+        }
+        List<String> ours = stages.stream().filter(name -> !name.contains("withThreadLocalCaptured")).toList();
+        assertFalse(ours.isEmpty());
+        assertTrue(ours.stream().allMatch(name -> name.contains("at Fingerprint.java")), stages.toString());
         assertTrue(second.reused());
         assertEquals(first.fingerprint(), second.fingerprint());
         assertEquals(before, listing(out));
