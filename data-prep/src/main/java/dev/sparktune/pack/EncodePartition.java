@@ -1,0 +1,101 @@
+package dev.sparktune.pack;
+
+import dev.sparktune.tokenize.ChatTemplate;
+import dev.sparktune.train.TokenizedSample;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import org.apache.spark.api.java.function.MapPartitionsFunction;
+import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+
+/**
+ * Tokenizes a partition of prepared rows on an executor into {@link TokenizedSchema#ENCODED} rows, with the JVM's
+ * shared tokenizer ({@link ExecutorTokenizers}). Rows stream through; nothing holds the partition.
+ */
+final class EncodePartition implements MapPartitionsFunction<Row, Row> {
+    private static final long serialVersionUID = 1L;
+
+    private final Broadcast<TokenizerFiles> files;
+    private final String template;
+    private final int cutoffLen;
+    private final boolean trainOnPrompt;
+    private final Map<String, Long> labelIndex;
+    private final boolean taskPerDataset;
+
+    /**
+     * @param labelIndex     class label to index, in a serialisable map
+     * @param taskPerDataset write the row's dataset as its task (runs with several datasets)
+     */
+    EncodePartition(Broadcast<TokenizerFiles> files, String template, int cutoffLen, boolean trainOnPrompt,
+                    Map<String, Long> labelIndex, boolean taskPerDataset) {
+        this.files = files;
+        this.template = template;
+        this.cutoffLen = cutoffLen;
+        this.trainOnPrompt = trainOnPrompt;
+        this.labelIndex = labelIndex;
+        this.taskPerDataset = taskPerDataset;
+    }
+
+    @Override
+    public Iterator<Row> call(Iterator<Row> rows) {
+        ExecutorTokenizers.Loaded loaded = ExecutorTokenizers.get(files.value());
+        RowTokenizer tokenizer = new RowTokenizer(loaded.tokenizer(),
+                () -> ChatTemplate.forModel(loaded.dir(), template), cutoffLen, trainOnPrompt, labelIndex);
+        return new Iterator<>() {
+            private final List<Row> pending = new ArrayList<>();
+
+            @Override
+            public boolean hasNext() {
+                while (pending.isEmpty() && rows.hasNext()) {
+                    encode(rows.next());
+                }
+                return !pending.isEmpty();
+            }
+
+            @Override
+            public Row next() {
+                if (!hasNext()) {
+                    throw new java.util.NoSuchElementException();
+                }
+                return pending.remove(pending.size() - 1);
+            }
+
+            private void encode(Row row) {
+                PreparedRow prepared = PreparedRow.of(row);
+                String task = taskPerDataset ? prepared.dataset() : null;
+                RowTokenizer.Encoded encoded = tokenizer.encode(prepared);
+                List<Row> out = new ArrayList<>();
+                if (encoded.isRejected()) {
+                    out.add(RowFactory.create(prepared.id(), prepared.dataset(), task, 0, 0, null, null, null,
+                            encoded.reason(), row.json()));
+                } else if (encoded.classIndex() != null) {
+                    out.add(RowFactory.create(prepared.id(), prepared.dataset(), task, 0,
+                            encoded.classInputIds().length, boxed(encoded.classInputIds()), null,
+                            encoded.classIndex(), null, null));
+                } else {
+                    List<TokenizedSample> samples = encoded.samples();
+                    for (int piece = 0; piece < samples.size(); piece++) {
+                        TokenizedSample s = samples.get(piece);
+                        out.add(RowFactory.create(prepared.id(), prepared.dataset(), task, piece, s.length(),
+                                boxed(s.inputIds()), boxed(s.labels()), null, null, null));
+                    }
+                }
+                // next() takes from the end
+                for (int i = out.size() - 1; i >= 0; i--) {
+                    pending.add(out.get(i));
+                }
+            }
+        };
+    }
+
+    static Long[] boxed(long[] values) {
+        Long[] out = new Long[values.length];
+        for (int i = 0; i < values.length; i++) {
+            out[i] = values[i];
+        }
+        return out;
+    }
+}

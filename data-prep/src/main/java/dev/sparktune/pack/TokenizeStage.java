@@ -1,0 +1,250 @@
+package dev.sparktune.pack;
+
+import static org.apache.spark.sql.functions.col;
+import static org.apache.spark.sql.functions.lit;
+import static org.apache.spark.sql.functions.sum;
+import static org.apache.spark.sql.functions.when;
+
+import dev.sparktune.prep.PrepRows;
+import dev.sparktune.prep.StageResult;
+import dev.sparktune.tokenize.ChatTemplate;
+import dev.sparktune.tokenize.SpecialTokens;
+import dev.sparktune.tokenize.Tokenizer;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.Arrays;
+import java.util.List;
+import java.util.SortedMap;
+import java.util.TreeMap;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.sql.Column;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Encoders;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.storage.StorageLevel;
+
+/**
+ * The last data-prep stage: prepared rows to the tokenized Parquet the trainer reads, at {@code tokenized_path}.
+ *
+ * <ol>
+ *   <li>Fingerprint the input rows, tokenizer files and options; if {@code tokenized_path} holds a committed output
+ *       with the same fingerprint, reuse it and tokenize nothing.</li>
+ *   <li>Hash-partition the rows by {@code id} into {@code partitions} partitions and tokenize each on an executor
+ *       ({@link EncodePartition}, one tokenizer per executor JVM).</li>
+ *   <li>With packing, sort each partition's SFT and text samples by task, id and piece and pack them
+ *       ({@link PackPartition}). The partition a sample lands in depends only on its row's id, so a rerun packs the
+ *       same rows together in the same order, whatever the input's own partitioning, and nothing is collected to
+ *       the driver. The price: samples of different partitions never share a row, so each partition (and each
+ *       window of {@value #PACK_WINDOW} samples, and each task) ends with its own partly-filled rows; against one
+ *       global best-fit pass that is at most a few extra rows per partition and task. Classification rows are never
+ *       packed.</li>
+ *   <li>Write to {@code <tokenized_path>._staging}: the rows, {@code _rejected/} (stage {@code tokenize}),
+ *       {@code _labels.json}, {@code _stats.json}, {@code _fingerprint}; then replace {@code tokenized_path} with
+ *       it by rename. Spark and the trainer skip names starting with {@code _}.</li>
+ * </ol>
+ *
+ * <p>{@code task} is the row's dataset name when the input holds more than one dataset, null otherwise.
+ */
+public final class TokenizeStage {
+    public static final String STAGE = "tokenize";
+    static final String STATS_FILE = "_stats.json";
+    static final String REJECTED_DIR = "_rejected";
+    /** Samples packed together at most; bounds an executor's memory while packing. */
+    static final int PACK_WINDOW = 10_000;
+
+    private TokenizeStage() {
+    }
+
+    public static PackOutcome run(SparkSession spark, Dataset<Row> prepared, PackOptions options) {
+        java.nio.file.Path modelDir = java.nio.file.Path.of(options.modelDir());
+        TokenizerFiles files = TokenizerFiles.read(modelDir);
+        int partitions = options.partitions() > 0 ? options.partitions()
+                : Integer.parseInt(spark.conf().get("spark.sql.shuffle.partitions"));
+        // Persisted: the fingerprint, the format and label queries and the tokenizing pass all read the input, and
+        // the stages before this one (augmentation talks to translation servers) must run once, not four times.
+        Dataset<Row> input = prepared.select(Arrays.stream(PrepRows.PREPARED.fieldNames()).map(c -> col(c))
+                .toArray(Column[]::new)).persist(StorageLevel.MEMORY_AND_DISK());
+        try {
+            return run(spark, input, options, files, partitions);
+        } finally {
+            input.unpersist();
+        }
+    }
+
+    private static PackOutcome run(SparkSession spark, Dataset<Row> input, PackOptions options, TokenizerFiles files,
+                                   int partitions) {
+        java.nio.file.Path modelDir = java.nio.file.Path.of(options.modelDir());
+
+        Path output = new Path(options.tokenizedPath());
+        FileSystem fs = fileSystem(spark, output);
+        Fingerprint.Parts parts = Fingerprint.of(input, files, options, partitions, PACK_WINDOW);
+        String fingerprint = parts.fingerprint();
+        if (fingerprint.equals(Fingerprint.committed(fs, output))) {
+            PackReport report = Fingerprint.GSON.fromJson(Fingerprint.readText(fs, new Path(output, STATS_FILE)),
+                    PackReport.class);
+            return outcome(spark, fs, output, report, fingerprint, true);
+        }
+
+        List<Row> kinds = input.select(PrepRows.DATASET, PrepRows.FORMAT).distinct().collectAsList();
+        boolean taskPerDataset = kinds.stream().map(r -> r.getString(0)).distinct().count() > 1;
+        boolean hasSft = kinds.stream().anyMatch(r -> PrepRows.FORMAT_ALPACA.equals(r.getString(1))
+                || PrepRows.FORMAT_SHAREGPT.equals(r.getString(1)));
+        boolean hasClassification = kinds.stream()
+                .anyMatch(r -> PrepRows.FORMAT_CLASSIFICATION.equals(r.getString(1)));
+        long padId;
+        try (Tokenizer tokenizer = Tokenizer.load(modelDir)) {
+            padId = padId(tokenizer.specialTokens());
+            if (hasSft) {
+                // fail the job here, with the template's own message, rather than reject every SFT row
+                ChatTemplate.forModel(modelDir, options.template());
+            }
+        }
+        LabelVocabulary labels = !hasClassification ? new LabelVocabulary(List.of())
+                : options.labels() != null ? new LabelVocabulary(options.labels()) : LabelVocabulary.discover(input);
+
+        JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+        Broadcast<TokenizerFiles> shipped = jsc.broadcast(files);
+        Dataset<Row> encoded = input.repartition(partitions, col(PrepRows.ID))
+                .mapPartitions(new EncodePartition(shipped, options.template(), options.cutoffLen(),
+                        options.trainOnPrompt(), labels.index(), taskPerDataset), Encoders.row(TokenizedSchema.ENCODED))
+                .persist(StorageLevel.MEMORY_AND_DISK());
+        Path staging = new Path(output.getParent(), output.getName() + "._staging");
+        try {
+            delete(fs, staging);
+            tokenized(encoded, options, padId).write().parquet(staging.toString());
+            rejected(encoded).write().parquet(new Path(staging, REJECTED_DIR).toString());
+            long outputRows = spark.read().schema(TokenizedSchema.TOKENIZED).parquet(staging.toString()).count();
+            PackReport report = report(encoded, options, outputRows);
+            if (hasClassification) {
+                Fingerprint.writeText(fs, new Path(staging, LabelVocabulary.FILE), labels.toJson());
+            }
+            Fingerprint.writeText(fs, new Path(staging, STATS_FILE), Fingerprint.GSON.toJson(report));
+            Fingerprint.write(fs, staging, parts);
+            commit(fs, staging, output);
+            return outcome(spark, fs, output, report, fingerprint, false);
+        } finally {
+            encoded.unpersist();
+            shipped.destroy();
+        }
+    }
+
+    /** Kept samples as trainer rows: causal ones packed (or one per row), classification ones one per row. */
+    private static Dataset<Row> tokenized(Dataset<Row> encoded, PackOptions options, long padId) {
+        Dataset<Row> kept = encoded.filter(col(TokenizedSchema.REASON).isNull());
+        Dataset<Row> causal = kept.filter(col(TokenizedSchema.LABELS).isNotNull())
+                .sortWithinPartitions(TokenizedSchema.TASK, TokenizedSchema.ID, TokenizedSchema.PIECE);
+        Dataset<Row> causalRows = options.packing()
+                ? causal.mapPartitions(new PackPartition(options.cutoffLen(), padId, PACK_WINDOW),
+                        Encoders.row(TokenizedSchema.TOKENIZED))
+                : causal.select(col(TokenizedSchema.INPUT_IDS), col(TokenizedSchema.LABELS),
+                        lit(null).cast(TokenizedSchema.TOKENIZED.apply(TokenizedSchema.SEGMENT_IDS).dataType())
+                                .as(TokenizedSchema.SEGMENT_IDS),
+                        lit(null).cast("bigint").as(TokenizedSchema.LABEL), col(TokenizedSchema.TASK));
+        Dataset<Row> classRows = kept.filter(col(TokenizedSchema.LABEL).isNotNull())
+                .sortWithinPartitions(TokenizedSchema.TASK, TokenizedSchema.ID)
+                .select(col(TokenizedSchema.INPUT_IDS),
+                        lit(null).cast(TokenizedSchema.TOKENIZED.apply(TokenizedSchema.LABELS).dataType())
+                                .as(TokenizedSchema.LABELS),
+                        lit(null).cast(TokenizedSchema.TOKENIZED.apply(TokenizedSchema.SEGMENT_IDS).dataType())
+                                .as(TokenizedSchema.SEGMENT_IDS),
+                        col(TokenizedSchema.LABEL), col(TokenizedSchema.TASK));
+        return causalRows.unionByName(classRows);
+    }
+
+    private static Dataset<Row> rejected(Dataset<Row> encoded) {
+        return encoded.filter(col(TokenizedSchema.REASON).isNotNull())
+                .select(lit(STAGE).as(PrepRows.STAGE), col(TokenizedSchema.REASON).as(PrepRows.REASON),
+                        col(TokenizedSchema.DATASET).as(PrepRows.DATASET), col(TokenizedSchema.ID).as(PrepRows.SOURCE),
+                        col(TokenizedSchema.RECORD).as(PrepRows.RECORD));
+    }
+
+    private static PackReport report(Dataset<Row> encoded, PackOptions options, long outputRows) {
+        Column ok = col(TokenizedSchema.REASON).isNull();
+        Column length = col(TokenizedSchema.LENGTH);
+        Row counts = encoded.agg(
+                sum(when(col(TokenizedSchema.REASON).isNotNull(), 1).otherwise(0)),
+                sum(when(ok.and(col(TokenizedSchema.PIECE).equalTo(0)), 1).otherwise(0)),
+                sum(when(col(TokenizedSchema.LABELS).isNotNull(), 1).otherwise(0)),
+                sum(when(col(TokenizedSchema.LABEL).isNotNull(), 1).otherwise(0)),
+                sum(when(ok, length).otherwise(0)),
+                sum(when(col(TokenizedSchema.LABELS).isNotNull(), length).otherwise(0)),
+                sum(when(ok.and(length.equalTo(options.cutoffLen())), 1).otherwise(0))).first();
+        long rejected = count(counts, 0);
+        long kept = count(counts, 1);
+        long causal = count(counts, 2);
+        long classification = count(counts, 3);
+        long causalTokens = count(counts, 5);
+        SortedMap<Integer, Long> histogram = new TreeMap<>();
+        for (Row r : encoded.filter(ok).groupBy(TokenizedSchema.LENGTH).count().collectAsList()) {
+            histogram.merge(PackReport.bucket(r.getInt(0), options.cutoffLen()), r.getLong(1), Long::sum);
+        }
+        long packedRows = options.packing() ? outputRows - classification : 0;
+        double efficiency = packedRows == 0 ? 0 : (double) causalTokens / ((double) packedRows * options.cutoffLen());
+        return new PackReport(kept + rejected, kept, rejected, causal, classification, count(counts, 4),
+                count(counts, 6), outputRows, packedRows, efficiency, histogram);
+    }
+
+    private static long count(Row row, int i) {
+        return row.isNullAt(i) ? 0 : ((Number) row.get(i)).longValue();
+    }
+
+    private static PackOutcome outcome(SparkSession spark, FileSystem fs, Path output, PackReport report,
+                                       String fingerprint, boolean reused) {
+        Dataset<Row> kept = spark.read().schema(TokenizedSchema.TOKENIZED).parquet(output.toString());
+        Dataset<Row> rejected = spark.read().schema(PrepRows.REJECTED)
+                .parquet(new Path(output, REJECTED_DIR).toString());
+        Path labels = new Path(output, LabelVocabulary.FILE);
+        String labelsFile;
+        try {
+            labelsFile = fs.exists(labels) ? labels.toString() : null;
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot look for " + labels, e);
+        }
+        return new PackOutcome(new StageResult(STAGE, kept, rejected), report, fingerprint, reused, labelsFile);
+    }
+
+    /**
+     * The id after a packed row's last segment: the pad token, else EOS, else 0. It is masked out of attention and
+     * loss, so any valid id serves.
+     */
+    static long padId(SpecialTokens special) {
+        if (special.pad() != null) {
+            return special.pad().id();
+        }
+        return special.eos() != null ? special.eos().id() : 0;
+    }
+
+    private static void commit(FileSystem fs, Path staging, Path output) {
+        try {
+            delete(fs, output);
+            if (!fs.rename(staging, output)) {
+                throw new IOException("rename returned false");
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot move the tokenized output from " + staging + " to " + output
+                    + "; check that the parent folder is writable", e);
+        }
+    }
+
+    private static void delete(FileSystem fs, Path path) {
+        try {
+            if (fs.exists(path)) {
+                fs.delete(path, true);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot delete " + path, e);
+        }
+    }
+
+    private static FileSystem fileSystem(SparkSession spark, Path path) {
+        try {
+            return path.getFileSystem(spark.sparkContext().hadoopConfiguration());
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot open the file system of " + path, e);
+        }
+    }
+}
