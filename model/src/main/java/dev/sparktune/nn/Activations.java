@@ -20,8 +20,9 @@ public final class Activations {
 
     /** GELU's tanh approximation ({@code gelu_new}, {@code gelu_pytorch_tanh}). */
     public static NDArray geluTanh(NDArray x) {
-        NDArray inner = x.add(x.pow(3).mul(0.044715)).mul(Math.sqrt(2.0 / Math.PI));
-        return x.mul(inner.tanh().add(1.0)).mul(0.5);
+        NDArray cube = x.mul(x).mul(x);
+        NDArray inner = Scalars.times(x.add(Scalars.times(cube, 0.044715)), Math.sqrt(2.0 / Math.PI));
+        return Scalars.times(x.mul(inner.tanh().add(1.0)), 0.5);
     }
 
     public static NDArray byName(String hiddenAct, NDArray x) {

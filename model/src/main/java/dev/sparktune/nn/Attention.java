@@ -32,7 +32,7 @@ public final class Attention {
             v = v.repeat(1, heads / kvHeads);
         }
         double scale = 1.0 / Math.sqrt(q.getShape().get(3));
-        NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)).mul(scale).add(mask);
+        NDArray scores = Scalars.times(q.matMul(k.transpose(0, 1, 3, 2)), scale).add(mask);
         return probabilityDropout.apply(scores.softmax(-1)).matMul(v);
     }
 

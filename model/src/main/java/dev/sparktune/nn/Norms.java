@@ -16,8 +16,8 @@ public final class Norms {
     public static NDArray rmsNorm(NDArray x, NDArray weight, double eps) {
         DataType dtype = x.getDataType();
         NDArray wide = dtype == DataType.FLOAT64 ? x : x.toType(DataType.FLOAT32, false);
-        NDArray meanSquare = wide.pow(2).mean(new int[] {-1}, true);
-        NDArray normalised = wide.mul(meanSquare.add(eps).sqrt().pow(-1));
+        NDArray meanSquare = wide.square().mean(new int[] {-1}, true);
+        NDArray normalised = wide.div(meanSquare.add(eps).sqrt());    // no pow(-1): see Scalars
         // activations first: a result belongs to its first operand's NDManager (the step's, not the weights')
         return normalised.toType(dtype, false).mul(weight);
     }

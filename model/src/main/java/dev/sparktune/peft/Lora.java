@@ -9,6 +9,7 @@ import dev.sparktune.arch.ForwardHooks;
 import dev.sparktune.arch.ModelLayout;
 import dev.sparktune.arch.Weights;
 import dev.sparktune.nn.Linear;
+import dev.sparktune.nn.Scalars;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -129,15 +130,15 @@ public record Lora(int rank, double alpha, double dropout, List<String> target, 
                     return base;
                 }
                 NDArray dropped = rate > 0 && training ? Dropout.dropout(x, rate, true).singletonOrThrow() : x;
-                NDArray update = Linear.linear(Linear.linear(dropped, w.get(module + ".lora_A.weight")),
-                        w.get(module + ".lora_B.weight")).mul(s);
+                NDArray update = Scalars.times(Linear.linear(Linear.linear(dropped, w.get(module + ".lora_A.weight")),
+                        w.get(module + ".lora_B.weight")), s);
                 if (!useDora) {
                     return base.add(update);
                 }
                 // DoRA: base + (m/||W'|| - 1) W x + (m/||W'||) s B A x, W' = W + s B A (PEFT's DoraLinearLayer)
                 NDManager step = x.getManager();
                 NDArray weight = w.get(module + ".weight");
-                NDArray delta = w.borrow(module + ".lora_B.weight", step).matMul(w.get(module + ".lora_A.weight")).mul(s);
+                NDArray delta = Scalars.times(w.borrow(module + ".lora_B.weight", step).matMul(w.get(module + ".lora_A.weight")), s);
                 NDArray norm = delta.add(weight).norm(new int[] {1}).stopGradient();
                 NDArray factor = w.borrow(module + ".lora_magnitude_vector", step).div(norm);
                 // PEFT's DoraLinearLayer applies W to the same dropped-out input as B A

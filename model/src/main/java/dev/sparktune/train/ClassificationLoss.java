@@ -2,6 +2,7 @@ package dev.sparktune.train;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;
+import dev.sparktune.nn.Scalars;
 import java.util.List;
 
 /**
@@ -73,6 +74,6 @@ public record ClassificationLoss(double labelSmoothing, List<Double> classWeight
             return nll;
         }
         NDArray smooth = allClasses.mul(scored).sum().div(totalWeight);
-        return nll.mul(1 - labelSmoothing).add(smooth.mul(labelSmoothing / classes));
+        return Scalars.times(nll, 1 - labelSmoothing).add(Scalars.times(smooth, (double) labelSmoothing / classes));
     }
 }

@@ -6,6 +6,7 @@ import dev.sparktune.arch.Bert;
 import dev.sparktune.arch.Llama;
 import dev.sparktune.arch.PretrainedModel;
 import dev.sparktune.nn.AttentionMask;
+import dev.sparktune.nn.Scalars;
 
 /**
  * What a micro-batch's loss is. It returns the loss summed over its scored items (tokens, or
@@ -64,7 +65,8 @@ public sealed interface Objective permits Objective.CausalLm, Objective.Classifi
             AttentionMask bidirectional = new AttentionMask(batch.keep(), batch.mask().segmentIds(), false, 0);
             NDArray hidden = bert.hiddenStates(batch.inputIds(), null, batch.positions(), bidirectional);
             NDArray logits = bert.classify(hidden, batch.keep(), head);
-            return new Loss(loss.mean(logits, batch.classes()).mul(batch.classes().getShape().get(0)), scoredItems(batch));
+            return new Loss(Scalars.times(loss.mean(logits, batch.classes()), batch.classes().getShape().get(0)),
+                    scoredItems(batch));
         }
 
         @Override

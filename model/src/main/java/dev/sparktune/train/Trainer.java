@@ -13,6 +13,7 @@ import dev.sparktune.dist.Collective;
 import dev.sparktune.dist.DataParallelOptimizer;
 import dev.sparktune.dist.InProcessCollective;
 import dev.sparktune.io.TokenizedRow;
+import dev.sparktune.nn.Scalars;
 import dev.sparktune.optim.LrSchedule;
 import dev.sparktune.optim.Optimizer;
 import dev.sparktune.peft.PeftModel;
@@ -290,7 +291,7 @@ public final class Trainer {
                         Objective.Loss l = tasks.get(task).objective().loss(training, batches.get(i), stepManager);
                         // d(loss)/d(sum) for loss = sum over tasks of (count/M) * (task's summed loss / task's items)
                         double divisor = (double) micro.size() * Math.max(items[task], 1) / count[task];
-                        collector.backward(l.sum().div(divisor));
+                        collector.backward(Scalars.dividedBy(l.sum(), divisor));
                         lossSums[task] += l.sum().toType(DataType.FLOAT64, false).getDouble();
                         lossSums[n] += batches.get(i).tokens();
                     }

@@ -9,33 +9,43 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.training.GradientCollector;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import dev.sparktune.arch.Bert;
 import dev.sparktune.arch.ModelDirectory;
 import dev.sparktune.arch.TinyModels;
 import dev.sparktune.config.ConfigLoader;
 import dev.sparktune.config.JobConfig;
 import dev.sparktune.io.TokenizedParquet;
 import dev.sparktune.io.TokenizedRow;
+import dev.sparktune.io.onnx.ImportedMiniLm;
 import dev.sparktune.optim.Optimizer;
 import dev.sparktune.peft.FullFineTuning;
 import dev.sparktune.peft.Lora;
 import dev.sparktune.peft.Method;
 import dev.sparktune.peft.PeftModel;
 import dev.sparktune.train.CausalLmLoss;
+import dev.sparktune.train.ClassificationLoss;
 import dev.sparktune.train.Objective;
 import dev.sparktune.train.TaskMix;
 import dev.sparktune.train.Trainer;
 import dev.sparktune.train.TrainingData;
 import dev.sparktune.train.TrainingTask;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.Random;
 import java.util.SortedMap;
 import java.util.TreeMap;
+import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.function.Function;
 import org.apache.hadoop.conf.Configuration;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -85,26 +95,69 @@ class DataParallelTrainingTest {
         return ConfigLoader.parse("", "test", overrides).job();
     }
 
-    /** Final trainable tensors of rank 0, after checking that every rank ended with the same bits. */
+    /** How the ranks of a test talk: the in-process collective, or the TCP ring over loopback. */
+    enum Transport {
+        THREADS, RING;
+
+        /** One way to obtain each rank's collective, to be called on that rank's thread. */
+        List<Callable<Collective>> connect(int ranks) {
+            if (this == THREADS) {
+                return InProcessCollective.group(ranks).stream().map(c -> (Callable<Collective>) () -> c).toList();
+            }
+            RingOptions options = RingOptions.defaults().withNetworkCidr("127.0.0.0/8").withTimeout(Duration.ofSeconds(60));
+            List<RingListener> listeners = new ArrayList<>();
+            for (int r = 0; r < ranks; r++) {
+                listeners.add(RingListener.bind(options));
+            }
+            List<String> addresses = listeners.stream().map(RingListener::address).toList();
+            byte[] secret = "a test job's secret, 32 bytes...".getBytes(StandardCharsets.UTF_8);
+            List<Callable<Collective>> out = new ArrayList<>();
+            for (int r = 0; r < ranks; r++) {
+                int rank = r;
+                out.add(() -> RingCollective.connect(listeners.get(rank), rank, addresses, secret, options));
+            }
+            return out;
+        }
+    }
+
     private static SortedMap<String, double[]> train(int ranks, int stage, Method method, Path out, long stopAfter,
                                                      Optional<Path> resume, String... more) throws Exception {
+        return train(Transport.THREADS, ranks, stage, method, out, stopAfter, resume, more);
+    }
+
+    private static SortedMap<String, double[]> train(Transport transport, int ranks, int stage, Method method, Path out,
+                                                     long stopAfter, Optional<Path> resume, String... more)
+            throws Exception {
+        return train(transport, ranks, stage, m -> tinyLlama(method, m), new TrainingTask("train", data, LM), out,
+                stopAfter, resume, more);
+    }
+
+    private static PeftModel tinyLlama(Method method, NDManager manager) {
+        return PeftModel.apply(ModelDirectory.open(modelDir).load(manager, DataType.FLOAT64), method, manager, 7);
+    }
+
+    /** Final trainable tensors of rank 0, after checking that every rank ended with the same bits. */
+    private static SortedMap<String, double[]> train(Transport transport, int ranks, int stage,
+                                                     Function<NDManager, PeftModel> replica, TrainingTask task, Path out,
+                                                     long stopAfter, Optional<Path> resume, String... more)
+            throws Exception {
         int perDevice = 8 / ranks;
         JobConfig job = job(ranks, stage, perDevice, more);
-        List<Collective> group = InProcessCollective.group(ranks);
+        List<Callable<Collective>> group = transport.connect(ranks);
         ExecutorService threads = Executors.newFixedThreadPool(ranks);
         try {
             List<Future<SortedMap<String, double[]>>> results = new ArrayList<>();
             for (int r = 0; r < ranks; r++) {
-                Collective collective = group.get(r);
+                Callable<Collective> connect = group.get(r);
                 results.add(threads.submit(() -> {
+                    Collective collective = connect.call();
                     try (NDManager manager = NDManager.newBaseManager()) {
-                        PeftModel model = PeftModel.apply(ModelDirectory.open(modelDir).load(manager, DataType.FLOAT64),
-                                method, manager, 7);
-                        new Trainer(model, LM, job.train(), 0).withDataParallel(collective, job.dist())
-                                .train(List.of(new TrainingTask("train", data, LM)), TaskMix.concat(), out, resume,
-                                        manager, stopAfter);
+                        PeftModel model = replica.apply(manager);
+                        new Trainer(model, task.objective(), job.train(), 0).withDataParallel(collective, job.dist())
+                                .train(List.of(task), TaskMix.concat(), out, resume, manager, stopAfter);
                         SortedMap<String, double[]> values = new TreeMap<>();
-                        model.trainableTensors().forEach((k, v) -> values.put(k, v.toDoubleArray()));
+                        model.trainableTensors().forEach((k, v) -> values.put(k,
+                                v.toType(DataType.FLOAT64, false).toDoubleArray()));
                         return values;
                     } finally {
                         collective.close();
@@ -153,6 +206,63 @@ class DataParallelTrainingTest {
         double difference = maxRelativeDifference(one, many);
         System.out.printf("%s, %d ranks, stage %d vs one rank after 20 steps: max relative difference %.3g%n",
                 methodName, ranks, stage, difference);
+        assertTrue(difference <= 1e-9, "relative difference " + difference);
+    }
+
+    @ParameterizedTest(name = "MiniLM {0}, 2 ranks, ZeRO stage {1}")
+    @CsvSource({"lora, 1", "full, 2"})
+    void miniLmClassifierOnTwoRanksTrainsAsOneRankInFloat32(String methodName, int stage) throws Exception {
+        Path miniLm = miniLmWithoutDropout();
+        Method method = methodName.equals("lora")
+                ? new Lora(8, 16, 0.0, List.of("query", "value"), false, false, List.of()) : new FullFineTuning();
+        Function<NDManager, PeftModel> replica = m -> PeftModel.apply(
+                ((Bert) ModelDirectory.open(miniLm).load(m, DataType.FLOAT32)).withClassifier(2, m, 3), method, m, 7);
+        Random random = new Random(5);
+        List<TokenizedRow> rows = new ArrayList<>();
+        for (int i = 0; i < 32; i++) {
+            long[] ids = random.longs(5 + random.nextInt(10), 2000, 8000).toArray();
+            ids[0] = 101;   // [CLS]
+            rows.add(new TokenizedRow(ids, null, null, (long) (ids[1] % 2), null));
+        }
+        Configuration conf = new Configuration();
+        Path file = dir.resolve("minilm-data/part-0.parquet");
+        if (!Files.exists(file)) {
+            TokenizedParquet.write(conf, file.toString(), rows, 1 << 16);
+        }
+        Objective classify = new Objective.Classification(ClassificationLoss.PLAIN);
+        TrainingTask task = new TrainingTask("topics", TrainingData.open(conf, dir.resolve("minilm-data").toString()), classify);
+
+        SortedMap<String, double[]> one = train(Transport.THREADS, 1, 0, replica, task, dir.resolve("minilm-one-" + methodName),
+                Long.MAX_VALUE, Optional.empty(), "train.max_steps=20", "train.learning_rate=1e-4");
+        SortedMap<String, double[]> two = train(Transport.THREADS, 2, stage, replica, task,
+                dir.resolve("minilm-two-" + methodName), Long.MAX_VALUE, Optional.empty(), "train.max_steps=20",
+                "train.learning_rate=1e-4", "dist.reduce_bucket_size=2000000");
+        double difference = maxRelativeDifference(one, two);
+        System.out.printf("MiniLM %s, 2 ranks, stage %d vs one rank after 20 steps (float32): max relative difference"
+                + " %.3g%n", methodName, stage, difference);
+        assertTrue(difference <= 1e-4, "relative difference " + difference);
+    }
+
+    /** all-MiniLM-L6-v2 with its config's dropout turned off: ranks would draw their own masks. */
+    private static Path miniLmWithoutDropout() throws Exception {
+        Path imported = dir.resolve("minilm/all-MiniLM-L6-v2");
+        Path miniLm = Files.exists(imported) ? imported : ImportedMiniLm.importTo(dir.resolve("minilm"));
+        Path config = miniLm.resolve("config.json");
+        JsonObject json = JsonParser.parseString(Files.readString(config)).getAsJsonObject();
+        json.addProperty("hidden_dropout_prob", 0.0);
+        json.addProperty("attention_probs_dropout_prob", 0.0);
+        Files.writeString(config, json.toString());
+        return miniLm;
+    }
+
+    @Test
+    void ranksOnTheTcpRingTrainAsOneRank() throws Exception {
+        SortedMap<String, double[]> one = train(1, 0, LORA, dir.resolve("one-ring"), Long.MAX_VALUE, Optional.empty(),
+                "train.max_steps=20");
+        SortedMap<String, double[]> ring = train(Transport.RING, 4, 2, LORA, dir.resolve("ring"), Long.MAX_VALUE,
+                Optional.empty(), "train.max_steps=20");
+        double difference = maxRelativeDifference(one, ring);
+        System.out.printf("lora, 4 ranks on the TCP ring, stage 2 vs one rank: max relative difference %.3g%n", difference);
         assertTrue(difference <= 1e-9, "relative difference " + difference);
     }
 
