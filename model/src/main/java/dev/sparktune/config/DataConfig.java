@@ -15,7 +15,9 @@ public record DataConfig(
         boolean trainOnPrompt,
         String mixStrategy,
         List<Double> interleaveProbs,
-        String tokenizedPath) {
+        String tokenizedPath,
+        String preparedPath,
+        long maxRecordBytes) {
 
     static DataConfig read(Section s) {
         List<String> dataset = s.strings("dataset", List.of());
@@ -40,7 +42,9 @@ public record DataConfig(
                     "only used with mix_strategy interleave_under or interleave_over");
         }
         String tokenizedPath = s.string("tokenized_path", null);
+        String preparedPath = s.string("prepared_path", null);
+        long maxRecordBytes = s.longInteger("max_record_bytes", 1_048_576L, Range.atLeast(1));
         return new DataConfig(dataset, evalDataset, datasetDir, datasetInfo, template, cutoffLen, valSize,
-                packing, trainOnPrompt, mixStrategy, interleaveProbs, tokenizedPath);
+                packing, trainOnPrompt, mixStrategy, interleaveProbs, tokenizedPath, preparedPath, maxRecordBytes);
     }
 }

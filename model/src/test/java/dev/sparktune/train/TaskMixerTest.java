@@ -202,13 +202,13 @@ class TaskMixerTest {
     @Test
     void fromConfigReadsMixStrategyAndInterleaveProbs() {
         DataConfig interleaved = new DataConfig(List.of("a", "b"), List.of(), "data", "dataset_info.yaml", null, 1024,
-                0.0, false, false, "interleave_over", List.of(0.25, 0.75), null);
+                0.0, false, false, "interleave_over", List.of(0.25, 0.75), null, null, 1_048_576L);
         TaskMixer mixer = TaskMixer.fromConfig(interleaved, tasks(10, 10));
         assertEquals(MixStrategy.INTERLEAVE_OVER, mixer.strategy());
         assertArrayEquals(new double[] {0.25, 0.75}, mixer.probabilities().orElseThrow(), 1e-12);
 
         DataConfig concat = new DataConfig(List.of("a", "b"), List.of(), "data", "dataset_info.yaml", null, 1024,
-                0.0, false, false, "concat", List.of(), null);
+                0.0, false, false, "concat", List.of(), null, null, 1_048_576L);
         assertEquals(MixStrategy.CONCAT, TaskMixer.fromConfig(concat, tasks(10, 10)).strategy());
         assertTrue(TaskMixer.fromConfig(concat, tasks(10, 10)).probabilities().isEmpty());
     }
