@@ -34,6 +34,8 @@ import java.util.function.Consumer;
  */
 final class FileParser {
     private static final ObjectMapper JSON = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+    /** Streams the elements of an array, so it must not insist that a value ends the input. */
+    private static final ObjectMapper ARRAY = new ObjectMapper();
     /** Part of an over-size record kept in {@code _rejected/}. */
     static final int OVERSIZE_SAVED_BYTES = 1024;
 
@@ -125,7 +127,7 @@ final class FileParser {
         }
         long index = 0;
         long start = 0;
-        try (JsonParser parser = JSON.getFactory().createParser(bytes)) {
+        try (JsonParser parser = ARRAY.getFactory().createParser(bytes)) {
             if (parser.nextToken() != JsonToken.START_ARRAY) {
                 reject("expected a JSON array of records ([{...}, {...}]) at line 1; for one object per line name"
                         + " the file .jsonl or set file_format: jsonl", lenient(bytes, bytes.length));
@@ -180,8 +182,9 @@ final class FileParser {
         settings.setMaxCharsPerColumn(-1);
         settings.setMaxColumns(10_000);
         settings.setLineSeparatorDetectionEnabled(true);
+        // CSV has no null: an empty cell, quoted or not, is an empty string
         settings.setEmptyValue("");
-        settings.setNullValue(null);
+        settings.setNullValue("");
         settings.setSkipEmptyLines(true);
         CsvParser parser = new CsvParser(settings);
         parser.beginParsing(new StringReader(text));

@@ -113,6 +113,10 @@ public final class Ingest {
         if (f.length() == 0) {
             return jsc.parallelize(List.of(Outcome.rejected("empty file: 0 bytes, not Parquet", f, "")), 1);
         }
+        if (!hasParquetMagic(f, spark.sparkContext().hadoopConfiguration())) {
+            return jsc.parallelize(List.of(Outcome.rejected("not a Parquet file: it does not begin and end with the"
+                    + " Parquet magic bytes PAR1 (binary garbage, or a file cut short)", f, null)), 1);
+        }
         Dataset<Row> rows;
         try {
             rows = spark.read().parquet(f.path());
@@ -121,7 +125,7 @@ public final class Ingest {
             }
             Column[] columns = Arrays.stream(rows.columns()).map(c -> col("`" + c + "`")).toArray(Column[]::new);
             rows = rows.select(col("_metadata.row_index").as("row_index"), to_json(struct(columns)).as("json"));
-        } catch (RuntimeException e) {
+        } catch (Exception e) { // Spark's own exceptions are checked ones thrown from Scala
             String reason = "not a readable Parquet file: " + firstLine(e.getMessage());
             return jsc.parallelize(List.of(Outcome.rejected(reason, f, null)), 1);
         }
@@ -153,6 +157,23 @@ public final class Ingest {
             return out.iterator();
         });
         return outcomes;
+    }
+
+    private static boolean hasParquetMagic(SourceFile f, Configuration hadoop) {
+        byte[] magic = "PAR1".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        if (f.length() < 12) {
+            return false;
+        }
+        Path path = new Path(f.path());
+        try (org.apache.hadoop.fs.FSDataInputStream in = path.getFileSystem(hadoop).open(path)) {
+            byte[] head = new byte[4];
+            byte[] tail = new byte[4];
+            in.readFully(0, head);
+            in.readFully(f.length() - 4, tail);
+            return Arrays.equals(head, magic) && Arrays.equals(tail, magic);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + f.path(), e);
+        }
     }
 
     /** The files of a dataset, sorted by path, each with its path relative to the dataset's root. */

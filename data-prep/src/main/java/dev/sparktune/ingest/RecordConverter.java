@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.List;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
+import scala.jdk.javaapi.CollectionConverters;
 
 /**
  * Turns one structured record (a JSON object; CSV and Parquet rows are read as one) into a row of
@@ -177,7 +178,9 @@ final class RecordConverter implements Serializable {
     }
 
     private Row row(String id, String system, List<Row> messages, String text, String label) {
-        return RowFactory.create(id, spec.name(), spec.formatting(), null, system, messages, text, label, null, null);
+        // Spark's Row encoder takes arrays as Scala sequences
+        Object turns = messages == null ? null : CollectionConverters.asScala(messages).toSeq();
+        return RowFactory.create(id, spec.name(), spec.formatting(), null, system, turns, text, label, null, null);
     }
 
     private static String present(JsonNode record) {
