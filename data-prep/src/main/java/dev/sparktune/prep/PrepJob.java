@@ -20,6 +20,18 @@ public final class PrepJob {
     private PrepJob() {
     }
 
+    /** Fails with a message naming the key when the config cannot run prep; cheap, no Spark needed. */
+    public static void checkConfig(DataConfig data) {
+        if (data.preparedPath() == null) {
+            throw new IllegalArgumentException("data.prepared_path is not set: say where prep writes its Parquet,"
+                    + " e.g. --set data.prepared_path=hdfs:///prep/my-job");
+        }
+        if (data.dataset().isEmpty()) {
+            throw new IllegalArgumentException("data.dataset lists no datasets: name at least one from the dataset"
+                    + " registry (" + data.datasetInfo() + " under " + data.datasetDir() + ")");
+        }
+    }
+
     /**
      * Runs the job.
      *
@@ -27,10 +39,7 @@ public final class PrepJob {
      * @return the report it wrote
      */
     public static PrepReport run(SparkSession spark, DataConfig data, PartitionSpec partition) {
-        if (data.preparedPath() == null) {
-            throw new IllegalArgumentException("data.prepared_path is not set: say where prep writes its Parquet,"
-                    + " e.g. --set data.prepared_path=hdfs:///prep/my-job");
-        }
+        checkConfig(data);
         Configuration hadoop = spark.sparkContext().hadoopConfiguration();
         Path datasetDir = new Path(data.datasetDir());
         Path info = new Path(data.datasetInfo());
