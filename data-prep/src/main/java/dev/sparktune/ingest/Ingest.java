@@ -74,7 +74,8 @@ public final class Ingest {
         List<JavaRDD<Outcome>> parts = new ArrayList<>();
         if (!streamed.isEmpty()) {
             int slices = Math.min(streamed.size(), Math.max(1, 4 * jsc.defaultParallelism()));
-            parts.add(jsc.parallelize(streamed, slices).mapPartitions(files -> parse(files, byDataset, conf, maxRecordBytes)));
+            // flatMap consumes the files one at a time: only one file's rows are buffered
+            parts.add(jsc.parallelize(streamed, slices).flatMap(f -> parse(f, byDataset, conf, maxRecordBytes)));
         }
         for (SourceFile f : parquet) {
             parts.add(parquet(spark, f, byDataset.get(f.dataset()), maxRecordBytes));
@@ -88,17 +89,13 @@ public final class Ingest {
         return new StageResult(STAGE, kept, rejected);
     }
 
-    private static Iterator<Outcome> parse(Iterator<SourceFile> files, Map<String, RecordConverter> converters,
+    private static Iterator<Outcome> parse(SourceFile f, Map<String, RecordConverter> converters,
                                            Broadcast<SerializableConfiguration> conf, long maxRecordBytes) throws IOException {
         List<Outcome> out = new ArrayList<>();
-        Configuration hadoop = conf.value().value();
-        while (files.hasNext()) {
-            SourceFile f = files.next();
-            Path path = new Path(f.path());
-            FileParser parser = new FileParser(f, converters.get(f.dataset()), maxRecordBytes, out::add);
-            try (InputStream in = path.getFileSystem(hadoop).open(path)) {
-                parser.read(in);
-            }
+        Path path = new Path(f.path());
+        FileParser parser = new FileParser(f, converters.get(f.dataset()), maxRecordBytes, out::add);
+        try (InputStream in = path.getFileSystem(conf.value().value()).open(path)) {
+            parser.read(in);
         }
         return out.iterator();
     }

@@ -32,7 +32,9 @@ import org.apache.spark.sql.SaveMode;
  * Everything is first written to {@code _staging-<name>} beside the target, which a rerun clears; the old target
  * is then deleted and the staging folder renamed onto it (one atomic rename on HDFS). Rows are hash-partitioned by
  * id into a number of files that depends only on the row count, sorted within each file, and the part files get
- * fixed names, so a rerun over the same inputs writes the same bytes.
+ * fixed names, so a rerun over the same inputs writes the same rows in the same order to the same files, and the
+ * same report. (Not always the same Parquet bytes: parquet-mr lists each column chunk's encodings in the footer in
+ * HashSet order, which can differ between JVMs.)
  */
 final class PreparedOutput {
     static final String REJECTED_DIR = "_rejected";

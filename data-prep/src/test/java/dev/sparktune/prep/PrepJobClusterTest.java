@@ -31,7 +31,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The prep job on a real cluster of two executor JVMs over 3,896 SpamAssassin e-mails (easy-ham-1 and spam-2):
- * counts against the files on disk, the committed layout, byte-identical reruns and partition writes.
+ * counts against the files on disk, the committed layout, reruns that write the same rows in the same files
+ * (and the same report bytes), and partition writes.
  */
 @Tag("integration")
 class PrepJobClusterTest {
@@ -101,11 +102,24 @@ class PrepJobClusterTest {
         Map<String, byte[]> first = contents(out);
         assertTrue(first.keySet().containsAll(List.of("part-00000.parquet", "_rejected/part-00000.parquet",
                 "_report.json", "_SUCCESS")), first.keySet().toString());
+        Map<String, List<Row>> firstRows = new TreeMap<>();
+        for (String file : first.keySet()) {
+            if (file.endsWith(".parquet")) {
+                firstRows.put(file, session.read().parquet(out.resolve(file).toString()).collectAsList());
+            }
+        }
         PrepJob.run(session, data(out, "ham,spam"), null);
         Map<String, byte[]> second = contents(out);
         assertEquals(first.keySet(), second.keySet());
         for (String file : first.keySet()) {
-            assertArrayEquals(first.get(file), second.get(file), file + " differs after a rerun");
+            if (file.endsWith(".parquet")) {
+                // Same rows in the same order. Not the same bytes: parquet-mr lists a column chunk's encodings in
+                // HashSet order, which differs between executor JVMs (seen here: identical rows, footers differing).
+                String path = out.resolve(file).toString();
+                assertEquals(firstRows.get(file), session.read().parquet(path).collectAsList(), file + " after a rerun");
+            } else {
+                assertArrayEquals(first.get(file), second.get(file), file + " differs after a rerun");
+            }
         }
         assertFalse(Files.exists(dir.resolve("_staging-prepared")), "the staging folder was renamed away");
     }
