@@ -36,6 +36,6 @@ public record PrepReport(
         json.put("rejected", rejected);
         json.put("token_length_histogram", tokenLengthHistogram);
         json.put("augmentation", augmentation);
-        return new GsonBuilder().setPrettyPrinting().serializeNulls().create().toJson(json) + "\n";
+        return new GsonBuilder().setPrettyPrinting().serializeNulls().disableHtmlEscaping().create().toJson(json) + "\n";
     }
 }
