@@ -220,6 +220,9 @@ class IngestTest {
         assertTrue(reasons.get(1).startsWith("element 1 and the rest of the file: not valid JSON at line 2, column 43: ")
                 && reasons.get(1).endsWith(" (1 elements before it were read)"), reasons.get(1));
         assertEquals("empty file: no JSON array", reasons.get(2));
+        Row outOfOrder = rejected.stream().filter(r -> reasonOf(r).startsWith("element 1 (line 3)")).findFirst().orElseThrow();
+        assertEquals("{\"conversations\": [{\"from\": \"gpt\", \"value\": \"I start\"}, {\"from\": \"human\","
+                + " \"value\": \"No\"}]}", outOfOrder.getAs(PrepRows.RECORD), "the element's raw text");
         Row withSystem = kept.stream().filter(r -> "Be brief.".equals(r.getAs(PrepRows.SYSTEM))).findFirst().orElseThrow();
         assertEquals(sha256Id("chat", "a.json", 2), withSystem.getAs(PrepRows.ID));
         assertEquals(List.of(List.of("user", "Why?"), List.of("assistant", "Because."), List.of("user", "Ok"),
@@ -233,6 +236,9 @@ class IngestTest {
         assertEquals(Map.of("Great phone", "positive", "Broke after a day, and\nsupport never answered", "negative"), labels);
         assertEquals(List.of("record 3 (line 5) has 1 fields, the header has 2 (text, label)",
                 "record 4 (line 6): column 'text' (classification text) is empty"), reasons("reviews"));
+        assertEquals(List.of(",neutral", "only one field"), rejected.stream()
+                .filter(r -> "reviews".equals(r.getAs(PrepRows.DATASET))).map(r -> (String) r.getAs(PrepRows.RECORD))
+                .sorted().toList(), "the raw CSV records");
     }
 
     @Test
