@@ -67,7 +67,7 @@ class PrepJobClusterTest {
     }
 
     @Test
-    void wholeCorpusRunKeepsOrRejectsEveryMessageAndARerunWritesTheSameBytes() throws IOException {
+    void wholeCorpusRunKeepsOrRejectsEveryMessageAndARerunWritesTheSameRowsAndReport() throws IOException {
         SparkSession session = spark.session();
         Path out = dir.resolve("prepared");
         long ham = SpamAssassinCorpus.messages(HAM).size();
