@@ -16,7 +16,9 @@ public record DataConfig(
         String mixStrategy,
         List<Double> interleaveProbs,
         double mixTemperature,
-        String tokenizedPath) {
+        String tokenizedPath,
+        String preparedPath,
+        long maxRecordBytes) {
 
     static DataConfig read(Section s) {
         List<String> dataset = s.strings("dataset", List.of());
@@ -47,7 +49,10 @@ public record DataConfig(
                     "only used with mix_strategy interleave_under or interleave_over");
         }
         String tokenizedPath = s.string("tokenized_path", null);
+        String preparedPath = s.string("prepared_path", null);
+        long maxRecordBytes = s.longInteger("max_record_bytes", 1_048_576L, Range.atLeast(1));
         return new DataConfig(dataset, evalDataset, datasetDir, datasetInfo, template, cutoffLen, valSize,
-                packing, trainOnPrompt, mixStrategy, interleaveProbs, mixTemperature, tokenizedPath);
+                packing, trainOnPrompt, mixStrategy, interleaveProbs, mixTemperature, tokenizedPath, preparedPath,
+                maxRecordBytes);
     }
 }

@@ -10,7 +10,7 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         versionProvider = BuildInfo.class,
         description = "Distributed fine-tuning of large language models on Apache Spark.",
-        subcommands = {DoctorCommand.class, ConfigCommand.class, ImportOnnxCommand.class})
+        subcommands = {DoctorCommand.class, ConfigCommand.class, ImportOnnxCommand.class, PrepCommand.class})
 public final class Sparktune implements Runnable {
 
     @CommandLine.Spec

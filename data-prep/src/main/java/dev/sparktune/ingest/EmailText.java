@@ -1,0 +1,204 @@
+package dev.sparktune.ingest;
+
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.Charset;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import java.util.Locale;
+import org.apache.james.mime4j.MimeException;
+import org.apache.james.mime4j.MimeIOException;
+import org.apache.james.mime4j.codec.DecodeMonitor;
+import org.apache.james.mime4j.dom.Body;
+import org.apache.james.mime4j.dom.Entity;
+import org.apache.james.mime4j.dom.Message;
+import org.apache.james.mime4j.dom.Multipart;
+import org.apache.james.mime4j.dom.SingleBody;
+import org.apache.james.mime4j.message.DefaultMessageBuilder;
+import org.apache.james.mime4j.stream.MimeConfig;
+
+/**
+ * The text a classifier or a language model should see of one RFC 822 message: the decoded Subject, a blank line,
+ * then the body (CRLF line ends as LF). Routing and mailing-list headers ({@code Received}, {@code Return-Path}, {@code List-*}, the mbox
+ * {@code From } line) are dropped: they differ between sources and would leak where a message came from.
+ *
+ * <p>The body is the first {@code text/plain} part that is not an attachment (depth-first through nested
+ * multiparts); failing that, the first {@code text/html} part converted to text. Transfer encodings
+ * (quoted-printable, base64) and charsets are decoded by Apache James mime4j; a charset Java does not know is
+ * read as UTF-8 when the bytes are valid UTF-8 and as windows-1252 otherwise, the usual meaning of mislabelled mail.
+ *
+ * <p>Rejected: files that do not start with header lines, binary files, multiparts whose boundary is missing or
+ * never appears, and messages with neither a Subject nor any text.
+ */
+final class EmailText {
+    private static final Charset FALLBACK = Charset.forName("windows-1252");
+
+    private EmailText() {
+    }
+
+    static String of(byte[] raw) throws RecordProblem {
+        int start = skipMboxLine(raw);
+        checkLooksLikeMail(raw, start);
+        Message message;
+        try {
+            DefaultMessageBuilder builder = new DefaultMessageBuilder();
+            builder.setMimeEntityConfig(MimeConfig.custom()
+                    .setMaxLineLen(-1).setMaxHeaderLen(-1).setMaxHeaderCount(-1).setMaxContentLen(-1).build());
+            builder.setDecodeMonitor(DecodeMonitor.SILENT);
+            message = builder.parseMessage(new ByteArrayInputStream(raw, start, raw.length - start));
+        } catch (MimeIOException e) {
+            throw new RecordProblem("broken MIME: " + e.getMessage());
+        } catch (IOException e) {
+            throw new RecordProblem("cannot read the message: " + e.getMessage());
+        }
+        String subject = message.getSubject();
+        subject = subject == null ? "" : subject.strip();
+        String body;
+        try {
+            String plain = firstText(message, "text/plain");
+            body = plain != null ? plain : htmlBody(message);
+        } catch (IOException | MimeException e) {
+            throw new RecordProblem("broken MIME body: " + e.getMessage());
+        }
+        body = body == null ? "" : body.replace("\r\n", "\n").strip();
+        if (subject.isEmpty() && body.isEmpty()) {
+            throw new RecordProblem("the message has no Subject and no text/plain or text/html body");
+        }
+        return subject.isEmpty() ? body : body.isEmpty() ? subject : subject + "\n\n" + body;
+    }
+
+    private static String htmlBody(Message message) throws IOException, MimeException {
+        String html = firstText(message, "text/html");
+        return html == null ? null : HtmlText.of(html);
+    }
+
+    /** Depth-first search for the first inline part of {@code mimeType}. */
+    private static String firstText(Entity entity, String mimeType) throws IOException, MimeException {
+        Body body = entity.getBody();
+        if (body instanceof Multipart multipart) {
+            if (multipart.getBodyParts().isEmpty()) {
+                String boundary = entity.getHeader().getField("Content-Type") == null ? null
+                        : boundaryOf(entity.getHeader().getField("Content-Type").getBody());
+                throw new MimeException(boundary == null
+                        ? "a " + entity.getMimeType() + " part without a boundary parameter"
+                        : "a " + entity.getMimeType() + " whose boundary '" + boundary + "' never appears");
+            }
+            for (Entity part : multipart.getBodyParts()) {
+                String text = firstText(part, mimeType);
+                if (text != null) {
+                    return text;
+                }
+            }
+            return null;
+        }
+        if (body instanceof Message nested) {
+            return firstText(nested, mimeType);
+        }
+        String declared = declaredType(entity);
+        if (declared.startsWith("multipart/")) {
+            // mime4j reads a multipart without a boundary as text/plain, RFC 2046's default
+            throw new MimeException("a " + declared + " part without a boundary parameter");
+        }
+        boolean attachment = "attachment".equalsIgnoreCase(entity.getDispositionType());
+        if (attachment || !mimeType.equalsIgnoreCase(entity.getMimeType()) || !(body instanceof SingleBody single)) {
+            return null;
+        }
+        try (InputStream in = single.getInputStream()) {
+            return decode(in.readAllBytes(), entity.getCharset());
+        }
+    }
+
+    private static String declaredType(Entity entity) {
+        var field = entity.getHeader() == null ? null : entity.getHeader().getField("Content-Type");
+        if (field == null || field.getBody() == null) {
+            return "";
+        }
+        String type = field.getBody().strip().toLowerCase(Locale.ROOT);
+        int semicolon = type.indexOf(';');
+        return (semicolon < 0 ? type : type.substring(0, semicolon)).strip();
+    }
+
+    private static String boundaryOf(String contentType) {
+        int i = contentType.toLowerCase(Locale.ROOT).indexOf("boundary=");
+        if (i < 0) {
+            return null;
+        }
+        String b = contentType.substring(i + "boundary=".length()).strip();
+        int end = b.indexOf(';');
+        b = end < 0 ? b : b.substring(0, end);
+        return b.replace("\"", "").strip();
+    }
+
+    static String decode(byte[] bytes, String charsetName) {
+        Charset charset = null;
+        try {
+            if (charsetName != null && Charset.isSupported(charsetName.strip())) {
+                charset = Charset.forName(charsetName.strip());
+            }
+        } catch (IllegalArgumentException illegalName) {
+            charset = null;
+        }
+        if (charset == null) {
+            charset = validUtf8(bytes) ? StandardCharsets.UTF_8 : FALLBACK;
+        }
+        return new String(bytes, charset);
+    }
+
+    private static boolean validUtf8(byte[] bytes) {
+        try {
+            StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(CodingErrorAction.REPORT).decode(ByteBuffer.wrap(bytes));
+            return true;
+        } catch (CharacterCodingException e) {
+            return false;
+        }
+    }
+
+    /** mbox files begin with a {@code From sender date} separator line that is not a header. */
+    private static int skipMboxLine(byte[] raw) {
+        if (raw.length > 5 && raw[0] == 'F' && raw[1] == 'r' && raw[2] == 'o' && raw[3] == 'm' && raw[4] == ' ') {
+            for (int i = 5; i < raw.length; i++) {
+                if (raw[i] == '\n') {
+                    return i + 1;
+                }
+            }
+        }
+        return 0;
+    }
+
+    private static void checkLooksLikeMail(byte[] raw, int start) throws RecordProblem {
+        int controls = 0;
+        int nul = 0;
+        int checked = Math.min(raw.length, start + 4096);
+        for (int i = start; i < checked; i++) {
+            int b = raw[i] & 0xff;
+            if (b == 0) {
+                nul++;
+            } else if (b < 0x20 && b != '\n' && b != '\r' && b != '\t') {
+                controls++;
+            }
+        }
+        // Real mail holds the odd stray control byte; binary data holds NULs or many of them.
+        if (nul > 0 || controls * 20 > checked - start) {
+            throw new RecordProblem(String.format(Locale.ROOT, "binary data, not an e-mail message: %d NUL and %d other"
+                    + " control bytes in the first %d bytes", nul, controls, checked - start));
+        }
+        int colon = -1;
+        for (int i = start; i < checked && raw[i] != '\n'; i++) {
+            if (raw[i] == ':') {
+                colon = i;
+                break;
+            }
+            if (raw[i] == ' ' || raw[i] == '\t') {
+                break;
+            }
+        }
+        if (colon <= start) {
+            throw new RecordProblem("not an RFC 822 message: the first line is not a header field such as"
+                    + " 'Subject: ...' or 'From: ...'");
+        }
+    }
+}

@@ -1,0 +1,41 @@
+package dev.sparktune.prep;
+
+import com.google.gson.GsonBuilder;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * What one prep run did, written as {@code _report.json} beside the output: the datasets, the partition, every
+ * stage's counts ({@code in = out + rejected}), the rows written and rejected in all. The token-length histogram
+ * (tokenize/pack) and the augmentation counts are null until those stages exist and fill them in. Nothing in it
+ * depends on the time or the machine, so a rerun over the same inputs writes the same bytes.
+ */
+public record PrepReport(
+        List<String> datasets,
+        String partition,
+        List<StageCounts> stages,
+        long rows,
+        long rejected,
+        Map<String, Long> tokenLengthHistogram,
+        Map<String, Long> augmentation) {
+
+    public String toJson() {
+        Map<String, Object> json = new LinkedHashMap<>();
+        json.put("datasets", datasets);
+        json.put("partition", partition);
+        json.put("stages", stages.stream().map(s -> {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("stage", s.stage());
+            m.put("in", s.in());
+            m.put("out", s.out());
+            m.put("rejected", s.rejected());
+            return m;
+        }).toList());
+        json.put("rows", rows);
+        json.put("rejected", rejected);
+        json.put("token_length_histogram", tokenLengthHistogram);
+        json.put("augmentation", augmentation);
+        return new GsonBuilder().setPrettyPrinting().serializeNulls().disableHtmlEscaping().create().toJson(json) + "\n";
+    }
+}

@@ -1,0 +1,91 @@
+package dev.sparktune.prep;
+
+import static org.apache.spark.sql.functions.col;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.util.Comparator;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileStatus;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+import org.apache.spark.sql.Column;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SaveMode;
+
+/**
+ * Writes one prep output folder and commits it by rename, with the Hadoop {@link FileSystem} API so that any
+ * Hadoop path works:
+ *
+ * <pre>
+ * target/                    (prepared_path, or prepared_path/dt=2026-11-28 for one partition)
+ *   part-00000.parquet ...   kept rows, sorted by id
+ *   _rejected/part-00000.parquet ...
+ *   _report.json
+ *   _SUCCESS                 written last, before the rename
+ * </pre>
+ *
+ * Everything is first written to {@code _staging-<name>} beside the target, which a rerun clears; the old target
+ * is then deleted and the staging folder renamed onto it (one atomic rename on HDFS). Rows are hash-partitioned by
+ * id into a number of files that depends only on the row count, sorted within each file, and the part files get
+ * fixed names, so a rerun over the same inputs writes the same rows in the same order to the same files, and the
+ * same report. (Not always the same Parquet bytes: parquet-mr lists each column chunk's encodings in the footer in
+ * HashSet order, which can differ between JVMs.)
+ */
+final class PreparedOutput {
+    static final String REJECTED_DIR = "_rejected";
+    static final String REPORT = "_report.json";
+    static final String SUCCESS = "_SUCCESS";
+    /** Rows per output Parquet file. */
+    static final long ROWS_PER_FILE = 500_000;
+
+    private PreparedOutput() {
+    }
+
+    static void commit(Path target, Dataset<Row> kept, long keptRows, Dataset<Row> rejected, long rejectedRows,
+                       String reportJson, Configuration hadoop) {
+        try {
+            FileSystem fs = target.getFileSystem(hadoop);
+            Path staging = new Path(target.getParent(), "_staging-" + target.getName());
+            fs.delete(staging, true);
+
+            Column[] order = {col(PrepRows.ID)};
+            write(kept, keptRows, order, staging, fs);
+            Column[] all = Arrays.stream(PrepRows.REJECTED.fieldNames()).map(c -> col(c)).toArray(Column[]::new);
+            write(rejected, rejectedRows, all, new Path(staging, REJECTED_DIR), fs);
+            try (OutputStream out = fs.create(new Path(staging, REPORT), true)) {
+                out.write(reportJson.getBytes(StandardCharsets.UTF_8));
+            }
+            fs.create(new Path(staging, SUCCESS), true).close();
+
+            if (fs.exists(target) && !fs.delete(target, true)) {
+                throw new IOException("cannot delete the previous output " + target);
+            }
+            fs.mkdirs(target.getParent());
+            if (!fs.rename(staging, target)) {
+                throw new IOException("cannot rename " + staging + " to " + target);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write the prepared output " + target + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static void write(Dataset<Row> rows, long count, Column[] order, Path dir, FileSystem fs) throws IOException {
+        int files = (int) Math.max(1, (count + ROWS_PER_FILE - 1) / ROWS_PER_FILE);
+        rows.repartition(files, order).sortWithinPartitions(order)
+                .write().mode(SaveMode.ErrorIfExists).parquet(dir.toString());
+        fs.delete(new Path(dir, SUCCESS), false);
+        FileStatus[] parts = fs.listStatus(dir, p -> p.getName().startsWith("part-"));
+        Arrays.sort(parts, Comparator.comparing(s -> s.getPath().getName()));
+        for (int i = 0; i < parts.length; i++) {
+            Path renamed = new Path(dir, String.format("part-%05d.parquet", i));
+            if (!fs.rename(parts[i].getPath(), renamed)) {
+                throw new IOException("cannot rename " + parts[i].getPath() + " to " + renamed);
+            }
+        }
+    }
+}

@@ -1,0 +1,60 @@
+package dev.sparktune.prep;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Function;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.storage.StorageLevel;
+
+/**
+ * Runs prep stages one after another: each stage gets the rows the previous one kept; the rejected rows of all
+ * stages are gathered. Each stage's kept rows are persisted so that counting them, the next stage and the final
+ * write read them once.
+ */
+final class StageChain {
+    private final List<StageCounts> counts = new ArrayList<>();
+    private final List<Dataset<Row>> persisted = new ArrayList<>();
+    private Dataset<Row> kept;
+    private Dataset<Row> rejected;
+
+    /** Starts from the first stage's result; its {@code in} is what it kept plus what it rejected. */
+    StageChain(StageResult first) {
+        kept = persist(first.kept());
+        rejected = first.rejected();
+        long out = kept.count();
+        long bad = first.rejected().count();
+        counts.add(new StageCounts(first.stage(), out + bad, out, bad));
+    }
+
+    StageChain then(Function<Dataset<Row>, StageResult> stage) {
+        long in = counts.get(counts.size() - 1).out();
+        StageResult result = stage.apply(kept);
+        kept = persist(result.kept());
+        rejected = rejected.unionByName(result.rejected());
+        counts.add(new StageCounts(result.stage(), in, kept.count(), result.rejected().count()));
+        return this;
+    }
+
+    Dataset<Row> kept() {
+        return kept;
+    }
+
+    Dataset<Row> rejected() {
+        return rejected;
+    }
+
+    List<StageCounts> counts() {
+        return List.copyOf(counts);
+    }
+
+    void release() {
+        persisted.forEach(Dataset::unpersist);
+    }
+
+    private Dataset<Row> persist(Dataset<Row> rows) {
+        Dataset<Row> p = rows.persist(StorageLevel.MEMORY_AND_DISK());
+        persisted.add(p);
+        return p;
+    }
+}

@@ -1,0 +1,96 @@
+package dev.sparktune.cli;
+
+import dev.sparktune.config.ConfigError;
+import dev.sparktune.config.ConfigException;
+import dev.sparktune.config.ConfigLoader;
+import dev.sparktune.config.DataConfig;
+import dev.sparktune.ingest.DatasetInfoException;
+import dev.sparktune.prep.PartitionSpec;
+import dev.sparktune.prep.PrepJob;
+import dev.sparktune.prep.PrepReport;
+import dev.sparktune.prep.StageCounts;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import org.apache.spark.SparkConf;
+import org.apache.spark.sql.SparkSession;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/** {@code sparktune prep FILE}: turn the job's datasets into prepared Parquet at {@code data.prepared_path}. */
+@Command(name = "prep", mixinStandardHelpOptions = true,
+        description = {"Read the datasets in data.dataset, run the prep stages and commit the kept rows as Parquet to",
+            "data.prepared_path, with _rejected/ (rows no stage could keep, with the reason) and _report.json.",
+            "Runs on the Spark master spark-submit gives, or on local[*] when there is none."})
+final class PrepCommand implements Callable<Integer> {
+    /** Exit code for a job the user must fix (config, registry, a dataset that matches no file). */
+    static final int INVALID = 2;
+
+    @Spec
+    CommandSpec spec;
+
+    @Parameters(paramLabel = "FILE", description = "the job YAML")
+    Path file;
+
+    @Option(names = "--set", paramLabel = "SECTION.KEY=VALUE",
+            description = "override one key, e.g. --set data.prepared_path=hdfs:///prep/run1 (repeatable)")
+    List<String> overrides = new ArrayList<>();
+
+    @Option(names = "--partition", paramLabel = "COLUMN=VALUE",
+            description = "write only this partition, e.g. dt=2026-11-28: <prepared_path>/dt=2026-11-28/; others stay")
+    String partition;
+
+    @Override
+    public Integer call() {
+        PrintWriter err = spec.commandLine().getErr();
+        DataConfig data;
+        PartitionSpec partitionSpec;
+        try {
+            data = ConfigLoader.load(file, overrides).job().data();
+            partitionSpec = partition == null ? null : PartitionSpec.parse(partition);
+            PrepJob.checkConfig(data);
+        } catch (ConfigException e) {
+            for (ConfigError error : e.errors()) {
+                err.println(error);
+            }
+            err.println(e.errors().size() + (e.errors().size() == 1 ? " problem" : " problems") + " in " + file);
+            err.flush();
+            return INVALID;
+        } catch (IllegalArgumentException e) {
+            err.println("prep: " + e.getMessage());
+            err.flush();
+            return INVALID;
+        }
+
+        boolean ownSession = SparkSession.getActiveSession().isEmpty() && SparkSession.getDefaultSession().isEmpty();
+        SparkSession.Builder builder = SparkSession.builder().appName("sparktune prep " + file.getFileName());
+        if (!new SparkConf().contains("spark.master")) {
+            builder.master("local[*]");
+        }
+        SparkSession spark = builder.getOrCreate();
+        try {
+            PrepReport report = PrepJob.run(spark, data, partitionSpec);
+            PrintWriter out = spec.commandLine().getOut();
+            for (StageCounts s : report.stages()) {
+                out.printf("%-8s in %,d  out %,d  rejected %,d%n", s.stage(), s.in(), s.out(), s.rejected());
+            }
+            String target = data.preparedPath() + (partitionSpec == null ? "" : "/" + partitionSpec.folder());
+            out.printf("Wrote %,d rows to %s (%,d rejected rows in _rejected/)%n", report.rows(), target, report.rejected());
+            out.flush();
+            return 0;
+        } catch (DatasetInfoException | IllegalArgumentException e) {
+            err.println("prep: " + e.getMessage());
+            err.flush();
+            return INVALID;
+        } finally {
+            if (ownSession) {
+                spark.stop();
+            }
+        }
+    }
+}
