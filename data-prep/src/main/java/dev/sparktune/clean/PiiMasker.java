@@ -30,6 +30,7 @@ public final class PiiMasker implements Serializable {
     private static final Pattern DATE = Pattern.compile(
             "\\d{4}[-./]\\d{1,2}[-./]\\d{1,2}|\\d{1,2}[-./]\\d{1,2}[-./](?:\\d{4}|\\d{2})");
     private static final Pattern IPV4 = Pattern.compile("\\d{1,3}(?:\\.\\d{1,3}){3}");
+    private static final Pattern SSN_SHAPE = Pattern.compile("\\d{3}-\\d{2}-\\d{4}");
     private static final Pattern SSN = Pattern.compile("(?!000|666|9\\d\\d)\\d{3}-(?!00)\\d{2}-(?!0000)\\d{4}");
     private static final Pattern CN_RESIDENT_ID = Pattern.compile("\\d{17}[\\dXx]");
     private static final Pattern CARD_SHAPE = Pattern.compile("\\d+(?:[ -]\\d+)*");
@@ -93,6 +94,9 @@ public final class PiiMasker implements Serializable {
         if (SSN.matcher(candidate).matches()
                 || (CN_RESIDENT_ID.matcher(candidate).matches() && chineseIdCheckDigitValid(candidate))) {
             return PiiKind.ID;
+        }
+        if (SSN_SHAPE.matcher(candidate).matches()) {
+            return null; // the shape of an SSN that cannot be issued: no phone number is written 3-2-4
         }
         if (digits.indexOf('X') >= 0 || digits.indexOf('x') >= 0) {
             return null;

@@ -8,13 +8,16 @@ package dev.sparktune.dedup;
  */
 public record LshBands(int bands, int rows) {
     private static final int STEPS = 200;
+    private static final double FALSE_POSITIVE_WEIGHT = 0.1;
+    private static final double FALSE_NEGATIVE_WEIGHT = 0.9;
 
     public static LshBands forThreshold(double threshold, int numPerm) {
         LshBands best = null;
         double bestError = Double.MAX_VALUE;
         for (int b = 1; b <= numPerm; b++) {
             for (int r = 1; r * b <= numPerm; r++) {
-                double error = integrate(0, threshold, b, r, true) + integrate(threshold, 1, b, r, false);
+                double error = FALSE_POSITIVE_WEIGHT * integrate(0, threshold, b, r, true)
+                        + FALSE_NEGATIVE_WEIGHT * integrate(threshold, 1, b, r, false);
                 if (error < bestError) {
                     bestError = error;
                     best = new LshBands(b, r);
