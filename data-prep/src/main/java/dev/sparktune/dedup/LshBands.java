@@ -6,7 +6,7 @@ package dev.sparktune.dedup;
  * 1 - (1 - s^rows)^bands; the split is the one that minimises the summed false-positive and false-negative
  * probability mass around the threshold, as datasketch's {@code MinHashLSH} chooses it (equal weights).
  */
-public record LshBands(int bands, int rows) {
+public record LshBands(int bands, int rows) implements java.io.Serializable {
     private static final int STEPS = 200;
     private static final double FALSE_POSITIVE_WEIGHT = 0.1;
     private static final double FALSE_NEGATIVE_WEIGHT = 0.9;
