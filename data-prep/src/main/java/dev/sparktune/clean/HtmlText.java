@@ -26,7 +26,8 @@ final class HtmlText {
                     + "|dd|h[1-6]|blockquote|pre|code|tt|form|input|button|label|select|option|textarea|iframe"
                     + "|nav|header|footer|section|article|aside|main)\\b[^<>]*>)",
             Pattern.CASE_INSENSITIVE);
-    private static final Pattern ENTITY = Pattern.compile("&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[a-zA-Z][a-zA-Z0-9]{1,31});");
+    private static final Pattern ENTITY =
+            Pattern.compile("&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[a-zA-Z][a-zA-Z0-9]{1,31});");
     private static final Set<String> BLOCKS = Set.of("p", "div", "br", "hr", "li", "ul", "ol", "dl", "dt", "dd",
             "tr", "table", "thead", "tbody", "tfoot", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre",
             "section", "article", "header", "footer", "nav", "aside", "main", "title", "form");

@@ -119,7 +119,8 @@ final class RowCleaner implements Serializable {
 
     private String languageProblem(String sample) {
         String code = LanguageIdentifier.identify(sample, detectorLanguages, options.languageMinDistance());
-        String among = detectorLanguages.stream().map(LanguageIdentifier::code).sorted().collect(Collectors.joining(", ", "[", "]"));
+        String among = detectorLanguages.stream().map(LanguageIdentifier::code).sorted()
+                .collect(Collectors.joining(", ", "[", "]"));
         if (code == null) {
             return "language could not be identified among " + among
                     + " (no letters, or too close between languages; lower language_min_distance or add the"

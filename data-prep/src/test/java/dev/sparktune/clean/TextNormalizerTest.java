@@ -38,7 +38,8 @@ class TextNormalizerTest {
 
     @Test
     void entitiesWithoutTagsAreDecoded() {
-        assertEquals("Tom & Jerry's \"show\"", TextNormalizer.normalize("Tom &amp; Jerry&#39;s &quot;show&quot;", true));
+        assertEquals("Tom & Jerry's \"show\"",
+                TextNormalizer.normalize("Tom &amp; Jerry&#39;s &quot;show&quot;", true));
         assertEquals("Tom &amp; Jerry", TextNormalizer.normalize("Tom &amp; Jerry", false));
     }
 

@@ -26,13 +26,17 @@ public final class SyntheticCorpus {
         return sb.append('.').toString();
     }
 
-    /** {@code edits} single-letter substitutions at random positions. */
+    /** {@code edits} single-letter substitutions at random positions, each to a different letter. */
     public static String substitute(String s, int edits, long seed) {
         SplittableRandom r = new SplittableRandom(seed);
         char[] c = s.toCharArray();
         for (int i = 0; i < edits; i++) {
             int at = r.nextInt(c.length - 1);
-            c[at] = (char) ('a' + r.nextInt(26));
+            char replacement;
+            do {
+                replacement = (char) ('a' + r.nextInt(26));
+            } while (replacement == c[at]);
+            c[at] = replacement;
         }
         return new String(c);
     }
