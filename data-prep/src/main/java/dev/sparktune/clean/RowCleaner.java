@@ -117,7 +117,11 @@ final class RowCleaner implements Serializable {
         return null;
     }
 
-    private String languageProblem(String sample) {
+    private String languageProblem(String maskedSample) {
+        String sample = maskedSample;
+        for (String token : options.piiMasks().values()) {
+            sample = sample.replace(token, " "); // the letters of <PHONE> would count as a word of some language
+        }
         String code = LanguageIdentifier.identify(sample, detectorLanguages, options.languageMinDistance());
         String among = detectorLanguages.stream().map(LanguageIdentifier::code).sorted()
                 .collect(Collectors.joining(", ", "[", "]"));
