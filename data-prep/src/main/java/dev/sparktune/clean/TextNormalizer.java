@@ -20,6 +20,8 @@ public final class TextNormalizer {
     private static final Pattern MIME_PREAMBLE = Pattern.compile(
             "(?im)^this is a multi-part message in mime format\\.?[ \\t]*\\n?");
     private static final Pattern QP_SOFT_BREAK = Pattern.compile("=\\n");
+    /** A line a quoted-printable encoder wrapped: 76 characters at most including the '=', and near that long. */
+    private static final Pattern QP_WRAPPED_LINE = Pattern.compile("(?m)^[^\\n]{60,75}=$");
     private static final Pattern QP_ESCAPES = Pattern.compile("(?:=[0-9A-F]{2})+");
     private static final Pattern INNER_SPACES = Pattern.compile("(?<=\\S)[ \\t]{2,}|(?<=\\S)\\t");
     private static final Pattern TRAILING_SPACES = Pattern.compile("(?m)[ \\t]+$");
@@ -56,14 +58,15 @@ public final class TextNormalizer {
 
     /**
      * What a MIME decoder left behind in a body: part headers, boundary lines, the multipart preamble, and
-     * quoted-printable encoding (decoded only when soft line breaks show the text really is quoted-printable).
+     * quoted-printable encoding (decoded only when a line wrapped the way encoders wrap, near 76 characters with a
+     * trailing '=', shows the text really is quoted-printable; {@code const x =} at a line end in code is not).
      */
     public static String stripMimeLeftovers(String s) {
         String t = unifyLineBreaks(s);
         t = MIME_HEADER.matcher(t).replaceAll("");
         t = MIME_BOUNDARY.matcher(t).replaceAll("");
         t = MIME_PREAMBLE.matcher(t).replaceAll("");
-        if (QP_SOFT_BREAK.matcher(t).find()) {
+        if (QP_WRAPPED_LINE.matcher(t).find()) {
             t = decodeQuotedPrintable(QP_SOFT_BREAK.matcher(t).replaceAll(""));
         }
         return t;

@@ -75,6 +75,8 @@ class TextNormalizerTest {
     void markdownRulesAndEqualsSignsInOrdinaryTextSurvive() {
         String in = "Intro\n----------\nx =3D y is not quoted-printable here";
         assertEquals(in, TextNormalizer.normalize(in, true));
+        String code = "const total =\n    price * 3;";
+        assertEquals(code, TextNormalizer.normalize(code, true));
         assertTrue(TextNormalizer.normalize("--\nJohn", true).contains("--"));
     }
 }
