@@ -14,8 +14,9 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Language identification with Lingua, built only from the languages a job names (its n-gram models take
- * tens of megabytes per language), once per JVM: executors share one detector across tasks and threads
- * (Lingua's detector is safe for concurrent use).
+ * tens of megabytes per language), once per JVM: executors share one detector across tasks and threads.
+ * The models are loaded when the detector is built (detection reads every candidate language's models anyway),
+ * so concurrent tasks only ever read them.
  */
 public final class LanguageIdentifier {
     private static final Map<Key, LanguageDetector> DETECTORS = new ConcurrentHashMap<>();
@@ -35,6 +36,7 @@ public final class LanguageIdentifier {
         LanguageDetector detector = DETECTORS.computeIfAbsent(new Key(languages, minimumRelativeDistance),
                 key -> LanguageDetectorBuilder.fromLanguages(key.languages().toArray(new Language[0]))
                         .withMinimumRelativeDistance(key.minimumRelativeDistance())
+                        .withPreloadedLanguageModels()
                         .build());
         Language language = detector.detectLanguageOf(text);
         return language == Language.UNKNOWN ? null : code(language);
