@@ -34,6 +34,7 @@ import org.apache.spark.sql.api.java.UDF1;
 import org.apache.spark.sql.api.java.UDF2;
 import org.apache.spark.sql.expressions.UserDefinedFunction;
 import org.apache.spark.sql.expressions.Window;
+import org.apache.spark.sql.expressions.WindowSpec;
 import org.apache.spark.sql.types.DataTypes;
 
 /**
@@ -51,6 +52,9 @@ import org.apache.spark.sql.types.DataTypes;
  * the bucket's smallest id (a star, so a bucket of m rows gives m - 1 candidate pairs, not m^2), each candidate
  * pair is verified with the exact Jaccard similarity of the two shingle sets, and the verified pairs are grouped
  * into connected components by min-label propagation. Everything stays distributed: no collect, no cross join.
+ * Because label propagation needs actions to know when it is done, {@link #apply} runs the near-duplicate search
+ * as Spark jobs right away (the verified pairs are checkpointed on the executors); {@code kept} and
+ * {@code rejected} are then ordinary lazy datasets.
  */
 public final class DedupStage {
     public static final String STAGE = "dedup";
@@ -69,11 +73,11 @@ public final class DedupStage {
         Dataset<Row> survivors = rows;
         Dataset<Row> rejected = null;
         if (options.exact()) {
+            WindowSpec sameContent = Window.partitionBy(HASH).orderBy(PrepRows.ID);
             Dataset<Row> ranked = rows.withColumn(HASH, sha2(col(CONTENT), 256))
-                    .withColumn(RANK, row_number().over(Window.partitionBy(HASH).orderBy(PrepRows.ID)))
-                    .withColumn(KEPT_ID, first(PrepRows.ID).over(Window.partitionBy(HASH).orderBy(PrepRows.ID)))
-                    .withColumn(KEPT_LABEL,
-                            first(PrepRows.LABEL).over(Window.partitionBy(HASH).orderBy(PrepRows.ID)));
+                    .withColumn(RANK, row_number().over(sameContent))
+                    .withColumn(KEPT_ID, first(PrepRows.ID).over(sameContent))
+                    .withColumn(KEPT_LABEL, first(PrepRows.LABEL).over(sameContent));
             survivors = ranked.filter(col(RANK).equalTo(1)).select(columns(rows.columns()));
             Column labelsDiffer = col(KEPT_LABEL).isNotNull().and(col(PrepRows.LABEL).isNotNull())
                     .and(col(KEPT_LABEL).notEqual(col(PrepRows.LABEL)));
@@ -179,10 +183,10 @@ public final class DedupStage {
                     .join(a, col("src").equalTo(col("a_id")))
                     .join(b, col("dst").equalTo(col("c_id")))
                     .select(col("src"), col("dst"), jaccard.apply(col("a_content"), col("c_content")).as("sim"))
-                    .filter(col("sim").geq(options.threshold()));
+                    .filter(col("sim").geq(options.threshold()))
+                    .localCheckpoint(); // computed once: both edge directions and every propagation round read it
             Dataset<Row> undirected = verified.select(col("src").as("v"), col("dst").as("w"), col("sim"))
-                    .unionByName(verified.select(col("dst").as("v"), col("src").as("w"), col("sim")))
-                    .localCheckpoint(); // materialised once: label propagation below reads it every round
+                    .unionByName(verified.select(col("dst").as("v"), col("src").as("w"), col("sim")));
             Dataset<Row> labels = ConnectedComponents.minLabels(undirected, options.maxIterations());
             Dataset<Row> best = undirected.groupBy("v").agg(
                     max_by(col("w"), struct(col("sim"), col("w"))).as("g_partner"), // ties: larger id, stable
