@@ -177,18 +177,29 @@ class DataParallelTrainingTest {
         }
     }
 
+    /**
+     * The largest, over tensors, of ||a - b|| / ||a|| (Frobenius norms): the relative difference of each tensor as a
+     * whole. Elementwise ratios would mostly measure Adam's normalisation, which turns a rounding-level gradient
+     * difference on an element with a near-zero gradient into a step of up to the learning rate.
+     */
+    private static String worstTensor;
+
     private static double maxRelativeDifference(SortedMap<String, double[]> a, SortedMap<String, double[]> b) {
         assertEquals(a.keySet(), b.keySet());
         double worst = 0;
         for (String k : a.keySet()) {
             double[] x = a.get(k);
             double[] y = b.get(k);
-            double scale = 0;
-            for (double v : x) {
-                scale = Math.max(scale, Math.abs(v));
-            }
+            double difference = 0;
+            double norm = 0;
             for (int i = 0; i < x.length; i++) {
-                worst = Math.max(worst, Math.abs(x[i] - y[i]) / Math.max(scale, 1e-12));
+                difference += (x[i] - y[i]) * (x[i] - y[i]);
+                norm += x[i] * x[i];
+            }
+            double relative = Math.sqrt(difference) / Math.max(Math.sqrt(norm), 1e-300);
+            if (relative > worst) {
+                worst = relative;
+                worstTensor = k;
             }
         }
         return worst;
@@ -210,7 +221,7 @@ class DataParallelTrainingTest {
     }
 
     @ParameterizedTest(name = "MiniLM {0}, 2 ranks, ZeRO stage {1}")
-    @CsvSource({"lora, 1", "full, 2"})
+    @CsvSource({"lora, 1", "full, 2", "full, 0"})
     void miniLmClassifierOnTwoRanksTrainsAsOneRankInFloat32(String methodName, int stage) throws Exception {
         Path miniLm = miniLmWithoutDropout();
         Method method = methodName.equals("lora")
@@ -237,9 +248,14 @@ class DataParallelTrainingTest {
         SortedMap<String, double[]> two = train(Transport.THREADS, 2, stage, replica, task,
                 dir.resolve("minilm-two-" + methodName), Long.MAX_VALUE, Optional.empty(), "train.max_steps=20",
                 "train.learning_rate=1e-4", "dist.reduce_bucket_size=2000000");
+        // A key bias adds the same q.b_k to every score of a query, which softmax ignores: its true gradient is 0, so
+        // float32 gives it rounding noise, which Adam scales up to steps of the learning rate in arbitrary directions
+        // (one rank and two ranks alike, at every ZeRO stage). It is compared in the float64 tests instead.
+        one.keySet().removeIf(name -> name.endsWith("attention.self.key.bias"));
+        two.keySet().removeIf(name -> name.endsWith("attention.self.key.bias"));
         double difference = maxRelativeDifference(one, two);
         System.out.printf("MiniLM %s, 2 ranks, stage %d vs one rank after 20 steps (float32): max relative difference"
-                + " %.3g%n", methodName, stage, difference);
+                + " %.3g (%s)%n", methodName, stage, difference, worstTensor);
         assertTrue(difference <= 1e-4, "relative difference " + difference);
     }
 

@@ -16,6 +16,7 @@ import dev.sparktune.config.ConfigLoader;
 import dev.sparktune.config.TrainConfig;
 import dev.sparktune.io.TokenizedParquet;
 import dev.sparktune.io.TokenizedRow;
+import dev.sparktune.nn.Scalars;
 import dev.sparktune.optim.Gradients;
 import dev.sparktune.peft.FullFineTuning;
 import dev.sparktune.peft.PeftModel;
@@ -118,7 +119,7 @@ class MultiTaskTrainingTest {
                 NDArray objective = null;
                 for (MicroBatches.MicroBatch b : micro) {
                     Objective.Loss l = exact.loss(m, TrainingBatch.of(b.rows(), 0, step), step);
-                    NDArray mean = l.sum().div(l.items()).mul(0.5);
+                    NDArray mean = Scalars.times(Scalars.dividedBy(l.sum(), l.items()), 0.5);
                     objective = objective == null ? mean : objective.add(mean);
                 }
                 collector.backward(objective);
