@@ -193,26 +193,27 @@ public final class DataParallelOptimizer implements AutoCloseable {
         for (BucketLayout.Piece p : bucket.pieces()) {
             int a = Math.max(from, p.offset());
             int b = Math.min(to, p.end());
+            if (a >= b) {
+                continue;    // another rank owns this tensor
+            }
             NDArray param = trainable.get(p.name());
             try (NDManager scratch = NDManager.newBaseManager(param.getDevice())) {
-                if (a < b) {
-                    if (clip != 1.0) {
-                        grads.scale(a - gradBase, b - gradBase, clip);
-                    }
-                    NDArray grad = grads.slice(scratch, a - gradBase, b - gradBase, new Shape(b - a));
-                    NDArray slice;
-                    if (a == p.offset() && b == p.end()) {
-                        slice = param;
-                        grad = grad.reshape(param.getShape());
-                    } else {
-                        slice = param.reshape(-1).get(scratch, new NDIndex("{}:{}", a - p.offset(), b - p.offset()));
-                    }
-                    NDArray owned = a == p.offset() && b == p.end() ? param : slice.duplicate();
+                if (clip != 1.0) {
+                    grads.scale(a - gradBase, b - gradBase, clip);
+                }
+                NDArray grad = grads.slice(scratch, a - gradBase, b - gradBase, new Shape(b - a));
+                NDArray owned;
+                if (a == p.offset() && b == p.end()) {
+                    owned = param;                   // updated in place
                     owned.tempAttach(scratch);
-                    optimizer.update(p.name(), owned, grad, lr, scratch);
-                    if (params != null) {
-                        params.read(owned, a);
-                    }
+                    grad = grad.reshape(param.getShape());
+                } else {
+                    // a copy of this rank's slice; the all-gather below writes it back into every replica
+                    owned = param.reshape(-1).get(scratch, new NDIndex("{}:{}", a - p.offset(), b - p.offset())).duplicate();
+                }
+                optimizer.update(p.name(), owned, grad, lr, scratch);
+                if (params != null) {
+                    params.read(owned, a);
                 }
             }
         }
