@@ -8,6 +8,7 @@ public record TrainConfig(
         long maxSteps,
         int perDeviceTrainBatchSize,
         int gradientAccumulationSteps,
+        boolean groupByLength,
         String lrSchedulerType,
         double minLrRate,
         double warmupRatio,
@@ -36,6 +37,7 @@ public record TrainConfig(
         s.require(maxSteps != 0, "max_steps", "must be -1 (train num_train_epochs) or a positive step count");
         int batch = s.integer("per_device_train_batch_size", 8, Range.atLeast(1));
         int accumulation = s.integer("gradient_accumulation_steps", 1, Range.atLeast(1));
+        boolean groupByLength = s.flag("group_by_length", false);
         String scheduler = s.choice("lr_scheduler_type", "linear", "constant", "linear", "cosine", "cosine_with_min_lr");
         double minLrRate = s.number("min_lr_rate", 0.0, Range.closed(0, 1));
         double warmupRatio = s.number("warmup_ratio", 0.0, Range.closedOpen(0, 1));
@@ -56,7 +58,7 @@ public record TrainConfig(
         int saveTotalLimit = s.integer("save_total_limit", 3, Range.atLeast(1));
         String resume = s.string("resume_from_checkpoint", null);
         int patience = s.integer("early_stopping_patience", 0, Range.atLeast(0));
-        return new TrainConfig(outputDir, lr, epochs, maxSteps, batch, accumulation, scheduler, minLrRate,
+        return new TrainConfig(outputDir, lr, epochs, maxSteps, batch, accumulation, groupByLength, scheduler, minLrRate,
                 warmupRatio, warmupSteps, weightDecay, maxGradNorm, optim, beta1, beta2, epsilon, momentum, loraplus, headLr, seed,
                 loggingSteps, saveSteps, saveTotalLimit, resume, patience);
     }

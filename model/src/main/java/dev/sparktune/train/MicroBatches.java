@@ -1,7 +1,10 @@
 package dev.sparktune.train;
 
 import dev.sparktune.io.TokenizedRow;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.Deque;
 import java.util.Iterator;
 import java.util.List;
 import java.util.NoSuchElementException;
@@ -12,8 +15,13 @@ import java.util.NoSuchElementException;
  * task counts one draw per whole micro-batch of its rows; under {@code interleave_over} a task that is used up
  * starts a new pass over its rows in a fresh order. The sequence is a function of (seed, epoch) alone, so a
  * resumed run {@link #skip}s the micro-batches already trained on and continues exactly.
+ *
+ * <p>With {@code groupByLength} (Hugging Face's {@code group_by_length}, after its {@code LengthGroupedSampler}) a
+ * task's rows are taken {@value #MEGABATCH} micro-batches at a time, sorted by length, longest first, and cut into
+ * micro-batches of similar lengths: less padding, the same rows per pass.
  */
 final class MicroBatches implements Iterator<MicroBatches.MicroBatch> {
+    static final int MEGABATCH = 50;
 
     /** {@code rows} of task number {@code task}. */
     record MicroBatch(int task, List<TokenizedRow> rows) {
@@ -28,8 +36,15 @@ final class MicroBatches implements Iterator<MicroBatches.MicroBatch> {
     private final int[] passes;
     private final int[] drawsInPass;
     private final List<Iterator<TokenizedRow>> streams;
+    private final boolean groupByLength;
+    /** With groupByLength: each task's micro-batches of the current megabatch not yet taken. */
+    private final List<Deque<List<TokenizedRow>>> grouped;
 
     MicroBatches(List<TrainingTask> tasks, TaskMix mix, long seed, int epoch, int batchSize) {
+        this(tasks, mix, seed, epoch, batchSize, false);
+    }
+
+    MicroBatches(List<TrainingTask> tasks, TaskMix mix, long seed, int epoch, int batchSize, boolean groupByLength) {
         this.tasks = List.copyOf(tasks);
         this.seed = seed;
         this.epoch = epoch;
@@ -43,8 +58,11 @@ final class MicroBatches implements Iterator<MicroBatches.MicroBatch> {
         this.passes = new int[tasks.size()];
         this.drawsInPass = new int[tasks.size()];
         this.streams = new ArrayList<>();
+        this.groupByLength = groupByLength;
+        this.grouped = new ArrayList<>();
         for (int t = 0; t < tasks.size(); t++) {
             streams.add(null);
+            grouped.add(new ArrayDeque<>());
         }
     }
 
@@ -97,17 +115,40 @@ final class MicroBatches implements Iterator<MicroBatches.MicroBatch> {
         }
         int task = plan.next().task();
         startPassIfUsedUp(task);
-        if (streams.get(task) == null) {
-            long skipRows = (long) drawsInPass[task] * batchSize;
-            streams.set(task, tasks.get(task).data().epoch(rowSeed(task), epoch, skipRows));
-        }
-        Iterator<TokenizedRow> stream = streams.get(task);
-        List<TokenizedRow> rows = new ArrayList<>(batchSize);
-        while (rows.size() < batchSize) {
-            rows.add(stream.next());    // a pass holds units[task] whole micro-batches
-        }
+        List<TokenizedRow> rows = groupByLength ? nextOfMegabatch(task) : read(task, drawsInPass[task], 1);
         drawsInPass[task]++;
         return new MicroBatch(task, rows);
+    }
+
+    /**
+     * The next {@code count} micro-batches' rows of {@code task}, in stream order; the stream opens (after a
+     * resume) at micro-batch {@code draw} of the pass.
+     */
+    private List<TokenizedRow> read(int task, int draw, int count) {
+        if (streams.get(task) == null) {
+            streams.set(task, tasks.get(task).data().epoch(rowSeed(task), epoch, (long) draw * batchSize));
+        }
+        Iterator<TokenizedRow> stream = streams.get(task);
+        List<TokenizedRow> rows = new ArrayList<>(count * batchSize);
+        while (rows.size() < count * batchSize) {
+            rows.add(stream.next());    // a pass holds units[task] whole micro-batches
+        }
+        return rows;
+    }
+
+    private List<TokenizedRow> nextOfMegabatch(int task) {
+        Deque<List<TokenizedRow>> ready = grouped.get(task);
+        if (ready.isEmpty()) {
+            int draw = drawsInPass[task];
+            int first = draw - draw % MEGABATCH;     // megabatches start at fixed draws, so a resume finds the same
+            int count = Math.min(MEGABATCH, units[task] - first);
+            List<TokenizedRow> rows = read(task, first, count);
+            rows.sort(Comparator.comparingInt((TokenizedRow r) -> r.inputIds().length).reversed());   // stable
+            for (int m = draw - first; m < count; m++) {
+                ready.add(rows.subList(m * batchSize, (m + 1) * batchSize));
+            }
+        }
+        return ready.poll();
     }
 
     private void startPassIfUsedUp(int task) {
@@ -115,6 +156,7 @@ final class MicroBatches implements Iterator<MicroBatches.MicroBatch> {
             passes[task]++;
             drawsInPass[task] = 0;
             streams.set(task, null);
+            grouped.get(task).clear();
         }
     }
 

@@ -177,7 +177,7 @@ public final class Trainer {
                     ? MetricsLog.resume(outputDir.resolve("metrics.jsonl"), step)
                     : MetricsLog.create(outputDir.resolve("metrics.jsonl"))) {
                 while (step < totalSteps) {
-                    MicroBatches batches = new MicroBatches(tasks, mix, config.seed(), epoch, batchSize);
+                    MicroBatches batches = new MicroBatches(tasks, mix, config.seed(), epoch, batchSize, config.groupByLength());
                     batches.skip(position);
                     while (step < totalSteps) {
                         List<MicroBatches.MicroBatch> micro = take(batches, accumulation);

@@ -106,6 +106,56 @@ class MicroBatchesTest {
         assertNotEquals(ids(all), ids(rest(new MicroBatches(tasks, mix, 5, 1, 4))), "the next epoch reshuffles");
     }
 
+    /** A task whose row r has 1 + (r * 7 % 31) tokens, the first being base + r. */
+    private TrainingTask varyingLengths(String name, int rows, long base) {
+        List<TokenizedRow> data = new ArrayList<>();
+        for (int r = 0; r < rows; r++) {
+            long[] ids = new long[1 + r * 7 % 31];
+            ids[0] = base + r;
+            data.add(new TokenizedRow(ids, null, null, null, null));
+        }
+        Configuration conf = new Configuration();
+        TokenizedParquet.write(conf, dir.resolve(name + "/part-0.parquet").toString(), data, 256);
+        return new TrainingTask(name, TrainingData.open(conf, dir.resolve(name).toString()), LM);
+    }
+
+    private static long padding(List<MicroBatches.MicroBatch> batches) {
+        long pad = 0;
+        for (MicroBatches.MicroBatch b : batches) {
+            int longest = b.rows().stream().mapToInt(r -> r.inputIds().length).max().orElse(0);
+            pad += b.rows().stream().mapToLong(r -> longest - r.inputIds().length).sum();
+        }
+        return pad;
+    }
+
+    @Test
+    void groupingByLengthTakesTheSameRowsWithLessPaddingAndResumesExactly() {
+        List<TrainingTask> tasks = List.of(varyingLengths("a", 480, 1000), varyingLengths("b", 130, 5000));
+        // concat takes each task's whole pass once, so both orders hold exactly the same rows
+        List<MicroBatches.MicroBatch> plain = rest(new MicroBatches(tasks, TaskMix.concat(), 3, 0, 4, false));
+        List<MicroBatches.MicroBatch> grouped = rest(new MicroBatches(tasks, TaskMix.concat(), 3, 0, 4, true));
+
+        assertEquals(plain.stream().map(MicroBatches.MicroBatch::task).toList(),
+                grouped.stream().map(MicroBatches.MicroBatch::task).toList(), "the same task sequence");
+        List<Long> plainIds = new ArrayList<>(ids(plain));
+        List<Long> groupedIds = new ArrayList<>(ids(grouped));
+        plainIds.sort(null);
+        groupedIds.sort(null);
+        assertEquals(plainIds, groupedIds, "the same rows, as often");
+        System.out.printf("padding tokens over an epoch: %d in shuffled order, %d grouped by length%n",
+                padding(plain), padding(grouped));
+        assertTrue(padding(grouped) < padding(plain) / 3, "grouping must cut padding");
+
+        // a resume in the middle of a megabatch, and of a later pass of a task that interleave_over repeats
+        TaskMix mix = new TaskMix(MixStrategy.INTERLEAVE_OVER, List.of(0.7, 0.3), 0);
+        List<MicroBatches.MicroBatch> whole = rest(new MicroBatches(tasks, mix, 3, 0, 4, true));
+        for (int k : new int[] {1, 49, 50, 51, 120, whole.size() - 1}) {
+            MicroBatches resumed = new MicroBatches(tasks, mix, 3, 0, 4, true);
+            resumed.skip(k);
+            assertEquals(ids(whole.subList(k, whole.size())), ids(rest(resumed)), "resumed after " + k);
+        }
+    }
+
     @Test
     void aTaskSmallerThanOneMicroBatchIsNamed() {
         List<TrainingTask> tasks = List.of(task("big", 40, 1000), task("tiny", 3, 2000));
