@@ -220,9 +220,9 @@ class DataParallelTrainingTest {
         assertTrue(difference <= 1e-9, "relative difference " + difference);
     }
 
-    @ParameterizedTest(name = "MiniLM {0}, 2 ranks, ZeRO stage {1}")
-    @CsvSource({"lora, 1", "full, 0", "full, 2"})
-    void miniLmClassifierOnTwoRanksTrainsAsOneRankInFloat32(String methodName, int stage) throws Exception {
+    @ParameterizedTest(name = "MiniLM {0}, {1} ranks, ZeRO stage {2}")
+    @CsvSource({"lora, 2, 0", "lora, 4, 1", "lora, 2, 2", "full, 4, 0", "full, 2, 1", "full, 4, 2"})
+    void miniLmClassifierOnNRanksTrainsAsOneRankInFloat32(String methodName, int ranks, int stage) throws Exception {
         Path miniLm = miniLmWithoutDropout();
         Method method = methodName.equals("lora")
                 ? new Lora(8, 16, 0.0, List.of("query", "value"), false, false, List.of()) : new FullFineTuning();
@@ -243,10 +243,12 @@ class DataParallelTrainingTest {
         Objective classify = new Objective.Classification(ClassificationLoss.PLAIN);
         TrainingTask task = new TrainingTask("topics", TrainingData.open(conf, dir.resolve("minilm-data").toString()), classify);
 
-        SortedMap<String, double[]> one = train(Transport.THREADS, 1, 0, replica, task, dir.resolve("minilm-one-" + methodName),
+        SortedMap<String, double[]> one = train(Transport.THREADS, 1, 0, replica, task,
+                dir.resolve("minilm-one-" + methodName + ranks + stage),
                 Long.MAX_VALUE, Optional.empty(), "train.max_steps=20", "train.learning_rate=1e-4");
-        SortedMap<String, double[]> two = train(Transport.THREADS, 2, stage, replica, task,
-                dir.resolve("minilm-two-" + methodName), Long.MAX_VALUE, Optional.empty(), "train.max_steps=20",
+        SortedMap<String, double[]> two = train(Transport.THREADS, ranks, stage, replica, task,
+                dir.resolve("minilm-" + ranks + "-" + stage + "-" + methodName), Long.MAX_VALUE, Optional.empty(),
+                "train.max_steps=20",
                 "train.learning_rate=1e-4", "dist.reduce_bucket_size=2000000");
         // A key bias adds the same q.b_k to every score of a query, which softmax ignores: its true gradient is 0, so
         // float32 gives it rounding noise, which Adam scales up to steps of the learning rate in arbitrary directions
@@ -254,8 +256,8 @@ class DataParallelTrainingTest {
         one.keySet().removeIf(name -> name.endsWith("attention.self.key.bias"));
         two.keySet().removeIf(name -> name.endsWith("attention.self.key.bias"));
         double difference = maxRelativeDifference(one, two);
-        System.out.printf("MiniLM %s, 2 ranks, stage %d vs one rank after 20 steps (float32): max relative difference"
-                + " %.3g (%s)%n", methodName, stage, difference, worstTensor);
+        System.out.printf("MiniLM %s, %d ranks, stage %d vs one rank after 20 steps (float32): max relative difference"
+                + " %.3g (%s)%n", methodName, ranks, stage, difference, worstTensor);
         assertTrue(difference <= 1e-4, "relative difference " + difference);
     }
 
