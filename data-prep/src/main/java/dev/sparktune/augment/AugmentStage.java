@@ -29,7 +29,8 @@ import org.apache.spark.storage.StorageLevel;
  * counted as {@code translator_unavailable}.
  *
  * <p>The kept rows are persisted ({@code MEMORY_AND_DISK}) before counting, so the counts and whatever the caller
- * writes are the same rows even if the server changes its mind in between; unpersist them after writing.
+ * writes are the same rows even if the server changes its mind in between; call {@link AugmentResult#release()}
+ * after writing.
  */
 public final class AugmentStage {
     public static final String NAME = "augment";
@@ -78,7 +79,7 @@ public final class AugmentStage {
                 augmented, unaugmented);
         Dataset<Row> kept = all.drop(RowAugmenter.OUTCOMES);
         Dataset<Row> rejected = spark.createDataFrame(List.of(), PrepRows.REJECTED);
-        return new AugmentResult(new StageResult(NAME, kept, rejected), counts);
+        return new AugmentResult(new StageResult(NAME, kept, rejected), counts, all);
     }
 
     private static long longOrZero(Row row, int i) {

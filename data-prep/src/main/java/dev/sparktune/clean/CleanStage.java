@@ -35,12 +35,25 @@ public final class CleanStage {
     }
 
     public static StageResult apply(Dataset<Row> in, CleanOptions options) {
+        return split(cleaned(in, options));
+    }
+
+    /**
+     * The single cleaning pass, every row with its reason (null when kept); persist it and hand it to
+     * {@link #split(Dataset)} when both kept and rejected rows are read, so each row is cleaned once.
+     */
+    public static Dataset<Row> cleaned(Dataset<Row> in, CleanOptions options) {
         StructType outSchema = PrepRows.PREPARED
                 .add(REASON_COLUMN, DataTypes.StringType, true)
                 .add(RECORD_COLUMN, DataTypes.StringType, true);
         Column[] prepared = preparedColumns();
-        Dataset<Row> cleaned = in.select(prepared)
+        return in.select(prepared)
                 .mapPartitions(new CleanPartition(new RowCleaner(options)), Encoders.row(outSchema));
+    }
+
+    /** Kept and rejected rows of a {@link #cleaned(Dataset, CleanOptions)} pass. */
+    public static StageResult split(Dataset<Row> cleaned) {
+        Column[] prepared = preparedColumns();
         Dataset<Row> kept = cleaned.filter(col(REASON_COLUMN).isNull()).select(prepared);
         Dataset<Row> rejected = cleaned.filter(col(REASON_COLUMN).isNotNull()).select(
                 lit(STAGE).as(PrepRows.STAGE),

@@ -17,9 +17,10 @@ import org.jsoup.select.NodeVisitor;
  *
  * <p>Only text that contains a real HTML tag name ({@code <p>}, {@code </div>}, {@code <br/>}, ...) is parsed as
  * HTML, so code in training data ({@code List<String>}, {@code a < b && c > d}) is left alone; text without tags
- * but with entities ({@code &amp;}, {@code &#39;}) only has its entities decoded.
+ * but with entities ({@code &amp;}, {@code &#39;}) only has its entities decoded. The ingest stage uses
+ * {@link #of(String)} for e-mail {@code text/html} parts, which are HTML whatever tags they hold.
  */
-final class HtmlText {
+public final class HtmlText {
     private static final Pattern TAG = Pattern.compile(
             "<(?:!--|!doctype\\b|/?(?:html|head|body|title|meta|link|style|script|div|span|p|br|hr|a|b|i|u|s|em"
                     + "|strong|small|big|sub|sup|font|center|img|table|thead|tbody|tfoot|tr|td|th|ul|ol|li|dl|dt"
@@ -45,6 +46,11 @@ final class HtmlText {
             return visibleText(Jsoup.parse(s));
         }
         return ENTITY.matcher(s).find() ? Parser.unescapeEntities(s, false) : s;
+    }
+
+    /** The visible text of a document known to be HTML (an e-mail's {@code text/html} part). */
+    public static String of(String html) {
+        return visibleText(Jsoup.parse(html));
     }
 
     private static String visibleText(Document doc) {

@@ -1,5 +1,6 @@
 package dev.sparktune.ingest;
 
+import dev.sparktune.clean.HtmlText;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;

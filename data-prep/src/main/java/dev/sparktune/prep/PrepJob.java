@@ -3,6 +3,12 @@ package dev.sparktune.prep;
 import dev.sparktune.config.DataConfig;
 import dev.sparktune.ingest.DatasetRegistry;
 import dev.sparktune.ingest.Ingest;
+import dev.sparktune.pack.PackOptions;
+import dev.sparktune.pack.PackOutcome;
+import dev.sparktune.pack.PackReport;
+import dev.sparktune.pack.TokenizeStage;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.function.Function;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.Path;
@@ -13,7 +19,8 @@ import org.apache.spark.sql.SparkSession;
 
 /**
  * {@code sparktune prep}: read the datasets in {@code data.dataset}, run the prep stages (ingest, then
- * {@link PrepStages}), and commit the kept rows, every stage's rejected rows and the report to
+ * {@link PrepStages}: clean, dedup, split, augment; then tokenize/pack to {@code data.tokenized_path} when a model
+ * is given), and commit the kept rows, every stage's rejected rows and the report to
  * {@code data.prepared_path} (or one partition of it).
  */
 public final class PrepJob {
@@ -39,6 +46,18 @@ public final class PrepJob {
      * @return the report it wrote
      */
     public static PrepReport run(SparkSession spark, DataConfig data, PartitionSpec partition) {
+        return run(spark, data, null, partition);
+    }
+
+    /**
+     * Runs the job, tokenizing too when {@code modelDir}, {@code data.tokenized_path} and {@code data.tokenize} are
+     * set.
+     *
+     * @param modelDir  {@code model.model_name_or_path}, a local folder with the tokenizer files, or null
+     * @param partition the one partition to write, or null to write (and replace) all of {@code prepared_path}
+     * @return the report it wrote
+     */
+    public static PrepReport run(SparkSession spark, DataConfig data, String modelDir, PartitionSpec partition) {
         checkConfig(data);
         Configuration hadoop = spark.sparkContext().hadoopConfiguration();
         Path datasetDir = new Path(data.datasetDir());
@@ -48,19 +67,34 @@ public final class PrepJob {
         Path prepared = new Path(data.preparedPath());
         Path target = partition == null ? prepared : new Path(prepared, partition.folder());
 
+        PrepStages stages = new PrepStages(data, prepared);
         StageChain chain = new StageChain(Ingest.read(spark, registry, data.dataset(), datasetDir, data.maxRecordBytes()));
         try {
-            for (Function<Dataset<Row>, StageResult> stage : PrepStages.afterIngest(data)) {
+            for (Function<Dataset<Row>, StageResult> stage : stages.afterIngest()) {
                 chain.then(stage);
             }
             long rows = chain.counts().get(chain.counts().size() - 1).out();
+            Map<String, Long> histogram = null;
+            if (data.prep().tokenize() && modelDir != null && data.tokenizedPath() != null) {
+                PackOptions pack = PackOptions.of(modelDir, data.cutoffLen(), data.packing(), data.trainOnPrompt(),
+                        data.template(), data.tokenizedPath());
+                PackOutcome outcome = TokenizeStage.run(spark, chain.kept(), pack);
+                PackReport r = outcome.report();
+                chain.alongside(new StageCounts(TokenizeStage.STAGE, r.rowsIn(), r.rowsKept(), r.rowsRejected()),
+                        outcome.result().rejected());
+                histogram = new LinkedHashMap<>();
+                for (Map.Entry<Integer, Long> e : r.lengthHistogram().entrySet()) {
+                    histogram.put(String.valueOf(e.getKey()), e.getValue());
+                }
+            }
             long rejected = chain.counts().stream().mapToLong(StageCounts::rejected).sum();
             PrepReport report = new PrepReport(data.dataset(), partition == null ? null : partition.folder(),
-                    chain.counts(), rows, rejected, null, null);
+                    chain.counts(), rows, rejected, histogram, stages.augmentation());
             PreparedOutput.commit(target, chain.kept(), rows, chain.rejected(), rejected, report.toJson(), hadoop);
             return report;
         } finally {
             chain.release();
+            stages.release();
             JavaSparkContext.fromSparkContext(spark.sparkContext()).getPersistentRDDs().values().stream()
                     .filter(rdd -> Ingest.PERSISTED_NAME.equals(rdd.name()))
                     .forEach(rdd -> rdd.unpersist(false));

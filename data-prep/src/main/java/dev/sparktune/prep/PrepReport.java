@@ -7,8 +7,10 @@ import java.util.Map;
 
 /**
  * What one prep run did, written as {@code _report.json} beside the output: the datasets, the partition, every
- * stage's counts ({@code in = out + rejected}), the rows written and rejected in all. The token-length histogram
- * (tokenize/pack) and the augmentation counts are null until those stages exist and fill them in. Nothing in it
+ * stage's counts ({@code in = out + rejected}; augmentation adds rows, its {@code out} is larger), the rows
+ * written and rejected in all, the tokenize stage's token-length histogram (bucket upper bound to samples) and the
+ * augment stage's counts ({@code augmented} and {@code unaugmented} by method and reason); each null when its
+ * stage did not run. {@code rows} and {@code rejected} count prepared rows written and rejected rows of every stage. Nothing in it
  * depends on the time or the machine, so a rerun over the same inputs writes the same bytes.
  */
 public record PrepReport(
@@ -18,7 +20,7 @@ public record PrepReport(
         long rows,
         long rejected,
         Map<String, Long> tokenLengthHistogram,
-        Map<String, Long> augmentation) {
+        Map<String, Object> augmentation) {
 
     public String toJson() {
         Map<String, Object> json = new LinkedHashMap<>();

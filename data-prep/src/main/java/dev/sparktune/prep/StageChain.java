@@ -9,7 +9,7 @@ import org.apache.spark.storage.StorageLevel;
 
 /**
  * Runs prep stages one after another: each stage gets the rows the previous one kept; the rejected rows of all
- * stages are gathered. Each stage's kept rows are persisted so that counting them, the next stage and the final
+ * stages are gathered. Each stage's kept and rejected rows are persisted so that counting them, the next stage and the final
  * write read them once.
  */
 final class StageChain {
@@ -31,8 +31,19 @@ final class StageChain {
         long in = counts.get(counts.size() - 1).out();
         StageResult result = stage.apply(kept);
         kept = persist(result.kept());
-        rejected = rejected.unionByName(result.rejected());
-        counts.add(new StageCounts(result.stage(), in, kept.count(), result.rejected().count()));
+        Dataset<Row> bad = persist(result.rejected());
+        rejected = rejected.unionByName(bad);
+        counts.add(new StageCounts(result.stage(), in, kept.count(), bad.count()));
+        return this;
+    }
+
+    /**
+     * Records a stage that ran beside the chain (tokenize: its kept rows are written elsewhere, not handed on): its
+     * counts and rejected rows join the report and {@code _rejected/}; the kept rows stay those of the last stage.
+     */
+    StageChain alongside(StageCounts stage, Dataset<Row> stageRejected) {
+        counts.add(stage);
+        rejected = rejected.unionByName(stageRejected);
         return this;
     }
 

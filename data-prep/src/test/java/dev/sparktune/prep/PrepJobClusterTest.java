@@ -32,7 +32,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The prep job on a real cluster of two executor JVMs over 3,896 SpamAssassin e-mails (easy-ham-1 and spam-2):
  * counts against the files on disk, the committed layout, reruns that write the same rows in the same files
- * (and the same report bytes), and partition writes.
+ * (and the same report bytes), and partition writes. Clean and dedup are off: this is ingest's and the
+ * output's test (PrepJobWholePipelineClusterTest runs every stage).
  */
 @Tag("integration")
 class PrepJobClusterTest {
@@ -76,7 +77,8 @@ class PrepJobClusterTest {
 
         PrepReport report = PrepJob.run(session, data(out, "ham,spam"), null);
 
-        assertEquals(List.of(new StageCounts("ingest", ham + spam, ham + spam - 1, 1)), report.stages());
+        assertEquals(List.of(new StageCounts("ingest", ham + spam, ham + spam - 1, 1),
+                new StageCounts("split", ham + spam - 1, ham + spam - 1, 0)), report.stages());
         assertTrue(Files.exists(out.resolve("_SUCCESS")));
         Dataset<Row> kept = session.read().parquet(out.toString());
         assertEquals(PrepRows.PREPARED.fieldNames().length, kept.columns().length);
@@ -198,6 +200,8 @@ class PrepJobClusterTest {
                   dataset_dir: %s
                   dataset_info: %s
                   prepared_path: %s
+                  clean: false
+                  dedup: false
                 """.formatted(datasets, SpamAssassinCorpus.dir().toUri(), registry.toUri(), out.toUri());
         return ConfigLoader.parse(yaml, "job.yaml", List.of()).job().data();
     }

@@ -2,7 +2,7 @@ package dev.sparktune.config;
 
 import java.util.List;
 
-/** Section {@code data}: which datasets, how they are formatted, cut and mixed. */
+/** Section {@code data}: which datasets, how they are formatted, cut and mixed, and how prep cleans and augments them. */
 public record DataConfig(
         List<String> dataset,
         List<String> evalDataset,
@@ -18,7 +18,8 @@ public record DataConfig(
         double mixTemperature,
         String tokenizedPath,
         String preparedPath,
-        long maxRecordBytes) {
+        long maxRecordBytes,
+        PrepConfig prep) {
 
     static DataConfig read(Section s) {
         List<String> dataset = s.strings("dataset", List.of());
@@ -53,6 +54,6 @@ public record DataConfig(
         long maxRecordBytes = s.longInteger("max_record_bytes", 1_048_576L, Range.atLeast(1));
         return new DataConfig(dataset, evalDataset, datasetDir, datasetInfo, template, cutoffLen, valSize,
                 packing, trainOnPrompt, mixStrategy, interleaveProbs, mixTemperature, tokenizedPath, preparedPath,
-                maxRecordBytes);
+                maxRecordBytes, PrepConfig.read(s));
     }
 }

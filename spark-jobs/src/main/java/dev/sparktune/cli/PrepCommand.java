@@ -4,6 +4,7 @@ import dev.sparktune.config.ConfigError;
 import dev.sparktune.config.ConfigException;
 import dev.sparktune.config.ConfigLoader;
 import dev.sparktune.config.DataConfig;
+import dev.sparktune.config.JobConfig;
 import dev.sparktune.ingest.DatasetInfoException;
 import dev.sparktune.prep.PartitionSpec;
 import dev.sparktune.prep.PrepJob;
@@ -49,9 +50,11 @@ final class PrepCommand implements Callable<Integer> {
     public Integer call() {
         PrintWriter err = spec.commandLine().getErr();
         DataConfig data;
+        JobConfig job;
         PartitionSpec partitionSpec;
         try {
-            data = ConfigLoader.load(file, overrides).job().data();
+            job = ConfigLoader.load(file, overrides).job();
+            data = job.data();
             partitionSpec = partition == null ? null : PartitionSpec.parse(partition);
             PrepJob.checkConfig(data);
         } catch (ConfigException e) {
@@ -74,7 +77,7 @@ final class PrepCommand implements Callable<Integer> {
         }
         SparkSession spark = builder.getOrCreate();
         try {
-            PrepReport report = PrepJob.run(spark, data, partitionSpec);
+            PrepReport report = PrepJob.run(spark, data, job.model().modelNameOrPath(), partitionSpec);
             PrintWriter out = spec.commandLine().getOut();
             for (StageCounts s : report.stages()) {
                 out.printf("%-8s in %,d  out %,d  rejected %,d%n", s.stage(), s.in(), s.out(), s.rejected());

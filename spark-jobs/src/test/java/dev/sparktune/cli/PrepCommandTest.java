@@ -38,7 +38,11 @@ class PrepCommandTest {
                 "--partition", "dt=2026-11-28");
 
         assertEquals(0, code, err.toString());
-        assertTrue(out.toString().startsWith("ingest   in 3  out 2  rejected 1\nWrote 2 rows to "), out.toString());
+        assertTrue(out.toString().startsWith("ingest   in 3  out 2  rejected 1\n"
+                + "clean    in 2  out 2  rejected 0\n"
+                + "dedup    in 2  out 2  rejected 0\n"
+                + "split    in 2  out 2  rejected 0\n"
+                + "Wrote 2 rows to "), out.toString());
         Path partition = prepared.resolve("dt=2026-11-28");
         assertTrue(Files.exists(partition.resolve("_SUCCESS")));
         assertTrue(Files.exists(partition.resolve("part-00000.parquet")));

