@@ -11,7 +11,8 @@ public record DistConfig(
         long allgatherBucketSize,
         boolean overlapComm,
         int collectiveTimeoutSeconds,
-        String networkCidr) {
+        String networkCidr,
+        boolean allowUnencryptedRing) {
 
     static DistConfig read(Section s) {
         int worldSize = s.integer("world_size", 1, Range.atLeast(1));
@@ -26,7 +27,9 @@ public record DistConfig(
             s.require(cidr.matches("\\d{1,3}(\\.\\d{1,3}){3}/\\d{1,2}"), "network_cidr",
                     "expected an IPv4 block such as 10.0.0.0/8, got '" + cidr + "'");
         }
+        // The ring authenticates peers but does not encrypt; a cluster with spark.ssl on must accept that explicitly.
+        boolean allowUnencrypted = s.flag("allow_unencrypted_ring", false);
         return new DistConfig(worldSize, zeroStage == 3 ? 0 : zeroStage, reduceBucket, allgatherBucket, overlap,
-                timeout, cidr);
+                timeout, cidr, allowUnencrypted);
     }
 }

@@ -2,6 +2,7 @@ package dev.sparktune.train;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import dev.sparktune.arch.Bert;
 import dev.sparktune.arch.Llama;
 import dev.sparktune.arch.PretrainedModel;
@@ -25,8 +26,16 @@ public sealed interface Objective permits Objective.CausalLm, Objective.Classifi
     record Loss(NDArray sum, long items) {
     }
 
-    static Objective forStage(String stage, ClassificationLoss classification) {
-        return stage.equals("cls") ? new Classification(classification) : new CausalLm(CausalLmLoss.FLOAT32);
+    /**
+     * The objective of {@code method.stage}: {@code cls} classifies, {@code pt} and {@code sft} predict the next
+     * token. The causal-LM loss is computed in float64 for a float64 model (a float32 loss there cuts the autograd
+     * graph) and in float32 otherwise, as Hugging Face upcasts half-precision logits.
+     */
+    static Objective forStage(String stage, ClassificationLoss classification, DataType modelType) {
+        if (stage.equals("cls")) {
+            return new Classification(classification);
+        }
+        return new CausalLm(modelType == DataType.FLOAT64 ? CausalLmLoss.FLOAT64 : CausalLmLoss.FLOAT32);
     }
 
     /** Next-token prediction, for continued pretraining and SFT (labels carry the prompt masking). */

@@ -57,14 +57,17 @@ public final class Trainer {
     private final Collective collective;
     private final int zeroStage;
     private final long bucketSize;
+    private final StepListener listener;
 
     /** A trainer whose single-dataset methods train {@code objective}. */
     public Trainer(PeftModel model, Objective objective, TrainConfig config, long padTokenId) {
-        this(model, objective, config, padTokenId, List.of(), 0, InProcessCollective.group(1).get(0), 0, Long.MAX_VALUE);
+        this(model, objective, config, padTokenId, List.of(), 0, InProcessCollective.group(1).get(0), 0, Long.MAX_VALUE,
+                StepListener.NONE);
     }
 
     private Trainer(PeftModel model, Objective objective, TrainConfig config, long padTokenId,
-                    List<TrainingTask> validation, int evalSteps, Collective collective, int zeroStage, long bucketSize) {
+                    List<TrainingTask> validation, int evalSteps, Collective collective, int zeroStage, long bucketSize,
+                    StepListener listener) {
         this.model = model;
         this.objective = objective;
         this.config = config;
@@ -74,6 +77,7 @@ public final class Trainer {
         this.collective = collective;
         this.zeroStage = zeroStage;
         this.bucketSize = bucketSize;
+        this.listener = listener;
     }
 
     /**
@@ -84,7 +88,7 @@ public final class Trainer {
      */
     public Trainer withDataParallel(Collective collective, DistConfig dist) {
         return new Trainer(model, objective, config, padTokenId, validation, evalSteps, collective, dist.zeroStage(),
-                dist.reduceBucketSize());
+                dist.reduceBucketSize(), listener);
     }
 
     /**
@@ -107,7 +111,14 @@ public final class Trainer {
         if (tasks.isEmpty()) {
             throw new IllegalArgumentException("validation needs at least one task");
         }
-        return new Trainer(model, objective, config, padTokenId, tasks, everySteps, collective, zeroStage, bucketSize);
+        return new Trainer(model, objective, config, padTokenId, tasks, everySteps, collective, zeroStage, bucketSize,
+                listener);
+    }
+
+    /** The same trainer, telling {@code listener} about every step this rank finishes. */
+    public Trainer withStepListener(StepListener listener) {
+        return new Trainer(model, objective, config, padTokenId, validation, evalSteps, collective, zeroStage, bucketSize,
+                listener);
     }
 
     /**
@@ -212,6 +223,10 @@ public final class Trainer {
                         if (step % config.saveSteps() == 0 || step == totalSteps || step == stopAfter || stop) {
                             last = save(checkpoints, step, epoch, position, trainable, optimizer, stopping);
                         }
+                        listener.afterStep(new StepListener.StepProgress(collective.rank(), totalSteps,
+                                new StepMetrics(step, loss, outcome.taskLosses(), lr, outcome.gradNorm(),
+                                        throughput.tokensPerSecond(), (System.nanoTime() - started) / 1e9),
+                                throughput.eta(totalSteps - step)));
                         if (step == stopAfter || stop) {
                             return new Result(step, loss, last, stopping.best(), stop);
                         }

@@ -10,7 +10,8 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         versionProvider = BuildInfo.class,
         description = "Distributed fine-tuning of large language models on Apache Spark.",
-        subcommands = {DoctorCommand.class, ConfigCommand.class, ImportOnnxCommand.class, PrepCommand.class})
+        subcommands = {DoctorCommand.class, ConfigCommand.class, ImportOnnxCommand.class, PrepCommand.class,
+            TrainCommand.class})
 public final class Sparktune implements Runnable {
 
     @CommandLine.Spec

@@ -1,0 +1,81 @@
+package dev.sparktune.cli;
+
+import dev.sparktune.config.ConfigError;
+import dev.sparktune.config.ConfigException;
+import dev.sparktune.config.ConfigLoader;
+import dev.sparktune.config.LoadedConfig;
+import dev.sparktune.training.ClusterPreflight;
+import dev.sparktune.training.TrainingJob;
+import dev.sparktune.training.TrainingOutcome;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import org.apache.spark.SparkConf;
+import org.apache.spark.sql.SparkSession;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/** {@code sparktune train FILE}: data-parallel fine-tuning, one Spark barrier task per rank. */
+@Command(name = "train", mixinStandardHelpOptions = true,
+        description = {"Fine-tune model.model_name_or_path on data.tokenized_path with dist.world_size ranks, each a",
+            "Spark barrier task; checkpoints go to train.output_dir (any Hadoop file system). A run continues from",
+            "the newest complete checkpoint there. Runs on the Spark master spark-submit gives, or on local[*]."})
+final class TrainCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Parameters(paramLabel = "FILE", description = "the job YAML")
+    Path file;
+
+    @Option(names = "--set", paramLabel = "SECTION.KEY=VALUE",
+            description = "override one key, e.g. --set train.output_dir=hdfs:///runs/lora-1 (repeatable)")
+    List<String> overrides = new ArrayList<>();
+
+    @Override
+    public Integer call() {
+        PrintWriter err = spec.commandLine().getErr();
+        LoadedConfig config;
+        try {
+            config = ConfigLoader.load(file, overrides);
+        } catch (ConfigException e) {
+            for (ConfigError error : e.errors()) {
+                err.println(error);
+            }
+            err.println(e.errors().size() + (e.errors().size() == 1 ? " problem" : " problems") + " in " + file);
+            err.flush();
+            return PrepCommand.INVALID;
+        }
+
+        boolean ownSession = SparkSession.getActiveSession().isEmpty() && SparkSession.getDefaultSession().isEmpty();
+        SparkConf given = new SparkConf();
+        SparkSession.Builder builder = SparkSession.builder().appName("sparktune train " + file.getFileName());
+        if (!given.contains("spark.master")) {
+            builder.master("local[*]");
+        }
+        if (ClusterPreflight.barrierTimeoutWarning(given) != null) {
+            builder.config("spark.barrier.sync.timeout", ClusterPreflight.BARRIER_TIMEOUT);
+        }
+        SparkSession spark = builder.getOrCreate();
+        try {
+            TrainingOutcome outcome = TrainingJob.run(spark, config);
+            PrintWriter out = spec.commandLine().getOut();
+            out.printf("Trained %,d steps (last loss %.4f); final checkpoint %s%n", outcome.steps(), outcome.lastLoss(),
+                    outcome.checkpoint());
+            out.flush();
+            return 0;
+        } catch (IllegalArgumentException | IllegalStateException e) {
+            err.println("train: " + e.getMessage());
+            err.flush();
+            return PrepCommand.INVALID;
+        } finally {
+            if (ownSession) {
+                spark.stop();
+            }
+        }
+    }
+}

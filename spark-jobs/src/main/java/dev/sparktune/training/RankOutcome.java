@@ -1,0 +1,11 @@
+package dev.sparktune.training;
+
+import java.io.Serializable;
+
+/**
+ * What a rank task returns to the driver: where its run started ({@code resumedFrom}, null from the pretrained
+ * weights) and ended, and in which stage attempt.
+ */
+public record RankOutcome(int rank, long steps, double lastLoss, String checkpoint, String resumedFrom, int stageAttempt)
+        implements Serializable {
+}

@@ -1,0 +1,15 @@
+package dev.sparktune.training;
+
+import java.util.List;
+
+/**
+ * How a training job ended, as the driver saw it.
+ *
+ * @param checkpoint    the final checkpoint folder
+ * @param resumedFrom   the checkpoint the last stage attempt started from; null when it started from the model
+ * @param stageAttempts attempts of the barrier stage, more than 1 when Spark retried it after a lost rank
+ * @param progress      the progress updates rank 0 sent while training, in arrival order
+ */
+public record TrainingOutcome(long steps, double lastLoss, String checkpoint, String resumedFrom, int stageAttempts,
+                              List<ProgressUpdate> progress) {
+}

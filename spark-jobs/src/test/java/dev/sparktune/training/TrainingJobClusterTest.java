@@ -1,0 +1,164 @@
+package dev.sparktune.training;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.sparktune.arch.TinyModels;
+import dev.sparktune.config.LoadedConfig;
+import dev.sparktune.io.TokenizedParquet;
+import dev.sparktune.io.TokenizedRow;
+import dev.sparktune.io.onnx.ImportedMiniLm;
+import dev.sparktune.testing.SparkClusterExtension;
+import dev.sparktune.tokenize.Tokenizer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.SortedMap;
+import org.apache.hadoop.conf.Configuration;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The training job on {@code local-cluster[2,1,…]}: two executor JVMs, one rank each, gradients over the TCP ring.
+ * Each run's parameters are compared with the same job run in this one process (its two ranks as threads over the
+ * in-process collective, whose equality with one rank of the same global batch the engine's own tests establish).
+ */
+@Tag("integration")
+class TrainingJobClusterTest {
+    @RegisterExtension
+    static final SparkClusterExtension SPARK = SparkClusterExtension.localCluster(2, 1024);
+
+    @TempDir
+    static Path dir;
+
+    private static Path llama;
+    private static Path llamaData;
+
+    @BeforeAll
+    static void writeTinyLlamaAndData() {
+        llama = TinyModels.writeRandom(dir.resolve("llama"), TinyModels.llamaJson("llama", 4, 2, false, ""), 1);
+        Random random = new Random(2);
+        List<TokenizedRow> rows = new ArrayList<>();
+        for (int i = 0; i < 64; i++) {
+            long[] ids = random.longs(4 + random.nextInt(9), 1, 61).toArray();
+            long[] labels = ids.clone();
+            labels[0] = -100;
+            rows.add(new TokenizedRow(ids, labels, null, null, null));
+        }
+        llamaData = dir.resolve("llama-data");
+        TokenizedParquet.write(new Configuration(), llamaData.resolve("part-0.parquet").toString(), rows, 512);
+    }
+
+    private static LoadedConfig llamaJob(Path output, String... more) {
+        List<String> overrides = new ArrayList<>(List.of("model.model_name_or_path=" + llama, "model.compute_dtype=float64",
+                "data.tokenized_path=" + llamaData, "method.stage=sft", "method.finetuning_type=lora",
+                "method.lora_rank=4", "method.lora_target=q_proj,v_proj,down_proj", "train.output_dir=" + output,
+                "train.learning_rate=5e-3", "train.warmup_steps=2", "train.lr_scheduler_type=cosine",
+                "train.per_device_train_batch_size=2", "train.gradient_accumulation_steps=2", "train.max_steps=10",
+                "train.save_steps=4", "train.logging_steps=2", "dist.world_size=2", "dist.zero_stage=1",
+                "dist.reduce_bucket_size=700", "dist.collective_timeout_seconds=30"));
+        overrides.addAll(List.of(more));
+        return TrainingRuns.config(overrides);
+    }
+
+    @Test
+    void loraOnATinyLlamaEqualsTheSameJobInOneProcessAndReportsProgress() throws Exception {
+        TrainingOutcome spark = TrainingJob.run(SPARK.session(), llamaJob(dir.resolve("llama-spark")));
+        LoadedConfig reference = llamaJob(dir.resolve("llama-reference"));
+        TrainingRuns.runInProcess(reference);
+
+        assertEquals(10, spark.steps());
+        assertEquals(1, spark.stageAttempts());
+        assertEquals(null, spark.resumedFrom());
+        SortedMap<String, double[]> trained = TrainingRuns.tensors(spark.checkpoint());
+        double diff = TrainingRuns.maxRelativeDifference(trained,
+                TrainingRuns.tensors(dir.resolve("llama-reference/checkpoint-10").toString()));
+        System.out.printf("tiny Llama LoRA, 2 executors vs 2 in-process ranks, float64: max relative difference %.2e%n",
+                diff);
+        assertTrue(diff <= 1e-12, "max relative difference " + diff);
+
+        List<ProgressUpdate> progress = spark.progress();
+        assertEquals(List.of(2L, 4L, 6L, 8L, 10L), progress.stream().map(ProgressUpdate::step).toList(),
+                "rank 0 reports every logging_steps to the driver");
+        assertTrue(progress.stream().allMatch(p -> p.totalSteps() == 10 && Double.isFinite(p.loss())
+                && p.tokensPerSecond() > 0));
+    }
+
+    @Test
+    void aWorldLargerThanTheFreeTaskSlotsFailsInSecondsWithWhatToChange() {
+        long started = System.nanoTime();
+        IllegalStateException e = assertThrows(IllegalStateException.class,
+                () -> ClusterPreflight.awaitSlots(SPARK.session().sparkContext(), 3, Duration.ofSeconds(2)));
+        double seconds = (System.nanoTime() - started) / 1e9;
+        assertTrue(e.getMessage().contains("dist.world_size is 3") && e.getMessage().contains("has 2 free"), e.getMessage());
+        assertTrue(e.getMessage().contains("lower dist.world_size"), e.getMessage());
+        assertTrue(seconds < 10, "took " + seconds + " s");
+        ClusterPreflight.awaitSlots(SPARK.session().sparkContext(), 2, Duration.ofSeconds(2));   // enough: returns
+    }
+
+    @Test
+    void aRankWhoseExecutorDiesIsRetriedAndTheRunResumesFromItsLastCheckpoint() throws Exception {
+        TrainingOutcome interrupted = TrainingJob.run(SPARK.session(), llamaJob(dir.resolve("llama-killed")),
+                new FaultInjection(1, 6));
+        LoadedConfig straight = llamaJob(dir.resolve("llama-straight"));
+        TrainingRuns.runInProcess(straight);
+
+        assertTrue(interrupted.stageAttempts() >= 2, "the stage was retried: " + interrupted.stageAttempts());
+        assertEquals(dir.resolve("llama-killed/checkpoint-4").toString(), interrupted.resumedFrom());
+        assertEquals(10, interrupted.steps());
+        double diff = TrainingRuns.maxRelativeDifference(TrainingRuns.tensors(interrupted.checkpoint()),
+                TrainingRuns.tensors(dir.resolve("llama-straight/checkpoint-10").toString()));
+        System.out.printf("tiny Llama LoRA, executor of rank 1 killed after step 6, resumed from checkpoint-4:"
+                + " max relative difference to an uninterrupted run %.2e%n", diff);
+        assertTrue(diff <= 1e-12, "max relative difference " + diff);
+    }
+
+    @Test
+    void loraOnMiniLmClassificationEqualsTheSameJobInOneProcess() throws Exception {
+        Path miniLm = ImportedMiniLm.importTo(dir.resolve("minilm"));
+        Path data = dir.resolve("minilm-data");
+        List<TokenizedRow> rows = new ArrayList<>();
+        String[][] topics = {{"scored a goal", "won the match", "lost the final"},
+            {"baked bread", "grilled the fish", "served soup"}, {"crashed again", "needs more memory", "lost the connection"}};
+        String[] subjects = {"the team", "my aunt", "the server", "our neighbour"};
+        try (Tokenizer tokenizer = Tokenizer.load(miniLm)) {
+            for (int label = 0; label < 3; label++) {
+                for (String subject : subjects) {
+                    for (String predicate : topics[label]) {
+                        rows.add(new TokenizedRow(tokenizer.encode(subject + " " + predicate + "."), null, null,
+                                (long) label, null));
+                    }
+                }
+            }
+        }
+        TokenizedParquet.write(new Configuration(), data.resolve("part-0.parquet").toString(), rows, 256);
+        Files.writeString(data.resolve(TrainingRank.LABELS_FILE),
+                "{\"id2label\": {\"0\": \"sport\", \"1\": \"food\", \"2\": \"tech\"}}", StandardCharsets.UTF_8);
+        List<String> overrides = List.of("model.model_name_or_path=" + miniLm, "data.tokenized_path=" + data,
+                "method.stage=cls", "method.finetuning_type=lora", "method.lora_rank=8", "method.lora_target=query,value",
+                "train.learning_rate=2e-3", "train.per_device_train_batch_size=4", "train.max_steps=6",
+                "train.save_steps=6", "train.logging_steps=3", "dist.world_size=2", "dist.zero_stage=2",
+                "dist.collective_timeout_seconds=60");
+        List<String> spark = new ArrayList<>(overrides);
+        spark.add("train.output_dir=" + dir.resolve("minilm-spark"));
+        List<String> reference = new ArrayList<>(overrides);
+        reference.add("train.output_dir=" + dir.resolve("minilm-reference"));
+
+        TrainingOutcome outcome = TrainingJob.run(SPARK.session(), TrainingRuns.config(spark));
+        TrainingRuns.runInProcess(TrainingRuns.config(reference));
+
+        double diff = TrainingRuns.maxRelativeDifference(TrainingRuns.tensors(outcome.checkpoint()),
+                TrainingRuns.tensors(dir.resolve("minilm-reference/checkpoint-6").toString()));
+        System.out.printf("MiniLM LoRA classifier, 2 executors vs 2 in-process ranks, float32: max relative difference"
+                + " %.2e%n", diff);
+        assertTrue(diff <= 1e-5, "max relative difference " + diff);
+    }
+}

@@ -1,0 +1,88 @@
+package dev.sparktune.training;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import dev.sparktune.config.ConfigLoader;
+import dev.sparktune.config.LoadedConfig;
+import dev.sparktune.dist.Collective;
+import dev.sparktune.dist.InProcessCollective;
+import dev.sparktune.io.SafetensorsFile;
+import dev.sparktune.train.StepListener;
+import dev.sparktune.train.TrainingCheckpoints;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.SortedMap;
+import java.util.TreeMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.apache.hadoop.conf.Configuration;
+
+/** Test support: job configs, the in-process reference run, and reading a checkpoint's tensors back. */
+final class TrainingRuns {
+    private TrainingRuns() {
+    }
+
+    static LoadedConfig config(List<String> overrides) {
+        return ConfigLoader.parse("", "test", overrides);
+    }
+
+    /**
+     * The reference: the same job in this one process, its ranks as threads over the in-process collective, so the
+     * only differences from the Spark run are the executors, the rendezvous and the TCP ring.
+     */
+    static void runInProcess(LoadedConfig config) throws Exception {
+        int world = config.job().dist().worldSize();
+        List<Collective> group = InProcessCollective.group(world);
+        ExecutorService threads = Executors.newFixedThreadPool(world);
+        try {
+            List<Future<?>> ranks = new ArrayList<>();
+            for (Collective c : group) {
+                ranks.add(threads.submit(() -> TrainingRank.run(config.job(), c, new Configuration(), StepListener.NONE,
+                        Device.cpu())));
+            }
+            for (Future<?> rank : ranks) {
+                rank.get();
+            }
+        } finally {
+            threads.shutdownNow();
+        }
+    }
+
+    /** The trainable tensors of a checkpoint folder, as doubles by name. */
+    static SortedMap<String, double[]> tensors(String checkpoint) {
+        SortedMap<String, double[]> out = new TreeMap<>();
+        try (NDManager manager = NDManager.newBaseManager();
+             SafetensorsFile file = SafetensorsFile.open(Path.of(checkpoint).resolve(TrainingCheckpoints.MODEL_FILE))) {
+            for (var info : file.tensors()) {
+                NDArray t = file.load(info.name(), manager);
+                out.put(info.name(), t.toType(DataType.FLOAT64, false).toDoubleArray());
+            }
+        }
+        return out;
+    }
+
+    /** The largest, over tensors, of max |a - b| / max(max |b|, 1e-12). */
+    static double maxRelativeDifference(Map<String, double[]> a, Map<String, double[]> b) {
+        if (!a.keySet().equals(b.keySet())) {
+            throw new AssertionError("different tensors: " + a.keySet() + " vs " + b.keySet());
+        }
+        double worst = 0;
+        for (String name : a.keySet()) {
+            double[] x = a.get(name);
+            double[] y = b.get(name);
+            double diff = 0;
+            double scale = 1e-12;
+            for (int i = 0; i < x.length; i++) {
+                diff = Math.max(diff, Math.abs(x[i] - y[i]));
+                scale = Math.max(scale, Math.abs(y[i]));
+            }
+            worst = Math.max(worst, diff / scale);
+        }
+        return worst;
+    }
+}
