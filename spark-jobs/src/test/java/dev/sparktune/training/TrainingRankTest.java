@@ -1,0 +1,75 @@
+package dev.sparktune.training;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import dev.sparktune.arch.TinyModels;
+import dev.sparktune.config.LoadedConfig;
+import dev.sparktune.io.TokenizedParquet;
+import dev.sparktune.io.TokenizedRow;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import org.apache.hadoop.conf.Configuration;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Where a rank's run starts, across separate invocations of the same job (ranks in this process, no Spark). */
+class TrainingRankTest {
+    @TempDir
+    static Path dir;
+
+    private static Path model;
+    private static Path data;
+
+    @BeforeAll
+    static void writeTinyLlamaAndData() {
+        model = TinyModels.writeRandom(dir.resolve("llama"), TinyModels.llamaJson("llama", 4, 2, false, ""), 3);
+        Random random = new Random(4);
+        List<TokenizedRow> rows = new ArrayList<>();
+        for (int i = 0; i < 32; i++) {
+            long[] ids = random.longs(5 + random.nextInt(6), 1, 61).toArray();
+            rows.add(new TokenizedRow(ids, ids.clone(), null, null, null));
+        }
+        data = dir.resolve("data");
+        TokenizedParquet.write(new Configuration(), data.resolve("part-0.parquet").toString(), rows, 400);
+    }
+
+    private static LoadedConfig job(Path output, String... more) {
+        List<String> overrides = new ArrayList<>(List.of("model.model_name_or_path=" + model, "model.compute_dtype=float64",
+                "data.tokenized_path=" + data, "method.finetuning_type=lora", "method.lora_rank=2",
+                "method.lora_target=q_proj,v_proj", "train.output_dir=" + output, "train.learning_rate=1e-2",
+                "train.per_device_train_batch_size=2", "train.max_steps=8", "train.save_steps=3", "train.save_total_limit=5",
+                "dist.world_size=2"));
+        overrides.addAll(List.of(more));
+        return TrainingRuns.config(overrides);
+    }
+
+    @Test
+    void resumeFromCheckpointStartsASecondInvocationWhereTheFirstOneSavedAndEndsTheSame() throws Exception {
+        TrainingRuns.runInProcess(job(dir.resolve("first")));
+        Path saved = dir.resolve("first/checkpoint-3");
+        TrainingRuns.runInProcess(job(dir.resolve("second"), "train.resume_from_checkpoint=" + saved));
+
+        assertEquals(0.0, TrainingRuns.maxRelativeDifference(TrainingRuns.tensors(dir.resolve("second/checkpoint-8").toString()),
+                TrainingRuns.tensors(dir.resolve("first/checkpoint-8").toString())));
+        assertEquals(List.of("checkpoint-6", "checkpoint-8"), folders(dir.resolve("second")),
+                "the second run saved only the steps after the one it resumed from");
+    }
+
+    @Test
+    void theNewestCompleteCheckpointInTheOutputFolderWinsOverResumeFromCheckpoint() throws Exception {
+        Path output = dir.resolve("rerun");
+        TrainingRuns.runInProcess(job(output, "train.max_steps=8"));
+        LoadedConfig again = job(output, "train.resume_from_checkpoint=" + dir.resolve("does-not-exist"));
+        assertEquals(output.resolve("checkpoint-8"), TrainingRank.startingPoint(again.job(), output).orElseThrow());
+    }
+
+    private static List<String> folders(Path output) throws Exception {
+        try (var entries = Files.list(output)) {
+            return entries.map(p -> p.getFileName().toString()).filter(n -> n.startsWith("checkpoint-")).sorted().toList();
+        }
+    }
+}
