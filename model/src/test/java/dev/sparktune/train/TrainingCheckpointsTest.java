@@ -77,7 +77,7 @@ class TrainingCheckpointsTest {
     }
 
     @Test
-    void saveThenLoadGivesTheSameTensorsAndState() {
+    void saveThenLoadGivesTheSameTensorsAndState() throws IOException {
         TrainingCheckpoints checkpoints = new TrainingCheckpoints(out, 3);
         try (NDManager manager = NDManager.newBaseManager()) {
             Map<String, NDArray> model = model(manager, 0);
@@ -88,6 +88,9 @@ class TrainingCheckpointsTest {
             assertTrue(Files.isRegularFile(folder.resolve("model.safetensors")));
             assertTrue(Files.isRegularFile(folder.resolve("optimizer.safetensors")));
             assertTrue(Files.isRegularFile(folder.resolve("trainer_state.json")));
+            try (Stream<Path> files = Files.list(folder)) {
+                assertEquals(4, files.count(), "no Hadoop .crc side files, no temporaries");
+            }
 
             try (NDManager loadInto = NDManager.newBaseManager()) {
                 LoadedCheckpoint loaded = checkpoints.loadLatest(loadInto).orElseThrow();
