@@ -1,19 +1,19 @@
 package dev.sparktune.train;
 
 import ai.djl.ndarray.NDArray;
-import java.nio.file.Path;
 import java.util.Collections;
 import java.util.Map;
 import java.util.SortedMap;
 import java.util.TreeMap;
 
 /**
- * A training checkpoint read back: its folder, the trainer state, the trainable tensors by
+ * A training checkpoint read back: its folder's location (a local path or a Hadoop file system
+ * URI, as it was given to or listed by {@link TrainingCheckpoints}), the trainer state, the trainable tensors by
  * parameter name and the optimizer state tensors by {@code <parameter>/<state>} name. The tensors
  * belong to the manager given to {@link TrainingCheckpoints#load}.
  */
 public record LoadedCheckpoint(
-        Path folder,
+        String folder,
         TrainerState state,
         SortedMap<String, NDArray> model,
         SortedMap<String, NDArray> optimizer) {

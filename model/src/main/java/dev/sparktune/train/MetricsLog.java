@@ -6,95 +6,111 @@ import com.google.gson.JsonObject;
 import com.google.gson.JsonParseException;
 import com.google.gson.JsonParser;
 import com.google.gson.JsonPrimitive;
+import dev.sparktune.io.HadoopFiles;
 import java.io.BufferedWriter;
+import java.io.FileNotFoundException;
 import java.io.IOException;
+import java.io.OutputStreamWriter;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.UUID;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FSDataOutputStream;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
 
 /**
- * The metrics file of a run: one JSON object per logged step, one per line, e.g.
+ * The metrics file of a run, on any Hadoop file system: one JSON object per logged step, one per line, e.g.
  * <pre>{"step":120,"loss":1.2345,"task_losses":{"sft":1.1,"cls":1.4},"lr":2.0E-5,"grad_norm":0.8,"tokens_per_second":1234.5,"elapsed_seconds":96.1}</pre>
- * Each line is flushed as it is written, so a crash keeps every step logged before it. A value
- * that is not finite (a NaN loss) is written as {@code null}, since JSON has no NaN.
+ * Each line is flushed to the file system as it is written ({@code hflush} on HDFS and local
+ * files), so readers see it while the run goes on and a crash keeps every step logged before it;
+ * on object stores (s3a) the file appears when the log is closed. A value that is not finite (a
+ * NaN loss) is written as {@code null}, since JSON has no NaN.
  */
 public final class MetricsLog implements AutoCloseable {
-    private final Path file;
+    private final String file;
+    private final FSDataOutputStream stream;
     private final BufferedWriter out;
 
-    private MetricsLog(Path file, BufferedWriter out) {
+    private MetricsLog(String file, FSDataOutputStream stream) {
         this.file = file;
-        this.out = out;
+        this.stream = stream;
+        this.out = new BufferedWriter(new OutputStreamWriter(stream, StandardCharsets.UTF_8));
     }
 
-    /** Starts a new metrics file, replacing any earlier one. */
-    public static MetricsLog create(Path file) {
-        return open(file, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE);
+    /** Starts a new metrics file at {@code file} (a URI, or a path {@code conf}'s {@code fs.defaultFS} resolves), replacing any earlier one. */
+    public static MetricsLog create(Configuration conf, String file) {
+        return open(conf, file, List.of());
+    }
+
+    /** Starts a new local metrics file, replacing any earlier one. */
+    public static MetricsLog create(java.nio.file.Path file) {
+        return create(new Configuration(), OutputFolder.localLocation(file));
     }
 
     /**
      * Continues the metrics file of a run resumed from the checkpoint at {@code checkpointStep}:
      * lines of later steps, which the resumed run logs again, are dropped, and so is a last line
-     * cut short by a crash.
+     * cut short by a crash. The kept lines are written again into a new file that then takes the
+     * new lines, since object stores cannot append; on HDFS a crash in the moment between replacing
+     * the file and flushing the kept lines would lose them.
      */
-    public static MetricsLog resume(Path file, long checkpointStep) {
-        if (Files.exists(file)) {
-            List<String> kept = new ArrayList<>();
-            List<String> lines = readLines(file);
-            for (int i = 0; i < lines.size(); i++) {
-                String line = lines.get(i);
-                if (line.isBlank()) {
-                    continue;
-                }
-                StepMetrics m;
-                try {
-                    m = parse(line);
-                } catch (RuntimeException e) {
-                    if (i == lines.size() - 1) {
-                        break;
-                    }
-                    throw new IllegalArgumentException(file + ": line " + (i + 1) + " is not a metrics record ("
-                            + e.getMessage() + "); only the last line may be cut short", e);
-                }
-                if (m.step() <= checkpointStep) {
-                    kept.add(line);
-                }
+    public static MetricsLog resume(Configuration conf, String file, long checkpointStep) {
+        List<String> kept = new ArrayList<>();
+        List<String> lines = readLines(conf, file, true);
+        for (int i = 0; i < lines.size(); i++) {
+            String line = lines.get(i);
+            if (line.isBlank()) {
+                continue;
             }
-            Path rewritten = file.resolveSibling("." + file.getFileName() + "." + UUID.randomUUID() + ".tmp");
+            StepMetrics m;
             try {
-                Files.write(rewritten, kept, StandardCharsets.UTF_8);
-                Files.move(rewritten, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (IOException e) {
-                try {
-                    Files.deleteIfExists(rewritten);
-                } catch (IOException ignored) {
-                    // the rewrite already failed with a better message
+                m = parse(line);
+            } catch (RuntimeException e) {
+                if (i == lines.size() - 1) {
+                    break;
                 }
-                throw new UncheckedIOException(file + ": cannot rewrite the metrics file: " + e, e);
+                throw new IllegalArgumentException(file + ": line " + (i + 1) + " is not a metrics record ("
+                        + e.getMessage() + "); only the last line may be cut short", e);
+            }
+            if (m.step() <= checkpointStep) {
+                kept.add(line);
             }
         }
-        return open(file, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+        return open(conf, file, kept);
     }
 
-    private static MetricsLog open(Path file, StandardOpenOption... options) {
+    /** As {@link #resume(Configuration, String, long)} for a local metrics file. */
+    public static MetricsLog resume(java.nio.file.Path file, long checkpointStep) {
+        return resume(new Configuration(), OutputFolder.localLocation(file), checkpointStep);
+    }
+
+    private static MetricsLog open(Configuration conf, String file, List<String> firstLines) {
+        MetricsLog log;
         try {
-            Path parent = file.toAbsolutePath().getParent();
-            Files.createDirectories(parent);
-            return new MetricsLog(file, Files.newBufferedWriter(file, StandardCharsets.UTF_8, options));
+            Path path = new Path(file);
+            log = new MetricsLog(file, HadoopFiles.fileSystem(path, conf).create(path, true));
         } catch (IOException e) {
             throw new UncheckedIOException(file + ": cannot open the metrics file: " + e, e);
         }
+        try {
+            for (String line : firstLines) {
+                log.out.write(line);
+                log.out.newLine();
+            }
+            log.flush();
+        } catch (IOException | RuntimeException e) {
+            log.closeAfter(e);
+            throw e instanceof RuntimeException r ? r : new UncheckedIOException(file + ": cannot write metrics: " + e, (IOException) e);
+        }
+        return log;
     }
 
-    public Path file() {
+    /** Where the file is, as given. */
+    public String file() {
         return file;
     }
 
@@ -112,16 +128,26 @@ public final class MetricsLog implements AutoCloseable {
         try {
             out.write(line.toString());
             out.newLine();
-            out.flush();
+            flush();
         } catch (IOException e) {
             throw new UncheckedIOException(file + ": cannot write metrics: " + e, e);
         }
     }
 
-    /** Every line of a metrics file, in order. */
-    public static List<StepMetrics> read(Path file) {
+    private void flush() throws IOException {
+        out.flush();
+        HadoopFiles.flushToReaders(stream);
+    }
+
+    /** Every line of the local metrics file {@code file}, in order. */
+    public static List<StepMetrics> read(java.nio.file.Path file) {
+        return read(new Configuration(), OutputFolder.localLocation(file));
+    }
+
+    /** Every line of the metrics file at {@code file}, in order; while a run writes it, the lines flushed so far. */
+    public static List<StepMetrics> read(Configuration conf, String file) {
         List<StepMetrics> records = new ArrayList<>();
-        List<String> lines = readLines(file);
+        List<String> lines = readLines(conf, file, false);
         for (int i = 0; i < lines.size(); i++) {
             if (lines.get(i).isBlank()) {
                 continue;
@@ -164,11 +190,26 @@ public final class MetricsLog implements AutoCloseable {
         return e == null || e.isJsonNull() ? Double.NaN : e.getAsDouble();
     }
 
-    private static List<String> readLines(Path file) {
+    private static List<String> readLines(Configuration conf, String file, boolean mayBeAbsent) {
         try {
-            return Files.readAllLines(file, StandardCharsets.UTF_8);
+            Path path = new Path(file);
+            FileSystem fs = HadoopFiles.fileSystem(path, conf);
+            return HadoopFiles.readString(fs, path).lines().toList();
+        } catch (FileNotFoundException e) {
+            if (mayBeAbsent) {
+                return List.of();
+            }
+            throw new UncheckedIOException(file + ": no such metrics file", e);
         } catch (IOException e) {
             throw new UncheckedIOException(file + ": cannot read the metrics file: " + e, e);
+        }
+    }
+
+    private void closeAfter(Exception failure) {
+        try {
+            out.close();
+        } catch (IOException e) {
+            failure.addSuppressed(e);
         }
     }
 

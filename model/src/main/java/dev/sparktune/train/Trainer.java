@@ -26,6 +26,7 @@ import java.util.Optional;
 import java.util.OptionalDouble;
 import java.util.SortedMap;
 import java.util.TreeMap;
+import org.apache.hadoop.conf.Configuration;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -122,10 +123,10 @@ public final class Trainer {
     }
 
     /**
-     * How a run ended: the steps taken, the last training loss, the final checkpoint, the best
+     * How a run ended: the steps taken, the last training loss, the final checkpoint's location, the best
      * validation loss (NaN without validation) and whether early stopping ended it.
      */
-    public record Result(long steps, double lastLoss, Path checkpoint, double bestValidationLoss, boolean stoppedEarly) {
+    public record Result(long steps, double lastLoss, String checkpoint, double bestValidationLoss, boolean stoppedEarly) {
     }
 
     /**
@@ -142,15 +143,34 @@ public final class Trainer {
      * spans the whole run, so a resume continues it unchanged.
      */
     public Result train(TrainingData data, Path outputDir, Optional<Path> resumeFrom, NDManager manager, long stopAfter) {
-        return train(List.of(new TrainingTask("train", data, objective)), TaskMix.concat(), outputDir, resumeFrom,
+        return train(data, OutputFolder.local(outputDir), resumeFrom.map(OutputFolder::localLocation), manager, stopAfter);
+    }
+
+    /**
+     * As {@link #train(TrainingData, Path, Optional, NDManager, long)} with the output folder on any
+     * Hadoop file system; {@code resumeFrom} is a checkpoint folder's location, read with the output
+     * folder's configuration.
+     */
+    public Result train(TrainingData data, OutputFolder output, Optional<String> resumeFrom, NDManager manager,
+                        long stopAfter) {
+        return train(List.of(new TrainingTask("train", data, objective)), TaskMix.concat(), output, resumeFrom,
                 manager, stopAfter);
+    }
+
+    /** As {@link #train(List, TaskMix, OutputFolder, Optional, NDManager, long)} with a local output folder. */
+    public Result train(List<TrainingTask> tasks, TaskMix mix, Path outputDir, Optional<Path> resumeFrom,
+                        NDManager manager, long stopAfter) {
+        return train(tasks, mix, OutputFolder.local(outputDir), resumeFrom.map(OutputFolder::localLocation), manager,
+                stopAfter);
     }
 
     /**
      * Trains several tasks, mixed by {@code mix}; an epoch is one pass of the mix's plan. Stops after
      * {@code max_steps}, {@code num_train_epochs}, or step {@code stopAfter} (with a checkpoint).
+     * Checkpoints and {@code metrics.jsonl} go to {@code output}, on any Hadoop file system; with
+     * {@code resumeFrom}, a checkpoint folder's location, the run continues from it.
      */
-    public Result train(List<TrainingTask> tasks, TaskMix mix, Path outputDir, Optional<Path> resumeFrom,
+    public Result train(List<TrainingTask> tasks, TaskMix mix, OutputFolder output, Optional<String> resumeFrom,
                         NDManager manager, long stopAfter) {
         int batchSize = config.perDeviceTrainBatchSize() * collective.worldSize();   // global micro-batch
         int accumulation = config.gradientAccumulationSteps();
@@ -161,7 +181,7 @@ public final class Trainer {
         }
         long totalSteps = config.maxSteps() > 0 ? config.maxSteps() : (long) Math.ceil(config.numTrainEpochs() * stepsPerEpoch);
         LrSchedule schedule = LrSchedule.from(config, totalSteps);
-        TrainingCheckpoints checkpoints = new TrainingCheckpoints(outputDir, config.saveTotalLimit());
+        TrainingCheckpoints checkpoints = new TrainingCheckpoints(output.conf(), output.location(), config.saveTotalLimit());
         SortedMap<String, NDArray> trainable = model.trainableTensors();
         model.requireGradients();
         JniUtils.setGradMode(false);   // a new thread (a Spark task's) starts with autograd on; updates are in place
@@ -174,19 +194,19 @@ public final class Trainer {
             long position = 0;
             EarlyStopping stopping = new EarlyStopping(config.earlyStoppingPatience());
             if (resumeFrom.isPresent()) {
-                TrainerState state = restore(resumeFrom.get(), trainable, optimizer, manager);
+                TrainerState state = restore(output.conf(), resumeFrom.get(), trainable, optimizer, manager);
                 step = state.globalStep();
                 epoch = state.epoch();
                 position = state.epochPosition();
                 stopping = new EarlyStopping(config.earlyStoppingPatience(), state.bestValidationLoss(), state.patienceCounter());
             }
-            Path last = resumeFrom.orElse(null);
+            String last = resumeFrom.orElse(null);
             double loss = Double.NaN;
             long started = System.nanoTime();
             Throughput throughput = new Throughput(20, started);
             try (MetricsLog metrics = !writer ? null : resumeFrom.isPresent()
-                    ? MetricsLog.resume(outputDir.resolve("metrics.jsonl"), step)
-                    : MetricsLog.create(outputDir.resolve("metrics.jsonl"))) {
+                    ? MetricsLog.resume(output.conf(), output.resolve("metrics.jsonl"), step)
+                    : MetricsLog.create(output.conf(), output.resolve("metrics.jsonl"))) {
                 while (step < totalSteps) {
                     MicroBatches batches = new MicroBatches(tasks, mix, config.seed(), epoch, batchSize, config.groupByLength());
                     batches.skip(position);
@@ -278,7 +298,7 @@ public final class Trainer {
     }
 
     private StepOutcome step(PretrainedModel training, List<TrainingTask> tasks, List<MicroBatches.MicroBatch> micro,
-                             long step, double lr, DataParallelOptimizer optimizer, NDManager manager, Path lastGood) {
+                             long step, double lr, DataParallelOptimizer optimizer, NDManager manager, String lastGood) {
         try (NDManager stepManager = manager.newSubManager()) {
             int n = tasks.size();
             int share = config.perDeviceTrainBatchSize();
@@ -344,7 +364,7 @@ public final class Trainer {
     }
 
     /** Every rank gathers the optimizer state (a collective); rank 0 alone writes the checkpoint. */
-    private Path save(TrainingCheckpoints checkpoints, long step, int epoch, long position,
+    private String save(TrainingCheckpoints checkpoints, long step, int epoch, long position,
                       SortedMap<String, NDArray> trainable, DataParallelOptimizer optimizer, EarlyStopping stopping) {
         try (NDManager scratch = NDManager.newBaseManager()) {
             SortedMap<String, NDArray> optimizerState = optimizer.exportState(scratch);
@@ -360,10 +380,10 @@ public final class Trainer {
     }
 
     /** Every rank reads the whole checkpoint and keeps its own part of the optimizer state. */
-    private static TrainerState restore(Path folder, SortedMap<String, NDArray> trainable, DataParallelOptimizer optimizer,
-                                        NDManager manager) {
+    private static TrainerState restore(Configuration conf, String folder, SortedMap<String, NDArray> trainable,
+                                        DataParallelOptimizer optimizer, NDManager manager) {
         try (NDManager scratch = manager.newSubManager()) {
-            LoadedCheckpoint checkpoint = TrainingCheckpoints.load(folder, scratch);
+            LoadedCheckpoint checkpoint = TrainingCheckpoints.load(conf, folder, scratch);
             for (Map.Entry<String, NDArray> e : trainable.entrySet()) {
                 NDArray saved = checkpoint.model().get(e.getKey());
                 if (saved == null) {

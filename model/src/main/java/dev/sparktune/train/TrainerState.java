@@ -8,7 +8,6 @@ import com.google.gson.JsonObject;
 import com.google.gson.JsonParseException;
 import com.google.gson.JsonParser;
 import dev.sparktune.io.CheckpointException;
-import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.Map;
@@ -82,7 +81,7 @@ public record TrainerState(
     }
 
     /** Parses {@code json}, the content of {@code file}; every problem is reported against the file. */
-    static TrainerState fromJson(Path file, String json) {
+    static TrainerState fromJson(String file, String json) {
         JsonObject root;
         try {
             JsonElement parsed = JsonParser.parseString(json);
@@ -126,7 +125,7 @@ public record TrainerState(
         }
     }
 
-    private static JsonElement field(Path file, JsonObject root, String key) {
+    private static JsonElement field(String file, JsonObject root, String key) {
         JsonElement value = root.get(key);
         if (value == null) {
             throw new CheckpointException(file, "has no \"" + key + "\"; it holds " + root.keySet());
@@ -134,7 +133,7 @@ public record TrainerState(
         return value;
     }
 
-    private static JsonArray array(Path file, JsonObject root, String key) {
+    private static JsonArray array(String file, JsonObject root, String key) {
         JsonElement value = field(file, root, key);
         if (!value.isJsonArray()) {
             throw new CheckpointException(file, "\"" + key + "\" must be an array, got " + abbreviate(value.toString()));
@@ -142,18 +141,18 @@ public record TrainerState(
         return value.getAsJsonArray();
     }
 
-    private static Number number(Path file, String key, JsonElement value) {
+    private static Number number(String file, String key, JsonElement value) {
         if (!value.isJsonPrimitive() || !value.getAsJsonPrimitive().isNumber()) {
             throw new CheckpointException(file, "\"" + key + "\" must be a number, got " + abbreviate(value.toString()));
         }
         return value.getAsNumber();
     }
 
-    private static long whole(Path file, JsonObject root, String key) {
+    private static long whole(String file, JsonObject root, String key) {
         return whole(file, key, field(file, root, key));
     }
 
-    private static long whole(Path file, String key, JsonElement value) {
+    private static long whole(String file, String key, JsonElement value) {
         Number n = number(file, key, value);
         try {
             return Long.parseLong(n.toString());

@@ -3,17 +3,11 @@ package dev.sparktune.train;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import dev.sparktune.io.CheckpointException;
+import dev.sparktune.io.HadoopFiles;
 import dev.sparktune.io.SafetensorsFile;
 import dev.sparktune.io.SafetensorsWriter;
+import java.io.FileNotFoundException;
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
-import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -23,11 +17,15 @@ import java.util.SortedMap;
 import java.util.UUID;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import java.util.stream.Stream;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileStatus;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
 
 /**
  * The training checkpoints of one run, as folders {@code checkpoint-<step>} in the output folder
- * (Hugging Face Trainer's layout), each holding
+ * (Hugging Face Trainer's layout) on any Hadoop file system ({@code file://}, {@code hdfs://},
+ * {@code s3a://}), each holding
  * <ul>
  *   <li>{@code model.safetensors}: the trainable tensors by parameter name;</li>
  *   <li>{@code optimizer.safetensors}: optimizer state tensors named {@code <parameter>/<state>};</li>
@@ -36,7 +34,12 @@ import java.util.stream.Stream;
  * </ul>
  * A save writes a hidden temporary folder, renames it into place, then writes {@code _SUCCESS},
  * and finally removes the oldest complete checkpoints beyond {@code save_total_limit}. Every
- * file-system operation of checkpointing lives in this class.
+ * file-system operation of checkpointing lives in this class. Folders are named by their
+ * location: the output folder's location, qualified by its file system (e.g.
+ * {@code hdfs://namenode:8020/runs/x/checkpoint-40}, {@code file:/tmp/run/checkpoint-40}).
+ *
+ * <p>Safetensors files are written and read as local files: directly on the local file system,
+ * through a local temporary copy on any other.
  */
 public final class TrainingCheckpoints {
     public static final String MODEL_FILE = "model.safetensors";
@@ -50,15 +53,33 @@ public final class TrainingCheckpoints {
     /** Temporary folders of saves in progress, and complete checkpoints being replaced or removed. */
     private static final Pattern LEFTOVER_NAME = Pattern.compile("\\.checkpoint-\\d+\\.[0-9a-f-]+\\.(tmp|old)");
 
+    private final Configuration conf;
+    private final FileSystem fs;
     private final Path outputDir;
     private final int saveTotalLimit;
 
-    public TrainingCheckpoints(Path outputDir, int saveTotalLimit) {
+    /**
+     * The checkpoints in {@code outputDir}, a URI such as {@code hdfs://namenode:8020/runs/x} or a
+     * path that {@code conf}'s {@code fs.defaultFS} resolves.
+     */
+    public TrainingCheckpoints(Configuration conf, String outputDir, int saveTotalLimit) {
         if (saveTotalLimit < 1) {
             throw new IllegalArgumentException("save_total_limit must be at least 1, got " + saveTotalLimit);
         }
-        this.outputDir = outputDir;
+        Path dir = new Path(outputDir);
+        try {
+            this.fs = HadoopFiles.fileSystem(dir, conf);
+        } catch (IOException e) {
+            throw new CheckpointException(outputDir, null, "cannot open its file system: " + e, e);
+        }
+        this.conf = conf;
+        this.outputDir = fs.makeQualified(dir);
         this.saveTotalLimit = saveTotalLimit;
+    }
+
+    /** The checkpoints in a folder on the local file system. */
+    public TrainingCheckpoints(java.nio.file.Path outputDir, int saveTotalLimit) {
+        this(new Configuration(), OutputFolder.localLocation(outputDir), saveTotalLimit);
     }
 
     /** {@code <parameter>/<state>}, the name of an optimizer state tensor in {@code optimizer.safetensors}. */
@@ -66,17 +87,21 @@ public final class TrainingCheckpoints {
         return parameter + OPTIMIZER_NAME_SEPARATOR + state;
     }
 
-    /** The folder of the checkpoint at {@code step}, whether or not it exists. */
-    public Path folder(long step) {
-        return outputDir.resolve("checkpoint-" + step);
+    /** The location of the checkpoint folder at {@code step}, whether or not it exists. */
+    public String folder(long step) {
+        return folderPath(step).toString();
+    }
+
+    private Path folderPath(long step) {
+        return new Path(outputDir, "checkpoint-" + step);
     }
 
     /**
-     * Saves a checkpoint named after {@code state.globalStep()} and returns its folder. A
+     * Saves a checkpoint named after {@code state.globalStep()} and returns its folder's location. A
      * checkpoint already there with that step is replaced. Incomplete checkpoints and leftovers of
      * interrupted saves are removed first; complete ones beyond the limit, oldest first, after.
      */
-    public Path save(TrainerState state, Map<String, NDArray> model, Map<String, NDArray> optimizer) {
+    public String save(TrainerState state, Map<String, NDArray> model, Map<String, NDArray> optimizer) {
         for (String name : optimizer.keySet()) {
             int slash = name.lastIndexOf(OPTIMIZER_NAME_SEPARATOR);
             if (slash <= 0 || slash == name.length() - 1) {
@@ -85,46 +110,54 @@ public final class TrainingCheckpoints {
             }
         }
         long step = state.globalStep();
-        Path target = folder(step);
-        Path temporary = outputDir.resolve(".checkpoint-" + step + "." + UUID.randomUUID() + ".tmp");
+        Path target = folderPath(step);
+        Path temporary = new Path(outputDir, ".checkpoint-" + step + "." + UUID.randomUUID() + ".tmp");
         try {
-            Files.createDirectories(outputDir);
+            mkdirs(outputDir);
             removeIncomplete();
-            Files.createDirectory(temporary);
-            SafetensorsWriter.write(temporary.resolve(MODEL_FILE), model, FILE_METADATA);
-            SafetensorsWriter.write(temporary.resolve(OPTIMIZER_FILE), optimizer, FILE_METADATA);
-            writeDurably(temporary.resolve(STATE_FILE), state.toJson());
+            mkdirs(temporary);
+            writeTensors(new Path(temporary, MODEL_FILE), model);
+            writeTensors(new Path(temporary, OPTIMIZER_FILE), optimizer);
+            HadoopFiles.writeDurably(fs, new Path(temporary, STATE_FILE), state.toJson());
 
             Path replaced = null;
-            if (Files.exists(target)) {
-                replaced = outputDir.resolve(".checkpoint-" + step + "." + UUID.randomUUID() + ".old");
-                Files.move(target, replaced, StandardCopyOption.ATOMIC_MOVE);
+            if (fs.exists(target)) {
+                replaced = new Path(outputDir, ".checkpoint-" + step + "." + UUID.randomUUID() + ".old");
+                rename(target, replaced);
             }
-            Files.move(temporary, target, StandardCopyOption.ATOMIC_MOVE);
+            rename(temporary, target);
             // The marker, not the rename, is the commit: on object stores (s3a) a folder rename
             // copies file by file and is not atomic, but creating one small file is.
-            writeDurably(target.resolve(SUCCESS_MARKER), "");
+            HadoopFiles.writeDurably(fs, new Path(target, SUCCESS_MARKER), "");
             if (replaced != null) {
-                deleteRecursively(replaced);
+                fs.delete(replaced, true);
             }
             prune(step);
         } catch (IOException e) {
-            throw new CheckpointException(target, null, "cannot save the checkpoint: " + e, e);
+            throw new CheckpointException(target.toString(), null, "cannot save the checkpoint: " + e, e);
         } finally {
             try {
-                deleteRecursively(temporary);
+                fs.delete(temporary, true);
             } catch (IOException ignored) {
                 // the save already failed with a better message, or the next save removes it
             }
         }
-        return target;
+        return target.toString();
     }
 
-    /** The complete checkpoints (those with {@code _SUCCESS}), oldest step first. */
-    public List<Path> complete() {
+    private void writeTensors(Path file, Map<String, NDArray> tensors) throws IOException {
+        HadoopFiles.writeLocally(fs, file, local -> SafetensorsWriter.write(local, tensors, FILE_METADATA));
+    }
+
+    /** The locations of the complete checkpoints (those with {@code _SUCCESS}), oldest step first. */
+    public List<String> complete() {
+        return completeFolders().stream().map(Path::toString).toList();
+    }
+
+    private List<Path> completeFolders() {
         List<Path> folders = new ArrayList<>();
         for (Path folder : checkpointFolders()) {
-            if (Files.isRegularFile(folder.resolve(SUCCESS_MARKER))) {
+            if (isFile(fs, new Path(folder, SUCCESS_MARKER))) {
                 folders.add(folder);
             }
         }
@@ -132,70 +165,104 @@ public final class TrainingCheckpoints {
     }
 
     /** The complete checkpoint with the highest step, the one a resumed run continues from. */
-    public Optional<Path> latest() {
-        List<Path> folders = complete();
+    public Optional<String> latest() {
+        List<String> folders = complete();
         return folders.isEmpty() ? Optional.empty() : Optional.of(folders.get(folders.size() - 1));
     }
 
     /** Loads {@link #latest()}, when there is one. */
     public Optional<LoadedCheckpoint> loadLatest(NDManager manager) {
-        return latest().map(folder -> load(folder, manager));
+        return latest().map(folder -> load(conf, folder, manager));
     }
 
-    /** Loads the checkpoint in {@code folder}; its tensors belong to {@code manager}. */
-    public static LoadedCheckpoint load(Path folder, NDManager manager) {
-        if (!Files.isDirectory(folder)) {
+    /** Loads the checkpoint in a local {@code folder}; its tensors belong to {@code manager}. */
+    public static LoadedCheckpoint load(java.nio.file.Path folder, NDManager manager) {
+        return load(new Configuration(), OutputFolder.localLocation(folder), manager);
+    }
+
+    /**
+     * Loads the checkpoint whose folder is at {@code folder} (a URI, or a path {@code conf}'s
+     * {@code fs.defaultFS} resolves); its tensors belong to {@code manager}.
+     */
+    public static LoadedCheckpoint load(Configuration conf, String folder, NDManager manager) {
+        Path dir = new Path(folder);
+        FileSystem fs;
+        try {
+            fs = HadoopFiles.fileSystem(dir, conf);
+            if (!fs.getFileStatus(dir).isDirectory()) {
+                throw new CheckpointException(folder, "is a file, not a checkpoint folder");
+            }
+        } catch (FileNotFoundException e) {
             throw new CheckpointException(folder, "no such checkpoint folder");
+        } catch (IOException e) {
+            throw new CheckpointException(folder, null, "cannot read: " + e, e);
         }
-        if (!Files.isRegularFile(folder.resolve(SUCCESS_MARKER))) {
+        if (!isFile(fs, new Path(dir, SUCCESS_MARKER))) {
             throw new CheckpointException(folder, "has no " + SUCCESS_MARKER + " marker: the run stopped while "
                     + "saving it, so it may be incomplete; resume from an earlier checkpoint");
         }
-        Path stateFile = folder.resolve(STATE_FILE);
+        Path stateFile = new Path(dir, STATE_FILE);
         TrainerState state;
         try {
-            state = TrainerState.fromJson(stateFile, Files.readString(stateFile, StandardCharsets.UTF_8));
-        } catch (NoSuchFileException e) {
-            throw new CheckpointException(stateFile, "no such file; the checkpoint is damaged, resume from an earlier one");
+            state = TrainerState.fromJson(stateFile.toString(), HadoopFiles.readString(fs, stateFile));
+        } catch (FileNotFoundException e) {
+            throw new CheckpointException(stateFile.toString(), "no such file; the checkpoint is damaged, resume from an earlier one");
         } catch (IOException e) {
-            throw new CheckpointException(stateFile, null, "cannot read: " + e, e);
+            throw new CheckpointException(stateFile.toString(), null, "cannot read: " + e, e);
         }
-        Matcher name = FOLDER_NAME.matcher(folder.getFileName().toString());
+        Matcher name = FOLDER_NAME.matcher(dir.getName());
         if (name.matches() && Long.parseLong(name.group(1)) != state.globalStep()) {
-            throw new CheckpointException(stateFile, "says global_step " + state.globalStep() + " but lies in "
-                    + folder.getFileName() + "; the checkpoint folder was renamed or its files mixed up");
+            throw new CheckpointException(stateFile.toString(), "says global_step " + state.globalStep() + " but lies in "
+                    + dir.getName() + "; the checkpoint folder was renamed or its files mixed up");
         }
-        SortedMap<String, NDArray> model = loadTensors(folder.resolve(MODEL_FILE), manager);
+        SortedMap<String, NDArray> model = loadTensors(fs, new Path(dir, MODEL_FILE), manager);
         try {
-            return new LoadedCheckpoint(folder, state, model, loadTensors(folder.resolve(OPTIMIZER_FILE), manager));
+            return new LoadedCheckpoint(folder, state, model, loadTensors(fs, new Path(dir, OPTIMIZER_FILE), manager));
         } catch (RuntimeException e) {
             model.values().forEach(NDArray::close);
             throw e;
         }
     }
 
-    private static SortedMap<String, NDArray> loadTensors(Path file, NDManager manager) {
-        try (SafetensorsFile tensors = SafetensorsFile.open(file)) {
-            return tensors.loadAll(manager);
+    private static SortedMap<String, NDArray> loadTensors(FileSystem fs, Path file, NDManager manager) {
+        try {
+            return HadoopFiles.readLocally(fs, file, local -> {
+                try (SafetensorsFile tensors = SafetensorsFile.open(local)) {
+                    return tensors.loadAll(manager);
+                }
+            });
+        } catch (FileNotFoundException e) {
+            throw new CheckpointException(file.toString(), "no such file; the checkpoint is damaged, resume from an earlier one");
+        } catch (IOException e) {
+            throw new CheckpointException(file.toString(), null, "cannot read: " + e, e);
         }
     }
 
     /** Folders named {@code checkpoint-<step>}, complete or not, oldest step first. */
     private List<Path> checkpointFolders() {
-        if (!Files.isDirectory(outputDir)) {
-            return List.of();
+        List<Path> folders = new ArrayList<>();
+        for (FileStatus entry : list(outputDir)) {
+            if (entry.isDirectory() && FOLDER_NAME.matcher(entry.getPath().getName()).matches()) {
+                // named from the output folder, so locations keep the form it was given in
+                folders.add(new Path(outputDir, entry.getPath().getName()));
+            }
         }
-        try (Stream<Path> entries = Files.list(outputDir)) {
-            return entries.filter(p -> FOLDER_NAME.matcher(p.getFileName().toString()).matches() && Files.isDirectory(p))
-                    .sorted(Comparator.comparingLong(TrainingCheckpoints::step))
-                    .toList();
+        folders.sort(Comparator.comparingLong(TrainingCheckpoints::step));
+        return folders;
+    }
+
+    private FileStatus[] list(Path dir) {
+        try {
+            return fs.listStatus(dir);
+        } catch (FileNotFoundException e) {
+            return new FileStatus[0];
         } catch (IOException e) {
-            throw new CheckpointException(outputDir, null, "cannot list checkpoints: " + e, e);
+            throw new CheckpointException(dir.toString(), null, "cannot list checkpoints: " + e, e);
         }
     }
 
     private static long step(Path folder) {
-        Matcher m = FOLDER_NAME.matcher(folder.getFileName().toString());
+        Matcher m = FOLDER_NAME.matcher(folder.getName());
         if (!m.matches()) {
             throw new IllegalStateException("not a checkpoint folder: " + folder);
         }
@@ -204,48 +271,50 @@ public final class TrainingCheckpoints {
 
     private void removeIncomplete() throws IOException {
         for (Path folder : checkpointFolders()) {
-            if (!Files.isRegularFile(folder.resolve(SUCCESS_MARKER))) {
-                deleteRecursively(folder);
+            if (!isFile(fs, new Path(folder, SUCCESS_MARKER))) {
+                fs.delete(folder, true);
             }
         }
-        try (Stream<Path> entries = Files.list(outputDir)) {
-            for (Path leftover : entries.filter(p -> LEFTOVER_NAME.matcher(p.getFileName().toString()).matches()).toList()) {
-                deleteRecursively(leftover);
+        for (FileStatus entry : list(outputDir)) {
+            if (LEFTOVER_NAME.matcher(entry.getPath().getName()).matches()) {
+                fs.delete(entry.getPath(), true);
             }
         }
     }
 
     /** Keeps the newest {@code save_total_limit} complete checkpoints, and always the one just saved. */
     private void prune(long justSaved) throws IOException {
-        List<Path> folders = new ArrayList<>(complete());
+        List<Path> folders = new ArrayList<>(completeFolders());
         folders.removeIf(f -> step(f) == justSaved);
         for (int i = 0; i < folders.size() - (saveTotalLimit - 1); i++) {
             Path folder = folders.get(i);
             // The marker goes first: a removal cut short must leave an incomplete folder, not a
             // "complete" checkpoint with files missing.
-            Files.deleteIfExists(folder.resolve(SUCCESS_MARKER));
-            deleteRecursively(folder);
+            fs.delete(new Path(folder, SUCCESS_MARKER), false);
+            fs.delete(folder, true);
         }
     }
 
-    private static void writeDurably(Path file, String text) throws IOException {
-        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-            ByteBuffer bytes = ByteBuffer.wrap(text.getBytes(StandardCharsets.UTF_8));
-            while (bytes.hasRemaining()) {
-                channel.write(bytes);
-            }
-            channel.force(true);
+    private void mkdirs(Path dir) throws IOException {
+        if (!fs.mkdirs(dir)) {
+            throw new IOException("cannot create the folder " + dir);
         }
     }
 
-    private static void deleteRecursively(Path path) throws IOException {
-        if (!Files.exists(path)) {
-            return;
+    /** Hadoop's rename reports most failures by returning false. */
+    private void rename(Path from, Path to) throws IOException {
+        if (!fs.rename(from, to)) {
+            throw new IOException("cannot rename " + from + " to " + to);
         }
-        try (Stream<Path> tree = Files.walk(path)) {
-            for (Path p : tree.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
+    }
+
+    private static boolean isFile(FileSystem fs, Path file) {
+        try {
+            return fs.getFileStatus(file).isFile();
+        } catch (FileNotFoundException e) {
+            return false;
+        } catch (IOException e) {
+            throw new CheckpointException(file.toString(), null, "cannot read: " + e, e);
         }
     }
 }

@@ -20,6 +20,7 @@ import dev.sparktune.peft.Lora;
 import dev.sparktune.peft.Method;
 import dev.sparktune.peft.PeftModel;
 import java.lang.management.ManagementFactory;
+import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -85,6 +86,11 @@ class TrainerTest {
         return PeftModel.apply(base, method, m, ResumeRun.SEED);
     }
 
+    /** A checkpoint location the trainer gave back for a local output folder, as a local path. */
+    static Path local(String location) {
+        return Path.of(URI.create(location));
+    }
+
     private static SortedMap<String, float[]> values(Map<String, NDArray> tensors) {
         SortedMap<String, float[]> out = new TreeMap<>();
         tensors.forEach((k, v) -> out.put(k, v.toType(DataType.FLOAT32, false).toFloatArray()));
@@ -136,14 +142,14 @@ class TrainerTest {
         assertEquals(20, whole.steps(), "20 steps of 8 rows span several epochs of 48 rows");
 
         // the same run stopped after step 10, as if preempted
-        Path checkpoint;
+        String checkpoint;
         try (NDManager first = NDManager.newBaseManager()) {
             PeftModel part = fresh(ResumeRun.METHOD, first);
             checkpoint = new Trainer(part, new Objective.CausalLm(CausalLmLoss.FLOAT32), train(common), 0)
                     .train(data, dir.resolve("resumed"), Optional.empty(), first, 10).checkpoint();
         }
-        assertTrue(checkpoint.endsWith("checkpoint-10"), checkpoint.toString());
-        assertTrue(Files.exists(checkpoint.resolve("_SUCCESS")), checkpoint.toString());
+        assertTrue(checkpoint.endsWith("/checkpoint-10"), checkpoint);
+        assertTrue(Files.exists(local(checkpoint).resolve("_SUCCESS")), checkpoint);
 
         // ... and resumed by a new JVM
         List<String> command = new ArrayList<>();
@@ -151,7 +157,7 @@ class TrainerTest {
         command.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments());
         command.addAll(List.of("-cp", System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")),
                 ResumeRun.class.getName(), modelDir.toString(), dir.resolve("data").toString(),
-                dir.resolve("resumed").toString(), checkpoint.toString()));
+                dir.resolve("resumed").toString(), local(checkpoint).toString()));
         command.addAll(overrides(common));
         Path log = dir.resolve("resume-run.log");
         Process process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
@@ -163,8 +169,9 @@ class TrainerTest {
         assertEquals(20, resumedLog.size());
         assertEquals(straightLog.stream().map(StepMetrics::loss).toList(), resumedLog.stream().map(StepMetrics::loss).toList(),
                 "the same losses step by step, before and after the resume");
-        LoadedCheckpoint a = TrainingCheckpoints.load(whole.checkpoint(), manager);
-        LoadedCheckpoint b = TrainingCheckpoints.load(dir.resolve("resumed").resolve(whole.checkpoint().getFileName()), manager);
+        LoadedCheckpoint a = TrainingCheckpoints.load(local(whole.checkpoint()), manager);
+        LoadedCheckpoint b = TrainingCheckpoints.load(dir.resolve("resumed").resolve(local(whole.checkpoint()).getFileName()),
+                manager);
         double parameters = maxDifference(values(a.model()), values(b.model()));
         double optimizer = maxDifference(values(a.optimizer()), values(b.optimizer()));
         System.out.println("20 steps straight vs 10 + new process + 10: max difference in parameters " + parameters
@@ -188,9 +195,9 @@ class TrainerTest {
         TrainConfig more = train("train.max_steps=4", "train.save_steps=1", "train.per_device_train_batch_size=4");
         TrainingDivergedException e = assertThrows(TrainingDivergedException.class,
                 () -> new Trainer(model, new Objective.CausalLm(CausalLmLoss.FLOAT32), more, 0)
-                        .train(data, dir.resolve("run"), Optional.of(first.checkpoint()), manager));
+                        .train(data, dir.resolve("run"), Optional.of(local(first.checkpoint())), manager));
         assertEquals("step 3: the loss is NaN; the last good checkpoint is " + first.checkpoint(), e.getMessage());
-        assertTrue(Files.exists(first.checkpoint().resolve("_SUCCESS")));
+        assertTrue(Files.exists(local(first.checkpoint()).resolve("_SUCCESS")));
     }
 
     @Test
@@ -212,8 +219,8 @@ class TrainerTest {
                 .withValidation(validation, 2).train(data, dir.resolve("es"), Optional.empty(), manager);
         assertTrue(stopped.stoppedEarly());
         assertEquals(6, stopped.steps(), "evaluations at steps 2 (best), 4 and 6 (no new best, patience 2)");
-        assertTrue(Files.exists(stopped.checkpoint().resolve("_SUCCESS")));
-        assertEquals(6, TrainingCheckpoints.load(stopped.checkpoint(), manager).state().globalStep());
+        assertTrue(Files.exists(local(stopped.checkpoint()).resolve("_SUCCESS")));
+        assertEquals(6, TrainingCheckpoints.load(local(stopped.checkpoint()), manager).state().globalStep());
 
         // validated on the rows it learns from, the loss keeps improving and the run goes the distance
         PeftModel learning = fresh(new Lora(4, 8, 0, List.of("all"), false, false, List.of()), manager);

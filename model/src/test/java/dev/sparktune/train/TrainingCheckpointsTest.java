@@ -12,6 +12,7 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import dev.sparktune.io.CheckpointException;
 import java.io.IOException;
+import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -64,6 +65,11 @@ class TrainingCheckpointsTest {
         }
     }
 
+    /** A location the checkpoints gave back, as a local path. */
+    private static Path local(String location) {
+        return Path.of(URI.create(location));
+    }
+
     private List<String> entries() throws IOException {
         try (Stream<Path> files = Files.list(out)) {
             return files.map(p -> p.getFileName().toString()).sorted().toList();
@@ -71,21 +77,24 @@ class TrainingCheckpointsTest {
     }
 
     @Test
-    void saveThenLoadGivesTheSameTensorsAndState() {
+    void saveThenLoadGivesTheSameTensorsAndState() throws IOException {
         TrainingCheckpoints checkpoints = new TrainingCheckpoints(out, 3);
         try (NDManager manager = NDManager.newBaseManager()) {
             Map<String, NDArray> model = model(manager, 0);
             Map<String, NDArray> optimizer = optimizer(manager);
-            Path folder = checkpoints.save(state(40), model, optimizer);
+            Path folder = local(checkpoints.save(state(40), model, optimizer));
             assertEquals(out.resolve("checkpoint-40"), folder);
             assertTrue(Files.isRegularFile(folder.resolve("_SUCCESS")));
             assertTrue(Files.isRegularFile(folder.resolve("model.safetensors")));
             assertTrue(Files.isRegularFile(folder.resolve("optimizer.safetensors")));
             assertTrue(Files.isRegularFile(folder.resolve("trainer_state.json")));
+            try (Stream<Path> files = Files.list(folder)) {
+                assertEquals(4, files.count(), "no Hadoop .crc side files, no temporaries");
+            }
 
             try (NDManager loadInto = NDManager.newBaseManager()) {
                 LoadedCheckpoint loaded = checkpoints.loadLatest(loadInto).orElseThrow();
-                assertEquals(folder, loaded.folder());
+                assertEquals(folder, local(loaded.folder()));
                 assertEquals(state(40), loaded.state());
                 assertBitExact(model, loaded.model());
                 assertBitExact(optimizer, loaded.optimizer());
@@ -125,8 +134,9 @@ class TrainingCheckpointsTest {
             // and a crash before the rename, in an earlier run
             Files.createDirectory(out.resolve(".checkpoint-25.0b3f6d2e-8c1a-4b5e-9f00-123456789abc.tmp"));
 
-            assertEquals(out.resolve("checkpoint-20"), checkpoints.latest().orElseThrow());
-            assertEquals(List.of(out.resolve("checkpoint-10"), out.resolve("checkpoint-20")), checkpoints.complete());
+            assertEquals(out.resolve("checkpoint-20"), local(checkpoints.latest().orElseThrow()));
+            assertEquals(List.of(out.resolve("checkpoint-10"), out.resolve("checkpoint-20")),
+                    checkpoints.complete().stream().map(TrainingCheckpointsTest::local).toList());
             assertEquals(20, checkpoints.loadLatest(manager).orElseThrow().state().globalStep());
             CheckpointException refused = assertThrows(CheckpointException.class, () -> TrainingCheckpoints.load(crashed, manager));
             assertTrue(refused.getMessage().contains("_SUCCESS"), refused.getMessage());
@@ -148,7 +158,7 @@ class TrainingCheckpointsTest {
                 checkpoints.save(state(step), model(manager, step), optimizer(manager));
             }
             assertEquals(List.of("checkpoint-10", "checkpoint-11"), entries());
-            assertEquals(out.resolve("checkpoint-11"), checkpoints.latest().orElseThrow());
+            assertEquals(out.resolve("checkpoint-11"), local(checkpoints.latest().orElseThrow()));
             assertBitExact(model(manager, 11), checkpoints.loadLatest(manager).orElseThrow().model());
         }
     }
@@ -171,14 +181,14 @@ class TrainingCheckpointsTest {
     void aCorruptedTrainerStateNamesTheFile() throws IOException {
         TrainingCheckpoints checkpoints = new TrainingCheckpoints(out, 3);
         try (NDManager manager = NDManager.newBaseManager()) {
-            Path folder = checkpoints.save(state(12), model(manager, 0), optimizer(manager));
+            Path folder = local(checkpoints.save(state(12), model(manager, 0), optimizer(manager)));
             Path stateFile = folder.resolve("trainer_state.json");
             String json = Files.readString(stateFile);
 
             Files.writeString(stateFile, json.substring(0, json.length() / 2));
             CheckpointException truncated = assertThrows(CheckpointException.class, () -> checkpoints.loadLatest(manager));
             assertEquals(stateFile, truncated.file());
-            assertTrue(truncated.getMessage().startsWith(stateFile.toString()), truncated.getMessage());
+            assertTrue(truncated.getMessage().startsWith(truncated.location() + ": "), truncated.getMessage());
             assertTrue(truncated.getMessage().contains("not valid JSON"), truncated.getMessage());
 
             Files.writeString(stateFile, json.replace("\"epoch_position\"", "\"position\""));

@@ -2,7 +2,6 @@ package dev.sparktune.training;
 
 import dev.sparktune.config.JobConfig;
 import dev.sparktune.config.LoadedConfig;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -51,7 +50,7 @@ public final class TrainingJob {
         int world = job.dist().worldSize();
         ClusterPreflight.awaitSlots(sc, world, SLOT_WAIT);
 
-        String runName = Path.of(job.train().outputDir()).getFileName().toString();
+        String runName = new org.apache.hadoop.fs.Path(job.train().outputDir()).getName();
         try (ProgressServer progress = ProgressServer.start(runName, sc.getConf().get("spark.driver.host"))) {
             sc.setJobGroup("sparktune-train-" + UUID.randomUUID(), "sparktune train " + runName + ": " + world
                     + " ranks, output " + job.train().outputDir(), true);

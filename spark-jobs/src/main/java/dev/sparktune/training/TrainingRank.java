@@ -16,6 +16,7 @@ import dev.sparktune.tokenize.SpecialToken;
 import dev.sparktune.tokenize.Tokenizer;
 import dev.sparktune.train.ClassificationLoss;
 import dev.sparktune.train.Objective;
+import dev.sparktune.train.OutputFolder;
 import dev.sparktune.train.StepListener;
 import dev.sparktune.train.Trainer;
 import dev.sparktune.train.TrainingCheckpoints;
@@ -70,19 +71,20 @@ public final class TrainingRank {
                     .withDataParallel(collective, job.dist())
                     .withStepListener(listener);
             TrainingData data = TrainingData.open(hadoop, job.data().tokenizedPath());
-            Path output = Path.of(job.train().outputDir());
-            Optional<Path> start = startingPoint(job, output);
-            return new Run(trainer.train(data, output, start, manager), start.map(Path::toString).orElse(null));
+            OutputFolder output = new OutputFolder(hadoop, job.train().outputDir());
+            Optional<String> start = startingPoint(job, output);
+            return new Run(trainer.train(data, output, start, manager, Long.MAX_VALUE), start.orElse(null));
         }
     }
 
     /** The newest complete checkpoint in the output folder, else {@code resume_from_checkpoint}, else none. */
-    static Optional<Path> startingPoint(JobConfig job, Path output) {
-        Optional<Path> latest = new TrainingCheckpoints(output, job.train().saveTotalLimit()).latest();
+    static Optional<String> startingPoint(JobConfig job, OutputFolder output) {
+        Optional<String> latest = new TrainingCheckpoints(output.conf(), output.location(), job.train().saveTotalLimit())
+                .latest();
         if (latest.isPresent()) {
             return latest;
         }
-        return Optional.ofNullable(job.train().resumeFromCheckpoint()).map(Path::of);
+        return Optional.ofNullable(job.train().resumeFromCheckpoint());
     }
 
     static DataType dataType(String computeDtype) {

@@ -9,6 +9,7 @@ import dev.sparktune.config.LoadedConfig;
 import dev.sparktune.io.TokenizedParquet;
 import dev.sparktune.io.TokenizedRow;
 import dev.sparktune.io.onnx.ImportedMiniLm;
+import dev.sparktune.testing.MiniHdfs;
 import dev.sparktune.testing.SparkClusterExtension;
 import dev.sparktune.tokenize.Tokenizer;
 import java.nio.charset.StandardCharsets;
@@ -20,6 +21,7 @@ import java.util.List;
 import java.util.Random;
 import java.util.SortedMap;
 import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileSystem;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -35,6 +37,9 @@ import org.junit.jupiter.api.io.TempDir;
 class TrainingJobClusterTest {
     @RegisterExtension
     static final SparkClusterExtension SPARK = SparkClusterExtension.localCluster(2, 1024);
+
+    @RegisterExtension
+    static final MiniHdfs HDFS = new MiniHdfs();
 
     @TempDir
     static Path dir;
@@ -58,8 +63,12 @@ class TrainingJobClusterTest {
     }
 
     private static LoadedConfig llamaJob(Path output, String... more) {
-        List<String> overrides = new ArrayList<>(List.of("model.model_name_or_path=" + llama, "model.compute_dtype=float64",
-                "data.tokenized_path=" + llamaData, "method.stage=sft", "method.finetuning_type=lora",
+        return llamaJob(llama.toString(), llamaData.toString(), output.toString(), more);
+    }
+
+    private static LoadedConfig llamaJob(String model, String data, String output, String... more) {
+        List<String> overrides = new ArrayList<>(List.of("model.model_name_or_path=" + model, "model.compute_dtype=float64",
+                "data.tokenized_path=" + data, "method.stage=sft", "method.finetuning_type=lora",
                 "method.lora_rank=4", "method.lora_target=q_proj,v_proj,down_proj", "train.output_dir=" + output,
                 "train.learning_rate=5e-3", "train.warmup_steps=2", "train.lr_scheduler_type=cosine",
                 "train.per_device_train_batch_size=2", "train.gradient_accumulation_steps=2", "train.max_steps=10",
@@ -80,7 +89,7 @@ class TrainingJobClusterTest {
         assertEquals(null, spark.resumedFrom());
         SortedMap<String, double[]> trained = TrainingRuns.tensors(spark.checkpoint());
         double diff = TrainingRuns.maxRelativeDifference(trained,
-                TrainingRuns.tensors(dir.resolve("llama-reference/checkpoint-10").toString()));
+                TrainingRuns.tensors(dir.resolve("llama-reference/checkpoint-10")));
         System.out.printf("tiny Llama LoRA, 2 executors vs 2 in-process ranks, float64: max relative difference %.2e%n",
                 diff);
         assertTrue(diff <= 1e-12, "max relative difference " + diff);
@@ -90,6 +99,27 @@ class TrainingJobClusterTest {
                 "rank 0 reports every logging_steps to the driver");
         assertTrue(progress.stream().allMatch(p -> p.totalSteps() == 10 && Double.isFinite(p.loss())
                 && p.tokensPerSecond() > 0));
+    }
+
+    @Test
+    void modelDataAndCheckpointsOnHdfsWorkEndToEnd() throws Exception {
+        FileSystem fs = HDFS.fileSystem();
+        fs.copyFromLocalFile(new org.apache.hadoop.fs.Path(llama.toUri()), new org.apache.hadoop.fs.Path(HDFS.uri("/models/llama")));
+        fs.copyFromLocalFile(new org.apache.hadoop.fs.Path(llamaData.toUri()),
+                new org.apache.hadoop.fs.Path(HDFS.uri("/data/tokenized")));
+        String output = HDFS.uri("/runs/llama");
+        TrainingOutcome spark = TrainingJob.run(SPARK.session(),
+                llamaJob(HDFS.uri("/models/llama"), HDFS.uri("/data/tokenized"), output));
+        TrainingRuns.runInProcess(llamaJob(dir.resolve("llama-local")));
+
+        assertEquals(output + "/checkpoint-10", spark.checkpoint());
+        assertTrue(fs.exists(new org.apache.hadoop.fs.Path(output + "/checkpoint-8/_SUCCESS")));
+        assertTrue(fs.exists(new org.apache.hadoop.fs.Path(output + "/metrics.jsonl")));
+        double diff = TrainingRuns.maxRelativeDifference(TrainingRuns.tensors(HDFS.conf(), spark.checkpoint()),
+                TrainingRuns.tensors(dir.resolve("llama-local/checkpoint-10")));
+        System.out.printf("tiny Llama LoRA with model, data and checkpoints on HDFS vs local files in one process:"
+                + " max relative difference %.2e%n", diff);
+        assertTrue(diff <= 1e-12, "max relative difference " + diff);
     }
 
     @Test
@@ -112,10 +142,10 @@ class TrainingJobClusterTest {
         TrainingRuns.runInProcess(straight);
 
         assertTrue(interrupted.stageAttempts() >= 2, "the stage was retried: " + interrupted.stageAttempts());
-        assertEquals(dir.resolve("llama-killed/checkpoint-4").toString(), interrupted.resumedFrom());
+        assertEquals(TrainingRuns.location(dir.resolve("llama-killed/checkpoint-4")), interrupted.resumedFrom());
         assertEquals(10, interrupted.steps());
         double diff = TrainingRuns.maxRelativeDifference(TrainingRuns.tensors(interrupted.checkpoint()),
-                TrainingRuns.tensors(dir.resolve("llama-straight/checkpoint-10").toString()));
+                TrainingRuns.tensors(dir.resolve("llama-straight/checkpoint-10")));
         System.out.printf("tiny Llama LoRA, executor of rank 1 killed after step 6, resumed from checkpoint-4:"
                 + " max relative difference to an uninterrupted run %.2e%n", diff);
         assertTrue(diff <= 1e-12, "max relative difference " + diff);
@@ -156,7 +186,7 @@ class TrainingJobClusterTest {
         TrainingRuns.runInProcess(TrainingRuns.config(reference));
 
         double diff = TrainingRuns.maxRelativeDifference(TrainingRuns.tensors(outcome.checkpoint()),
-                TrainingRuns.tensors(dir.resolve("minilm-reference/checkpoint-6").toString()));
+                TrainingRuns.tensors(dir.resolve("minilm-reference/checkpoint-6")));
         System.out.printf("MiniLM LoRA classifier, 2 executors vs 2 in-process ranks, float32: max relative difference"
                 + " %.2e%n", diff);
         assertTrue(diff <= 1e-5, "max relative difference " + diff);

@@ -6,6 +6,7 @@ import dev.sparktune.arch.TinyModels;
 import dev.sparktune.config.LoadedConfig;
 import dev.sparktune.io.TokenizedParquet;
 import dev.sparktune.io.TokenizedRow;
+import dev.sparktune.train.OutputFolder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -53,8 +54,8 @@ class TrainingRankTest {
         Path saved = dir.resolve("first/checkpoint-3");
         TrainingRuns.runInProcess(job(dir.resolve("second"), "train.resume_from_checkpoint=" + saved));
 
-        assertEquals(0.0, TrainingRuns.maxRelativeDifference(TrainingRuns.tensors(dir.resolve("second/checkpoint-8").toString()),
-                TrainingRuns.tensors(dir.resolve("first/checkpoint-8").toString())));
+        assertEquals(0.0, TrainingRuns.maxRelativeDifference(TrainingRuns.tensors(dir.resolve("second/checkpoint-8")),
+                TrainingRuns.tensors(dir.resolve("first/checkpoint-8"))));
         assertEquals(List.of("checkpoint-6", "checkpoint-8"), folders(dir.resolve("second")),
                 "the second run saved only the steps after the one it resumed from");
     }
@@ -64,7 +65,8 @@ class TrainingRankTest {
         Path output = dir.resolve("rerun");
         TrainingRuns.runInProcess(job(output, "train.max_steps=8"));
         LoadedConfig again = job(output, "train.resume_from_checkpoint=" + dir.resolve("does-not-exist"));
-        assertEquals(output.resolve("checkpoint-8"), TrainingRank.startingPoint(again.job(), output).orElseThrow());
+        assertEquals(TrainingRuns.location(output.resolve("checkpoint-8")),
+                TrainingRank.startingPoint(again.job(), OutputFolder.local(output)).orElseThrow());
     }
 
     private static List<String> folders(Path output) throws Exception {

@@ -1,14 +1,14 @@
 package dev.sparktune.training;
 
 import ai.djl.Device;
-import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import dev.sparktune.config.ConfigLoader;
 import dev.sparktune.config.LoadedConfig;
 import dev.sparktune.dist.Collective;
 import dev.sparktune.dist.InProcessCollective;
-import dev.sparktune.io.SafetensorsFile;
+import dev.sparktune.train.LoadedCheckpoint;
+import dev.sparktune.train.OutputFolder;
 import dev.sparktune.train.StepListener;
 import dev.sparktune.train.TrainingCheckpoints;
 import java.nio.file.Path;
@@ -53,17 +53,27 @@ final class TrainingRuns {
         }
     }
 
-    /** The trainable tensors of a checkpoint folder, as doubles by name. */
-    static SortedMap<String, double[]> tensors(String checkpoint) {
+    /** The trainable tensors of a checkpoint folder on any file system, as doubles by name. */
+    static SortedMap<String, double[]> tensors(Configuration conf, String checkpoint) {
         SortedMap<String, double[]> out = new TreeMap<>();
-        try (NDManager manager = NDManager.newBaseManager();
-             SafetensorsFile file = SafetensorsFile.open(Path.of(checkpoint).resolve(TrainingCheckpoints.MODEL_FILE))) {
-            for (var info : file.tensors()) {
-                NDArray t = file.load(info.name(), manager);
-                out.put(info.name(), t.toType(DataType.FLOAT64, false).toDoubleArray());
-            }
+        try (NDManager manager = NDManager.newBaseManager()) {
+            LoadedCheckpoint loaded = TrainingCheckpoints.load(conf, checkpoint, manager);
+            loaded.model().forEach((name, t) -> out.put(name, t.toType(DataType.FLOAT64, false).toDoubleArray()));
         }
         return out;
+    }
+
+    static SortedMap<String, double[]> tensors(String checkpoint) {
+        return tensors(new Configuration(), checkpoint);
+    }
+
+    static SortedMap<String, double[]> tensors(Path checkpoint) {
+        return tensors(checkpoint.toUri().toString());
+    }
+
+    /** A local path as the location string checkpoints are reported by. */
+    static String location(Path path) {
+        return OutputFolder.local(path).location();
     }
 
     /** The largest, over tensors, of max |a - b| / max(max |b|, 1e-12). */
