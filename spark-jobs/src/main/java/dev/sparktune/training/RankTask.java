@@ -66,7 +66,7 @@ final class RankTask extends AbstractFunction1<Iterator<Integer>, Iterator<RankO
             TrainingRank.Run run = TrainingRank.run(job, ring, hadoop, listener, device);
             Trainer.Result result = run.result();
             RankOutcome outcome = new RankOutcome(rank, result.steps(), result.lastLoss(),
-                    result.checkpoint(), run.resumedFrom(), attempt);
+                    result.checkpoint(), run.resumedFrom(), run.export(), attempt);
             return CollectionConverters.asScala(List.of(outcome).iterator());
         }
     }

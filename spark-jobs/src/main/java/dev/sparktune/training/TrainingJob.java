@@ -70,7 +70,8 @@ public final class TrainingJob {
             int attempts = 1 + outcomes.stream().mapToInt(RankOutcome::stageAttempt).max().orElse(0);
             LOG.info("run {}: {} steps, last loss {}, checkpoint {} ({} stage attempt{})", runName, first.steps(),
                     first.lastLoss(), first.checkpoint(), attempts, attempts == 1 ? "" : "s");
-            return new TrainingOutcome(first.steps(), first.lastLoss(), first.checkpoint(), first.resumedFrom(), attempts,
+            return new TrainingOutcome(first.steps(), first.lastLoss(), first.checkpoint(), first.resumedFrom(), first.export(),
+                    attempts,
                     progress.received());
         }
     }

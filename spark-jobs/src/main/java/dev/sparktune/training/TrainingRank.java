@@ -48,8 +48,11 @@ public final class TrainingRank {
     private TrainingRank() {
     }
 
-    /** How a rank's run went: where it started ({@code resumedFrom}, null from the pretrained weights) and ended. */
-    public record Run(Trainer.Result result, String resumedFrom) {
+    /**
+     * How a rank's run went: where it started ({@code resumedFrom}, null from the pretrained weights), how it ended,
+     * and (rank 0 only, else null) where the trained model was exported.
+     */
+    public record Run(Trainer.Result result, String resumedFrom, String export) {
     }
 
     public static Run run(JobConfig job, Collective collective, Configuration hadoop, StepListener listener,
@@ -59,7 +62,8 @@ public final class TrainingRank {
         MethodConfig m = job.method();
         long seed = job.train().seed();
         try (NDManager manager = NDManager.newBaseManager(device); Tokenizer tokenizer = tokenizer(modelDir)) {
-            PretrainedModel base = ModelDirectory.open(modelDir).load(manager, dtype);
+            ModelDirectory folder = ModelDirectory.open(modelDir);
+            PretrainedModel base = folder.load(manager, dtype);
             if (m.stage().equals("cls") && base instanceof Bert bert && !bert.weights().has(Bert.CLASSIFIER + ".weight")) {
                 base = bert.withClassifier(labelCount(hadoop, job.data().tokenizedPath()), manager, seed);
             }
@@ -73,7 +77,10 @@ public final class TrainingRank {
             TrainingData data = TrainingData.open(hadoop, job.data().tokenizedPath());
             OutputFolder output = new OutputFolder(hadoop, job.train().outputDir());
             Optional<String> start = startingPoint(job, output);
-            return new Run(trainer.train(data, output, start, manager, Long.MAX_VALUE), start.orElse(null));
+            Trainer.Result result = trainer.train(data, output, start, manager, Long.MAX_VALUE);
+            String export = collective.rank() != 0 ? null
+                    : FinalExport.write(model, folder, job.model().modelNameOrPath(), output);
+            return new Run(result, start.orElse(null), export);
         }
     }
 

@@ -115,6 +115,9 @@ class TrainingJobClusterTest {
         assertEquals(output + "/checkpoint-10", spark.checkpoint());
         assertTrue(fs.exists(new org.apache.hadoop.fs.Path(output + "/checkpoint-8/_SUCCESS")));
         assertTrue(fs.exists(new org.apache.hadoop.fs.Path(output + "/metrics.jsonl")));
+        assertEquals(output + "/adapter", spark.export());
+        assertTrue(fs.exists(new org.apache.hadoop.fs.Path(output + "/adapter/adapter_config.json")));
+        assertTrue(fs.exists(new org.apache.hadoop.fs.Path(output + "/adapter/adapter_model.safetensors")));
         double diff = TrainingRuns.maxRelativeDifference(TrainingRuns.tensors(HDFS.conf(), spark.checkpoint()),
                 TrainingRuns.tensors(dir.resolve("llama-local/checkpoint-10")));
         System.out.printf("tiny Llama LoRA with model, data and checkpoints on HDFS vs local files in one process:"

@@ -1,0 +1,73 @@
+package dev.sparktune.training;
+
+import dev.sparktune.arch.ModelDirectory;
+import dev.sparktune.peft.BitFit;
+import dev.sparktune.peft.Freeze;
+import dev.sparktune.peft.FullFineTuning;
+import dev.sparktune.peft.PeftFormat;
+import dev.sparktune.peft.PeftModel;
+import dev.sparktune.train.OutputFolder;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Comparator;
+import java.util.UUID;
+import java.util.stream.Stream;
+import org.apache.hadoop.fs.FileSystem;
+
+/**
+ * Rank 0's last act: the trained model beside the checkpoints, in the form Hugging Face tools load. Methods PEFT
+ * knows (LoRA, adapters, prefix and prompt tuning) give {@code <output_dir>/adapter} ({@code adapter_config.json} +
+ * {@code adapter_model.safetensors}, on top of {@code model_name_or_path}); methods that change the base weights
+ * (full, freeze, BitFit) give a whole model folder {@code <output_dir>/model}. Written to a hidden folder first and
+ * renamed into place, so a reader never sees half an export.
+ */
+final class FinalExport {
+    static final String ADAPTER = "adapter";
+    static final String MODEL = "model";
+
+    private FinalExport() {
+    }
+
+    /** Writes the export and returns its location. */
+    static String write(PeftModel model, ModelDirectory base, String baseLocation, OutputFolder output) {
+        boolean wholeModel = model.method() instanceof FullFineTuning || model.method() instanceof Freeze
+                || model.method() instanceof BitFit;
+        String name = wholeModel ? MODEL : ADAPTER;
+        org.apache.hadoop.fs.Path target = new org.apache.hadoop.fs.Path(output.resolve(name));
+        org.apache.hadoop.fs.Path hidden = new org.apache.hadoop.fs.Path(output.resolve("." + name + "." + UUID.randomUUID()));
+        Path scratch = null;
+        try {
+            scratch = Files.createTempDirectory("sparktune-export-");
+            Path local = scratch.resolve(name);
+            if (wholeModel) {
+                ModelDirectory.write(local, base.configJson(), model.weights().asMap(), Long.MAX_VALUE, base.path());
+            } else {
+                PeftFormat.save(model, local, baseLocation);
+            }
+            FileSystem fs = target.getFileSystem(output.conf());
+            fs.copyFromLocalFile(false, true, new org.apache.hadoop.fs.Path(local.toUri()), hidden);
+            fs.delete(target, true);
+            if (!fs.rename(hidden, target)) {
+                throw new IOException("cannot rename " + hidden + " to " + target);
+            }
+            return target.toString();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot export the trained model to " + target + ": " + e, e);
+        } finally {
+            deleteQuietly(scratch);
+        }
+    }
+
+    private static void deleteQuietly(Path dir) {
+        if (dir == null) {
+            return;
+        }
+        try (Stream<Path> tree = Files.walk(dir)) {
+            tree.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (IOException | UncheckedIOException ignored) {
+            // a temporary folder left behind is the operating system's to clean
+        }
+    }
+}
