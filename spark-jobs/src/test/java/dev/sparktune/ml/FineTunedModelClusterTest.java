@@ -1,0 +1,373 @@
+package dev.sparktune.ml;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import dev.sparktune.arch.Bert;
+import dev.sparktune.arch.Llama;
+import dev.sparktune.arch.ModelDirectory;
+import dev.sparktune.arch.PretrainedModel;
+import dev.sparktune.nn.AttentionMask;
+import dev.sparktune.peft.PeftFormat;
+import dev.sparktune.testing.SparkClusterExtension;
+import dev.sparktune.tokenize.Tokenizer;
+import java.io.ByteArrayOutputStream;
+import java.io.ObjectOutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.hdfs.MiniDFSCluster;
+import org.apache.spark.ml.linalg.Vector;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@link FineTunedModel} on {@code local-cluster[2,1,1024]}: two executor JVMs that each load the model
+ * from its files. The scores are checked against single-process inference in this JVM on the same files,
+ * one row at a time (no batching, no padding), with the softmax and the cross-entropy computed here in
+ * double precision.
+ */
+@Tag("integration")
+class FineTunedModelClusterTest {
+    private static final String[][] SUBJECTS = {
+        {"the striker", "the goalkeeper", "our team", "the coach", "the referee"},
+        {"the chef", "my grandmother", "the baker", "this recipe", "the waiter"},
+        {"the server", "the laptop", "the compiler", "the database", "the network card"}};
+    private static final String[] PREDICATES = {"won the match on penalties", "baked fresh bread with garlic",
+        "crashed after the update", "was late again"};
+
+    @RegisterExtension
+    static final SparkClusterExtension spark = SparkClusterExtension.localCluster(2, 1024);
+
+    @TempDir
+    static Path dir;
+
+    private static Path classifier;
+    private static Path adapter;
+    private static List<String> sentences;
+
+    @BeforeAll
+    static void writeModels() {
+        classifier = ScoringModels.miniLmClassifier(dir);
+        adapter = ScoringModels.loraAdapter(classifier, dir.resolve("lora-adapter"));
+        sentences = new ArrayList<>();
+        for (String[] group : SUBJECTS) {
+            for (String subject : group) {
+                for (int p = 0; p < PREDICATES.length; p++) {
+                    if (sentences.size() % 7 != 3) {
+                        sentences.add(subject + " " + PREDICATES[p] + (p % 2 == 0 ? "." : ", said everyone in town."));
+                    }
+                }
+            }
+        }
+        sentences.add(null);
+    }
+
+    private static Dataset<Row> sentenceFrame() {
+        List<Row> rows = new ArrayList<>();
+        for (int i = 0; i < sentences.size(); i++) {
+            rows.add(RowFactory.create(i, sentences.get(i)));
+        }
+        StructType schema = new StructType().add("id", DataTypes.IntegerType).add("text", DataTypes.StringType);
+        return spark.session().createDataFrame(rows, schema).repartition(3);
+    }
+
+    @Test
+    void classifierScoresOnExecutorsEqualSingleProcessInference() throws Exception {
+        FineTunedModel model = FineTunedModel.of(classifier.toString(), null).setBatchSize(8);
+        List<Row> scored = byId(model.transform(sentenceFrame()));
+
+        assertClassifierMatches(reference(classifier, null), scored);
+        // only locations travel to the executors: the closure is tiny next to the 90 MB of weights
+        ScorePartition closure = new ScorePartition(ModelFiles.resolve(classifier.toString(), null, new Configuration()),
+                ModelKind.CLASSIFIER, new ScorePartition.Columns("text", 1, -1, -1, -1), 8);
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        try (ObjectOutputStream out = new ObjectOutputStream(bytes)) {
+            out.writeObject(closure);
+        }
+        assertTrue(bytes.size() < 64 * 1024, "closure of " + bytes.size() + " bytes");
+    }
+
+    @Test
+    void loraAdapterScoresOnExecutorsEqualSingleProcessInferenceWithTheAdapter() {
+        FineTunedModel model = FineTunedModel.of(classifier.toString(), adapter.toString()).setBatchSize(8);
+        List<Row> scored = byId(model.transform(sentenceFrame()));
+
+        double[][] withAdapter = reference(classifier, adapter);
+        assertClassifierMatches(withAdapter, scored);
+        double[][] without = reference(classifier, null);
+        double change = 0;
+        for (int i = 0; i < without.length - 1; i++) {
+            for (int c = 0; c < ScoringModels.CLASSES; c++) {
+                change = Math.max(change, Math.abs(without[i][c] - withAdapter[i][c]));
+            }
+        }
+        assertTrue(change > 1e-3, "the adapter should change the probabilities, max change " + change);
+    }
+
+    @Test
+    void savedToHdfsAndLoadedBackItScoresIdentically() throws Exception {
+        FineTunedModel model = FineTunedModel.of(classifier.toString(), adapter.toString()).setBatchSize(8);
+        List<Row> before = byId(model.transform(sentenceFrame()));
+
+        Configuration conf = new Configuration();
+        conf.set(MiniDFSCluster.HDFS_MINIDFS_BASEDIR, dir.resolve("hdfs").toString());
+        MiniDFSCluster hdfs = new MiniDFSCluster.Builder(conf).numDataNodes(1).build();
+        try {
+            String saved = hdfs.getURI() + "/models/minilm-lora";
+            model.write().save(saved);
+            FineTunedModel loaded = FineTunedModel.load(saved);
+            assertEquals(model.uid(), loaded.uid());
+            assertEquals(8, loaded.getBatchSize());
+            assertEquals(saved + "/model", loaded.getModelPath());
+            assertEquals(saved + "/adapter", loaded.getAdapterPath());
+            FileSystem fs = hdfs.getFileSystem();
+            String metadata = new String(fs.open(new org.apache.hadoop.fs.Path(saved + "/metadata/part-00000")).readAllBytes(),
+                    StandardCharsets.UTF_8);
+            assertTrue(metadata.contains("\"class\":\"dev.sparktune.ml.FineTunedModel\""), metadata);
+            assertTrue(fs.exists(new org.apache.hadoop.fs.Path(saved + "/model/model.safetensors")));
+            assertTrue(fs.exists(new org.apache.hadoop.fs.Path(saved + "/adapter/adapter_model.safetensors")));
+
+            // the executors copy the saved files from HDFS to local folders and load those
+            List<Row> after = byId(loaded.transform(sentenceFrame()));
+            assertEquals(before.size(), after.size());
+            for (int i = 0; i < before.size(); i++) {
+                assertEquals(before.get(i), after.get(i));
+            }
+        } finally {
+            hdfs.shutdown();
+        }
+    }
+
+    @Test
+    void causalLmLossAndPerplexityPerRowEqualSingleProcessCrossEntropy() {
+        Path llama = ScoringModels.tinyLlama(dir.resolve("tiny-llama"));
+        Random random = new Random(8);
+        List<long[][]> rows = new ArrayList<>();  // {input_ids, labels or null, segment_ids or null}
+        for (int i = 0; i < 14; i++) {
+            rows.add(new long[][] {randomIds(2 + random.nextInt(19), random), null, null});
+        }
+        for (int i = 0; i < 6; i++) {
+            long[] ids = randomIds(4 + random.nextInt(14), random);
+            long[] labels = ids.clone();
+            Arrays.fill(labels, 0, 1 + random.nextInt(ids.length - 2), -100);
+            rows.add(new long[][] {ids, labels, null});
+        }
+        rows.add(new long[][] {randomIds(1, random), null, null});               // nothing to predict
+        rows.add(new long[][] {randomIds(5, random), new long[] {-100, -100, -100, -100, -100}, null});
+        long[] packed = randomIds(12, random);
+        rows.add(new long[][] {packed, null, {1, 1, 1, 2, 2, 2, 2, 2, 3, 3, 0, 0}});
+        long[] packedLabels = packed.clone();
+        packedLabels[5] = -100;
+        rows.add(new long[][] {packed, packedLabels, {1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 0}});
+        rows.add(new long[][] {null, null, null});
+
+        StructType schema = new StructType().add("id", DataTypes.IntegerType)
+                .add("input_ids", DataTypes.createArrayType(DataTypes.LongType))
+                .add("labels", DataTypes.createArrayType(DataTypes.LongType))
+                .add("segment_ids", DataTypes.createArrayType(DataTypes.LongType));
+        List<Row> input = new ArrayList<>();
+        for (int i = 0; i < rows.size(); i++) {
+            input.add(RowFactory.create(i, boxed(rows.get(i)[0]), boxed(rows.get(i)[1]), boxed(rows.get(i)[2])));
+        }
+        Dataset<Row> frame = spark.session().createDataFrame(input, schema).repartition(2);
+        FineTunedModel model = FineTunedModel.of(llama.toString(), null).setBatchSize(5);
+        List<Row> scored = byId(model.transform(frame));
+
+        Double[] expected = referenceLosses(llama, rows);
+        assertEquals(rows.size(), scored.size());
+        int compared = 0;
+        for (int i = 0; i < rows.size(); i++) {
+            Row row = scored.get(i);
+            Double loss = row.isNullAt(4) ? null : row.getDouble(4);
+            Double perplexity = row.isNullAt(5) ? null : row.getDouble(5);
+            if (expected[i] == null) {
+                assertNull(loss, "row " + i);
+                assertNull(perplexity, "row " + i);
+                continue;
+            }
+            assertEquals(expected[i], loss, 1e-5 * expected[i], "loss of row " + i);
+            assertEquals(Math.exp(expected[i]), perplexity, 1e-5 * Math.exp(expected[i]), "perplexity of row " + i);
+            compared++;
+        }
+        assertEquals(rows.size() - 3, compared);
+        assertEquals(List.of("id", "input_ids", "labels", "segment_ids", "loss", "perplexity"),
+                Arrays.asList(model.transformSchema(schema).fieldNames()));
+    }
+
+    @Test
+    void aMissingInputColumnFailsNamingIt() {
+        StructType schema = new StructType().add("id", DataTypes.IntegerType).add("body", DataTypes.StringType);
+        Dataset<Row> frame = spark.session().createDataFrame(List.of(RowFactory.create(1, "hello")), schema);
+        FineTunedModel model = FineTunedModel.of(classifier.toString(), null);
+
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> model.transform(frame));
+        assertTrue(e.getMessage().startsWith("FineTunedModel: input column 'text' is not in the DataFrame"), e.getMessage());
+        assertTrue(e.getMessage().contains("[id, body]"), e.getMessage());
+
+        StructType ok = model.setInputCol("body").transformSchema(schema);
+        assertEquals(List.of("id", "body", "prediction", "probability"), Arrays.asList(ok.fieldNames()));
+        IllegalArgumentException clash = assertThrows(IllegalArgumentException.class,
+                () -> model.setPredictionCol("id").transformSchema(schema));
+        assertTrue(clash.getMessage().contains("output column 'id' already exists"), clash.getMessage());
+    }
+
+    // ---- checks and references
+
+    private static void assertClassifierMatches(double[][] expected, List<Row> scored) {
+        assertEquals(sentences.size(), scored.size());
+        double maxDiff = 0;
+        for (int i = 0; i < sentences.size(); i++) {
+            Row row = scored.get(i);
+            assertEquals(i, row.getInt(0));
+            assertEquals(sentences.get(i), row.getString(1));
+            if (expected[i] == null) {
+                assertTrue(row.isNullAt(2) && row.isNullAt(3), "a null text gives null outputs");
+                continue;
+            }
+            double[] p = ((Vector) row.get(3)).toArray();
+            assertEquals(ScoringModels.CLASSES, p.length);
+            for (int c = 0; c < p.length; c++) {
+                maxDiff = Math.max(maxDiff, Math.abs(p[c] - expected[i][c]));
+            }
+            assertEquals(argMax(expected[i]), row.getDouble(2), "prediction of row " + i);
+        }
+        assertTrue(maxDiff <= 1e-5, "max |probability difference| " + maxDiff);
+    }
+
+    /** Class probabilities of each sentence, one at a time, softmax in double here. */
+    private static double[][] reference(Path modelDir, Path adapterDir) {
+        try (NDManager manager = NDManager.newBaseManager(); Tokenizer tokenizer = Tokenizer.load(modelDir)) {
+            PretrainedModel base = ModelDirectory.open(modelDir).load(manager, DataType.FLOAT32);
+            Bert bert = (Bert) (adapterDir == null ? base : PeftFormat.load(adapterDir, base, manager).model(false));
+            double[][] out = new double[sentences.size()][];
+            for (int i = 0; i < out.length; i++) {
+                if (sentences.get(i) == null) {
+                    continue;
+                }
+                long[] ids = tokenizer.encode(sentences.get(i));
+                try (NDManager step = manager.newSubManager()) {
+                    NDArray keep = step.ones(new Shape(1, ids.length), DataType.INT64);
+                    NDArray positions = step.arange(0L, ids.length, 1L, DataType.INT64).reshape(1, -1);
+                    NDArray hidden = bert.hiddenStates(step.create(new long[][] {ids}), null, positions,
+                            AttentionMask.bidirectional(keep));
+                    out[i] = softmax(bert.classify(hidden, keep).toType(DataType.FLOAT64, false).toDoubleArray());
+                }
+            }
+            return out;
+        }
+    }
+
+    /**
+     * Mean next-token cross-entropy of each row: every packed segment run on its own, each prediction's
+     * log-softmax computed here in double, labels -100 and each segment's first token not scored.
+     */
+    private static Double[] referenceLosses(Path modelDir, List<long[][]> rows) {
+        try (NDManager manager = NDManager.newBaseManager()) {
+            Llama llama = (Llama) ModelDirectory.open(modelDir).load(manager, DataType.FLOAT32);
+            Double[] out = new Double[rows.size()];
+            for (int r = 0; r < rows.size(); r++) {
+                long[] ids = rows.get(r)[0];
+                if (ids == null) {
+                    continue;
+                }
+                long[] labels = rows.get(r)[1] == null ? ids : rows.get(r)[1];
+                long[] segments = rows.get(r)[2];
+                double sum = 0;
+                int count = 0;
+                int start = 0;
+                while (start < ids.length) {
+                    int end = start + 1;
+                    while (segments != null && end < ids.length && segments[end] == segments[start]) {
+                        end++;
+                    }
+                    if (segments == null) {
+                        end = ids.length;
+                    }
+                    if (segments == null || segments[start] != 0) {
+                        double[][] logits = logits(llama, Arrays.copyOfRange(ids, start, end), manager);
+                        for (int t = 0; t + 1 < end - start; t++) {
+                            long target = labels[start + t + 1];
+                            if (target != -100) {
+                                sum += logSumExp(logits[t]) - logits[t][(int) target];
+                                count++;
+                            }
+                        }
+                    }
+                    start = end;
+                }
+                out[r] = count == 0 ? null : sum / count;
+            }
+            return out;
+        }
+    }
+
+    private static double[][] logits(Llama llama, long[] ids, NDManager manager) {
+        try (NDManager step = manager.newSubManager()) {
+            NDArray positions = step.arange(0L, ids.length, 1L, DataType.INT64).reshape(1, -1);
+            NDArray logits = llama.logits(step.create(new long[][] {ids}), positions, AttentionMask.causal(null), null);
+            int vocab = (int) logits.getShape().get(2);
+            double[] flat = logits.toType(DataType.FLOAT64, false).toDoubleArray();
+            double[][] out = new double[ids.length][];
+            for (int t = 0; t < ids.length; t++) {
+                out[t] = Arrays.copyOfRange(flat, t * vocab, (t + 1) * vocab);
+            }
+            return out;
+        }
+    }
+
+    private static double[] softmax(double[] logits) {
+        double norm = logSumExp(logits);
+        return Arrays.stream(logits).map(l -> Math.exp(l - norm)).toArray();
+    }
+
+    private static double logSumExp(double[] values) {
+        double max = Arrays.stream(values).max().orElseThrow();
+        return max + Math.log(Arrays.stream(values).map(v -> Math.exp(v - max)).sum());
+    }
+
+    private static int argMax(double[] values) {
+        int best = 0;
+        for (int i = 1; i < values.length; i++) {
+            best = values[i] > values[best] ? i : best;
+        }
+        return best;
+    }
+
+    private static long[] randomIds(int length, Random random) {
+        long[] ids = new long[length];
+        for (int i = 0; i < length; i++) {
+            ids[i] = random.nextInt(61);
+        }
+        return ids;
+    }
+
+    private static Long[] boxed(long[] values) {
+        return values == null ? null : Arrays.stream(values).boxed().toArray(Long[]::new);
+    }
+
+    private static List<Row> byId(Dataset<Row> scored) {
+        List<Row> rows = new ArrayList<>(scored.collectAsList());
+        rows.sort((a, b) -> Integer.compare(a.getInt(0), b.getInt(0)));
+        return rows;
+    }
+}
