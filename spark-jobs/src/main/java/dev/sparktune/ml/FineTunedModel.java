@@ -280,9 +280,9 @@ public final class FineTunedModel extends Model<FineTunedModel> implements MLWri
     @Override
     public Dataset<Row> transform(Dataset<?> dataset) {
         StructType out = transformSchema(dataset.schema());
-        Configuration conf = dataset.sparkSession().sparkContext().hadoopConfiguration();
-        ModelKind k = kind(conf);
-        ModelFiles files = ModelFiles.resolve(getModelPath(), getAdapterPath(), conf);
+        SparkSession spark = dataset.sparkSession();
+        ModelKind k = kind(spark.sparkContext().hadoopConfiguration());
+        ModelFiles files = ModelFiles.resolve(getModelPath(), getAdapterPath(), spark);
         return dataset.toDF().mapPartitions(new ScorePartition(files, k, columns(dataset.schema(), k), getBatchSize()),
                 Encoders.row(out));
     }

@@ -16,6 +16,9 @@ import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.LocatedFileStatus;
 import org.apache.hadoop.fs.Path;
 import org.apache.hadoop.fs.RemoteIterator;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.sql.SparkSession;
 
 /**
  * Where a model folder (and optionally a PEFT adapter folder) lives, on any Hadoop file system, as
@@ -26,17 +29,21 @@ import org.apache.hadoop.fs.RemoteIterator;
  * @param adapter     the adapter folder, or null
  * @param fingerprint the files' names, sizes and modification times, so that files rewritten in place
  *                    are not served from an executor's cache
- * @param conf        the driver's Hadoop configuration (credentials, file system implementations)
+ * @param conf        the driver's Hadoop configuration (credentials, file system implementations), broadcast
  */
-record ModelFiles(String model, String adapter, String fingerprint, HadoopConf conf) implements Serializable {
+record ModelFiles(String model, String adapter, String fingerprint, Broadcast<HadoopConf> conf) implements Serializable {
 
-    /** Qualifies the locations against the driver's file systems and fingerprints their files. */
-    static ModelFiles resolve(String model, String adapter, Configuration conf) {
+    /**
+     * Qualifies the locations against the driver's file systems and fingerprints their files; the Hadoop
+     * configuration (about 150 KB serialised) is broadcast, so it reaches each executor once, not with every task.
+     */
+    static ModelFiles resolve(String model, String adapter, SparkSession spark) {
+        Configuration conf = spark.sparkContext().hadoopConfiguration();
         Path modelPath = qualify(model, "modelPath", ModelDirectory.CONFIG_FILE, conf);
         Path adapterPath = adapter == null ? null : qualify(adapter, "adapterPath", PeftFormat.CONFIG_FILE, conf);
         String fingerprint = listing(modelPath, conf) + (adapterPath == null ? "" : "\n--\n" + listing(adapterPath, conf));
         return new ModelFiles(modelPath.toString(), adapterPath == null ? null : adapterPath.toString(), fingerprint,
-                new HadoopConf(conf));
+                JavaSparkContext.fromSparkContext(spark.sparkContext()).broadcast(new HadoopConf(conf)));
     }
 
     /** What the executor cache keys on. */
@@ -81,7 +88,7 @@ record ModelFiles(String model, String adapter, String fingerprint, HadoopConf c
     private java.nio.file.Path local(String location, java.nio.file.Path target) {
         Path path = new Path(location);
         try {
-            FileSystem fs = path.getFileSystem(conf.get());
+            FileSystem fs = path.getFileSystem(conf.value().get());
             if (isLocal(fs)) {
                 return java.nio.file.Path.of(path.toUri());
             }

@@ -26,6 +26,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.hdfs.MiniDFSCluster;
 import org.apache.spark.ml.linalg.Vector;
@@ -98,7 +99,7 @@ class FineTunedModelClusterTest {
 
         assertClassifierMatches(reference(classifier, null), scored);
         // only locations travel to the executors: the closure is tiny next to the 90 MB of weights
-        ScorePartition closure = new ScorePartition(ModelFiles.resolve(classifier.toString(), null, new Configuration()),
+        ScorePartition closure = new ScorePartition(ModelFiles.resolve(classifier.toString(), null, spark.session()),
                 ModelKind.CLASSIFIER, new ScorePartition.Columns("text", 1, -1, -1, -1), 8);
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         try (ObjectOutputStream out = new ObjectOutputStream(bytes)) {
@@ -141,9 +142,12 @@ class FineTunedModelClusterTest {
             assertEquals(saved + "/model", loaded.getModelPath());
             assertEquals(saved + "/adapter", loaded.getAdapterPath());
             FileSystem fs = hdfs.getFileSystem();
-            String metadata = new String(fs.open(new org.apache.hadoop.fs.Path(saved + "/metadata/part-00000")).readAllBytes(),
-                    StandardCharsets.UTF_8);
+            FileStatus[] parts = fs.globStatus(new org.apache.hadoop.fs.Path(saved + "/metadata/part-*"));
+            assertEquals(1, parts.length);
+            String metadata = new String(fs.open(parts[0].getPath()).readAllBytes(), StandardCharsets.UTF_8);
             assertTrue(metadata.contains("\"class\":\"dev.sparktune.ml.FineTunedModel\""), metadata);
+            assertTrue(metadata.contains("\"uid\":\"" + model.uid() + "\""), metadata);
+            assertTrue(metadata.contains("\"batchSize\":8"), metadata);
             assertTrue(fs.exists(new org.apache.hadoop.fs.Path(saved + "/model/model.safetensors")));
             assertTrue(fs.exists(new org.apache.hadoop.fs.Path(saved + "/adapter/adapter_model.safetensors")));
 
