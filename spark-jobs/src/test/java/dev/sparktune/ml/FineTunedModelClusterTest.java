@@ -97,7 +97,7 @@ class FineTunedModelClusterTest {
         FineTunedModel model = FineTunedModel.of(classifier.toString(), null).setBatchSize(8);
         List<Row> scored = byId(model.transform(sentenceFrame()));
 
-        assertClassifierMatches(reference(classifier, null), scored);
+        assertClassifierMatches(SingleProcessReference.classProbabilities(classifier, null, sentences), scored);
         // only locations travel to the executors: the closure is tiny next to the 90 MB of weights
         ScorePartition closure = new ScorePartition(ModelFiles.resolve(classifier.toString(), null, spark.session()),
                 ModelKind.CLASSIFIER, new ScorePartition.Columns("text", 1, -1, -1, -1), 8);
@@ -113,9 +113,9 @@ class FineTunedModelClusterTest {
         FineTunedModel model = FineTunedModel.of(classifier.toString(), adapter.toString()).setBatchSize(8);
         List<Row> scored = byId(model.transform(sentenceFrame()));
 
-        double[][] withAdapter = reference(classifier, adapter);
+        double[][] withAdapter = SingleProcessReference.classProbabilities(classifier, adapter, sentences);
         assertClassifierMatches(withAdapter, scored);
-        double[][] without = reference(classifier, null);
+        double[][] without = SingleProcessReference.classProbabilities(classifier, null, sentences);
         double change = 0;
         for (int i = 0; i < without.length - 1; i++) {
             for (int c = 0; c < ScoringModels.CLASSES; c++) {
@@ -165,41 +165,16 @@ class FineTunedModelClusterTest {
     @Test
     void causalLmLossAndPerplexityPerRowEqualSingleProcessCrossEntropy() {
         Path llama = ScoringModels.tinyLlama(dir.resolve("tiny-llama"));
-        Random random = new Random(8);
-        List<long[][]> rows = new ArrayList<>();  // {input_ids, labels or null, segment_ids or null}
-        for (int i = 0; i < 14; i++) {
-            rows.add(new long[][] {randomIds(2 + random.nextInt(19), random), null, null});
-        }
-        for (int i = 0; i < 6; i++) {
-            long[] ids = randomIds(4 + random.nextInt(14), random);
-            long[] labels = ids.clone();
-            Arrays.fill(labels, 0, 1 + random.nextInt(ids.length - 2), -100);
-            rows.add(new long[][] {ids, labels, null});
-        }
-        rows.add(new long[][] {randomIds(1, random), null, null});               // nothing to predict
-        rows.add(new long[][] {randomIds(5, random), new long[] {-100, -100, -100, -100, -100}, null});
-        long[] packed = randomIds(12, random);
-        rows.add(new long[][] {packed, null, {1, 1, 1, 2, 2, 2, 2, 2, 3, 3, 0, 0}});
-        long[] packedLabels = packed.clone();
-        packedLabels[5] = -100;
-        rows.add(new long[][] {packed, packedLabels, {1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 0}});
-        rows.add(new long[][] {null, null, null});
-
-        StructType schema = new StructType().add("id", DataTypes.IntegerType)
-                .add("input_ids", DataTypes.createArrayType(DataTypes.LongType))
-                .add("labels", DataTypes.createArrayType(DataTypes.LongType))
-                .add("segment_ids", DataTypes.createArrayType(DataTypes.LongType));
-        List<Row> input = new ArrayList<>();
-        for (int i = 0; i < rows.size(); i++) {
-            input.add(RowFactory.create(i, boxed(rows.get(i)[0]), boxed(rows.get(i)[1]), boxed(rows.get(i)[2])));
-        }
-        Dataset<Row> frame = spark.session().createDataFrame(input, schema).repartition(2);
+        List<long[][]> rows = TokenRows.mixed(new Random(8));
+        StructType schema = TokenRows.SCHEMA;
+        Dataset<Row> frame = TokenRows.frame(spark.session(), rows).repartition(2);
         FineTunedModel model = FineTunedModel.of(llama.toString(), null).setBatchSize(5);
         List<Row> scored = byId(model.transform(frame));
 
-        Double[] expected = referenceLosses(llama, rows);
+        Double[] expected = SingleProcessReference.meanTokenLosses(llama, rows);
         assertEquals(rows.size(), scored.size());
         int compared = 0;
+        double worst = 0;
         for (int i = 0; i < rows.size(); i++) {
             Row row = scored.get(i);
             Double loss = row.isNullAt(4) ? null : row.getDouble(4);
@@ -211,9 +186,11 @@ class FineTunedModelClusterTest {
             }
             assertEquals(expected[i], loss, 1e-5 * expected[i], "loss of row " + i);
             assertEquals(Math.exp(expected[i]), perplexity, 1e-5 * Math.exp(expected[i]), "perplexity of row " + i);
+            worst = Math.max(worst, Math.abs(loss - expected[i]) / expected[i]);
             compared++;
         }
-        assertEquals(rows.size() - 3, compared);
+        System.out.printf("causal LM on local-cluster vs single process: max relative loss difference %.2e%n", worst);
+        assertEquals(rows.size() - TokenRows.UNSCORED, compared);
         assertEquals(List.of("id", "input_ids", "labels", "segment_ids", "loss", "perplexity"),
                 Arrays.asList(model.transformSchema(schema).fieldNames()));
     }
@@ -255,98 +232,8 @@ class FineTunedModelClusterTest {
             }
             assertEquals(argMax(expected[i]), row.getDouble(2), "prediction of row " + i);
         }
+        System.out.printf("classifier on local-cluster vs single process: max |probability difference| %.2e%n", maxDiff);
         assertTrue(maxDiff <= 1e-5, "max |probability difference| " + maxDiff);
-    }
-
-    /** Class probabilities of each sentence, one at a time, softmax in double here. */
-    private static double[][] reference(Path modelDir, Path adapterDir) {
-        try (NDManager manager = NDManager.newBaseManager(); Tokenizer tokenizer = Tokenizer.load(modelDir)) {
-            PretrainedModel base = ModelDirectory.open(modelDir).load(manager, DataType.FLOAT32);
-            Bert bert = (Bert) (adapterDir == null ? base : PeftFormat.load(adapterDir, base, manager).model(false));
-            double[][] out = new double[sentences.size()][];
-            for (int i = 0; i < out.length; i++) {
-                if (sentences.get(i) == null) {
-                    continue;
-                }
-                long[] ids = tokenizer.encode(sentences.get(i));
-                try (NDManager step = manager.newSubManager()) {
-                    NDArray keep = step.ones(new Shape(1, ids.length), DataType.INT64);
-                    NDArray positions = step.arange(0L, ids.length, 1L, DataType.INT64).reshape(1, -1);
-                    NDArray hidden = bert.hiddenStates(step.create(new long[][] {ids}), null, positions,
-                            AttentionMask.bidirectional(keep));
-                    out[i] = softmax(bert.classify(hidden, keep).toType(DataType.FLOAT64, false).toDoubleArray());
-                }
-            }
-            return out;
-        }
-    }
-
-    /**
-     * Mean next-token cross-entropy of each row: every packed segment run on its own, each prediction's
-     * log-softmax computed here in double, labels -100 and each segment's first token not scored.
-     */
-    private static Double[] referenceLosses(Path modelDir, List<long[][]> rows) {
-        try (NDManager manager = NDManager.newBaseManager()) {
-            Llama llama = (Llama) ModelDirectory.open(modelDir).load(manager, DataType.FLOAT32);
-            Double[] out = new Double[rows.size()];
-            for (int r = 0; r < rows.size(); r++) {
-                long[] ids = rows.get(r)[0];
-                if (ids == null) {
-                    continue;
-                }
-                long[] labels = rows.get(r)[1] == null ? ids : rows.get(r)[1];
-                long[] segments = rows.get(r)[2];
-                double sum = 0;
-                int count = 0;
-                int start = 0;
-                while (start < ids.length) {
-                    int end = start + 1;
-                    while (segments != null && end < ids.length && segments[end] == segments[start]) {
-                        end++;
-                    }
-                    if (segments == null) {
-                        end = ids.length;
-                    }
-                    if (segments == null || segments[start] != 0) {
-                        double[][] logits = logits(llama, Arrays.copyOfRange(ids, start, end), manager);
-                        for (int t = 0; t + 1 < end - start; t++) {
-                            long target = labels[start + t + 1];
-                            if (target != -100) {
-                                sum += logSumExp(logits[t]) - logits[t][(int) target];
-                                count++;
-                            }
-                        }
-                    }
-                    start = end;
-                }
-                out[r] = count == 0 ? null : sum / count;
-            }
-            return out;
-        }
-    }
-
-    private static double[][] logits(Llama llama, long[] ids, NDManager manager) {
-        try (NDManager step = manager.newSubManager()) {
-            NDArray positions = step.arange(0L, ids.length, 1L, DataType.INT64).reshape(1, -1);
-            NDArray logits = llama.logits(step.create(new long[][] {ids}), positions, AttentionMask.causal(null), null);
-            int vocab = (int) logits.getShape().get(2);
-            double[] flat = logits.toType(DataType.FLOAT64, false).toDoubleArray();
-            double[][] out = new double[ids.length][];
-            for (int t = 0; t < ids.length; t++) {
-                out[t] = Arrays.copyOfRange(flat, t * vocab, (t + 1) * vocab);
-            }
-            return out;
-        }
-    }
-
-    private static double[] softmax(double[] logits) {
-        double norm = logSumExp(logits);
-        return Arrays.stream(logits).map(l -> Math.exp(l - norm)).toArray();
-    }
-
-    private static double logSumExp(double[] values) {
-        double max = Arrays.stream(values).max().orElseThrow();
-        return max + Math.log(Arrays.stream(values).map(v -> Math.exp(v - max)).sum());
     }
 
     private static int argMax(double[] values) {
@@ -355,18 +242,6 @@ class FineTunedModelClusterTest {
             best = values[i] > values[best] ? i : best;
         }
         return best;
-    }
-
-    private static long[] randomIds(int length, Random random) {
-        long[] ids = new long[length];
-        for (int i = 0; i < length; i++) {
-            ids[i] = random.nextInt(61);
-        }
-        return ids;
-    }
-
-    private static Long[] boxed(long[] values) {
-        return values == null ? null : Arrays.stream(values).boxed().toArray(Long[]::new);
     }
 
     private static List<Row> byId(Dataset<Row> scored) {
