@@ -5,16 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.DataType;
-import ai.djl.ndarray.types.Shape;
-import dev.sparktune.arch.Bert;
-import dev.sparktune.arch.Llama;
-import dev.sparktune.arch.ModelDirectory;
-import dev.sparktune.arch.PretrainedModel;
-import dev.sparktune.nn.AttentionMask;
-import dev.sparktune.peft.PeftFormat;
 import dev.sparktune.testing.SparkClusterExtension;
 import dev.sparktune.tokenize.Tokenizer;
 import java.io.ByteArrayOutputStream;
@@ -29,6 +19,9 @@ import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.hdfs.MiniDFSCluster;
+import org.apache.spark.ml.Pipeline;
+import org.apache.spark.ml.PipelineModel;
+import org.apache.spark.ml.PipelineStage;
 import org.apache.spark.ml.linalg.Vector;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
@@ -71,10 +64,11 @@ class FineTunedModelClusterTest {
         classifier = ScoringModels.miniLmClassifier(dir);
         adapter = ScoringModels.loraAdapter(classifier, dir.resolve("lora-adapter"));
         sentences = new ArrayList<>();
+        int k = 0;
         for (String[] group : SUBJECTS) {
             for (String subject : group) {
                 for (int p = 0; p < PREDICATES.length; p++) {
-                    if (sentences.size() % 7 != 3) {
+                    if (k++ % 3 != 2) {
                         sentences.add(subject + " " + PREDICATES[p] + (p % 2 == 0 ? "." : ", said everyone in town."));
                     }
                 }
@@ -89,13 +83,17 @@ class FineTunedModelClusterTest {
             rows.add(RowFactory.create(i, sentences.get(i)));
         }
         StructType schema = new StructType().add("id", DataTypes.IntegerType).add("text", DataTypes.StringType);
-        return spark.session().createDataFrame(rows, schema).repartition(3);
+        // no shuffle: a local table is sliced into the same partitions, rows in the same order, every time, so
+        // batches hold the same rows from one transform to the next (a shuffle's fetch order would vary them)
+        return spark.session().createDataFrame(rows, schema);
     }
 
     @Test
     void classifierScoresOnExecutorsEqualSingleProcessInference() throws Exception {
         FineTunedModel model = FineTunedModel.of(classifier.toString(), null).setBatchSize(8);
-        List<Row> scored = byId(model.transform(sentenceFrame()));
+        Dataset<Row> frame = sentenceFrame();
+        assertEquals(2, frame.javaRDD().getNumPartitions(), "a partition for each executor");
+        List<Row> scored = byId(model.transform(frame));
 
         assertClassifierMatches(SingleProcessReference.classProbabilities(classifier, null, sentences), scored);
         // only locations travel to the executors: the closure is tiny next to the 90 MB of weights
@@ -196,6 +194,51 @@ class FineTunedModelClusterTest {
     }
 
     @Test
+    void causalLmScoresATextColumnThroughItsTokenizer() throws Exception {
+        Path llama = ScoringModels.tinyLlamaWithTokenizer(dir.resolve("tiny-llama-with-tokenizer"));
+        List<String> texts = new ArrayList<>(sentences.subList(0, 12));
+        texts.add(null);
+        List<long[][]> asIds = new ArrayList<>();
+        try (Tokenizer tokenizer = Tokenizer.load(llama)) {
+            texts.forEach(t -> asIds.add(new long[][] {t == null ? null : tokenizer.encode(t), null, null}));
+        }
+        List<Row> rows = new ArrayList<>();
+        for (int i = 0; i < texts.size(); i++) {
+            rows.add(RowFactory.create(i, texts.get(i)));
+        }
+        StructType schema = new StructType().add("id", DataTypes.IntegerType).add("text", DataTypes.StringType);
+        List<Row> scored = byId(FineTunedModel.of(llama.toString(), null).setBatchSize(4)
+                .transform(spark.session().createDataFrame(rows, schema).repartition(2)));
+
+        Double[] expected = SingleProcessReference.meanTokenLosses(llama, asIds);
+        for (int i = 0; i < texts.size(); i++) {
+            if (expected[i] == null) {
+                assertTrue(scored.get(i).isNullAt(2), "row " + i);
+            } else {
+                assertEquals(expected[i], scored.get(i).getDouble(2), 1e-5 * expected[i], "loss of row " + i);
+            }
+        }
+        assertNull(expected[texts.size() - 1]);
+    }
+
+    @Test
+    void inASavedPipelineItLoadsBackThroughSparkMlsOwnReader() throws Exception {
+        Path llama = ScoringModels.tinyLlama(dir.resolve("pipeline-llama"));
+        Dataset<Row> frame = TokenRows.frame(spark.session(), TokenRows.mixed(new Random(12))).repartition(2);
+        FineTunedModel model = FineTunedModel.of(llama.toString(), null).setBatchSize(3).setLossCol("nll");
+        PipelineModel pipeline = new Pipeline().setStages(new PipelineStage[] {model}).fit(frame);
+        String saved = dir.resolve("saved-pipeline").toUri().toString();
+        pipeline.write().save(saved);
+
+        PipelineModel loaded = PipelineModel.load(saved);
+        FineTunedModel stage = (FineTunedModel) loaded.stages()[0];
+        assertEquals("nll", stage.getLossCol());
+        assertTrue(stage.getModelPath().matches("file:/.*/saved-pipeline/stages/0_fineTunedModel_\\w+/model"),
+                stage.getModelPath());
+        assertEquals(byId(model.transform(frame)), byId(loaded.transform(frame)));
+    }
+
+    @Test
     void aMissingInputColumnFailsNamingIt() {
         StructType schema = new StructType().add("id", DataTypes.IntegerType).add("body", DataTypes.StringType);
         Dataset<Row> frame = spark.session().createDataFrame(List.of(RowFactory.create(1, "hello")), schema);
@@ -212,9 +255,29 @@ class FineTunedModelClusterTest {
         assertTrue(clash.getMessage().contains("output column 'id' already exists"), clash.getMessage());
     }
 
+    @Test
+    void aFolderThatIsNoModelFailsOnTheDriverNamingIt() {
+        StructType schema = new StructType().add("text", DataTypes.StringType);
+        IllegalArgumentException noModel = assertThrows(IllegalArgumentException.class,
+                () -> FineTunedModel.of(dir.resolve("nothing-here").toString(), null).transformSchema(schema));
+        assertTrue(noModel.getMessage().matches("FineTunedModel: modelPath file:/.*/nothing-here has no config.json;"
+                + " it should be a Hugging Face model folder .*"), noModel.getMessage());
+
+        IllegalArgumentException unset = assertThrows(IllegalArgumentException.class,
+                () -> new FineTunedModel().transformSchema(schema));
+        assertTrue(unset.getMessage().startsWith("FineTunedModel: modelPath is not set"), unset.getMessage());
+
+        IllegalArgumentException noAdapter = assertThrows(IllegalArgumentException.class,
+                () -> FineTunedModel.of(classifier.toString(), classifier.toString())
+                        .transform(spark.session().createDataFrame(List.of(RowFactory.create("hi")), schema)));
+        assertTrue(noAdapter.getMessage().contains("has no adapter_config.json; it should be a PEFT adapter folder"),
+                noAdapter.getMessage());
+    }
+
     // ---- checks and references
 
     private static void assertClassifierMatches(double[][] expected, List<Row> scored) {
+        assertEquals(41, sentences.size());
         assertEquals(sentences.size(), scored.size());
         double maxDiff = 0;
         for (int i = 0; i < sentences.size(); i++) {

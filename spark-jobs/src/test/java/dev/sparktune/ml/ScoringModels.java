@@ -62,12 +62,23 @@ final class ScoringModels {
 
     /** A tiny random Llama (vocab 61, 2 layers, grouped-query attention) as config.json + model.safetensors. */
     static Path tinyLlama(Path out) {
+        return tinyLlama(out, 61);
+    }
+
+    /** A tiny random Llama over all-MiniLM-L6-v2's vocabulary, with that tokenizer.json beside its weights. */
+    static Path tinyLlamaWithTokenizer(Path out) {
+        tinyLlama(out, 30522);
+        MiniLmArtifact.extract(MiniLmArtifact.TOKENIZER_ENTRY, out.resolve("tokenizer.json"));
+        return out;
+    }
+
+    private static Path tinyLlama(Path out, int vocab) {
         String json = """
-                {"model_type": "llama", "vocab_size": 61, "hidden_size": 32, "intermediate_size": 48,
+                {"model_type": "llama", "vocab_size": %d, "hidden_size": 32, "intermediate_size": 48,
                  "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
                  "rms_norm_eps": 1e-6, "rope_theta": 10000.0, "tie_word_embeddings": false,
                  "max_position_embeddings": 128, "hidden_act": "silu"}
-                """;
+                """.formatted(vocab);
         Random random = new Random(3);
         try (NDManager manager = NDManager.newBaseManager()) {
             Map<String, NDArray> tensors = new LinkedHashMap<>();
