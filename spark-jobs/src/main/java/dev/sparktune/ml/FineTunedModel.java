@@ -1,0 +1,384 @@
+package dev.sparktune.ml;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.spark.ml.Model;
+import org.apache.spark.ml.param.IntParam;
+import org.apache.spark.ml.param.Param;
+import org.apache.spark.ml.param.ParamMap;
+import org.apache.spark.ml.param.ParamValidators;
+import org.apache.spark.ml.util.Identifiable$;
+import org.apache.spark.ml.util.MLReader;
+import org.apache.spark.ml.util.MLWritable;
+import org.apache.spark.ml.util.MLWriter;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Encoders;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.types.ArrayType;
+import org.apache.spark.sql.types.DataType;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructField;
+import org.apache.spark.sql.types.StructType;
+
+/**
+ * A fine-tuned model as a Spark ML {@link Model}: {@code transform} scores a DataFrame on the executors.
+ * It holds locations, not weights: a Hugging Face model folder ({@code modelPath}: config.json, safetensors
+ * weights, tokenizer files) and optionally a PEFT adapter folder ({@code adapterPath}), on any Hadoop file
+ * system. Each executor JVM loads one copy of the model, lazily, and scores its partitions in batches.
+ *
+ * <p>Input: the token-id column {@code inputIdsCol} (array&lt;bigint&gt;, as {@code sparktune prep} writes it)
+ * when the DataFrame has it, else the text column {@code inputCol}, tokenized with the model's tokenizer.
+ * Output, appended to the input columns: for a BERT-family classifier (model_type {@code bert}, head
+ * {@code classifier}) {@code prediction} (double, the argmax class) and {@code probability} (ml Vector);
+ * for a Llama-family causal LM {@code loss} (mean next-token cross-entropy over the row's scored tokens,
+ * those whose {@code labels} entry is not -100 when a labels column is present) and
+ * {@code perplexity} = exp(loss). A null or empty input gives null outputs.
+ *
+ * <pre>
+ * FineTunedModel model = new FineTunedModel()
+ *         .setModelPath("hdfs:///models/all-MiniLM-L6-v2").setAdapterPath("hdfs:///runs/7/adapter");
+ * Dataset&lt;Row&gt; scored = model.transform(df);
+ * model.write().overwrite().save("hdfs:///models/spam-v1");   // self-contained: files copied under it
+ * FineTunedModel again = FineTunedModel.load("hdfs:///models/spam-v1");
+ * </pre>
+ */
+public final class FineTunedModel extends Model<FineTunedModel> implements MLWritable {
+    private static final long serialVersionUID = 1L;
+
+    private final String uid;
+    private final Param<String> modelPath;
+    private final Param<String> adapterPath;
+    private final Param<String> inputCol;
+    private final Param<String> inputIdsCol;
+    private final Param<String> labelsCol;
+    private final Param<String> segmentIdsCol;
+    private final IntParam batchSize;
+    private final Param<String> predictionCol;
+    private final Param<String> probabilityCol;
+    private final Param<String> lossCol;
+    private final Param<String> perplexityCol;
+
+    /** Model kind of the last modelPath read on the driver; not shipped anywhere. */
+    private transient String kindOf;
+    private transient ModelKind kind;
+
+    public FineTunedModel() {
+        this(Identifiable$.MODULE$.randomUID("fineTunedModel"));
+    }
+
+    public FineTunedModel(String uid) {
+        this.uid = uid;
+        modelPath = new Param<>(this, "modelPath", "Hugging Face model folder (config.json, weights, tokenizer files);"
+                + " a local path or any Hadoop file system URI");
+        adapterPath = new Param<>(this, "adapterPath", "PEFT adapter folder (adapter_config.json,"
+                + " adapter_model.safetensors) applied on modelPath; unset for none");
+        inputCol = new Param<>(this, "inputCol", "text column, tokenized with the model's tokenizer");
+        inputIdsCol = new Param<>(this, "inputIdsCol", "token-id column (array<bigint>), used instead of inputCol"
+                + " when the DataFrame has it");
+        labelsCol = new Param<>(this, "labelsCol", "causal LM: per-token targets (array<bigint>, -100 = not scored),"
+                + " used with inputIdsCol when present; else every token is scored");
+        segmentIdsCol = new Param<>(this, "segmentIdsCol", "causal LM: segment ids of packed rows (array<bigint>),"
+                + " used with inputIdsCol when present");
+        batchSize = new IntParam(this, "batchSize", "rows per forward pass on an executor (> 0)", ParamValidators.gt(0));
+        predictionCol = new Param<>(this, "predictionCol", "classifier output: the predicted class index");
+        probabilityCol = new Param<>(this, "probabilityCol", "classifier output: class probabilities");
+        lossCol = new Param<>(this, "lossCol", "causal LM output: mean token cross-entropy of the row");
+        perplexityCol = new Param<>(this, "perplexityCol", "causal LM output: exp(loss)");
+        setDefault(inputCol, "text");
+        setDefault(inputIdsCol, "input_ids");
+        setDefault(labelsCol, "labels");
+        setDefault(segmentIdsCol, "segment_ids");
+        setDefault(batchSize, 32);
+        setDefault(predictionCol, "prediction");
+        setDefault(probabilityCol, "probability");
+        setDefault(lossCol, "loss");
+        setDefault(perplexityCol, "perplexity");
+    }
+
+    /** The model of a model folder and, if {@code adapterPath} is not null, an adapter folder. */
+    public static FineTunedModel of(String modelPath, String adapterPath) {
+        FineTunedModel m = new FineTunedModel().setModelPath(modelPath);
+        return adapterPath == null ? m : m.setAdapterPath(adapterPath);
+    }
+
+    @Override
+    public String uid() {
+        return uid;
+    }
+
+    // ---- params (Spark ML finds them through these public no-argument methods)
+
+    public Param<String> modelPath() {
+        return modelPath;
+    }
+
+    public Param<String> adapterPath() {
+        return adapterPath;
+    }
+
+    public Param<String> inputCol() {
+        return inputCol;
+    }
+
+    public Param<String> inputIdsCol() {
+        return inputIdsCol;
+    }
+
+    public Param<String> labelsCol() {
+        return labelsCol;
+    }
+
+    public Param<String> segmentIdsCol() {
+        return segmentIdsCol;
+    }
+
+    public IntParam batchSize() {
+        return batchSize;
+    }
+
+    public Param<String> predictionCol() {
+        return predictionCol;
+    }
+
+    public Param<String> probabilityCol() {
+        return probabilityCol;
+    }
+
+    public Param<String> lossCol() {
+        return lossCol;
+    }
+
+    public Param<String> perplexityCol() {
+        return perplexityCol;
+    }
+
+    public String getModelPath() {
+        return isDefined(modelPath) ? getOrDefault(modelPath) : null;
+    }
+
+    /** The adapter folder, or null when none is set. */
+    public String getAdapterPath() {
+        return isDefined(adapterPath) ? getOrDefault(adapterPath) : null;
+    }
+
+    public String getInputCol() {
+        return getOrDefault(inputCol);
+    }
+
+    public String getInputIdsCol() {
+        return getOrDefault(inputIdsCol);
+    }
+
+    public String getLabelsCol() {
+        return getOrDefault(labelsCol);
+    }
+
+    public String getSegmentIdsCol() {
+        return getOrDefault(segmentIdsCol);
+    }
+
+    public int getBatchSize() {
+        return (Integer) getOrDefault(batchSize);
+    }
+
+    public String getPredictionCol() {
+        return getOrDefault(predictionCol);
+    }
+
+    public String getProbabilityCol() {
+        return getOrDefault(probabilityCol);
+    }
+
+    public String getLossCol() {
+        return getOrDefault(lossCol);
+    }
+
+    public String getPerplexityCol() {
+        return getOrDefault(perplexityCol);
+    }
+
+    public FineTunedModel setModelPath(String value) {
+        set(modelPath, value);
+        return this;
+    }
+
+    /** Sets the adapter folder; null removes it. */
+    public FineTunedModel setAdapterPath(String value) {
+        if (value == null) {
+            clear(adapterPath);
+        } else {
+            set(adapterPath, value);
+        }
+        return this;
+    }
+
+    public FineTunedModel setInputCol(String value) {
+        set(inputCol, value);
+        return this;
+    }
+
+    public FineTunedModel setInputIdsCol(String value) {
+        set(inputIdsCol, value);
+        return this;
+    }
+
+    public FineTunedModel setLabelsCol(String value) {
+        set(labelsCol, value);
+        return this;
+    }
+
+    public FineTunedModel setSegmentIdsCol(String value) {
+        set(segmentIdsCol, value);
+        return this;
+    }
+
+    public FineTunedModel setBatchSize(int value) {
+        set(batchSize, value);
+        return this;
+    }
+
+    public FineTunedModel setPredictionCol(String value) {
+        set(predictionCol, value);
+        return this;
+    }
+
+    public FineTunedModel setProbabilityCol(String value) {
+        set(probabilityCol, value);
+        return this;
+    }
+
+    public FineTunedModel setLossCol(String value) {
+        set(lossCol, value);
+        return this;
+    }
+
+    public FineTunedModel setPerplexityCol(String value) {
+        set(perplexityCol, value);
+        return this;
+    }
+
+    // ---- Transformer
+
+    @Override
+    public StructType transformSchema(StructType schema) {
+        ModelKind k = kind(hadoopConf());
+        columns(schema, k);
+        List<StructField> fields = new ArrayList<>(Arrays.asList(schema.fields()));
+        for (StructField out : k.outputFields(this)) {
+            if (Arrays.asList(schema.fieldNames()).contains(out.name())) {
+                throw new IllegalArgumentException("FineTunedModel: output column '" + out.name()
+                        + "' already exists in the DataFrame; choose another name with its *Col param");
+            }
+            fields.add(out);
+        }
+        return DataTypes.createStructType(fields);
+    }
+
+    @Override
+    public Dataset<Row> transform(Dataset<?> dataset) {
+        StructType out = transformSchema(dataset.schema());
+        SparkSession spark = dataset.sparkSession();
+        ModelKind k = kind(spark.sparkContext().hadoopConfiguration());
+        ModelFiles files = ModelFiles.resolve(getModelPath(), getAdapterPath(), spark);
+        return dataset.toDF().mapPartitions(new ScorePartition(files, k, columns(dataset.schema(), k), getBatchSize()),
+                Encoders.row(out));
+    }
+
+    @Override
+    public FineTunedModel copy(ParamMap extra) {
+        FineTunedModel copy = defaultCopy(extra);
+        return copy.setParent(parent());
+    }
+
+    // ---- persistence
+
+    /**
+     * Saves the params as Spark ML metadata ({@code metadata/}: class, uid, params) and copies the model
+     * folder to {@code model/} and the adapter to {@code adapter/} under the path, so the saved folder
+     * stands alone.
+     */
+    @Override
+    public MLWriter write() {
+        return new FineTunedModelWriter(this);
+    }
+
+    public static MLReader<FineTunedModel> read() {
+        return new FineTunedModelReader();
+    }
+
+    /** A model saved by {@code write().save(path)}, on any Hadoop file system. */
+    public static FineTunedModel load(String path) {
+        return read().load(path);
+    }
+
+    @Override
+    public String toString() {
+        return "FineTunedModel: uid=" + uid + ", model=" + getModelPath()
+                + (getAdapterPath() == null ? "" : ", adapter=" + getAdapterPath());
+    }
+
+    // ---- internals
+
+    private ModelKind kind(Configuration conf) {
+        String model = getModelPath();
+        if (model == null) {
+            throw new IllegalArgumentException("FineTunedModel: modelPath is not set; set it to a Hugging Face model"
+                    + " folder (config.json, weights, tokenizer files)");
+        }
+        if (!model.equals(kindOf)) {
+            kind = ModelKind.of(ModelFiles.openConfig(model, conf));
+            kindOf = model;
+        }
+        return kind;
+    }
+
+    /** The input columns this schema offers the model, checked. */
+    private ScorePartition.Columns columns(StructType schema, ModelKind k) {
+        List<String> names = Arrays.asList(schema.fieldNames());
+        String ids = getInputIdsCol();
+        if (names.contains(ids)) {
+            requireTokenIds(schema, ids);
+            int labels = -1;
+            int segments = -1;
+            if (k == ModelKind.CAUSAL_LM && names.contains(getLabelsCol())) {
+                labels = requireTokenIds(schema, getLabelsCol());
+            }
+            if (k == ModelKind.CAUSAL_LM && names.contains(getSegmentIdsCol())) {
+                segments = requireTokenIds(schema, getSegmentIdsCol());
+            }
+            return new ScorePartition.Columns(getInputCol(), -1, schema.fieldIndex(ids), labels, segments);
+        }
+        String text = getInputCol();
+        if (!names.contains(text)) {
+            throw new IllegalArgumentException("FineTunedModel: input column '" + text + "' is not in the DataFrame"
+                    + " (nor a token-id column '" + ids + "'); its columns are " + names + ". Set inputCol to the"
+                    + " text column, or inputIdsCol to an array<bigint> column of token ids");
+        }
+        DataType type = schema.apply(text).dataType();
+        if (!type.equals(DataTypes.StringType)) {
+            throw new IllegalArgumentException("FineTunedModel: input column '" + text + "' should be a string, got "
+                    + type.simpleString());
+        }
+        return new ScorePartition.Columns(text, schema.fieldIndex(text), -1, -1, -1);
+    }
+
+    private static int requireTokenIds(StructType schema, String column) {
+        DataType type = schema.apply(column).dataType();
+        boolean integers = type instanceof ArrayType a
+                && (a.elementType().equals(DataTypes.LongType) || a.elementType().equals(DataTypes.IntegerType));
+        if (!integers) {
+            throw new IllegalArgumentException("FineTunedModel: column '" + column + "' should be array<bigint>"
+                    + " (token ids), got " + type.simpleString());
+        }
+        return schema.fieldIndex(column);
+    }
+
+    private static Configuration hadoopConf() {
+        return SparkSession.getActiveSession().isDefined()
+                ? SparkSession.getActiveSession().get().sparkContext().hadoopConfiguration()
+                : new Configuration();
+    }
+}

@@ -1,0 +1,80 @@
+package dev.sparktune.ml;
+
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import dev.sparktune.arch.Bert;
+import dev.sparktune.arch.ModelDirectory;
+import dev.sparktune.arch.PretrainedModel;
+import dev.sparktune.peft.PeftFormat;
+import dev.sparktune.tokenize.Tokenizer;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * A model loaded on an executor for inference: the network (with its adapter applied, dropout off, no
+ * gradients), its tokenizer if the folder has one, and the manager that owns the weights.
+ *
+ * @param model     a {@link Bert} with a classification head, or a Llama-family decoder
+ * @param tokenizer the model folder's tokenizer, or null when it ships none (token-id input only)
+ * @param manager   owns the weights; each batch runs in a sub-manager of it
+ * @param source    the locations, for messages
+ */
+record LoadedModel(PretrainedModel model, Tokenizer tokenizer, NDManager manager, String source) implements AutoCloseable {
+
+    /** Copies the files to a local scratch folder where needed, loads them, and removes the copy. */
+    static LoadedModel load(ModelFiles files) {
+        String source = files.model() + (files.adapter() == null ? "" : " + adapter " + files.adapter());
+        Path scratch;
+        try {
+            scratch = Files.createTempDirectory("sparktune-model-");
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create a temporary folder for " + source, e);
+        }
+        NDManager manager = NDManager.newBaseManager();
+        Tokenizer tokenizer = null;
+        try {
+            List<Path> local = files.localCopy(scratch);
+            Path modelDir = local.get(0);
+            PretrainedModel base = ModelDirectory.open(modelDir).load(manager, DataType.FLOAT32);
+            PretrainedModel model = local.get(1) == null ? base : PeftFormat.load(local.get(1), base, manager).model(false);
+            if (model instanceof Bert bert && !bert.weights().has(Bert.CLASSIFIER + ".weight")) {
+                throw new IllegalArgumentException(source + ": this BERT model has no sequence-classification head ("
+                        + Bert.CLASSIFIER + ".weight, in the model folder or the adapter); FineTunedModel scores"
+                        + " classifiers and causal language models");
+            }
+            if (Files.isRegularFile(modelDir.resolve("tokenizer.json"))) {
+                tokenizer = Tokenizer.load(modelDir);
+            }
+            return new LoadedModel(model, tokenizer, manager, source);
+        } catch (RuntimeException e) {
+            if (tokenizer != null) {
+                tokenizer.close();
+            }
+            manager.close();
+            throw e;
+        } finally {
+            // everything is in memory now
+            LocalFolders.deleteQuietly(scratch);
+        }
+    }
+
+    /** The tokenizer for a text column; a folder without tokenizer.json can score token ids only. */
+    Tokenizer requireTokenizer(String column) {
+        if (tokenizer == null) {
+            throw new IllegalArgumentException(source + " has no tokenizer.json, so the text column '" + column
+                    + "' cannot be tokenized; give an input_ids column (array<bigint>) instead");
+        }
+        return tokenizer;
+    }
+
+    @Override
+    public void close() {
+        if (tokenizer != null) {
+            tokenizer.close();
+        }
+        manager.close();
+    }
+}

@@ -1,0 +1,28 @@
+package dev.sparktune.ml;
+
+import dev.sparktune.arch.ModelDirectory;
+import java.util.List;
+import org.apache.spark.ml.linalg.SQLDataTypes;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructField;
+
+/** What a model folder scores, decided by its {@code config.json}'s model_type. */
+enum ModelKind {
+    /** A BERT-family encoder with a sequence-classification head: {@code prediction}, {@code probability}. */
+    CLASSIFIER,
+    /** A Llama-family decoder: per-row {@code loss} and {@code perplexity} of its tokens. */
+    CAUSAL_LM;
+
+    static ModelKind of(ModelDirectory dir) {
+        return dir.modelType().equals("bert") ? CLASSIFIER : CAUSAL_LM;
+    }
+
+    /** The appended output columns, named as the model's params say. */
+    List<StructField> outputFields(FineTunedModel m) {
+        return this == CLASSIFIER
+                ? List.of(DataTypes.createStructField(m.getPredictionCol(), DataTypes.DoubleType, true),
+                        DataTypes.createStructField(m.getProbabilityCol(), SQLDataTypes.VectorType(), true))
+                : List.of(DataTypes.createStructField(m.getLossCol(), DataTypes.DoubleType, true),
+                        DataTypes.createStructField(m.getPerplexityCol(), DataTypes.DoubleType, true));
+    }
+}

@@ -1,0 +1,173 @@
+package dev.sparktune.ml;
+
+import dev.sparktune.arch.Bert;
+import dev.sparktune.arch.Llama;
+import dev.sparktune.io.TokenizedRow;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.NoSuchElementException;
+import org.apache.spark.TaskContext;
+import org.apache.spark.api.java.function.MapPartitionsFunction;
+import org.apache.spark.util.TaskCompletionListener;
+import org.apache.spark.ml.linalg.Vectors;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+
+/**
+ * Scores a partition on an executor: rows stream through in batches of {@code batchSize}, each row comes out
+ * with its input columns and the model's output columns appended. Only the file locations and column
+ * positions travel in the closure; the model comes from this JVM's {@link ExecutorModels}.
+ */
+final class ScorePartition implements MapPartitionsFunction<Row, Row> {
+    private static final long serialVersionUID = 1L;
+
+    /**
+     * Which columns feed the model, by position in the input rows.
+     *
+     * @param textColumn  name of the text column (for messages)
+     * @param text        the text column, or -1 when token ids are given
+     * @param inputIds    the token-id column, or -1
+     * @param labels      causal LM: per-token targets (-100 = not scored), or -1 to score the input ids
+     * @param segmentIds  causal LM: packed rows' segment ids, or -1
+     */
+    record Columns(String textColumn, int text, int inputIds, int labels, int segmentIds) implements java.io.Serializable {
+    }
+
+    private final ModelFiles files;
+    private final ModelKind kind;
+    private final Columns columns;
+    private final int batchSize;
+
+    ScorePartition(ModelFiles files, ModelKind kind, Columns columns, int batchSize) {
+        this.files = files;
+        this.kind = kind;
+        this.columns = columns;
+        this.batchSize = batchSize;
+    }
+
+    @Override
+    public Iterator<Row> call(Iterator<Row> rows) {
+        if (!rows.hasNext()) {
+            return rows;
+        }
+        LoadedModel model = ExecutorModels.acquire(files);
+        TaskContext task = TaskContext.get();
+        if (task != null) {
+            task.addTaskCompletionListener((TaskCompletionListener) context -> ExecutorModels.release(files));
+        }
+        return new Iterator<>() {
+            private final ArrayDeque<Row> scored = new ArrayDeque<>();
+
+            @Override
+            public boolean hasNext() {
+                if (scored.isEmpty() && rows.hasNext()) {
+                    List<Row> batch = new ArrayList<>(batchSize);
+                    while (batch.size() < batchSize && rows.hasNext()) {
+                        batch.add(rows.next());
+                    }
+                    scored.addAll(score(model, batch));
+                }
+                return !scored.isEmpty();
+            }
+
+            @Override
+            public Row next() {
+                if (!hasNext()) {
+                    throw new NoSuchElementException();
+                }
+                return scored.removeFirst();
+            }
+        };
+    }
+
+    private List<Row> score(LoadedModel model, List<Row> batch) {
+        List<long[]> ids = tokenIds(model, batch);
+        List<Integer> present = new ArrayList<>();
+        for (int i = 0; i < ids.size(); i++) {
+            if (ids.get(i) != null && ids.get(i).length > 0) {
+                present.add(i);
+            }
+        }
+        Object[][] outputs = new Object[batch.size()][2];
+        if (!present.isEmpty() && kind == ModelKind.CLASSIFIER) {
+            double[][] probabilities = BatchScorer.classProbabilities((Bert) model.model(),
+                    present.stream().map(ids::get).toList(), model.manager());
+            for (int k = 0; k < present.size(); k++) {
+                outputs[present.get(k)] = new Object[] {(double) argMax(probabilities[k]), Vectors.dense(probabilities[k])};
+            }
+        } else if (!present.isEmpty()) {
+            List<TokenizedRow> rows = new ArrayList<>();
+            for (int i : present) {
+                rows.add(new TokenizedRow(ids.get(i), longs(batch.get(i), columns.labels()),
+                        longs(batch.get(i), columns.segmentIds()), null, null));
+            }
+            Double[] losses = BatchScorer.meanTokenLosses((Llama) model.model(), rows, model.manager());
+            for (int k = 0; k < present.size(); k++) {
+                Double loss = losses[k];
+                outputs[present.get(k)] = new Object[] {loss, loss == null ? null : Math.exp(loss)};
+            }
+        }
+        List<Row> out = new ArrayList<>(batch.size());
+        for (int i = 0; i < batch.size(); i++) {
+            Row row = batch.get(i);
+            Object[] values = new Object[row.size() + 2];
+            for (int c = 0; c < row.size(); c++) {
+                values[c] = row.get(c);
+            }
+            values[row.size()] = outputs[i][0];
+            values[row.size() + 1] = outputs[i][1];
+            out.add(RowFactory.create(values));
+        }
+        return out;
+    }
+
+    /** Each row's token ids (null for a null input): the id column as given, or the text tokenized. */
+    private List<long[]> tokenIds(LoadedModel model, List<Row> batch) {
+        List<long[]> ids = new ArrayList<>(batch.size());
+        if (columns.inputIds() >= 0) {
+            batch.forEach(row -> ids.add(longs(row, columns.inputIds())));
+            return ids;
+        }
+        List<Integer> withText = new ArrayList<>();
+        List<String> texts = new ArrayList<>();
+        for (int i = 0; i < batch.size(); i++) {
+            ids.add(null);
+            if (!batch.get(i).isNullAt(columns.text())) {
+                withText.add(i);
+                texts.add(batch.get(i).getString(columns.text()));
+            }
+        }
+        if (!texts.isEmpty()) {
+            List<long[]> encoded = BatchScorer.encode(model.requireTokenizer(columns.textColumn()), texts,
+                    kind == ModelKind.CLASSIFIER);
+            for (int k = 0; k < withText.size(); k++) {
+                ids.set(withText.get(k), encoded.get(k));
+            }
+        }
+        return ids;
+    }
+
+    private static long[] longs(Row row, int column) {
+        if (column < 0 || row.isNullAt(column)) {
+            return null;
+        }
+        List<Object> values = row.getList(column);
+        long[] out = new long[values.size()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = ((Number) values.get(i)).longValue();
+        }
+        return out;
+    }
+
+    private static int argMax(double[] values) {
+        int best = 0;
+        for (int i = 1; i < values.length; i++) {
+            if (values[i] > values[best]) {
+                best = i;
+            }
+        }
+        return best;
+    }
+}

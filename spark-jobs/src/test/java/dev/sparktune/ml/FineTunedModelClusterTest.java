@@ -1,0 +1,315 @@
+package dev.sparktune.ml;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.sparktune.testing.SparkClusterExtension;
+import dev.sparktune.tokenize.Tokenizer;
+import java.io.ByteArrayOutputStream;
+import java.io.ObjectOutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileStatus;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.hdfs.MiniDFSCluster;
+import org.apache.spark.ml.Pipeline;
+import org.apache.spark.ml.PipelineModel;
+import org.apache.spark.ml.PipelineStage;
+import org.apache.spark.ml.linalg.Vector;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@link FineTunedModel} on {@code local-cluster[2,1,1024]}: two executor JVMs that each load the model
+ * from its files. The scores are checked against single-process inference in this JVM on the same files,
+ * one row at a time (no batching, no padding), with the softmax and the cross-entropy computed here in
+ * double precision.
+ */
+@Tag("integration")
+class FineTunedModelClusterTest {
+    private static final String[][] SUBJECTS = {
+        {"the striker", "the goalkeeper", "our team", "the coach", "the referee"},
+        {"the chef", "my grandmother", "the baker", "this recipe", "the waiter"},
+        {"the server", "the laptop", "the compiler", "the database", "the network card"}};
+    private static final String[] PREDICATES = {"won the match on penalties", "baked fresh bread with garlic",
+        "crashed after the update", "was late again"};
+
+    @RegisterExtension
+    static final SparkClusterExtension spark = SparkClusterExtension.localCluster(2, 1024);
+
+    @TempDir
+    static Path dir;
+
+    private static Path classifier;
+    private static Path adapter;
+    private static List<String> sentences;
+
+    @BeforeAll
+    static void writeModels() {
+        classifier = ScoringModels.miniLmClassifier(dir);
+        adapter = ScoringModels.loraAdapter(classifier, dir.resolve("lora-adapter"));
+        sentences = new ArrayList<>();
+        int k = 0;
+        for (String[] group : SUBJECTS) {
+            for (String subject : group) {
+                for (int p = 0; p < PREDICATES.length; p++) {
+                    if (k++ % 3 != 2) {
+                        sentences.add(subject + " " + PREDICATES[p] + (p % 2 == 0 ? "." : ", said everyone in town."));
+                    }
+                }
+            }
+        }
+        sentences.add(null);
+    }
+
+    private static Dataset<Row> sentenceFrame() {
+        List<Row> rows = new ArrayList<>();
+        for (int i = 0; i < sentences.size(); i++) {
+            rows.add(RowFactory.create(i, sentences.get(i)));
+        }
+        StructType schema = new StructType().add("id", DataTypes.IntegerType).add("text", DataTypes.StringType);
+        // no shuffle: a local table is sliced into the same partitions, rows in the same order, every time, so
+        // batches hold the same rows from one transform to the next (a shuffle's fetch order would vary them)
+        return spark.session().createDataFrame(rows, schema);
+    }
+
+    @Test
+    void classifierScoresOnExecutorsEqualSingleProcessInference() throws Exception {
+        FineTunedModel model = FineTunedModel.of(classifier.toString(), null).setBatchSize(8);
+        Dataset<Row> frame = sentenceFrame();
+        assertEquals(2, frame.javaRDD().getNumPartitions(), "a partition for each executor");
+        List<Row> scored = byId(model.transform(frame));
+
+        assertClassifierMatches(SingleProcessReference.classProbabilities(classifier, null, sentences), scored);
+        // only locations travel to the executors: the closure is tiny next to the 90 MB of weights
+        ScorePartition closure = new ScorePartition(ModelFiles.resolve(classifier.toString(), null, spark.session()),
+                ModelKind.CLASSIFIER, new ScorePartition.Columns("text", 1, -1, -1, -1), 8);
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        try (ObjectOutputStream out = new ObjectOutputStream(bytes)) {
+            out.writeObject(closure);
+        }
+        assertTrue(bytes.size() < 64 * 1024, "closure of " + bytes.size() + " bytes");
+    }
+
+    @Test
+    void loraAdapterScoresOnExecutorsEqualSingleProcessInferenceWithTheAdapter() {
+        FineTunedModel model = FineTunedModel.of(classifier.toString(), adapter.toString()).setBatchSize(8);
+        List<Row> scored = byId(model.transform(sentenceFrame()));
+
+        double[][] withAdapter = SingleProcessReference.classProbabilities(classifier, adapter, sentences);
+        assertClassifierMatches(withAdapter, scored);
+        double[][] without = SingleProcessReference.classProbabilities(classifier, null, sentences);
+        double change = 0;
+        for (int i = 0; i < without.length - 1; i++) {
+            for (int c = 0; c < ScoringModels.CLASSES; c++) {
+                change = Math.max(change, Math.abs(without[i][c] - withAdapter[i][c]));
+            }
+        }
+        assertTrue(change > 1e-3, "the adapter should change the probabilities, max change " + change);
+    }
+
+    @Test
+    void savedToHdfsAndLoadedBackItScoresIdentically() throws Exception {
+        FineTunedModel model = FineTunedModel.of(classifier.toString(), adapter.toString()).setBatchSize(8);
+        List<Row> before = byId(model.transform(sentenceFrame()));
+
+        Configuration conf = new Configuration();
+        conf.set(MiniDFSCluster.HDFS_MINIDFS_BASEDIR, dir.resolve("hdfs").toString());
+        MiniDFSCluster hdfs = new MiniDFSCluster.Builder(conf).numDataNodes(1).build();
+        try {
+            String saved = hdfs.getURI() + "/models/minilm-lora";
+            model.write().save(saved);
+            FineTunedModel loaded = FineTunedModel.load(saved);
+            assertEquals(model.uid(), loaded.uid());
+            assertEquals(8, loaded.getBatchSize());
+            assertEquals(saved + "/model", loaded.getModelPath());
+            assertEquals(saved + "/adapter", loaded.getAdapterPath());
+            FileSystem fs = hdfs.getFileSystem();
+            FileStatus[] parts = fs.globStatus(new org.apache.hadoop.fs.Path(saved + "/metadata/part-*"));
+            assertEquals(1, parts.length);
+            String metadata = new String(fs.open(parts[0].getPath()).readAllBytes(), StandardCharsets.UTF_8);
+            assertTrue(metadata.contains("\"class\":\"dev.sparktune.ml.FineTunedModel\""), metadata);
+            assertTrue(metadata.contains("\"uid\":\"" + model.uid() + "\""), metadata);
+            assertTrue(metadata.contains("\"batchSize\":8"), metadata);
+            assertTrue(fs.exists(new org.apache.hadoop.fs.Path(saved + "/model/model.safetensors")));
+            assertTrue(fs.exists(new org.apache.hadoop.fs.Path(saved + "/adapter/adapter_model.safetensors")));
+
+            // the executors copy the saved files from HDFS to local folders and load those
+            List<Row> after = byId(loaded.transform(sentenceFrame()));
+            assertEquals(before.size(), after.size());
+            for (int i = 0; i < before.size(); i++) {
+                assertEquals(before.get(i), after.get(i));
+            }
+        } finally {
+            hdfs.shutdown();
+        }
+    }
+
+    @Test
+    void causalLmLossAndPerplexityPerRowEqualSingleProcessCrossEntropy() {
+        Path llama = ScoringModels.tinyLlama(dir.resolve("tiny-llama"));
+        List<long[][]> rows = TokenRows.mixed(new Random(8));
+        StructType schema = TokenRows.SCHEMA;
+        Dataset<Row> frame = TokenRows.frame(spark.session(), rows).repartition(2);
+        FineTunedModel model = FineTunedModel.of(llama.toString(), null).setBatchSize(5);
+        List<Row> scored = byId(model.transform(frame));
+
+        Double[] expected = SingleProcessReference.meanTokenLosses(llama, rows);
+        assertEquals(rows.size(), scored.size());
+        int compared = 0;
+        double worst = 0;
+        for (int i = 0; i < rows.size(); i++) {
+            Row row = scored.get(i);
+            Double loss = row.isNullAt(4) ? null : row.getDouble(4);
+            Double perplexity = row.isNullAt(5) ? null : row.getDouble(5);
+            if (expected[i] == null) {
+                assertNull(loss, "row " + i);
+                assertNull(perplexity, "row " + i);
+                continue;
+            }
+            assertEquals(expected[i], loss, 1e-5 * expected[i], "loss of row " + i);
+            assertEquals(Math.exp(expected[i]), perplexity, 1e-5 * Math.exp(expected[i]), "perplexity of row " + i);
+            worst = Math.max(worst, Math.abs(loss - expected[i]) / expected[i]);
+            compared++;
+        }
+        System.out.printf("causal LM on local-cluster vs single process: max relative loss difference %.2e%n", worst);
+        assertEquals(rows.size() - TokenRows.UNSCORED, compared);
+        assertEquals(List.of("id", "input_ids", "labels", "segment_ids", "loss", "perplexity"),
+                Arrays.asList(model.transformSchema(schema).fieldNames()));
+    }
+
+    @Test
+    void causalLmScoresATextColumnThroughItsTokenizer() throws Exception {
+        Path llama = ScoringModels.tinyLlamaWithTokenizer(dir.resolve("tiny-llama-with-tokenizer"));
+        List<String> texts = new ArrayList<>(sentences.subList(0, 12));
+        texts.add(null);
+        List<long[][]> asIds = new ArrayList<>();
+        try (Tokenizer tokenizer = Tokenizer.load(llama)) {
+            texts.forEach(t -> asIds.add(new long[][] {t == null ? null : tokenizer.encode(t), null, null}));
+        }
+        List<Row> rows = new ArrayList<>();
+        for (int i = 0; i < texts.size(); i++) {
+            rows.add(RowFactory.create(i, texts.get(i)));
+        }
+        StructType schema = new StructType().add("id", DataTypes.IntegerType).add("text", DataTypes.StringType);
+        List<Row> scored = byId(FineTunedModel.of(llama.toString(), null).setBatchSize(4)
+                .transform(spark.session().createDataFrame(rows, schema).repartition(2)));
+
+        Double[] expected = SingleProcessReference.meanTokenLosses(llama, asIds);
+        for (int i = 0; i < texts.size(); i++) {
+            if (expected[i] == null) {
+                assertTrue(scored.get(i).isNullAt(2), "row " + i);
+            } else {
+                assertEquals(expected[i], scored.get(i).getDouble(2), 1e-5 * expected[i], "loss of row " + i);
+            }
+        }
+        assertNull(expected[texts.size() - 1]);
+    }
+
+    @Test
+    void inASavedPipelineItLoadsBackThroughSparkMlsOwnReader() throws Exception {
+        Path llama = ScoringModels.tinyLlama(dir.resolve("pipeline-llama"));
+        Dataset<Row> frame = TokenRows.frame(spark.session(), TokenRows.mixed(new Random(12))).repartition(2);
+        FineTunedModel model = FineTunedModel.of(llama.toString(), null).setBatchSize(3).setLossCol("nll");
+        PipelineModel pipeline = new Pipeline().setStages(new PipelineStage[] {model}).fit(frame);
+        String saved = dir.resolve("saved-pipeline").toUri().toString();
+        pipeline.write().save(saved);
+
+        PipelineModel loaded = PipelineModel.load(saved);
+        FineTunedModel stage = (FineTunedModel) loaded.stages()[0];
+        assertEquals("nll", stage.getLossCol());
+        assertTrue(stage.getModelPath().matches("file:/.*/saved-pipeline/stages/0_fineTunedModel_\\w+/model"),
+                stage.getModelPath());
+        assertEquals(byId(model.transform(frame)), byId(loaded.transform(frame)));
+    }
+
+    @Test
+    void aMissingInputColumnFailsNamingIt() {
+        StructType schema = new StructType().add("id", DataTypes.IntegerType).add("body", DataTypes.StringType);
+        Dataset<Row> frame = spark.session().createDataFrame(List.of(RowFactory.create(1, "hello")), schema);
+        FineTunedModel model = FineTunedModel.of(classifier.toString(), null);
+
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> model.transform(frame));
+        assertTrue(e.getMessage().startsWith("FineTunedModel: input column 'text' is not in the DataFrame"), e.getMessage());
+        assertTrue(e.getMessage().contains("[id, body]"), e.getMessage());
+
+        StructType ok = model.setInputCol("body").transformSchema(schema);
+        assertEquals(List.of("id", "body", "prediction", "probability"), Arrays.asList(ok.fieldNames()));
+        IllegalArgumentException clash = assertThrows(IllegalArgumentException.class,
+                () -> model.setPredictionCol("id").transformSchema(schema));
+        assertTrue(clash.getMessage().contains("output column 'id' already exists"), clash.getMessage());
+    }
+
+    @Test
+    void aFolderThatIsNoModelFailsOnTheDriverNamingIt() {
+        StructType schema = new StructType().add("text", DataTypes.StringType);
+        IllegalArgumentException noModel = assertThrows(IllegalArgumentException.class,
+                () -> FineTunedModel.of(dir.resolve("nothing-here").toString(), null).transformSchema(schema));
+        assertTrue(noModel.getMessage().matches("FineTunedModel: modelPath file:/.*/nothing-here has no config.json;"
+                + " it should be a Hugging Face model folder .*"), noModel.getMessage());
+
+        IllegalArgumentException unset = assertThrows(IllegalArgumentException.class,
+                () -> new FineTunedModel().transformSchema(schema));
+        assertTrue(unset.getMessage().startsWith("FineTunedModel: modelPath is not set"), unset.getMessage());
+
+        IllegalArgumentException noAdapter = assertThrows(IllegalArgumentException.class,
+                () -> FineTunedModel.of(classifier.toString(), classifier.toString())
+                        .transform(spark.session().createDataFrame(List.of(RowFactory.create("hi")), schema)));
+        assertTrue(noAdapter.getMessage().contains("has no adapter_config.json; it should be a PEFT adapter folder"),
+                noAdapter.getMessage());
+    }
+
+    // ---- checks and references
+
+    private static void assertClassifierMatches(double[][] expected, List<Row> scored) {
+        assertEquals(41, sentences.size());
+        assertEquals(sentences.size(), scored.size());
+        double maxDiff = 0;
+        for (int i = 0; i < sentences.size(); i++) {
+            Row row = scored.get(i);
+            assertEquals(i, row.getInt(0));
+            assertEquals(sentences.get(i), row.getString(1));
+            if (expected[i] == null) {
+                assertTrue(row.isNullAt(2) && row.isNullAt(3), "a null text gives null outputs");
+                continue;
+            }
+            double[] p = ((Vector) row.get(3)).toArray();
+            assertEquals(ScoringModels.CLASSES, p.length);
+            for (int c = 0; c < p.length; c++) {
+                maxDiff = Math.max(maxDiff, Math.abs(p[c] - expected[i][c]));
+            }
+            assertEquals(argMax(expected[i]), row.getDouble(2), "prediction of row " + i);
+        }
+        System.out.printf("classifier on local-cluster vs single process: max |probability difference| %.2e%n", maxDiff);
+        assertTrue(maxDiff <= 1e-5, "max |probability difference| " + maxDiff);
+    }
+
+    private static int argMax(double[] values) {
+        int best = 0;
+        for (int i = 1; i < values.length; i++) {
+            best = values[i] > values[best] ? i : best;
+        }
+        return best;
+    }
+
+    private static List<Row> byId(Dataset<Row> scored) {
+        List<Row> rows = new ArrayList<>(scored.collectAsList());
+        rows.sort((a, b) -> Integer.compare(a.getInt(0), b.getInt(0)));
+        return rows;
+    }
+}
