@@ -30,7 +30,7 @@ final class FinalExport {
     private FinalExport() {
     }
 
-    /** Writes the export and returns its location. */
+    /** Writes the export and returns its fully qualified location ({@code file:/...}, {@code hdfs://...}). */
     static String write(PeftModel model, ModelDirectory base, String baseLocation, OutputFolder output) {
         boolean wholeModel = model.method() instanceof FullFineTuning || model.method() instanceof Freeze
                 || model.method() instanceof BitFit;
@@ -52,7 +52,7 @@ final class FinalExport {
             if (!fs.rename(hidden, target)) {
                 throw new IOException("cannot rename " + hidden + " to " + target);
             }
-            return target.toString();
+            return fs.makeQualified(target).toString();
         } catch (IOException e) {
             throw new UncheckedIOException("cannot export the trained model to " + target + ": " + e, e);
         } finally {

@@ -43,7 +43,7 @@ import org.apache.hadoop.fs.FileSystem;
  */
 public final class TrainingRank {
     /** Written beside the tokenized Parquet by the data-prep tokenize stage, in config.json's id2label form. */
-    static final String LABELS_FILE = "_labels.json";
+    public static final String LABELS_FILE = "_labels.json";
 
     private TrainingRank() {
     }

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.sparktune.io.onnx.ImportedMiniLm;
 import dev.sparktune.testing.SparkClusterExtension;
 import dev.sparktune.tokenize.Tokenizer;
 import java.io.ByteArrayOutputStream;
@@ -275,6 +276,48 @@ class FineTunedModelClusterTest {
     }
 
     // ---- checks and references
+
+    @Test
+    void fineTunerFitsOnTheClusterAndItsModelScoresAsSingleProcessInferenceOnTheExport() {
+        Path bare = ImportedMiniLm.importTo(dir.resolve("bare-minilm"));
+        List<Row> rows = new ArrayList<>();
+        try (Tokenizer tokenizer = Tokenizer.load(bare)) {
+            for (int label = 0; label < SUBJECTS.length; label++) {
+                for (String subject : SUBJECTS[label]) {
+                    for (String predicate : PREDICATES) {
+                        long[] ids = tokenizer.encode(subject + " " + predicate + ".");
+                        rows.add(RowFactory.create(Arrays.stream(ids).boxed().toList(), label));
+                    }
+                }
+            }
+        }
+        StructType schema = new StructType()
+                .add("input_ids", DataTypes.createArrayType(DataTypes.LongType, false))
+                .add("label", DataTypes.IntegerType);
+        Dataset<Row> training = spark.session().createDataFrame(rows, schema);
+        Path run = dir.resolve("fine-tuner-run");
+        FineTuner tuner = new FineTuner().setConfig("""
+                model: {model_name_or_path: %s}
+                method: {stage: cls, finetuning_type: lora, lora_rank: 8, lora_target: [query, value]}
+                train: {output_dir: %s, learning_rate: 2.0e-3, per_device_train_batch_size: 4, max_steps: 20,
+                        save_steps: 20, logging_steps: 5}
+                dist: {world_size: 2}
+                """.formatted(bare, run));
+
+        FineTunedModel model = tuner.fit(training).setBatchSize(8);
+
+        assertEquals(tuner, model.parent());
+        assertEquals(bare.toString(), model.getModelPath());
+        Path export = Path.of(java.net.URI.create(model.getAdapterPath()));
+        assertEquals(run.resolve("adapter"), export);
+        List<Row> scored = byId(model.transform(sentenceFrame()));
+        assertClassifierMatches(SingleProcessReference.classProbabilities(bare, export, sentences), scored);
+        long correct = model.transform(training).collectAsList().stream()
+                .filter(r -> r.getDouble(2) == r.getInt(1)).count();
+        System.out.printf("FineTuner: LoRA on MiniLM, 20 steps of 2 x 4 rows on 2 executors: training accuracy %d/%d"
+                + " (chance 1/3)%n", correct, rows.size());
+        assertTrue(correct >= rows.size() / 2, "training accuracy " + correct + "/" + rows.size());
+    }
 
     private static void assertClassifierMatches(double[][] expected, List<Row> scored) {
         assertEquals(41, sentences.size());
