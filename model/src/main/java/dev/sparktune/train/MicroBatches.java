@@ -13,8 +13,9 @@ import java.util.NoSuchElementException;
  * The micro-batches of one epoch. The mixer's task plan picks the task of each micro-batch (a micro-batch never
  * mixes tasks, so each keeps its own objective and head) and that task's own stream of shuffled rows fills it. A
  * task counts one draw per whole micro-batch of its rows; under {@code interleave_over} a task that is used up
- * starts a new pass over its rows in a fresh order. The sequence is a function of (seed, epoch) alone, so a
- * resumed run {@link #skip}s the micro-batches already trained on and continues exactly.
+ * starts a new pass over its rows in a fresh order. The sequence is a function of (seed, epoch) alone (and of the
+ * rank and world size, in a data-parallel run), so a resumed run {@link #skip}s the micro-batches already trained on
+ * and continues exactly.
  *
  * <p>In a data-parallel run each rank builds its own micro-batches of {@code per_device_train_batch_size} rows from
  * its share of each task ({@link TrainingData#shards}). Every rank takes the same number of micro-batches of a task,
