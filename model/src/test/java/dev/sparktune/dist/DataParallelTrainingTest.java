@@ -72,7 +72,6 @@ class DataParallelTrainingTest {
     private static final int[] GROUP_ROWS = {5, 3, 4, 2, 6, 4, 3, 5, 4, 7, 5};
 
     private static Path modelDir;
-    private static TrainingData data;
     private static TrainingTask lmTask;
 
     @BeforeAll
@@ -87,8 +86,7 @@ class DataParallelTrainingTest {
             labels[1] = i % 2 == 0 ? -100 : labels[1];
             rows.add(new TokenizedRow(ids, labels, null, null, null));
         }
-        data = writeGroups(dir.resolve("data"), rows, GROUP_ROWS);
-        lmTask = new TrainingTask("train", data, LM);
+        lmTask = new TrainingTask("train", writeGroups(dir.resolve("data"), rows, GROUP_ROWS), LM);
     }
 
     /** {@code rows} written as one file per entry of {@code sizes}, each file one row group of that many rows. */
