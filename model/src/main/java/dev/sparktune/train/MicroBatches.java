@@ -13,8 +13,15 @@ import java.util.NoSuchElementException;
  * The micro-batches of one epoch. The mixer's task plan picks the task of each micro-batch (a micro-batch never
  * mixes tasks, so each keeps its own objective and head) and that task's own stream of shuffled rows fills it. A
  * task counts one draw per whole micro-batch of its rows; under {@code interleave_over} a task that is used up
- * starts a new pass over its rows in a fresh order. The sequence is a function of (seed, epoch) alone, so a
- * resumed run {@link #skip}s the micro-batches already trained on and continues exactly.
+ * starts a new pass over its rows in a fresh order. The sequence is a function of (seed, epoch) alone (and of the
+ * rank and world size, in a data-parallel run), so a resumed run {@link #skip}s the micro-batches already trained on
+ * and continues exactly.
+ *
+ * <p>In a data-parallel run each rank builds its own micro-batches of {@code per_device_train_batch_size} rows from
+ * its share of each task ({@link TrainingData#shards}). Every rank takes the same number of micro-batches of a task,
+ * as many as the smallest share holds, so the task plan (a function of those counts, the seed and the epoch) is the
+ * same on every rank and the ranks step together; a rank with a larger share leaves its surplus rows of that epoch
+ * unread, as torch's {@code DistributedSampler(drop_last=True)} does.
  *
  * <p>With {@code groupByLength} (Hugging Face's {@code group_by_length}, after its {@code LengthGroupedSampler}) a
  * task's rows are taken {@value #MEGABATCH} micro-batches at a time, sorted by length, longest first, and cut into
@@ -27,7 +34,8 @@ final class MicroBatches implements Iterator<MicroBatches.MicroBatch> {
     record MicroBatch(int task, List<TokenizedRow> rows) {
     }
 
-    private final List<TrainingTask> tasks;
+    /** This rank's share of each task in this epoch. */
+    private final List<TrainingData> sources;
     private final long seed;
     private final int epoch;
     private final int batchSize;
@@ -45,11 +53,25 @@ final class MicroBatches implements Iterator<MicroBatches.MicroBatch> {
     }
 
     MicroBatches(List<TrainingTask> tasks, TaskMix mix, long seed, int epoch, int batchSize, boolean groupByLength) {
-        this.tasks = List.copyOf(tasks);
+        this(tasks, mix, seed, epoch, batchSize, groupByLength, 0, 1);
+    }
+
+    /** Rank {@code rank}'s micro-batches of {@code batchSize} rows in a data-parallel run on {@code worldSize} ranks. */
+    MicroBatches(List<TrainingTask> tasks, TaskMix mix, long seed, int epoch, int batchSize, boolean groupByLength,
+                 int rank, int worldSize) {
+        if (rank < 0 || rank >= worldSize) {
+            throw new IllegalArgumentException("rank " + rank + " is not in a world of " + worldSize);
+        }
         this.seed = seed;
         this.epoch = epoch;
         this.batchSize = batchSize;
-        this.units = units(tasks, batchSize);
+        this.units = new int[tasks.size()];
+        this.sources = new ArrayList<>();
+        for (int t = 0; t < tasks.size(); t++) {
+            List<TrainingData> shards = tasks.get(t).data().shards(seed, epoch, worldSize);
+            units[t] = units(tasks.get(t), shards, batchSize);
+            sources.add(shards.get(rank));
+        }
         List<Task> sized = new ArrayList<>();
         for (int t = 0; t < tasks.size(); t++) {
             sized.add(new Task(tasks.get(t).name(), units[t]));
@@ -66,18 +88,24 @@ final class MicroBatches implements Iterator<MicroBatches.MicroBatch> {
         }
     }
 
-    /** Whole micro-batches of each task; a task with fewer rows than one micro-batch is an error naming it. */
-    private static int[] units(List<TrainingTask> tasks, int batchSize) {
-        int[] units = new int[tasks.size()];
-        for (int t = 0; t < tasks.size(); t++) {
-            long rows = tasks.get(t).data().rows();
-            if (rows < batchSize) {
-                throw new IllegalArgumentException("task '" + tasks.get(t).name() + "' has " + rows
-                        + " rows, fewer than one micro-batch of per_device_train_batch_size " + batchSize);
-            }
-            units[t] = Math.toIntExact(rows / batchSize);
+    /**
+     * Whole micro-batches every rank takes of {@code task}: as many as its smallest share holds. Too few rows for one
+     * is an error naming the task and, on several ranks, what to change.
+     */
+    private static int units(TrainingTask task, List<TrainingData> shards, int batchSize) {
+        long smallest = shards.stream().mapToLong(TrainingData::rows).min().orElseThrow();
+        if (smallest >= batchSize) {
+            return Math.toIntExact(smallest / batchSize);
         }
-        return units;
+        if (shards.size() == 1) {
+            throw new IllegalArgumentException("task '" + task.name() + "' has " + smallest
+                    + " rows, fewer than one micro-batch of per_device_train_batch_size " + batchSize);
+        }
+        throw new IllegalArgumentException("task '" + task.name() + "': on " + shards.size() + " ranks, each reading"
+                + " whole Parquet row groups of its " + task.data().rows() + " rows, the smallest share holds "
+                + smallest + " rows, fewer than one micro-batch of per_device_train_batch_size " + batchSize
+                + "; write the data in more row groups (smaller Parquet row groups or more files) or use fewer"
+                + " ranks (dist.world_size)");
     }
 
     /** Micro-batches in the whole epoch. */
@@ -126,7 +154,7 @@ final class MicroBatches implements Iterator<MicroBatches.MicroBatch> {
      */
     private List<TokenizedRow> read(int task, int draw, int count) {
         if (streams.get(task) == null) {
-            streams.set(task, tasks.get(task).data().epoch(rowSeed(task), epoch, (long) draw * batchSize));
+            streams.set(task, sources.get(task).epoch(rowSeed(task), epoch, (long) draw * batchSize));
         }
         Iterator<TokenizedRow> stream = streams.get(task);
         List<TokenizedRow> rows = new ArrayList<>(count * batchSize);

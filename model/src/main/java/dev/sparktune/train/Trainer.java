@@ -82,10 +82,19 @@ public final class Trainer {
     }
 
     /**
-     * The same trainer as one rank of a data-parallel run over {@code collective}: each global micro-batch of
-     * {@code per_device_train_batch_size} x world size rows is split between the ranks, gradients are combined
-     * with ZeRO stage {@code zero_stage} in buckets of {@code reduce_bucket_size} elements, and rank 0 alone writes
-     * checkpoints and metrics. N ranks then train as one rank with an N times larger micro-batch would.
+     * The same trainer as one rank of a data-parallel run over {@code collective}. Each rank reads only its share of
+     * each task's Parquet row groups ({@link TrainingData#shards}: whole groups, balanced by rows, a different share
+     * every epoch) and builds micro-batches of {@code per_device_train_batch_size} rows from it; every rank takes as
+     * many micro-batches per epoch as the smallest share holds, so the ranks agree on the task plan and the steps
+     * without talking, and drop their surplus rows of the epoch. Gradients are combined with ZeRO stage
+     * {@code zero_stage} in buckets of {@code reduce_bucket_size} elements, and rank 0 alone writes checkpoints and
+     * metrics. N ranks then train as one rank whose micro-batches of N x per_device_train_batch_size rows hold the
+     * ranks' micro-batches side by side. Validation is not sharded: every rank evaluates the whole validation set.
+     *
+     * <p>A resume continues exactly when the checkpoint was written by as many ranks. With another world size the
+     * shares, and so the rest of the interrupted epoch, are not the same: the run then continues from the start of
+     * the next epoch, skipping what the interrupted epoch had left (with a warning), at the step count and with the
+     * parameters and optimizer state of the checkpoint. The learning-rate schedule spans the new world size's steps.
      */
     public Trainer withDataParallel(Collective collective, DistConfig dist) {
         return new Trainer(model, objective, config, padTokenId, validation, evalSteps, collective, dist.zeroStage(),
@@ -172,12 +181,16 @@ public final class Trainer {
      */
     public Result train(List<TrainingTask> tasks, TaskMix mix, OutputFolder output, Optional<String> resumeFrom,
                         NDManager manager, long stopAfter) {
-        int batchSize = config.perDeviceTrainBatchSize() * collective.worldSize();   // global micro-batch
+        int batchSize = config.perDeviceTrainBatchSize();   // this rank's micro-batch, from its share of the rows
         int accumulation = config.gradientAccumulationSteps();
-        long stepsPerEpoch = new MicroBatches(tasks, mix, config.seed(), 0, batchSize).length() / accumulation;
+        int rank = collective.rank();
+        int worldSize = collective.worldSize();
+        long stepsPerEpoch = new MicroBatches(tasks, mix, config.seed(), 0, batchSize, false, rank, worldSize).length()
+                / accumulation;
         if (stepsPerEpoch == 0) {
-            throw new IllegalArgumentException("an epoch has fewer micro-batches of " + batchSize
-                    + " rows than one optimizer step needs (" + accumulation + ")");
+            throw new IllegalArgumentException("an epoch has fewer micro-batches of " + batchSize + " rows"
+                    + (worldSize > 1 ? " per rank on " + worldSize + " ranks" : "")
+                    + " than one optimizer step needs (" + accumulation + ")");
         }
         long totalSteps = config.maxSteps() > 0 ? config.maxSteps() : (long) Math.ceil(config.numTrainEpochs() * stepsPerEpoch);
         LrSchedule schedule = LrSchedule.from(config, totalSteps);
@@ -198,6 +211,14 @@ public final class Trainer {
                 step = state.globalStep();
                 epoch = state.epoch();
                 position = state.epochPosition();
+                String savedWorldSize = state.metadata().get("world_size");
+                if (position > 0 && savedWorldSize != null && !savedWorldSize.equals(Integer.toString(worldSize))) {
+                    LOG.warn("{} was saved by {} ranks in epoch {}, after {} micro-batches; on {} ranks each rank reads"
+                            + " another share of the data, so the run continues from the start of epoch {}",
+                            resumeFrom.get(), savedWorldSize, epoch, position, worldSize, epoch + 1);
+                    epoch++;
+                    position = 0;
+                }
                 stopping = new EarlyStopping(config.earlyStoppingPatience(), state.bestValidationLoss(), state.patienceCounter());
             }
             String last = resumeFrom.orElse(null);
@@ -208,7 +229,8 @@ public final class Trainer {
                     ? MetricsLog.resume(output.conf(), output.resolve("metrics.jsonl"), step)
                     : MetricsLog.create(output.conf(), output.resolve("metrics.jsonl"))) {
                 while (step < totalSteps) {
-                    MicroBatches batches = new MicroBatches(tasks, mix, config.seed(), epoch, batchSize, config.groupByLength());
+                    MicroBatches batches = new MicroBatches(tasks, mix, config.seed(), epoch, batchSize,
+                            config.groupByLength(), rank, worldSize);
                     batches.skip(position);
                     while (step < totalSteps) {
                         List<MicroBatches.MicroBatch> micro = take(batches, accumulation);
@@ -301,15 +323,12 @@ public final class Trainer {
                              long step, double lr, DataParallelOptimizer optimizer, NDManager manager, String lastGood) {
         try (NDManager stepManager = manager.newSubManager()) {
             int n = tasks.size();
-            int share = config.perDeviceTrainBatchSize();
             int rank = collective.rank();
             List<TrainingBatch> batches = new ArrayList<>();
             double[] localItems = new double[n];
             int[] count = new int[n];
             for (MicroBatches.MicroBatch m : micro) {
-                // this rank's share of the global micro-batch
-                TrainingBatch batch = TrainingBatch.of(m.rows().subList(rank * share, (rank + 1) * share), padTokenId,
-                        stepManager);
+                TrainingBatch batch = TrainingBatch.of(m.rows(), padTokenId, stepManager);
                 batches.add(batch);
                 localItems[m.task()] += tasks.get(m.task()).objective().scoredItems(batch);
                 count[m.task()]++;
