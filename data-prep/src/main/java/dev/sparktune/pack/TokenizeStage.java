@@ -54,9 +54,9 @@ import org.apache.spark.storage.StorageLevel;
  * <p>The output layout:
  * <pre>
  * tokenized_path/
- *   part-*.parquet            train split: what the trainer reads
- *   _validation/part-*.parquet validation split, same columns; never read for training
- *   _rejected/part-*.parquet   rows that could not be tokenized (either split)
+ *   part-*.parquet              train split: what the trainer reads
+ *   _validation/part-*.parquet  validation split, same columns; never read for training
+ *   _rejected/part-*.parquet    rows that could not be tokenized (either split)
  *   _labels.json _stats.json _fingerprint _SUCCESS
  * </pre>
  * The splits are tokenized in one pass and packed apart: a packed row never holds samples of both splits.
