@@ -1,5 +1,6 @@
 package dev.sparktune.pack;
 
+import dev.sparktune.prep.PrepRows;
 import dev.sparktune.tokenize.ChatTemplate;
 import dev.sparktune.train.TokenizedSample;
 import java.util.ArrayList;
@@ -65,21 +66,25 @@ final class EncodePartition implements MapPartitionsFunction<Row, Row> {
 
             private void encode(Row row) {
                 PreparedRow prepared = PreparedRow.of(row);
+                String split = row.getAs(PrepRows.SPLIT);
                 String task = taskPerDataset ? prepared.dataset() : null;
-                RowTokenizer.Encoded encoded = tokenizer.encode(prepared);
+                RowTokenizer.Encoded encoded = knownSplit(split) ? tokenizer.encode(prepared)
+                        : RowTokenizer.Encoded.rejected("split '" + split + "' is neither '" + PrepRows.SPLIT_TRAIN
+                                + "' nor '" + PrepRows.SPLIT_VALIDATION + "': the tokenize stage writes only those"
+                                + " two; set split to one of them (or leave it null for training)");
                 List<Row> out = new ArrayList<>();
                 if (encoded.isRejected()) {
-                    out.add(RowFactory.create(prepared.id(), prepared.dataset(), task, 0, 0, null, null, null,
+                    out.add(RowFactory.create(prepared.id(), prepared.dataset(), split, task, 0, 0, null, null, null,
                             encoded.reason(), row.json()));
                 } else if (encoded.classIndex() != null) {
-                    out.add(RowFactory.create(prepared.id(), prepared.dataset(), task, 0,
+                    out.add(RowFactory.create(prepared.id(), prepared.dataset(), split, task, 0,
                             encoded.classInputIds().length, boxed(encoded.classInputIds()), null,
                             encoded.classIndex(), null, null));
                 } else {
                     List<TokenizedSample> samples = encoded.samples();
                     for (int piece = 0; piece < samples.size(); piece++) {
                         TokenizedSample s = samples.get(piece);
-                        out.add(RowFactory.create(prepared.id(), prepared.dataset(), task, piece, s.length(),
+                        out.add(RowFactory.create(prepared.id(), prepared.dataset(), split, task, piece, s.length(),
                                 boxed(s.inputIds()), boxed(s.labels()), null, null, null));
                     }
                 }
@@ -89,6 +94,11 @@ final class EncodePartition implements MapPartitionsFunction<Row, Row> {
                 }
             }
         };
+    }
+
+    /** Train, validation, or null (input that never went through the split stage, all of it for training). */
+    private static boolean knownSplit(String split) {
+        return split == null || PrepRows.SPLIT_TRAIN.equals(split) || PrepRows.SPLIT_VALIDATION.equals(split);
     }
 
     static Long[] boxed(long[] values) {

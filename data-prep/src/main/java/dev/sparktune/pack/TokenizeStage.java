@@ -2,6 +2,7 @@ package dev.sparktune.pack;
 
 import static org.apache.spark.sql.functions.col;
 import static org.apache.spark.sql.functions.lit;
+import static org.apache.spark.sql.functions.not;
 import static org.apache.spark.sql.functions.sum;
 import static org.apache.spark.sql.functions.when;
 
@@ -42,10 +43,23 @@ import org.apache.spark.storage.StorageLevel;
  *       window of {@value #PACK_WINDOW} samples, and each task) ends with its own partly-filled rows; against one
  *       global best-fit pass that is at most a few extra rows per partition and task. Classification rows are never
  *       packed.</li>
- *   <li>Write to {@code <tokenized_path>._staging}: the rows, {@code _rejected/} (stage {@code tokenize}),
- *       {@code _labels.json}, {@code _stats.json}, {@code _fingerprint}; then replace {@code tokenized_path} with
- *       it by rename. Spark and the trainer skip names starting with {@code _}.</li>
+ *   <li>Write to {@code <tokenized_path>._staging}: the {@code train} split's rows (and those of rows without a
+ *       split), the {@code validation} split's rows in {@value #VALIDATION_DIR}{@code /}, {@code _rejected/}
+ *       (stage {@code tokenize}), {@code _labels.json} (labels of both splits), {@code _stats.json},
+ *       {@code _fingerprint}; then replace {@code tokenized_path} with it by rename. Spark and the trainer skip
+ *       names starting with {@code _}, so {@code spark.read.parquet(tokenized_path)} and the trainer read the
+ *       training rows only.</li>
  * </ol>
+ *
+ * <p>The output layout:
+ * <pre>
+ * tokenized_path/
+ *   part-*.parquet              train split: what the trainer reads
+ *   _validation/part-*.parquet  validation split, same columns; never read for training
+ *   _rejected/part-*.parquet    rows that could not be tokenized (either split)
+ *   _labels.json _stats.json _fingerprint _SUCCESS
+ * </pre>
+ * The splits are tokenized in one pass and packed apart: a packed row never holds samples of both splits.
  *
  * <p>{@code task} is the row's dataset name when the input holds more than one dataset, null otherwise.
  */
@@ -53,6 +67,11 @@ public final class TokenizeStage {
     public static final String STAGE = "tokenize";
     static final String STATS_FILE = "_stats.json";
     static final String REJECTED_DIR = "_rejected";
+    /**
+     * The folder inside {@code tokenized_path} that holds the validation split's tokenized rows. Its name starts
+     * with {@code _}, so Spark's reader and the trainer's listing ({@code TokenizedParquet.rowGroups}) skip it.
+     */
+    public static final String VALIDATION_DIR = "_validation";
     /** Samples packed together at most; bounds an executor's memory while packing. */
     static final int PACK_WINDOW = 10_000;
 
@@ -115,10 +134,15 @@ public final class TokenizeStage {
         Path staging = new Path(output.getParent(), output.getName() + "._staging");
         try {
             delete(fs, staging);
-            tokenized(encoded, options, padId).write().parquet(staging.toString());
+            Path validationDir = new Path(staging, VALIDATION_DIR);
+            // filters keep the id partitioning, so each split is packed per partition, apart from the other
+            tokenized(encoded.filter(not(validation())), options, padId).write().parquet(staging.toString());
+            tokenized(encoded.filter(validation()), options, padId).write().parquet(validationDir.toString());
             rejected(encoded).write().parquet(new Path(staging, REJECTED_DIR).toString());
-            long outputRows = spark.read().schema(TokenizedSchema.TOKENIZED).parquet(staging.toString()).count();
-            PackReport report = report(encoded, options, outputRows);
+            long trainRows = spark.read().schema(TokenizedSchema.TOKENIZED).parquet(staging.toString()).count();
+            long validationRows = spark.read().schema(TokenizedSchema.TOKENIZED).parquet(validationDir.toString())
+                    .count();
+            PackReport report = report(encoded, options, trainRows, validationRows);
             if (hasClassification) {
                 Fingerprint.writeText(fs, new Path(staging, LabelVocabulary.FILE), labels.toJson());
             }
@@ -132,7 +156,15 @@ public final class TokenizeStage {
         }
     }
 
-    /** Kept samples as trainer rows: causal ones packed (or one per row), classification ones one per row. */
+    /** Samples of the validation split; the rest (split {@code train} or null) are training samples. */
+    private static Column validation() {
+        return col(TokenizedSchema.SPLIT).eqNullSafe(PrepRows.SPLIT_VALIDATION);
+    }
+
+    /**
+     * Kept samples (of one split) as trainer rows: causal ones packed (or one per row), classification ones one per
+     * row.
+     */
     private static Dataset<Row> tokenized(Dataset<Row> encoded, PackOptions options, long padId) {
         Dataset<Row> kept = encoded.filter(col(TokenizedSchema.REASON).isNull());
         Dataset<Row> causal = kept.filter(col(TokenizedSchema.LABELS).isNotNull())
@@ -162,7 +194,8 @@ public final class TokenizeStage {
                         col(TokenizedSchema.RECORD).as(PrepRows.RECORD));
     }
 
-    private static PackReport report(Dataset<Row> encoded, PackOptions options, long outputRows) {
+    private static PackReport report(Dataset<Row> encoded, PackOptions options, long trainRows,
+                                     long validationRows) {
         Column ok = col(TokenizedSchema.REASON).isNull();
         Column length = col(TokenizedSchema.LENGTH);
         Row counts = encoded.agg(
@@ -172,7 +205,8 @@ public final class TokenizeStage {
                 sum(when(col(TokenizedSchema.LABEL).isNotNull(), 1).otherwise(0)),
                 sum(when(ok, length).otherwise(0)),
                 sum(when(col(TokenizedSchema.LABELS).isNotNull(), length).otherwise(0)),
-                sum(when(ok.and(length.equalTo(options.cutoffLen())), 1).otherwise(0))).first();
+                sum(when(ok.and(length.equalTo(options.cutoffLen())), 1).otherwise(0)),
+                sum(when(ok.and(col(TokenizedSchema.PIECE).equalTo(0)).and(validation()), 1).otherwise(0))).first();
         long rejected = count(counts, 0);
         long kept = count(counts, 1);
         long causal = count(counts, 2);
@@ -182,10 +216,12 @@ public final class TokenizeStage {
         for (Row r : encoded.filter(ok).groupBy(TokenizedSchema.LENGTH).count().collectAsList()) {
             histogram.merge(PackReport.bucket(r.getInt(0), options.cutoffLen()), r.getLong(1), Long::sum);
         }
+        long outputRows = trainRows + validationRows;
         long packedRows = options.packing() ? outputRows - classification : 0;
         double efficiency = packedRows == 0 ? 0 : (double) causalTokens / ((double) packedRows * options.cutoffLen());
-        return new PackReport(kept + rejected, kept, rejected, causal, classification, count(counts, 4),
-                count(counts, 6), outputRows, packedRows, efficiency, histogram);
+        return new PackReport(kept + rejected, kept, rejected, count(counts, 7), causal, classification,
+                count(counts, 4), count(counts, 6), outputRows, trainRows, validationRows, packedRows, efficiency,
+                histogram);
     }
 
     private static long count(Row row, int i) {
@@ -195,6 +231,8 @@ public final class TokenizeStage {
     private static PackOutcome outcome(SparkSession spark, FileSystem fs, Path output, PackReport report,
                                        String fingerprint, boolean reused) {
         Dataset<Row> kept = spark.read().schema(TokenizedSchema.TOKENIZED).parquet(output.toString());
+        Dataset<Row> validation = spark.read().schema(TokenizedSchema.TOKENIZED)
+                .parquet(new Path(output, VALIDATION_DIR).toString());
         Dataset<Row> rejected = spark.read().schema(PrepRows.REJECTED)
                 .parquet(new Path(output, REJECTED_DIR).toString());
         Path labels = new Path(output, LabelVocabulary.FILE);
@@ -204,7 +242,8 @@ public final class TokenizeStage {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot look for " + labels, e);
         }
-        return new PackOutcome(new StageResult(STAGE, kept, rejected), report, fingerprint, reused, labelsFile);
+        return new PackOutcome(new StageResult(STAGE, kept, rejected), validation, report, fingerprint, reused,
+                labelsFile);
     }
 
     /**

@@ -20,6 +20,7 @@ final class TokenizedSchema {
 
     static final String ID = "id";
     static final String DATASET = "dataset";
+    static final String SPLIT = "split";
     static final String PIECE = "piece";
     static final String LENGTH = "length";
     static final String REASON = "reason";
@@ -38,11 +39,13 @@ final class TokenizedSchema {
     /**
      * One sample of one prepared row ({@code piece} numbers a text row's pieces, 0 otherwise), or, with
      * {@code reason} set and no ids, a row that could not be tokenized ({@code record} holds it as JSON).
-     * Causal samples have {@code labels}; classification samples have {@code label}.
+     * Causal samples have {@code labels}; classification samples have {@code label}. {@code split} is the prepared
+     * row's ({@code train}, {@code validation}, or null for input that was never split).
      */
     static final StructType ENCODED = new StructType(new StructField[] {
             new StructField(ID, DataTypes.StringType, true, Metadata.empty()),
             new StructField(DATASET, DataTypes.StringType, true, Metadata.empty()),
+            new StructField(SPLIT, DataTypes.StringType, true, Metadata.empty()),
             new StructField(TASK, DataTypes.StringType, true, Metadata.empty()),
             new StructField(PIECE, DataTypes.IntegerType, false, Metadata.empty()),
             new StructField(LENGTH, DataTypes.IntegerType, false, Metadata.empty()),

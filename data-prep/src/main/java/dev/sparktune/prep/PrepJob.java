@@ -20,7 +20,7 @@ import org.apache.spark.sql.SparkSession;
 /**
  * {@code sparktune prep}: read the datasets in {@code data.dataset}, run the prep stages (ingest, then
  * {@link PrepStages}: clean, dedup, split, augment; then tokenize/pack to {@code data.tokenized_path} when a model
- * is given), and commit the kept rows, every stage's rejected rows and the report to
+ * is given, the validation split to {@code <tokenized_path>/_validation}), and commit the kept rows, every stage's rejected rows and the report to
  * {@code data.prepared_path} (or one partition of it).
  */
 public final class PrepJob {
@@ -75,6 +75,7 @@ public final class PrepJob {
             }
             long rows = chain.counts().get(chain.counts().size() - 1).out();
             Map<String, Long> histogram = null;
+            Map<String, Long> tokenizedRows = null;
             if (data.prep().tokenize() && modelDir != null && data.tokenizedPath() != null) {
                 PackOptions pack = PackOptions.of(modelDir, data.cutoffLen(), data.packing(), data.trainOnPrompt(),
                         data.template(), data.tokenizedPath());
@@ -86,10 +87,13 @@ public final class PrepJob {
                 for (Map.Entry<Integer, Long> e : r.lengthHistogram().entrySet()) {
                     histogram.put(String.valueOf(e.getKey()), e.getValue());
                 }
+                tokenizedRows = new LinkedHashMap<>();
+                tokenizedRows.put(PrepRows.SPLIT_TRAIN, r.trainOutputRows());
+                tokenizedRows.put(PrepRows.SPLIT_VALIDATION, r.validationOutputRows());
             }
             long rejected = chain.counts().stream().mapToLong(StageCounts::rejected).sum();
             PrepReport report = new PrepReport(data.dataset(), partition == null ? null : partition.folder(),
-                    chain.counts(), rows, rejected, histogram, stages.augmentation());
+                    chain.counts(), rows, rejected, histogram, tokenizedRows, stages.augmentation());
             PreparedOutput.commit(target, chain.kept(), rows, chain.rejected(), rejected, report.toJson(), hadoop);
             return report;
         } finally {

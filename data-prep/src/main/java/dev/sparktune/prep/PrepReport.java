@@ -8,10 +8,12 @@ import java.util.Map;
 /**
  * What one prep run did, written as {@code _report.json} beside the output: the datasets, the partition, every
  * stage's counts ({@code in = out + rejected}; augmentation adds rows, its {@code out} is larger), the rows
- * written and rejected in all, the tokenize stage's token-length histogram (bucket upper bound to samples) and the
- * augment stage's counts ({@code augmented} and {@code unaugmented} by method and reason); each null when its
- * stage did not run. {@code rows} and {@code rejected} count prepared rows written and rejected rows of every stage. Nothing in it
- * depends on the time or the machine, so a rerun over the same inputs writes the same bytes.
+ * written and rejected in all, the tokenize stage's token-length histogram (bucket upper bound to samples, both
+ * splits) and its tokenized rows per split ({@code train}: in {@code tokenized_path}, what the trainer reads;
+ * {@code validation}: in {@code tokenized_path/_validation}), and the augment stage's counts ({@code augmented}
+ * and {@code unaugmented} by method and reason); each null when its stage did not run. {@code rows} and
+ * {@code rejected} count prepared rows written and rejected rows of every stage. Nothing in it depends on the time
+ * or the machine, so a rerun over the same inputs writes the same bytes.
  */
 public record PrepReport(
         List<String> datasets,
@@ -20,6 +22,7 @@ public record PrepReport(
         long rows,
         long rejected,
         Map<String, Long> tokenLengthHistogram,
+        Map<String, Long> tokenizedRows,
         Map<String, Object> augmentation) {
 
     public String toJson() {
@@ -37,6 +40,7 @@ public record PrepReport(
         json.put("rows", rows);
         json.put("rejected", rejected);
         json.put("token_length_histogram", tokenLengthHistogram);
+        json.put("tokenized_rows", tokenizedRows);
         json.put("augmentation", augmentation);
         return new GsonBuilder().setPrettyPrinting().serializeNulls().disableHtmlEscaping().create().toJson(json) + "\n";
     }

@@ -8,6 +8,10 @@ import dev.sparktune.tokenize.Tokenizer;
 import dev.sparktune.train.PackedRow;
 import dev.sparktune.train.SftEncoder;
 import dev.sparktune.train.TokenizedSample;
+import dev.sparktune.prep.PrepRows;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -79,6 +83,34 @@ final class PackTestData {
         }
         out.add(text("cls-empty", "sentiment", "classification", "  ", "pos"));
         return out;
+    }
+
+    /** The row with another {@code split}. */
+    static Row withSplit(Row row, String split) {
+        Object[] values = new Object[row.size()];
+        for (int i = 0; i < values.length; i++) {
+            values[i] = row.get(i);
+        }
+        values[PrepRows.PREPARED.fieldIndex(PrepRows.SPLIT)] = split;
+        return RowFactory.create(values);
+    }
+
+    /**
+     * The split stage's rule, computed here with the JDK alone: validation when the first 52 bits of SHA-256(id),
+     * read as a fraction, are below {@code valSize}.
+     */
+    static String referenceSplit(String id, double valSize) {
+        byte[] d;
+        try {
+            d = MessageDigest.getInstance("SHA-256").digest(id.getBytes(StandardCharsets.UTF_8));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+        long bits = 0;
+        for (int i = 0; i < 7; i++) {
+            bits = (bits << 8) | (d[i] & 0xFF);
+        }
+        return (bits >>> 4) / Math.pow(2, 52) < valSize ? PrepRows.SPLIT_VALIDATION : PrepRows.SPLIT_TRAIN;
     }
 
     static List<TokenizedRow> read(SparkSession spark, String path) {

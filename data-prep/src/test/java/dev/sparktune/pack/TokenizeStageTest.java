@@ -130,20 +130,7 @@ class TokenizeStageTest {
             assertEquals("sentiment", r.task());
             byLabel.computeIfAbsent(r.label(), k -> new ArrayList<>()).add(r);
         });
-        List<TokenizedRow> expectedClass = new ArrayList<>();
-        for (Row row : rows) {
-            if (row.getString(2).equals("classification") && !row.getString(6).isBlank()) {
-                long[] ids = tokenizer.encode(row.getString(6));
-                if (ids.length > CUTOFF) {
-                    // right truncation keeps [CLS] and the start of the text, then [SEP]
-                    long[] cut = Arrays.copyOf(ids, CUTOFF);
-                    cut[CUTOFF - 1] = ids[ids.length - 1];
-                    ids = cut;
-                }
-                expectedClass.add(new TokenizedRow(ids, null, null, (long) vocabulary.indexOf(row.getString(7)),
-                        "sentiment"));
-            }
-        }
+        List<TokenizedRow> expectedClass = expectedClassification(rows, vocabulary);
         assertEquals(PackTestData.multiset(expectedClass), PackTestData.multiset(written.stream().filter(r -> r.label() != null).toList()));
         assertEquals(Stream.of(0L, 1L, 2L).toList(), new ArrayList<>(byLabel.keySet()));
         String labels = Files.readString(dir.resolve("plain").resolve("_labels.json"), StandardCharsets.UTF_8);
@@ -183,6 +170,145 @@ class TokenizeStageTest {
         }
         assertEquals(histogram, new TreeMap<>(report.lengthHistogram()));
         assertEquals(0, report.packedRows());
+    }
+
+    /** Classification samples of {@code rows}: special tokens, cut to cutoff_len, the label's index. */
+    private static List<TokenizedRow> expectedClassification(List<Row> rows, List<String> vocabulary) {
+        List<TokenizedRow> out = new ArrayList<>();
+        for (Row row : rows) {
+            if (row.getString(2).equals("classification") && !row.getString(6).isBlank()) {
+                long[] ids = tokenizer.encode(row.getString(6));
+                if (ids.length > CUTOFF) {
+                    // right truncation keeps [CLS] and the start of the text, then [SEP]
+                    long[] cut = Arrays.copyOf(ids, CUTOFF);
+                    cut[CUTOFF - 1] = ids[ids.length - 1];
+                    ids = cut;
+                }
+                out.add(new TokenizedRow(ids, null, null, (long) vocabulary.indexOf(row.getString(7)), "sentiment"));
+            }
+        }
+        return out;
+    }
+
+    /** Causal samples of packed rows, unpacked, with their task. */
+    private static List<PackTestData.Tagged> unpacked(List<TokenizedRow> written) {
+        List<PackTestData.Tagged> out = new ArrayList<>();
+        for (TokenizedRow row : written) {
+            if (row.label() == null) {
+                PackTestData.packed(row).samples().forEach(s -> out.add(new PackTestData.Tagged(s, row.task())));
+            }
+        }
+        return out;
+    }
+
+    @Test
+    void validationSplitGoesToItsOwnFolderPackedApartAndTheTrainerReadsOnlyTrainRows() throws IOException {
+        double valSize = 0.3;
+        List<Row> input = new ArrayList<>();
+        for (Row row : rows) {
+            input.add(PackTestData.withSplit(row, PackTestData.referenceSplit(row.getString(0), valSize)));
+        }
+        // a label only the validation split has, and a split the stage does not know
+        input.add(PackTestData.withSplit(PackTestData.text("cls-only-validation", "sentiment", "classification",
+                "a label seen in validation alone.", "val-only"), PrepRows.SPLIT_VALIDATION));
+        input.add(PackTestData.withSplit(PackTestData.text("doc-test-split", "docs", "text", "a test row.", null),
+                "test"));
+        List<Row> train = input.stream().filter(r -> PrepRows.SPLIT_TRAIN.equals(r.getString(3))).toList();
+        List<Row> validation = input.stream().filter(r -> PrepRows.SPLIT_VALIDATION.equals(r.getString(3))).toList();
+        assertTrue(validation.size() >= 20 && train.size() >= 60, validation.size() + " validation rows of "
+                + input.size());
+
+        PackOutcome outcome = TokenizeStage.run(spark.session(),
+                spark.session().createDataFrame(input, PrepRows.PREPARED).repartition(4), options("split", true));
+        Path out = dir.resolve("split");
+        assertEquals("_validation", TokenizeStage.VALIDATION_DIR);
+        assertTrue(Files.isDirectory(out.resolve(TokenizeStage.VALIDATION_DIR)));
+
+        // the trainer's listing of tokenized_path holds no file of _validation/, and its rows unpack to exactly the
+        // train rows' samples; _validation/ to exactly the validation rows' samples. Both being exact, no packed
+        // row mixes the splits.
+        org.apache.hadoop.conf.Configuration conf = spark.session().sparkContext().hadoopConfiguration();
+        List<TokenizedParquet.RowGroup> groups = TokenizedParquet.rowGroups(conf, out.toString());
+        assertTrue(groups.stream().noneMatch(g -> g.file().contains(TokenizeStage.VALIDATION_DIR)), groups.toString());
+        List<TokenizedRow> trainWritten = read(out.toString());
+        List<TokenizedRow> validationWritten = read(out.resolve(TokenizeStage.VALIDATION_DIR).toString());
+        List<String> vocabulary = List.of("neg", "neutral", "pos", "val-only");
+        Map<PackTestData.Tagged, Integer> trainCausal = PackTestData.multiset(
+                PackTestData.expectedCausal(train, tokenizer, CUTOFF, false));
+        Map<PackTestData.Tagged, Integer> validationCausal = PackTestData.multiset(
+                PackTestData.expectedCausal(validation, tokenizer, CUTOFF, false));
+        assertTrue(trainCausal.keySet().stream().noneMatch(validationCausal::containsKey),
+                "the test's splits share a sample: the checks below could not tell them apart");
+        assertEquals(trainCausal, PackTestData.multiset(unpacked(trainWritten)));
+        assertEquals(validationCausal, PackTestData.multiset(unpacked(validationWritten)));
+        assertEquals(PackTestData.multiset(expectedClassification(train, vocabulary)),
+                PackTestData.multiset(trainWritten.stream().filter(r -> r.label() != null).toList()));
+        assertEquals(PackTestData.multiset(expectedClassification(validation, vocabulary)),
+                PackTestData.multiset(validationWritten.stream().filter(r -> r.label() != null).toList()));
+        assertTrue(validationWritten.stream().anyMatch(r -> Objects.equals(r.label(), 3L)), "the val-only label");
+        for (TokenizedRow row : validationWritten) {
+            if (row.label() == null) {
+                assertEquals(CUTOFF, row.inputIds().length, "packed like the training rows");
+                assertNotNull(row.segmentIds());
+            }
+        }
+
+        // Spark's reader skips _validation/ too; the outcome hands both splits
+        assertEquals(trainWritten.size(), spark.session().read().parquet(out.toString()).count());
+        assertEquals(trainWritten.size(), outcome.result().kept().count());
+        assertEquals(validationWritten.size(), outcome.validation().count());
+
+        // labels of both splits; the unknown split is rejected, with the three rows no split can learn from
+        String labels = Files.readString(out.resolve("_labels.json"), StandardCharsets.UTF_8);
+        assertTrue(labels.replaceAll("\\s", "").contains(
+                "\"id2label\":{\"0\":\"neg\",\"1\":\"neutral\",\"2\":\"pos\",\"3\":\"val-only\"}"), labels);
+        Map<String, String> rejected = new HashMap<>();
+        outcome.result().rejected().collectAsList()
+                .forEach(r -> rejected.put(r.getAs(PrepRows.SOURCE), r.getAs(PrepRows.REASON)));
+        assertEquals(java.util.Set.of("chat-long-prompt", "chat-no-reply", "cls-empty", "doc-test-split"),
+                rejected.keySet());
+        assertTrue(rejected.get("doc-test-split").contains("split 'test'"), rejected.get("doc-test-split"));
+
+        PackReport report = outcome.report();
+        List<String> rejectedIds = List.of("chat-long-prompt", "chat-no-reply", "cls-empty");
+        assertEquals(validation.stream().filter(r -> !rejectedIds.contains(r.getString(0))).count(),
+                report.validationRowsKept());
+        assertEquals(input.size() - 4, report.rowsKept());
+        assertEquals(trainWritten.size(), report.trainOutputRows());
+        assertEquals(validationWritten.size(), report.validationOutputRows());
+        assertEquals(trainWritten.size() + validationWritten.size(), report.outputRows());
+        assertEquals(Stream.concat(trainWritten.stream(), validationWritten.stream())
+                .filter(r -> r.label() == null).count(), report.packedRows());
+        String stats = Files.readString(out.resolve("_stats.json"), StandardCharsets.UTF_8).replaceAll("\\s", "");
+        assertTrue(stats.contains("\"trainOutputRows\":" + trainWritten.size())
+                && stats.contains("\"validationOutputRows\":" + validationWritten.size()), stats);
+    }
+
+    @Test
+    void movingOneRowToValidationChangesTheFingerprintAndMovesOnlyItsSamples() {
+        Path out = dir.resolve("moved");
+        PackOutcome before = TokenizeStage.run(spark.session(), input(2), options("moved", false));
+        Row doc = rows.stream().filter(r -> r.getString(0).equals("doc-3")).findFirst().orElseThrow();
+        assertEquals(0, before.validation().count());
+        List<Row> moved = rows.stream()
+                .map(r -> r == doc ? PackTestData.withSplit(r, PrepRows.SPLIT_VALIDATION) : r).toList();
+
+        PackOutcome after = TokenizeStage.run(spark.session(),
+                spark.session().createDataFrame(moved, PrepRows.PREPARED), options("moved", false));
+        assertFalse(after.reused());
+        assertNotEquals(before.fingerprint(), after.fingerprint());
+        List<PackTestData.Tagged> docSamples = PackTestData.expectedCausal(List.of(doc), tokenizer, CUTOFF, false);
+        assertFalse(docSamples.isEmpty());
+        List<PackTestData.Tagged> validation = read(out.resolve(TokenizeStage.VALIDATION_DIR).toString()).stream()
+                .map(r -> new PackTestData.Tagged(new TokenizedSample(r.inputIds(), r.labels()), r.task())).toList();
+        assertEquals(PackTestData.multiset(docSamples), PackTestData.multiset(validation));
+        List<PackTestData.Tagged> expectedTrain = PackTestData.expectedCausal(
+                rows.stream().filter(r -> r != doc).toList(), tokenizer, CUTOFF, false);
+        List<PackTestData.Tagged> train = read(out.toString()).stream().filter(r -> r.labels() != null)
+                .map(r -> new PackTestData.Tagged(new TokenizedSample(r.inputIds(), r.labels()), r.task())).toList();
+        assertEquals(PackTestData.multiset(expectedTrain), PackTestData.multiset(train));
+        assertEquals(before.report().outputRows(), after.report().outputRows());
+        assertEquals(docSamples.size(), after.report().validationOutputRows());
     }
 
     @Test

@@ -88,6 +88,7 @@ class PrepJobClusterTest {
         assertEquals(ham + spam - 1, ingest.get("out").getAsLong());
         assertEquals(1, ingest.get("rejected").getAsLong());
         assertTrue(json.get("token_length_histogram").isJsonNull());
+        assertTrue(json.get("tokenized_rows").isJsonNull());
 
         Map<String, byte[]> first = contents(out);
         assertTrue(first.keySet().containsAll(List.of("part-00000.parquet", "_rejected/part-00000.parquet",

@@ -1,5 +1,6 @@
 package dev.sparktune.prep;
 
+import static org.apache.spark.sql.functions.col;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -14,6 +15,7 @@ import dev.sparktune.ingest.SpamAssassinCorpus;
 import dev.sparktune.io.TokenizedParquet;
 import dev.sparktune.io.TokenizedRow;
 import dev.sparktune.io.onnx.MiniLmArtifact;
+import dev.sparktune.pack.TokenizeStage;
 import dev.sparktune.testing.ApertiumServer;
 import dev.sparktune.testing.SparkClusterExtension;
 import java.io.IOException;
@@ -23,6 +25,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.stream.Collectors;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.sql.Dataset;
@@ -40,7 +43,8 @@ import org.junit.jupiter.api.io.TempDir;
  * back-translation through a real Apertium APY server, and tokenize with all-MiniLM-L6-v2's tokenizer. Checks that
  * every stage conserves its rows in the report, that the rejected rows of every stage are in {@code _rejected/}
  * in the numbers the report gives, that augmented rows exist only in the training split and come from training
- * rows, and that the trainer's reader reads the tokenized Parquet.
+ * rows, and that the trainer's reader reads the tokenized Parquet and only the train split's rows (the validation
+ * split's are in {@code _validation/}).
  */
 @Tag("integration")
 class PrepJobWholePipelineClusterTest {
@@ -152,22 +156,46 @@ class PrepJobWholePipelineClusterTest {
             assertFalse(parent.getString(2).equals(copy.getString(3)), "a copy equal to its parent: " + copy);
         }
 
-        JsonObject json = JsonParser.parseString(Files.readString(out.resolve("_report.json"))).getAsJsonObject();
+        String reportJson = Files.readString(out.resolve("_report.json"));
+        System.out.println("_report.json: " + reportJson);
+        JsonObject json = JsonParser.parseString(reportJson).getAsJsonObject();
         JsonObject augmentation = json.getAsJsonObject("augmentation");
         assertEquals(augment.out(), augmentation.get("output_rows").getAsLong());
         assertEquals(methods.get("synonym"), augmentation.getAsJsonObject("augmented").get("synonym").getAsLong());
         assertEquals(methods.get("back_translation"),
                 augmentation.getAsJsonObject("augmented").get("back_translation").getAsLong());
 
-        // the tokenized Parquet: one classification row per kept prepared row, read by the trainer's reader
+        // the tokenized Parquet: one classification row per kept prepared row; the trainer's reader sees exactly
+        // the train split's, _validation/ holds exactly the validation split's
         StageCounts tokenize = stages.get(5);
         assertEquals(report.rows(), tokenize.in());
+        Set<String> tokenizeRejected = session.read().parquet(out.resolve("_rejected").toString())
+                .filter(col(PrepRows.STAGE).equalTo("tokenize")).select(PrepRows.SOURCE).collectAsList().stream()
+                .map(r -> r.getString(0)).collect(Collectors.toSet());
+        Map<String, Long> preparedBySplit = kept.select(PrepRows.ID, PrepRows.SPLIT).collectAsList().stream()
+                .filter(r -> !tokenizeRejected.contains(r.getString(0)))
+                .collect(Collectors.groupingBy(r -> r.getString(1), Collectors.counting()));
+        assertEquals(Set.of("train", "validation"), preparedBySplit.keySet());
         Configuration conf = session.sparkContext().hadoopConfiguration();
-        List<TokenizedRow> rows = new ArrayList<>();
+        List<TokenizedRow> train = new ArrayList<>();
         for (TokenizedParquet.RowGroup group : TokenizedParquet.rowGroups(conf, tokenized.toUri().toString())) {
-            rows.addAll(TokenizedParquet.read(conf, group));
+            assertFalse(group.file().contains(TokenizeStage.VALIDATION_DIR), group.toString());
+            train.addAll(TokenizedParquet.read(conf, group));
         }
-        assertEquals(tokenize.out(), rows.size());
+        List<TokenizedRow> validation = new ArrayList<>();
+        for (TokenizedParquet.RowGroup group : TokenizedParquet.rowGroups(conf,
+                tokenized.resolve(TokenizeStage.VALIDATION_DIR).toUri().toString())) {
+            validation.addAll(TokenizedParquet.read(conf, group));
+        }
+        assertEquals(preparedBySplit.get("train"), (long) train.size());
+        assertEquals(preparedBySplit.get("validation"), (long) validation.size());
+        assertEquals(tokenize.out(), train.size() + validation.size());
+        assertEquals(train.size(), session.read().parquet(tokenized.toString()).count());
+        JsonObject tokenizedRows = json.getAsJsonObject("tokenized_rows");
+        assertEquals(train.size(), tokenizedRows.get("train").getAsLong());
+        assertEquals(validation.size(), tokenizedRows.get("validation").getAsLong());
+        List<TokenizedRow> rows = new ArrayList<>(train);
+        rows.addAll(validation);
         for (TokenizedRow row : rows) {
             assertTrue(row.inputIds().length <= 128, "cutoff_len 128");
             assertNotNull(row.label());
