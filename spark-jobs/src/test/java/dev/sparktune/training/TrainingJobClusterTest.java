@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.sparktune.arch.TinyModels;
 import dev.sparktune.config.LoadedConfig;
-import dev.sparktune.io.TokenizedParquet;
 import dev.sparktune.io.TokenizedRow;
 import dev.sparktune.io.onnx.ImportedMiniLm;
 import dev.sparktune.testing.MiniHdfs;
@@ -20,7 +19,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import java.util.SortedMap;
-import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
@@ -59,7 +57,7 @@ class TrainingJobClusterTest {
             rows.add(new TokenizedRow(ids, labels, null, null, null));
         }
         llamaData = dir.resolve("llama-data");
-        TokenizedParquet.write(new Configuration(), llamaData.resolve("part-0.parquet").toString(), rows, 512);
+        TrainingRuns.writeTokenized(llamaData, rows, 8);
     }
 
     private static LoadedConfig llamaJob(Path output, String... more) {
@@ -172,7 +170,7 @@ class TrainingJobClusterTest {
                 }
             }
         }
-        TokenizedParquet.write(new Configuration(), data.resolve("part-0.parquet").toString(), rows, 256);
+        TrainingRuns.writeTokenized(data, rows, 6);
         Files.writeString(data.resolve(TrainingRank.LABELS_FILE),
                 "{\"id2label\": {\"0\": \"sport\", \"1\": \"food\", \"2\": \"tech\"}}", StandardCharsets.UTF_8);
         List<String> overrides = List.of("model.model_name_or_path=" + miniLm, "data.tokenized_path=" + data,

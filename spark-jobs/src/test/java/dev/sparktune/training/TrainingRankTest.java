@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.sparktune.arch.TinyModels;
 import dev.sparktune.config.LoadedConfig;
-import dev.sparktune.io.TokenizedParquet;
 import dev.sparktune.io.TokenizedRow;
 import dev.sparktune.train.OutputFolder;
 import java.nio.file.Files;
@@ -12,7 +11,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
-import org.apache.hadoop.conf.Configuration;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -35,7 +33,7 @@ class TrainingRankTest {
             rows.add(new TokenizedRow(ids, ids.clone(), null, null, null));
         }
         data = dir.resolve("data");
-        TokenizedParquet.write(new Configuration(), data.resolve("part-0.parquet").toString(), rows, 400);
+        TrainingRuns.writeTokenized(data, rows, 8);
     }
 
     private static LoadedConfig job(Path output, String... more) {

@@ -7,6 +7,8 @@ import dev.sparktune.config.ConfigLoader;
 import dev.sparktune.config.LoadedConfig;
 import dev.sparktune.dist.Collective;
 import dev.sparktune.dist.InProcessCollective;
+import dev.sparktune.io.TokenizedParquet;
+import dev.sparktune.io.TokenizedRow;
 import dev.sparktune.train.LoadedCheckpoint;
 import dev.sparktune.train.OutputFolder;
 import dev.sparktune.train.StepListener;
@@ -50,6 +52,18 @@ final class TrainingRuns {
             }
         } finally {
             threads.shutdownNow();
+        }
+    }
+
+    /**
+     * Tokenized Parquet in {@code files} files of one row group each: ranks share out whole row groups, and a small
+     * file holds only one (Parquet checks the row-group size every 100 rows).
+     */
+    static void writeTokenized(Path folder, List<TokenizedRow> rows, int files) {
+        int per = (rows.size() + files - 1) / files;
+        for (int f = 0; f < files; f++) {
+            TokenizedParquet.write(new Configuration(), folder.resolve(String.format("part-%02d.parquet", f)).toString(),
+                    rows.subList(f * per, Math.min(rows.size(), (f + 1) * per)), 1 << 20);
         }
     }
 
