@@ -57,6 +57,12 @@ public final class TrainingRank {
 
     public static Run run(JobConfig job, Collective collective, Configuration hadoop, StepListener listener,
                           Device device) {
+        return run(job, collective, hadoop, listener, device, TrainingData.open(hadoop, job.data().tokenizedPath()));
+    }
+
+    /** As {@link #run(JobConfig, Collective, Configuration, StepListener, Device)} over {@code data}, of which the rank reads its share. */
+    static Run run(JobConfig job, Collective collective, Configuration hadoop, StepListener listener, Device device,
+                   TrainingData data) {
         Path modelDir = LocalCopy.of(hadoop, job.model().modelNameOrPath());
         DataType dtype = dataType(job.model().computeDtype());
         MethodConfig m = job.method();
@@ -74,7 +80,6 @@ public final class TrainingRank {
                     padTokenId(tokenizer))
                     .withDataParallel(collective, job.dist())
                     .withStepListener(listener);
-            TrainingData data = TrainingData.open(hadoop, job.data().tokenizedPath());
             OutputFolder output = new OutputFolder(hadoop, job.train().outputDir());
             Optional<String> start = startingPoint(job, output);
             Trainer.Result result = trainer.train(data, output, start, manager, Long.MAX_VALUE);

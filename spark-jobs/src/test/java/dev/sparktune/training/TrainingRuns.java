@@ -3,16 +3,22 @@ package dev.sparktune.training;
 import ai.djl.Device;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
 import dev.sparktune.config.ConfigLoader;
 import dev.sparktune.config.LoadedConfig;
 import dev.sparktune.dist.Collective;
 import dev.sparktune.dist.InProcessCollective;
 import dev.sparktune.io.TokenizedParquet;
 import dev.sparktune.io.TokenizedRow;
+import dev.sparktune.train.InterleavedShards;
 import dev.sparktune.train.LoadedCheckpoint;
 import dev.sparktune.train.OutputFolder;
 import dev.sparktune.train.StepListener;
 import dev.sparktune.train.TrainingCheckpoints;
+import dev.sparktune.train.TrainingData;
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -22,6 +28,7 @@ import java.util.TreeMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.stream.Stream;
 import org.apache.hadoop.conf.Configuration;
 
 /** Test support: job configs, the in-process reference run, and reading a checkpoint's tensors back. */
@@ -67,6 +74,38 @@ final class TrainingRuns {
         }
     }
 
+    /**
+     * One rank in this process with the whole global micro-batch ({@code world_size x per_device_train_batch_size}
+     * rows), reading the rows the job's ranks read, interleaved in rank order ({@link InterleavedShards}): the
+     * single-process run a data-parallel run must equal.
+     */
+    static void runOneRank(LoadedConfig config) {
+        int world = config.job().dist().worldSize();
+        int perRank = config.job().train().perDeviceTrainBatchSize();
+        LoadedConfig one = ConfigLoader.parse(config.toYaml(), config.source(), List.of("dist.world_size=1",
+                "train.per_device_train_batch_size=" + world * perRank));
+        Configuration conf = new Configuration();
+        TrainingData data = new InterleavedShards(TrainingData.open(conf, config.job().data().tokenizedPath()),
+                config.job().train().seed(), world, perRank);
+        TrainingRank.run(one.job(), InProcessCollective.group(1).get(0), conf, StepListener.NONE, Device.cpu(), data);
+    }
+
+    /** A copy of a BERT-family model folder with its dropout probabilities set to 0. */
+    static Path withoutDropout(Path model, Path copy) throws IOException {
+        Files.createDirectories(copy);
+        try (Stream<Path> files = Files.list(model)) {
+            for (Path f : files.filter(Files::isRegularFile).toList()) {
+                Files.copy(f, copy.resolve(f.getFileName()));
+            }
+        }
+        Path config = copy.resolve("config.json");
+        JsonObject json = JsonParser.parseString(Files.readString(config)).getAsJsonObject();
+        json.addProperty("hidden_dropout_prob", 0.0);
+        json.addProperty("attention_probs_dropout_prob", 0.0);
+        Files.writeString(config, json.toString());
+        return copy;
+    }
+
     /** The trainable tensors of a checkpoint folder on any file system, as doubles by name. */
     static SortedMap<String, double[]> tensors(Configuration conf, String checkpoint) {
         SortedMap<String, double[]> out = new TreeMap<>();
@@ -88,6 +127,20 @@ final class TrainingRuns {
     /** A local path as the location string checkpoints are reported by. */
     static String location(Path path) {
         return OutputFolder.local(path).location();
+    }
+
+    /** The tensor with the largest relative difference, and that difference: for the messages of failed checks. */
+    static String worstTensor(Map<String, double[]> a, Map<String, double[]> b) {
+        String worst = null;
+        double largest = -1;
+        for (String name : a.keySet()) {
+            double d = maxRelativeDifference(Map.of(name, a.get(name)), Map.of(name, b.get(name)));
+            if (d > largest) {
+                largest = d;
+                worst = name;
+            }
+        }
+        return worst + " (" + largest + ")";
     }
 
     /** The largest, over tensors, of max |a - b| / max(max |b|, 1e-12). */
