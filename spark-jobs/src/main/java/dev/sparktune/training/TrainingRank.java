@@ -10,6 +10,7 @@ import dev.sparktune.arch.PretrainedModel;
 import dev.sparktune.config.JobConfig;
 import dev.sparktune.config.MethodConfig;
 import dev.sparktune.dist.Collective;
+import dev.sparktune.pack.TokenizeStage;
 import dev.sparktune.peft.Method;
 import dev.sparktune.peft.PeftModel;
 import dev.sparktune.tokenize.SpecialToken;
@@ -36,6 +37,9 @@ import org.apache.hadoop.fs.FileSystem;
  * model_name_or_path} (nothing is broadcast), applies the method, opens its share of {@code data.tokenized_path}
  * and trains. The same code runs in a Spark barrier task and, for reference runs, in one process with in-process
  * ranks.
+ *
+ * <p>With {@code eval.eval_steps} above 0 and a validation split beside the training rows (as {@code sparktune prep}
+ * writes it), the loss on it is evaluated every {@code eval_steps} steps ({@code early_stopping_patience} applies).
  *
  * <p>Where it starts: from the newest complete checkpoint in {@code output_dir} when there is one (a retried Spark
  * stage, or a rerun of a scheduled job), else from {@code resume_from_checkpoint} when it is set, else from the
@@ -80,6 +84,10 @@ public final class TrainingRank {
                     padTokenId(tokenizer))
                     .withDataParallel(collective, job.dist())
                     .withStepListener(listener);
+            Optional<TrainingData> validation = validationData(hadoop, job.data().tokenizedPath());
+            if (job.eval().evalSteps() > 0 && validation.isPresent()) {
+                trainer = trainer.withValidation(validation.get(), job.eval().evalSteps());
+            }
             OutputFolder output = new OutputFolder(hadoop, job.train().outputDir());
             Optional<String> start = startingPoint(job, output);
             Trainer.Result result = trainer.train(data, output, start, manager, Long.MAX_VALUE);
@@ -87,6 +95,22 @@ public final class TrainingRank {
                     : FinalExport.write(model, folder, job.model().modelNameOrPath(), output);
             return new Run(result, start.orElse(null), export);
         }
+    }
+
+    /**
+     * The validation split {@code sparktune prep} writes beside the training rows, in
+     * {@code <tokenized_path>/_validation}, when there is one. Every rank evaluates all of it.
+     */
+    static Optional<TrainingData> validationData(Configuration hadoop, String tokenizedPath) {
+        org.apache.hadoop.fs.Path folder = new org.apache.hadoop.fs.Path(tokenizedPath, TokenizeStage.VALIDATION_DIR);
+        try {
+            if (!folder.getFileSystem(hadoop).exists(folder)) {
+                return Optional.empty();
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot look for the validation split " + folder + ": " + e, e);
+        }
+        return Optional.of(TrainingData.open(hadoop, folder.toString()));
     }
 
     /** The newest complete checkpoint in the output folder, else {@code resume_from_checkpoint}, else none. */

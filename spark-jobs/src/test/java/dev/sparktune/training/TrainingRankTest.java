@@ -1,11 +1,14 @@
 package dev.sparktune.training;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.sparktune.arch.TinyModels;
 import dev.sparktune.config.LoadedConfig;
 import dev.sparktune.io.TokenizedRow;
+import dev.sparktune.train.MetricsLog;
 import dev.sparktune.train.OutputFolder;
+import dev.sparktune.train.StepMetrics;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -65,6 +68,31 @@ class TrainingRankTest {
         LoadedConfig again = job(output, "train.resume_from_checkpoint=" + dir.resolve("does-not-exist"));
         assertEquals(TrainingRuns.location(output.resolve("checkpoint-8")),
                 TrainingRank.startingPoint(again.job(), OutputFolder.local(output)).orElseThrow());
+    }
+
+    @Test
+    void theValidationSplitBesideTheTrainingRowsIsEvaluatedEveryEvalSteps() throws Exception {
+        Path withValidation = dir.resolve("with-validation");
+        try (var files = Files.list(data)) {
+            Files.createDirectories(withValidation);
+            for (Path f : files.toList()) {
+                Files.copy(f, withValidation.resolve(f.getFileName()));
+            }
+        }
+        Random random = new Random(6);
+        List<TokenizedRow> held = new ArrayList<>();
+        for (int i = 0; i < 6; i++) {
+            long[] ids = random.longs(6, 1, 61).toArray();
+            held.add(new TokenizedRow(ids, ids.clone(), null, null, null));
+        }
+        TrainingRuns.writeTokenized(withValidation.resolve("_validation"), held, 1);
+        Path output = dir.resolve("validated");
+        TrainingRuns.runInProcess(job(output, "data.tokenized_path=" + withValidation, "eval.eval_steps=4"));
+
+        List<StepMetrics> evaluated = MetricsLog.read(output.resolve("metrics.jsonl")).stream()
+                .filter(m -> m.taskLosses().containsKey("validation")).toList();
+        assertEquals(List.of(4L, 8L), evaluated.stream().map(StepMetrics::step).toList());
+        assertTrue(evaluated.stream().allMatch(m -> m.taskLosses().get("validation") > 0));
     }
 
     private static List<String> folders(Path output) throws Exception {
