@@ -1,6 +1,5 @@
 package dev.sparktune.cli;
 
-import dev.sparktune.config.ConfigError;
 import dev.sparktune.config.ConfigException;
 import dev.sparktune.config.ConfigLoader;
 import dev.sparktune.config.LoadedConfig;
@@ -18,9 +17,6 @@ import picocli.CommandLine.Model.CommandSpec;
 @Command(name = "config", description = "Work with job configuration files.",
         subcommands = ConfigCommand.Validate.class, mixinStandardHelpOptions = true)
 final class ConfigCommand {
-
-    /** Exit code for a config that does not validate, as for any other usage error. */
-    static final int INVALID = 2;
 
     @Command(name = "validate", mixinStandardHelpOptions = true,
             description = {"Check a job YAML and print the resolved config, defaults included.",
@@ -44,13 +40,7 @@ final class ConfigCommand {
                 spec.commandLine().getOut().flush();
                 return 0;
             } catch (ConfigException e) {
-                var err = spec.commandLine().getErr();
-                for (ConfigError error : e.errors()) {
-                    err.println(error);
-                }
-                err.println(e.errors().size() + (e.errors().size() == 1 ? " problem" : " problems") + " in " + file);
-                err.flush();
-                return INVALID;
+                return ConfigProblems.report(spec.commandLine().getErr(), e, file);
             }
         }
     }

@@ -1,6 +1,5 @@
 package dev.sparktune.cli;
 
-import dev.sparktune.config.ConfigError;
 import dev.sparktune.config.ConfigException;
 import dev.sparktune.config.ConfigLoader;
 import dev.sparktune.config.DataConfig;
@@ -29,9 +28,6 @@ import picocli.CommandLine.Spec;
             "data.prepared_path, with _rejected/ (rows no stage could keep, with the reason) and _report.json.",
             "Runs on the Spark master spark-submit gives, or on local[*] when there is none."})
 final class PrepCommand implements Callable<Integer> {
-    /** Exit code for a job the user must fix (config, registry, a dataset that matches no file). */
-    static final int INVALID = 2;
-
     @Spec
     CommandSpec spec;
 
@@ -58,16 +54,11 @@ final class PrepCommand implements Callable<Integer> {
             partitionSpec = partition == null ? null : PartitionSpec.parse(partition);
             PrepJob.checkConfig(data);
         } catch (ConfigException e) {
-            for (ConfigError error : e.errors()) {
-                err.println(error);
-            }
-            err.println(e.errors().size() + (e.errors().size() == 1 ? " problem" : " problems") + " in " + file);
-            err.flush();
-            return INVALID;
+            return ConfigProblems.report(err, e, file);
         } catch (IllegalArgumentException e) {
             err.println("prep: " + e.getMessage());
             err.flush();
-            return INVALID;
+            return ConfigProblems.INVALID;
         }
 
         boolean ownSession = SparkSession.getActiveSession().isEmpty() && SparkSession.getDefaultSession().isEmpty();
@@ -89,7 +80,7 @@ final class PrepCommand implements Callable<Integer> {
         } catch (DatasetInfoException | IllegalArgumentException e) {
             err.println("prep: " + e.getMessage());
             err.flush();
-            return INVALID;
+            return ConfigProblems.INVALID;
         } finally {
             if (ownSession) {
                 spark.stop();

@@ -1,6 +1,5 @@
 package dev.sparktune.cli;
 
-import dev.sparktune.config.ConfigError;
 import dev.sparktune.config.ConfigException;
 import dev.sparktune.config.ConfigLoader;
 import dev.sparktune.config.LoadedConfig;
@@ -42,13 +41,13 @@ final class TrainCommand implements Callable<Integer> {
         LoadedConfig config;
         try {
             config = ConfigLoader.load(file, overrides);
+            TrainingJob.checkInputs(config.job());
         } catch (ConfigException e) {
-            for (ConfigError error : e.errors()) {
-                err.println(error);
-            }
-            err.println(e.errors().size() + (e.errors().size() == 1 ? " problem" : " problems") + " in " + file);
+            return ConfigProblems.report(err, e, file);
+        } catch (IllegalArgumentException e) {
+            err.println("train: " + e.getMessage());
             err.flush();
-            return PrepCommand.INVALID;
+            return ConfigProblems.INVALID;
         }
 
         boolean ownSession = SparkSession.getActiveSession().isEmpty() && SparkSession.getDefaultSession().isEmpty();
@@ -71,7 +70,7 @@ final class TrainCommand implements Callable<Integer> {
         } catch (IllegalArgumentException | IllegalStateException e) {
             err.println("train: " + e.getMessage());
             err.flush();
-            return PrepCommand.INVALID;
+            return ConfigProblems.INVALID;
         } finally {
             if (ownSession) {
                 spark.stop();

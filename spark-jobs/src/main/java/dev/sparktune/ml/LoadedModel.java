@@ -5,6 +5,7 @@ import ai.djl.ndarray.types.DataType;
 import dev.sparktune.arch.Bert;
 import dev.sparktune.arch.ModelDirectory;
 import dev.sparktune.arch.PretrainedModel;
+import dev.sparktune.io.LocalFolders;
 import dev.sparktune.peft.PeftFormat;
 import dev.sparktune.tokenize.Tokenizer;
 import java.io.IOException;

@@ -2,6 +2,7 @@ package dev.sparktune.ml;
 
 import dev.sparktune.arch.ModelDirectory;
 import dev.sparktune.augment.HadoopConf;
+import dev.sparktune.io.LocalFolders;
 import dev.sparktune.peft.PeftFormat;
 import java.io.FileNotFoundException;
 import java.io.IOException;

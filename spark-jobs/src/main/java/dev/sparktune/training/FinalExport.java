@@ -1,6 +1,7 @@
 package dev.sparktune.training;
 
 import dev.sparktune.arch.ModelDirectory;
+import dev.sparktune.io.LocalFolders;
 import dev.sparktune.peft.BitFit;
 import dev.sparktune.peft.Freeze;
 import dev.sparktune.peft.FullFineTuning;
@@ -11,9 +12,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Comparator;
 import java.util.UUID;
-import java.util.stream.Stream;
 import org.apache.hadoop.fs.FileSystem;
 
 /**
@@ -56,18 +55,8 @@ final class FinalExport {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot export the trained model to " + target + ": " + e, e);
         } finally {
-            deleteQuietly(scratch);
+            LocalFolders.deleteQuietly(scratch);
         }
     }
 
-    private static void deleteQuietly(Path dir) {
-        if (dir == null) {
-            return;
-        }
-        try (Stream<Path> tree = Files.walk(dir)) {
-            tree.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        } catch (IOException | UncheckedIOException ignored) {
-            // a temporary folder left behind is the operating system's to clean
-        }
-    }
 }

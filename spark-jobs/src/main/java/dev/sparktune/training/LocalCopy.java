@@ -1,14 +1,13 @@
 package dev.sparktune.training;
 
+import dev.sparktune.io.LocalFolders;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Comparator;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.stream.Stream;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 
@@ -40,18 +39,11 @@ public final class LocalCopy {
                 throw new IllegalArgumentException(location + " is a file; model_name_or_path names a model folder");
             }
             fs.copyToLocalFile(false, source, new org.apache.hadoop.fs.Path(target.toUri()), true);
-            Runtime.getRuntime().addShutdownHook(new Thread(() -> deleteQuietly(target), "sparktune-remove-model-copy"));
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> LocalFolders.deleteQuietly(target), "sparktune-remove-model-copy"));
             return target.resolve(source.getName());
         } catch (IOException e) {
             throw new UncheckedIOException("cannot copy the model folder " + location + " to this machine: " + e, e);
         }
     }
 
-    private static void deleteQuietly(Path dir) {
-        try (Stream<Path> tree = Files.walk(dir)) {
-            tree.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        } catch (IOException | UncheckedIOException ignored) {
-            // the JVM is exiting; the temporary folder is the operating system's to clean
-        }
-    }
 }

@@ -76,7 +76,8 @@ public final class TrainingJob {
         }
     }
 
-    private static void checkInputs(JobConfig job) {
+    /** Fails, naming the key to set, when the job lacks what training needs; no Spark is needed for this check. */
+    public static void checkInputs(JobConfig job) {
         if (job.model().modelNameOrPath() == null) {
             throw new IllegalArgumentException("model.model_name_or_path is not set: name the model folder to fine-tune");
         }
