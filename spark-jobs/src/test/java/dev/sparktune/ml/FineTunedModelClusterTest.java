@@ -225,7 +225,9 @@ class FineTunedModelClusterTest {
     @Test
     void inASavedPipelineItLoadsBackThroughSparkMlsOwnReader() throws Exception {
         Path llama = ScoringModels.tinyLlama(dir.resolve("pipeline-llama"));
-        Dataset<Row> frame = TokenRows.frame(spark.session(), TokenRows.mixed(new Random(12))).repartition(2);
+        // no shuffle, so both transforms batch the same rows together: a row's float32 loss depends in its last
+        // bits on the padded length of its batch
+        Dataset<Row> frame = TokenRows.frame(spark.session(), TokenRows.mixed(new Random(12)));
         FineTunedModel model = FineTunedModel.of(llama.toString(), null).setBatchSize(3).setLossCol("nll");
         PipelineModel pipeline = new Pipeline().setStages(new PipelineStage[] {model}).fit(frame);
         String saved = dir.resolve("saved-pipeline").toUri().toString();
