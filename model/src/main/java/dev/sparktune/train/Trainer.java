@@ -253,7 +253,9 @@ public final class Trainer {
                         boolean stop = false;
                         if (!validation.isEmpty() && step % evalSteps == 0) {
                             Map<String, Double> losses = evaluate(validation, manager);
-                            double validationLoss = losses.get("validation");
+                            // every rank stops on rank 0's loss, so a last-bit difference cannot stop one rank alone
+                            double validationLoss = optimizer.sum(new double[] {
+                                collective.rank() == 0 ? losses.get("validation") : 0})[0];
                             stop = stopping.observe(validationLoss);
                             if (writer) {
                                 metrics.write(new StepMetrics(step, loss, losses, lr, outcome.gradNorm(),

@@ -12,6 +12,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import org.apache.spark.SparkConf;
+import org.apache.spark.SparkException;
 import org.apache.spark.sql.SparkSession;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -25,6 +26,9 @@ import picocli.CommandLine.Spec;
             "Spark barrier task; checkpoints go to train.output_dir (any Hadoop file system). A run continues from",
             "the newest complete checkpoint there. Runs on the Spark master spark-submit gives, or on local[*]."})
 final class TrainCommand implements Callable<Integer> {
+    /** Exit code for a job that started and failed. */
+    static final int FAILED = 1;
+
     @Spec
     CommandSpec spec;
 
@@ -63,14 +67,32 @@ final class TrainCommand implements Callable<Integer> {
         try {
             TrainingOutcome outcome = TrainingJob.run(spark, config);
             PrintWriter out = spec.commandLine().getOut();
-            out.printf("Trained %,d steps (last loss %.4f); final checkpoint %s%n", outcome.steps(), outcome.lastLoss(),
-                    outcome.checkpoint());
+            if (Double.isNaN(outcome.lastLoss())) {
+                out.printf("Nothing left to train: %s had already reached step %,d; final checkpoint %s%n",
+                        config.job().train().outputDir(), outcome.steps(), outcome.checkpoint());
+            } else {
+                out.printf("Trained to step %,d (last loss %.4f); final checkpoint %s%n", outcome.steps(),
+                        outcome.lastLoss(), outcome.checkpoint());
+            }
             out.flush();
             return 0;
         } catch (IllegalArgumentException | IllegalStateException e) {
             err.println("train: " + e.getMessage());
             err.flush();
             return ConfigProblems.INVALID;
+        } catch (Exception e) {
+            if (!(e instanceof SparkException)) {
+                throw e;
+            }
+            // Spark throws its (checked) SparkException from Scala undeclared. Here a rank failed in every attempt of
+            // the stage, and the rank's own error says what went wrong.
+            Throwable cause = e;
+            while (cause.getCause() != null) {
+                cause = cause.getCause();
+            }
+            err.println("train: the training stage failed in every attempt; the last error: " + cause);
+            err.flush();
+            return FAILED;
         } finally {
             if (ownSession) {
                 spark.stop();

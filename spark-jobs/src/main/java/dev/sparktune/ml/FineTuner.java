@@ -8,6 +8,7 @@ import com.google.gson.JsonObject;
 import dev.sparktune.config.ConfigLoader;
 import dev.sparktune.config.JobConfig;
 import dev.sparktune.config.LoadedConfig;
+import dev.sparktune.train.TrainingCheckpoints;
 import dev.sparktune.training.TrainingJob;
 import dev.sparktune.training.TrainingOutcome;
 import dev.sparktune.training.TrainingRank;
@@ -17,6 +18,8 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Optional;
+import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FSDataOutputStream;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
@@ -44,7 +47,8 @@ import org.apache.spark.sql.types.StructType;
  * objective needs them {@code labels} and {@code segment_ids} (causal LM) or {@code label} (class index, for
  * {@code method.stage: cls}). {@code fit} writes them to {@code <train.output_dir>/_training_data} as Parquet on the
  * executors, in {@code 4 x world_size} files so every rank gets whole row groups of its own, and the ranks read
- * them from there: rows never pass through the driver.
+ * them from there: rows never pass through the driver. Each fit needs a {@code train.output_dir} of its own: one
+ * that holds checkpoints of an earlier run is refused, since the job would continue that run.
  */
 public final class FineTuner extends Estimator<FineTunedModel> {
     static final String DATA_FOLDER = "_training_data";
@@ -114,6 +118,15 @@ public final class FineTuner extends Estimator<FineTunedModel> {
         transformSchema(dataset.schema());
         LoadedConfig loaded = loadConfig();
         JobConfig job = loaded.job();
+        Configuration hadoop = dataset.sparkSession().sparkContext().hadoopConfiguration();
+        Optional<String> earlier = new TrainingCheckpoints(hadoop, job.train().outputDir(), job.train().saveTotalLimit())
+                .latest();
+        if (earlier.isPresent()) {
+            // the training job would continue that run: a refit on new data must not quietly return the old model
+            throw new IllegalArgumentException("FineTuner: train.output_dir " + job.train().outputDir() + " already holds"
+                    + " checkpoints of an earlier run (" + earlier.get() + "); give each fit its own train.output_dir,"
+                    + " or remove the earlier run");
+        }
         String data = new Path(job.train().outputDir(), DATA_FOLDER).toString();
         Dataset<Row> rows = tokenizedColumns(dataset).repartition(FILES_PER_RANK * job.dist().worldSize());
         rows.write().mode(SaveMode.Overwrite).parquet(data);

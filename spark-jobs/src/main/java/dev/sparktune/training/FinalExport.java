@@ -1,6 +1,7 @@
 package dev.sparktune.training;
 
 import dev.sparktune.arch.ModelDirectory;
+import dev.sparktune.io.HadoopFiles;
 import dev.sparktune.io.LocalFolders;
 import dev.sparktune.peft.BitFit;
 import dev.sparktune.peft.Freeze;
@@ -37,6 +38,7 @@ final class FinalExport {
         org.apache.hadoop.fs.Path target = new org.apache.hadoop.fs.Path(output.resolve(name));
         org.apache.hadoop.fs.Path hidden = new org.apache.hadoop.fs.Path(output.resolve("." + name + "." + UUID.randomUUID()));
         Path scratch = null;
+        FileSystem fs = null;
         try {
             scratch = Files.createTempDirectory("sparktune-export-");
             Path local = scratch.resolve(name);
@@ -45,7 +47,7 @@ final class FinalExport {
             } else {
                 PeftFormat.save(model, local, baseLocation);
             }
-            FileSystem fs = target.getFileSystem(output.conf());
+            fs = HadoopFiles.fileSystem(target, output.conf());     // raw on local disks: no .crc files
             fs.copyFromLocalFile(false, true, new org.apache.hadoop.fs.Path(local.toUri()), hidden);
             fs.delete(target, true);
             if (!fs.rename(hidden, target)) {
@@ -53,10 +55,21 @@ final class FinalExport {
             }
             return fs.makeQualified(target).toString();
         } catch (IOException e) {
+            deleteQuietly(fs, hidden);
             throw new UncheckedIOException("cannot export the trained model to " + target + ": " + e, e);
         } finally {
             LocalFolders.deleteQuietly(scratch);
         }
     }
 
+    private static void deleteQuietly(FileSystem fs, org.apache.hadoop.fs.Path folder) {
+        if (fs == null) {
+            return;
+        }
+        try {
+            fs.delete(folder, true);
+        } catch (IOException ignored) {
+            // the export already failed with a better message; a hidden leftover does not look like an export
+        }
+    }
 }

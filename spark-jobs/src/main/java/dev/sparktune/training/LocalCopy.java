@@ -32,17 +32,24 @@ public final class LocalCopy {
 
     private static Path download(Configuration conf, String location) {
         org.apache.hadoop.fs.Path source = new org.apache.hadoop.fs.Path(location);
+        Path target = null;
         try {
-            Path target = Files.createTempDirectory("sparktune-model-");
+            target = Files.createTempDirectory("sparktune-model-");
             FileSystem fs = source.getFileSystem(conf);
             if (!fs.getFileStatus(source).isDirectory()) {
                 throw new IllegalArgumentException(location + " is a file; model_name_or_path names a model folder");
             }
             fs.copyToLocalFile(false, source, new org.apache.hadoop.fs.Path(target.toUri()), true);
-            Runtime.getRuntime().addShutdownHook(new Thread(() -> LocalFolders.deleteQuietly(target), "sparktune-remove-model-copy"));
+            Path copy = target;
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> LocalFolders.deleteQuietly(copy),
+                    "sparktune-remove-model-copy"));
             return target.resolve(source.getName());
         } catch (IOException e) {
+            LocalFolders.deleteQuietly(target);     // a retry copies afresh; a partial copy must not pile up
             throw new UncheckedIOException("cannot copy the model folder " + location + " to this machine: " + e, e);
+        } catch (RuntimeException e) {
+            LocalFolders.deleteQuietly(target);
+            throw e;
         }
     }
 

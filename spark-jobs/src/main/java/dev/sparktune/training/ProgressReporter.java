@@ -1,14 +1,14 @@
 package dev.sparktune.training;
 
 import dev.sparktune.train.StepListener;
+import java.io.BufferedWriter;
 import java.io.IOException;
+import java.io.OutputStreamWriter;
 import java.io.Serializable;
 import java.io.Writer;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
-import java.io.BufferedWriter;
-import java.io.OutputStreamWriter;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -31,6 +31,7 @@ final class ProgressReporter implements StepListener, AutoCloseable {
     private Writer out;
     private boolean failed;
 
+    /** Sends to {@code target}; a null target (progress off on the driver) sends nothing. */
     ProgressReporter(Target target, int loggingSteps) {
         this.target = target;
         this.loggingSteps = loggingSteps;
@@ -39,7 +40,8 @@ final class ProgressReporter implements StepListener, AutoCloseable {
     @Override
     public void afterStep(StepProgress progress) {
         long step = progress.metrics().step();
-        if (progress.rank() != 0 || failed || (step % loggingSteps != 0 && step != progress.totalSteps())) {
+        if (target == null || progress.rank() != 0 || failed
+                || (step % loggingSteps != 0 && step != progress.totalSteps())) {
             return;
         }
         try {

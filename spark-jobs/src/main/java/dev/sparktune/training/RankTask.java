@@ -7,10 +7,13 @@ import dev.sparktune.config.ConfigLoader;
 import dev.sparktune.config.JobConfig;
 import dev.sparktune.dist.RingCollective;
 import dev.sparktune.dist.RingOptions;
+import dev.sparktune.train.OutputFolder;
 import dev.sparktune.train.StepListener;
 import dev.sparktune.train.Trainer;
+import dev.sparktune.train.TrainingData;
 import java.io.Serializable;
 import java.util.List;
+import java.util.Optional;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.BarrierTaskContext;
 import org.apache.spark.SparkEnv;
@@ -50,10 +53,13 @@ final class RankTask extends AbstractFunction1<Iterator<Integer>, Iterator<RankO
         JobConfig job = ConfigLoader.parse(configYaml, configSource, List.of()).job();
         Engine.getInstance();    // loads libtorch, which the next call needs
         JniUtils.setNumThreads(context.cpus());
-        Device device = device(context);
+        Device device = device(context, job.model().device());
         Configuration hadoop = SparkHadoopUtil.get().newConfiguration(SparkEnv.get().conf());
         LOG.info("rank {} of {} (stage attempt {}) on {} with {} threads", rank, job.dist().worldSize(), attempt,
                 device, context.cpus());
+        // the slow part of starting, copying the model to this machine, comes before the rendezvous, whose wait is
+        // bounded by spark.barrier.sync.timeout, rather than after it, where the first collective would time out
+        LocalCopy.of(hadoop, job.model().modelNameOrPath());
         try (RingCollective ring = Rendezvous.join(context, RingOptions.from(job.dist()));
              ProgressReporter reporter = new ProgressReporter(progress, job.train().loggingSteps())) {
             StepListener listener = p -> {
@@ -63,7 +69,9 @@ final class RankTask extends AbstractFunction1<Iterator<Integer>, Iterator<RankO
                     Runtime.getRuntime().halt(FaultInjection.EXIT_STATUS);
                 }
             };
-            TrainingRank.Run run = TrainingRank.run(job, ring, hadoop, listener, device);
+            Optional<String> start = agreedStartingPoint(context, job, hadoop);
+            TrainingRank.Run run = TrainingRank.run(job, ring, hadoop, listener, device,
+                    TrainingData.open(hadoop, job.data().tokenizedPath()), start);
             Trainer.Result result = run.result();
             RankOutcome outcome = new RankOutcome(rank, result.steps(), result.lastLoss(),
                     result.checkpoint(), run.resumedFrom(), run.export(), attempt);
@@ -71,12 +79,33 @@ final class RankTask extends AbstractFunction1<Iterator<Integer>, Iterator<RankO
         }
     }
 
-    /** The first GPU address Spark gave this task ({@code spark.task.resource.gpu.amount}), else the CPU. */
-    private static Device device(BarrierTaskContext context) {
+    /** Rank 0 picks where the run starts (a checkpoint location, or none) and every rank takes the same. */
+    private static Optional<String> agreedStartingPoint(BarrierTaskContext context, JobConfig job, Configuration hadoop) {
+        String mine = context.partitionId() != 0 ? ""
+                : TrainingRank.startingPoint(job, new OutputFolder(hadoop, job.train().outputDir())).orElse("");
+        String chosen = context.allGather(mine)[0];
+        return chosen.isEmpty() ? Optional.empty() : Optional.of(chosen);
+    }
+
+    /**
+     * {@code model.device}: {@code cpu}; {@code gpu}, the first GPU address Spark gave this task (an error when it
+     * gave none); {@code auto}, that GPU when there is one, else the CPU.
+     */
+    private static Device device(BarrierTaskContext context, String wanted) {
         ResourceInformation gpu = context.resourcesJMap().get("gpu");
-        if (gpu == null || gpu.addresses().length == 0) {
+        return device(gpu == null ? new String[0] : gpu.addresses(), wanted);
+    }
+
+    static Device device(String[] gpuAddresses, String wanted) {
+        boolean assigned = gpuAddresses.length > 0;
+        if (wanted.equals("gpu") && !assigned) {
+            throw new IllegalStateException("model.device is gpu, but Spark assigned this task no GPU: set"
+                    + " spark.task.resource.gpu.amount=1 and spark.executor.resource.gpu.amount (with a discovery"
+                    + " script), or use model.device: auto");
+        }
+        if (wanted.equals("cpu") || !assigned) {
             return Device.cpu();
         }
-        return Device.gpu(Integer.parseInt(gpu.addresses()[0]));
+        return Device.gpu(Integer.parseInt(gpuAddresses[0]));
     }
 }

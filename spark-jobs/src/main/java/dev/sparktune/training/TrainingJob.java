@@ -1,12 +1,18 @@
 package dev.sparktune.training;
 
+import dev.sparktune.config.ConfigLoader;
 import dev.sparktune.config.JobConfig;
 import dev.sparktune.config.LoadedConfig;
+import dev.sparktune.train.TrainingData;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
 import java.util.stream.IntStream;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileSystem;
 import org.apache.spark.SparkContext;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.rdd.RDD;
@@ -26,6 +32,12 @@ public final class TrainingJob {
     private static final Logger LOG = LoggerFactory.getLogger(TrainingJob.class);
     /** How long the driver waits for executors to register before it calls the cluster too small. */
     static final Duration SLOT_WAIT = Duration.ofSeconds(30);
+    /** The local properties behind {@code setJobGroup}, restored afterwards so a caller's own group survives. */
+    private static final String JOB_GROUP_ID = "spark.jobGroup.id";
+    private static final String JOB_DESCRIPTION = "spark.job.description";
+    private static final String JOB_INTERRUPT_ON_CANCEL = "spark.job.interruptOnCancel";
+    /** How long the driver waits, after the stage, for progress lines still in flight. */
+    static final Duration PROGRESS_DRAIN = Duration.ofSeconds(5);
 
     private TrainingJob() {
     }
@@ -35,10 +47,11 @@ public final class TrainingJob {
     }
 
     /** As {@link #run(SparkSession, LoadedConfig)}, with a test's {@code fault} injected (null for none). */
-    public static TrainingOutcome run(SparkSession spark, LoadedConfig config, FaultInjection fault) {
-        JobConfig job = config.job();
-        checkInputs(job);
+    public static TrainingOutcome run(SparkSession spark, LoadedConfig given, FaultInjection fault) {
+        checkInputs(given.job());
         SparkContext sc = spark.sparkContext();
+        LoadedConfig config = qualified(given, sc.hadoopConfiguration());
+        JobConfig job = config.job();
         List<String> problems = ClusterPreflight.configurationProblems(sc.getConf(), job.dist());
         if (!problems.isEmpty()) {
             throw new IllegalStateException(String.join("\n", problems));
@@ -48,10 +61,14 @@ public final class TrainingJob {
             LOG.warn(warning);
         }
         int world = job.dist().worldSize();
+        checkShares(job, sc.hadoopConfiguration());
         ClusterPreflight.awaitSlots(sc, world, SLOT_WAIT);
 
         String runName = new org.apache.hadoop.fs.Path(job.train().outputDir()).getName();
-        try (ProgressServer progress = ProgressServer.start(runName, sc.getConf().get("spark.driver.host"))) {
+        try (ProgressServer progress = ProgressServer.start(runName, sc.getConf())) {
+            String previousGroup = sc.getLocalProperty(JOB_GROUP_ID);
+            String previousDescription = sc.getLocalProperty(JOB_DESCRIPTION);
+            String previousInterrupt = sc.getLocalProperty(JOB_INTERRUPT_ON_CANCEL);
             sc.setJobGroup("sparktune-train-" + UUID.randomUUID(), "sparktune train " + runName + ": " + world
                     + " ranks, output " + job.train().outputDir(), true);
             List<RankOutcome> outcomes;
@@ -63,16 +80,64 @@ public final class TrainingJob {
                         ClassTag$.MODULE$.apply(RankOutcome.class));
                 outcomes = new ArrayList<>(trained.toJavaRDD().repartition(1).collect());
             } finally {
-                sc.clearJobGroup();
+                sc.setLocalProperty(JOB_GROUP_ID, previousGroup);
+                sc.setLocalProperty(JOB_DESCRIPTION, previousDescription);
+                sc.setLocalProperty(JOB_INTERRUPT_ON_CANCEL, previousInterrupt);
             }
             RankOutcome first = outcomes.stream().filter(o -> o.rank() == 0).findFirst()
                     .orElseThrow(() -> new IllegalStateException("rank 0 returned no outcome"));
             int attempts = 1 + outcomes.stream().mapToInt(RankOutcome::stageAttempt).max().orElse(0);
             LOG.info("run {}: {} steps, last loss {}, checkpoint {} ({} stage attempt{})", runName, first.steps(),
                     first.lastLoss(), first.checkpoint(), attempts, attempts == 1 ? "" : "s");
-            return new TrainingOutcome(first.steps(), first.lastLoss(), first.checkpoint(), first.resumedFrom(), first.export(),
-                    attempts,
-                    progress.received());
+            return new TrainingOutcome(first.steps(), first.lastLoss(), first.checkpoint(), first.resumedFrom(),
+                    first.export(), attempts, progress.awaitLastUpdates(PROGRESS_DRAIN));
+        }
+    }
+
+    /**
+     * The config with every location qualified against the driver's file systems, so that a path without a scheme
+     * means the same on every executor ({@code fs.defaultFS}: HDFS on YARN, the local disk locally).
+     */
+    static LoadedConfig qualified(LoadedConfig config, Configuration hadoop) {
+        JobConfig job = config.job();
+        List<String> overrides = new ArrayList<>();
+        overrides.add("model.model_name_or_path=" + qualify(job.model().modelNameOrPath(), hadoop));
+        overrides.add("data.tokenized_path=" + qualify(job.data().tokenizedPath(), hadoop));
+        overrides.add("train.output_dir=" + qualify(job.train().outputDir(), hadoop));
+        if (job.train().resumeFromCheckpoint() != null) {
+            overrides.add("train.resume_from_checkpoint=" + qualify(job.train().resumeFromCheckpoint(), hadoop));
+        }
+        return ConfigLoader.parse(config.toYaml(), config.source(), overrides);
+    }
+
+    private static String qualify(String location, Configuration hadoop) {
+        org.apache.hadoop.fs.Path path = new org.apache.hadoop.fs.Path(location);
+        if (path.toUri().getScheme() != null) {
+            return location;     // already names its file system
+        }
+        try {
+            return FileSystem.get(hadoop).makeQualified(path).toString();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot resolve " + location + ": " + e, e);
+        }
+    }
+
+    /**
+     * Every rank must get at least one micro-batch of rows from its share of whole row groups; checked here from
+     * the Parquet footers alone, so a dataset with too few row groups fails once, on the driver, rather than in
+     * every attempt of the barrier stage.
+     */
+    static void checkShares(JobConfig job, Configuration hadoop) {
+        int world = job.dist().worldSize();
+        int perRank = job.train().perDeviceTrainBatchSize();
+        TrainingData data = TrainingData.open(hadoop, job.data().tokenizedPath());
+        long smallest = data.shards(job.train().seed(), 0, world).stream().mapToLong(TrainingData::rows).min()
+                .orElse(0);
+        if (smallest < perRank) {
+            throw new IllegalArgumentException(job.data().tokenizedPath() + ": dealt out to " + world + " ranks in whole"
+                    + " row groups, the smallest share holds " + smallest + " of " + data.rows() + " rows, fewer than"
+                    + " one micro-batch (per_device_train_batch_size " + perRank + "); write the data in more row groups"
+                    + " (smaller Parquet row groups or more files) or use fewer ranks (dist.world_size)");
         }
     }
 

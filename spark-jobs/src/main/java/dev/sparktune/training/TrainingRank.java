@@ -67,6 +67,16 @@ public final class TrainingRank {
     /** As {@link #run(JobConfig, Collective, Configuration, StepListener, Device)} over {@code data}, of which the rank reads its share. */
     static Run run(JobConfig job, Collective collective, Configuration hadoop, StepListener listener, Device device,
                    TrainingData data) {
+        return run(job, collective, hadoop, listener, device, data,
+                startingPoint(job, new OutputFolder(hadoop, job.train().outputDir())));
+    }
+
+    /**
+     * As above, starting from {@code start}: in a Spark job rank 0 picks it and every rank gets the same, so ranks
+     * never resume from different checkpoints.
+     */
+    static Run run(JobConfig job, Collective collective, Configuration hadoop, StepListener listener, Device device,
+                   TrainingData data, Optional<String> start) {
         Path modelDir = LocalCopy.of(hadoop, job.model().modelNameOrPath());
         DataType dtype = dataType(job.model().computeDtype());
         MethodConfig m = job.method();
@@ -89,7 +99,6 @@ public final class TrainingRank {
                 trainer = trainer.withValidation(validation.get(), job.eval().evalSteps());
             }
             OutputFolder output = new OutputFolder(hadoop, job.train().outputDir());
-            Optional<String> start = startingPoint(job, output);
             Trainer.Result result = trainer.train(data, output, start, manager, Long.MAX_VALUE);
             String export = collective.rank() != 0 ? null
                     : FinalExport.write(model, folder, job.model().modelNameOrPath(), output);

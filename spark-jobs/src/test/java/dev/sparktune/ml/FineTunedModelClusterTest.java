@@ -319,6 +319,9 @@ class FineTunedModelClusterTest {
         System.out.printf("FineTuner: LoRA on MiniLM, 20 steps of 2 x 4 rows on 2 executors: training accuracy %d/%d"
                 + " (chance 1/3)%n", correct, rows.size());
         assertTrue(correct >= rows.size() / 2, "training accuracy " + correct + "/" + rows.size());
+
+        IllegalArgumentException refit = assertThrows(IllegalArgumentException.class, () -> tuner.fit(training));
+        assertTrue(refit.getMessage().contains("already holds checkpoints of an earlier run"), refit.getMessage());
     }
 
     private static void assertClassifierMatches(double[][] expected, List<Row> scored) {

@@ -1,0 +1,98 @@
+package dev.sparktune.training;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.Device;
+import dev.sparktune.config.LoadedConfig;
+import dev.sparktune.io.TokenizedRow;
+import java.io.OutputStreamWriter;
+import java.io.Writer;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.spark.SparkConf;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The driver's and the ranks' small decisions, without a cluster. */
+class TrainingJobTest {
+
+    @Test
+    void locationsWithoutASchemeAreQualifiedOnTheDriverSoEveryExecutorReadsTheSamePlace() {
+        LoadedConfig config = TrainingRuns.config(List.of("model.model_name_or_path=models/m", "data.tokenized_path=/data/t",
+                "train.output_dir=runs/x", "train.resume_from_checkpoint=hdfs://nn:8020/runs/y/checkpoint-4"));
+        LoadedConfig qualified = TrainingJob.qualified(config, new Configuration());
+
+        String cwd = Path.of("").toAbsolutePath().toString();
+        assertEquals("file:" + cwd + "/models/m", qualified.job().model().modelNameOrPath());
+        assertEquals("file:/data/t", qualified.job().data().tokenizedPath());
+        assertEquals("file:" + cwd + "/runs/x", qualified.job().train().outputDir());
+        assertEquals("hdfs://nn:8020/runs/y/checkpoint-4", qualified.job().train().resumeFromCheckpoint());
+    }
+
+    @Test
+    void modelDeviceChoosesBetweenTheAssignedGpuAndTheCpu() {
+        assertEquals(Device.gpu(3), RankTask.device(new String[] {"3", "4"}, "auto"));
+        assertEquals(Device.cpu(), RankTask.device(new String[0], "auto"));
+        assertEquals(Device.cpu(), RankTask.device(new String[] {"3"}, "cpu"));
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> RankTask.device(new String[0], "gpu"));
+        assertTrue(e.getMessage().contains("spark.task.resource.gpu.amount=1"), e.getMessage());
+    }
+
+    @Test
+    void theProgressServerTakesLinesAfterTheTokenOnlyAndWaitsForTheLastOnes() throws Exception {
+        try (ProgressServer server = ProgressServer.start("test", new SparkConf(false).set("spark.driver.host", "127.0.0.1"))) {
+            ProgressReporter.Target target = server.target();
+            try (Socket stranger = new Socket(target.host(), target.port());
+                 Writer out = new OutputStreamWriter(stranger.getOutputStream(), StandardCharsets.UTF_8)) {
+                out.write("not the token\n" + new ProgressUpdate(1, 2, 1.0, 1e-3, 10, Optional.empty()).toJson() + "\n");
+            }
+            try (Socket rank0 = new Socket(target.host(), target.port());
+                 Writer out = new OutputStreamWriter(rank0.getOutputStream(), StandardCharsets.UTF_8)) {
+                out.write(target.token() + "\n");
+                out.write(new ProgressUpdate(1, 2, 1.5, 1e-3, 10, Optional.of(Duration.ofSeconds(3))).toJson() + "\n");
+                out.write(new ProgressUpdate(2, 2, 1.25, 5e-4, 12, Optional.of(Duration.ZERO)).toJson() + "\n");
+            }
+            List<ProgressUpdate> received = server.awaitLastUpdates(Duration.ofSeconds(10));
+            assertEquals(List.of(1L, 2L), received.stream().map(ProgressUpdate::step).toList());
+            assertEquals(1.25, received.get(1).loss());
+            assertEquals("step 2/2 | loss 1.2500 | lr 5.0e-04 | 12 tok/s | ETA 0s", received.get(1).line());
+        }
+    }
+
+    @Test
+    void withoutAProgressSocketTheJobRunsWithoutProgress() {
+        // an address of TEST-NET-3 (reserved for documentation) that no interface of this machine has: binding fails
+        try (ProgressServer server = ProgressServer.start("test", new SparkConf(false)
+                .set("spark.driver.host", "127.0.0.1").set("spark.driver.bindAddress", "203.0.113.77"))) {
+            assertNull(server.target());
+            assertEquals(List.of(), server.awaitLastUpdates(Duration.ofMillis(10)));
+        }
+    }
+    @Test
+    void dataInTooFewRowGroupsForTheRanksFailsOnTheDriverWithWhatToChange(@TempDir Path dir) {
+        List<TokenizedRow> rows = new ArrayList<>();
+        for (int i = 0; i < 20; i++) {
+            rows.add(new TokenizedRow(new long[] {1, 2, 3, i}, null, null, null, null));
+        }
+        TrainingRuns.writeTokenized(dir.resolve("one-group"), rows, 1);
+        LoadedConfig job = TrainingRuns.config(List.of("data.tokenized_path=" + dir.resolve("one-group"),
+                "dist.world_size=2", "train.per_device_train_batch_size=2"));
+
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> TrainingJob.checkShares(job.job(), new Configuration()));
+        assertTrue(e.getMessage().contains("the smallest share holds 0 of 20 rows"), e.getMessage());
+        assertTrue(e.getMessage().contains("write the data in more row groups"), e.getMessage());
+        TrainingRuns.writeTokenized(dir.resolve("two-groups"), rows, 2);
+        TrainingJob.checkShares(TrainingRuns.config(List.of("data.tokenized_path=" + dir.resolve("two-groups"),
+                "dist.world_size=2", "train.per_device_train_batch_size=2")).job(), new Configuration());
+    }
+}
