@@ -29,6 +29,11 @@ final class EarlyStopping {
         } else {
             sinceBest++;
         }
+        return stopped();
+    }
+
+    /** True once {@code patience} evaluations in a row brought no new best: also after a resume of a stopped run. */
+    boolean stopped() {
         return patience > 0 && sinceBest >= patience;
     }
 

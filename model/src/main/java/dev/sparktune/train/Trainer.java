@@ -222,6 +222,11 @@ public final class Trainer {
                 stopping = new EarlyStopping(config.earlyStoppingPatience(), state.bestValidationLoss(), state.patienceCounter());
             }
             String last = resumeFrom.orElse(null);
+            if (stopping.stopped()) {
+                // the saved run had stopped early: a retried stage or a rerun must not train on past that decision
+                LOG.info("step {}: the run resumed from {} had stopped early; nothing left to train", step, last);
+                return new Result(step, Double.NaN, last, stopping.best(), true);
+            }
             double loss = Double.NaN;
             long started = System.nanoTime();
             Throughput throughput = new Throughput(20, started);

@@ -222,6 +222,16 @@ class TrainerTest {
         assertTrue(Files.exists(local(stopped.checkpoint()).resolve("_SUCCESS")));
         assertEquals(6, TrainingCheckpoints.load(local(stopped.checkpoint()), manager).state().globalStep());
 
+        // resumed from the checkpoint saved when it stopped (a retried stage, a rerun), the run stays stopped
+        Trainer.Result again = new Trainer(frozenInPractice, new Objective.CausalLm(CausalLmLoss.FLOAT32),
+                train("train.max_steps=20", "train.learning_rate=1e-30", "train.early_stopping_patience=2",
+                        "train.per_device_train_batch_size=4"), 0)
+                .withValidation(validation, 2).train(data, dir.resolve("es"), Optional.of(local(stopped.checkpoint())),
+                        manager);
+        assertTrue(again.stoppedEarly());
+        assertEquals(6, again.steps());
+        assertEquals(stopped.checkpoint(), again.checkpoint());
+
         // validated on the rows it learns from, the loss keeps improving and the run goes the distance
         PeftModel learning = fresh(new Lora(4, 8, 0, List.of("all"), false, false, List.of()), manager);
         Trainer.Result whole = new Trainer(learning, new Objective.CausalLm(CausalLmLoss.FLOAT32),
