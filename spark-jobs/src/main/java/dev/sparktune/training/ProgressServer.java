@@ -37,6 +37,7 @@ public final class ProgressServer implements AutoCloseable {
     private final String token;
     private final List<ProgressUpdate> received = new ArrayList<>();
     private final Set<Socket> open = new HashSet<>();
+    private int accepted;
 
     private ProgressServer(String runName, ServerSocket server, String advertisedHost, String token) {
         this.runName = runName;
@@ -80,9 +81,15 @@ public final class ProgressServer implements AutoCloseable {
         return List.copyOf(received);
     }
 
+    /** Connections accepted so far, whether or not they proved the token. */
+    synchronized int accepted() {
+        return accepted;
+    }
+
     /**
-     * Every update received, once the connections rank 0 opened have ended or {@code wait} has passed: lines still
-     * in flight when the stage finishes are then counted too.
+     * Every update received, once the connections accepted so far have ended or {@code wait} has passed: lines still
+     * in flight when the stage finishes are then counted too. (Rank 0 connects at its first logged step, long
+     * before the stage ends.)
      */
     public synchronized List<ProgressUpdate> awaitLastUpdates(Duration wait) {
         long deadline = System.nanoTime() + wait.toNanos();
@@ -102,6 +109,7 @@ public final class ProgressServer implements AutoCloseable {
                 Socket socket = server.accept();
                 synchronized (this) {
                     open.add(socket);
+                    accepted++;
                 }
                 Thread reader = new Thread(() -> read(socket), "sparktune-progress-reader");
                 reader.setDaemon(true);

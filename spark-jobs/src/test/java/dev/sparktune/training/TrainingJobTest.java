@@ -61,6 +61,10 @@ class TrainingJobTest {
                 out.write(new ProgressUpdate(1, 2, 1.5, 1e-3, 10, Optional.of(Duration.ofSeconds(3))).toJson() + "\n");
                 out.write(new ProgressUpdate(2, 2, 1.25, 5e-4, 12, Optional.of(Duration.ZERO)).toJson() + "\n");
             }
+            long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+            while (server.accepted() < 2 && System.nanoTime() < deadline) {
+                Thread.sleep(10);     // the server accepts on its own thread
+            }
             List<ProgressUpdate> received = server.awaitLastUpdates(Duration.ofSeconds(10));
             assertEquals(List.of(1L, 2L), received.stream().map(ProgressUpdate::step).toList());
             assertEquals(1.25, received.get(1).loss());
