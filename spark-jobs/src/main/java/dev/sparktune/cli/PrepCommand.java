@@ -13,8 +13,8 @@ import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
-import org.apache.spark.SparkConf;
 import org.apache.spark.sql.SparkSession;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -61,12 +61,12 @@ final class PrepCommand implements Callable<Integer> {
             return ConfigProblems.INVALID;
         }
 
-        boolean ownSession = SparkSession.getActiveSession().isEmpty() && SparkSession.getDefaultSession().isEmpty();
-        SparkSession.Builder builder = SparkSession.builder().appName("sparktune prep " + file.getFileName());
-        if (!new SparkConf().contains("spark.master")) {
-            builder.master("local[*]");
+        try (CommandSession session = CommandSession.open("sparktune prep " + file.getFileName(), Map.of())) {
+            return prep(session.spark(), data, job, partitionSpec, err);
         }
-        SparkSession spark = builder.getOrCreate();
+    }
+
+    private int prep(SparkSession spark, DataConfig data, JobConfig job, PartitionSpec partitionSpec, PrintWriter err) {
         try {
             PrepReport report = PrepJob.run(spark, data, job.model().modelNameOrPath(), partitionSpec);
             PrintWriter out = spec.commandLine().getOut();
@@ -81,10 +81,6 @@ final class PrepCommand implements Callable<Integer> {
             err.println("prep: " + e.getMessage());
             err.flush();
             return ConfigProblems.INVALID;
-        } finally {
-            if (ownSession) {
-                spark.stop();
-            }
         }
     }
 }

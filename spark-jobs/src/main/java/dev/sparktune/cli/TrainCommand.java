@@ -10,8 +10,8 @@ import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
-import org.apache.spark.SparkConf;
 import org.apache.spark.SparkException;
 import org.apache.spark.sql.SparkSession;
 import picocli.CommandLine.Command;
@@ -54,16 +54,13 @@ final class TrainCommand implements Callable<Integer> {
             return ConfigProblems.INVALID;
         }
 
-        boolean ownSession = SparkSession.getActiveSession().isEmpty() && SparkSession.getDefaultSession().isEmpty();
-        SparkConf given = new SparkConf();
-        SparkSession.Builder builder = SparkSession.builder().appName("sparktune train " + file.getFileName());
-        if (!given.contains("spark.master")) {
-            builder.master("local[*]");
+        try (CommandSession session = CommandSession.open("sparktune train " + file.getFileName(),
+                Map.of(ClusterPreflight.BARRIER_TIMEOUT_KEY, ClusterPreflight.BARRIER_TIMEOUT))) {
+            return train(session.spark(), config, err);
         }
-        if (ClusterPreflight.barrierTimeoutWarning(given) != null) {
-            builder.config("spark.barrier.sync.timeout", ClusterPreflight.BARRIER_TIMEOUT);
-        }
-        SparkSession spark = builder.getOrCreate();
+    }
+
+    private int train(SparkSession spark, LoadedConfig config, PrintWriter err) {
         try {
             TrainingOutcome outcome = TrainingJob.run(spark, config);
             PrintWriter out = spec.commandLine().getOut();
@@ -93,10 +90,6 @@ final class TrainCommand implements Callable<Integer> {
             err.println("train: the training stage failed in every attempt; the last error: " + cause);
             err.flush();
             return FAILED;
-        } finally {
-            if (ownSession) {
-                spark.stop();
-            }
         }
     }
 }

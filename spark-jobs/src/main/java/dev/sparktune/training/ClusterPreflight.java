@@ -17,7 +17,7 @@ import org.apache.spark.SparkExecutorInfo;
 public final class ClusterPreflight {
     /** The barrier timeout sparktune sets on the sessions it creates: longer than any model load, far from a year. */
     public static final String BARRIER_TIMEOUT = "1800s";
-    static final String BARRIER_TIMEOUT_KEY = "spark.barrier.sync.timeout";
+    public static final String BARRIER_TIMEOUT_KEY = "spark.barrier.sync.timeout";
 
     private ClusterPreflight() {
     }

@@ -61,19 +61,13 @@ public final class TrainingRank {
 
     public static Run run(JobConfig job, Collective collective, Configuration hadoop, StepListener listener,
                           Device device) {
-        return run(job, collective, hadoop, listener, device, TrainingData.open(hadoop, job.data().tokenizedPath()));
-    }
-
-    /** As {@link #run(JobConfig, Collective, Configuration, StepListener, Device)} over {@code data}, of which the rank reads its share. */
-    static Run run(JobConfig job, Collective collective, Configuration hadoop, StepListener listener, Device device,
-                   TrainingData data) {
-        return run(job, collective, hadoop, listener, device, data,
+        return run(job, collective, hadoop, listener, device, TrainingData.open(hadoop, job.data().tokenizedPath()),
                 startingPoint(job, new OutputFolder(hadoop, job.train().outputDir())));
     }
 
     /**
-     * As above, starting from {@code start}: in a Spark job rank 0 picks it and every rank gets the same, so ranks
-     * never resume from different checkpoints.
+     * As above over {@code data} (the rank reads its share), starting from {@code start}: in a Spark job rank 0 picks
+     * it and every rank gets the same, so ranks never resume from different checkpoints.
      */
     static Run run(JobConfig job, Collective collective, Configuration hadoop, StepListener listener, Device device,
                    TrainingData data, Optional<String> start) {

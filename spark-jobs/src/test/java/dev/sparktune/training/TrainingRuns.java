@@ -23,6 +23,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.SortedMap;
 import java.util.TreeMap;
 import java.util.concurrent.ExecutorService;
@@ -87,7 +88,8 @@ final class TrainingRuns {
         Configuration conf = new Configuration();
         TrainingData data = new InterleavedShards(TrainingData.open(conf, config.job().data().tokenizedPath()),
                 config.job().train().seed(), world, perRank);
-        TrainingRank.run(one.job(), InProcessCollective.group(1).get(0), conf, StepListener.NONE, Device.cpu(), data);
+        TrainingRank.run(one.job(), InProcessCollective.group(1).get(0), conf, StepListener.NONE, Device.cpu(), data,
+                Optional.empty());
     }
 
     /** A copy of a BERT-family model folder with its dropout probabilities set to 0. */

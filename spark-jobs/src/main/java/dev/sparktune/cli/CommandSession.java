@@ -1,0 +1,46 @@
+package dev.sparktune.cli;
+
+import java.util.Map;
+import org.apache.spark.SparkConf;
+import org.apache.spark.sql.SparkSession;
+
+/**
+ * The Spark session a command runs on: the one spark-submit (or a caller) set up, else a new one on {@code local[*]};
+ * only a session the command created is stopped when it closes.
+ */
+final class CommandSession implements AutoCloseable {
+    private final SparkSession spark;
+    private final boolean own;
+
+    private CommandSession(SparkSession spark, boolean own) {
+        this.spark = spark;
+        this.own = own;
+    }
+
+    /** {@code defaults} apply only where the Spark configuration given to the JVM does not set the key. */
+    static CommandSession open(String appName, Map<String, String> defaults) {
+        boolean own = SparkSession.getActiveSession().isEmpty() && SparkSession.getDefaultSession().isEmpty();
+        SparkConf given = new SparkConf();
+        SparkSession.Builder builder = SparkSession.builder().appName(appName);
+        if (!given.contains("spark.master")) {
+            builder.master("local[*]");
+        }
+        defaults.forEach((key, value) -> {
+            if (!given.contains(key)) {
+                builder.config(key, value);
+            }
+        });
+        return new CommandSession(builder.getOrCreate(), own);
+    }
+
+    SparkSession spark() {
+        return spark;
+    }
+
+    @Override
+    public void close() {
+        if (own) {
+            spark.stop();
+        }
+    }
+}
