@@ -38,6 +38,14 @@ import org.apache.parquet.schema.MessageTypeParser;
  * and an epoch shuffles, and no reader ever holds a whole dataset.
  */
 public final class TokenizedParquet {
+    public static final String INPUT_IDS = "input_ids";
+    public static final String LABELS = "labels";
+    public static final String SEGMENT_IDS = "segment_ids";
+    public static final String LABEL = "label";
+    public static final String TASK = "task";
+    /** Every column, in file order: what prep writes, the trainer reads and {@code FineTuner} takes from a DataFrame. */
+    public static final List<String> COLUMNS = List.of(INPUT_IDS, LABELS, SEGMENT_IDS, LABEL, TASK);
+
     static final MessageType SCHEMA = MessageTypeParser.parseMessageType("""
             message tokenized {
               required group input_ids (LIST) { repeated group list { required int64 element; } }
