@@ -27,6 +27,7 @@ import static org.apache.spark.sql.functions.when;
 import dev.sparktune.prep.PrepRows;
 import dev.sparktune.prep.StageResult;
 import java.util.Locale;
+import java.util.Map;
 import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
@@ -42,6 +43,9 @@ import org.apache.spark.sql.types.DataTypes;
  * over character shingles with a Jaccard threshold. Of each group the row with the smallest {@code id} (Spark's
  * string order) is kept; every other row is rejected with stage {@code dedup} and a reason naming the kept id.
  * {@code in = kept + rejected}.
+ *
+ * <p>Rows are only ever compared within one training task ({@link PrepRows#task}): the same text may serve two
+ * tasks under different labels, and that is not a duplicate.
  *
  * <p><b>Content</b> is {@code format}, {@code system}, the messages (role and content, in order) and {@code text},
  * lower-cased with whitespace runs collapsed. {@code label} is <i>not</i> part of it: the same text with two
@@ -59,6 +63,7 @@ import org.apache.spark.sql.types.DataTypes;
 public final class DedupStage {
     public static final String STAGE = "dedup";
     private static final String CONTENT = "_dedup_content";
+    private static final String TASK = "_dedup_task";
     private static final String HASH = "_dedup_hash";
     private static final String RANK = "_dedup_rank";
     private static final String KEPT_ID = "_dedup_kept_id";
@@ -67,13 +72,15 @@ public final class DedupStage {
     private DedupStage() {
     }
 
-    public static StageResult apply(Dataset<Row> in, DedupOptions options) {
+    /** @param tasks dataset name to training task (the registry's {@code task:} keys); unlisted datasets are their own task */
+    public static StageResult apply(Dataset<Row> in, DedupOptions options, Map<String, String> tasks) {
         Column[] prepared = preparedColumns();
-        Dataset<Row> rows = in.select(prepared).withColumn(CONTENT, normalisedContent());
+        Dataset<Row> rows = in.select(prepared).withColumn(CONTENT, normalisedContent())
+                .withColumn(TASK, PrepRows.task(tasks));
         Dataset<Row> survivors = rows;
         Dataset<Row> rejected = null;
         if (options.exact()) {
-            WindowSpec sameContent = Window.partitionBy(HASH).orderBy(PrepRows.ID);
+            WindowSpec sameContent = Window.partitionBy(TASK, HASH).orderBy(PrepRows.ID);
             Dataset<Row> ranked = rows.withColumn(HASH, sha2(col(CONTENT), 256))
                     .withColumn(RANK, row_number().over(sameContent))
                     .withColumn(KEPT_ID, first(PrepRows.ID).over(sameContent))
@@ -91,7 +98,7 @@ public final class DedupStage {
         }
         if (options.near()) {
             NearDuplicates near = new NearDuplicates(options);
-            Dataset<Row> groups = near.groups(survivors.select(col(PrepRows.ID), col(CONTENT)));
+            Dataset<Row> groups = near.groups(survivors.select(col(PrepRows.ID), col(TASK), col(CONTENT)));
             Dataset<Row> labelled = survivors.join(groups, survivors.col(PrepRows.ID).equalTo(groups.col("g_id")),
                     "left");
             Column isDuplicate = col("g_kept").isNotNull().and(col("g_kept").notEqual(col(PrepRows.ID)));
@@ -169,12 +176,12 @@ public final class DedupStage {
                     DataTypes.createArrayType(DataTypes.LongType, false));
             UserDefinedFunction jaccard = udf((UDF2<String, String, Double>) h::jaccard, DataTypes.DoubleType);
 
-            Dataset<Row> buckets = idContent.select(col(PrepRows.ID).as("b_id"),
+            Dataset<Row> buckets = idContent.select(col(PrepRows.ID).as("b_id"), col(TASK),
                     posexplode(bands.apply(col(CONTENT))).as(new String[] {"band", "bucket"}));
-            Dataset<Row> roots = buckets.groupBy("band", "bucket")
+            Dataset<Row> roots = buckets.groupBy(TASK, "band", "bucket")
                     .agg(min("b_id").as("root"), count("*").as("n"))
                     .filter(col("n").gt(1));
-            Dataset<Row> candidates = buckets.join(roots, new String[] {"band", "bucket"}).filter(
+            Dataset<Row> candidates = buckets.join(roots, new String[] {TASK, "band", "bucket"}).filter(
                     col("b_id").notEqual(col("root"))).select(col("root").as("src"), col("b_id").as("dst"))
                     .distinct();
             Dataset<Row> a = idContent.select(col(PrepRows.ID).as("a_id"), col(CONTENT).as("a_content"));

@@ -32,7 +32,12 @@ import org.yaml.snakeyaml.error.YAMLException;
  *   file_format: email                    # json | jsonl | csv | parquet | text | email; default from the extension
  *   formatting: classification
  *   label: spam                           # one label for every row
+ *   task: spam_filter                     # the training task; default the dataset's name
  * </pre>
+ *
+ * Several datasets with one {@code task} form one task (ham and spam folders, each with a fixed label, make one
+ * spam-filter task); the same files can feed two tasks as two entries with different tasks and labels. Task names
+ * are folder names of the tokenized output ({@code task=<name>}), so they are letters, digits, {@code _ . -}.
  *
  * Every problem (unknown key, bad value, missing {@code file_name}) is reported at once, naming dataset and key.
  */
@@ -50,7 +55,9 @@ public final class DatasetRegistry {
     static final Map<String, String> DEFAULT_TAGS = Map.of(
             "role_tag", "from", "content_tag", "value", "user_tag", "human", "assistant_tag", "gpt",
             "system_tag", "system");
-    private static final Set<String> KEYS = Set.of("file_name", "formatting", "file_format", "columns", "tags", "label");
+    private static final Set<String> KEYS = Set.of("file_name", "formatting", "file_format", "columns", "tags", "label",
+            "task");
+    private static final java.util.regex.Pattern TASK_NAME = java.util.regex.Pattern.compile("[A-Za-z0-9_.-]+");
 
     private final Map<String, DatasetSpec> datasets;
 
@@ -122,6 +129,15 @@ public final class DatasetRegistry {
         return datasets.keySet();
     }
 
+    /** The task of each named dataset, in the order given: what dedup groups by and the tokenize stage writes. */
+    public Map<String, String> tasks(List<String> names) {
+        Map<String, String> tasks = new LinkedHashMap<>();
+        for (String name : names) {
+            tasks.put(name, get(name).task());
+        }
+        return tasks;
+    }
+
     private static DatasetSpec entry(String name, Map<?, ?> entry, List<String> problems) {
         int before = problems.size();
         for (Object key : entry.keySet()) {
@@ -153,6 +169,15 @@ public final class DatasetRegistry {
             fileFormat = FileFormat.fromExtension(fileName);
         }
         String label = scalar(name, entry, "label", problems);
+        String task = scalar(name, entry, "task", problems);
+        if (task == null) {
+            task = name;
+        }
+        if (!TASK_NAME.matcher(task).matches() || task.startsWith(".")) {
+            problems.add(name + (entry.containsKey("task") ? ".task" : "") + ": the task name '" + task + "' becomes a"
+                    + " folder name (task=<name>); use letters, digits, '_', '.' and '-'"
+                    + (entry.containsKey("task") ? "" : ", or set task: explicitly"));
+        }
 
         Map<String, String> columns = new LinkedHashMap<>(DEFAULT_COLUMNS.get(formatting));
         mapping(name, entry, "columns", COLUMN_ROLES.get(formatting), formatting, problems, columns);
@@ -185,7 +210,7 @@ public final class DatasetRegistry {
         if (problems.size() > before) {
             return null;
         }
-        return new DatasetSpec(name, fileName, formatting, fileFormat, columns, tags, label);
+        return new DatasetSpec(name, fileName, formatting, fileFormat, columns, tags, label, task);
     }
 
     private static String scalar(String name, Map<?, ?> entry, String key, List<String> problems) {

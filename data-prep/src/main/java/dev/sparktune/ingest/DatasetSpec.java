@@ -16,6 +16,9 @@ import java.util.Map;
  * @param tags       sharegpt role tags ({@code role_tag}, {@code content_tag}, {@code user_tag},
  *                   {@code assistant_tag}, {@code system_tag}), defaults included; empty for other formattings
  * @param label      a fixed label for every row (classification from text or e-mail files), or null
+ * @param task       the training task the rows belong to (registry key {@code task}, default the dataset's name):
+ *                   datasets with the same task train as one (a ham folder and a spam folder make one spam
+ *                   filter), and dedup never compares rows of different tasks
  */
 public record DatasetSpec(
         String name,
@@ -24,7 +27,8 @@ public record DatasetSpec(
         FileFormat fileFormat,
         Map<String, String> columns,
         Map<String, String> tags,
-        String label) implements Serializable {
+        String label,
+        String task) implements Serializable {
 
     public DatasetSpec {
         columns = Map.copyOf(columns);

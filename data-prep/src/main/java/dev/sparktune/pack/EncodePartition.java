@@ -4,7 +4,9 @@ import dev.sparktune.prep.PrepRows;
 import dev.sparktune.tokenize.ChatTemplate;
 import dev.sparktune.train.TokenizedSample;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.Iterator;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.apache.spark.api.java.function.MapPartitionsFunction;
@@ -23,30 +25,29 @@ final class EncodePartition implements MapPartitionsFunction<Row, Row> {
     private final String template;
     private final int cutoffLen;
     private final boolean trainOnPrompt;
-    private final Map<String, Long> labelIndex;
-    private final boolean taskPerDataset;
+    private final Map<String, LinkedHashMap<String, Long>> labelIndexes;
+    private final Map<String, String> tasks;
 
     /**
-     * @param labelIndex     class label to index, in a serialisable map
-     * @param taskPerDataset write the row's dataset as its task (runs with several datasets)
+     * @param labelIndexes per task, class label to index (serialisable maps)
+     * @param tasks        dataset name to task; a dataset not listed is its own task
      */
     EncodePartition(Broadcast<TokenizerFiles> files, String template, int cutoffLen, boolean trainOnPrompt,
-                    Map<String, Long> labelIndex, boolean taskPerDataset) {
+                    Map<String, LinkedHashMap<String, Long>> labelIndexes, Map<String, String> tasks) {
         this.files = files;
         this.template = template;
         this.cutoffLen = cutoffLen;
         this.trainOnPrompt = trainOnPrompt;
-        this.labelIndex = labelIndex;
-        this.taskPerDataset = taskPerDataset;
+        this.labelIndexes = new HashMap<>(labelIndexes);
+        this.tasks = new HashMap<>(tasks);
     }
 
     @Override
     public Iterator<Row> call(Iterator<Row> rows) {
         ExecutorTokenizers.Loaded loaded = ExecutorTokenizers.get(files.value());
-        RowTokenizer tokenizer = new RowTokenizer(loaded.tokenizer(),
-                () -> ChatTemplate.forModel(loaded.dir(), template), cutoffLen, trainOnPrompt, labelIndex);
         return new Iterator<>() {
             private final List<Row> pending = new ArrayList<>();
+            private final Map<String, RowTokenizer> tokenizers = new HashMap<>();
 
             @Override
             public boolean hasNext() {
@@ -67,7 +68,10 @@ final class EncodePartition implements MapPartitionsFunction<Row, Row> {
             private void encode(Row row) {
                 PreparedRow prepared = PreparedRow.of(row);
                 String split = row.getAs(PrepRows.SPLIT);
-                String task = taskPerDataset ? prepared.dataset() : null;
+                String task = tasks.getOrDefault(prepared.dataset(), prepared.dataset());
+                RowTokenizer tokenizer = tokenizers.computeIfAbsent(task, t -> new RowTokenizer(loaded.tokenizer(),
+                        () -> ChatTemplate.forModel(loaded.dir(), template), cutoffLen, trainOnPrompt,
+                        labelIndexes.getOrDefault(t, new LinkedHashMap<>())));
                 RowTokenizer.Encoded encoded = knownSplit(split) ? tokenizer.encode(prepared)
                         : RowTokenizer.Encoded.rejected("split '" + split + "' is neither '" + PrepRows.SPLIT_TRAIN
                                 + "' nor '" + PrepRows.SPLIT_VALIDATION + "': the tokenize stage writes only those"

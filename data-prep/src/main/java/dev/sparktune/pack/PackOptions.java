@@ -1,6 +1,7 @@
 package dev.sparktune.pack;
 
 import java.util.List;
+import java.util.Map;
 
 /**
  * What the tokenize-and-pack stage needs from a job config.
@@ -17,12 +18,14 @@ import java.util.List;
  *                       and reused while its fingerprint matches
  * @param labels         the class labels of classification rows in index order, or null to discover them (sorted);
  *                       a given list wins, and rows with a label outside it are rejected
+ * @param tasks          dataset name to training task (the registry's {@code task:} keys); a dataset not listed is
+ *                       its own task. The output holds one folder {@code task=<name>} per task
  * @param partitions     how many partitions rows are hashed into by id before tokenizing and packing; each is
  *                       packed on its own, so this is part of the output's identity; 0 = the session's
  *                       {@code spark.sql.shuffle.partitions}
  */
 public record PackOptions(String modelDir, int cutoffLen, boolean packing, boolean trainOnPrompt, String template,
-                          String tokenizedPath, List<String> labels, int partitions) {
+                          String tokenizedPath, List<String> labels, Map<String, String> tasks, int partitions) {
 
     public PackOptions {
         if (modelDir == null || modelDir.isBlank()) {
@@ -41,6 +44,7 @@ public record PackOptions(String modelDir, int cutoffLen, boolean packing, boole
                     + partitions);
         }
         labels = labels == null ? null : List.copyOf(labels);
+        tasks = Map.copyOf(tasks);
         if (labels != null && labels.stream().distinct().count() != labels.size()) {
             throw new IllegalArgumentException("the class label list " + labels + " names a label twice");
         }
@@ -49,21 +53,26 @@ public record PackOptions(String modelDir, int cutoffLen, boolean packing, boole
     /** The options with the defaults a job config leaves unset: model's own template, discovered labels. */
     public static PackOptions of(String modelDir, int cutoffLen, boolean packing, boolean trainOnPrompt,
                                  String template, String tokenizedPath) {
-        return new PackOptions(modelDir, cutoffLen, packing, trainOnPrompt, template, tokenizedPath, null, 0);
+        return new PackOptions(modelDir, cutoffLen, packing, trainOnPrompt, template, tokenizedPath, null, Map.of(), 0);
     }
 
     public PackOptions withLabels(List<String> labels) {
-        return new PackOptions(modelDir, cutoffLen, packing, trainOnPrompt, template, tokenizedPath, labels,
+        return new PackOptions(modelDir, cutoffLen, packing, trainOnPrompt, template, tokenizedPath, labels, tasks,
+                partitions);
+    }
+
+    public PackOptions withTasks(Map<String, String> tasks) {
+        return new PackOptions(modelDir, cutoffLen, packing, trainOnPrompt, template, tokenizedPath, labels, tasks,
                 partitions);
     }
 
     public PackOptions withPartitions(int partitions) {
-        return new PackOptions(modelDir, cutoffLen, packing, trainOnPrompt, template, tokenizedPath, labels,
+        return new PackOptions(modelDir, cutoffLen, packing, trainOnPrompt, template, tokenizedPath, labels, tasks,
                 partitions);
     }
 
     public PackOptions withPacking(boolean packing) {
-        return new PackOptions(modelDir, cutoffLen, packing, trainOnPrompt, template, tokenizedPath, labels,
+        return new PackOptions(modelDir, cutoffLen, packing, trainOnPrompt, template, tokenizedPath, labels, tasks,
                 partitions);
     }
 }

@@ -12,12 +12,12 @@ import org.apache.spark.sql.Row;
  * @param result      stage {@code tokenize}: kept = the train split's tokenized rows (schema of the README's
  *                    "Tokenized data"), rejected = {@code PrepRows.REJECTED} rows from
  *                    {@code <tokenized_path>/_rejected}
- * @param validation  the validation split's tokenized rows, from {@code <tokenized_path>/_validation}
+ * @param validation  the validation split's tokenized rows, from {@code <tokenized_path>/_validation} (none when the
+ *                    split is empty)
  * @param report      counts and the token-length histogram
  * @param fingerprint the output's fingerprint ({@code <tokenized_path>/_fingerprint})
  * @param reused      true when a committed output with this fingerprint existed and nothing was tokenized
- * @param labelsFile  {@code <tokenized_path>/_labels.json} when the input has classification rows, else null
  */
-public record PackOutcome(StageResult result, Dataset<Row> validation, PackReport report, String fingerprint, boolean reused,
-                          String labelsFile) {
+public record PackOutcome(StageResult result, Dataset<Row> validation, PackReport report, String fingerprint,
+                          boolean reused) {
 }

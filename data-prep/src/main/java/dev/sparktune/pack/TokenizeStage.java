@@ -6,6 +6,8 @@ import static org.apache.spark.sql.functions.not;
 import static org.apache.spark.sql.functions.sum;
 import static org.apache.spark.sql.functions.when;
 
+import dev.sparktune.io.LabelsFile;
+import dev.sparktune.io.TokenizedParquet;
 import dev.sparktune.prep.PrepRows;
 import dev.sparktune.prep.StageResult;
 import dev.sparktune.tokenize.ChatTemplate;
@@ -13,10 +15,15 @@ import dev.sparktune.tokenize.SpecialTokens;
 import dev.sparktune.tokenize.Tokenizer;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.SortedMap;
 import java.util.TreeMap;
+import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -43,25 +50,27 @@ import org.apache.spark.storage.StorageLevel;
  *       window of {@value #PACK_WINDOW} samples, and each task) ends with its own partly-filled rows; against one
  *       global best-fit pass that is at most a few extra rows per partition and task. Classification rows are never
  *       packed.</li>
- *   <li>Write to {@code <tokenized_path>._staging}: the {@code train} split's rows (and those of rows without a
- *       split), the {@code validation} split's rows in {@value #VALIDATION_DIR}{@code /}, {@code _rejected/}
- *       (stage {@code tokenize}), {@code _labels.json} (labels of both splits), {@code _stats.json},
+ *   <li>Write to {@code <tokenized_path>._staging}, one folder {@code task=<name>} per training task (the
+ *       registry's {@code task:}, default the dataset's name; Spark's partition layout, so
+ *       {@code spark.read.parquet(tokenized_path)} has a {@code task} column): the {@code train} split's rows (and
+ *       those of rows without a split), the {@code validation} split's rows under {@value #VALIDATION_DIR}{@code /}
+ *       (only when there are any), {@code _rejected/} (stage {@code tokenize}), each classification task's
+ *       {@code _labels.json} ({@link LabelsFile}: labels of both splits) in its folders, {@code _stats.json},
  *       {@code _fingerprint}; then replace {@code tokenized_path} with it by rename. Spark and the trainer skip
- *       names starting with {@code _}, so {@code spark.read.parquet(tokenized_path)} and the trainer read the
- *       training rows only.</li>
+ *       names starting with {@code _}.</li>
  * </ol>
  *
  * <p>The output layout:
  * <pre>
  * tokenized_path/
- *   part-*.parquet              train split: what the trainer reads
- *   _validation/part-*.parquet  validation split, same columns; never read for training
- *   _rejected/part-*.parquet    rows that could not be tokenized (either split)
- *   _labels.json _stats.json _fingerprint _SUCCESS
+ *   task=spam/part-*.parquet              train split of task spam: what the trainer reads
+ *   task=spam/_labels.json                classification tasks: id2label, label2id
+ *   _validation/task=spam/part-*.parquet  validation split, same layout; never read for training
+ *   _rejected/part-*.parquet              rows that could not be tokenized (either split)
+ *   _stats.json _fingerprint _SUCCESS
  * </pre>
- * The splits are tokenized in one pass and packed apart: a packed row never holds samples of both splits.
- *
- * <p>{@code task} is the row's dataset name when the input holds more than one dataset, null otherwise.
+ * The splits are tokenized in one pass and packed apart: a packed row never holds samples of both splits, nor of
+ * two tasks.
  */
 public final class TokenizeStage {
     public static final String STAGE = "tokenize";
@@ -109,7 +118,6 @@ public final class TokenizeStage {
         }
 
         List<Row> kinds = input.select(PrepRows.DATASET, PrepRows.FORMAT).distinct().collectAsList();
-        boolean taskPerDataset = kinds.stream().map(r -> r.getString(0)).distinct().count() > 1;
         boolean hasSft = kinds.stream().anyMatch(r -> PrepRows.FORMAT_ALPACA.equals(r.getString(1))
                 || PrepRows.FORMAT_SHAREGPT.equals(r.getString(1)));
         boolean hasClassification = kinds.stream()
@@ -122,29 +130,40 @@ public final class TokenizeStage {
                 ChatTemplate.forModel(modelDir, options.template());
             }
         }
-        LabelVocabulary labels = !hasClassification ? new LabelVocabulary(List.of())
-                : options.labels() != null ? new LabelVocabulary(options.labels()) : LabelVocabulary.discover(input);
+        Map<String, LabelsFile> labels = !hasClassification ? Map.of() : labels(input, options);
+        Map<String, LinkedHashMap<String, Long>> labelIndexes = new HashMap<>();
+        labels.forEach((task, file) -> labelIndexes.put(task, file.index()));
 
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         Broadcast<TokenizerFiles> shipped = jsc.broadcast(files);
         Dataset<Row> encoded = input.repartition(partitions, col(PrepRows.ID))
                 .mapPartitions(new EncodePartition(shipped, options.template(), options.cutoffLen(),
-                        options.trainOnPrompt(), labels.index(), taskPerDataset), Encoders.row(TokenizedSchema.ENCODED))
+                        options.trainOnPrompt(), labelIndexes, options.tasks()), Encoders.row(TokenizedSchema.ENCODED))
                 .persist(StorageLevel.MEMORY_AND_DISK());
         Path staging = new Path(output.getParent(), output.getName() + "._staging");
         try {
             delete(fs, staging);
             Path validationDir = new Path(staging, VALIDATION_DIR);
             // filters keep the id partitioning, so each split is packed per partition, apart from the other
-            tokenized(encoded.filter(not(validation())), options, padId).write().parquet(staging.toString());
-            tokenized(encoded.filter(validation()), options, padId).write().parquet(validationDir.toString());
+            tokenized(encoded.filter(not(validation())), options, padId).write().partitionBy(TokenizedParquet.TASK)
+                    .parquet(staging.toString());
+            tokenized(encoded.filter(validation()), options, padId).write().partitionBy(TokenizedParquet.TASK)
+                    .parquet(validationDir.toString());
             rejected(encoded).write().parquet(new Path(staging, REJECTED_DIR).toString());
-            long trainRows = spark.read().schema(TokenizedSchema.TOKENIZED).parquet(staging.toString()).count();
-            long validationRows = spark.read().schema(TokenizedSchema.TOKENIZED).parquet(validationDir.toString())
-                    .count();
+            long trainRows = rows(spark, staging);
+            long validationRows = rows(spark, validationDir);
+            if (validationRows == 0) {
+                delete(fs, validationDir);   // no validation split: the trainer finds none rather than an empty one
+            }
             PackReport report = report(encoded, options, trainRows, validationRows);
-            if (hasClassification) {
-                Fingerprint.writeText(fs, new Path(staging, LabelVocabulary.FILE), labels.toJson());
+            Configuration conf = spark.sparkContext().hadoopConfiguration();
+            for (Map.Entry<String, LabelsFile> task : labels.entrySet()) {
+                for (Path split : List.of(staging, validationDir)) {
+                    Path folder = new Path(split, TokenizedParquet.TASK_FOLDER + task.getKey());
+                    if (exists(fs, folder)) {
+                        task.getValue().write(conf, folder.toString());
+                    }
+                }
             }
             Fingerprint.writeText(fs, new Path(staging, STATS_FILE), Fingerprint.GSON.toJson(report));
             Fingerprint.write(fs, staging, parts);
@@ -154,6 +173,33 @@ public final class TokenizeStage {
             encoded.unpersist();
             shipped.destroy();
         }
+    }
+
+    /**
+     * Each classification task's labels: the given list ({@code options.labels()}) for every task, else the task's
+     * distinct labels sorted by {@link String#compareTo}, so the same labels always get the same indexes. A small
+     * distinct query, never the rows.
+     */
+    private static Map<String, LabelsFile> labels(Dataset<Row> input, PackOptions options) {
+        Map<String, List<String>> byTask = new TreeMap<>();
+        for (Row row : input.filter(col(PrepRows.FORMAT).equalTo(PrepRows.FORMAT_CLASSIFICATION))
+                .select(PrepRows.task(options.tasks()), col(PrepRows.LABEL)).distinct().collectAsList()) {
+            List<String> labels = byTask.computeIfAbsent(row.getString(0), t -> new ArrayList<>());
+            if (!row.isNullAt(1)) {
+                labels.add(row.getString(1));
+            }
+        }
+        Map<String, LabelsFile> files = new TreeMap<>();
+        byTask.forEach((task, found) -> {
+            List<String> sorted = found.stream().sorted().toList();
+            files.put(task, new LabelsFile(options.labels() != null ? options.labels() : sorted));
+        });
+        return files;
+    }
+
+    /** Rows of a written split (0 when nothing was written). */
+    private static long rows(SparkSession spark, Path split) {
+        return spark.read().schema(TokenizedSchema.TOKENIZED).parquet(split.toString()).count();
     }
 
     /** Samples of the validation split; the rest (split {@code train} or null) are training samples. */
@@ -231,19 +277,13 @@ public final class TokenizeStage {
     private static PackOutcome outcome(SparkSession spark, FileSystem fs, Path output, PackReport report,
                                        String fingerprint, boolean reused) {
         Dataset<Row> kept = spark.read().schema(TokenizedSchema.TOKENIZED).parquet(output.toString());
-        Dataset<Row> validation = spark.read().schema(TokenizedSchema.TOKENIZED)
-                .parquet(new Path(output, VALIDATION_DIR).toString());
+        Path validationDir = new Path(output, VALIDATION_DIR);
+        Dataset<Row> validation = exists(fs, validationDir)
+                ? spark.read().schema(TokenizedSchema.TOKENIZED).parquet(validationDir.toString())
+                : spark.createDataFrame(List.of(), TokenizedSchema.TOKENIZED);
         Dataset<Row> rejected = spark.read().schema(PrepRows.REJECTED)
                 .parquet(new Path(output, REJECTED_DIR).toString());
-        Path labels = new Path(output, LabelVocabulary.FILE);
-        String labelsFile;
-        try {
-            labelsFile = fs.exists(labels) ? labels.toString() : null;
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot look for " + labels, e);
-        }
-        return new PackOutcome(new StageResult(STAGE, kept, rejected), validation, report, fingerprint, reused,
-                labelsFile);
+        return new PackOutcome(new StageResult(STAGE, kept, rejected), validation, report, fingerprint, reused);
     }
 
     /**
@@ -266,6 +306,14 @@ public final class TokenizeStage {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot move the tokenized output from " + staging + " to " + output
                     + "; check that the parent folder is writable", e);
+        }
+    }
+
+    private static boolean exists(FileSystem fs, Path path) {
+        try {
+            return fs.exists(path);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot look for " + path, e);
         }
     }
 

@@ -1,5 +1,6 @@
 package dev.sparktune.pack;
 
+import dev.sparktune.io.TokenizedParquet;
 import org.apache.spark.sql.types.ArrayType;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.Metadata;
@@ -7,16 +8,16 @@ import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
 
 /**
- * The row shapes of this stage: the tokenized Parquet the trainer reads ({@code dev.sparktune.io.TokenizedParquet},
- * README "Tokenized data"), and the intermediate one row per sample (or rejected row) that tokenizing produces
+ * The row shapes of this stage: the tokenized Parquet the trainer reads (Spark's form of {@link TokenizedParquet}'s
+ * columns, whose names it takes from there; README "Tokenized data"), and the intermediate one row per sample (or rejected row) that tokenizing produces
  * before packing.
  */
 final class TokenizedSchema {
-    static final String INPUT_IDS = "input_ids";
-    static final String LABELS = "labels";
-    static final String SEGMENT_IDS = "segment_ids";
-    static final String LABEL = "label";
-    static final String TASK = "task";
+    static final String INPUT_IDS = TokenizedParquet.INPUT_IDS;
+    static final String LABELS = TokenizedParquet.LABELS;
+    static final String SEGMENT_IDS = TokenizedParquet.SEGMENT_IDS;
+    static final String LABEL = TokenizedParquet.LABEL;
+    static final String TASK = TokenizedParquet.TASK;
 
     static final String ID = "id";
     static final String DATASET = "dataset";

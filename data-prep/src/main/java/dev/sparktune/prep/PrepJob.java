@@ -7,7 +7,9 @@ import dev.sparktune.pack.PackOptions;
 import dev.sparktune.pack.PackOutcome;
 import dev.sparktune.pack.PackReport;
 import dev.sparktune.pack.TokenizeStage;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.function.Function;
 import org.apache.hadoop.conf.Configuration;
@@ -36,6 +38,11 @@ public final class PrepJob {
         if (data.dataset().isEmpty()) {
             throw new IllegalArgumentException("data.dataset lists no datasets: name at least one from the dataset"
                     + " registry (" + data.datasetInfo() + " under " + data.datasetDir() + ")");
+        }
+        List<String> both = data.evalDataset().stream().filter(data.dataset()::contains).toList();
+        if (!both.isEmpty()) {
+            throw new IllegalArgumentException("data.eval_dataset names " + both + ", which data.dataset also lists:"
+                    + " an evaluation-only dataset is never trained on; list it in one of the two");
         }
     }
 
@@ -67,8 +74,11 @@ public final class PrepJob {
         Path prepared = new Path(data.preparedPath());
         Path target = partition == null ? prepared : new Path(prepared, partition.folder());
 
-        PrepStages stages = new PrepStages(data, prepared);
-        StageChain chain = new StageChain(Ingest.read(spark, registry, data.dataset(), datasetDir, data.maxRecordBytes()));
+        List<String> datasets = new ArrayList<>(data.dataset());
+        data.evalDataset().stream().filter(d -> !datasets.contains(d)).forEach(datasets::add);
+        Map<String, String> tasks = registry.tasks(datasets);
+        PrepStages stages = new PrepStages(data, prepared, tasks);
+        StageChain chain = new StageChain(Ingest.read(spark, registry, datasets, datasetDir, data.maxRecordBytes()));
         try {
             for (Function<Dataset<Row>, StageResult> stage : stages.afterIngest()) {
                 chain.then(stage);
@@ -78,7 +88,7 @@ public final class PrepJob {
             Map<String, Long> tokenizedRows = null;
             if (data.prep().tokenize() && modelDir != null && data.tokenizedPath() != null) {
                 PackOptions pack = PackOptions.of(modelDir, data.cutoffLen(), data.packing(), data.trainOnPrompt(),
-                        data.template(), data.tokenizedPath());
+                        data.template(), data.tokenizedPath()).withTasks(tasks);
                 PackOutcome outcome = TokenizeStage.run(spark, chain.kept(), pack);
                 PackReport r = outcome.report();
                 chain.alongside(new StageCounts(TokenizeStage.STAGE, r.rowsIn(), r.rowsKept(), r.rowsRejected()),

@@ -1,5 +1,15 @@
 package dev.sparktune.prep;
 
+import static org.apache.spark.sql.functions.coalesce;
+import static org.apache.spark.sql.functions.col;
+import static org.apache.spark.sql.functions.element_at;
+import static org.apache.spark.sql.functions.lit;
+import static org.apache.spark.sql.functions.map;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.apache.spark.sql.Column;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.Metadata;
 import org.apache.spark.sql.types.StructField;
@@ -84,6 +94,22 @@ public final class PrepRows {
             field(RECORD, true)});
 
     private PrepRows() {
+    }
+
+    /**
+     * Each row's training task: its dataset's entry in {@code tasks} (dataset name to task, from the registry's
+     * {@code task:} keys), else the dataset's own name.
+     */
+    public static Column task(Map<String, String> tasks) {
+        if (tasks.isEmpty()) {
+            return col(DATASET);
+        }
+        List<Column> pairs = new ArrayList<>();
+        tasks.forEach((dataset, task) -> {
+            pairs.add(lit(dataset));
+            pairs.add(lit(task));
+        });
+        return coalesce(element_at(map(pairs.toArray(Column[]::new)), col(DATASET)), col(DATASET));
     }
 
     private static StructField field(String name, boolean nullable) {

@@ -37,13 +37,18 @@ import org.apache.spark.storage.StorageLevel;
 final class PrepStages {
     private final DataConfig data;
     private final Path prepared;
+    private final Map<String, String> tasks;
     private final List<Dataset<Row>> persisted = new ArrayList<>();
     private final List<AugmentResult> augmented = new ArrayList<>();
 
-    /** @param prepared {@code data.prepared_path}, beside which the translation cache lives by default */
-    PrepStages(DataConfig data, Path prepared) {
+    /**
+     * @param prepared {@code data.prepared_path}, beside which the translation cache lives by default
+     * @param tasks    dataset name to training task, from the registry
+     */
+    PrepStages(DataConfig data, Path prepared, Map<String, String> tasks) {
         this.data = data;
         this.prepared = prepared;
+        this.tasks = Map.copyOf(tasks);
     }
 
     List<Function<Dataset<Row>, StageResult>> afterIngest() {
@@ -57,9 +62,9 @@ final class PrepStages {
         if (prep.dedup()) {
             DedupOptions dedup = new DedupOptions(prep.dedupExact(), prep.dedupNear(), prep.dedupThreshold(),
                     prep.dedupNumPerm(), prep.dedupShingleSize(), DedupOptions.defaults().maxIterations());
-            stages.add(in -> DedupStage.apply(in, dedup));
+            stages.add(in -> DedupStage.apply(in, dedup, tasks));
         }
-        StableSplit.Options split = new StableSplit.Options(data.valSize());
+        StableSplit.Options split = new StableSplit.Options(data.valSize(), data.evalDataset());
         stages.add(in -> StableSplit.apply(in, split));
         AugmentOptions augment = augmentOptions(prep);
         if (augment != null) {

@@ -40,7 +40,7 @@ class DedupStageTest {
                 chat("s2", "sys", "hello there", "general kenobi"),
                 chat("s3", "other system", "hello there", "general kenobi"));
         StageResult result = DedupStage.apply(spark.session().createDataFrame(in, PrepRows.PREPARED),
-                DedupOptions.defaults());
+                DedupOptions.defaults(), Map.of());
         Set<String> kept = ids(result.kept().collectAsList(), PrepRows.ID);
         Map<String, String> rejected = reasons(result);
         assertEquals(Set.of("a", "d", "l1", "s1", "s3"), kept);
@@ -49,6 +49,32 @@ class DedupStageTest {
         assertTrue(rejected.get("c").startsWith("exact duplicate of a "), rejected.get("c"));
         assertTrue(rejected.get("l2").contains("label 'ham' differs from the kept row's 'spam'"), rejected.get("l2"));
         assertTrue(rejected.get("s2").startsWith("exact duplicate of s1"), rejected.get("s2"));
+    }
+
+    @Test
+    void rowsAreComparedOnlyWithinTheirTask() {
+        String near = SyntheticCorpus.sentence(60, 7);
+        List<Row> in = List.of(
+                row("h1", "ham", "Lunch at noon? The usual place."),
+                row("s1", "spam", "lunch at NOON?  The usual place."),
+                row("t1", "topics", "Lunch at noon? The usual place."),
+                row("h2", "ham", near),
+                row("t2", "topics", near + " x"));
+        // ham and spam form one task (as two registry entries with task: spam_filter); topics is its own
+        Map<String, String> tasks = Map.of("ham", "spam_filter", "spam", "spam_filter", "topics", "topics");
+        StageResult result = DedupStage.apply(spark.session().createDataFrame(in, PrepRows.PREPARED),
+                DedupOptions.defaults(), tasks);
+        assertEquals(Set.of("h1", "t1", "h2", "t2"), ids(result.kept().collectAsList(), PrepRows.ID));
+        assertTrue(reasons(result).get("s1").startsWith("exact duplicate of h1"), reasons(result).toString());
+        // the premise: in one task, t2 is a near-duplicate of h2
+        StageResult oneTask = DedupStage.apply(spark.session().createDataFrame(in, PrepRows.PREPARED),
+                DedupOptions.defaults(), Map.of("ham", "all", "spam", "all", "topics", "all"));
+        assertEquals(Set.of("h1", "h2"), ids(oneTask.kept().collectAsList(), PrepRows.ID));
+    }
+
+    private static Row row(String id, String dataset, String text) {
+        return org.apache.spark.sql.RowFactory.create(id, dataset, PrepRows.FORMAT_TEXT, null, null, null, text, null,
+                null, null);
     }
 
     @Test
@@ -97,7 +123,7 @@ class DedupStageTest {
         }
 
         StageResult result = DedupStage.apply(spark.session().createDataFrame(in, PrepRows.PREPARED).repartition(3),
-                new DedupOptions(true, true, threshold, 128, shingle, 30));
+                new DedupOptions(true, true, threshold, 128, shingle, 30), Map.of());
         List<Row> keptRows = result.kept().collectAsList();
         Map<String, String> rejected = reasons(result);
         assertEquals(in.size(), keptRows.size() + rejected.size(), "in = kept + rejected");
@@ -115,7 +141,7 @@ class DedupStageTest {
 
         // deterministic: another partitioning gives the same result
         StageResult again = DedupStage.apply(spark.session().createDataFrame(in, PrepRows.PREPARED).repartition(5),
-                new DedupOptions(true, true, threshold, 128, shingle, 30));
+                new DedupOptions(true, true, threshold, 128, shingle, 30), Map.of());
         assertEquals(ids(keptRows, PrepRows.ID), ids(again.kept().collectAsList(), PrepRows.ID));
     }
 

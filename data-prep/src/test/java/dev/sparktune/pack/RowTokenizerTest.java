@@ -44,7 +44,7 @@ class RowTokenizerTest {
     private static RowTokenizer rows(int cutoffLen, boolean trainOnPrompt) {
         // the model folder has no chat template: SFT rows reach the template error
         return new RowTokenizer(tokenizer, () -> ChatTemplate.forModel(modelDir, null), cutoffLen, trainOnPrompt,
-                new LabelVocabulary(List.of("ham", "spam")).index());
+                new dev.sparktune.io.LabelsFile(List.of("ham", "spam")).index());
     }
 
     private static PreparedRow text(String format, String text, String label) {

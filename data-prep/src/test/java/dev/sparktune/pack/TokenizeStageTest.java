@@ -133,7 +133,8 @@ class TokenizeStageTest {
         List<TokenizedRow> expectedClass = expectedClassification(rows, vocabulary);
         assertEquals(PackTestData.multiset(expectedClass), PackTestData.multiset(written.stream().filter(r -> r.label() != null).toList()));
         assertEquals(Stream.of(0L, 1L, 2L).toList(), new ArrayList<>(byLabel.keySet()));
-        String labels = Files.readString(dir.resolve("plain").resolve("_labels.json"), StandardCharsets.UTF_8);
+        String labels = Files.readString(dir.resolve("plain").resolve("task=sentiment").resolve("_labels.json"),
+                StandardCharsets.UTF_8);
         assertTrue(labels.replaceAll("\\s", "").contains("\"id2label\":{\"0\":\"neg\",\"1\":\"neutral\",\"2\":\"pos\"}"),
                 labels);
 
@@ -259,7 +260,7 @@ class TokenizeStageTest {
         assertEquals(validationWritten.size(), outcome.validation().count());
 
         // labels of both splits; the unknown split is rejected, with the three rows no split can learn from
-        String labels = Files.readString(out.resolve("_labels.json"), StandardCharsets.UTF_8);
+        String labels = Files.readString(out.resolve("task=sentiment").resolve("_labels.json"), StandardCharsets.UTF_8);
         assertTrue(labels.replaceAll("\\s", "").contains(
                 "\"id2label\":{\"0\":\"neg\",\"1\":\"neutral\",\"2\":\"pos\",\"3\":\"val-only\"}"), labels);
         Map<String, String> rejected = new HashMap<>();
@@ -323,7 +324,8 @@ class TokenizeStageTest {
         long unknown = outcome.result().rejected().collectAsList().stream()
                 .filter(r -> ((String) r.getAs(PrepRows.REASON)).contains("label 'neutral' is not one of")).count();
         assertEquals(10, unknown);
-        String labels = Files.readString(dir.resolve("labelled").resolve("_labels.json"), StandardCharsets.UTF_8);
+        String labels = Files.readString(dir.resolve("labelled").resolve("task=sentiment").resolve("_labels.json"),
+                StandardCharsets.UTF_8);
         assertTrue(labels.replaceAll("\\s", "").contains("\"label2id\":{\"pos\":0,\"neg\":1}"), labels + want);
     }
 

@@ -102,7 +102,7 @@ class CleanDedupSplitClusterTest {
         System.out.printf(Locale.ROOT, "clean: %d rows in, %d kept, %d rejected, %.1f s%n", rows.size(), cleanedCount,
                 cleanRejected.size(), (System.nanoTime() - start) / 1e9);
         start = System.nanoTime();
-        StageResult dedup = DedupStage.apply(cleaned, DedupOptions.defaults());
+        StageResult dedup = DedupStage.apply(cleaned, DedupOptions.defaults(), java.util.Map.of());
         Dataset<Row> unique = dedup.kept().persist(StorageLevel.MEMORY_AND_DISK());
         Map<String, String> dedupRejected = reasons(dedup.rejected());
         long uniqueCount = unique.count();

@@ -3,7 +3,11 @@ package dev.sparktune.io;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
+import java.util.SortedMap;
+import java.util.TreeMap;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
@@ -43,6 +47,11 @@ public final class TokenizedParquet {
     public static final String SEGMENT_IDS = "segment_ids";
     public static final String LABEL = "label";
     public static final String TASK = "task";
+    /**
+     * Prep writes each training task's rows to a folder {@code task=<name>} (Spark's partition layout, so a
+     * DataFrame read of the whole folder has a {@code task} column); the files inside hold no {@code task} column.
+     */
+    public static final String TASK_FOLDER = "task=";
     /** Every column, in file order: what prep writes, the trainer reads and {@code FineTuner} takes from a DataFrame. */
     public static final List<String> COLUMNS = List.of(INPUT_IDS, LABELS, SEGMENT_IDS, LABEL, TASK);
 
@@ -58,35 +67,55 @@ public final class TokenizedParquet {
     private TokenizedParquet() {
     }
 
-    /** One row group of one file: the unit of sharding and shuffling. */
-    public record RowGroup(String file, int index, long rows) {
+    /**
+     * One row group of one file: the unit of sharding and shuffling.
+     *
+     * @param task the task its {@code task=<name>} folder names, or null for a file outside such a folder
+     */
+    public record RowGroup(String file, int index, long rows, String task) {
     }
 
-    /** Every row group of every {@code .parquet} file under {@code dir} (or of the file itself), in file order. */
-    public static List<RowGroup> rowGroups(Configuration conf, String dir) {
+    /**
+     * The training tasks under {@code dir}: task name to folder, sorted by name, one per {@code task=<name>}
+     * folder; a folder without task folders (a single-task dataset such as {@code FineTuner} writes) is one task,
+     * returned under the key {@code null}. Empty when {@code dir} does not exist.
+     */
+    public static SortedMap<String, String> taskFolders(Configuration conf, String dir) {
         Path root = new Path(dir);
+        SortedMap<String, String> tasks = new TreeMap<>(Comparator.nullsFirst(Comparator.naturalOrder()));
         try {
             FileSystem fs = root.getFileSystem(conf);
-            List<FileStatus> files = new ArrayList<>();
+            if (!fs.exists(root)) {
+                return tasks;
+            }
             if (fs.getFileStatus(root).isFile()) {
-                files.add(fs.getFileStatus(root));
-            } else {
-                for (FileStatus f : fs.listStatus(root)) {
-                    String name = f.getPath().getName();
-                    if (f.isFile() && name.endsWith(".parquet") && !name.startsWith("_") && !name.startsWith(".")) {
-                        files.add(f);
-                    }
+                tasks.put(null, dir);
+                return tasks;
+            }
+            for (FileStatus f : fs.listStatus(root)) {
+                String name = f.getPath().getName();
+                if (f.isDirectory() && name.startsWith(TASK_FOLDER)) {
+                    tasks.put(name.substring(TASK_FOLDER.length()), f.getPath().toString());
                 }
             }
-            files.sort((a, b) -> a.getPath().getName().compareTo(b.getPath().getName()));
+            if (tasks.isEmpty()) {
+                tasks.put(null, dir);
+            }
+            return tasks;
+        } catch (IOException e) {
+            throw new UncheckedIOException(dir + ": cannot list tokenized Parquet", e);
+        }
+    }
+
+    /**
+     * Every row group of every {@code .parquet} file under {@code dir} (or of the file itself), in file order, those
+     * of {@code task=<name>} folders included (task folders in name order, each file's rows tagged with the task).
+     */
+    public static List<RowGroup> rowGroups(Configuration conf, String dir) {
+        try {
             List<RowGroup> groups = new ArrayList<>();
-            for (FileStatus f : files) {
-                try (ParquetFileReader reader = ParquetFileReader.open(HadoopInputFile.fromStatus(f, conf))) {
-                    List<BlockMetaData> blocks = reader.getRowGroups();
-                    for (int i = 0; i < blocks.size(); i++) {
-                        groups.add(new RowGroup(f.getPath().toString(), i, blocks.get(i).getRowCount()));
-                    }
-                }
+            for (Map.Entry<String, String> task : taskFolders(conf, dir).entrySet()) {
+                groups.addAll(rowGroups(conf, task.getValue(), task.getKey()));
             }
             if (groups.isEmpty()) {
                 throw new IllegalArgumentException(dir + ": no tokenized Parquet rows (no non-empty .parquet files)");
@@ -95,6 +124,33 @@ public final class TokenizedParquet {
         } catch (IOException e) {
             throw new UncheckedIOException(dir + ": cannot list tokenized Parquet", e);
         }
+    }
+
+    private static List<RowGroup> rowGroups(Configuration conf, String dir, String task) throws IOException {
+        Path root = new Path(dir);
+        FileSystem fs = root.getFileSystem(conf);
+        List<FileStatus> files = new ArrayList<>();
+        if (fs.getFileStatus(root).isFile()) {
+            files.add(fs.getFileStatus(root));
+        } else {
+            for (FileStatus f : fs.listStatus(root)) {
+                String name = f.getPath().getName();
+                if (f.isFile() && name.endsWith(".parquet") && !name.startsWith("_") && !name.startsWith(".")) {
+                    files.add(f);
+                }
+            }
+        }
+        files.sort((a, b) -> a.getPath().getName().compareTo(b.getPath().getName()));
+        List<RowGroup> groups = new ArrayList<>();
+        for (FileStatus f : files) {
+            try (ParquetFileReader reader = ParquetFileReader.open(HadoopInputFile.fromStatus(f, conf))) {
+                List<BlockMetaData> blocks = reader.getRowGroups();
+                for (int i = 0; i < blocks.size(); i++) {
+                    groups.add(new RowGroup(f.getPath().toString(), i, blocks.get(i).getRowCount(), task));
+                }
+            }
+        }
+        return groups;
     }
 
     /** The rows of one row group, decoded as they are read. */
@@ -112,7 +168,7 @@ public final class TokenizedParquet {
             RecordReader<Group> records = io.getRecordReader(pages, new GroupRecordConverter(schema));
             List<TokenizedRow> rows = new ArrayList<>((int) pages.getRowCount());
             for (long r = 0; r < pages.getRowCount(); r++) {
-                rows.add(decode(records.read(), schema));
+                rows.add(decode(records.read(), schema, group.task()));
             }
             return rows;
         } catch (IOException e) {
@@ -158,13 +214,14 @@ public final class TokenizedParquet {
         }
     }
 
-    private static TokenizedRow decode(Group g, MessageType schema) {
+    private static TokenizedRow decode(Group g, MessageType schema, String folderTask) {
         return new TokenizedRow(
                 longs(g, "input_ids", schema),
                 longs(g, "labels", schema),
                 longs(g, "segment_ids", schema),
                 schema.containsField("label") && g.getFieldRepetitionCount("label") > 0 ? g.getLong("label", 0) : null,
-                schema.containsField("task") && g.getFieldRepetitionCount("task") > 0 ? g.getString("task", 0) : null);
+                schema.containsField("task") && g.getFieldRepetitionCount("task") > 0 ? g.getString("task", 0)
+                        : folderTask);
     }
 
     /** A Spark array column: a LIST group of repeated {@code list} groups with one {@code element} each. */
