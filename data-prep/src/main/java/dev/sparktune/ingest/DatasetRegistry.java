@@ -1,5 +1,6 @@
 package dev.sparktune.ingest;
 
+import dev.sparktune.config.DataConfig;
 import dev.sparktune.prep.PrepRows;
 import java.io.IOException;
 import java.io.InputStream;
@@ -63,6 +64,12 @@ public final class DatasetRegistry {
 
     private DatasetRegistry(Map<String, DatasetSpec> datasets) {
         this.datasets = datasets;
+    }
+
+    /** Where a job's registry is: {@code data.dataset_info}, under {@code data.dataset_dir} unless absolute. */
+    public static Path location(DataConfig data) {
+        Path info = new Path(data.datasetInfo());
+        return info.isAbsolute() || info.toUri().getScheme() != null ? info : new Path(data.datasetDir(), info);
     }
 
     /** Reads the registry file at {@code path} on any Hadoop file system. */

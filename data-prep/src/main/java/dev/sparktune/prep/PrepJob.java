@@ -68,9 +68,7 @@ public final class PrepJob {
         checkConfig(data);
         Configuration hadoop = spark.sparkContext().hadoopConfiguration();
         Path datasetDir = new Path(data.datasetDir());
-        Path info = new Path(data.datasetInfo());
-        Path registryPath = info.isAbsolute() || info.toUri().getScheme() != null ? info : new Path(datasetDir, info);
-        DatasetRegistry registry = DatasetRegistry.load(registryPath, hadoop);
+        DatasetRegistry registry = DatasetRegistry.load(DatasetRegistry.location(data), hadoop);
         Path prepared = new Path(data.preparedPath());
         Path target = partition == null ? prepared : new Path(prepared, partition.folder());
 

@@ -8,8 +8,6 @@ public record DistConfig(
         int worldSize,
         int zeroStage,
         long reduceBucketSize,
-        long allgatherBucketSize,
-        boolean overlapComm,
         int collectiveTimeoutSeconds,
         String networkCidr,
         boolean allowUnencryptedRing) {
@@ -19,8 +17,11 @@ public record DistConfig(
         int zeroStage = s.integer("zero_stage", 0, Range.closed(0, 3));
         s.require(zeroStage != 3, "zero_stage", "stage 3 (parameter sharding) is planned, not built; use 0, 1 or 2");
         long reduceBucket = s.longInteger("reduce_bucket_size", 25_000_000L, Range.atLeast(1));
-        long allgatherBucket = s.longInteger("allgather_bucket_size", 25_000_000L, Range.atLeast(1));
-        boolean overlap = s.flag("overlap_comm", true);
+        s.notBuilt("allgather_bucket_size", "parameters are all-gathered in the buckets of reduce_bucket_size; remove"
+                + " the key");
+        boolean overlap = s.flag("overlap_comm", false);
+        s.require(!overlap, "overlap_comm", "not built yet: buckets are reduced one after another, after backward;"
+                + " remove the key or set false");
         int timeout = s.integer("collective_timeout_seconds", 300, Range.atLeast(1));
         String cidr = s.string("network_cidr", null);
         if (cidr != null) {
@@ -29,7 +30,6 @@ public record DistConfig(
         }
         // The ring authenticates peers but does not encrypt; a cluster with spark.ssl on must accept that explicitly.
         boolean allowUnencrypted = s.flag("allow_unencrypted_ring", false);
-        return new DistConfig(worldSize, zeroStage == 3 ? 0 : zeroStage, reduceBucket, allgatherBucket, overlap,
-                timeout, cidr, allowUnencrypted);
+        return new DistConfig(worldSize, zeroStage == 3 ? 0 : zeroStage, reduceBucket, timeout, cidr, allowUnencrypted);
     }
 }

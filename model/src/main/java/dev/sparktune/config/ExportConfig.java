@@ -1,13 +1,18 @@
 package dev.sparktune.config;
 
-/** Section {@code export}: where and how a trained model is written, LLaMA-Factory's key names. */
-public record ExportConfig(String exportDir, int exportSize, int exportQuantizationBit) {
+/**
+ * Section {@code export}: LLaMA-Factory's export keys. Not built yet: {@code sparktune train} exports the trained
+ * adapter or model into {@code train.output_dir}; merged, sharded and int8 exports arrive with {@code sparktune
+ * export}. Until then setting any of these keys is an error, never a key that does nothing.
+ */
+public record ExportConfig() {
 
     static ExportConfig read(Section s) {
-        String dir = s.string("export_dir", null);
-        int sizeGb = s.integer("export_size", 5, Range.atLeast(1));
-        int bits = s.integer("export_quantization_bit", 0, Range.closed(0, 8));
-        s.require(bits == 0 || bits == 8, "export_quantization_bit", "only 8-bit export is built; 0 means none");
-        return new ExportConfig(dir, sizeGb, bits);
+        String why = "train writes <output_dir>/adapter or <output_dir>/model; merged, sharded and int8 exports"
+                + " (sparktune export) are not built yet; remove the key";
+        s.notBuilt("export_dir", why);
+        s.notBuilt("export_size", why);
+        s.notBuilt("export_quantization_bit", why);
+        return new ExportConfig();
     }
 }

@@ -164,6 +164,18 @@ final class Section {
         return remember(key, result);
     }
 
+    /**
+     * A key the reference documents but nothing implements yet: writing it is an error that says so (a key that
+     * validates and does nothing would be a broken promise, DESIGN.md decision 10). Its only value is null.
+     */
+    void notBuilt(String key, String what) {
+        ConfigValue v = values.get(key);
+        if (v != null && v.value() != null) {
+            error(key, v, "not built yet: " + what);
+        }
+        remember(key, null);
+    }
+
     /** A rule that spans keys; reported against {@code key}. */
     void require(boolean ok, String key, String problem) {
         if (!ok) {

@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SortedMap;
@@ -20,6 +21,7 @@ import org.apache.parquet.hadoop.ParquetFileReader;
 import org.apache.parquet.hadoop.ParquetWriter;
 import org.apache.parquet.hadoop.example.ExampleParquetWriter;
 import org.apache.parquet.hadoop.metadata.BlockMetaData;
+import org.apache.parquet.hadoop.metadata.ColumnChunkMetaData;
 import org.apache.parquet.hadoop.metadata.CompressionCodecName;
 import org.apache.parquet.hadoop.util.HadoopInputFile;
 import org.apache.parquet.io.ColumnIOFactory;
@@ -151,6 +153,32 @@ public final class TokenizedParquet {
             }
         }
         return groups;
+    }
+
+    /**
+     * The largest {@code label} in {@code groups}, from the files' footer statistics alone (no rows are read); -1
+     * when no group has labels with statistics.
+     */
+    public static long maxLabel(Configuration conf, List<RowGroup> groups) {
+        long max = -1;
+        Map<String, List<Integer>> byFile = new LinkedHashMap<>();
+        groups.forEach(g -> byFile.computeIfAbsent(g.file(), f -> new ArrayList<>()).add(g.index()));
+        for (Map.Entry<String, List<Integer>> file : byFile.entrySet()) {
+            try (ParquetFileReader reader = ParquetFileReader.open(HadoopInputFile.fromPath(new Path(file.getKey()), conf))) {
+                List<BlockMetaData> blocks = reader.getRowGroups();
+                for (int index : file.getValue()) {
+                    for (ColumnChunkMetaData column : blocks.get(index).getColumns()) {
+                        if (column.getPath().toDotString().equals(LABEL) && column.getStatistics() != null
+                                && column.getStatistics().hasNonNullValue()) {
+                            max = Math.max(max, ((Number) column.getStatistics().genericGetMax()).longValue());
+                        }
+                    }
+                }
+            } catch (IOException e) {
+                throw new UncheckedIOException(file.getKey() + ": cannot read the Parquet footer", e);
+            }
+        }
+        return max;
     }
 
     /** The rows of one row group, decoded as they are read. */

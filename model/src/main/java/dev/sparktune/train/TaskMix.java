@@ -11,7 +11,8 @@ import java.util.List;
  * @param probabilities one per task, or empty
  * @param temperature   sample by size with this temperature (see {@link TaskMixer#byTemperature}); 0 = not used
  */
-public record TaskMix(MixStrategy strategy, List<Double> probabilities, double temperature) {
+public record TaskMix(MixStrategy strategy, List<Double> probabilities, double temperature)
+        implements java.io.Serializable {
 
     public TaskMix {
         probabilities = List.copyOf(probabilities);

@@ -184,7 +184,7 @@ public final class FineTuner extends Estimator<FineTunedModel> {
         }
         JsonObject json = new JsonObject();
         json.add("id2label", id2label);
-        Path file = new Path(data, TrainingRank.LABELS_FILE);
+        Path file = new Path(data, dev.sparktune.io.LabelsFile.NAME);
         try {
             FileSystem fs = file.getFileSystem(dataset.sparkSession().sparkContext().hadoopConfiguration());
             try (FSDataOutputStream out = fs.create(file, true)) {

@@ -1,7 +1,12 @@
 package dev.sparktune.training;
 
+import com.google.gson.GsonBuilder;
+import com.google.gson.JsonArray;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
 import dev.sparktune.arch.ModelDirectory;
 import dev.sparktune.io.HadoopFiles;
+import dev.sparktune.io.LabelsFile;
 import dev.sparktune.io.LocalFolders;
 import dev.sparktune.peft.BitFit;
 import dev.sparktune.peft.Freeze;
@@ -11,8 +16,10 @@ import dev.sparktune.peft.PeftModel;
 import dev.sparktune.train.OutputFolder;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Optional;
 import java.util.UUID;
 import org.apache.hadoop.fs.FileSystem;
 
@@ -22,6 +29,11 @@ import org.apache.hadoop.fs.FileSystem;
  * {@code adapter_model.safetensors}, on top of {@code model_name_or_path}); methods that change the base weights
  * (full, freeze, BitFit) give a whole model folder {@code <output_dir>/model}. Written to a hidden folder first and
  * renamed into place, so a reader never sees half an export.
+ *
+ * <p>A classifier's export carries its class names the way Hugging Face reads them: the model folder's
+ * {@code config.json} gets {@code id2label}, {@code label2id}, {@code num_labels} and the architecture
+ * {@code BertForSequenceClassification}; an adapter folder gets the same {@code config.json} beside
+ * {@code adapter_config.json} (PEFT ignores it; {@code FineTunedModel} reads the names from it).
  */
 final class FinalExport {
     static final String ADAPTER = "adapter";
@@ -31,7 +43,8 @@ final class FinalExport {
     }
 
     /** Writes the export and returns its fully qualified location ({@code file:/...}, {@code hdfs://...}). */
-    static String write(PeftModel model, ModelDirectory base, String baseLocation, OutputFolder output) {
+    static String write(PeftModel model, ModelDirectory base, String baseLocation, OutputFolder output,
+                        Optional<LabelsFile> labels) {
         boolean wholeModel = model.method() instanceof FullFineTuning || model.method() instanceof Freeze
                 || model.method() instanceof BitFit;
         String name = wholeModel ? MODEL : ADAPTER;
@@ -42,10 +55,14 @@ final class FinalExport {
         try {
             scratch = Files.createTempDirectory("sparktune-export-");
             Path local = scratch.resolve(name);
+            String config = labels.map(l -> classifierConfig(base.configJson(), l)).orElse(base.configJson());
             if (wholeModel) {
-                ModelDirectory.write(local, base.configJson(), model.weights().asMap(), Long.MAX_VALUE, base.path());
+                ModelDirectory.write(local, config, model.weights().asMap(), Long.MAX_VALUE, base.path());
             } else {
                 PeftFormat.save(model, local, baseLocation);
+                if (labels.isPresent()) {
+                    Files.writeString(local.resolve(ModelDirectory.CONFIG_FILE), config, StandardCharsets.UTF_8);
+                }
             }
             fs = HadoopFiles.fileSystem(target, output.conf());     // raw on local disks: no .crc files
             fs.copyFromLocalFile(false, true, new org.apache.hadoop.fs.Path(local.toUri()), hidden);
@@ -60,6 +77,15 @@ final class FinalExport {
         } finally {
             LocalFolders.deleteQuietly(scratch);
         }
+    }
+
+    /** The base model's config.json as a sequence classifier's, with the class names. */
+    static String classifierConfig(String configJson, LabelsFile labels) {
+        JsonObject config = labels.addTo(JsonParser.parseString(configJson).getAsJsonObject());
+        JsonArray architectures = new JsonArray();
+        architectures.add("BertForSequenceClassification");
+        config.add("architectures", architectures);
+        return new GsonBuilder().setPrettyPrinting().create().toJson(config) + "\n";
     }
 
     private static void deleteQuietly(FileSystem fs, org.apache.hadoop.fs.Path folder) {

@@ -10,7 +10,6 @@ import dev.sparktune.dist.RingOptions;
 import dev.sparktune.train.OutputFolder;
 import dev.sparktune.train.StepListener;
 import dev.sparktune.train.Trainer;
-import dev.sparktune.train.TrainingData;
 import java.io.Serializable;
 import java.util.List;
 import java.util.Optional;
@@ -28,19 +27,23 @@ import scala.runtime.AbstractFunction1;
 /**
  * The body of one barrier task, that is one rank: torch threads = {@code spark.task.cpus}, the GPU Spark assigned
  * (when the task has one), the rendezvous, then {@link TrainingRank}. Only the job's YAML text and small values
- * travel to the executors; the model is read there from {@code model_name_or_path}.
+ * (the {@link TrainingInputs} the driver checked) travel to the executors; the model is read there from
+ * {@code model_name_or_path}.
  */
 final class RankTask extends AbstractFunction1<Iterator<Integer>, Iterator<RankOutcome>> implements Serializable {
     private static final Logger LOG = LoggerFactory.getLogger(RankTask.class);
 
     private final String configYaml;
     private final String configSource;
+    private final TrainingInputs inputs;
     private final ProgressReporter.Target progress;
     private final FaultInjection fault;   // null outside tests
 
-    RankTask(String configYaml, String configSource, ProgressReporter.Target progress, FaultInjection fault) {
+    RankTask(String configYaml, String configSource, TrainingInputs inputs, ProgressReporter.Target progress,
+             FaultInjection fault) {
         this.configYaml = configYaml;
         this.configSource = configSource;
+        this.inputs = inputs;
         this.progress = progress;
         this.fault = fault;
     }
@@ -70,8 +73,7 @@ final class RankTask extends AbstractFunction1<Iterator<Integer>, Iterator<RankO
                 }
             };
             Optional<String> start = agreedStartingPoint(context, job, hadoop);
-            TrainingRank.Run run = TrainingRank.run(job, ring, hadoop, listener, device,
-                    TrainingData.open(hadoop, job.data().tokenizedPath()), start);
+            TrainingRank.Run run = TrainingRank.run(job, inputs, ring, hadoop, listener, device, start);
             Trainer.Result result = run.result();
             RankOutcome outcome = new RankOutcome(rank, result.steps(), result.lastLoss(),
                     result.checkpoint(), run.resumedFrom(), run.export(), attempt);

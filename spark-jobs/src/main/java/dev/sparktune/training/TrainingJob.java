@@ -3,12 +3,13 @@ package dev.sparktune.training;
 import dev.sparktune.config.ConfigLoader;
 import dev.sparktune.config.JobConfig;
 import dev.sparktune.config.LoadedConfig;
-import dev.sparktune.train.TrainingData;
+import dev.sparktune.ingest.DatasetRegistry;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.UUID;
 import java.util.stream.IntStream;
 import org.apache.hadoop.conf.Configuration;
@@ -61,7 +62,11 @@ public final class TrainingJob {
             LOG.warn(warning);
         }
         int world = job.dist().worldSize();
-        checkShares(job, sc.hadoopConfiguration());
+        TrainingInputs inputs = TrainingInputs.read(job, sc.hadoopConfiguration(), datasetTasks(job,
+                sc.hadoopConfiguration()));
+        LOG.info("run {}: tasks {}{}", job.train().outputDir(), inputs.tasks().stream().map(TrainingInputs.Task::name)
+                .toList(), inputs.validation().isEmpty() ? ", no validation split" : ", validation tasks "
+                + inputs.validation().stream().map(TrainingInputs.Task::name).toList());
         ClusterPreflight.awaitSlots(sc, world, SLOT_WAIT);
 
         String runName = new org.apache.hadoop.fs.Path(job.train().outputDir()).getName();
@@ -76,7 +81,7 @@ public final class TrainingJob {
                 RDD<Integer> ranks = new JavaSparkContext(sc)
                         .parallelize(IntStream.range(0, world).boxed().toList(), world).rdd();
                 RDD<RankOutcome> trained = ranks.barrier().mapPartitions(
-                        new RankTask(config.toYaml(), config.source(), progress.target(), fault), false,
+                        new RankTask(config.toYaml(), config.source(), inputs, progress.target(), fault), false,
                         ClassTag$.MODULE$.apply(RankOutcome.class));
                 outcomes = new ArrayList<>(trained.toJavaRDD().repartition(1).collect());
             } finally {
@@ -123,22 +128,14 @@ public final class TrainingJob {
     }
 
     /**
-     * Every rank must get at least one micro-batch of rows from its share of whole row groups; checked here from
-     * the Parquet footers alone, so a dataset with too few row groups fails once, on the driver, rather than in
-     * every attempt of the barrier stage.
+     * Each dataset of {@code data.dataset} to its task, from the dataset registry, when per-dataset
+     * {@code interleave_probs} must become per-task ones; empty otherwise (nothing to map).
      */
-    static void checkShares(JobConfig job, Configuration hadoop) {
-        int world = job.dist().worldSize();
-        int perRank = job.train().perDeviceTrainBatchSize();
-        TrainingData data = TrainingData.open(hadoop, job.data().tokenizedPath());
-        long smallest = data.shards(job.train().seed(), 0, world).stream().mapToLong(TrainingData::rows).min()
-                .orElse(0);
-        if (smallest < perRank) {
-            throw new IllegalArgumentException(job.data().tokenizedPath() + ": dealt out to " + world + " ranks in whole"
-                    + " row groups, the smallest share holds " + smallest + " of " + data.rows() + " rows, fewer than"
-                    + " one micro-batch (per_device_train_batch_size " + perRank + "); write the data in more row groups"
-                    + " (smaller Parquet row groups or more files) or use fewer ranks (dist.world_size)");
+    static Map<String, String> datasetTasks(JobConfig job, Configuration hadoop) {
+        if (job.data().interleaveProbs().isEmpty() || job.data().dataset().isEmpty()) {
+            return Map.of();
         }
+        return DatasetRegistry.load(DatasetRegistry.location(job.data()), hadoop).tasks(job.data().dataset());
     }
 
     /** Fails, naming the key to set, when the job lacks what training needs; no Spark is needed for this check. */

@@ -3,14 +3,13 @@ package dev.sparktune.training;
 import ai.djl.Device;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
-import com.google.gson.JsonParser;
 import dev.sparktune.arch.Bert;
 import dev.sparktune.arch.ModelDirectory;
 import dev.sparktune.arch.PretrainedModel;
 import dev.sparktune.config.JobConfig;
 import dev.sparktune.config.MethodConfig;
 import dev.sparktune.dist.Collective;
-import dev.sparktune.pack.TokenizeStage;
+import dev.sparktune.io.LabelsFile;
 import dev.sparktune.peft.Method;
 import dev.sparktune.peft.PeftModel;
 import dev.sparktune.tokenize.SpecialToken;
@@ -22,32 +21,30 @@ import dev.sparktune.train.StepListener;
 import dev.sparktune.train.Trainer;
 import dev.sparktune.train.TrainingCheckpoints;
 import dev.sparktune.train.TrainingData;
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
+import dev.sparktune.train.TrainingTask;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Optional;
+import java.util.function.Function;
 import org.apache.hadoop.conf.Configuration;
-import org.apache.hadoop.fs.FileSystem;
 
 /**
- * One rank's whole run, from the job's configuration: it loads its own model replica from {@code
- * model_name_or_path} (nothing is broadcast), applies the method, opens its share of {@code data.tokenized_path}
- * and trains. The same code runs in a Spark barrier task and, for reference runs, in one process with in-process
- * ranks.
+ * One rank's whole run, from the job's configuration and the {@link TrainingInputs} the driver checked: it loads its
+ * own model replica from {@code model_name_or_path} (nothing is broadcast), gives each classification task a head
+ * ({@code classifier} for the first task, {@code classifier_<task>} for the others, on one shared encoder), applies
+ * the method, opens its share of each task's rows and trains them mixed by {@code data.mix_strategy}. The same code
+ * runs in a Spark barrier task and, for reference runs, in one process with in-process ranks.
  *
- * <p>With {@code eval.eval_steps} above 0 and a validation split beside the training rows (as {@code sparktune prep}
- * writes it), the loss on it is evaluated every {@code eval_steps} steps ({@code early_stopping_patience} applies).
+ * <p>With a validation split beside the training rows (as {@code sparktune prep} writes it), each validation task is
+ * evaluated as {@code eval.eval_steps} says ({@code early_stopping_patience} applies).
  *
  * <p>Where it starts: from the newest complete checkpoint in {@code output_dir} when there is one (a retried Spark
  * stage, or a rerun of a scheduled job), else from {@code resume_from_checkpoint} when it is set, else from the
  * pretrained weights.
  */
 public final class TrainingRank {
-    /** Written beside the tokenized Parquet by the data-prep tokenize stage, in config.json's id2label form. */
-    public static final String LABELS_FILE = "_labels.json";
 
     private TrainingRank() {
     }
@@ -59,61 +56,95 @@ public final class TrainingRank {
     public record Run(Trainer.Result result, String resumedFrom, String export) {
     }
 
+    /** As below, reading the inputs and the starting point itself: for reference runs in one process. */
     public static Run run(JobConfig job, Collective collective, Configuration hadoop, StepListener listener,
                           Device device) {
-        return run(job, collective, hadoop, listener, device, TrainingData.open(hadoop, job.data().tokenizedPath()),
+        return run(job, TrainingInputs.read(job, hadoop, java.util.Map.of()), collective, hadoop, listener, device,
                 startingPoint(job, new OutputFolder(hadoop, job.train().outputDir())));
     }
 
     /**
-     * As above over {@code data} (the rank reads its share), starting from {@code start}: in a Spark job rank 0 picks
-     * it and every rank gets the same, so ranks never resume from different checkpoints.
+     * Trains {@code inputs} (the rank reads its share of each task), starting from {@code start}: in a Spark job
+     * rank 0 picks it and every rank gets the same, so ranks never resume from different checkpoints.
      */
-    static Run run(JobConfig job, Collective collective, Configuration hadoop, StepListener listener, Device device,
-                   TrainingData data, Optional<String> start) {
+    static Run run(JobConfig job, TrainingInputs inputs, Collective collective, Configuration hadoop,
+                   StepListener listener, Device device, Optional<String> start) {
+        return run(job, inputs, collective, hadoop, listener, device, start,
+                task -> TrainingData.open(hadoop, task.folder()));
+    }
+
+    /** As above, each task's rows opened by {@code rows}: a reference run in a test reads them its own way. */
+    static Run run(JobConfig job, TrainingInputs inputs, Collective collective, Configuration hadoop,
+                   StepListener listener, Device device, Optional<String> start,
+                   Function<TrainingInputs.Task, TrainingData> rows) {
         Path modelDir = LocalCopy.of(hadoop, job.model().modelNameOrPath());
         DataType dtype = dataType(job.model().computeDtype());
         MethodConfig m = job.method();
         long seed = job.train().seed();
         try (NDManager manager = NDManager.newBaseManager(device); Tokenizer tokenizer = tokenizer(modelDir)) {
             ModelDirectory folder = ModelDirectory.open(modelDir);
-            PretrainedModel base = folder.load(manager, dtype);
-            if (m.stage().equals("cls") && base instanceof Bert bert && !bert.weights().has(Bert.CLASSIFIER + ".weight")) {
-                base = bert.withClassifier(labelCount(hadoop, job.data().tokenizedPath()), manager, seed);
-            }
+            PretrainedModel base = withHeads(folder.load(manager, dtype), inputs.tasks(), manager, seed);
             long[] promptInit = m.promptTuningInitText() == null || tokenizer == null ? null
                     : tokenizer.encode(m.promptTuningInitText(), false);
             PeftModel model = PeftModel.apply(base, Method.from(m, promptInit), manager, seed);
-            Trainer trainer = new Trainer(model, Objective.forStage(m.stage(), ClassificationLoss.PLAIN, dtype), job.train(),
-                    padTokenId(tokenizer))
+            List<TrainingTask> tasks = trainingTasks(inputs.tasks(), inputs.tasks(), m.stage(), dtype, rows);
+            Trainer trainer = new Trainer(model, tasks.get(0).objective(), job.train(), padTokenId(tokenizer))
                     .withDataParallel(collective, job.dist())
                     .withStepListener(listener);
-            Optional<TrainingData> validation = validationData(hadoop, job.data().tokenizedPath());
-            if (job.eval().evalSteps() > 0 && validation.isPresent()) {
-                trainer = trainer.withValidation(validation.get(), job.eval().evalSteps());
+            if (job.eval().evalSteps() > 0 && !inputs.validation().isEmpty()) {
+                trainer = trainer.withValidation(trainingTasks(inputs.validation(), inputs.tasks(), m.stage(), dtype,
+                        task -> TrainingData.open(hadoop, task.folder())), job.eval().evalSteps());
             }
             OutputFolder output = new OutputFolder(hadoop, job.train().outputDir());
-            Trainer.Result result = trainer.train(data, output, start, manager, Long.MAX_VALUE);
+            Trainer.Result result = trainer.train(tasks, inputs.mix(), output, start, manager, Long.MAX_VALUE);
             String export = collective.rank() != 0 ? null
-                    : FinalExport.write(model, folder, job.model().modelNameOrPath(), output);
+                    : FinalExport.write(model, folder, job.model().modelNameOrPath(), output, primaryLabels(inputs));
             return new Run(result, start.orElse(null), export);
         }
     }
 
     /**
-     * The validation split {@code sparktune prep} writes beside the training rows, in
-     * {@code <tokenized_path>/_validation}, when there is one. Every rank evaluates all of it.
+     * The head of the {@code index}-th training task: {@code classifier} for the first, as Hugging Face's
+     * {@code *ForSequenceClassification} names it, {@code classifier_<task>} for the others.
      */
-    static Optional<TrainingData> validationData(Configuration hadoop, String tokenizedPath) {
-        org.apache.hadoop.fs.Path folder = new org.apache.hadoop.fs.Path(tokenizedPath, TokenizeStage.VALIDATION_DIR);
-        try {
-            if (!folder.getFileSystem(hadoop).exists(folder)) {
-                return Optional.empty();
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot look for the validation split " + folder + ": " + e, e);
+    static String head(List<TrainingInputs.Task> trained, String task) {
+        int index = trained.stream().map(TrainingInputs.Task::name).toList().indexOf(task);
+        return index == 0 ? Bert.CLASSIFIER : Bert.CLASSIFIER + "_" + task.replaceAll("[^A-Za-z0-9_]", "_");
+    }
+
+    /** The encoder with a head for each classification task it does not have yet. */
+    private static PretrainedModel withHeads(PretrainedModel base, List<TrainingInputs.Task> tasks, NDManager manager,
+                                             long seed) {
+        if (!(base instanceof Bert bert)) {
+            return base;
         }
-        return Optional.of(TrainingData.open(hadoop, folder.toString()));
+        for (int i = 0; i < tasks.size(); i++) {
+            TrainingInputs.Task task = tasks.get(i);
+            String head = head(tasks, task.name());
+            if (task.labels() != null && !bert.weights().has(head + ".weight")) {
+                bert = bert.withClassifier(head, task.labels().size(), manager, seed + i);
+            }
+        }
+        return bert;
+    }
+
+    private static List<TrainingTask> trainingTasks(List<TrainingInputs.Task> tasks, List<TrainingInputs.Task> trained,
+                                                    String stage, DataType dtype,
+                                                    Function<TrainingInputs.Task, TrainingData> rows) {
+        List<TrainingTask> out = new ArrayList<>();
+        for (TrainingInputs.Task task : tasks) {
+            Objective objective = stage.equals("cls")
+                    ? new Objective.Classification(ClassificationLoss.PLAIN, head(trained, task.name()))
+                    : Objective.forStage(stage, ClassificationLoss.PLAIN, dtype);
+            out.add(new TrainingTask(task.name(), rows.apply(task), objective));
+        }
+        return out;
+    }
+
+    /** The labels of the task whose head is {@code classifier}, which the export's config.json names. */
+    private static Optional<LabelsFile> primaryLabels(TrainingInputs inputs) {
+        List<String> labels = inputs.tasks().get(0).labels();
+        return labels == null ? Optional.empty() : Optional.of(new LabelsFile(labels));
     }
 
     /** The newest complete checkpoint in the output folder, else {@code resume_from_checkpoint}, else none. */
@@ -145,22 +176,5 @@ public final class TrainingRank {
         }
         return tokenizer.specialTokens().padToken().or(() -> tokenizer.specialTokens().eosToken())
                 .map(SpecialToken::id).orElse(0L);
-    }
-
-    private static int labelCount(Configuration hadoop, String tokenizedPath) {
-        org.apache.hadoop.fs.Path file = new org.apache.hadoop.fs.Path(tokenizedPath, LABELS_FILE);
-        try {
-            FileSystem fs = file.getFileSystem(hadoop);
-            if (!fs.exists(file)) {
-                throw new IllegalArgumentException(file + " is missing: a classification run (method.stage: cls) on a"
-                        + " model without a classifier head takes its labels from the tokenize stage's " + LABELS_FILE);
-            }
-            try (InputStream in = fs.open(file)) {
-                String json = new String(in.readAllBytes(), StandardCharsets.UTF_8);
-                return JsonParser.parseString(json).getAsJsonObject().getAsJsonObject("id2label").size();
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot read " + file + ": " + e, e);
-        }
     }
 }

@@ -177,7 +177,7 @@ class TrainingJobClusterTest {
             }
         }
         TrainingRuns.writeTokenized(data, rows, 6);
-        Files.writeString(data.resolve(TrainingRank.LABELS_FILE),
+        Files.writeString(data.resolve(dev.sparktune.io.LabelsFile.NAME),
                 "{\"id2label\": {\"0\": \"sport\", \"1\": \"food\", \"2\": \"tech\"}}", StandardCharsets.UTF_8);
 
         // with dropout: each rank draws its own masks, the same in an executor as in a thread of this process

@@ -81,22 +81,4 @@ class TrainingJobTest {
             assertEquals(List.of(), server.awaitLastUpdates(Duration.ofMillis(10)));
         }
     }
-    @Test
-    void dataInTooFewRowGroupsForTheRanksFailsOnTheDriverWithWhatToChange(@TempDir Path dir) {
-        List<TokenizedRow> rows = new ArrayList<>();
-        for (int i = 0; i < 20; i++) {
-            rows.add(new TokenizedRow(new long[] {1, 2, 3, i}, null, null, null, null));
-        }
-        TrainingRuns.writeTokenized(dir.resolve("one-group"), rows, 1);
-        LoadedConfig job = TrainingRuns.config(List.of("data.tokenized_path=" + dir.resolve("one-group"),
-                "dist.world_size=2", "train.per_device_train_batch_size=2"));
-
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> TrainingJob.checkShares(job.job(), new Configuration()));
-        assertTrue(e.getMessage().contains("the smallest share holds 0 of 20 rows"), e.getMessage());
-        assertTrue(e.getMessage().contains("write the data in more row groups"), e.getMessage());
-        TrainingRuns.writeTokenized(dir.resolve("two-groups"), rows, 2);
-        TrainingJob.checkShares(TrainingRuns.config(List.of("data.tokenized_path=" + dir.resolve("two-groups"),
-                "dist.world_size=2", "train.per_device_train_batch_size=2")).job(), new Configuration());
-    }
 }

@@ -86,10 +86,10 @@ final class TrainingRuns {
         LoadedConfig one = ConfigLoader.parse(config.toYaml(), config.source(), List.of("dist.world_size=1",
                 "train.per_device_train_batch_size=" + world * perRank));
         Configuration conf = new Configuration();
-        TrainingData data = new InterleavedShards(TrainingData.open(conf, config.job().data().tokenizedPath()),
-                config.job().train().seed(), world, perRank);
-        TrainingRank.run(one.job(), InProcessCollective.group(1).get(0), conf, StepListener.NONE, Device.cpu(), data,
-                Optional.empty());
+        TrainingInputs inputs = TrainingInputs.read(config.job(), conf, java.util.Map.of());
+        TrainingRank.run(one.job(), inputs, InProcessCollective.group(1).get(0), conf, StepListener.NONE, Device.cpu(),
+                Optional.empty(), task -> new InterleavedShards(TrainingData.open(conf, task.folder()),
+                        config.job().train().seed(), world, perRank));
     }
 
     /** A copy of a BERT-family model folder with its dropout probabilities set to 0. */
