@@ -4,6 +4,7 @@ import com.google.gson.GsonBuilder;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
+import dev.sparktune.arch.Bert;
 import dev.sparktune.arch.ModelDirectory;
 import dev.sparktune.io.HadoopFiles;
 import dev.sparktune.io.LabelsFile;
@@ -19,6 +20,7 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
 import org.apache.hadoop.fs.FileSystem;
@@ -38,20 +40,31 @@ import org.apache.hadoop.fs.FileSystem;
 final class FinalExport {
     static final String ADAPTER = "adapter";
     static final String MODEL = "model";
+    static final String TASKS = "tasks";
 
     private FinalExport() {
     }
 
-    /** Writes the export and returns its fully qualified location ({@code file:/...}, {@code hdfs://...}). */
+    /** A classification task of the run: its name, its head in the trained model and its class names. */
+    record Classifier(String task, String head, LabelsFile labels) {
+    }
+
+    /**
+     * Writes the export and returns its fully qualified location ({@code file:/...}, {@code hdfs://...}). With
+     * several classification tasks, each also gets an export of its own, {@code <output_dir>/tasks/<task>/adapter}
+     * (or {@code /model}): its head as {@code classifier}, its class names ({@link TaskExport}).
+     *
+     * @param classifiers the run's classification tasks; the one whose head is {@code classifier} names the
+     *                    classes of the main export
+     */
     static String write(PeftModel model, ModelDirectory base, String baseLocation, OutputFolder output,
-                        Optional<LabelsFile> labels) {
+                        List<Classifier> classifiers) {
         boolean wholeModel = model.method() instanceof FullFineTuning || model.method() instanceof Freeze
                 || model.method() instanceof BitFit;
         String name = wholeModel ? MODEL : ADAPTER;
-        org.apache.hadoop.fs.Path target = new org.apache.hadoop.fs.Path(output.resolve(name));
-        org.apache.hadoop.fs.Path hidden = new org.apache.hadoop.fs.Path(output.resolve("." + name + "." + UUID.randomUUID()));
+        Optional<LabelsFile> labels = classifiers.stream().filter(c -> c.head().equals(Bert.CLASSIFIER)).findFirst()
+                .map(Classifier::labels);
         Path scratch = null;
-        FileSystem fs = null;
         try {
             scratch = Files.createTempDirectory("sparktune-export-");
             Path local = scratch.resolve(name);
@@ -64,7 +77,27 @@ final class FinalExport {
                     Files.writeString(local.resolve(ModelDirectory.CONFIG_FILE), config, StandardCharsets.UTF_8);
                 }
             }
-            fs = HadoopFiles.fileSystem(target, output.conf());     // raw on local disks: no .crc files
+            if (classifiers.size() > 1) {
+                for (Classifier c : classifiers) {
+                    TaskExport.write(local, scratch.resolve(TASKS).resolve(c.task()).resolve(name), c.head(),
+                            classifierConfig(base.configJson(), c.labels()));
+                }
+                commit(scratch.resolve(TASKS), output, TASKS);
+            }
+            return commit(local, output, name);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot export the trained model to " + output.resolve(name) + ": " + e, e);
+        } finally {
+            LocalFolders.deleteQuietly(scratch);
+        }
+    }
+
+    /** Copies a local folder to {@code <output>/<name>} through a hidden folder and a rename; returns its location. */
+    private static String commit(Path local, OutputFolder output, String name) throws IOException {
+        org.apache.hadoop.fs.Path target = new org.apache.hadoop.fs.Path(output.resolve(name));
+        org.apache.hadoop.fs.Path hidden = new org.apache.hadoop.fs.Path(output.resolve("." + name + "." + UUID.randomUUID()));
+        FileSystem fs = HadoopFiles.fileSystem(target, output.conf());     // raw on local disks: no .crc files
+        try {
             fs.copyFromLocalFile(false, true, new org.apache.hadoop.fs.Path(local.toUri()), hidden);
             fs.delete(target, true);
             if (!fs.rename(hidden, target)) {
@@ -73,9 +106,7 @@ final class FinalExport {
             return fs.makeQualified(target).toString();
         } catch (IOException e) {
             deleteQuietly(fs, hidden);
-            throw new UncheckedIOException("cannot export the trained model to " + target + ": " + e, e);
-        } finally {
-            LocalFolders.deleteQuietly(scratch);
+            throw e;
         }
     }
 

@@ -98,7 +98,7 @@ public final class TrainingRank {
             OutputFolder output = new OutputFolder(hadoop, job.train().outputDir());
             Trainer.Result result = trainer.train(tasks, inputs.mix(), output, start, manager, Long.MAX_VALUE);
             String export = collective.rank() != 0 ? null
-                    : FinalExport.write(model, folder, job.model().modelNameOrPath(), output, primaryLabels(inputs));
+                    : FinalExport.write(model, folder, job.model().modelNameOrPath(), output, classifiers(inputs));
             return new Run(result, start.orElse(null), export);
         }
     }
@@ -141,10 +141,11 @@ public final class TrainingRank {
         return out;
     }
 
-    /** The labels of the task whose head is {@code classifier}, which the export's config.json names. */
-    private static Optional<LabelsFile> primaryLabels(TrainingInputs inputs) {
-        List<String> labels = inputs.tasks().get(0).labels();
-        return labels == null ? Optional.empty() : Optional.of(new LabelsFile(labels));
+    /** The classification tasks, each with its head and class names, for the export. */
+    private static List<FinalExport.Classifier> classifiers(TrainingInputs inputs) {
+        return inputs.tasks().stream().filter(t -> t.labels() != null)
+                .map(t -> new FinalExport.Classifier(t.name(), head(inputs.tasks(), t.name()), new LabelsFile(t.labels())))
+                .toList();
     }
 
     /** The newest complete checkpoint in the output folder, else {@code resume_from_checkpoint}, else none. */

@@ -4,10 +4,18 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import dev.sparktune.arch.ModelDirectory;
 import dev.sparktune.arch.TinyModels;
 import dev.sparktune.config.LoadedConfig;
+import dev.sparktune.io.LabelsFile;
+import dev.sparktune.io.SafetensorsFile;
 import dev.sparktune.io.TokenizedRow;
 import dev.sparktune.io.onnx.ImportedMiniLm;
+import dev.sparktune.peft.PeftFormat;
 import dev.sparktune.testing.MiniHdfs;
 import dev.sparktune.testing.SparkClusterExtension;
 import dev.sparktune.tokenize.Tokenizer;
@@ -17,8 +25,10 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import java.util.SortedMap;
+import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
@@ -203,6 +213,102 @@ class TrainingJobClusterTest {
                 + " float64: max relative difference %.2e, largest in %s%n", oneRank,
                 TrainingRuns.worstTensor(trained, single));
         assertTrue(oneRank <= 1e-12, "max relative difference to one rank " + oneRank);
+    }
+
+    @Test
+    void twoClassificationTasksOnOneEncoderEqualOneRankAndEachHeadIsExported() throws Exception {
+        Path miniLm = TrainingRuns.withoutDropout(ImportedMiniLm.importTo(dir.resolve("minilm-for-tasks")),
+                dir.resolve("minilm-tasks-no-dropout"));
+        Path data = dir.resolve("two-tasks");
+        String[] subjects = {"the team", "my aunt", "the server", "our neighbour"};
+        String[][] topics = {{"scored a goal", "won the match", "lost the final"},
+            {"baked bread", "grilled the fish", "served soup"}, {"crashed again", "needs more memory", "lost the connection"}};
+        String[][] moods = {{"is happy today", "smiled at everyone", "laughed a lot"},
+            {"cried all night", "feels lonely", "is very sad"}};
+        try (Tokenizer tokenizer = Tokenizer.load(miniLm)) {
+            writeClassificationTask(data.resolve("task=topic"), tokenizer, subjects, topics);
+            writeClassificationTask(data.resolve("task=mood"), tokenizer, subjects, moods);
+        }
+        Configuration conf = new Configuration();
+        new LabelsFile(List.of("sport", "food", "tech")).write(conf, data.resolve("task=topic").toString());
+        new LabelsFile(List.of("glad", "sad")).write(conf, data.resolve("task=mood").toString());
+
+        String[] float64 = {"model.compute_dtype=float64", "train.per_device_train_batch_size=2"};
+        TrainingOutcome spark = TrainingJob.run(SPARK.session(), miniLmJob(miniLm, data, "two-tasks-spark", float64));
+        TrainingRuns.runOneRank(miniLmJob(miniLm, data, "two-tasks-one-rank", float64));
+        SortedMap<String, double[]> trained = TrainingRuns.tensors(spark.checkpoint());
+        SortedMap<String, double[]> single = TrainingRuns.tensors(dir.resolve("two-tasks-one-rank/checkpoint-6"));
+        double diff = TrainingRuns.maxRelativeDifference(trained, single);
+        System.out.printf("MiniLM LoRA, two classification tasks, 2 executors vs one rank with the global batch,"
+                + " float64: max relative difference %.2e, largest in %s%n", diff, TrainingRuns.worstTensor(trained, single));
+        assertTrue(diff <= 1e-12, "max relative difference to one rank " + diff);
+        // one head per task on the shared encoder: the first task in name order (mood) has classifier
+        assertEquals(2 * 384, trained.get("classifier.weight").length);
+        assertEquals(3 * 384, trained.get("classifier_topic.weight").length);
+
+        // each task's own export: its head as classifier, its class names in config.json
+        for (Map.Entry<String, List<String>> task : Map.of("mood", List.of("glad", "sad"), "topic",
+                List.of("sport", "food", "tech")).entrySet()) {
+            Path adapter = dir.resolve("two-tasks-spark/tasks/" + task.getKey() + "/adapter");
+            String config = Files.readString(adapter.resolve("config.json"));
+            assertEquals(task.getValue(), LabelsFile.fromJson(config, "config.json").orElseThrow().labels());
+            assertTrue(config.contains("BertForSequenceClassification"), config);
+            try (NDManager manager = NDManager.newBaseManager();
+                 SafetensorsFile file = SafetensorsFile.open(adapter.resolve(PeftFormat.WEIGHTS_FILE))) {
+                SortedMap<String, NDArray> tensors = file.loadAll(manager);
+                assertEquals(task.getValue().size(), tensors.get("base_model.model.classifier.weight").getShape().get(0));
+                assertTrue(tensors.keySet().stream().noneMatch(k -> k.contains("classifier_")), tensors.keySet().toString());
+                // the task's head, moved under the name Hugging Face's BertForSequenceClassification loads
+                String trainedHead = task.getKey().equals("mood") ? "classifier.weight" : "classifier_topic.weight";
+                assertTrue(java.util.Arrays.equals(trained.get(trainedHead), tensors.get("base_model.model.classifier.weight")
+                        .toType(ai.djl.ndarray.types.DataType.FLOAT64, false).toDoubleArray()));
+            }
+            PeftFormat.load(adapter, ModelDirectory.open(miniLm).load(NDManager.newBaseManager(), 
+                    ai.djl.ndarray.types.DataType.FLOAT32), NDManager.newBaseManager());
+        }
+    }
+
+    @Test
+    void interleaveProbabilitiesGiveEachTaskItsShareOfTheTrainedRows() throws Exception {
+        Path data = dir.resolve("mixed-tasks");
+        Random random = new Random(11);
+        for (String task : List.of("a", "b")) {
+            List<TokenizedRow> rows = new ArrayList<>();
+            for (int i = 0; i < 64; i++) {
+                long[] ids = random.longs(4 + random.nextInt(5), 1, 61).toArray();
+                rows.add(new TokenizedRow(ids, ids.clone(), null, null, null));
+            }
+            TrainingRuns.writeTokenized(data.resolve("task=" + task), rows, 8);
+        }
+        Path registry = dir.resolve("mixed-registry");
+        Files.createDirectories(registry);
+        Files.writeString(registry.resolve("dataset_info.yaml"), "a:\n  file_name: a.jsonl\nb:\n  file_name: b.jsonl\n");
+        // 2 ranks x 25 micro-batches of 1 row x 100 steps = 5000 rows drawn, task a with probability 0.8
+        TrainingJob.run(SPARK.session(), llamaJob(llama.toString(), data.toString(), dir.resolve("mixed-run").toString(),
+                "data.dataset=a,b", "data.dataset_dir=" + registry, "data.mix_strategy=interleave_over",
+                "data.interleave_probs=0.8,0.2", "train.per_device_train_batch_size=1",
+                "train.gradient_accumulation_steps=25", "train.max_steps=100", "train.save_steps=100",
+                "train.logging_steps=100"));
+        List<String> metrics = Files.readAllLines(dir.resolve("mixed-run/metrics.jsonl"));
+        JsonObject last = JsonParser.parseString(metrics.get(metrics.size() - 1)).getAsJsonObject();
+        double a = last.get("rows/a").getAsDouble();
+        double b = last.get("rows/b").getAsDouble();
+        System.out.printf("interleave_probs 0.8/0.2 over %d rows: task a took %.4f of them%n", (long) (a + b), a / (a + b));
+        assertEquals(5000, a + b);
+        assertEquals(0.8, a / (a + b), 0.02);
+    }
+
+    private static void writeClassificationTask(Path folder, Tokenizer tokenizer, String[] subjects, String[][] classes) {
+        List<TokenizedRow> rows = new ArrayList<>();
+        for (int label = 0; label < classes.length; label++) {
+            for (String subject : subjects) {
+                for (String predicate : classes[label]) {
+                    rows.add(new TokenizedRow(tokenizer.encode(subject + " " + predicate + "."), null, null,
+                            (long) label, null));
+                }
+            }
+        }
+        TrainingRuns.writeTokenized(folder, rows, 6);
     }
 
     private static LoadedConfig miniLmJob(Path model, Path data, String output, String... more) {
