@@ -3,9 +3,6 @@ package dev.sparktune.training;
 import dev.sparktune.arch.ModelDirectory;
 import dev.sparktune.io.HadoopFiles;
 import dev.sparktune.io.LocalFolders;
-import dev.sparktune.peft.BitFit;
-import dev.sparktune.peft.Freeze;
-import dev.sparktune.peft.FullFineTuning;
 import dev.sparktune.peft.PeftFormat;
 import dev.sparktune.peft.PeftModel;
 import dev.sparktune.train.OutputFolder;
@@ -13,6 +10,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Set;
 import java.util.UUID;
 import org.apache.hadoop.fs.FileSystem;
 
@@ -30,10 +28,15 @@ final class FinalExport {
     private FinalExport() {
     }
 
+    /** Whether a {@code method.finetuning_type} changes the base weights, so its export is a whole model folder. */
+    static boolean wholeModel(String finetuningType) {
+        return Set.of("full", "freeze", "bitfit").contains(finetuningType);
+    }
+
     /** Writes the export and returns its fully qualified location ({@code file:/...}, {@code hdfs://...}). */
-    static String write(PeftModel model, ModelDirectory base, String baseLocation, OutputFolder output) {
-        boolean wholeModel = model.method() instanceof FullFineTuning || model.method() instanceof Freeze
-                || model.method() instanceof BitFit;
+    static String write(PeftModel model, String finetuningType, ModelDirectory base, String baseLocation,
+                        OutputFolder output) {
+        boolean wholeModel = wholeModel(finetuningType);
         String name = wholeModel ? MODEL : ADAPTER;
         org.apache.hadoop.fs.Path target = new org.apache.hadoop.fs.Path(output.resolve(name));
         org.apache.hadoop.fs.Path hidden = new org.apache.hadoop.fs.Path(output.resolve("." + name + "." + UUID.randomUUID()));

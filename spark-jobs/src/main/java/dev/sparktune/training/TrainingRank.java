@@ -95,7 +95,7 @@ public final class TrainingRank {
             OutputFolder output = new OutputFolder(hadoop, job.train().outputDir());
             Trainer.Result result = trainer.train(data, output, start, manager, Long.MAX_VALUE);
             String export = collective.rank() != 0 ? null
-                    : FinalExport.write(model, folder, job.model().modelNameOrPath(), output);
+                    : FinalExport.write(model, m.finetuningType(), folder, job.model().modelNameOrPath(), output);
             return new Run(result, start.orElse(null), export);
         }
     }
