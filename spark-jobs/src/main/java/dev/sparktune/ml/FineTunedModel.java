@@ -1,9 +1,17 @@
 package dev.sparktune.ml;
 
+import dev.sparktune.arch.ModelDirectory;
+import dev.sparktune.io.HadoopFiles;
+import dev.sparktune.io.LabelsFile;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Optional;
 import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
 import org.apache.spark.ml.Model;
 import org.apache.spark.ml.param.IntParam;
 import org.apache.spark.ml.param.Param;
@@ -32,7 +40,9 @@ import org.apache.spark.sql.types.StructType;
  * <p>Input: the token-id column {@code inputIdsCol} (array&lt;bigint&gt;, as {@code sparktune prep} writes it)
  * when the DataFrame has it, else the text column {@code inputCol}, tokenized with the model's tokenizer.
  * Output, appended to the input columns: for a BERT-family classifier (model_type {@code bert}, head
- * {@code classifier}) {@code prediction} (double, the argmax class) and {@code probability} (ml Vector);
+ * {@code classifier}) {@code prediction} (double, the argmax class), {@code probability} (ml Vector) and
+ * {@code predictedLabel} (the class's name from {@code id2label} in the adapter's {@code config.json} when it has one,
+ * else the model's; Hugging Face's {@code LABEL_<i>} without one);
  * for a Llama-family causal LM {@code loss} (mean next-token cross-entropy over the row's scored tokens,
  * those whose {@code labels} entry is not -100 when a labels column is present) and
  * {@code perplexity} = exp(loss). A null or empty input gives null outputs.
@@ -58,6 +68,7 @@ public final class FineTunedModel extends Model<FineTunedModel> implements MLWri
     private final IntParam batchSize;
     private final Param<String> predictionCol;
     private final Param<String> probabilityCol;
+    private final Param<String> predictedLabelCol;
     private final Param<String> lossCol;
     private final Param<String> perplexityCol;
 
@@ -85,6 +96,8 @@ public final class FineTunedModel extends Model<FineTunedModel> implements MLWri
         batchSize = new IntParam(this, "batchSize", "rows per forward pass on an executor (> 0)", ParamValidators.gt(0));
         predictionCol = new Param<>(this, "predictionCol", "classifier output: the predicted class index");
         probabilityCol = new Param<>(this, "probabilityCol", "classifier output: class probabilities");
+        predictedLabelCol = new Param<>(this, "predictedLabelCol", "classifier output: the predicted class's name"
+                + " (config.json's id2label, else LABEL_<index>)");
         lossCol = new Param<>(this, "lossCol", "causal LM output: mean token cross-entropy of the row");
         perplexityCol = new Param<>(this, "perplexityCol", "causal LM output: exp(loss)");
         setDefault(inputCol, "text");
@@ -94,6 +107,7 @@ public final class FineTunedModel extends Model<FineTunedModel> implements MLWri
         setDefault(batchSize, 32);
         setDefault(predictionCol, "prediction");
         setDefault(probabilityCol, "probability");
+        setDefault(predictedLabelCol, "predictedLabel");
         setDefault(lossCol, "loss");
         setDefault(perplexityCol, "perplexity");
     }
@@ -147,6 +161,10 @@ public final class FineTunedModel extends Model<FineTunedModel> implements MLWri
         return probabilityCol;
     }
 
+    public Param<String> predictedLabelCol() {
+        return predictedLabelCol;
+    }
+
     public Param<String> lossCol() {
         return lossCol;
     }
@@ -190,6 +208,10 @@ public final class FineTunedModel extends Model<FineTunedModel> implements MLWri
 
     public String getProbabilityCol() {
         return getOrDefault(probabilityCol);
+    }
+
+    public String getPredictedLabelCol() {
+        return getOrDefault(predictedLabelCol);
     }
 
     public String getLossCol() {
@@ -250,6 +272,11 @@ public final class FineTunedModel extends Model<FineTunedModel> implements MLWri
         return this;
     }
 
+    public FineTunedModel setPredictedLabelCol(String value) {
+        set(predictedLabelCol, value);
+        return this;
+    }
+
     public FineTunedModel setLossCol(String value) {
         set(lossCol, value);
         return this;
@@ -283,8 +310,9 @@ public final class FineTunedModel extends Model<FineTunedModel> implements MLWri
         SparkSession spark = dataset.sparkSession();
         ModelKind k = kind(spark.sparkContext().hadoopConfiguration());
         ModelFiles files = ModelFiles.resolve(getModelPath(), getAdapterPath(), spark);
-        return dataset.toDF().mapPartitions(new ScorePartition(files, k, columns(dataset.schema(), k), getBatchSize()),
-                Encoders.row(out));
+        List<String> labels = k == ModelKind.CLASSIFIER ? labelNames(spark.sparkContext().hadoopConfiguration()) : null;
+        return dataset.toDF().mapPartitions(
+                new ScorePartition(files, k, columns(dataset.schema(), k), getBatchSize(), labels), Encoders.row(out));
     }
 
     @Override
@@ -333,6 +361,22 @@ public final class FineTunedModel extends Model<FineTunedModel> implements MLWri
             kindOf = model;
         }
         return kind;
+    }
+
+    /** The class names of id2label in the adapter's config.json when it has them, else the model's; null for none. */
+    private List<String> labelNames(Configuration conf) {
+        Optional<LabelsFile> adapter = getAdapterPath() == null ? Optional.empty() : id2label(getAdapterPath(), conf);
+        return adapter.or(() -> id2label(getModelPath(), conf)).map(LabelsFile::labels).orElse(null);
+    }
+
+    private static Optional<LabelsFile> id2label(String folder, Configuration conf) {
+        Path file = new Path(folder, ModelDirectory.CONFIG_FILE);
+        try {
+            FileSystem fs = file.getFileSystem(conf);
+            return fs.exists(file) ? LabelsFile.fromJson(HadoopFiles.readString(fs, file), file.toString()) : Optional.empty();
+        } catch (IOException e) {
+            throw new UncheckedIOException("FineTunedModel: cannot read " + file, e);
+        }
     }
 
     /** The input columns this schema offers the model, checked. */

@@ -8,7 +8,10 @@ import org.apache.spark.sql.types.StructField;
 
 /** What a model folder scores, decided by its {@code config.json}'s model_type. */
 enum ModelKind {
-    /** A BERT-family encoder with a sequence-classification head: {@code prediction}, {@code probability}. */
+    /**
+     * A BERT-family encoder with a sequence-classification head: {@code prediction}, {@code probability},
+     * {@code predictedLabel}.
+     */
     CLASSIFIER,
     /** A Llama-family decoder: per-row {@code loss} and {@code perplexity} of its tokens. */
     CAUSAL_LM;
@@ -21,8 +24,14 @@ enum ModelKind {
     List<StructField> outputFields(FineTunedModel m) {
         return this == CLASSIFIER
                 ? List.of(DataTypes.createStructField(m.getPredictionCol(), DataTypes.DoubleType, true),
-                        DataTypes.createStructField(m.getProbabilityCol(), SQLDataTypes.VectorType(), true))
+                        DataTypes.createStructField(m.getProbabilityCol(), SQLDataTypes.VectorType(), true),
+                        DataTypes.createStructField(m.getPredictedLabelCol(), DataTypes.StringType, true))
                 : List.of(DataTypes.createStructField(m.getLossCol(), DataTypes.DoubleType, true),
                         DataTypes.createStructField(m.getPerplexityCol(), DataTypes.DoubleType, true));
+    }
+
+    /** How many columns {@link #outputFields} appends. */
+    int outputCount() {
+        return this == CLASSIFIER ? 3 : 2;
     }
 }

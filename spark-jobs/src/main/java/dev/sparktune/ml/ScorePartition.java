@@ -2,6 +2,7 @@ package dev.sparktune.ml;
 
 import dev.sparktune.arch.Bert;
 import dev.sparktune.arch.Llama;
+import dev.sparktune.io.LabelsFile;
 import dev.sparktune.io.TokenizedRow;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -17,8 +18,8 @@ import org.apache.spark.util.TaskCompletionListener;
 
 /**
  * Scores a partition on an executor: rows stream through in batches of {@code batchSize}, each row comes out
- * with its input columns and the model's output columns appended. Only the file locations and column
- * positions travel in the closure; the model comes from this JVM's {@link ExecutorModels}.
+ * with its input columns and the model's output columns appended. Only the file locations, column
+ * positions and class names travel in the closure; the model comes from this JVM's {@link ExecutorModels}.
  */
 final class ScorePartition implements MapPartitionsFunction<Row, Row> {
     private static final long serialVersionUID = 1L;
@@ -39,12 +40,15 @@ final class ScorePartition implements MapPartitionsFunction<Row, Row> {
     private final ModelKind kind;
     private final Columns columns;
     private final int batchSize;
+    private final List<String> labels;
 
-    ScorePartition(ModelFiles files, ModelKind kind, Columns columns, int batchSize) {
+    /** {@code labels}: a classifier's class names from config.json's id2label, or null when it has none. */
+    ScorePartition(ModelFiles files, ModelKind kind, Columns columns, int batchSize, List<String> labels) {
         this.files = files;
         this.kind = kind;
         this.columns = columns;
         this.batchSize = batchSize;
+        this.labels = labels == null ? null : List.copyOf(labels);
     }
 
     @Override
@@ -90,12 +94,14 @@ final class ScorePartition implements MapPartitionsFunction<Row, Row> {
                 present.add(i);
             }
         }
-        Object[][] outputs = new Object[batch.size()][2];
+        Object[][] outputs = new Object[batch.size()][kind.outputCount()];
         if (!present.isEmpty() && kind == ModelKind.CLASSIFIER) {
             double[][] probabilities = BatchScorer.classProbabilities((Bert) model.model(),
                     present.stream().map(ids::get).toList(), model.manager());
+            List<String> names = classNames(probabilities[0].length, model.source());
             for (int k = 0; k < present.size(); k++) {
-                outputs[present.get(k)] = new Object[] {(double) argMax(probabilities[k]), Vectors.dense(probabilities[k])};
+                int best = argMax(probabilities[k]);
+                outputs[present.get(k)] = new Object[] {(double) best, Vectors.dense(probabilities[k]), names.get(best)};
             }
         } else if (!present.isEmpty()) {
             List<TokenizedRow> rows = new ArrayList<>();
@@ -112,15 +118,30 @@ final class ScorePartition implements MapPartitionsFunction<Row, Row> {
         List<Row> out = new ArrayList<>(batch.size());
         for (int i = 0; i < batch.size(); i++) {
             Row row = batch.get(i);
-            Object[] values = new Object[row.size() + 2];
+            Object[] values = new Object[row.size() + outputs[i].length];
             for (int c = 0; c < row.size(); c++) {
                 values[c] = row.get(c);
             }
-            values[row.size()] = outputs[i][0];
-            values[row.size() + 1] = outputs[i][1];
+            System.arraycopy(outputs[i], 0, values, row.size(), outputs[i].length);
             out.add(RowFactory.create(values));
         }
         return out;
+    }
+
+    /**
+     * The names of a head's classes: id2label's when it names that many; Hugging Face's default {@code LABEL_<i>} when
+     * there is no id2label or it holds only such defaults (a config saved before the head was sized, as
+     * {@code PretrainedConfig} writes num_labels 2); otherwise the config contradicts the head, an error.
+     */
+    private List<String> classNames(int classes, String source) {
+        if (labels != null && labels.size() == classes) {
+            return labels;
+        }
+        if (labels == null || labels.equals(LabelsFile.numbered(labels.size()).labels())) {
+            return LabelsFile.numbered(classes).labels();
+        }
+        throw new IllegalArgumentException(source + ": config.json's id2label names " + labels.size() + " classes "
+                + labels + ", but the classifier head scores " + classes + "; make id2label match the head");
     }
 
     /** Each row's token ids (null for a null input): the id column as given, or the text tokenized. */

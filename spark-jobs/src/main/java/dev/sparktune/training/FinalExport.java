@@ -9,9 +9,6 @@ import dev.sparktune.arch.ModelDirectory;
 import dev.sparktune.io.HadoopFiles;
 import dev.sparktune.io.LabelsFile;
 import dev.sparktune.io.LocalFolders;
-import dev.sparktune.peft.BitFit;
-import dev.sparktune.peft.Freeze;
-import dev.sparktune.peft.FullFineTuning;
 import dev.sparktune.peft.PeftFormat;
 import dev.sparktune.peft.PeftModel;
 import dev.sparktune.train.OutputFolder;
@@ -22,6 +19,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import java.util.UUID;
 import org.apache.hadoop.fs.FileSystem;
 
@@ -45,6 +43,11 @@ final class FinalExport {
     private FinalExport() {
     }
 
+    /** Whether a {@code method.finetuning_type} changes the base weights, so its export is a whole model folder. */
+    static boolean wholeModel(String finetuningType) {
+        return Set.of("full", "freeze", "bitfit").contains(finetuningType);
+    }
+
     /** A classification task of the run: its name, its head in the trained model and its class names. */
     record Classifier(String task, String head, LabelsFile labels) {
     }
@@ -57,10 +60,9 @@ final class FinalExport {
      * @param classifiers the run's classification tasks; the one whose head is {@code classifier} names the
      *                    classes of the main export
      */
-    static String write(PeftModel model, ModelDirectory base, String baseLocation, OutputFolder output,
-                        List<Classifier> classifiers) {
-        boolean wholeModel = model.method() instanceof FullFineTuning || model.method() instanceof Freeze
-                || model.method() instanceof BitFit;
+    static String write(PeftModel model, String finetuningType, ModelDirectory base, String baseLocation,
+                        OutputFolder output, List<Classifier> classifiers) {
+        boolean wholeModel = wholeModel(finetuningType);
         String name = wholeModel ? MODEL : ADAPTER;
         Optional<LabelsFile> labels = classifiers.stream().filter(c -> c.head().equals(Bert.CLASSIFIER)).findFirst()
                 .map(Classifier::labels);

@@ -95,7 +95,8 @@ public final class TrainingJob {
             LOG.info("run {}: {} steps, last loss {}, checkpoint {} ({} stage attempt{})", runName, first.steps(),
                     first.lastLoss(), first.checkpoint(), attempts, attempts == 1 ? "" : "s");
             return new TrainingOutcome(first.steps(), first.lastLoss(), first.checkpoint(), first.resumedFrom(),
-                    first.export(), attempts, progress.awaitLastUpdates(PROGRESS_DRAIN));
+                    first.export(), FinalExport.wholeModel(job.method().finetuningType()), attempts,
+                    progress.awaitLastUpdates(PROGRESS_DRAIN));
         }
     }
 

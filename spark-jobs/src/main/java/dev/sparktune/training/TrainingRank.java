@@ -98,7 +98,8 @@ public final class TrainingRank {
             OutputFolder output = new OutputFolder(hadoop, job.train().outputDir());
             Trainer.Result result = trainer.train(tasks, inputs.mix(), output, start, manager, Long.MAX_VALUE);
             String export = collective.rank() != 0 ? null
-                    : FinalExport.write(model, folder, job.model().modelNameOrPath(), output, classifiers(inputs));
+                    : FinalExport.write(model, m.finetuningType(), folder, job.model().modelNameOrPath(), output,
+                            classifiers(inputs));
             return new Run(result, start.orElse(null), export);
         }
     }

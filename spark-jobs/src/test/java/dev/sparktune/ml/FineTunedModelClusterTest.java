@@ -5,17 +5,22 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.google.gson.JsonParser;
+import dev.sparktune.io.LabelsFile;
 import dev.sparktune.io.onnx.ImportedMiniLm;
+import dev.sparktune.peft.PeftFormat;
 import dev.sparktune.testing.SparkClusterExtension;
 import dev.sparktune.tokenize.Tokenizer;
 import java.io.ByteArrayOutputStream;
 import java.io.ObjectOutputStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
+import java.util.stream.Stream;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
@@ -23,7 +28,14 @@ import org.apache.hadoop.hdfs.MiniDFSCluster;
 import org.apache.spark.ml.Pipeline;
 import org.apache.spark.ml.PipelineModel;
 import org.apache.spark.ml.PipelineStage;
+import org.apache.spark.ml.evaluation.MulticlassClassificationEvaluator;
 import org.apache.spark.ml.linalg.Vector;
+import org.apache.spark.ml.param.Param;
+import org.apache.spark.ml.param.ParamMap;
+import org.apache.spark.ml.param.Params;
+import org.apache.spark.ml.tuning.CrossValidator;
+import org.apache.spark.ml.tuning.CrossValidatorModel;
+import org.apache.spark.ml.tuning.ParamGridBuilder;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
@@ -36,10 +48,11 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * {@link FineTunedModel} on {@code local-cluster[2,1,1024]}: two executor JVMs that each load the model
- * from its files. The scores are checked against single-process inference in this JVM on the same files,
+ * {@link FineTunedModel} and {@link FineTuner} on {@code local-cluster[2,1,1024]}: two executor JVMs that each load
+ * the model from its files. The scores are checked against single-process inference in this JVM on the same files,
  * one row at a time (no batching, no padding), with the softmax and the cross-entropy computed here in
- * double precision.
+ * double precision. The FineTuner tests train for real, a few steps each: one fit, a CrossValidator, and a saved
+ * unfitted Pipeline.
  */
 @Tag("integration")
 class FineTunedModelClusterTest {
@@ -58,6 +71,7 @@ class FineTunedModelClusterTest {
 
     private static Path classifier;
     private static Path adapter;
+    private static Path bare;
     private static List<String> sentences;
 
     @BeforeAll
@@ -96,10 +110,11 @@ class FineTunedModelClusterTest {
         assertEquals(2, frame.javaRDD().getNumPartitions(), "a partition for each executor");
         List<Row> scored = byId(model.transform(frame));
 
-        assertClassifierMatches(SingleProcessReference.classProbabilities(classifier, null, sentences), scored);
+        assertClassifierMatches(SingleProcessReference.classProbabilities(classifier, null, sentences), scored,
+                LabelsFile.numbered(ScoringModels.CLASSES).labels());
         // only locations travel to the executors: the closure is tiny next to the 90 MB of weights
         ScorePartition closure = new ScorePartition(ModelFiles.resolve(classifier.toString(), null, spark.session()),
-                ModelKind.CLASSIFIER, new ScorePartition.Columns("text", 1, -1, -1, -1), 8);
+                ModelKind.CLASSIFIER, new ScorePartition.Columns("text", 1, -1, -1, -1), 8, List.of("a", "b", "c"));
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         try (ObjectOutputStream out = new ObjectOutputStream(bytes)) {
             out.writeObject(closure);
@@ -113,7 +128,7 @@ class FineTunedModelClusterTest {
         List<Row> scored = byId(model.transform(sentenceFrame()));
 
         double[][] withAdapter = SingleProcessReference.classProbabilities(classifier, adapter, sentences);
-        assertClassifierMatches(withAdapter, scored);
+        assertClassifierMatches(withAdapter, scored, LabelsFile.numbered(ScoringModels.CLASSES).labels());
         double[][] without = SingleProcessReference.classProbabilities(classifier, null, sentences);
         double change = 0;
         for (int i = 0; i < without.length - 1; i++) {
@@ -122,6 +137,27 @@ class FineTunedModelClusterTest {
             }
         }
         assertTrue(change > 1e-3, "the adapter should change the probabilities, max change " + change);
+    }
+
+    @Test
+    void predictedLabelNamesTheClassFromId2labelOfTheAdapterElseTheModel() {
+        List<String> topics = List.of("sports", "food", "computers");
+        Path named = ScoringModels.withId2label(classifier, topics, dir.resolve("named-classifier"));
+        List<Row> scored = byId(FineTunedModel.of(named.toString(), null).setBatchSize(8).transform(sentenceFrame()));
+        assertClassifierMatches(SingleProcessReference.classProbabilities(classifier, null, sentences), scored, topics);
+
+        List<String> spam = List.of("ham", "spam", "eggs");
+        Path namedAdapter = ScoringModels.withId2label(adapter, spam, dir.resolve("named-adapter"));
+        List<Row> withAdapter = byId(FineTunedModel.of(named.toString(), namedAdapter.toString()).setBatchSize(8)
+                .transform(sentenceFrame()));
+        assertClassifierMatches(SingleProcessReference.classProbabilities(classifier, adapter, sentences), withAdapter,
+                spam);
+
+        Path twoNames = ScoringModels.withId2label(classifier, List.of("ham", "spam"), dir.resolve("two-names"));
+        Exception wrong = assertThrows(Exception.class,
+                () -> FineTunedModel.of(twoNames.toString(), null).transform(sentenceFrame()).collectAsList());
+        assertTrue(wrong.getMessage().contains("config.json's id2label names 2 classes [ham, spam], but the classifier"
+                + " head scores 3"), wrong.getMessage());
     }
 
     @Test
@@ -252,7 +288,7 @@ class FineTunedModelClusterTest {
         assertTrue(e.getMessage().contains("[id, body]"), e.getMessage());
 
         StructType ok = model.setInputCol("body").transformSchema(schema);
-        assertEquals(List.of("id", "body", "prediction", "probability"), Arrays.asList(ok.fieldNames()));
+        assertEquals(List.of("id", "body", "prediction", "probability", "predictedLabel"), Arrays.asList(ok.fieldNames()));
         IllegalArgumentException clash = assertThrows(IllegalArgumentException.class,
                 () -> model.setPredictionCol("id").transformSchema(schema));
         assertTrue(clash.getMessage().contains("output column 'id' already exists"), clash.getMessage());
@@ -277,13 +313,123 @@ class FineTunedModelClusterTest {
                 noAdapter.getMessage());
     }
 
-    // ---- checks and references
+    // ---- FineTuner
 
     @Test
-    void fineTunerFitsOnTheClusterAndItsModelScoresAsSingleProcessInferenceOnTheExport() {
-        Path bare = ImportedMiniLm.importTo(dir.resolve("bare-minilm"));
+    void fineTunerFitsOnTheClusterAndItsModelScoresAsSingleProcessInferenceOnTheExport() throws Exception {
+        Dataset<Row> training = topicRows();
+        Path runs = dir.resolve("fine-tuner-runs");
+        FineTuner tuner = topicTuner(runs, 20).setLoraRank(4);
+
+        FineTunedModel model = tuner.fit(training).setBatchSize(8);
+
+        assertEquals(tuner, model.parent());
+        assertEquals(bareMiniLm().toString(), model.getModelPath());
+        Path export = Path.of(java.net.URI.create(model.getAdapterPath()));
+        assertEquals("adapter", export.getFileName().toString());
+        Path fit = export.getParent();
+        assertEquals(runs, fit.getParent());
+        assertTrue(fit.getFileName().toString().matches("fit-\\d{8}-\\d{6}-[0-9a-f]{8}"), fit.toString());
+        assertEquals(4, adapterRank(export), "the loraRank Param replaced the YAML's lora_rank 8");
+        assertEquals(LabelsFile.numbered(3),
+                LabelsFile.read(new Configuration(), fit.resolve(FineTuner.DATA_FOLDER).toString()).orElseThrow());
+        List<Row> scored = byId(model.transform(sentenceFrame()));
+        assertClassifierMatches(SingleProcessReference.classProbabilities(bareMiniLm(), export, sentences), scored,
+                LabelsFile.numbered(3).labels());
+        long correct = model.transform(training).collectAsList().stream()
+                .filter(r -> r.getDouble(2) == r.getInt(1)).count();
+        System.out.printf("FineTuner: LoRA on MiniLM, 20 steps of 2 x 4 rows on 2 executors: training accuracy %d/%d"
+                + " (chance 1/3)%n", correct, training.count());
+        assertTrue(correct >= training.count() / 2, "training accuracy " + correct + "/" + training.count());
+    }
+
+    @Test
+    void aFullFineTuningFitReturnsTheWholeExportedModel() {
+        FineTunedModel model = topicTuner(dir.resolve("full-runs"), 2).setFinetuningType("full").fit(topicRows());
+
+        assertNull(model.getAdapterPath());
+        Path export = Path.of(java.net.URI.create(model.getModelPath()));
+        assertEquals("model", export.getFileName().toString());
+        assertEquals(dir.resolve("full-runs"), export.getParent().getParent());
+        List<Row> scored = byId(model.setBatchSize(8).transform(sentenceFrame()));
+        assertClassifierMatches(SingleProcessReference.classProbabilities(export, null, sentences), scored,
+                LabelsFile.numbered(3).labels());
+    }
+
+    @Test
+    void crossValidatorTunesLoraRankOfAFineTunerAndItsBestModelScores() throws Exception {
+        Dataset<Row> training = topicRows();
+        Path runs = dir.resolve("cross-validated-runs");
+        FineTuner tuner = topicTuner(runs, 6);
+        ParamMap[] grid = new ParamGridBuilder().addGrid(tuner.loraRank(), new int[] {2, 4}).build();
+        CrossValidator cv = new CrossValidator().setEstimator(tuner).setEstimatorParamMaps(grid).setNumFolds(2)
+                .setSeed(7).setEvaluator(new MulticlassClassificationEvaluator().setMetricName("accuracy"));
+
+        long start = System.nanoTime();
+        CrossValidatorModel fitted = cv.fit(training);
+        long seconds = (System.nanoTime() - start) / 1_000_000_000L;
+
+        double[] accuracy = fitted.avgMetrics();
+        System.out.printf("CrossValidator over FineTuner: 2 folds x loraRank {2, 4} + the final fit in %d s, mean"
+                + " validation accuracy %s%n", seconds, Arrays.toString(accuracy));
+        assertEquals(2, accuracy.length);
+        for (double a : accuracy) {
+            assertTrue(a >= 0 && a <= 1, "accuracy " + a);
+        }
+        FineTunedModel best = (FineTunedModel) fitted.bestModel();
+        int bestRank = accuracy[0] >= accuracy[1] ? 2 : 4;
+        assertEquals(bestRank, ((FineTuner) best.parent()).getLoraRank());
+        assertEquals(bestRank, adapterRank(Path.of(java.net.URI.create(best.getAdapterPath()))));
+        // each of the 2 x 2 fold fits and the final fit trained in a folder of its own, from the pretrained weights
+        List<Path> fits;
+        try (Stream<Path> listing = Files.list(runs)) {
+            fits = listing.filter(f -> f.getFileName().toString().startsWith(FineTuner.FIT_PREFIX)).toList();
+        }
+        assertEquals(5, fits.size(), fits.toString());
+        for (Path f : fits) {
+            assertTrue(Files.isRegularFile(f.resolve("adapter/adapter_config.json")), f.toString());
+            assertTrue(Files.isDirectory(f.resolve("checkpoint-6")), f.toString());
+        }
+
+        List<Row> scored = fitted.transform(training).select("label", "prediction", "predictedLabel").collectAsList();
+        assertEquals(training.count(), scored.size());
+        for (Row row : scored) {
+            assertEquals("LABEL_" + (int) row.getDouble(1), row.getString(2));
+        }
+    }
+
+    @Test
+    void anUnfittedPipelineHoldingAFineTunerSavesAndLoadsWithItsParams() throws Exception {
+        FineTuner tuner = new FineTuner().setConfig("""
+                model: {model_name_or_path: /models/minilm}
+                method: {stage: cls, lora_rank: 8}
+                train: {output_dir: /runs/spam}
+                """).setOverrides("train.logging_steps=5").setLoraRank(4).setLearningRate(1e-3).setLabelCol("topic");
+        String saved = dir.resolve("unfitted-pipeline").toUri().toString();
+        new Pipeline().setStages(new PipelineStage[] {tuner}).write().save(saved);
+
+        PipelineStage[] stages = Pipeline.load(saved).getStages();
+        assertEquals(1, stages.length);
+        FineTuner loaded = (FineTuner) stages[0];
+        assertEquals(tuner.uid(), loaded.uid());
+        assertEquals(tuner.params().length, loaded.params().length);
+        for (Param<?> p : tuner.params()) {
+            Param<Object> q = loaded.getParam(p.name());
+            assertEquals(tuner.isSet(p), loaded.isSet(q), p.name());
+            assertEquals(jsonValue(tuner, p), jsonValue(loaded, q), p.name());
+        }
+        assertEquals(4, loaded.getLoraRank());
+        assertEquals(1e-3, loaded.getLearningRate());
+        assertEquals("topic", loaded.getLabelCol());
+        assertEquals(List.of("train.logging_steps=5"), List.of(loaded.getOverrides()));
+    }
+
+    // ---- checks and references
+
+    /** The 60 topic sentences as tokenized rows of the bare all-MiniLM-L6-v2: input_ids, label (3 classes). */
+    private static Dataset<Row> topicRows() {
         List<Row> rows = new ArrayList<>();
-        try (Tokenizer tokenizer = Tokenizer.load(bare)) {
+        try (Tokenizer tokenizer = Tokenizer.load(bareMiniLm())) {
             for (int label = 0; label < SUBJECTS.length; label++) {
                 for (String subject : SUBJECTS[label]) {
                     for (String predicate : PREDICATES) {
@@ -296,35 +442,40 @@ class FineTunedModelClusterTest {
         StructType schema = new StructType()
                 .add("input_ids", DataTypes.createArrayType(DataTypes.LongType, false))
                 .add("label", DataTypes.IntegerType);
-        Dataset<Row> training = spark.session().createDataFrame(rows, schema);
-        Path run = dir.resolve("fine-tuner-run");
-        FineTuner tuner = new FineTuner().setConfig("""
-                model: {model_name_or_path: %s}
-                method: {stage: cls, finetuning_type: lora, lora_rank: 8, lora_target: [query, value]}
-                train: {output_dir: %s, learning_rate: 2.0e-3, per_device_train_batch_size: 4, max_steps: 20,
-                        save_steps: 20, logging_steps: 5}
-                dist: {world_size: 2}
-                """.formatted(bare, run));
-
-        FineTunedModel model = tuner.fit(training).setBatchSize(8);
-
-        assertEquals(tuner, model.parent());
-        assertEquals(bare.toString(), model.getModelPath());
-        Path export = Path.of(java.net.URI.create(model.getAdapterPath()));
-        assertEquals(run.resolve("adapter"), export);
-        List<Row> scored = byId(model.transform(sentenceFrame()));
-        assertClassifierMatches(SingleProcessReference.classProbabilities(bare, export, sentences), scored);
-        long correct = model.transform(training).collectAsList().stream()
-                .filter(r -> r.getDouble(2) == r.getInt(1)).count();
-        System.out.printf("FineTuner: LoRA on MiniLM, 20 steps of 2 x 4 rows on 2 executors: training accuracy %d/%d"
-                + " (chance 1/3)%n", correct, rows.size());
-        assertTrue(correct >= rows.size() / 2, "training accuracy " + correct + "/" + rows.size());
-
-        IllegalArgumentException refit = assertThrows(IllegalArgumentException.class, () -> tuner.fit(training));
-        assertTrue(refit.getMessage().contains("already holds checkpoints of an earlier run"), refit.getMessage());
+        return spark.session().createDataFrame(rows, schema);
     }
 
-    private static void assertClassifierMatches(double[][] expected, List<Row> scored) {
+    /** LoRA (rank 8 in the YAML) on the bare MiniLM for {@code steps} steps of 2 ranks x 4 rows, checkpoint at the end. */
+    private static FineTuner topicTuner(Path runs, int steps) {
+        return new FineTuner().setConfig("""
+                model: {model_name_or_path: %s}
+                method: {stage: cls, finetuning_type: lora, lora_rank: 8, lora_target: [query, value]}
+                train: {output_dir: %s, learning_rate: 2.0e-3, per_device_train_batch_size: 4, max_steps: %d,
+                        save_steps: %d, logging_steps: 5}
+                dist: {world_size: 2}
+                """.formatted(bareMiniLm(), runs, steps, steps));
+    }
+
+    /** all-MiniLM-L6-v2 without a classifier head, imported once for the class. */
+    private static synchronized Path bareMiniLm() {
+        if (bare == null) {
+            bare = ImportedMiniLm.importTo(dir.resolve("bare-minilm"));
+        }
+        return bare;
+    }
+
+    private static int adapterRank(Path adapterFolder) throws Exception {
+        String json = Files.readString(adapterFolder.resolve(PeftFormat.CONFIG_FILE));
+        return JsonParser.parseString(json).getAsJsonObject().get("r").getAsInt();
+    }
+
+    @SuppressWarnings("unchecked")
+    private static String jsonValue(Params owner, Param<?> param) {
+        return owner.isDefined(param) ? ((Param<Object>) param).jsonEncode(owner.getOrDefault(param)) : null;
+    }
+
+    /** Probabilities within 1e-5 of the reference, prediction its argmax, predictedLabel that class's name. */
+    private static void assertClassifierMatches(double[][] expected, List<Row> scored, List<String> names) {
         assertEquals(41, sentences.size());
         assertEquals(sentences.size(), scored.size());
         double maxDiff = 0;
@@ -333,7 +484,7 @@ class FineTunedModelClusterTest {
             assertEquals(i, row.getInt(0));
             assertEquals(sentences.get(i), row.getString(1));
             if (expected[i] == null) {
-                assertTrue(row.isNullAt(2) && row.isNullAt(3), "a null text gives null outputs");
+                assertTrue(row.isNullAt(2) && row.isNullAt(3) && row.isNullAt(4), "a null text gives null outputs");
                 continue;
             }
             double[] p = ((Vector) row.get(3)).toArray();
@@ -342,6 +493,7 @@ class FineTunedModelClusterTest {
                 maxDiff = Math.max(maxDiff, Math.abs(p[c] - expected[i][c]));
             }
             assertEquals(argMax(expected[i]), row.getDouble(2), "prediction of row " + i);
+            assertEquals(names.get(argMax(expected[i])), row.getString(4), "predictedLabel of row " + i);
         }
         System.out.printf("classifier on local-cluster vs single process: max |probability difference| %.2e%n", maxDiff);
         assertTrue(maxDiff <= 1e-5, "max |probability difference| " + maxDiff);

@@ -4,19 +4,26 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
 import dev.sparktune.arch.Bert;
 import dev.sparktune.arch.LlamaConfig;
 import dev.sparktune.arch.ModelDirectory;
+import dev.sparktune.io.LabelsFile;
 import dev.sparktune.io.onnx.BertOnnxImport;
 import dev.sparktune.io.onnx.MiniLmArtifact;
 import dev.sparktune.peft.Lora;
 import dev.sparktune.peft.PeftFormat;
 import dev.sparktune.peft.PeftModel;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.stream.Stream;
 
 /**
  * Model folders the scoring tests write, the way users have them on disk: the real all-MiniLM-L6-v2
@@ -56,6 +63,30 @@ final class ScoringModels {
                 }
             }
             PeftFormat.save(PeftModel.withTensors(bert, lora, added), out, classifierDir.toString());
+        }
+        return out;
+    }
+
+    /**
+     * A copy of a model or adapter folder (files hard-linked) whose config.json names the classes in {@code id2label},
+     * as {@code AutoModelForSequenceClassification} saves them.
+     */
+    static Path withId2label(Path folder, List<String> names, Path out) {
+        try {
+            Files.createDirectories(out);
+            try (Stream<Path> files = Files.list(folder)) {
+                for (Path file : files.toList()) {
+                    if (!file.getFileName().toString().equals(ModelDirectory.CONFIG_FILE)) {
+                        Files.createLink(out.resolve(file.getFileName()), file);
+                    }
+                }
+            }
+            Path config = folder.resolve(ModelDirectory.CONFIG_FILE);
+            JsonObject json = Files.exists(config) ? JsonParser.parseString(Files.readString(config)).getAsJsonObject()
+                    : new JsonObject();
+            Files.writeString(out.resolve(ModelDirectory.CONFIG_FILE), new LabelsFile(names).addTo(json).toString());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
         }
         return out;
     }
