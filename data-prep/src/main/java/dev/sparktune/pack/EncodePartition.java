@@ -1,5 +1,7 @@
 package dev.sparktune.pack;
 
+import dev.sparktune.augment.HadoopConf;
+import dev.sparktune.io.ModelFolderCache;
 import dev.sparktune.prep.PrepRows;
 import dev.sparktune.tokenize.ChatTemplate;
 import dev.sparktune.train.TokenizedSample;
@@ -7,19 +9,24 @@ import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.function.MapPartitionsFunction;
 import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
+import org.apache.spark.util.TaskCompletionListener;
 
 /**
  * Tokenizes a partition of prepared rows on an executor into {@link TokenizedSchema#ENCODED} rows, with the JVM's
- * shared tokenizer ({@link ExecutorTokenizers}). Rows stream through; nothing holds the partition.
+ * shared tokenizer ({@link ExecutorTokenizers}) loaded from the JVM's {@link ModelFolderCache}, whose copy of the
+ * tokenizer files the task leases until it ends (the chat template is read from it on the first chat row). Rows
+ * stream through; nothing holds the partition.
  */
 final class EncodePartition implements MapPartitionsFunction<Row, Row> {
     private static final long serialVersionUID = 1L;
 
-    private final Broadcast<TokenizerFiles> files;
+    private final TokenizerFiles files;
+    private final Broadcast<HadoopConf> conf;
     private final String template;
     private final int cutoffLen;
     private final boolean trainOnPrompt;
@@ -30,9 +37,10 @@ final class EncodePartition implements MapPartitionsFunction<Row, Row> {
      * @param labelIndex     class label to index, in a serialisable map
      * @param taskPerDataset write the row's dataset as its task (runs with several datasets)
      */
-    EncodePartition(Broadcast<TokenizerFiles> files, String template, int cutoffLen, boolean trainOnPrompt,
-                    Map<String, Long> labelIndex, boolean taskPerDataset) {
+    EncodePartition(TokenizerFiles files, Broadcast<HadoopConf> conf, String template, int cutoffLen,
+                    boolean trainOnPrompt, Map<String, Long> labelIndex, boolean taskPerDataset) {
         this.files = files;
+        this.conf = conf;
         this.template = template;
         this.cutoffLen = cutoffLen;
         this.trainOnPrompt = trainOnPrompt;
@@ -42,9 +50,10 @@ final class EncodePartition implements MapPartitionsFunction<Row, Row> {
 
     @Override
     public Iterator<Row> call(Iterator<Row> rows) {
-        ExecutorTokenizers.Loaded loaded = ExecutorTokenizers.get(files.value());
-        RowTokenizer tokenizer = new RowTokenizer(loaded.tokenizer(),
-                () -> ChatTemplate.forModel(loaded.dir(), template), cutoffLen, trainOnPrompt, labelIndex);
+        ModelFolderCache.Lease copy = ModelFolderCache.jvm().acquire(files.listing(), conf.value().get());
+        TaskContext.get().addTaskCompletionListener((TaskCompletionListener) context -> copy.close());
+        RowTokenizer tokenizer = new RowTokenizer(ExecutorTokenizers.get(files, copy.folder()),
+                () -> ChatTemplate.forModel(copy.folder(), template), cutoffLen, trainOnPrompt, labelIndex);
         return new Iterator<>() {
             private final List<Row> pending = new ArrayList<>();
 

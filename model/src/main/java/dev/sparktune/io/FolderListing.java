@@ -116,17 +116,18 @@ public record FolderListing(String location, List<File> files) implements Serial
         return java.nio.file.Path.of(URI.create(location));
     }
 
+    /** The folder, qualified; an error naming it when it is missing or a file. */
     private static Path requireFolder(FileSystem fs, Path folder) throws IOException {
+        Path qualified = fs.makeQualified(folder);
         FileStatus status;
         try {
-            status = fs.getFileStatus(folder);
+            status = fs.getFileStatus(qualified);
         } catch (FileNotFoundException e) {
-            throw new IllegalArgumentException(folder + " does not exist; give a folder on any Hadoop file system "
-                    + "(a local path, file:, hdfs://, s3a://)", e);
+            throw new IllegalArgumentException(qualified + ": no such folder", e);
         }
         if (!status.isDirectory()) {
-            throw new IllegalArgumentException(folder + " is a file; give the folder that holds it");
+            throw new IllegalArgumentException(qualified + " is a file, not a folder");
         }
-        return fs.makeQualified(folder);
+        return qualified;
     }
 }

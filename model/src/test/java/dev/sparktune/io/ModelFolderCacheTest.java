@@ -217,10 +217,10 @@ class ModelFolderCacheTest {
         Path file = Files.writeString(dir.resolve("config.json"), "{}");
         IllegalArgumentException notAFolder = assertThrows(IllegalArgumentException.class,
                 () -> FolderListing.of(conf, file.toString()));
-        assertTrue(notAFolder.getMessage().contains("is a file"), notAFolder.getMessage());
+        assertTrue(notAFolder.getMessage().contains("config.json is a file, not a folder"), notAFolder.getMessage());
         IllegalArgumentException missing = assertThrows(IllegalArgumentException.class,
                 () -> FolderListing.of(conf, dir.resolve("nowhere").toString()));
-        assertTrue(missing.getMessage().contains("does not exist"), missing.getMessage());
+        assertTrue(missing.getMessage().contains("nowhere: no such folder"), missing.getMessage());
         assertFalse(Files.exists(dir.resolve("nowhere")));
     }
 }

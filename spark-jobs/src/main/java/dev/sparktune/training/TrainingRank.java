@@ -10,6 +10,7 @@ import dev.sparktune.arch.PretrainedModel;
 import dev.sparktune.config.JobConfig;
 import dev.sparktune.config.MethodConfig;
 import dev.sparktune.dist.Collective;
+import dev.sparktune.io.ModelFolderCache;
 import dev.sparktune.pack.TokenizeStage;
 import dev.sparktune.peft.Method;
 import dev.sparktune.peft.PeftModel;
@@ -71,12 +72,12 @@ public final class TrainingRank {
      */
     static Run run(JobConfig job, Collective collective, Configuration hadoop, StepListener listener, Device device,
                    TrainingData data, Optional<String> start) {
-        Path modelDir = LocalCopy.of(hadoop, job.model().modelNameOrPath());
         DataType dtype = dataType(job.model().computeDtype());
         MethodConfig m = job.method();
         long seed = job.train().seed();
-        try (NDManager manager = NDManager.newBaseManager(device); Tokenizer tokenizer = tokenizer(modelDir)) {
-            ModelDirectory folder = ModelDirectory.open(modelDir);
+        try (ModelFolderCache.Lease copy = ModelFolderCache.jvm().acquire(hadoop, job.model().modelNameOrPath());
+             NDManager manager = NDManager.newBaseManager(device); Tokenizer tokenizer = tokenizer(copy.folder())) {
+            ModelDirectory folder = ModelDirectory.open(copy.folder());
             PretrainedModel base = folder.load(manager, dtype);
             if (m.stage().equals("cls") && base instanceof Bert bert && !bert.weights().has(Bert.CLASSIFIER + ".weight")) {
                 base = bert.withClassifier(labelCount(hadoop, job.data().tokenizedPath()), manager, seed);
