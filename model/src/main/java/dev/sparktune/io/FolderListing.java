@@ -90,8 +90,8 @@ public record FolderListing(String location, List<File> files) implements Serial
      * file's modification time when the file is written (HDFS and object stores when it is closed), so a file
      * rewritten in place gets a new time even if its size stays; only a tool that sets the time back on purpose
      * could hide a change. The location is part of it because equal times and sizes say nothing about the content of
-     * two different folders. Reading checksums instead would cost a pass over every block, and many file systems
-     * (s3a, local disks) offer none.
+     * two different folders. File checksums would cost HDFS a round of requests per block, and s3a (by default) and
+     * local disks offer none.
      */
     public String fingerprint() {
         try {
