@@ -1,7 +1,10 @@
 package dev.sparktune.pack;
 
+import dev.sparktune.augment.HadoopConf;
+import dev.sparktune.io.ModelFolderCache;
 import dev.sparktune.prep.PrepRows;
 import dev.sparktune.tokenize.ChatTemplate;
+import dev.sparktune.tokenize.Tokenizer;
 import dev.sparktune.train.TokenizedSample;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -9,19 +12,24 @@ import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.function.MapPartitionsFunction;
 import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
+import org.apache.spark.util.TaskCompletionListener;
 
 /**
  * Tokenizes a partition of prepared rows on an executor into {@link TokenizedSchema#ENCODED} rows, with the JVM's
- * shared tokenizer ({@link ExecutorTokenizers}). Rows stream through; nothing holds the partition.
+ * shared tokenizer ({@link ExecutorTokenizers}) loaded from the JVM's {@link ModelFolderCache}, whose copy of the
+ * tokenizer files the task leases until it ends (the chat template is read from it on the first chat row). Rows
+ * stream through; nothing holds the partition.
  */
 final class EncodePartition implements MapPartitionsFunction<Row, Row> {
     private static final long serialVersionUID = 1L;
 
-    private final Broadcast<TokenizerFiles> files;
+    private final TokenizerFiles files;
+    private final Broadcast<HadoopConf> conf;
     private final String template;
     private final int cutoffLen;
     private final boolean trainOnPrompt;
@@ -32,9 +40,11 @@ final class EncodePartition implements MapPartitionsFunction<Row, Row> {
      * @param labelIndexes per task, class label to index (serialisable maps)
      * @param tasks        dataset name to task; a dataset not listed is its own task
      */
-    EncodePartition(Broadcast<TokenizerFiles> files, String template, int cutoffLen, boolean trainOnPrompt,
-                    Map<String, LinkedHashMap<String, Long>> labelIndexes, Map<String, String> tasks) {
+    EncodePartition(TokenizerFiles files, Broadcast<HadoopConf> conf, String template, int cutoffLen,
+                    boolean trainOnPrompt, Map<String, LinkedHashMap<String, Long>> labelIndexes,
+                    Map<String, String> tasks) {
         this.files = files;
+        this.conf = conf;
         this.template = template;
         this.cutoffLen = cutoffLen;
         this.trainOnPrompt = trainOnPrompt;
@@ -44,7 +54,9 @@ final class EncodePartition implements MapPartitionsFunction<Row, Row> {
 
     @Override
     public Iterator<Row> call(Iterator<Row> rows) {
-        ExecutorTokenizers.Loaded loaded = ExecutorTokenizers.get(files.value());
+        ModelFolderCache.Lease copy = ModelFolderCache.jvm().acquire(files.listing(), conf.value().get());
+        TaskContext.get().addTaskCompletionListener((TaskCompletionListener) context -> copy.close());
+        Tokenizer loaded = ExecutorTokenizers.get(files, copy.folder());
         return new Iterator<>() {
             private final List<Row> pending = new ArrayList<>();
             private final Map<String, RowTokenizer> tokenizers = new HashMap<>();
@@ -69,8 +81,8 @@ final class EncodePartition implements MapPartitionsFunction<Row, Row> {
                 PreparedRow prepared = PreparedRow.of(row);
                 String split = row.getAs(PrepRows.SPLIT);
                 String task = tasks.getOrDefault(prepared.dataset(), prepared.dataset());
-                RowTokenizer tokenizer = tokenizers.computeIfAbsent(task, t -> new RowTokenizer(loaded.tokenizer(),
-                        () -> ChatTemplate.forModel(loaded.dir(), template), cutoffLen, trainOnPrompt,
+                RowTokenizer tokenizer = tokenizers.computeIfAbsent(task, t -> new RowTokenizer(loaded,
+                        () -> ChatTemplate.forModel(copy.folder(), template), cutoffLen, trainOnPrompt,
                         labelIndexes.getOrDefault(t, new LinkedHashMap<>())));
                 RowTokenizer.Encoded encoded = knownSplit(split) ? tokenizer.encode(prepared)
                         : RowTokenizer.Encoded.rejected("split '" + split + "' is neither '" + PrepRows.SPLIT_TRAIN

@@ -1,9 +1,6 @@
 package dev.sparktune.pack;
 
 import dev.sparktune.tokenize.Tokenizer;
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
@@ -11,27 +8,16 @@ import java.util.Map;
 /**
  * One tokenizer per JVM and tokenizer-file set: every task of an executor shares it (the Rust tokenizer encodes
  * from several threads at once), so its native memory and load time are paid once per executor, not per task.
- * Tokenizers live as long as the JVM.
+ * Tokenizers live as long as the JVM; their files come from the JVM's {@code ModelFolderCache}.
  */
 final class ExecutorTokenizers {
-
-    /** A tokenizer and the folder its files were written to (where its chat template is read from). */
-    record Loaded(Path dir, Tokenizer tokenizer) {
-    }
-
-    private static final Map<String, Loaded> LOADED = new HashMap<>();
+    private static final Map<String, Tokenizer> LOADED = new HashMap<>();
 
     private ExecutorTokenizers() {
     }
 
-    static synchronized Loaded get(TokenizerFiles files) {
-        return LOADED.computeIfAbsent(files.sha256(), hash -> {
-            try {
-                Path dir = files.writeTo(Files.createTempDirectory("sparktune-tokenizer-" + hash.substring(0, 12)));
-                return new Loaded(dir, Tokenizer.load(dir));
-            } catch (IOException e) {
-                throw new UncheckedIOException("cannot create a temporary folder for the tokenizer files", e);
-            }
-        });
+    /** The tokenizer of these files, loaded from {@code copy} (a local folder holding them) the first time. */
+    static synchronized Tokenizer get(TokenizerFiles files, Path copy) {
+        return LOADED.computeIfAbsent(files.listing().fingerprint(), fingerprint -> Tokenizer.load(copy));
     }
 }

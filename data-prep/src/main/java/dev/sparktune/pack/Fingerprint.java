@@ -48,7 +48,8 @@ final class Fingerprint {
         }
     }
 
-    static Parts of(Dataset<Row> prepared, TokenizerFiles files, PackOptions options, int partitions, int window) {
+    /** @param tokenizerSha256 {@link TokenizerFiles#sha256}: the tokenizer files' content */
+    static Parts of(Dataset<Row> prepared, String tokenizerSha256, PackOptions options, int partitions, int window) {
         String opts = "version=" + FORMAT_VERSION
                 + ";cutoff_len=" + options.cutoffLen()
                 + ";packing=" + options.packing()
@@ -57,7 +58,7 @@ final class Fingerprint {
                 + ";labels=" + (options.labels() == null ? "discovered" : String.join("\u0000", options.labels()))
                 + ";partitions=" + partitions
                 + ";window=" + window;
-        return new Parts(contentHash(prepared), files.sha256(), opts);
+        return new Parts(contentHash(prepared), tokenizerSha256, opts);
     }
 
     /** Order-independent hash of the rows: each row as JSON, SHA-256, summed in four 64-bit lanes, plus the count. */

@@ -6,10 +6,10 @@ import java.util.Map;
 /**
  * What the tokenize-and-pack stage needs from a job config.
  *
- * @param modelDir       the model folder ({@code model.model_name_or_path}) on the driver's local file system; its
- *                       tokenizer files ({@code tokenizer.json}, {@code tokenizer_config.json},
- *                       {@code chat_template.jinja}) are read there and shipped to the executors, so executors need
- *                       no access to it
+ * @param modelDir       the model folder ({@code model.model_name_or_path}) on any Hadoop file system (without a
+ *                       scheme: on {@code fs.defaultFS}); only its tokenizer files ({@code tokenizer.json},
+ *                       {@code tokenizer_config.json}, {@code chat_template.jinja}, {@code special_tokens_map.json})
+ *                       are read, by the driver and every executor through its JVM's {@code ModelFolderCache}
  * @param cutoffLen      {@code data.cutoff_len}: most tokens per sample, and the length of a packed row
  * @param packing        {@code data.packing}: lay SFT and text samples end to end in rows of {@code cutoffLen}
  * @param trainOnPrompt  {@code data.train_on_prompt}: SFT loss on prompt tokens too

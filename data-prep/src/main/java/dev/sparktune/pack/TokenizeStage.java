@@ -6,7 +6,9 @@ import static org.apache.spark.sql.functions.not;
 import static org.apache.spark.sql.functions.sum;
 import static org.apache.spark.sql.functions.when;
 
+import dev.sparktune.augment.HadoopConf;
 import dev.sparktune.io.LabelsFile;
+import dev.sparktune.io.ModelFolderCache;
 import dev.sparktune.io.TokenizedParquet;
 import dev.sparktune.prep.PrepRows;
 import dev.sparktune.prep.StageResult;
@@ -88,28 +90,29 @@ public final class TokenizeStage {
     }
 
     public static PackOutcome run(SparkSession spark, Dataset<Row> prepared, PackOptions options) {
-        java.nio.file.Path modelDir = java.nio.file.Path.of(options.modelDir());
-        TokenizerFiles files = TokenizerFiles.read(modelDir);
+        Configuration conf = spark.sparkContext().hadoopConfiguration();
+        TokenizerFiles files = TokenizerFiles.find(conf, options.modelDir());
         int partitions = options.partitions() > 0 ? options.partitions()
                 : Integer.parseInt(spark.conf().get("spark.sql.shuffle.partitions"));
         // Persisted: the fingerprint, the format and label queries and the tokenizing pass all read the input, and
         // the stages before this one (augmentation talks to translation servers) must run once, not four times.
         Dataset<Row> input = prepared.select(Arrays.stream(PrepRows.PREPARED.fieldNames()).map(c -> col(c))
                 .toArray(Column[]::new)).persist(StorageLevel.MEMORY_AND_DISK());
-        try {
-            return run(spark, input, options, files, partitions);
+        // the driver reads the tokenizer files from the same cache as the executors: a local folder in place, any
+        // other file system's copied
+        try (ModelFolderCache.Lease copy = ModelFolderCache.jvm().acquire(files.listing(), conf)) {
+            return run(spark, input, options, files, copy.folder(), partitions);
         } finally {
             input.unpersist();
         }
     }
 
+    /** @param tokenizerDir a local folder holding the tokenizer files */
     private static PackOutcome run(SparkSession spark, Dataset<Row> input, PackOptions options, TokenizerFiles files,
-                                   int partitions) {
-        java.nio.file.Path modelDir = java.nio.file.Path.of(options.modelDir());
-
+                                   java.nio.file.Path tokenizerDir, int partitions) {
         Path output = new Path(options.tokenizedPath());
         FileSystem fs = fileSystem(spark, output);
-        Fingerprint.Parts parts = Fingerprint.of(input, files, options, partitions, PACK_WINDOW);
+        Fingerprint.Parts parts = Fingerprint.of(input, files.sha256(tokenizerDir), options, partitions, PACK_WINDOW);
         String fingerprint = parts.fingerprint();
         if (fingerprint.equals(Fingerprint.committed(fs, output))) {
             PackReport report = Fingerprint.GSON.fromJson(Fingerprint.readText(fs, new Path(output, STATS_FILE)),
@@ -123,11 +126,11 @@ public final class TokenizeStage {
         boolean hasClassification = kinds.stream()
                 .anyMatch(r -> PrepRows.FORMAT_CLASSIFICATION.equals(r.getString(1)));
         long padId;
-        try (Tokenizer tokenizer = Tokenizer.load(modelDir)) {
+        try (Tokenizer tokenizer = Tokenizer.load(tokenizerDir)) {
             padId = padId(tokenizer.specialTokens());
             if (hasSft) {
                 // fail the job here, with the template's own message, rather than reject every SFT row
-                ChatTemplate.forModel(modelDir, options.template());
+                ChatTemplate.forModel(tokenizerDir, options.template());
             }
         }
         Map<String, LabelsFile> labels = !hasClassification ? Map.of() : labels(input, options);
@@ -135,9 +138,9 @@ public final class TokenizeStage {
         labels.forEach((task, file) -> labelIndexes.put(task, file.index()));
 
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
-        Broadcast<TokenizerFiles> shipped = jsc.broadcast(files);
+        Broadcast<HadoopConf> shipped = jsc.broadcast(new HadoopConf(spark.sparkContext().hadoopConfiguration()));
         Dataset<Row> encoded = input.repartition(partitions, col(PrepRows.ID))
-                .mapPartitions(new EncodePartition(shipped, options.template(), options.cutoffLen(),
+                .mapPartitions(new EncodePartition(files, shipped, options.template(), options.cutoffLen(),
                         options.trainOnPrompt(), labelIndexes, options.tasks()), Encoders.row(TokenizedSchema.ENCODED))
                 .persist(StorageLevel.MEMORY_AND_DISK());
         Path staging = new Path(output.getParent(), output.getName() + "._staging");

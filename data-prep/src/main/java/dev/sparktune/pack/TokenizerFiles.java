@@ -1,5 +1,6 @@
 package dev.sparktune.pack;
 
+import dev.sparktune.io.FolderListing;
 import java.io.IOException;
 import java.io.Serializable;
 import java.io.UncheckedIOException;
@@ -10,66 +11,52 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 import java.util.List;
-import java.util.Map;
-import java.util.TreeMap;
+import org.apache.hadoop.conf.Configuration;
 
 /**
- * The bytes of a model folder's tokenizer files, read once on the driver and broadcast, so executors need no access
- * to the model folder and every executor tokenizes with exactly the files the fingerprint was taken of.
+ * The tokenizer files of a model folder on any Hadoop file system, listed once on the driver. Executors take exactly
+ * these files (the listing's fingerprint) from their {@code ModelFolderCache}, never the weights beside them.
+ *
+ * @param listing the files of {@link #NAMES} the folder holds
  */
-public record TokenizerFiles(TreeMap<String, byte[]> files) implements Serializable {
+record TokenizerFiles(FolderListing listing) implements Serializable {
 
     /** The files a tokenizer and its chat template are loaded from; only tokenizer.json is required. */
     static final List<String> NAMES = List.of("tokenizer.json", "tokenizer_config.json", "chat_template.jinja",
             "special_tokens_map.json");
 
-    public static TokenizerFiles read(Path modelDir) {
-        Path json = modelDir.resolve("tokenizer.json");
-        if (!Files.isRegularFile(json)) {
-            throw new IllegalArgumentException(json + " does not exist; model.model_name_or_path must be a Hugging "
-                    + "Face model folder with the fast tokenizer's tokenizer.json");
+    static TokenizerFiles find(Configuration conf, String modelDir) {
+        FolderListing listing;
+        try {
+            listing = FolderListing.of(conf, modelDir, NAMES);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("model.model_name_or_path " + e.getMessage(), e);
         }
-        TreeMap<String, byte[]> files = new TreeMap<>();
-        for (String name : NAMES) {
-            Path file = modelDir.resolve(name);
-            if (Files.isRegularFile(file)) {
-                try {
-                    files.put(name, Files.readAllBytes(file));
-                } catch (IOException e) {
-                    throw new UncheckedIOException("cannot read " + file, e);
-                }
-            }
+        if (!listing.has("tokenizer.json")) {
+            throw new IllegalArgumentException(listing.location() + "/tokenizer.json does not exist; "
+                    + "model.model_name_or_path must be a Hugging Face model folder with the fast tokenizer's "
+                    + "tokenizer.json");
         }
-        return new TokenizerFiles(files);
+        return new TokenizerFiles(listing);
     }
 
-    /** SHA-256 over every file's name and bytes, in name order. */
-    public String sha256() {
+    /** SHA-256 over every listed file's name, length and bytes, in name order, read from a local copy. */
+    String sha256(Path copy) {
         try {
             MessageDigest digest = MessageDigest.getInstance("SHA-256");
-            for (Map.Entry<String, byte[]> file : files.entrySet()) {
-                digest.update(file.getKey().getBytes(StandardCharsets.UTF_8));
+            for (FolderListing.File file : listing.files()) {
+                byte[] bytes = Files.readAllBytes(copy.resolve(file.name()));
+                digest.update(file.name().getBytes(StandardCharsets.UTF_8));
                 digest.update((byte) 0);
-                digest.update(Long.toString(file.getValue().length).getBytes(StandardCharsets.UTF_8));
+                digest.update(Long.toString(bytes.length).getBytes(StandardCharsets.UTF_8));
                 digest.update((byte) 0);
-                digest.update(file.getValue());
+                digest.update(bytes);
             }
             return HexFormat.of().formatHex(digest.digest());
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read the tokenizer files in " + copy, e);
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
-        }
-    }
-
-    /** Writes the files into {@code dir}, which then loads as a model folder's tokenizer. */
-    Path writeTo(Path dir) {
-        try {
-            Files.createDirectories(dir);
-            for (Map.Entry<String, byte[]> file : files.entrySet()) {
-                Files.write(dir.resolve(file.getKey()), file.getValue());
-            }
-            return dir;
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot write the tokenizer files to " + dir, e);
         }
     }
 }

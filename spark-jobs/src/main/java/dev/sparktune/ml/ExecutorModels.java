@@ -5,9 +5,10 @@ import java.util.Iterator;
 import java.util.Map;
 
 /**
- * One copy of each model per JVM, shared by every task an executor runs at once (inference only reads the
- * weights). Loaded on first use; a model no task is using is closed when another one is loaded, so an
- * executor that scores with a sequence of models holds one at a time.
+ * One loaded model per JVM and {@link ModelFiles#key()}, shared by every task an executor runs at once (inference
+ * only reads the weights). Loaded on first use, from the files of the JVM's {@code ModelFolderCache}; a model no
+ * task is using is closed when another one is loaded, so an executor that scores with a sequence of models holds one
+ * in memory at a time.
  */
 final class ExecutorModels {
 

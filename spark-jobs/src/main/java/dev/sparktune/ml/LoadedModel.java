@@ -5,14 +5,12 @@ import ai.djl.ndarray.types.DataType;
 import dev.sparktune.arch.Bert;
 import dev.sparktune.arch.ModelDirectory;
 import dev.sparktune.arch.PretrainedModel;
-import dev.sparktune.io.LocalFolders;
+import dev.sparktune.io.ModelFolderCache;
 import dev.sparktune.peft.PeftFormat;
 import dev.sparktune.tokenize.Tokenizer;
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
+import org.apache.hadoop.conf.Configuration;
 
 /**
  * A model loaded on an executor for inference: the network (with its adapter applied, dropout off, no
@@ -25,22 +23,20 @@ import java.util.List;
  */
 record LoadedModel(PretrainedModel model, Tokenizer tokenizer, NDManager manager, String source) implements AutoCloseable {
 
-    /** Copies the files to a local scratch folder where needed, loads them, and removes the copy. */
+    /** Loads the files from this JVM's {@link ModelFolderCache}; the copies are unused once the model is in memory. */
     static LoadedModel load(ModelFiles files) {
-        String source = files.model() + (files.adapter() == null ? "" : " + adapter " + files.adapter());
-        Path scratch;
-        try {
-            scratch = Files.createTempDirectory("sparktune-model-");
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot create a temporary folder for " + source, e);
-        }
+        String source = files.source();
+        Configuration conf = files.conf().value().get();
+        ModelFolderCache cache = ModelFolderCache.jvm();
         NDManager manager = NDManager.newBaseManager();
         Tokenizer tokenizer = null;
-        try {
-            List<Path> local = files.localCopy(scratch);
-            Path modelDir = local.get(0);
+        try (ModelFolderCache.Lease modelCopy = cache.acquire(files.model(), conf);
+             ModelFolderCache.Lease adapterCopy = files.adapter() == null ? null
+                     : cache.acquire(files.adapter(), conf)) {
+            Path modelDir = modelCopy.folder();
             PretrainedModel base = ModelDirectory.open(modelDir).load(manager, DataType.FLOAT32);
-            PretrainedModel model = local.get(1) == null ? base : PeftFormat.load(local.get(1), base, manager).model(false);
+            PretrainedModel model = adapterCopy == null ? base
+                    : PeftFormat.load(adapterCopy.folder(), base, manager).model(false);
             if (model instanceof Bert bert && !bert.weights().has(Bert.CLASSIFIER + ".weight")) {
                 throw new IllegalArgumentException(source + ": this BERT model has no sequence-classification head ("
                         + Bert.CLASSIFIER + ".weight, in the model folder or the adapter); FineTunedModel scores"
@@ -56,9 +52,6 @@ record LoadedModel(PretrainedModel model, Tokenizer tokenizer, NDManager manager
             }
             manager.close();
             throw e;
-        } finally {
-            // everything is in memory now
-            LocalFolders.deleteQuietly(scratch);
         }
     }
 

@@ -7,6 +7,7 @@ import dev.sparktune.config.ConfigLoader;
 import dev.sparktune.config.JobConfig;
 import dev.sparktune.dist.RingCollective;
 import dev.sparktune.dist.RingOptions;
+import dev.sparktune.io.ModelFolderCache;
 import dev.sparktune.train.OutputFolder;
 import dev.sparktune.train.StepListener;
 import dev.sparktune.train.Trainer;
@@ -61,9 +62,10 @@ final class RankTask extends AbstractFunction1<Iterator<Integer>, Iterator<RankO
         LOG.info("rank {} of {} (stage attempt {}) on {} with {} threads", rank, job.dist().worldSize(), attempt,
                 device, context.cpus());
         // the slow part of starting, copying the model to this machine, comes before the rendezvous, whose wait is
-        // bounded by spark.barrier.sync.timeout, rather than after it, where the first collective would time out
-        LocalCopy.of(hadoop, job.model().modelNameOrPath());
-        try (RingCollective ring = Rendezvous.join(context, RingOptions.from(job.dist()));
+        // bounded by spark.barrier.sync.timeout, rather than after it, where the first collective would time out;
+        // the lease keeps the copy for TrainingRank, which takes its own
+        ModelFolderCache.Lease model = ModelFolderCache.jvm().acquire(hadoop, job.model().modelNameOrPath());
+        try (model; RingCollective ring = Rendezvous.join(context, RingOptions.from(job.dist()));
              ProgressReporter reporter = new ProgressReporter(progress, job.train().loggingSteps())) {
             StepListener listener = p -> {
                 reporter.afterStep(p);

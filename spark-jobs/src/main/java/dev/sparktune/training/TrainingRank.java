@@ -10,6 +10,7 @@ import dev.sparktune.config.JobConfig;
 import dev.sparktune.config.MethodConfig;
 import dev.sparktune.dist.Collective;
 import dev.sparktune.io.LabelsFile;
+import dev.sparktune.io.ModelFolderCache;
 import dev.sparktune.peft.Method;
 import dev.sparktune.peft.PeftModel;
 import dev.sparktune.tokenize.SpecialToken;
@@ -77,12 +78,12 @@ public final class TrainingRank {
     static Run run(JobConfig job, TrainingInputs inputs, Collective collective, Configuration hadoop,
                    StepListener listener, Device device, Optional<String> start,
                    Function<TrainingInputs.Task, TrainingData> rows) {
-        Path modelDir = LocalCopy.of(hadoop, job.model().modelNameOrPath());
         DataType dtype = dataType(job.model().computeDtype());
         MethodConfig m = job.method();
         long seed = job.train().seed();
-        try (NDManager manager = NDManager.newBaseManager(device); Tokenizer tokenizer = tokenizer(modelDir)) {
-            ModelDirectory folder = ModelDirectory.open(modelDir);
+        try (ModelFolderCache.Lease copy = ModelFolderCache.jvm().acquire(hadoop, job.model().modelNameOrPath());
+             NDManager manager = NDManager.newBaseManager(device); Tokenizer tokenizer = tokenizer(copy.folder())) {
+            ModelDirectory folder = ModelDirectory.open(copy.folder());
             PretrainedModel base = withHeads(folder.load(manager, dtype), inputs.tasks(), manager, seed);
             long[] promptInit = m.promptTuningInitText() == null || tokenizer == null ? null
                     : tokenizer.encode(m.promptTuningInitText(), false);

@@ -299,7 +299,7 @@ class FineTunedModelClusterTest {
         StructType schema = new StructType().add("text", DataTypes.StringType);
         IllegalArgumentException noModel = assertThrows(IllegalArgumentException.class,
                 () -> FineTunedModel.of(dir.resolve("nothing-here").toString(), null).transformSchema(schema));
-        assertTrue(noModel.getMessage().matches("FineTunedModel: modelPath file:/.*/nothing-here has no config.json;"
+        assertTrue(noModel.getMessage().matches("FineTunedModel: modelPath file:/.*/nothing-here: no such folder;"
                 + " it should be a Hugging Face model folder .*"), noModel.getMessage());
 
         IllegalArgumentException unset = assertThrows(IllegalArgumentException.class,
