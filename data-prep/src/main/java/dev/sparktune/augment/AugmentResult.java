@@ -1,6 +1,6 @@
 package dev.sparktune.augment;
 
-import dev.sparktune.prep.StageResult;
+import dev.sparktune.rows.StageResult;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 

@@ -7,8 +7,9 @@ import static org.apache.spark.sql.functions.lit;
 import static org.apache.spark.sql.functions.sum;
 import static org.apache.spark.sql.functions.when;
 
-import dev.sparktune.prep.PrepRows;
-import dev.sparktune.prep.StageResult;
+import dev.sparktune.io.HadoopConf;
+import dev.sparktune.rows.PrepRows;
+import dev.sparktune.rows.StageResult;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;

@@ -1,6 +1,7 @@
 package dev.sparktune.augment;
 
-import dev.sparktune.prep.PrepRows;
+import dev.sparktune.io.HadoopConf;
+import dev.sparktune.rows.PrepRows;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;

@@ -3,8 +3,8 @@ package dev.sparktune.clean;
 import static org.apache.spark.sql.functions.col;
 import static org.apache.spark.sql.functions.lit;
 
-import dev.sparktune.prep.PrepRows;
-import dev.sparktune.prep.StageResult;
+import dev.sparktune.rows.PrepRows;
+import dev.sparktune.rows.StageResult;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;

@@ -1,7 +1,7 @@
 package dev.sparktune.clean;
 
 import com.github.pemistahl.lingua.api.Language;
-import dev.sparktune.prep.PrepRows;
+import dev.sparktune.rows.PrepRows;
 import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.List;

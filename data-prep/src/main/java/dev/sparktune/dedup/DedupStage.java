@@ -24,8 +24,8 @@ import static org.apache.spark.sql.functions.trim;
 import static org.apache.spark.sql.functions.udf;
 import static org.apache.spark.sql.functions.when;
 
-import dev.sparktune.prep.PrepRows;
-import dev.sparktune.prep.StageResult;
+import dev.sparktune.rows.PrepRows;
+import dev.sparktune.rows.StageResult;
 import java.util.Locale;
 import java.util.Map;
 import org.apache.spark.sql.Column;

@@ -1,7 +1,7 @@
 package dev.sparktune.ingest;
 
 import dev.sparktune.config.DataConfig;
-import dev.sparktune.prep.PrepRows;
+import dev.sparktune.rows.PrepRows;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;

@@ -1,6 +1,6 @@
 package dev.sparktune.ingest;
 
-import dev.sparktune.prep.PrepRows;
+import dev.sparktune.rows.PrepRows;
 import java.io.Serializable;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;

@@ -3,7 +3,7 @@ package dev.sparktune.ingest;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.sparktune.prep.PrepRows;
+import dev.sparktune.rows.PrepRows;
 import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.List;

@@ -1,8 +1,8 @@
 package dev.sparktune.pack;
 
-import dev.sparktune.augment.HadoopConf;
+import dev.sparktune.io.HadoopConf;
 import dev.sparktune.io.ModelFolderCache;
-import dev.sparktune.prep.PrepRows;
+import dev.sparktune.rows.PrepRows;
 import dev.sparktune.tokenize.ChatTemplate;
 import dev.sparktune.tokenize.Tokenizer;
 import dev.sparktune.train.TokenizedSample;

@@ -1,6 +1,6 @@
 package dev.sparktune.pack;
 
-import dev.sparktune.prep.StageResult;
+import dev.sparktune.rows.StageResult;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 

@@ -1,6 +1,6 @@
 package dev.sparktune.pack;
 
-import dev.sparktune.prep.PrepRows;
+import dev.sparktune.rows.PrepRows;
 import dev.sparktune.tokenize.ChatMessage;
 import java.util.ArrayList;
 import java.util.List;

@@ -1,6 +1,6 @@
 package dev.sparktune.pack;
 
-import dev.sparktune.prep.PrepRows;
+import dev.sparktune.rows.PrepRows;
 import dev.sparktune.tokenize.ChatTemplate;
 import dev.sparktune.tokenize.SpecialToken;
 import dev.sparktune.tokenize.Tokenizer;

@@ -6,12 +6,12 @@ import static org.apache.spark.sql.functions.not;
 import static org.apache.spark.sql.functions.sum;
 import static org.apache.spark.sql.functions.when;
 
-import dev.sparktune.augment.HadoopConf;
+import dev.sparktune.io.HadoopConf;
 import dev.sparktune.io.LabelsFile;
 import dev.sparktune.io.ModelFolderCache;
 import dev.sparktune.io.TokenizedParquet;
-import dev.sparktune.prep.PrepRows;
-import dev.sparktune.prep.StageResult;
+import dev.sparktune.rows.PrepRows;
+import dev.sparktune.rows.StageResult;
 import dev.sparktune.tokenize.ChatTemplate;
 import dev.sparktune.tokenize.SpecialTokens;
 import dev.sparktune.tokenize.Tokenizer;

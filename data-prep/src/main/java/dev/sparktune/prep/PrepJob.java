@@ -7,6 +7,8 @@ import dev.sparktune.pack.PackOptions;
 import dev.sparktune.pack.PackOutcome;
 import dev.sparktune.pack.PackReport;
 import dev.sparktune.pack.TokenizeStage;
+import dev.sparktune.rows.PrepRows;
+import dev.sparktune.rows.StageResult;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;

@@ -14,6 +14,8 @@ import dev.sparktune.config.DataConfig;
 import dev.sparktune.config.PrepConfig;
 import dev.sparktune.dedup.DedupOptions;
 import dev.sparktune.dedup.DedupStage;
+import dev.sparktune.rows.PrepRows;
+import dev.sparktune.rows.StageResult;
 import java.net.URI;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;

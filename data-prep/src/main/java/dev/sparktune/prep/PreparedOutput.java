@@ -2,6 +2,7 @@ package dev.sparktune.prep;
 
 import static org.apache.spark.sql.functions.col;
 
+import dev.sparktune.rows.PrepRows;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;

@@ -7,6 +7,8 @@ import static org.apache.spark.sql.functions.sha2;
 import static org.apache.spark.sql.functions.substring;
 import static org.apache.spark.sql.functions.when;
 
+import dev.sparktune.rows.PrepRows;
+import dev.sparktune.rows.StageResult;
 import java.io.Serializable;
 import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;

@@ -1,5 +1,6 @@
 package dev.sparktune.prep;
 
+import dev.sparktune.rows.StageResult;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Function;

@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.sparktune.prep.PrepRows;
+import dev.sparktune.rows.PrepRows;
 import dev.sparktune.testing.SparkClusterExtension;
 import java.util.ArrayList;
 import java.util.HashMap;

@@ -2,7 +2,7 @@ package dev.sparktune.augment;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import dev.sparktune.prep.PrepRows;
+import dev.sparktune.rows.PrepRows;
 import dev.sparktune.testing.ApertiumServer;
 import dev.sparktune.testing.SparkClusterExtension;
 import java.io.IOException;

@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.sparktune.prep.PrepRows;
+import dev.sparktune.rows.PrepRows;
 import dev.sparktune.testing.ApertiumServer;
 import dev.sparktune.testing.SparkClusterExtension;
 import java.io.IOException;

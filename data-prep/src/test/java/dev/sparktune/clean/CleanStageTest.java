@@ -7,8 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.sparktune.prep.PrepRows;
-import dev.sparktune.prep.StageResult;
+import dev.sparktune.rows.PrepRows;
+import dev.sparktune.rows.StageResult;
 import dev.sparktune.testing.SparkClusterExtension;
 import java.util.HashMap;
 import java.util.HashSet;

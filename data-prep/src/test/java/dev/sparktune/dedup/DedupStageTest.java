@@ -6,8 +6,8 @@ import static dev.sparktune.prep.PreparedRowsForTests.text;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.sparktune.prep.PrepRows;
-import dev.sparktune.prep.StageResult;
+import dev.sparktune.rows.PrepRows;
+import dev.sparktune.rows.StageResult;
 import dev.sparktune.testing.SparkClusterExtension;
 import java.util.ArrayList;
 import java.util.HashMap;

@@ -8,7 +8,7 @@ import dev.sparktune.tokenize.Tokenizer;
 import dev.sparktune.train.PackedRow;
 import dev.sparktune.train.SftEncoder;
 import dev.sparktune.train.TokenizedSample;
-import dev.sparktune.prep.PrepRows;
+import dev.sparktune.rows.PrepRows;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;

@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 
 import dev.sparktune.io.TokenizedRow;
 import dev.sparktune.io.onnx.MiniLmArtifact;
-import dev.sparktune.prep.PrepRows;
+import dev.sparktune.rows.PrepRows;
 import dev.sparktune.testing.SparkClusterExtension;
 import dev.sparktune.tokenize.Tokenizer;
 import java.nio.file.Files;

@@ -9,6 +9,8 @@ import dev.sparktune.clean.CleanStage;
 import dev.sparktune.dedup.DedupOptions;
 import dev.sparktune.dedup.DedupStage;
 import dev.sparktune.dedup.SyntheticCorpus;
+import dev.sparktune.rows.PrepRows;
+import dev.sparktune.rows.StageResult;
 import dev.sparktune.testing.SparkClusterExtension;
 import java.util.ArrayList;
 import java.util.HashMap;

@@ -10,6 +10,7 @@ import com.google.gson.JsonParser;
 import dev.sparktune.config.ConfigLoader;
 import dev.sparktune.config.DataConfig;
 import dev.sparktune.ingest.SpamAssassinCorpus;
+import dev.sparktune.rows.PrepRows;
 import dev.sparktune.testing.SparkClusterExtension;
 import java.io.IOException;
 import java.nio.file.Files;

@@ -16,6 +16,7 @@ import dev.sparktune.io.TokenizedParquet;
 import dev.sparktune.io.TokenizedRow;
 import dev.sparktune.io.onnx.MiniLmArtifact;
 import dev.sparktune.pack.TokenizeStage;
+import dev.sparktune.rows.PrepRows;
 import dev.sparktune.testing.ApertiumServer;
 import dev.sparktune.testing.SparkClusterExtension;
 import java.io.IOException;

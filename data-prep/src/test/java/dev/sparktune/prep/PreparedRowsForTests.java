@@ -1,5 +1,6 @@
 package dev.sparktune.prep;
 
+import dev.sparktune.rows.PrepRows;
 import java.util.ArrayList;
 import java.util.List;
 import org.apache.spark.sql.Row;

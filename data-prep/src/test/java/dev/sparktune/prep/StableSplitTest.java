@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.sparktune.rows.PrepRows;
+import dev.sparktune.rows.StageResult;
 import dev.sparktune.testing.SparkClusterExtension;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;

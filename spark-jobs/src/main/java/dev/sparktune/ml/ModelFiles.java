@@ -1,7 +1,7 @@
 package dev.sparktune.ml;
 
 import dev.sparktune.arch.ModelDirectory;
-import dev.sparktune.augment.HadoopConf;
+import dev.sparktune.io.HadoopConf;
 import dev.sparktune.io.FolderListing;
 import dev.sparktune.io.ModelFolderCache;
 import dev.sparktune.peft.PeftFormat;

@@ -1,4 +1,4 @@
-package dev.sparktune.augment;
+package dev.sparktune.io;
 
 import java.io.IOException;
 import java.io.ObjectInputStream;

@@ -1,4 +1,4 @@
-package dev.sparktune.prep;
+package dev.sparktune.rows;
 
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;

@@ -1,4 +1,4 @@
-package dev.sparktune.prep;
+package dev.sparktune.rows;
 
 import static org.apache.spark.sql.functions.coalesce;
 import static org.apache.spark.sql.functions.col;
