@@ -28,6 +28,7 @@ import dev.sparktune.train.CausalLmLoss;
 import dev.sparktune.train.ClassificationLoss;
 import dev.sparktune.train.InterleavedShards;
 import dev.sparktune.train.Objective;
+import dev.sparktune.train.OutputFolder;
 import dev.sparktune.train.TaskMix;
 import dev.sparktune.train.Trainer;
 import dev.sparktune.train.TrainingData;
@@ -179,8 +180,10 @@ class DataParallelTrainingTest {
                     Collective collective = connect.call();
                     try (NDManager manager = NDManager.newBaseManager()) {
                         PeftModel model = replica.apply(manager);
-                        new Trainer(model, task.objective(), job.train(), 0).withDataParallel(collective, job.dist())
-                                .train(List.of(task), TaskMix.concat(), out, resume, manager, stopAfter);
+                        Trainer.Run run = new Trainer.Run(List.of(task), TaskMix.concat(), OutputFolder.local(out),
+                                resume.map(p -> OutputFolder.local(p).location()));
+                        new Trainer(model, job.train(), 0).withDataParallel(collective, job.dist())
+                                .train(stopAfter == Long.MAX_VALUE ? run : run.stoppingAfter(stopAfter), manager);
                         SortedMap<String, double[]> values = new TreeMap<>();
                         model.trainableTensors().forEach((k, v) -> values.put(k,
                                 v.toType(DataType.FLOAT64, false).toDoubleArray()));

@@ -14,6 +14,7 @@ import dev.sparktune.arch.PretrainedModel;
 import dev.sparktune.arch.TinyModels;
 import dev.sparktune.config.ConfigLoader;
 import dev.sparktune.config.TrainConfig;
+import dev.sparktune.dist.InProcessCollective;
 import dev.sparktune.io.TokenizedParquet;
 import dev.sparktune.io.TokenizedRow;
 import dev.sparktune.nn.Scalars;
@@ -135,7 +136,7 @@ class MultiTaskTrainingTest {
             Gradients.zero(model.trainableTensors());
         }
 
-        new Trainer(model, exact, config, 0).train(tasks, roundRobin, dir.resolve("out"), Optional.empty(), manager, Long.MAX_VALUE);
+        new Trainer(model, config, 0).train(run(tasks, roundRobin, "out"), manager);
 
         SortedMap<String, double[]> after = values(model);
         double worst = 0;
@@ -183,8 +184,8 @@ class MultiTaskTrainingTest {
         TrainConfig config = train("train.learning_rate=3e-3", "train.max_steps=40", "train.logging_steps=1",
                 "train.per_device_train_batch_size=8", "train.gradient_accumulation_steps=2", "train.save_steps=40");
 
-        new Trainer(model, LM, config, 0).train(tasks, new TaskMix(MixStrategy.INTERLEAVE_OVER, List.of(), 0),
-                dir.resolve("out"), Optional.empty(), manager, Long.MAX_VALUE);
+        new Trainer(model, config, 0).train(run(tasks, new TaskMix(MixStrategy.INTERLEAVE_OVER, List.of(), 0), "out"),
+                manager);
 
         List<StepMetrics> logged = MetricsLog.read(dir.resolve("out/metrics.jsonl"));
         assertEquals(40, logged.size());
@@ -217,17 +218,17 @@ class MultiTaskTrainingTest {
             "train.lr_scheduler_type=constant", "train.logging_steps=50", "train.save_steps=1000"};
 
         PeftModel pretrained = llama(DataType.FLOAT32);
-        new Trainer(pretrained, LM, train(with(common, "train.max_steps=50")), 0)
-                .train(List.of(generalTask), TaskMix.concat(), dir.resolve("pt"), Optional.empty(), manager, Long.MAX_VALUE);
+        new Trainer(pretrained, train(with(common, "train.max_steps=50")), 0)
+                .train(run(List.of(generalTask), TaskMix.concat(), "pt"), manager);
         double learned = loss(pretrained, generalHeldOut);
 
         PeftModel alone = copyOf(pretrained);
-        new Trainer(alone, LM, train(with(common, "train.max_steps=40")), 0).train(List.of(domainTask),
-                TaskMix.concat(), dir.resolve("alone"), Optional.empty(), manager, Long.MAX_VALUE);
+        new Trainer(alone, train(with(common, "train.max_steps=40")), 0)
+                .train(run(List.of(domainTask), TaskMix.concat(), "alone"), manager);
         PeftModel replayed = copyOf(pretrained);
-        new Trainer(replayed, LM, train(with(common, "train.max_steps=40", "train.gradient_accumulation_steps=2")), 0)
-                .train(List.of(domainTask, generalTask), new TaskMix(MixStrategy.INTERLEAVE_OVER, List.of(0.5, 0.5), 0),
-                        dir.resolve("replay"), Optional.empty(), manager, Long.MAX_VALUE);
+        new Trainer(replayed, train(with(common, "train.max_steps=40", "train.gradient_accumulation_steps=2")), 0)
+                .train(run(List.of(domainTask, generalTask),
+                        new TaskMix(MixStrategy.INTERLEAVE_OVER, List.of(0.5, 0.5), 0), "replay"), manager);
 
         double forgotAlone = loss(alone, generalHeldOut);
         double forgotReplayed = loss(replayed, generalHeldOut);
@@ -257,7 +258,12 @@ class MultiTaskTrainingTest {
 
     /** The mean loss of one task, as the trainer's validation computes it. */
     private double loss(PeftModel model, TrainingTask task) {
-        return new Trainer(model, LM, train(), 0).evaluate(List.of(task), manager).get("validation");
+        return new Validation(List.of(task), TrainerTest.eval(), train().seed(), 0)
+                .evaluate(model.model(false), InProcessCollective.group(1).get(0), manager).get(Validation.LOSS);
+    }
+
+    private Trainer.Run run(List<TrainingTask> tasks, TaskMix mix, String folder) {
+        return new Trainer.Run(tasks, mix, OutputFolder.local(dir.resolve(folder)), Optional.empty());
     }
 
     private static double maxDifference(double[] a, double[] b) {

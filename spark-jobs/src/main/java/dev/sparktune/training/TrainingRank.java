@@ -19,15 +19,18 @@ import dev.sparktune.train.ClassificationLoss;
 import dev.sparktune.train.Objective;
 import dev.sparktune.train.OutputFolder;
 import dev.sparktune.train.StepListener;
+import dev.sparktune.train.TaskMix;
 import dev.sparktune.train.Trainer;
 import dev.sparktune.train.TrainingCheckpoints;
 import dev.sparktune.train.TrainingData;
+import dev.sparktune.train.TrainingTask;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Optional;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
@@ -38,8 +41,9 @@ import org.apache.hadoop.fs.FileSystem;
  * and trains. The same code runs in a Spark barrier task and, for reference runs, in one process with in-process
  * ranks.
  *
- * <p>With {@code eval.eval_steps} above 0 and a validation split beside the training rows (as {@code sparktune prep}
- * writes it), the loss on it is evaluated every {@code eval_steps} steps ({@code early_stopping_patience} applies).
+ * <p>With a validation split beside the training rows (as {@code sparktune prep} writes it), the ranks validate on
+ * it, each on its share, every {@code eval.eval_steps} steps, or with {@code eval_steps: 0} at the end of each epoch
+ * and of the run ({@code early_stopping_patience} applies).
  *
  * <p>Where it starts: from the newest complete checkpoint in {@code output_dir} when there is one (a retried Spark
  * stage, or a rerun of a scheduled job), else from {@code resume_from_checkpoint} when it is set, else from the
@@ -48,6 +52,8 @@ import org.apache.hadoop.fs.FileSystem;
 public final class TrainingRank {
     /** Written beside the tokenized Parquet by the data-prep tokenize stage, in config.json's id2label form. */
     public static final String LABELS_FILE = "_labels.json";
+    /** The one task's name, in the metrics ({@code rows/train}, {@code validation/train/loss}). */
+    static final String TASK = "train";
 
     private TrainingRank() {
     }
@@ -84,16 +90,17 @@ public final class TrainingRank {
             long[] promptInit = m.promptTuningInitText() == null || tokenizer == null ? null
                     : tokenizer.encode(m.promptTuningInitText(), false);
             PeftModel model = PeftModel.apply(base, Method.from(m, promptInit), manager, seed);
-            Trainer trainer = new Trainer(model, Objective.forStage(m.stage(), ClassificationLoss.PLAIN, dtype), job.train(),
-                    padTokenId(tokenizer))
+            Objective objective = Objective.forStage(m.stage(), ClassificationLoss.PLAIN, dtype);
+            Trainer trainer = new Trainer(model, job.train(), padTokenId(tokenizer))
                     .withDataParallel(collective, job.dist())
                     .withStepListener(listener);
             Optional<TrainingData> validation = validationData(hadoop, job.data().tokenizedPath());
-            if (job.eval().evalSteps() > 0 && validation.isPresent()) {
-                trainer = trainer.withValidation(validation.get(), job.eval().evalSteps());
+            if (validation.isPresent()) {
+                trainer = trainer.withValidation(List.of(new TrainingTask(TASK, validation.get(), objective)), job.eval());
             }
             OutputFolder output = new OutputFolder(hadoop, job.train().outputDir());
-            Trainer.Result result = trainer.train(data, output, start, manager, Long.MAX_VALUE);
+            Trainer.Result result = trainer.train(new Trainer.Run(List.of(new TrainingTask(TASK, data, objective)),
+                    TaskMix.concat(), output, start), manager);
             String export = collective.rank() != 0 ? null
                     : FinalExport.write(model, folder, job.model().modelNameOrPath(), output);
             return new Run(result, start.orElse(null), export);
@@ -102,7 +109,7 @@ public final class TrainingRank {
 
     /**
      * The validation split {@code sparktune prep} writes beside the training rows, in
-     * {@code <tokenized_path>/_validation}, when there is one. Every rank evaluates all of it.
+     * {@code <tokenized_path>/_validation}, when there is one. Each rank evaluates its share of its row groups.
      */
     static Optional<TrainingData> validationData(Configuration hadoop, String tokenizedPath) {
         org.apache.hadoop.fs.Path folder = new org.apache.hadoop.fs.Path(tokenizedPath, TokenizeStage.VALIDATION_DIR);
