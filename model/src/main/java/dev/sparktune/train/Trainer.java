@@ -295,7 +295,7 @@ public final class Trainer {
             double loss = validated.get(Validation.LOSS);
             boolean stop = stopping.observe(loss);
             if (writer) {
-                LOG.info("step {}: validation loss {} (best {}){}", step, loss, stopping.best(),
+                LOG.info("step {}: {} (best {}){}", step, ProgressLine.validation(validated), stopping.best(),
                         stop ? "; early stopping" : "");
             }
             return stop;

@@ -20,6 +20,7 @@ import dev.sparktune.io.TokenizedRow;
 import dev.sparktune.nn.Scalars;
 import dev.sparktune.optim.Gradients;
 import dev.sparktune.peft.FullFineTuning;
+import dev.sparktune.peft.Lora;
 import dev.sparktune.peft.PeftModel;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -241,6 +242,42 @@ class MultiTaskTrainingTest {
         assertTrue(forgotReplayed < 0.5 * forgotAlone, "replay should keep general text: " + forgotReplayed);
         assertTrue(domainReplayed < 0.5 * loss(pretrained, new TrainingTask("domain", domainTask.data(), LM)),
                 "the replay run must still learn the domain");
+    }
+
+    /**
+     * interleave_probs [0.8, 0.2] over 3,600 micro-batches of one row: the rows/<task> counts are the draws of the
+     * mix's task plan, and each task's share is within 2 points of the asked one (a binomial share's standard
+     * deviation is sqrt(0.8 * 0.2 / 3600) = 0.67 points, so 2 points is 3 of them).
+     */
+    @Test
+    void interleaveProbsGiveEachTaskItsAskedShareOfTheRows() {
+        List<TrainingTask> tasks = List.of(
+                new TrainingTask("often", sequences("often", 3000, 2, t -> t % 60 + 1, 1), LM),
+                new TrainingTask("rarely", sequences("rarely", 1000, 2, t -> (t + 6) % 60 + 1, 2), LM));
+        TaskMix mix = new TaskMix(MixStrategy.INTERLEAVE_UNDER, List.of(0.8, 0.2), 0);
+        TrainConfig config = train("train.max_steps=72", "train.gradient_accumulation_steps=50",
+                "train.per_device_train_batch_size=1", "train.logging_steps=24", "train.save_steps=1000",
+                "train.learning_rate=1e-3");
+        PeftModel model = PeftModel.apply(ModelDirectory.open(TinyModels.writeRandom(dir.resolve("llama"),
+                TinyModels.llamaJson("llama", 4, 2, false, ""), 3)).load(manager, DataType.FLOAT32),
+                new Lora(2, 4, 0, List.of("q_proj"), false, false, List.of()), manager, 3);
+
+        new Trainer(model, config, 0).train(run(tasks, mix, "shares"), manager);
+
+        List<StepMetrics> logged = MetricsLog.read(dir.resolve("shares/metrics.jsonl"));
+        assertEquals(List.of(24L, 48L, 72L), logged.stream().map(StepMetrics::step).toList());
+        // the reference: the mix's own task plan for epoch 0, counted draw by draw
+        EpochPlan plan = mix.mixer(List.of(new Task("often", 3000), new Task("rarely", 1000))).taskPlan(config.seed(), 0);
+        long[] draws = new long[2];
+        for (StepMetrics m : logged) {
+            while (draws[0] + draws[1] < 50 * m.step()) {
+                draws[plan.next().task()]++;
+            }
+            assertEquals(Map.of("often", draws[0], "rarely", draws[1]), m.rows(), "step " + m.step());
+        }
+        double share = (double) draws[0] / (draws[0] + draws[1]);
+        System.out.printf("interleave_probs [0.8, 0.2], 3600 rows: %d and %d, share %.4f%n", draws[0], draws[1], share);
+        assertEquals(0.8, share, 0.02);
     }
 
     private static String[] with(String[] common, String... more) {
