@@ -24,13 +24,19 @@ import org.apache.hadoop.fs.Path;
 
 /**
  * The metrics file of a run, on any Hadoop file system: one JSON object per logged step, one per line, e.g.
- * <pre>{"step":120,"loss":1.2345,"task_losses":{"sft":1.1,"cls":1.4},"lr":2.0E-5,"grad_norm":0.8,"tokens_per_second":1234.5,"elapsed_seconds":96.1}</pre>
+ * <pre>{"step":120,"loss":1.2345,"task_losses":{"sft":1.1,"cls":1.4},"lr":2.0E-5,"grad_norm":0.8,"tokens_per_second":1234.5,"elapsed_seconds":96.1,"rows/cls":1920,"rows/sft":1920}</pre>
+ * {@code rows/<task>} counts the rows trained on so far, over all ranks. A step after which validation ran also
+ * carries its metrics, flat, under their names: {@code "validation":1.31,"validation/cls/loss":1.2,
+ * "validation/cls/accuracy":0.75,"validation/sft/loss":1.42,"validation/sft/perplexity":4.14}.
  * Each line is flushed to the file system as it is written ({@code hflush} on HDFS and local
  * files), so readers see it while the run goes on and a crash keeps every step logged before it;
  * on object stores (s3a) the file appears when the log is closed. A value that is not finite (a
  * NaN loss) is written as {@code null}, since JSON has no NaN.
  */
 public final class MetricsLog implements AutoCloseable {
+    /** The prefix of each task's row count. */
+    static final String ROWS = "rows/";
+
     private final String file;
     private final FSDataOutputStream stream;
     private final BufferedWriter out;
@@ -125,6 +131,8 @@ public final class MetricsLog implements AutoCloseable {
         line.add("grad_norm", number(m.gradNorm()));
         line.add("tokens_per_second", number(m.tokensPerSecond()));
         line.add("elapsed_seconds", number(m.elapsedSeconds()));
+        m.rows().forEach((task, rows) -> line.addProperty(ROWS + task, rows));
+        m.validation().forEach((name, value) -> line.add(name, number(value)));
         try {
             out.write(line.toString());
             out.newLine();
@@ -178,8 +186,18 @@ public final class MetricsLog implements AutoCloseable {
         if (step == null || !step.isJsonPrimitive()) {
             throw new IllegalArgumentException("no \"step\"");
         }
+        Map<String, Long> rows = new TreeMap<>();
+        Map<String, Double> validation = new TreeMap<>();
+        for (Map.Entry<String, JsonElement> e : o.entrySet()) {
+            if (e.getKey().startsWith(ROWS)) {
+                rows.put(e.getKey().substring(ROWS.length()), e.getValue().getAsLong());
+            } else if (e.getKey().equals(Validation.LOSS) || e.getKey().startsWith(Validation.LOSS + "/")) {
+                validation.put(e.getKey(), value(e.getValue()));
+            }
+        }
         return new StepMetrics(step.getAsLong(), value(o.get("loss")), tasks, value(o.get("lr")),
-                value(o.get("grad_norm")), value(o.get("tokens_per_second")), value(o.get("elapsed_seconds")));
+                value(o.get("grad_norm")), value(o.get("tokens_per_second")), value(o.get("elapsed_seconds")), rows,
+                validation);
     }
 
     private static JsonElement number(double value) {

@@ -23,7 +23,14 @@ public sealed interface Objective permits Objective.CausalLm, Objective.Classifi
     /** Scored items of a batch, known before the forward pass. */
     long scoredItems(TrainingBatch batch);
 
+    /** What validation scores: the loss and, for classification, each row's predicted class (null otherwise). */
+    Evaluated evaluate(PretrainedModel model, TrainingBatch batch, NDManager step);
+
     record Loss(NDArray sum, long items) {
+    }
+
+    /** @param predictions [B] the argmax of each row's logits, or null for an objective without classes */
+    record Evaluated(Loss loss, NDArray predictions) {
     }
 
     /**
@@ -55,6 +62,11 @@ public sealed interface Objective permits Objective.CausalLm, Objective.Classifi
             // predictions score labels[:, 1:]
             return batch.labels().get(":, 1:").neq(CausalLmLoss.IGNORE_INDEX).sum().getLong();
         }
+
+        @Override
+        public Evaluated evaluate(PretrainedModel model, TrainingBatch batch, NDManager step) {
+            return new Evaluated(loss(model, batch, step), null);
+        }
     }
 
     /**
@@ -68,19 +80,37 @@ public sealed interface Objective permits Objective.CausalLm, Objective.Classifi
 
         @Override
         public Loss loss(PretrainedModel model, TrainingBatch batch, NDManager step) {
-            if (!(model instanceof Bert bert)) {
-                throw new IllegalArgumentException("classification training needs an encoder with a classifier head");
-            }
-            AttentionMask bidirectional = new AttentionMask(batch.keep(), batch.mask().segmentIds(), false, 0);
-            NDArray hidden = bert.hiddenStates(batch.inputIds(), null, batch.positions(), bidirectional);
-            NDArray logits = bert.classify(hidden, batch.keep(), head);
-            return new Loss(Scalars.times(loss.mean(logits, batch.classes()), batch.classes().getShape().get(0)),
-                    scoredItems(batch));
+            return loss(logits(model, batch), batch);
         }
 
         @Override
         public long scoredItems(TrainingBatch batch) {
             return batch.classes().getShape().get(0);
+        }
+
+        @Override
+        public Evaluated evaluate(PretrainedModel model, TrainingBatch batch, NDManager step) {
+            NDArray logits = logits(model, batch);
+            return new Evaluated(loss(logits, batch), logits.argMax(1));
+        }
+
+        /** How many classes the head scores: the rows of {@code <head>.weight}. */
+        public int classes(PretrainedModel model) {
+            return Math.toIntExact(model.weights().get(head + ".weight").getShape().get(0));
+        }
+
+        private NDArray logits(PretrainedModel model, TrainingBatch batch) {
+            if (!(model instanceof Bert bert)) {
+                throw new IllegalArgumentException("classification training needs an encoder with a classifier head");
+            }
+            AttentionMask bidirectional = new AttentionMask(batch.keep(), batch.mask().segmentIds(), false, 0);
+            NDArray hidden = bert.hiddenStates(batch.inputIds(), null, batch.positions(), bidirectional);
+            return bert.classify(hidden, batch.keep(), head);
+        }
+
+        private Loss loss(NDArray logits, TrainingBatch batch) {
+            return new Loss(Scalars.times(loss.mean(logits, batch.classes()), batch.classes().getShape().get(0)),
+                    scoredItems(batch));
         }
     }
 }

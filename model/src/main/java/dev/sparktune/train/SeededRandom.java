@@ -5,9 +5,10 @@ import java.util.List;
 
 /**
  * The training loop's random numbers: xoshiro256** (Blackman and Vigna, 2018), seeded by
- * SplitMix64 as its authors recommend. Unlike {@link java.util.Random}, its whole state is four
- * longs that {@link #state()} exports and {@link #restore} brings back, so a run resumed from a
- * checkpoint draws exactly the numbers the uninterrupted run would have drawn.
+ * SplitMix64 as its authors recommend. A run keys one generator per purpose ({@link #of}: the
+ * seed with, say, the epoch), so a run resumed from a checkpoint draws exactly the numbers the
+ * uninterrupted run would have drawn without saving any generator state. Unlike
+ * {@link java.util.Random}, its whole state is four longs ({@link #state()}, {@link #restore}).
  */
 public final class SeededRandom {
     private static final long GOLDEN_GAMMA = 0x9E3779B97F4A7C15L;

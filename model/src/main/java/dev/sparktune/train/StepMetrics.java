@@ -10,6 +10,10 @@ import java.util.TreeMap;
  * @param taskLosses      mean loss of each task's rows in the step, by task name; empty for one task
  * @param gradNorm        global gradient norm before clipping
  * @param elapsedSeconds  wall time since the run (or the resumed run) started
+ * @param rows            rows trained on so far by each task, over all ranks and since the run's first step
+ * @param validation      the validation run after this step, by metric name ({@code validation},
+ *                        {@code validation/<task>/loss}, {@code validation/<task>/accuracy}, ...); empty when the step
+ *                        was not validated
  */
 public record StepMetrics(
         long step,
@@ -18,9 +22,24 @@ public record StepMetrics(
         double learningRate,
         double gradNorm,
         double tokensPerSecond,
-        double elapsedSeconds) {
+        double elapsedSeconds,
+        Map<String, Long> rows,
+        Map<String, Double> validation) {
 
     public StepMetrics {
         taskLosses = Collections.unmodifiableSortedMap(new TreeMap<>(taskLosses));
+        rows = Collections.unmodifiableSortedMap(new TreeMap<>(rows));
+        validation = Collections.unmodifiableSortedMap(new TreeMap<>(validation));
+    }
+
+    /** A step without row counts or validation. */
+    public StepMetrics(long step, double loss, Map<String, Double> taskLosses, double learningRate, double gradNorm,
+                       double tokensPerSecond, double elapsedSeconds) {
+        this(step, loss, taskLosses, learningRate, gradNorm, tokensPerSecond, elapsedSeconds, Map.of(), Map.of());
+    }
+
+    /** Whether validation ran after this step. */
+    public boolean validated() {
+        return !validation.isEmpty();
     }
 }

@@ -2,41 +2,42 @@ package dev.sparktune.train;
 
 import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
-import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParseException;
 import com.google.gson.JsonParser;
 import dev.sparktune.io.CheckpointException;
-import java.util.Arrays;
 import java.util.Collections;
 import java.util.Map;
-import java.util.Objects;
 import java.util.OptionalDouble;
 import java.util.SortedMap;
 import java.util.TreeMap;
 
 /**
  * Everything besides tensors that a resumed run needs to continue exactly where the saved one
- * stopped; stored as {@code trainer_state.json} in a checkpoint folder.
+ * stopped; stored as {@code trainer_state.json} in a checkpoint folder. Nothing random is saved:
+ * every random stream of a run (data order, task draws, dropout masks) is a function of the seed
+ * and its place in the run, so the step, epoch and position bring them all back. Older checkpoints
+ * also hold an {@code rng_state} (always empty), which is ignored.
  *
  * @param globalStep          optimizer steps taken
  * @param epoch               the epoch in progress, from 0
  * @param epochPosition       draws of that epoch's {@link EpochPlan} already trained on
- * @param rngState            {@link SeededRandom#state()} of the run's generator
  * @param schedulerStep       steps the learning-rate schedule has taken
  * @param bestValidationLoss  lowest validation loss so far; empty before the first evaluation
  * @param patienceCounter     evaluations since the best one, for {@code early_stopping_patience}
+ * @param rowsTrained         rows trained on so far by each task, over all ranks ({@code rows/<task>} in the
+ *                            metrics); empty in checkpoints written before it was kept
  * @param metadata            free-form notes (model path, method, world size, ...)
  */
 public record TrainerState(
         long globalStep,
         int epoch,
         long epochPosition,
-        long[] rngState,
         long schedulerStep,
         OptionalDouble bestValidationLoss,
         int patienceCounter,
+        Map<String, Long> rowsTrained,
         Map<String, String> metadata) {
 
     private static final Gson GSON = new GsonBuilder().setPrettyPrinting().serializeNulls().disableHtmlEscaping().create();
@@ -50,13 +51,14 @@ public record TrainerState(
         if (bestValidationLoss.isPresent() && !Double.isFinite(bestValidationLoss.getAsDouble())) {
             throw new IllegalArgumentException("best validation loss must be finite, got " + bestValidationLoss.getAsDouble());
         }
-        rngState = rngState.clone();
+        for (Map.Entry<String, Long> e : rowsTrained.entrySet()) {
+            if (e.getValue() < 0) {
+                throw new IllegalArgumentException("rows trained cannot be negative: task '" + e.getKey() + "' has "
+                        + e.getValue());
+            }
+        }
+        rowsTrained = Collections.unmodifiableSortedMap(new TreeMap<>(rowsTrained));
         metadata = Collections.unmodifiableSortedMap(new TreeMap<>(metadata));
-    }
-
-    @Override
-    public long[] rngState() {
-        return rngState.clone();
     }
 
     String toJson() {
@@ -64,9 +66,6 @@ public record TrainerState(
         root.addProperty("global_step", globalStep);
         root.addProperty("epoch", epoch);
         root.addProperty("epoch_position", epochPosition);
-        JsonArray rng = new JsonArray();
-        Arrays.stream(rngState).forEach(rng::add);
-        root.add("rng_state", rng);
         root.addProperty("scheduler_step", schedulerStep);
         if (bestValidationLoss.isPresent()) {
             root.addProperty("best_validation_loss", bestValidationLoss.getAsDouble());
@@ -74,6 +73,9 @@ public record TrainerState(
             root.add("best_validation_loss", null);
         }
         root.addProperty("patience_counter", patienceCounter);
+        JsonObject rows = new JsonObject();
+        rowsTrained.forEach(rows::addProperty);
+        root.add("rows_trained", rows);
         JsonObject meta = new JsonObject();
         metadata.forEach(meta::addProperty);
         root.add("metadata", meta);
@@ -94,10 +96,16 @@ public record TrainerState(
                     + "is damaged, resume from an earlier one", e);
         }
         JsonElement best = field(file, root, "best_validation_loss");
-        JsonArray rng = array(file, root, "rng_state");
-        long[] rngState = new long[rng.size()];
-        for (int i = 0; i < rngState.length; i++) {
-            rngState[i] = whole(file, "rng_state[" + i + "]", rng.get(i));
+        SortedMap<String, Long> rowsTrained = new TreeMap<>();
+        JsonElement rows = root.get("rows_trained");
+        if (rows != null) {
+            if (!rows.isJsonObject()) {
+                throw new CheckpointException(file, "\"rows_trained\" must be an object of whole numbers, got "
+                        + abbreviate(rows.toString()));
+            }
+            for (Map.Entry<String, JsonElement> e : rows.getAsJsonObject().entrySet()) {
+                rowsTrained.put(e.getKey(), whole(file, "rows_trained." + e.getKey(), e.getValue()));
+            }
         }
         SortedMap<String, String> metadata = new TreeMap<>();
         JsonElement meta = field(file, root, "metadata");
@@ -115,10 +123,10 @@ public record TrainerState(
                     whole(file, root, "global_step"),
                     Math.toIntExact(whole(file, root, "epoch")),
                     whole(file, root, "epoch_position"),
-                    rngState,
                     whole(file, root, "scheduler_step"),
                     best.isJsonNull() ? OptionalDouble.empty() : OptionalDouble.of(number(file, "best_validation_loss", best).doubleValue()),
                     Math.toIntExact(whole(file, root, "patience_counter")),
+                    rowsTrained,
                     metadata);
         } catch (IllegalArgumentException | ArithmeticException e) {
             throw new CheckpointException(file, null, e.getMessage(), e);
@@ -131,14 +139,6 @@ public record TrainerState(
             throw new CheckpointException(file, "has no \"" + key + "\"; it holds " + root.keySet());
         }
         return value;
-    }
-
-    private static JsonArray array(String file, JsonObject root, String key) {
-        JsonElement value = field(file, root, key);
-        if (!value.isJsonArray()) {
-            throw new CheckpointException(file, "\"" + key + "\" must be an array, got " + abbreviate(value.toString()));
-        }
-        return value.getAsJsonArray();
     }
 
     private static Number number(String file, String key, JsonElement value) {
@@ -163,27 +163,5 @@ public record TrainerState(
 
     private static String abbreviate(String text) {
         return text.length() <= 60 ? text : text.substring(0, 57) + "...";
-    }
-
-    @Override
-    public boolean equals(Object o) {
-        return o instanceof TrainerState s && globalStep == s.globalStep && epoch == s.epoch
-                && epochPosition == s.epochPosition && Arrays.equals(rngState, s.rngState)
-                && schedulerStep == s.schedulerStep && bestValidationLoss.equals(s.bestValidationLoss)
-                && patienceCounter == s.patienceCounter && metadata.equals(s.metadata);
-    }
-
-    @Override
-    public int hashCode() {
-        return Objects.hash(globalStep, epoch, epochPosition, Arrays.hashCode(rngState), schedulerStep,
-                bestValidationLoss, patienceCounter, metadata);
-    }
-
-    @Override
-    public String toString() {
-        return "TrainerState[globalStep=" + globalStep + ", epoch=" + epoch + ", epochPosition=" + epochPosition
-                + ", rngState=" + Arrays.toString(rngState) + ", schedulerStep=" + schedulerStep
-                + ", bestValidationLoss=" + bestValidationLoss + ", patienceCounter=" + patienceCounter
-                + ", metadata=" + metadata + "]";
     }
 }

@@ -27,7 +27,11 @@ import dev.sparktune.peft.PeftModel;
 import dev.sparktune.train.CausalLmLoss;
 import dev.sparktune.train.ClassificationLoss;
 import dev.sparktune.train.InterleavedShards;
+import dev.sparktune.train.MetricsLog;
+import dev.sparktune.train.MixStrategy;
 import dev.sparktune.train.Objective;
+import dev.sparktune.train.OutputFolder;
+import dev.sparktune.train.StepMetrics;
 import dev.sparktune.train.TaskMix;
 import dev.sparktune.train.Trainer;
 import dev.sparktune.train.TrainingData;
@@ -38,6 +42,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Random;
 import java.util.SortedMap;
@@ -162,9 +167,21 @@ class DataParallelTrainingTest {
         return PeftModel.apply(ModelDirectory.open(modelDir).load(manager, DataType.FLOAT64), method, manager, 7);
     }
 
-    /** Final trainable tensors of rank 0, after checking that every rank ended with the same bits. */
     private static SortedMap<String, double[]> train(Transport transport, int ranks, int stage,
                                                      Function<NDManager, PeftModel> replica, TrainingTask task, Path out,
+                                                     long stopAfter, Optional<Path> resume, String... more)
+            throws Exception {
+        return train(transport, ranks, stage, replica, List.of(task), TaskMix.concat(), List.of(), out, stopAfter, resume,
+                more);
+    }
+
+    /**
+     * Final trainable tensors of rank 0, after checking that every rank ended with the same bits. With
+     * {@code validation} tasks, the ranks validate on them as the eval keys in {@code more} say.
+     */
+    private static SortedMap<String, double[]> train(Transport transport, int ranks, int stage,
+                                                     Function<NDManager, PeftModel> replica, List<TrainingTask> tasks,
+                                                     TaskMix mix, List<TrainingTask> validation, Path out,
                                                      long stopAfter, Optional<Path> resume, String... more)
             throws Exception {
         int perDevice = 8 / ranks;
@@ -179,8 +196,13 @@ class DataParallelTrainingTest {
                     Collective collective = connect.call();
                     try (NDManager manager = NDManager.newBaseManager()) {
                         PeftModel model = replica.apply(manager);
-                        new Trainer(model, task.objective(), job.train(), 0).withDataParallel(collective, job.dist())
-                                .train(List.of(task), TaskMix.concat(), out, resume, manager, stopAfter);
+                        Trainer.Run run = new Trainer.Run(tasks, mix, OutputFolder.local(out),
+                                resume.map(p -> OutputFolder.local(p).location()));
+                        Trainer trainer = new Trainer(model, job.train(), 0).withDataParallel(collective, job.dist());
+                        if (!validation.isEmpty()) {
+                            trainer = trainer.withValidation(validation, job.eval());
+                        }
+                        trainer.train(stopAfter == Long.MAX_VALUE ? run : run.stoppingAfter(stopAfter), manager);
                         SortedMap<String, double[]> values = new TreeMap<>();
                         model.trainableTensors().forEach((k, v) -> values.put(k,
                                 v.toType(DataType.FLOAT64, false).toDoubleArray()));
@@ -284,6 +306,93 @@ class DataParallelTrainingTest {
         System.out.printf("MiniLM %s, %d ranks, stage %d vs one rank after 20 steps (float32): max relative difference"
                 + " %.3g (%s)%n", methodName, ranks, stage, difference, worstTensor);
         assertTrue(difference <= 1e-4, "relative difference " + difference);
+    }
+
+    /**
+     * Two classification tasks, each with its own head on one encoder ({@code classifier}, {@code classifier_topic}),
+     * mixed by interleave_probs, validated every 4 steps on two held-out splits, one of them a single row group that
+     * leaves rank 1's share empty: 2 ranks end with the parameters of one rank with the global batch, and log the same
+     * row counts and validation metrics.
+     */
+    @Test
+    void twoClassificationHeadsOnTwoRanksTrainAsOneRankWithTheGlobalBatch() throws Exception {
+        Path bert = TinyModels.writeRandom(dir.resolve("bert-two-heads"), TinyModels.bertJson().replace("\"hidden_act\"",
+                "\"hidden_dropout_prob\": 0.0, \"attention_probs_dropout_prob\": 0.0, \"hidden_act\""), 5);
+        Function<NDManager, PeftModel> replica = m -> PeftModel.apply(
+                ((Bert) ModelDirectory.open(bert).load(m, DataType.FLOAT64)).withClassifier("classifier", 2, m, 1)
+                        .withClassifier("classifier_topic", 3, m, 2), new FullFineTuning(), m, 7);
+        Objective spam = new Objective.Classification(ClassificationLoss.PLAIN);
+        Objective topic = new Objective.Classification(ClassificationLoss.PLAIN, "classifier_topic");
+        List<TrainingTask> tasks = List.of(
+                new TrainingTask("spam", writeGroups(dir.resolve("heads/spam"), labelled(48, 2, 1), GROUP_ROWS), spam),
+                new TrainingTask("topic", writeGroups(dir.resolve("heads/topic"), labelled(40, 3, 2), 6, 4, 5, 3, 7, 5, 4, 6),
+                        topic));
+        List<TrainingTask> validation = List.of(
+                new TrainingTask("spam", writeGroups(dir.resolve("heads/spam-held"), labelled(11, 2, 3), 11), spam),
+                new TrainingTask("topic", writeGroups(dir.resolve("heads/topic-held"), labelled(10, 3, 4), 4, 3, 3), topic));
+        TaskMix mix = new TaskMix(MixStrategy.INTERLEAVE_OVER, List.of(0.6, 0.4), 0);
+        String[] keys = {"train.max_steps=12", "eval.eval_steps=4", "eval.per_device_eval_batch_size=4",
+            "eval.metrics=accuracy,f1"};
+
+        Path oneOut = dir.resolve("heads-one");
+        Path twoOut = dir.resolve("heads-two");
+        SortedMap<String, double[]> one = train(Transport.THREADS, 1, 0, replica,
+                tasks.stream().map(t -> reference(t, 2)).toList(), mix, validation, oneOut, Long.MAX_VALUE,
+                Optional.empty(), keys);
+        SortedMap<String, double[]> two = train(Transport.THREADS, 2, 1, replica, tasks, mix, validation, twoOut,
+                Long.MAX_VALUE, Optional.empty(), keys);
+
+        // as in the MiniLM test: a key bias's true gradient is 0 (softmax ignores a shift shared by a query's scores),
+        // so it gets rounding noise, which Adam scales up to steps of the learning rate, in float64 too
+        double keyBias = maxRelativeDifference(keyBiases(one), keyBiases(two));
+        one.keySet().removeIf(name -> name.endsWith("attention.self.key.bias"));
+        two.keySet().removeIf(name -> name.endsWith("attention.self.key.bias"));
+        double difference = maxRelativeDifference(one, two);
+        System.out.printf("two heads, 2 ranks, stage 1 vs one rank after 12 steps: max relative difference %.3g (%s);"
+                + " key biases %.3g%n", difference, worstTensor, keyBias);
+        assertTrue(difference <= 1e-14, "relative difference " + difference);
+        try (NDManager m = NDManager.newBaseManager()) {
+            double[] initial = replica.apply(m).trainableTensors().get("classifier_topic.weight")
+                    .toType(DataType.FLOAT64, false).toDoubleArray();
+            assertTrue(maxRelativeDifference(new TreeMap<>(Map.of("head", initial)),
+                    new TreeMap<>(Map.of("head", two.get("classifier_topic.weight")))) > 1e-3, "the second head trained");
+        }
+
+        List<StepMetrics> oneLog = MetricsLog.read(oneOut.resolve("metrics.jsonl"));
+        List<StepMetrics> twoLog = MetricsLog.read(twoOut.resolve("metrics.jsonl"));
+        assertEquals(oneLog.stream().map(StepMetrics::rows).toList(), twoLog.stream().map(StepMetrics::rows).toList());
+        List<StepMetrics> validated = twoLog.stream().filter(StepMetrics::validated).toList();
+        assertEquals(List.of(4L, 8L, 12L), validated.stream().map(StepMetrics::step).toList());
+        assertTrue(validated.get(0).rows().values().stream().allMatch(r -> r > 0), "both tasks trained by step 4");
+        assertEquals(4 * 2 * 8, validated.get(0).rows().values().stream().mapToLong(Long::longValue).sum(),
+                "4 steps of 2 micro-batches of 8 rows over all ranks");
+        List<StepMetrics> oneValidated = oneLog.stream().filter(StepMetrics::validated).toList();
+        for (int i = 0; i < validated.size(); i++) {
+            Map<String, Double> a = oneValidated.get(i).validation();
+            Map<String, Double> b = validated.get(i).validation();
+            assertEquals(a.keySet(), b.keySet());
+            for (String name : a.keySet()) {
+                assertEquals(a.get(name), b.get(name), 1e-12 * Math.abs(a.get(name)), name + " at step "
+                        + validated.get(i).step());
+            }
+        }
+    }
+
+    private static SortedMap<String, double[]> keyBiases(SortedMap<String, double[]> tensors) {
+        SortedMap<String, double[]> out = new TreeMap<>(tensors);
+        out.keySet().removeIf(name -> !name.endsWith("attention.self.key.bias"));
+        return out;
+    }
+
+    /** Rows of random tokens with a random class below {@code classes}. */
+    private static List<TokenizedRow> labelled(int rows, int classes, long seed) {
+        Random random = new Random(seed);
+        List<TokenizedRow> out = new ArrayList<>();
+        for (int i = 0; i < rows; i++) {
+            out.add(new TokenizedRow(random.longs(3 + random.nextInt(8), 5, 50).toArray(), null, null,
+                    (long) random.nextInt(classes), null));
+        }
+        return out;
     }
 
     /** all-MiniLM-L6-v2 with its config's dropout turned off: ranks would draw their own masks. */

@@ -75,8 +75,10 @@ class MiniLmLoraFineTuneTest {
             TrainConfig config = ConfigLoader.parse("", "test", List.of("train.learning_rate=2e-3", "train.max_steps=30",
                     "train.per_device_train_batch_size=8", "train.warmup_steps=3", "train.logging_steps=10",
                     "train.save_steps=30")).job().train();
-            new Trainer(model, new Objective.Classification(ClassificationLoss.PLAIN), config, 0)
-                    .train(TrainingData.open(conf, dir.resolve("train").toString()), dir.resolve("out"), Optional.empty(), manager);
+            new Trainer(model, config, 0).train(new Trainer.Run(List.of(new TrainingTask("topics",
+                    TrainingData.open(conf, dir.resolve("train").toString()),
+                    new Objective.Classification(ClassificationLoss.PLAIN))), TaskMix.concat(), OutputFolder.local(dir.resolve("out")),
+                    Optional.empty()), manager);
             double after = accuracy((Bert) model.model(false), tokenizer, validation, manager);
 
             System.out.printf("MiniLM + LoRA r=8 (query, value), 30 steps of 8: validation accuracy %.3f before, %.3f after"

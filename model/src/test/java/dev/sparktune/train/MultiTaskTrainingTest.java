@@ -14,11 +14,13 @@ import dev.sparktune.arch.PretrainedModel;
 import dev.sparktune.arch.TinyModels;
 import dev.sparktune.config.ConfigLoader;
 import dev.sparktune.config.TrainConfig;
+import dev.sparktune.dist.InProcessCollective;
 import dev.sparktune.io.TokenizedParquet;
 import dev.sparktune.io.TokenizedRow;
 import dev.sparktune.nn.Scalars;
 import dev.sparktune.optim.Gradients;
 import dev.sparktune.peft.FullFineTuning;
+import dev.sparktune.peft.Lora;
 import dev.sparktune.peft.PeftModel;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -135,7 +137,7 @@ class MultiTaskTrainingTest {
             Gradients.zero(model.trainableTensors());
         }
 
-        new Trainer(model, exact, config, 0).train(tasks, roundRobin, dir.resolve("out"), Optional.empty(), manager, Long.MAX_VALUE);
+        new Trainer(model, config, 0).train(run(tasks, roundRobin, "out"), manager);
 
         SortedMap<String, double[]> after = values(model);
         double worst = 0;
@@ -183,8 +185,8 @@ class MultiTaskTrainingTest {
         TrainConfig config = train("train.learning_rate=3e-3", "train.max_steps=40", "train.logging_steps=1",
                 "train.per_device_train_batch_size=8", "train.gradient_accumulation_steps=2", "train.save_steps=40");
 
-        new Trainer(model, LM, config, 0).train(tasks, new TaskMix(MixStrategy.INTERLEAVE_OVER, List.of(), 0),
-                dir.resolve("out"), Optional.empty(), manager, Long.MAX_VALUE);
+        new Trainer(model, config, 0).train(run(tasks, new TaskMix(MixStrategy.INTERLEAVE_OVER, List.of(), 0), "out"),
+                manager);
 
         List<StepMetrics> logged = MetricsLog.read(dir.resolve("out/metrics.jsonl"));
         assertEquals(40, logged.size());
@@ -217,17 +219,17 @@ class MultiTaskTrainingTest {
             "train.lr_scheduler_type=constant", "train.logging_steps=50", "train.save_steps=1000"};
 
         PeftModel pretrained = llama(DataType.FLOAT32);
-        new Trainer(pretrained, LM, train(with(common, "train.max_steps=50")), 0)
-                .train(List.of(generalTask), TaskMix.concat(), dir.resolve("pt"), Optional.empty(), manager, Long.MAX_VALUE);
+        new Trainer(pretrained, train(with(common, "train.max_steps=50")), 0)
+                .train(run(List.of(generalTask), TaskMix.concat(), "pt"), manager);
         double learned = loss(pretrained, generalHeldOut);
 
         PeftModel alone = copyOf(pretrained);
-        new Trainer(alone, LM, train(with(common, "train.max_steps=40")), 0).train(List.of(domainTask),
-                TaskMix.concat(), dir.resolve("alone"), Optional.empty(), manager, Long.MAX_VALUE);
+        new Trainer(alone, train(with(common, "train.max_steps=40")), 0)
+                .train(run(List.of(domainTask), TaskMix.concat(), "alone"), manager);
         PeftModel replayed = copyOf(pretrained);
-        new Trainer(replayed, LM, train(with(common, "train.max_steps=40", "train.gradient_accumulation_steps=2")), 0)
-                .train(List.of(domainTask, generalTask), new TaskMix(MixStrategy.INTERLEAVE_OVER, List.of(0.5, 0.5), 0),
-                        dir.resolve("replay"), Optional.empty(), manager, Long.MAX_VALUE);
+        new Trainer(replayed, train(with(common, "train.max_steps=40", "train.gradient_accumulation_steps=2")), 0)
+                .train(run(List.of(domainTask, generalTask),
+                        new TaskMix(MixStrategy.INTERLEAVE_OVER, List.of(0.5, 0.5), 0), "replay"), manager);
 
         double forgotAlone = loss(alone, generalHeldOut);
         double forgotReplayed = loss(replayed, generalHeldOut);
@@ -240,6 +242,45 @@ class MultiTaskTrainingTest {
         assertTrue(forgotReplayed < 0.5 * forgotAlone, "replay should keep general text: " + forgotReplayed);
         assertTrue(domainReplayed < 0.5 * loss(pretrained, new TrainingTask("domain", domainTask.data(), LM)),
                 "the replay run must still learn the domain");
+    }
+
+    /**
+     * interleave_probs [0.8, 0.2] over 3,600 micro-batches of one row: the rows/<task> counts are the draws of the
+     * mix's task plan, and each task's share is within 2 points of the asked one (a binomial share's standard
+     * deviation is sqrt(0.8 * 0.2 / 3600) = 0.67 points, so 2 points is 3 of them).
+     */
+    @Test
+    void interleaveProbsGiveEachTaskItsAskedShareOfTheRows() {
+        List<TrainingTask> tasks = List.of(
+                new TrainingTask("often", sequences("often", 3000, 2, t -> t % 60 + 1, 1), LM),
+                new TrainingTask("rarely", sequences("rarely", 1000, 2, t -> (t + 6) % 60 + 1, 2), LM));
+        TaskMix mix = new TaskMix(MixStrategy.INTERLEAVE_UNDER, List.of(0.8, 0.2), 0);
+        TrainConfig config = train("train.max_steps=72", "train.gradient_accumulation_steps=50",
+                "train.per_device_train_batch_size=1", "train.logging_steps=24", "train.save_steps=1000",
+                "train.learning_rate=1e-3");
+        // one layer, trained through its last projection only: the least work a step can be
+        String oneLayer = TinyModels.llamaJson("llama", 4, 2, false, "").replace("\"num_hidden_layers\": 2",
+                "\"num_hidden_layers\": 1");
+        PeftModel model = PeftModel.apply(ModelDirectory.open(TinyModels.writeRandom(dir.resolve("llama"), oneLayer, 3))
+                .load(manager, DataType.FLOAT32), new Lora(2, 4, 0, List.of("down_proj"), false, false, List.of()),
+                manager, 3);
+
+        new Trainer(model, config, 0).train(run(tasks, mix, "shares"), manager);
+
+        List<StepMetrics> logged = MetricsLog.read(dir.resolve("shares/metrics.jsonl"));
+        assertEquals(List.of(24L, 48L, 72L), logged.stream().map(StepMetrics::step).toList());
+        // the reference: the mix's own task plan for epoch 0, counted draw by draw
+        EpochPlan plan = mix.mixer(List.of(new Task("often", 3000), new Task("rarely", 1000))).taskPlan(config.seed(), 0);
+        long[] draws = new long[2];
+        for (StepMetrics m : logged) {
+            while (draws[0] + draws[1] < 50 * m.step()) {
+                draws[plan.next().task()]++;
+            }
+            assertEquals(Map.of("often", draws[0], "rarely", draws[1]), m.rows(), "step " + m.step());
+        }
+        double share = (double) draws[0] / (draws[0] + draws[1]);
+        System.out.printf("interleave_probs [0.8, 0.2], 3600 rows: %d and %d, share %.4f%n", draws[0], draws[1], share);
+        assertEquals(0.8, share, 0.02);
     }
 
     private static String[] with(String[] common, String... more) {
@@ -257,7 +298,12 @@ class MultiTaskTrainingTest {
 
     /** The mean loss of one task, as the trainer's validation computes it. */
     private double loss(PeftModel model, TrainingTask task) {
-        return new Trainer(model, LM, train(), 0).evaluate(List.of(task), manager).get("validation");
+        return new Validation(List.of(task), TrainerTest.eval(), train().seed(), 0)
+                .evaluate(model.model(false), InProcessCollective.group(1).get(0), manager).get(Validation.LOSS);
+    }
+
+    private Trainer.Run run(List<TrainingTask> tasks, TaskMix mix, String folder) {
+        return new Trainer.Run(tasks, mix, OutputFolder.local(dir.resolve(folder)), Optional.empty());
     }
 
     private static double maxDifference(double[] a, double[] b) {

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.time.Duration;
+import java.util.Map;
 import java.util.Optional;
 import org.junit.jupiter.api.Test;
 
@@ -49,6 +50,14 @@ class ProgressTest {
                 ProgressLine.format(120, 1000, 1.23449, 2e-5, 1234.4, Optional.of(Duration.ofSeconds(723))));
         assertEquals("step 1/10 | loss 0.5000 | lr 1.5e-03 | 987,654 tok/s | ETA --",
                 ProgressLine.format(1, 10, 0.5, 1.5e-3, 987_653.6, Optional.empty()));
+    }
+
+    @Test
+    void validationLineFormat() {
+        assertEquals("validation 1.3100 | cls accuracy 0.7500 f1 0.7033 loss 1.2000 | sft loss 1.4200 perplexity 4.1371",
+                ProgressLine.validation(Map.of("validation", 1.31, "validation/cls/loss", 1.2, "validation/cls/accuracy",
+                        0.75, "validation/cls/f1", 0.70333, "validation/sft/loss", 1.42, "validation/sft/perplexity",
+                        4.137120)));
     }
 
     @Test

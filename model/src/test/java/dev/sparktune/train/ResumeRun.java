@@ -30,9 +30,9 @@ public final class ResumeRun {
         try (NDManager manager = NDManager.newBaseManager()) {
             PeftModel model = PeftModel.apply(ModelDirectory.open(Path.of(args[0])).load(manager, DataType.FLOAT32),
                     METHOD, manager, SEED);
-            new Trainer(model, new Objective.CausalLm(CausalLmLoss.FLOAT32),
-                    ConfigLoader.parse("", "resume run", overrides).job().train(), 0)
-                    .train(TrainingData.open(new Configuration(), args[1]), Path.of(args[2]), Optional.of(Path.of(args[3])), manager);
+            new Trainer(model, ConfigLoader.parse("", "resume run", overrides).job().train(), 0)
+                    .train(TrainerTest.run(TrainingData.open(new Configuration(), args[1]), Path.of(args[2]),
+                            Optional.of(OutputFolder.localLocation(Path.of(args[3])))), manager);
         }
     }
 }

@@ -74,6 +74,11 @@ class TrainerHdfsTest {
         return worst;
     }
 
+    private static Trainer.Run run(TrainingData data, OutputFolder output, Optional<String> resumeFrom) {
+        return new Trainer.Run(List.of(new TrainingTask("train", data, new Objective.CausalLm(CausalLmLoss.FLOAT32))),
+                TaskMix.concat(), output, resumeFrom);
+    }
+
     @Test
     void aRunStoppedAndResumedOnHdfsEndsAsTheUninterruptedRun() {
         Configuration conf = hdfs.conf();
@@ -94,8 +99,8 @@ class TrainerHdfsTest {
 
         Trainer.Result whole;
         try (NDManager manager = NDManager.newBaseManager()) {
-            whole = new Trainer(fresh(modelDir, manager), new Objective.CausalLm(CausalLmLoss.FLOAT32), config(), 0)
-                    .train(data, straightOut, Optional.empty(), manager, Long.MAX_VALUE);
+            whole = new Trainer(fresh(modelDir, manager), config(), 0).train(run(data, straightOut, Optional.empty()),
+                    manager);
         }
         assertEquals(8, whole.steps(), "8 steps of 8 rows cross the end of the 48-row epoch");
         assertEquals(straightOut.location() + "/checkpoint-8", whole.checkpoint());
@@ -103,14 +108,14 @@ class TrainerHdfsTest {
         // stopped after step 5, as if preempted; then a new model (as in a new job) resumes from HDFS
         String checkpoint;
         try (NDManager first = NDManager.newBaseManager()) {
-            checkpoint = new Trainer(fresh(modelDir, first), new Objective.CausalLm(CausalLmLoss.FLOAT32), config(), 0)
-                    .train(data, resumedOut, Optional.empty(), first, 5).checkpoint();
+            checkpoint = new Trainer(fresh(modelDir, first), config(), 0)
+                    .train(run(data, resumedOut, Optional.empty()).stoppingAfter(5), first).checkpoint();
         }
         assertEquals(resumedOut.location() + "/checkpoint-5", checkpoint);
         Trainer.Result resumed;
         try (NDManager second = NDManager.newBaseManager()) {
-            resumed = new Trainer(fresh(modelDir, second), new Objective.CausalLm(CausalLmLoss.FLOAT32), config(), 0)
-                    .train(data, resumedOut, Optional.of(checkpoint), second, Long.MAX_VALUE);
+            resumed = new Trainer(fresh(modelDir, second), config(), 0).train(run(data, resumedOut, Optional.of(checkpoint)),
+                    second);
         }
         assertEquals(8, resumed.steps());
         assertEquals(resumedOut.location() + "/checkpoint-8", resumed.checkpoint());

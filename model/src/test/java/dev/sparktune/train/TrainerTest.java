@@ -12,6 +12,7 @@ import dev.sparktune.arch.ModelDirectory;
 import dev.sparktune.arch.PretrainedModel;
 import dev.sparktune.arch.TinyModels;
 import dev.sparktune.config.ConfigLoader;
+import dev.sparktune.config.EvalConfig;
 import dev.sparktune.config.TrainConfig;
 import dev.sparktune.io.TokenizedParquet;
 import dev.sparktune.io.TokenizedRow;
@@ -39,6 +40,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** The training loop on a tiny random Llama and tokenized Parquet the test writes. */
 class TrainerTest {
+    private static final Objective LM = new Objective.CausalLm(CausalLmLoss.FLOAT32);
+
     private NDManager manager;
 
     @TempDir
@@ -81,9 +84,27 @@ class TrainerTest {
         return ConfigLoader.parse("", "test", overrides(more)).job().train();
     }
 
+    static EvalConfig eval(String... keys) {
+        return ConfigLoader.parse("", "test", List.of(keys)).job().eval();
+    }
+
     private PeftModel fresh(Method method, NDManager m) {
         PretrainedModel base = ModelDirectory.open(modelDir).load(m, DataType.FLOAT32);
         return PeftModel.apply(base, method, m, ResumeRun.SEED);
+    }
+
+    /** A run on {@code data} alone, into the local folder {@code dir/<folder>}. */
+    private Trainer.Run run(String folder) {
+        return run(data, folder, Optional.empty());
+    }
+
+    static Trainer.Run run(TrainingData data, Path folder, Optional<String> resumeFrom) {
+        return new Trainer.Run(List.of(new TrainingTask("train", data, LM)), TaskMix.concat(), OutputFolder.local(folder),
+                resumeFrom);
+    }
+
+    private Trainer.Run run(TrainingData data, String folder, Optional<String> resumeFrom) {
+        return run(data, dir.resolve(folder), resumeFrom);
     }
 
     /** A checkpoint location the trainer gave back for a local output folder, as a local path. */
@@ -120,8 +141,8 @@ class TrainerTest {
         PeftModel b = fresh(new FullFineTuning(), manager);
         SortedMap<String, float[]> before = values(a.trainableTensors());
 
-        new Trainer(a, new Objective.CausalLm(CausalLmLoss.FLOAT32), accumulated, 0).train(data, dir.resolve("a"), Optional.empty(), manager);
-        new Trainer(b, new Objective.CausalLm(CausalLmLoss.FLOAT32), whole, 0).train(data, dir.resolve("b"), Optional.empty(), manager);
+        new Trainer(a, accumulated, 0).train(run("a"), manager);
+        new Trainer(b, whole, 0).train(run("b"), manager);
 
         double diff = maxDifference(values(a.trainableTensors()), values(b.trainableTensors()));
         System.out.println("accumulation 4 x 2 vs 1 x 8, max parameter difference after 3 steps: " + diff);
@@ -137,16 +158,14 @@ class TrainerTest {
             "train.gradient_accumulation_steps=2", "train.save_steps=10", "train.max_steps=20"};
 
         PeftModel straight = fresh(ResumeRun.METHOD, manager);
-        Trainer.Result whole = new Trainer(straight, new Objective.CausalLm(CausalLmLoss.FLOAT32), train(common), 0)
-                .train(data, dir.resolve("straight"), Optional.empty(), manager);
+        Trainer.Result whole = new Trainer(straight, train(common), 0).train(run("straight"), manager);
         assertEquals(20, whole.steps(), "20 steps of 8 rows span several epochs of 48 rows");
 
         // the same run stopped after step 10, as if preempted
         String checkpoint;
         try (NDManager first = NDManager.newBaseManager()) {
             PeftModel part = fresh(ResumeRun.METHOD, first);
-            checkpoint = new Trainer(part, new Objective.CausalLm(CausalLmLoss.FLOAT32), train(common), 0)
-                    .train(data, dir.resolve("resumed"), Optional.empty(), first, 10).checkpoint();
+            checkpoint = new Trainer(part, train(common), 0).train(run("resumed").stoppingAfter(10), first).checkpoint();
         }
         assertTrue(checkpoint.endsWith("/checkpoint-10"), checkpoint);
         assertTrue(Files.exists(local(checkpoint).resolve("_SUCCESS")), checkpoint);
@@ -187,15 +206,13 @@ class TrainerTest {
     void aNanLossStopsTheRunNamingTheStepAndTheLastGoodCheckpoint() {
         PeftModel model = fresh(new Lora(4, 8, 0, List.of("all"), false, false, List.of()), manager);
         TrainConfig twoSteps = train("train.max_steps=2", "train.save_steps=1", "train.per_device_train_batch_size=4");
-        Trainer.Result first = new Trainer(model, new Objective.CausalLm(CausalLmLoss.FLOAT32), twoSteps, 0)
-                .train(data, dir.resolve("run"), Optional.empty(), manager);
+        Trainer.Result first = new Trainer(model, twoSteps, 0).train(run("run"), manager);
         // a frozen weight goes bad: the next forward pass gives NaN
         model.weights().get("model.norm.weight").muli(Float.NaN);
 
         TrainConfig more = train("train.max_steps=4", "train.save_steps=1", "train.per_device_train_batch_size=4");
         TrainingDivergedException e = assertThrows(TrainingDivergedException.class,
-                () -> new Trainer(model, new Objective.CausalLm(CausalLmLoss.FLOAT32), more, 0)
-                        .train(data, dir.resolve("run"), Optional.of(local(first.checkpoint())), manager));
+                () -> new Trainer(model, more, 0).train(run(data, "run", Optional.of(first.checkpoint())), manager));
         assertEquals("step 3: the loss is NaN; the last good checkpoint is " + first.checkpoint(), e.getMessage());
         assertTrue(Files.exists(local(first.checkpoint()).resolve("_SUCCESS")));
     }
@@ -213,31 +230,33 @@ class TrainerTest {
 
         // a learning rate so small that the validation loss cannot improve: the rule alone decides when to stop
         PeftModel frozenInPractice = fresh(new Lora(4, 8, 0, List.of("all"), false, false, List.of()), manager);
-        Trainer.Result stopped = new Trainer(frozenInPractice, new Objective.CausalLm(CausalLmLoss.FLOAT32),
+        Trainer.Result stopped = new Trainer(frozenInPractice,
                 train("train.max_steps=20", "train.learning_rate=1e-30", "train.early_stopping_patience=2",
                         "train.per_device_train_batch_size=4"), 0)
-                .withValidation(validation, 2).train(data, dir.resolve("es"), Optional.empty(), manager);
+                .withValidation(List.of(new TrainingTask("held", validation, LM)), eval("eval.eval_steps=2"))
+                .train(run("es"), manager);
         assertTrue(stopped.stoppedEarly());
         assertEquals(6, stopped.steps(), "evaluations at steps 2 (best), 4 and 6 (no new best, patience 2)");
         assertTrue(Files.exists(local(stopped.checkpoint()).resolve("_SUCCESS")));
         assertEquals(6, TrainingCheckpoints.load(local(stopped.checkpoint()), manager).state().globalStep());
 
         // resumed from the checkpoint saved when it stopped (a retried stage, a rerun), the run stays stopped
-        Trainer.Result again = new Trainer(frozenInPractice, new Objective.CausalLm(CausalLmLoss.FLOAT32),
+        Trainer.Result again = new Trainer(frozenInPractice,
                 train("train.max_steps=20", "train.learning_rate=1e-30", "train.early_stopping_patience=2",
                         "train.per_device_train_batch_size=4"), 0)
-                .withValidation(validation, 2).train(data, dir.resolve("es"), Optional.of(local(stopped.checkpoint())),
-                        manager);
+                .withValidation(List.of(new TrainingTask("held", validation, LM)), eval("eval.eval_steps=2"))
+                .train(run(data, "es", Optional.of(stopped.checkpoint())), manager);
         assertTrue(again.stoppedEarly());
         assertEquals(6, again.steps());
         assertEquals(stopped.checkpoint(), again.checkpoint());
 
         // validated on the rows it learns from, the loss keeps improving and the run goes the distance
         PeftModel learning = fresh(new Lora(4, 8, 0, List.of("all"), false, false, List.of()), manager);
-        Trainer.Result whole = new Trainer(learning, new Objective.CausalLm(CausalLmLoss.FLOAT32),
+        Trainer.Result whole = new Trainer(learning,
                 train("train.max_steps=6", "train.learning_rate=1e-2", "train.early_stopping_patience=2",
                         "train.per_device_train_batch_size=4"), 0)
-                .withValidation(data, 2).train(data, dir.resolve("learns"), Optional.empty(), manager);
+                .withValidation(List.of(new TrainingTask("train", data, LM)), eval("eval.eval_steps=2"))
+                .train(run("learns"), manager);
         assertFalse(whole.stoppedEarly());
         assertTrue(Double.isFinite(whole.bestValidationLoss()));
     }
@@ -245,8 +264,7 @@ class TrainerTest {
     @Test
     void metricsAreWrittenPerLoggedStep() {
         PeftModel model = fresh(new Lora(4, 8, 0, List.of("all"), false, false, List.of()), manager);
-        new Trainer(model, new Objective.CausalLm(CausalLmLoss.FLOAT32), train("train.max_steps=5",
-                "train.per_device_train_batch_size=4"), 0).train(data, dir.resolve("m"), Optional.empty(), manager);
+        new Trainer(model, train("train.max_steps=5", "train.per_device_train_batch_size=4"), 0).train(run("m"), manager);
         List<StepMetrics> logged = MetricsLog.read(dir.resolve("m/metrics.jsonl"));
         assertEquals(List.of(1L, 2L, 3L, 4L, 5L), logged.stream().map(StepMetrics::step).toList());
         assertTrue(logged.stream().allMatch(m -> Double.isFinite(m.loss()) && m.tokensPerSecond() > 0 && m.gradNorm() > 0));

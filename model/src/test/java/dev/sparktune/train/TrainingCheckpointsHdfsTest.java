@@ -52,8 +52,8 @@ class TrainingCheckpointsHdfsTest {
     }
 
     private static TrainerState state(long step) {
-        return new TrainerState(step, 1, 37, new long[] {Long.MIN_VALUE, -1, 0x9E3779B97F4A7C15L, Long.MAX_VALUE},
-                step - 1, OptionalDouble.of(0.6931471805599453), 2, Map.of("method", "lora"));
+        return new TrainerState(step, 1, 37, step - 1, OptionalDouble.of(0.6931471805599453), 2,
+                Map.of("sft", 40 * step, "spam", Long.MAX_VALUE), Map.of("method", "lora"));
     }
 
     private static Map<String, NDArray> model(NDManager manager, float shift) {
@@ -158,7 +158,7 @@ class TrainingCheckpointsHdfsTest {
             assertEquals(List.of("checkpoint-10", "checkpoint-11"), entries(out));
             assertBitExact(model(manager, 11), checkpoints.loadLatest(manager).orElseThrow().model());
 
-            TrainerState again = new TrainerState(11, 2, 0, new long[] {1, 2, 3, 4}, 11, OptionalDouble.empty(), 0, Map.of());
+            TrainerState again = new TrainerState(11, 2, 0, 11, OptionalDouble.empty(), 0, Map.of(), Map.of());
             checkpoints.save(again, model(manager, 100), optimizer(manager));
             assertEquals(List.of("checkpoint-10", "checkpoint-11"), entries(out));
             LoadedCheckpoint loaded = checkpoints.loadLatest(manager).orElseThrow();

@@ -19,6 +19,7 @@ import dev.sparktune.train.ClassificationLoss;
 import dev.sparktune.train.Objective;
 import dev.sparktune.train.OutputFolder;
 import dev.sparktune.train.StepListener;
+import dev.sparktune.train.TaskMix;
 import dev.sparktune.train.Trainer;
 import dev.sparktune.train.TrainingCheckpoints;
 import dev.sparktune.train.TrainingData;
@@ -38,8 +39,9 @@ import org.apache.hadoop.conf.Configuration;
  * the method, opens its share of each task's rows and trains them mixed by {@code data.mix_strategy}. The same code
  * runs in a Spark barrier task and, for reference runs, in one process with in-process ranks.
  *
- * <p>With a validation split beside the training rows (as {@code sparktune prep} writes it), each validation task is
- * evaluated as {@code eval.eval_steps} says ({@code early_stopping_patience} applies).
+ * <p>With a validation split beside the training rows (as {@code sparktune prep} writes it), the ranks validate on
+ * it, each on its share, every {@code eval.eval_steps} steps, or with {@code eval_steps: 0} at the end of each epoch
+ * and of the run ({@code early_stopping_patience} applies).
  *
  * <p>Where it starts: from the newest complete checkpoint in {@code output_dir} when there is one (a retried Spark
  * stage, or a rerun of a scheduled job), else from {@code resume_from_checkpoint} when it is set, else from the
@@ -89,15 +91,15 @@ public final class TrainingRank {
                     : tokenizer.encode(m.promptTuningInitText(), false);
             PeftModel model = PeftModel.apply(base, Method.from(m, promptInit), manager, seed);
             List<TrainingTask> tasks = trainingTasks(inputs.tasks(), inputs.tasks(), m.stage(), dtype, rows);
-            Trainer trainer = new Trainer(model, tasks.get(0).objective(), job.train(), padTokenId(tokenizer))
+            Trainer trainer = new Trainer(model, job.train(), padTokenId(tokenizer))
                     .withDataParallel(collective, job.dist())
                     .withStepListener(listener);
-            if (job.eval().evalSteps() > 0 && !inputs.validation().isEmpty()) {
+            if (!inputs.validation().isEmpty()) {
                 trainer = trainer.withValidation(trainingTasks(inputs.validation(), inputs.tasks(), m.stage(), dtype,
-                        task -> TrainingData.open(hadoop, task.folder())), job.eval().evalSteps());
+                        task -> TrainingData.open(hadoop, task.folder())), job.eval());
             }
             OutputFolder output = new OutputFolder(hadoop, job.train().outputDir());
-            Trainer.Result result = trainer.train(tasks, inputs.mix(), output, start, manager, Long.MAX_VALUE);
+            Trainer.Result result = trainer.train(new Trainer.Run(tasks, inputs.mix(), output, start), manager);
             String export = collective.rank() != 0 ? null
                     : FinalExport.write(model, m.finetuningType(), folder, job.model().modelNameOrPath(), output,
                             classifiers(inputs));

@@ -119,9 +119,9 @@ class ConfigKeysHaveReadersTest {
             Map.entry("dist.collective_timeout_seconds", "model/src/main/java/dev/sparktune/dist/RingOptions.java"),
             Map.entry("dist.network_cidr", "model/src/main/java/dev/sparktune/dist/RingOptions.java"),
             Map.entry("dist.allow_unencrypted_ring", "spark-jobs/src/main/java/dev/sparktune/training/ClusterPreflight.java"),
-            Map.entry("eval.per_device_eval_batch_size", "model/src/main/java/dev/sparktune/train/Trainer.java"),
-            Map.entry("eval.eval_steps", "model/src/main/java/dev/sparktune/train/Trainer.java"),
-            Map.entry("eval.metrics", "model/src/main/java/dev/sparktune/train/Trainer.java"));
+            Map.entry("eval.per_device_eval_batch_size", "model/src/main/java/dev/sparktune/train/Validation.java"),
+            Map.entry("eval.eval_steps", "model/src/main/java/dev/sparktune/train/Validation.java"),
+            Map.entry("eval.metrics", "model/src/main/java/dev/sparktune/train/Validation.java"));
 
     /** Keys the reference documents as not built yet, each with a value the loader must refuse. */
     private static final Map<String, String> NOT_BUILT = Map.of(

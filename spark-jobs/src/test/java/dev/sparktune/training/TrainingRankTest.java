@@ -90,9 +90,10 @@ class TrainingRankTest {
         TrainingRuns.runInProcess(job(output, "data.tokenized_path=" + withValidation, "eval.eval_steps=4"));
 
         List<StepMetrics> evaluated = MetricsLog.read(output.resolve("metrics.jsonl")).stream()
-                .filter(m -> m.taskLosses().containsKey("validation")).toList();
+                .filter(StepMetrics::validated).toList();
         assertEquals(List.of(4L, 8L), evaluated.stream().map(StepMetrics::step).toList());
-        assertTrue(evaluated.stream().allMatch(m -> m.taskLosses().get("validation") > 0));
+        assertTrue(evaluated.stream().allMatch(m -> m.validation().get("validation") > 0
+                && m.validation().get("validation/train/loss").equals(m.validation().get("validation"))));
     }
 
     private static List<String> folders(Path output) throws Exception {
