@@ -41,7 +41,7 @@ final class ProgressReporter implements StepListener, AutoCloseable {
     public void afterStep(StepProgress progress) {
         long step = progress.metrics().step();
         if (target == null || progress.rank() != 0 || failed
-                || (step % loggingSteps != 0 && step != progress.totalSteps())) {
+                || (step % loggingSteps != 0 && step != progress.totalSteps() && !progress.metrics().validated())) {
             return;
         }
         try {

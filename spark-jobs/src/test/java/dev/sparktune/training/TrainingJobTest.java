@@ -16,6 +16,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.SparkConf;
@@ -53,13 +54,16 @@ class TrainingJobTest {
             ProgressReporter.Target target = server.target();
             try (Socket stranger = new Socket(target.host(), target.port());
                  Writer out = new OutputStreamWriter(stranger.getOutputStream(), StandardCharsets.UTF_8)) {
-                out.write("not the token\n" + new ProgressUpdate(1, 2, 1.0, 1e-3, 10, Optional.empty()).toJson() + "\n");
+                out.write("not the token\n" + new ProgressUpdate(1, 2, 1.0, 1e-3, 10, Optional.empty(), Map.of(), Map.of()).toJson() + "\n");
             }
             try (Socket rank0 = new Socket(target.host(), target.port());
                  Writer out = new OutputStreamWriter(rank0.getOutputStream(), StandardCharsets.UTF_8)) {
                 out.write(target.token() + "\n");
-                out.write(new ProgressUpdate(1, 2, 1.5, 1e-3, 10, Optional.of(Duration.ofSeconds(3))).toJson() + "\n");
-                out.write(new ProgressUpdate(2, 2, 1.25, 5e-4, 12, Optional.of(Duration.ZERO)).toJson() + "\n");
+                out.write(new ProgressUpdate(1, 2, 1.5, 1e-3, 10, Optional.of(Duration.ofSeconds(3)), Map.of(), Map.of())
+                        .toJson() + "\n");
+                out.write(new ProgressUpdate(2, 2, 1.25, 5e-4, 12, Optional.of(Duration.ZERO), Map.of("mood", 1.0, "topic", 1.5),
+                        Map.of("validation", 1.2, "validation/mood/loss", 1.2, "validation/mood/accuracy", 0.75))
+                        .toJson() + "\n");
             }
             long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
             while (server.accepted() < 2 && System.nanoTime() < deadline) {
@@ -68,7 +72,9 @@ class TrainingJobTest {
             List<ProgressUpdate> received = server.awaitLastUpdates(Duration.ofSeconds(10));
             assertEquals(List.of(1L, 2L), received.stream().map(ProgressUpdate::step).toList());
             assertEquals(1.25, received.get(1).loss());
-            assertEquals("step 2/2 | loss 1.2500 | lr 5.0e-04 | 12 tok/s | ETA 0s", received.get(1).line());
+            assertEquals("step 1/2 | loss 1.5000 | lr 1.0e-03 | 10 tok/s | ETA 3s", received.get(0).line());
+            assertEquals("step 2/2 | loss 1.2500 | lr 5.0e-04 | 12 tok/s | ETA 0s | mood 1.0000 topic 1.5000"
+                    + " | validation 1.2000 | mood accuracy 0.7500 loss 1.2000", received.get(1).line());
         }
     }
 
