@@ -10,8 +10,10 @@ import dev.sparktune.optim.Gradients;
 import dev.sparktune.optim.Optimizer;
 import dev.sparktune.optim.OptimizerState;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.SortedMap;
 import java.util.TreeMap;
 
@@ -110,6 +112,7 @@ public final class DataParallelOptimizer implements AutoCloseable {
         if (collective.worldSize() == 1) {
             return localStep(lr, maxGradNorm);
         }
+        Set<String> reached = reachedByAnyRank();
         List<String> bad = new ArrayList<>();
         double squares = 0;
         for (int k = 0; k < layout.buckets().size(); k++) {
@@ -149,9 +152,34 @@ public final class DataParallelOptimizer implements AutoCloseable {
         boolean clip = maxGradNorm > 0 && coefficient < 1;
         for (int k = 0; k < layout.buckets().size(); k++) {
             BucketLayout.Bucket bucket = layout.buckets().get(k);
-            updateOwned(k, bucket, lr, clip ? coefficient : 1.0);
+            updateOwned(k, bucket, lr, clip ? coefficient : 1.0, reached);
         }
         return new Update(norm, List.of());
+    }
+
+    /**
+     * The tensors backward reached on at least one rank. A tensor it reached on no rank (a task head of a task that
+     * had no micro-batch in this step) is not updated and its optimizer state does not advance, as one rank skips a
+     * tensor without a gradient (PyTorch's optimizers skip {@code grad is None}); updating it with zeros would still
+     * move it by Adam's momentum and count the step, and N ranks would then differ from one.
+     */
+    private Set<String> reachedByAnyRank() {
+        List<String> names = new ArrayList<>(trainable.keySet());
+        double[] flags = new double[names.size()];
+        for (int i = 0; i < names.size(); i++) {
+            NDArray param = trainable.get(names.get(i));
+            try (NDManager scratch = NDManager.newBaseManager(param.getDevice())) {
+                flags[i] = Gradients.borrow(names.get(i), param, scratch) != null ? 1 : 0;
+            }
+        }
+        double[] global = sum(flags);
+        Set<String> reached = new HashSet<>();
+        for (int i = 0; i < names.size(); i++) {
+            if (global[i] > 0) {
+                reached.add(names.get(i));
+            }
+        }
+        return reached;
     }
 
     private Update localStep(double lr, double maxGradNorm) {
@@ -184,7 +212,7 @@ public final class DataParallelOptimizer implements AutoCloseable {
      * Updates the owned part of each tensor of bucket {@code k} (the whole bucket at stage 0) from the reduced
      * gradients scaled by {@code clip}; at stages 1 and 2 then all-gathers the bucket's parameters.
      */
-    private void updateOwned(int k, BucketLayout.Bucket bucket, double lr, double clip) {
+    private void updateOwned(int k, BucketLayout.Bucket bucket, double lr, double clip, Set<String> reached) {
         int from = ownedFrom(bucket);
         int to = ownedTo(bucket);
         FlatBuffer grads = stage == 2 ? ownedGradients.get(k) : gradientBuffer(k);
@@ -193,8 +221,17 @@ public final class DataParallelOptimizer implements AutoCloseable {
         for (BucketLayout.Piece p : bucket.pieces()) {
             int a = Math.max(from, p.offset());
             int b = Math.min(to, p.end());
-            if (a >= b) {
-                continue;    // another rank owns this tensor
+            if (a >= b || !reached.contains(p.name())) {
+                // another rank owns this tensor, or no rank computed a gradient for it (its slice, unchanged, still
+                // goes into the all-gather below)
+                if (a < b && params != null) {
+                    NDArray param = trainable.get(p.name());
+                    try (NDManager scratch = NDManager.newBaseManager(param.getDevice())) {
+                        params.read(param.reshape(-1).get(scratch, new NDIndex("{}:{}", a - p.offset(), b - p.offset())),
+                                a);
+                    }
+                }
+                continue;
             }
             NDArray param = trainable.get(p.name());
             try (NDManager scratch = NDManager.newBaseManager(param.getDevice())) {

@@ -42,6 +42,18 @@ class ConfigCommandTest {
     }
 
     @Test
+    void validateAKeyThatIsNotBuiltYetExitsTwoNamingIt(@TempDir Path dir) throws Exception {
+        Path job = dir.resolve("overlap.yaml");
+        Files.writeString(job, "dist:\n  world_size: 2\n  overlap_comm: true\n");
+
+        int code = sparktune("config", "validate", job.toString());
+
+        assertEquals(2, code);
+        assertTrue(err.toString().startsWith(job + ": dist.overlap_comm (line 3): not built yet:"), err.toString());
+        assertEquals("", out.toString());
+    }
+
+    @Test
     void missingCommandIsAUsageErrorListingTheCommands() {
         assertEquals(2, sparktune());
         assertTrue(err.toString().contains("Missing command: choose one of doctor, config, import-onnx"), err.toString());
