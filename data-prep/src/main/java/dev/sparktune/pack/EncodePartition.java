@@ -2,10 +2,10 @@ package dev.sparktune.pack;
 
 import dev.sparktune.io.HadoopConf;
 import dev.sparktune.io.ModelFolderCache;
+import dev.sparktune.io.TokenizedRow;
 import dev.sparktune.rows.PrepRows;
 import dev.sparktune.tokenize.ChatTemplate;
 import dev.sparktune.tokenize.Tokenizer;
-import dev.sparktune.train.TokenizedSample;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.Iterator;
@@ -97,9 +97,9 @@ final class EncodePartition implements MapPartitionsFunction<Row, Row> {
                             encoded.classInputIds().length, boxed(encoded.classInputIds()), null,
                             encoded.classIndex(), null, null));
                 } else {
-                    List<TokenizedSample> samples = encoded.samples();
+                    List<TokenizedRow> samples = encoded.samples();
                     for (int piece = 0; piece < samples.size(); piece++) {
-                        TokenizedSample s = samples.get(piece);
+                        TokenizedRow s = samples.get(piece);
                         out.add(RowFactory.create(prepared.id(), prepared.dataset(), split, task, piece, s.length(),
                                 boxed(s.inputIds()), boxed(s.labels()), null, null, null));
                     }

@@ -1,8 +1,7 @@
 package dev.sparktune.pack;
 
-import dev.sparktune.train.PackedRow;
+import dev.sparktune.io.TokenizedRow;
 import dev.sparktune.train.SequencePacker;
-import dev.sparktune.train.TokenizedSample;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -36,7 +35,7 @@ final class PackPartition implements MapPartitionsFunction<Row, Row> {
         SequencePacker packer = new SequencePacker(rowLength, padTokenId);
         return new Iterator<>() {
             private final ArrayDeque<Row> packed = new ArrayDeque<>();
-            private final List<TokenizedSample> samples = new ArrayList<>();
+            private final List<TokenizedRow> samples = new ArrayList<>();
             private String task;
             private Row lookahead;
 
@@ -71,12 +70,12 @@ final class PackPartition implements MapPartitionsFunction<Row, Row> {
                     }
                     first = false;
                     task = rowTask;
-                    samples.add(new TokenizedSample(longs(row, TokenizedSchema.INPUT_IDS),
-                            longs(row, TokenizedSchema.LABELS)));
+                    samples.add(new TokenizedRow(longs(row, TokenizedSchema.INPUT_IDS),
+                            longs(row, TokenizedSchema.LABELS), null, null, task));
                 }
-                for (PackedRow p : packer.pack(samples)) {
+                for (TokenizedRow p : packer.pack(samples)) {
                     packed.add(RowFactory.create(EncodePartition.boxed(p.inputIds()), EncodePartition.boxed(p.labels()),
-                            EncodePartition.boxed(p.segmentIds()), null, task));
+                            EncodePartition.boxed(p.segmentIds()), null, p.task()));
                 }
             }
         };

@@ -1,11 +1,12 @@
 package dev.sparktune.pack;
 
+import dev.sparktune.io.TokenizedRow;
 import dev.sparktune.rows.PrepRows;
 import dev.sparktune.tokenize.ChatTemplate;
 import dev.sparktune.tokenize.SpecialToken;
 import dev.sparktune.tokenize.Tokenizer;
+import dev.sparktune.train.CausalLmLoss;
 import dev.sparktune.train.SftEncoder;
-import dev.sparktune.train.TokenizedSample;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -28,8 +29,8 @@ import java.util.function.Supplier;
 final class RowTokenizer {
 
     /** What one row became: causal-LM samples, a classification sample, or the reason it was rejected. */
-    record Encoded(List<TokenizedSample> samples, long[] classInputIds, Long classIndex, String reason) {
-        static Encoded causal(List<TokenizedSample> samples) {
+    record Encoded(List<TokenizedRow> samples, long[] classInputIds, Long classIndex, String reason) {
+        static Encoded causal(List<TokenizedRow> samples) {
             return new Encoded(samples, null, null, null);
         }
 
@@ -97,8 +98,8 @@ final class RowTokenizer {
         if (sft == null) {
             sft = new SftEncoder(tokenizer, template.get(), cutoffLen, trainOnPrompt);
         }
-        TokenizedSample sample = sft.encode(row.conversation());
-        if (sample.predictedTokens() == 0) {
+        TokenizedRow sample = sft.encode(row.conversation());
+        if (CausalLmLoss.predictedTokens(sample) == 0) {
             return Encoded.rejected("every assistant reply falls past data.cutoff_len = " + cutoffLen
                     + " tokens, so no token is left to learn; raise cutoff_len or shorten the prompt");
         }
@@ -118,9 +119,9 @@ final class RowTokenizer {
         if (ids.length == 0) {
             return Encoded.rejected("the text gives no tokens (and the tokenizer adds no special tokens)");
         }
-        List<TokenizedSample> pieces = new ArrayList<>((ids.length + cutoffLen - 1) / cutoffLen);
+        List<TokenizedRow> pieces = new ArrayList<>((ids.length + cutoffLen - 1) / cutoffLen);
         for (int start = 0; start < ids.length; start += cutoffLen) {
-            pieces.add(TokenizedSample.pretraining(Arrays.copyOfRange(ids, start, Math.min(ids.length, start + cutoffLen))));
+            pieces.add(TokenizedRow.pretraining(Arrays.copyOfRange(ids, start, Math.min(ids.length, start + cutoffLen))));
         }
         return Encoded.causal(pieces);
     }

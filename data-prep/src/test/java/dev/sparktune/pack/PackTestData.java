@@ -5,9 +5,8 @@ import dev.sparktune.io.TokenizedRow;
 import dev.sparktune.tokenize.ChatMessage;
 import dev.sparktune.tokenize.ChatTemplate;
 import dev.sparktune.tokenize.Tokenizer;
-import dev.sparktune.train.PackedRow;
+import dev.sparktune.train.CausalLmLoss;
 import dev.sparktune.train.SftEncoder;
-import dev.sparktune.train.TokenizedSample;
 import dev.sparktune.rows.PrepRows;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -122,27 +121,31 @@ final class PackTestData {
         return out;
     }
 
-    /** A sample and the task it was written with, compared as a multiset. */
-    record Tagged(TokenizedSample sample, String task) {
+    /** A sample with the task it is written with, as the trainer reads it; compared as a multiset. */
+    static TokenizedRow tagged(TokenizedRow sample, String task) {
+        return new TokenizedRow(sample.inputIds(), sample.labels(), null, null, task);
     }
 
-    /** The causal samples the stage should produce, computed on the driver with the model module's classes. */
-    static List<Tagged> expectedCausal(List<Row> rows, Tokenizer tokenizer, int cutoff, boolean trainOnPrompt) {
+    /**
+     * The causal samples the stage should produce, each with its task, computed on the driver with the model
+     * module's classes.
+     */
+    static List<TokenizedRow> expectedCausal(List<Row> rows, Tokenizer tokenizer, int cutoff, boolean trainOnPrompt) {
         SftEncoder sft = new SftEncoder(tokenizer, ChatTemplate.builtIn("chatml", null, null), cutoff, trainOnPrompt);
-        List<Tagged> out = new ArrayList<>();
+        List<TokenizedRow> out = new ArrayList<>();
         for (Row row : rows) {
             String id = row.getString(0);
             if (row.getString(2).equals("text")) {
                 long[] ids = tokenizer.encode(row.getString(6));
                 for (int start = 0; start < ids.length; start += cutoff) {
-                    out.add(new Tagged(TokenizedSample.pretraining(
+                    out.add(tagged(TokenizedRow.pretraining(
                             Arrays.copyOfRange(ids, start, Math.min(ids.length, start + cutoff))), "docs"));
                 }
             } else if (id.startsWith("chat-") && !id.equals("chat-no-reply")) {
                 // a conversation whose replies all fall past the cut has nothing to learn: the stage rejects it
-                TokenizedSample sample = sft.encode(conversation(row));
-                if (sample.predictedTokens() > 0) {
-                    out.add(new Tagged(sample, "chat"));
+                TokenizedRow sample = sft.encode(conversation(row));
+                if (CausalLmLoss.predictedTokens(sample) > 0) {
+                    out.add(tagged(sample, "chat"));
                 }
             }
         }
@@ -170,17 +173,5 @@ final class PackTestData {
         Map<T, Integer> counts = new HashMap<>();
         items.forEach(item -> counts.merge(item, 1, Integer::sum));
         return counts;
-    }
-
-    /** A packed Parquet row as the packer's record: positions restart per segment; sources are not stored. */
-    static PackedRow packed(TokenizedRow row) {
-        long[] positions = new long[row.segmentIds().length];
-        long segments = 0;
-        for (int t = 0; t < positions.length; t++) {
-            long s = row.segmentIds()[t];
-            positions[t] = s == 0 ? 0 : t > 0 && row.segmentIds()[t - 1] == s ? positions[t - 1] + 1 : 0;
-            segments = Math.max(segments, s);
-        }
-        return new PackedRow(row.inputIds(), row.labels(), row.segmentIds(), positions, new int[(int) segments]);
     }
 }

@@ -4,11 +4,11 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.sparktune.io.TokenizedRow;
 import dev.sparktune.io.onnx.MiniLmArtifact;
 import dev.sparktune.tokenize.ChatMessage;
 import dev.sparktune.tokenize.ChatTemplate;
 import dev.sparktune.tokenize.Tokenizer;
-import dev.sparktune.train.TokenizedSample;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -57,10 +57,10 @@ class RowTokenizerTest {
         long[] whole = LongStream.concat(Arrays.stream(tokenizer.encode(text)),
                 LongStream.of(tokenizer.tokenId("[unused0]").orElseThrow())).toArray();
         RowTokenizer.Encoded encoded = rows(16, false).encode(text("text", text, null));
-        List<TokenizedSample> pieces = encoded.samples();
+        List<TokenizedRow> pieces = encoded.samples();
         assertEquals((whole.length + 15) / 16, pieces.size());
         assertArrayEquals(whole, pieces.stream().flatMapToLong(p -> Arrays.stream(p.inputIds())).toArray());
-        for (TokenizedSample piece : pieces) {
+        for (TokenizedRow piece : pieces) {
             assertTrue(piece.length() <= 16);
             assertArrayEquals(piece.inputIds(), piece.labels());
         }

@@ -8,6 +8,7 @@ import dev.sparktune.io.onnx.MiniLmArtifact;
 import dev.sparktune.rows.PrepRows;
 import dev.sparktune.testing.SparkClusterExtension;
 import dev.sparktune.tokenize.Tokenizer;
+import dev.sparktune.train.Packing;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -44,10 +45,10 @@ class TokenizeOnClusterTest {
                         .withPartitions(2));
         assertFalse(outcome.reused());
 
-        List<PackTestData.Tagged> unpacked = new ArrayList<>();
+        List<TokenizedRow> unpacked = new ArrayList<>();
         for (TokenizedRow row : PackTestData.read(spark.session(), dir.resolve("out").toString())) {
             if (row.label() == null) {
-                PackTestData.packed(row).samples().forEach(s -> unpacked.add(new PackTestData.Tagged(s, row.task())));
+                unpacked.addAll(Packing.samples(row));
             }
         }
         try (Tokenizer tokenizer = Tokenizer.load(modelDir)) {

@@ -15,10 +15,9 @@ import dev.sparktune.rows.PrepRows;
 import dev.sparktune.testing.SparkClusterExtension;
 import dev.sparktune.tokenize.Tokenizer;
 import dev.sparktune.train.CausalLmLoss;
-import dev.sparktune.train.PackedRow;
+import dev.sparktune.train.Packing;
 import dev.sparktune.train.SequencePacker;
 import dev.sparktune.train.SftEncoder;
-import dev.sparktune.train.TokenizedSample;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -88,7 +87,7 @@ class TokenizeStageTest {
         return PackTestData.read(spark.session(), path);
     }
 
-    private static List<PackTestData.Tagged> expectedCausal(boolean trainOnPrompt) {
+    private static List<TokenizedRow> expectedCausal(boolean trainOnPrompt) {
         return PackTestData.expectedCausal(rows, tokenizer, CUTOFF, trainOnPrompt);
     }
 
@@ -98,8 +97,8 @@ class TokenizeStageTest {
         List<TokenizedRow> written = read(dir.resolve("plain").toString());
 
         // SFT and text: the same ids and labels as SftEncoder / Tokenizer on the driver, task = dataset
-        List<PackTestData.Tagged> causal = written.stream().filter(r -> r.labels() != null)
-                .map(r -> new PackTestData.Tagged(new TokenizedSample(r.inputIds(), r.labels()), r.task())).toList();
+        List<TokenizedRow> causal = written.stream().filter(r -> r.labels() != null)
+                .map(r -> PackTestData.tagged(r, r.task())).toList();
         assertEquals(PackTestData.multiset(expectedCausal(false)), PackTestData.multiset(causal));
         written.stream().filter(r -> r.labels() != null).forEach(r -> {
             assertNull(r.segmentIds());
@@ -118,7 +117,7 @@ class TokenizeStageTest {
         long[] idsOfOne = Stream.of(prompt, answer).flatMapToLong(Arrays::stream).toArray();
         long[] labelsOfOne = Stream.of(Arrays.stream(prompt).map(t -> X).toArray(), answer)
                 .flatMapToLong(Arrays::stream).toArray();
-        assertTrue(causal.contains(new PackTestData.Tagged(new TokenizedSample(idsOfOne, labelsOfOne), "chat")),
+        assertTrue(causal.contains(new TokenizedRow(idsOfOne, labelsOfOne, null, null, "chat")),
                 "the one-turn chat " + first);
 
         // classification: special tokens, cut to cutoff_len, label index from the sorted vocabulary
@@ -192,14 +191,8 @@ class TokenizeStageTest {
     }
 
     /** Causal samples of packed rows, unpacked, with their task. */
-    private static List<PackTestData.Tagged> unpacked(List<TokenizedRow> written) {
-        List<PackTestData.Tagged> out = new ArrayList<>();
-        for (TokenizedRow row : written) {
-            if (row.label() == null) {
-                PackTestData.packed(row).samples().forEach(s -> out.add(new PackTestData.Tagged(s, row.task())));
-            }
-        }
-        return out;
+    private static List<TokenizedRow> unpacked(List<TokenizedRow> written) {
+        return Packing.unpack(written.stream().filter(r -> r.label() == null).toList());
     }
 
     @Test
@@ -234,9 +227,9 @@ class TokenizeStageTest {
         List<TokenizedRow> trainWritten = read(out.toString());
         List<TokenizedRow> validationWritten = read(out.resolve(TokenizeStage.VALIDATION_DIR).toString());
         List<String> vocabulary = List.of("neg", "neutral", "pos", "val-only");
-        Map<PackTestData.Tagged, Integer> trainCausal = PackTestData.multiset(
+        Map<TokenizedRow, Integer> trainCausal = PackTestData.multiset(
                 PackTestData.expectedCausal(train, tokenizer, CUTOFF, false));
-        Map<PackTestData.Tagged, Integer> validationCausal = PackTestData.multiset(
+        Map<TokenizedRow, Integer> validationCausal = PackTestData.multiset(
                 PackTestData.expectedCausal(validation, tokenizer, CUTOFF, false));
         assertTrue(trainCausal.keySet().stream().noneMatch(validationCausal::containsKey),
                 "the test's splits share a sample: the checks below could not tell them apart");
@@ -298,15 +291,15 @@ class TokenizeStageTest {
                 spark.session().createDataFrame(moved, PrepRows.PREPARED), options("moved", false));
         assertFalse(after.reused());
         assertNotEquals(before.fingerprint(), after.fingerprint());
-        List<PackTestData.Tagged> docSamples = PackTestData.expectedCausal(List.of(doc), tokenizer, CUTOFF, false);
+        List<TokenizedRow> docSamples = PackTestData.expectedCausal(List.of(doc), tokenizer, CUTOFF, false);
         assertFalse(docSamples.isEmpty());
-        List<PackTestData.Tagged> validation = read(out.resolve(TokenizeStage.VALIDATION_DIR).toString()).stream()
-                .map(r -> new PackTestData.Tagged(new TokenizedSample(r.inputIds(), r.labels()), r.task())).toList();
+        List<TokenizedRow> validation = read(out.resolve(TokenizeStage.VALIDATION_DIR).toString()).stream()
+                .map(r -> PackTestData.tagged(r, r.task())).toList();
         assertEquals(PackTestData.multiset(docSamples), PackTestData.multiset(validation));
-        List<PackTestData.Tagged> expectedTrain = PackTestData.expectedCausal(
+        List<TokenizedRow> expectedTrain = PackTestData.expectedCausal(
                 rows.stream().filter(r -> r != doc).toList(), tokenizer, CUTOFF, false);
-        List<PackTestData.Tagged> train = read(out.toString()).stream().filter(r -> r.labels() != null)
-                .map(r -> new PackTestData.Tagged(new TokenizedSample(r.inputIds(), r.labels()), r.task())).toList();
+        List<TokenizedRow> train = read(out.toString()).stream().filter(r -> r.labels() != null)
+                .map(r -> PackTestData.tagged(r, r.task())).toList();
         assertEquals(PackTestData.multiset(expectedTrain), PackTestData.multiset(train));
         assertEquals(before.report().outputRows(), after.report().outputRows());
         assertEquals(docSamples.size(), after.report().validationOutputRows());
@@ -334,7 +327,7 @@ class TokenizeStageTest {
         PackOutcome outcome = TokenizeStage.run(spark.session(), input(4), options("packed", true));
         List<TokenizedRow> written = read(dir.resolve("packed").toString());
 
-        List<PackTestData.Tagged> unpacked = new ArrayList<>();
+        List<TokenizedRow> unpacked = new ArrayList<>();
         long packedRows = 0;
         long causalTokens = 0;
         for (TokenizedRow row : written) {
@@ -351,15 +344,15 @@ class TokenizeStageTest {
                 assertTrue(s == prev || s == prev + 1 || (s == 0 && prev != 0) || (s == 0 && prev == 0),
                         "segment ids " + Arrays.toString(row.segmentIds()));
             }
-            for (TokenizedSample sample : PackTestData.packed(row).samples()) {
-                unpacked.add(new PackTestData.Tagged(sample, row.task()));
+            for (TokenizedRow sample : Packing.samples(row)) {
+                unpacked.add(sample);
                 causalTokens += sample.length();
             }
         }
         assertEquals(PackTestData.multiset(expectedCausal(false)), PackTestData.multiset(unpacked));
-        // and SequencePacker.unpack reads the same rows back
-        List<PackedRow> rowsOnly = written.stream().filter(r -> r.label() == null).map(PackTestData::packed).toList();
-        assertEquals(unpacked.size(), SequencePacker.unpack(rowsOnly).size());
+        // and Packing.unpack reads the same rows back
+        List<TokenizedRow> rowsOnly = written.stream().filter(r -> r.label() == null).toList();
+        assertEquals(unpacked.size(), Packing.unpack(rowsOnly).size());
         assertEquals(30, written.stream().filter(r -> r.label() != null).count(), "classification rows, unpacked");
 
         PackReport report = outcome.report();
@@ -368,8 +361,8 @@ class TokenizeStageTest {
         // against one global best-fit pass per task on the driver: per-partition packing costs a few rows
         long global = 0;
         for (String task : List.of("chat", "docs")) {
-            global += new SequencePacker(CUTOFF, 0).pack(unpacked.stream().filter(t -> t.task().equals(task))
-                    .map(PackTestData.Tagged::sample).toList()).size();
+            global += new SequencePacker(CUTOFF, 0).pack(unpacked.stream().filter(t -> t.task().equals(task)).toList())
+                    .size();
         }
         System.out.printf("packing: %d samples, %d tokens -> %d rows per partition (efficiency %.3f), %d rows "
                 + "with one global pass%n", unpacked.size(), causalTokens, packedRows, report.packingEfficiency(), global);

@@ -3,6 +3,7 @@ package dev.sparktune.train;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
+import dev.sparktune.io.TokenizedRow;
 
 /**
  * Next-token cross-entropy of a causal language model, for continued pretraining and SFT alike (they differ only in
@@ -25,6 +26,17 @@ public record CausalLmLoss(DataType computeType) {
         if (computeType != DataType.FLOAT32 && computeType != DataType.FLOAT64) {
             throw new IllegalArgumentException("the loss is computed in float32 or float64, not " + computeType);
         }
+    }
+
+    /** How many labels the loss scores in a row: those of {@link Packing#lossLabels} that are not ignored. */
+    public static int predictedTokens(TokenizedRow row) {
+        int n = 0;
+        for (long label : Packing.lossLabels(row)) {
+            if (label != IGNORE_INDEX) {
+                n++;
+            }
+        }
+        return n;
     }
 
     /**
@@ -56,7 +68,7 @@ public record CausalLmLoss(DataType computeType) {
     /**
      * Loss sums and counts of each packed segment, [B, segments]: column {@code s - 1} is segment {@code s}. A
      * prediction belongs to the segment of the label it predicts; labels must already be ignored at each segment's
-     * first token (see {@link PackedRow#lossLabels()}) so that no prediction crosses a boundary.
+     * first token (see {@link Packing#lossLabels}) so that no prediction crosses a boundary.
      *
      * @param segmentIds [B, T], 1.. per sample, 0 on padding
      * @param segments   the largest segment id in the batch

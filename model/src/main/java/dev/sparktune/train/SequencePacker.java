@@ -1,9 +1,11 @@
 package dev.sparktune.train;
 
+import dev.sparktune.io.TokenizedRow;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Objects;
 import java.util.TreeSet;
 
 /**
@@ -11,7 +13,7 @@ import java.util.TreeSet;
  * best-fit in the given order: each sample goes into the open row with the least room that still holds it (the
  * earliest such row on ties), else into a new row; O(n log n) and deterministic. Samples are never split or cut:
  * one longer than a row is an error, since cutting belongs to the tokenizing stage ({@code cutoff_len}) where it is
- * counted.
+ * counted. {@link Packing} reads the rows back.
  */
 public final class SequencePacker {
     private final int rowLength;
@@ -30,12 +32,27 @@ public final class SequencePacker {
         this.padTokenId = padTokenId;
     }
 
-    public List<PackedRow> pack(List<TokenizedSample> samples) {
+    /**
+     * Packed rows of the samples: rows without segment ids or a class, all of one task, which the rows keep (a
+     * packed row never mixes tasks). Each row holds its samples in the order given. A sample without labels is
+     * plain text and learns its ids.
+     */
+    public List<TokenizedRow> pack(List<TokenizedRow> samples) {
+        String task = samples.isEmpty() ? null : samples.get(0).task();
         List<List<Integer>> rows = new ArrayList<>();
         TreeSet<Room> open = new TreeSet<>(Comparator.comparingInt(Room::free).thenComparingInt(Room::row));
         for (int i = 0; i < samples.size(); i++) {
-            int length = samples.get(i).length();
-            if (length == 0 || length > rowLength) {
+            TokenizedRow sample = samples.get(i);
+            if (sample.segmentIds() != null || sample.label() != null) {
+                throw new IllegalArgumentException("sample " + i + " is " + (sample.label() != null
+                        ? "a classification row" : "already packed") + "; packing takes causal-LM samples");
+            }
+            if (!Objects.equals(sample.task(), task)) {
+                throw new IllegalArgumentException("sample " + i + " is of task " + sample.task() + ", sample 0 of "
+                        + task + "; a packed row never mixes tasks, so pack each task on its own");
+            }
+            int length = sample.length();
+            if (length > rowLength) {
                 throw new IllegalArgumentException("sample " + i + " has " + length + " tokens; packing takes "
                         + "samples of 1 to " + rowLength + " tokens (cut them to cutoff_len when tokenizing)");
             }
@@ -51,46 +68,28 @@ public final class SequencePacker {
                 open.add(new Room(room.free() - length, room.row()));
             }
         }
-        List<PackedRow> packed = new ArrayList<>(rows.size());
+        List<TokenizedRow> packed = new ArrayList<>(rows.size());
         for (List<Integer> row : rows) {
-            packed.add(layOut(samples, row));
+            packed.add(layOut(samples, row, task));
         }
         return packed;
     }
 
-    /** The samples {@link #pack} was given, in their original order. */
-    public static List<TokenizedSample> unpack(List<PackedRow> rows) {
-        int count = rows.stream().mapToInt(PackedRow::segments).sum();
-        TokenizedSample[] samples = new TokenizedSample[count];
-        for (PackedRow row : rows) {
-            List<TokenizedSample> held = row.samples();
-            for (int s = 0; s < held.size(); s++) {
-                samples[row.sources()[s]] = held.get(s);
-            }
-        }
-        return Arrays.asList(samples);
-    }
-
-    private PackedRow layOut(List<TokenizedSample> samples, List<Integer> members) {
+    private TokenizedRow layOut(List<TokenizedRow> samples, List<Integer> members, String task) {
         long[] ids = new long[rowLength];
         long[] labels = new long[rowLength];
         long[] segments = new long[rowLength];
-        long[] positions = new long[rowLength];
         Arrays.fill(ids, padTokenId);
         Arrays.fill(labels, CausalLmLoss.IGNORE_INDEX);
         int at = 0;
         for (int s = 0; s < members.size(); s++) {
-            TokenizedSample sample = samples.get(members.get(s));
+            TokenizedRow sample = samples.get(members.get(s));
             System.arraycopy(sample.inputIds(), 0, ids, at, sample.length());
-            System.arraycopy(sample.labels(), 0, labels, at, sample.length());
-            for (int t = 0; t < sample.length(); t++) {
-                segments[at + t] = s + 1;
-                positions[at + t] = t;
-            }
+            System.arraycopy(sample.targets(), 0, labels, at, sample.length());
+            Arrays.fill(segments, at, at + sample.length(), s + 1);
             at += sample.length();
         }
-        int[] sources = members.stream().mapToInt(Integer::intValue).toArray();
-        return new PackedRow(ids, labels, segments, positions, sources);
+        return new TokenizedRow(ids, labels, segments, null, task);
     }
 
     private record Room(int free, int row) {

@@ -1,5 +1,6 @@
 package dev.sparktune.train;
 
+import dev.sparktune.io.TokenizedRow;
 import dev.sparktune.tokenize.AssistantSpan;
 import dev.sparktune.tokenize.ChatMessage;
 import dev.sparktune.tokenize.ChatTemplate;
@@ -34,9 +35,9 @@ public final class SftEncoder {
     /**
      * The sample for one conversation, cut to its first {@code cutoff_len} tokens (so a long conversation loses its
      * last turns first). A conversation whose replies all fall past the cut has no scored token left; callers that
-     * must not lose data silently check {@link TokenizedSample#predictedTokens()}.
+     * must not lose data silently check {@link CausalLmLoss#predictedTokens}.
      */
-    public TokenizedSample encode(List<ChatMessage> conversation) {
+    public TokenizedRow encode(List<ChatMessage> conversation) {
         RenderedChat chat = template.renderWithAssistantSpans(conversation);
         // Templates write their own BOS, so no special tokens are added (as apply_chat_template does).
         EncodedText encoded = tokenizer.encodeWithOffsets(chat.text(), false);
@@ -47,7 +48,7 @@ public final class SftEncoder {
             boolean learned = trainOnPrompt || inReply(encoded.starts()[t], chat.assistantSpans());
             labels[t] = learned ? ids[t] : CausalLmLoss.IGNORE_INDEX;
         }
-        return new TokenizedSample(ids, labels);
+        return TokenizedRow.sample(ids, labels);
     }
 
     /**

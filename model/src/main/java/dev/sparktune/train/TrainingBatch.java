@@ -4,16 +4,17 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import dev.sparktune.io.TokenizedRow;
 import dev.sparktune.nn.AttentionMask;
+import java.util.Arrays;
 import java.util.List;
 
 /**
- * Tokenized rows as tensors for one micro-batch, right-padded to the longest row. A packed row
- * (with segment ids) gets positions restarting per segment, a block-diagonal mask and no
- * prediction across a segment boundary; a row without labels trains on its own tokens
+ * Tokenized rows as tensors for one micro-batch, right-padded to the longest row. Positions, keep-mask and labels
+ * are each row's {@link Packing} view: a packed row (with segment ids) gets positions restarting per segment, a
+ * block-diagonal mask and no prediction across a segment boundary; a row without labels trains on its own tokens
  * (continued pretraining).
  *
  * @param inputIds  [B, T]
- * @param labels    [B, T], {@value CausalLmLoss#IGNORE_INDEX} where no loss is taken
+ * @param labels    [B, T], {@value CausalLmLoss#IGNORE_INDEX} where no loss is taken ({@link Packing#lossLabels})
  * @param positions [B, T]
  * @param mask      attention mask (padding, segments)
  * @param keep      [B, T], 1 for real tokens
@@ -24,7 +25,7 @@ public record TrainingBatch(NDArray inputIds, NDArray labels, NDArray positions,
                             NDArray classes, long tokens) {
 
     public static TrainingBatch of(List<TokenizedRow> rows, long padTokenId, NDManager manager) {
-        int length = rows.stream().mapToInt(r -> r.inputIds().length).max().orElseThrow();
+        int length = rows.stream().mapToInt(TokenizedRow::length).max().orElseThrow();
         int batch = rows.size();
         long[][] ids = new long[batch][length];
         long[][] labels = new long[batch][length];
@@ -41,26 +42,20 @@ public record TrainingBatch(NDArray inputIds, NDArray labels, NDArray positions,
                 throw new IllegalArgumentException("a micro-batch mixes classification rows and token rows");
             }
             classes[b] = classification ? row.label() : 0;
-            java.util.Arrays.fill(ids[b], padTokenId);
-            java.util.Arrays.fill(labels[b], CausalLmLoss.IGNORE_INDEX);
-            long segmentStart = 0;
-            for (int t = 0; t < row.inputIds().length; t++) {
-                long segment = row.segmentIds() == null ? 1 : row.segmentIds()[t];
-                if (t > 0 && row.segmentIds() != null && segment != row.segmentIds()[t - 1]) {
-                    segmentStart = t;
-                }
-                boolean real = segment != 0;
-                ids[b][t] = row.inputIds()[t];
-                keep[b][t] = real ? 1 : 0;
-                segments[b][t] = segment;
-                positions[b][t] = real ? t - segmentStart : 0;
-                long label = row.labels() == null ? row.inputIds()[t] : row.labels()[t];
-                // the first token of a segment is never predicted from the previous segment
-                boolean segmentStartsHere = row.segmentIds() != null && t == segmentStart && t > 0;
-                labels[b][t] = real && !segmentStartsHere ? label : CausalLmLoss.IGNORE_INDEX;
-                tokens += real ? 1 : 0;
+            int n = row.length();
+            Arrays.fill(ids[b], padTokenId);
+            Arrays.fill(labels[b], CausalLmLoss.IGNORE_INDEX);
+            System.arraycopy(row.inputIds(), 0, ids[b], 0, n);
+            System.arraycopy(Packing.lossLabels(row), 0, labels[b], 0, n);
+            System.arraycopy(Packing.positionIds(row), 0, positions[b], 0, n);
+            System.arraycopy(Packing.keep(row), 0, keep[b], 0, n);
+            if (row.segmentIds() != null) {
+                System.arraycopy(row.segmentIds(), 0, segments[b], 0, n);
+                packed = true;
+            } else {
+                Arrays.fill(segments[b], 0, n, 1);
             }
-            packed |= row.segmentIds() != null;
+            tokens += Arrays.stream(keep[b]).sum();
         }
         NDArray keepArray = manager.create(keep);
         AttentionMask mask = AttentionMask.causal(keepArray);

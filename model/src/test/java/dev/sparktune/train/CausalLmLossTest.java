@@ -10,6 +10,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
+import dev.sparktune.io.TokenizedRow;
 import java.util.Arrays;
 import java.util.Random;
 import org.junit.jupiter.api.AfterEach;
@@ -182,9 +183,9 @@ class CausalLmLossTest {
 
     @Test
     void pretrainingLabelsAreTheInputIds() {
-        TokenizedSample sample = TokenizedSample.pretraining(new long[] {5, 9, 2});
+        TokenizedRow sample = TokenizedRow.pretraining(new long[] {5, 9, 2});
         assertArrayEquals(new long[] {5, 9, 2}, sample.labels());
-        assertEquals(2, sample.predictedTokens());
+        assertEquals(2, CausalLmLoss.predictedTokens(sample));
         assertTrue(sample.labels() != sample.inputIds(), "labels must not alias the ids");
     }
 }

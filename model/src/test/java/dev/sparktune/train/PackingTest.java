@@ -11,10 +11,14 @@ import ai.djl.ndarray.types.DataType;
 import dev.sparktune.arch.Llama;
 import dev.sparktune.arch.LlamaConfig;
 import dev.sparktune.arch.TinyModels;
+import dev.sparktune.io.TokenizedRow;
 import dev.sparktune.nn.AttentionMask;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
+import java.util.function.Function;
+import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 
 /** Packed rows: their layout, the round trip back to the samples, and losses equal to each sample run alone. */
@@ -22,14 +26,18 @@ class PackingTest {
     private static final long X = CausalLmLoss.IGNORE_INDEX;
     private static final long PAD = 0;
 
-    private static TokenizedSample sample(long[] ids, long[] labels) {
-        return new TokenizedSample(ids, labels);
+    private static TokenizedRow sample(long[] ids, long[] labels) {
+        return TokenizedRow.sample(ids, labels);
+    }
+
+    private static Map<TokenizedRow, Long> multiset(List<TokenizedRow> rows) {
+        return rows.stream().collect(Collectors.groupingBy(Function.identity(), Collectors.counting()));
     }
 
     /** Random samples of 1 to 9 tokens over ids 1..60: pretraining ones, and SFT ones whose prompt is masked. */
-    private static List<TokenizedSample> randomSamples(int count, long seed) {
+    private static List<TokenizedRow> randomSamples(int count, long seed) {
         Random random = new Random(seed);
-        List<TokenizedSample> samples = new ArrayList<>();
+        List<TokenizedRow> samples = new ArrayList<>();
         for (int i = 0; i < count; i++) {
             long[] ids = random.longs(1 + random.nextInt(9), 1, 61).toArray();
             long[] labels = ids.clone();
@@ -46,48 +54,89 @@ class PackingTest {
 
     @Test
     void aRowLaysSamplesEndToEndWithSegmentsRestartedPositionsAndPadding() {
-        List<TokenizedSample> samples = List.of(
+        List<TokenizedRow> samples = List.of(
                 sample(new long[] {3, 14, 15, 9}, new long[] {X, X, 15, 9}),
                 sample(new long[] {26, 5, 35}, new long[] {26, 5, 35}),
                 sample(new long[] {8, 44}, new long[] {8, 44}));
-        List<PackedRow> rows = new SequencePacker(11, PAD).pack(samples);
+        List<TokenizedRow> rows = new SequencePacker(11, PAD).pack(samples);
 
         assertEquals(1, rows.size());
-        PackedRow row = rows.get(0);
+        TokenizedRow row = rows.get(0);
         assertArrayEquals(new long[] {3, 14, 15, 9, 26, 5, 35, 8, 44, PAD, PAD}, row.inputIds());
         assertArrayEquals(new long[] {X, X, 15, 9, 26, 5, 35, 8, 44, X, X}, row.labels());
-        assertArrayEquals(new long[] {X, X, 15, 9, X, 5, 35, X, 44, X, X}, row.lossLabels());
+        assertArrayEquals(new long[] {X, X, 15, 9, X, 5, 35, X, 44, X, X}, Packing.lossLabels(row));
         assertArrayEquals(new long[] {1, 1, 1, 1, 2, 2, 2, 3, 3, 0, 0}, row.segmentIds());
-        assertArrayEquals(new long[] {0, 1, 2, 3, 0, 1, 2, 0, 1, 0, 0}, row.positionIds());
-        assertArrayEquals(new long[] {1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0}, row.keep());
-        assertArrayEquals(new int[] {0, 1, 2}, row.sources());
+        assertArrayEquals(new long[] {0, 1, 2, 3, 0, 1, 2, 0, 1, 0, 0}, Packing.positionIds(row));
+        assertArrayEquals(new long[] {1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0}, Packing.keep(row));
+        assertEquals(samples, Packing.samples(row));
     }
 
     @Test
     void eachSampleGoesToTheTightestRowThatHoldsIt() {
         // 6 opens row 0 (4 left); 5 opens row 1 (5 left); 3 fits both, row 0 is tighter; 4 fits only row 1
-        List<TokenizedSample> samples = new ArrayList<>();
+        List<TokenizedRow> samples = new ArrayList<>();
         for (int length : new int[] {6, 5, 3, 4}) {
-            samples.add(TokenizedSample.pretraining(new long[length]));
+            samples.add(TokenizedRow.pretraining(new long[length]));
         }
-        List<PackedRow> rows = new SequencePacker(10, PAD).pack(samples);
+        List<TokenizedRow> rows = new SequencePacker(10, PAD).pack(samples);
         assertEquals(2, rows.size());
-        assertArrayEquals(new int[] {0, 2}, rows.get(0).sources());
-        assertArrayEquals(new int[] {1, 3}, rows.get(1).sources());
+        // the samples differ in length, so each is told apart from the others
+        assertEquals(List.of(samples.get(0), samples.get(2)), Packing.samples(rows.get(0)));
+        assertEquals(List.of(samples.get(1), samples.get(3)), Packing.samples(rows.get(1)));
     }
 
     @Test
-    void unpackGivesBackExactlyTheSamplesInTheirOrder() {
-        List<TokenizedSample> samples = randomSamples(40, 1);
-        List<PackedRow> rows = new SequencePacker(16, PAD).pack(samples);
+    void unpackGivesBackExactlyTheSamples() {
+        List<TokenizedRow> samples = randomSamples(40, 1);
+        List<TokenizedRow> rows = new SequencePacker(16, PAD).pack(samples);
         assertTrue(rows.size() < samples.size() / 2, "rows must hold several samples: " + rows.size());
-        assertEquals(samples, SequencePacker.unpack(rows));
+        assertEquals(multiset(samples), multiset(Packing.unpack(rows)));
+    }
+
+    @Test
+    void aRowNotPackedIsOneSampleThatIgnoresOnlyItsFirstLabel() {
+        TokenizedRow sft = sample(new long[] {4, 5, 6}, new long[] {X, 5, 6});
+        assertArrayEquals(new long[] {0, 1, 2}, Packing.positionIds(sft));
+        assertArrayEquals(new long[] {1, 1, 1}, Packing.keep(sft));
+        assertArrayEquals(new long[] {X, 5, 6}, Packing.lossLabels(sft));
+        assertEquals(List.of(sft), Packing.samples(sft));
+        // plain text without labels: the inputs are the targets
+        TokenizedRow text = new TokenizedRow(new long[] {4, 5, 6}, null, null, null, null);
+        assertArrayEquals(new long[] {X, 5, 6}, Packing.lossLabels(text));
+        assertEquals(2, CausalLmLoss.predictedTokens(text));
+    }
+
+    @Test
+    void packedRowsKeepTheTaskAndPlainTextLearnsItsIds() {
+        List<TokenizedRow> samples = List.of(new TokenizedRow(new long[] {7, 8}, null, null, null, "docs"),
+                new TokenizedRow(new long[] {9, 10, 11}, new long[] {X, 10, 11}, null, null, "docs"));
+        TokenizedRow row = new SequencePacker(6, PAD).pack(samples).get(0);
+        assertEquals("docs", row.task());
+        assertArrayEquals(new long[] {7, 8, X, 10, 11, X}, row.labels());
+        assertEquals(List.of(new TokenizedRow(new long[] {7, 8}, new long[] {7, 8}, null, null, "docs"), samples.get(1)),
+                Packing.samples(row));
+    }
+
+    @Test
+    void onlySamplesOfOneTaskArePacked() {
+        SequencePacker packer = new SequencePacker(8, PAD);
+        TokenizedRow chat = new TokenizedRow(new long[] {1, 2}, null, null, null, "chat");
+        TokenizedRow doc = new TokenizedRow(new long[] {3}, null, null, null, "docs");
+        assertEquals("sample 1 is of task docs, sample 0 of chat; a packed row never mixes tasks, so pack each task "
+                + "on its own", assertThrows(IllegalArgumentException.class, () -> packer.pack(List.of(chat, doc)))
+                .getMessage());
+        TokenizedRow packed = packer.pack(List.of(chat)).get(0);
+        assertEquals("sample 0 is already packed; packing takes causal-LM samples",
+                assertThrows(IllegalArgumentException.class, () -> packer.pack(List.of(packed))).getMessage());
+        TokenizedRow classified = new TokenizedRow(new long[] {1, 2}, null, null, 1L, "chat");
+        assertEquals("sample 0 is a classification row; packing takes causal-LM samples",
+                assertThrows(IllegalArgumentException.class, () -> packer.pack(List.of(classified))).getMessage());
     }
 
     @Test
     void aSampleLongerThanTheRowIsRejectedNotCut() {
-        List<TokenizedSample> samples = List.of(TokenizedSample.pretraining(new long[] {1, 2}),
-                TokenizedSample.pretraining(new long[] {1, 2, 3, 4, 5}));
+        List<TokenizedRow> samples = List.of(TokenizedRow.pretraining(new long[] {1, 2}),
+                TokenizedRow.pretraining(new long[] {1, 2, 3, 4, 5}));
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> new SequencePacker(4, PAD).pack(samples));
         assertEquals("sample 1 has 5 tokens; packing takes samples of 1 to 4 tokens (cut them to cutoff_len when "
@@ -100,44 +149,45 @@ class PackingTest {
      */
     @Test
     void packedLossesEqualEachSampleRunAlone() {
-        List<TokenizedSample> samples = randomSamples(12, 2);
-        List<PackedRow> rows = new SequencePacker(16, PAD).pack(samples);
+        List<TokenizedRow> samples = randomSamples(12, 2);
+        List<TokenizedRow> rows = new SequencePacker(16, PAD).pack(samples);
+        assertEquals(multiset(samples), multiset(Packing.unpack(rows)));
         LlamaConfig config = TinyModels.llamaConfig(TinyModels.llamaJson("llama", 4, 2, false, ""));
         try (NDManager manager = NDManager.newBaseManager()) {
             Llama model = new Llama(config, TinyModels.randomWeights(config.parameterShapes(), manager, DataType.FLOAT32, 4));
-            double[] alone = new double[samples.size()];
-            double[] aloneCounts = new double[samples.size()];
-            for (int i = 0; i < samples.size(); i++) {
-                try (NDManager step = manager.newSubManager()) {
-                    TokenizedSample sample = samples.get(i);
-                    NDArray logits = model.logits(step.create(new long[][] {sample.inputIds()}),
-                            TinyModels.positions(step, 1, sample.length()), AttentionMask.causal(null), null);
-                    LossSums sums = CausalLmLoss.FLOAT32.perRow(logits, step.create(new long[][] {sample.labels()}));
-                    alone[i] = sums.means().toType(DataType.FLOAT64, false).getDouble(0);
-                    aloneCounts[i] = sums.counts().toType(DataType.FLOAT64, false).getDouble(0);
-                }
-            }
 
-            PackedBatch batch = PackedBatch.of(rows, manager);
-            NDArray logits = model.logits(batch.inputIds(), batch.positionIds(), batch.attentionMask(), null);
-            LossSums packed = CausalLmLoss.FLOAT32.perSegment(logits, batch.labels(), batch.segmentIds(), batch.segments());
+            TrainingBatch batch = TrainingBatch.of(rows, PAD, manager);
+            NDArray segmentIds = manager.create(rows.stream().map(TokenizedRow::segmentIds).toArray(long[][]::new));
+            int segments = rows.stream().mapToInt(r -> Packing.samples(r).size()).max().orElseThrow();
+            NDArray logits = model.logits(batch.inputIds(), batch.positions(), batch.mask(), null);
+            LossSums packed = CausalLmLoss.FLOAT32.perSegment(logits, batch.labels(), segmentIds, segments);
             double[] means = packed.means().toType(DataType.FLOAT64, false).toDoubleArray();
             double[] counts = packed.counts().toType(DataType.FLOAT64, false).toDoubleArray();
-            NDArray rawLabels = manager.create(rows.stream().map(PackedRow::labels).toArray(long[][]::new));
-            double[] crossing = CausalLmLoss.FLOAT32.perSegment(logits, rawLabels, batch.segmentIds(), batch.segments())
+            NDArray rawLabels = manager.create(rows.stream().map(TokenizedRow::labels).toArray(long[][]::new));
+            double[] crossing = CausalLmLoss.FLOAT32.perSegment(logits, rawLabels, segmentIds, segments)
                     .means().toType(DataType.FLOAT64, false).toDoubleArray();
 
             int compared = 0;
             int differOnceCrossing = 0;
             for (int r = 0; r < rows.size(); r++) {
-                PackedRow row = rows.get(r);
-                for (int s = 0; s < row.segments(); s++) {
-                    int i = row.sources()[s];
-                    int at = r * batch.segments() + s;
-                    assertEquals(aloneCounts[i], counts[at], "sample " + i);
-                    assertEquals(alone[i], means[at], 1e-5, "sample " + i);
+                List<TokenizedRow> held = Packing.samples(rows.get(r));
+                for (int s = 0; s < held.size(); s++) {
+                    TokenizedRow sample = held.get(s);
+                    double alone;
+                    double aloneCount;
+                    try (NDManager step = manager.newSubManager()) {
+                        NDArray aloneLogits = model.logits(step.create(new long[][] {sample.inputIds()}),
+                                TinyModels.positions(step, 1, sample.length()), AttentionMask.causal(null), null);
+                        LossSums sums = CausalLmLoss.FLOAT32.perRow(aloneLogits, step.create(new long[][] {sample.labels()}));
+                        alone = sums.means().toType(DataType.FLOAT64, false).getDouble(0);
+                        aloneCount = sums.counts().toType(DataType.FLOAT64, false).getDouble(0);
+                    }
+                    int at = r * segments + s;
+                    String which = "row " + r + " segment " + (s + 1);
+                    assertEquals(aloneCount, counts[at], which);
+                    assertEquals(alone, means[at], 1e-5, which);
                     compared++;
-                    if (s > 0 && samples.get(i).labels()[0] != X && Math.abs(alone[i] - crossing[at]) > 1e-3) {
+                    if (s > 0 && sample.labels()[0] != X && Math.abs(alone - crossing[at]) > 1e-3) {
                         differOnceCrossing++;
                     }
                 }

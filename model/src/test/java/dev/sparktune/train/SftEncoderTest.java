@@ -11,6 +11,7 @@ import ai.djl.ndarray.types.DataType;
 import dev.sparktune.arch.Llama;
 import dev.sparktune.arch.LlamaConfig;
 import dev.sparktune.arch.TinyModels;
+import dev.sparktune.io.TokenizedRow;
 import dev.sparktune.io.onnx.MiniLmArtifact;
 import dev.sparktune.nn.AttentionMask;
 import dev.sparktune.tokenize.ChatMessage;
@@ -49,12 +50,12 @@ class SftEncoderTest {
         tokenizer.close();
     }
 
-    private static TokenizedSample encode(List<ChatMessage> chat, int cutoffLen, boolean trainOnPrompt) {
+    private static TokenizedRow encode(List<ChatMessage> chat, int cutoffLen, boolean trainOnPrompt) {
         return new SftEncoder(tokenizer, CHATML, cutoffLen, trainOnPrompt).encode(chat);
     }
 
     /** The sample expected from text pieces that alternate prompt, reply, prompt, reply, ... */
-    private static TokenizedSample expected(String... pieces) {
+    private static TokenizedRow expected(String... pieces) {
         long[] ids = new long[0];
         long[] labels = new long[0];
         for (int i = 0; i < pieces.length; i++) {
@@ -62,7 +63,7 @@ class SftEncoderTest {
             ids = concat(ids, piece);
             labels = concat(labels, i % 2 == 1 ? piece : LongStream.generate(() -> X).limit(piece.length).toArray());
         }
-        return new TokenizedSample(ids, labels);
+        return TokenizedRow.sample(ids, labels);
     }
 
     private static long[] concat(long[] a, long[] b) {
@@ -87,7 +88,7 @@ class SftEncoderTest {
 
     @Test
     void everyNonAssistantTurnIsMaskedAndEveryReplyWithItsEndOfTurnIsLearned() {
-        TokenizedSample sample = encode(MULTI_TURN, 1024, false);
+        TokenizedRow sample = encode(MULTI_TURN, 1024, false);
         assertEquals(expected(MULTI_TURN_PIECES), sample);
         // the learned tokens, read back: both replies and their end-of-turn text, nothing else
         long[] learned = Arrays.stream(sample.labels()).filter(l -> l != X).toArray();
@@ -96,18 +97,18 @@ class SftEncoderTest {
 
     @Test
     void trainOnPromptLearnsEveryToken() {
-        TokenizedSample sample = encode(MULTI_TURN, 1024, true);
-        assertEquals(TokenizedSample.pretraining(expected(MULTI_TURN_PIECES).inputIds()), sample);
+        TokenizedRow sample = encode(MULTI_TURN, 1024, true);
+        assertEquals(TokenizedRow.pretraining(expected(MULTI_TURN_PIECES).inputIds()), sample);
     }
 
     @Test
     void cutoffLenKeepsTheFirstTokens() {
-        TokenizedSample full = encode(MULTI_TURN, 1024, false);
-        TokenizedSample cut = encode(MULTI_TURN, 30, false);
+        TokenizedRow full = encode(MULTI_TURN, 1024, false);
+        TokenizedRow cut = encode(MULTI_TURN, 30, false);
         assertEquals(30, cut.length());
         assertArrayEquals(Arrays.copyOf(full.inputIds(), 30), cut.inputIds());
         assertArrayEquals(Arrays.copyOf(full.labels(), 30), cut.labels());
-        assertEquals(0, encode(MULTI_TURN, 5, false).predictedTokens(), "the first reply starts past token 5");
+        assertEquals(0, CausalLmLoss.predictedTokens(encode(MULTI_TURN, 5, false)), "the first reply starts past token 5");
     }
 
     /**
@@ -127,14 +128,14 @@ class SftEncoderTest {
         LlamaConfig config = TinyModels.llamaConfig(json);
         try (NDManager manager = NDManager.newBaseManager()) {
             Llama model = new Llama(config, TinyModels.randomWeights(config.parameterShapes(), manager, DataType.FLOAT32, 9));
-            TokenizedSample sample = encode(original, 1024, false);
+            TokenizedRow sample = encode(original, 1024, false);
             NDArray ids = manager.create(new long[][] {sample.inputIds()});
             NDArray logits = model.logits(ids, TinyModels.positions(manager, 1, sample.length()),
                     AttentionMask.causal(null), null);
 
             double base = loss(logits, sample, manager);
-            TokenizedSample promptSample = encode(promptChanged, 1024, false);
-            TokenizedSample replySample = encode(replyChanged, 1024, false);
+            TokenizedRow promptSample = encode(promptChanged, 1024, false);
+            TokenizedRow replySample = encode(replyChanged, 1024, false);
             assertEquals(sample.length(), promptSample.length(), "cat and dog are one token each");
             assertEquals(sample.length(), replySample.length(), "cat and dog are one token each");
 
@@ -146,7 +147,7 @@ class SftEncoderTest {
         }
     }
 
-    private static double loss(NDArray logits, TokenizedSample sample, NDManager manager) {
+    private static double loss(NDArray logits, TokenizedRow sample, NDManager manager) {
         return CausalLmLoss.FLOAT32.mean(logits, manager.create(new long[][] {sample.labels()}))
                 .toType(DataType.FLOAT64, false).getDouble();
     }
