@@ -188,6 +188,9 @@ class TrainerTest {
         assertEquals(20, resumedLog.size());
         assertEquals(straightLog.stream().map(StepMetrics::loss).toList(), resumedLog.stream().map(StepMetrics::loss).toList(),
                 "the same losses step by step, before and after the resume");
+        assertEquals(straightLog.stream().map(StepMetrics::rows).toList(), resumedLog.stream().map(StepMetrics::rows).toList(),
+                "the row counts carry over the resume");
+        assertEquals(Map.of("train", 160L), resumedLog.get(19).rows(), "20 steps of 2 micro-batches of 4 rows");
         LoadedCheckpoint a = TrainingCheckpoints.load(local(whole.checkpoint()), manager);
         LoadedCheckpoint b = TrainingCheckpoints.load(dir.resolve("resumed").resolve(local(whole.checkpoint()).getFileName()),
                 manager);
