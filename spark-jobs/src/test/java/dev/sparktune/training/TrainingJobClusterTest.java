@@ -8,13 +8,13 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
-import dev.sparktune.arch.ModelDirectory;
 import dev.sparktune.arch.TinyModels;
 import dev.sparktune.config.LoadedConfig;
 import dev.sparktune.io.LabelsFile;
 import dev.sparktune.io.SafetensorsFile;
 import dev.sparktune.io.TokenizedRow;
 import dev.sparktune.io.onnx.ImportedMiniLm;
+import dev.sparktune.ml.FineTunedModel;
 import dev.sparktune.peft.PeftFormat;
 import dev.sparktune.testing.MiniHdfs;
 import dev.sparktune.testing.SparkClusterExtension;
@@ -30,6 +30,11 @@ import java.util.Random;
 import java.util.SortedMap;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -263,8 +268,13 @@ class TrainingJobClusterTest {
                 assertTrue(java.util.Arrays.equals(trained.get(trainedHead), tensors.get("base_model.model.classifier.weight")
                         .toType(ai.djl.ndarray.types.DataType.FLOAT64, false).toDoubleArray()));
             }
-            PeftFormat.load(adapter, ModelDirectory.open(miniLm).load(NDManager.newBaseManager(), 
-                    ai.djl.ndarray.types.DataType.FLOAT32), NDManager.newBaseManager());
+            // loadable as a plain classifier: FineTunedModel on the base model and this adapter names the classes
+            Dataset<Row> texts = SPARK.session().createDataFrame(List.of(RowFactory.create("the team scored a goal."),
+                    RowFactory.create("my aunt cried all night.")), new StructType().add("text", DataTypes.StringType));
+            for (Row scored : FineTunedModel.of(miniLm.toString(), adapter.toString()).transform(texts)
+                    .select("prediction", "predictedLabel").collectAsList()) {
+                assertEquals(task.getValue().get((int) scored.getDouble(0)), scored.getString(1));
+            }
         }
     }
 
