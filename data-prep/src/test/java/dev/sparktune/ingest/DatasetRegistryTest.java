@@ -79,6 +79,22 @@ class DatasetRegistryTest {
     }
 
     @Test
+    void datasetsNameTheirTaskAndSeveralMayShareOne() {
+        DatasetRegistry registry = DatasetRegistry.parse("""
+                ham: {file_name: ham/, file_format: email, formatting: classification, label: ham, task: spam_filter}
+                spam: {file_name: spam/, file_format: email, formatting: classification, label: spam, task: spam_filter}
+                reviews: {file_name: reviews.csv, formatting: classification}
+                """, "r");
+        assertEquals(java.util.Map.of("ham", "spam_filter", "spam", "spam_filter", "reviews", "reviews"),
+                registry.tasks(java.util.List.of("ham", "spam", "reviews")));
+
+        DatasetInfoException e = assertThrows(DatasetInfoException.class,
+                () -> DatasetRegistry.parse("a: {file_name: a.jsonl, task: 'spam filter/v2'}\n", "r"));
+        assertTrue(e.getMessage().contains("a.task: the task name 'spam filter/v2' becomes a folder name"),
+                e.getMessage());
+    }
+
+    @Test
     void unknownDatasetListsTheKnownOnes() {
         DatasetRegistry registry = DatasetRegistry.parse("x: {file_name: x.jsonl}\ny: {file_name: y.csv}\n", "r");
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> registry.get("z"));

@@ -87,6 +87,26 @@ class StableSplitTest {
         return u < valSize ? PrepRows.SPLIT_VALIDATION : PrepRows.SPLIT_TRAIN;
     }
 
+    @Test
+    void everyRowOfAnEvaluationOnlyDatasetIsValidation() {
+        List<Row> in = new ArrayList<>();
+        for (int i = 0; i < 200; i++) {
+            in.add(RowFactory.create("train-" + i, "reviews", "text", null, null, null, "t" + i, null, null, null));
+            in.add(RowFactory.create("eval-" + i, "held_out", "text", null, null, null, "e" + i, null, null, null));
+        }
+        Map<String, String> split = splits(StableSplit.apply(spark.session().createDataFrame(in, PrepRows.PREPARED),
+                new StableSplit.Options(0.25, List.of("held_out"))));
+        split.forEach((id, s) -> {
+            if (id.startsWith("eval-")) {
+                assertEquals(PrepRows.SPLIT_VALIDATION, s, id);
+            }
+        });
+        // the other dataset is still split by val_size, as without eval_dataset
+        long validation = split.entrySet().stream().filter(e -> e.getKey().startsWith("train-")
+                && e.getValue().equals(PrepRows.SPLIT_VALIDATION)).count();
+        assertTrue(validation > 20 && validation < 80, validation + " of 200");
+    }
+
     private static Dataset<Row> rows(int from, int to, int partitions) {
         List<Row> out = new ArrayList<>();
         for (int i = from; i < to; i++) {

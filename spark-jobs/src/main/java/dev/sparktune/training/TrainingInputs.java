@@ -98,7 +98,7 @@ public record TrainingInputs(List<Task> tasks, List<Task> validation, TaskMix mi
                             ? "and there is none; tokenize classification datasets with `sparktune prep`"
                             : "and it has " + labels));
                 }
-                long top = maxLabel(groups, conf);
+                long top = TokenizedParquet.maxLabel(conf, groups);
                 if (top >= labels.size()) {
                     throw new IllegalArgumentException(e.getValue() + ": a row has label " + top + ", but "
                             + LabelsFile.NAME + " names " + labels.size() + " classes (0.." + (labels.size() - 1) + ")");
@@ -110,11 +110,6 @@ public record TrainingInputs(List<Task> tasks, List<Task> validation, TaskMix mi
             tasks.add(new Task(name, e.getValue(), labels));
         }
         return tasks;
-    }
-
-    /** The largest label of a task's rows, from the Parquet footers' statistics (-1 without statistics). */
-    private static long maxLabel(List<TokenizedParquet.RowGroup> groups, Configuration conf) {
-        return TokenizedParquet.maxLabel(conf, groups);
     }
 
     /**
