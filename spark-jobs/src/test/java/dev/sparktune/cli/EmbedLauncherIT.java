@@ -11,12 +11,20 @@ import ai.onnxruntime.OrtSession;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonParser;
 import dev.sparktune.io.onnx.ImportedMiniLm;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.OutputStreamWriter;
+import java.io.UncheckedIOException;
+import java.io.Writer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -42,9 +50,17 @@ class EmbedLauncherIT {
             "Mixed 语言 sentence with English and 中文 together.",
             "Low-rank adapters add fewer than one percent extra parameters to a transformer.");
 
+    @TempDir
+    static Path dir;
+    private static Path model;
+
+    @BeforeAll
+    static void importMiniLm() {
+        model = ImportedMiniLm.importTo(dir);
+    }
+
     @Test
-    void normalizedEmbeddingsMatchOnnxRuntimeThroughTheCli(@TempDir Path dir) throws Exception {
-        Path model = ImportedMiniLm.importTo(dir);
+    void normalizedEmbeddingsMatchOnnxRuntimeThroughTheCli() throws Exception {
         Path input = dir.resolve("sentences.txt");
         Files.write(input, SENTENCES, StandardCharsets.UTF_8);
         Path stdout = dir.resolve("stdout.jsonl");
@@ -76,9 +92,38 @@ class EmbedLauncherIT {
                 worst = Math.min(worst, cosine);
             }
         }
-        System.out.printf("sparktune embed --normalize vs ONNX Runtime over %d sentences: min cosine %.9f%n",
-                SENTENCES.size(), worst);
+        System.out.printf("sparktune embed --normalize vs ONNX Runtime over %d sentences: min cosine %.12f"
+                + " (1 - cosine = %.3g)%n", SENTENCES.size(), worst, 1 - worst);
         assertTrue(worst >= 0.99999, "min cosine " + worst);
+    }
+
+    @Test
+    void eachBatchIsPrintedBeforeTheInputEnds() throws Exception {
+        Process p = new ProcessBuilder(LAUNCHER.toString(), "embed", "--model", model.toString(), "--batch-size", "1")
+                .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        try (Writer in = new OutputStreamWriter(p.getOutputStream(), StandardCharsets.UTF_8);
+             BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+            for (String sentence : SENTENCES.subList(0, 3)) {
+                in.write(sentence + "\n");
+                in.flush();
+                // stdin stays open: the line can only come back if the command streams
+                String line = CompletableFuture.supplyAsync(() -> readLine(out)).get(3, TimeUnit.MINUTES);
+                assertEquals(384, JsonParser.parseString(line).getAsJsonArray().size());
+            }
+            in.close();
+            assertEquals(null, out.readLine());
+        } finally {
+            assertTrue(p.waitFor(1, TimeUnit.MINUTES), "sparktune embed did not end with its input");
+        }
+        assertEquals(0, p.exitValue());
+    }
+
+    private static String readLine(BufferedReader reader) {
+        try {
+            return reader.readLine();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     /** sentence-transformers' Pooling(mean) then Normalize, in double, on ONNX Runtime's last_hidden_state. */

@@ -149,6 +149,8 @@ class GenerateCommandTest {
         assertEquals(0, first.exitCode(), first.stderr());
         assertEquals(PROMPTS.size(), first.lines().size());
         assertEquals(first.stdout(), again.stdout());
+        Run greedy = sparktune(stdin(PROMPTS), "generate", "--model", model.toString(), "--max-new-tokens", "8");
+        assertNotEquals(greedy.stdout(), first.stdout(), "the premise: sampling at temperature 1.5 is not greedy");
     }
 
     @Test
