@@ -20,8 +20,8 @@ import picocli.CommandLine.Spec;
 
 /** {@code sparktune embed}: sentence embeddings of stdin's lines, one JSON array per line, without Spark. */
 @Command(name = "embed", mixinStandardHelpOptions = true,
-        description = {"Embed each line of stdin with a BERT-family encoder and print one JSON array of floats per"
-            + " line,", "as sentence-transformers' encode() does (mean pooling over real tokens by default).",
+        description = {"Embed each line of stdin with a BERT-family encoder, one JSON array per line.",
+            "The vectors are sentence-transformers' encode() output (mean pooling over real tokens by default).",
             "Input is cut to max_seq_length of sentence_bert_config.json if the folder has one, else to the",
             "tokenizer's model_max_length. Output is flushed after every batch."})
 final class EmbedCommand implements Callable<Integer> {

@@ -35,8 +35,8 @@ import picocli.CommandLine.Spec;
 
 /** {@code sparktune generate}: a completion of each prompt line on stdin by a decoder model, without Spark. */
 @Command(name = "generate", mixinStandardHelpOptions = true,
-        description = {"Complete each line of stdin with a causal language model (Llama, Qwen2, Mistral) and print",
-            "one completion per prompt, or with --json one {\"prompt\": ..., \"completion\": ...} object per line.",
+        description = {"Complete each line of stdin with a decoder model (Llama, Qwen2, Mistral).",
+            "Prints one completion per prompt, or with --json one {\"prompt\": ..., \"completion\": ...} per line.",
             "Greedy unless --temperature > 0. Generation ends at the tokenizer's (and generation_config.json's)",
             "eos token, at a --stop string (cut off), or after --max-new-tokens. Prompts are batched",
             "(--batch-size, left-padded) and output is flushed after every batch."})
