@@ -55,14 +55,16 @@ public final class SentenceEmbedder {
         Path file = modelDir.resolve(SENTENCE_BERT_CONFIG);
         if (Files.isRegularFile(file)) {
             try {
-                JsonObject json = JsonParser.parseString(Files.readString(file, StandardCharsets.UTF_8)).getAsJsonObject();
+                JsonObject json = JsonParser.parseString(Files.readString(file, StandardCharsets.UTF_8))
+                        .getAsJsonObject();
                 if (json.has("max_seq_length") && !json.get("max_seq_length").isJsonNull()) {
                     return Math.min(limit, json.get("max_seq_length").getAsInt());
                 }
             } catch (IOException e) {
                 throw new UncheckedIOException(file + ": cannot read", e);
             } catch (RuntimeException e) {
-                throw new IllegalArgumentException(file + ": not a sentence-transformers config (" + e.getMessage() + ")", e);
+                throw new IllegalArgumentException(file + ": max_seq_length should be a number (" + e.getMessage() + ")",
+                        e);
             }
         }
         return Math.min(limit, tokenizer.modelMaxLength().orElse(limit));

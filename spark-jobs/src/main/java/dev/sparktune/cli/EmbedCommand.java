@@ -14,6 +14,7 @@ import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -28,14 +29,11 @@ final class EmbedCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--model", required = true, paramLabel = "DIR",
-            description = "Hugging Face model folder of a BERT-family encoder (config.json, weights, tokenizer.json)")
-    Path model;
+    @Mixin
+    ModelOptions modelOptions;
 
-    @Option(names = "--adapter", paramLabel = "DIR", description = "a PEFT adapter folder to apply to the model")
-    Path adapter;
-
-    @Option(names = "--normalize", description = "L2-normalise each embedding (cosine similarity becomes a dot product)")
+    @Option(names = "--normalize",
+            description = "L2-normalise each embedding (cosine similarity becomes a dot product)")
     boolean normalize;
 
     @Option(names = "--pooling", paramLabel = "MODE", defaultValue = "mean",
@@ -59,15 +57,15 @@ final class EmbedCommand implements Callable<Integer> {
             if (batchSize < 1) {
                 throw new IllegalArgumentException("--batch-size must be at least 1, got " + batchSize);
             }
-            try (LocalModel loaded = LocalModel.open(model, adapter)) {
+            try (LocalModel loaded = modelOptions.load()) {
                 if (!(loaded.model() instanceof Bert bert)) {
-                    throw new IllegalArgumentException(model + " is a decoder (a causal language model); embed needs"
-                            + " a BERT-family encoder (model_type bert), e.g. sentence-transformers/all-MiniLM-L6-v2");
+                    throw new IllegalArgumentException(loaded.dir() + " is a decoder (a causal language model);"
+                            + " embed needs a BERT-family encoder (model_type bert), e.g. all-MiniLM-L6-v2");
                 }
                 SentenceEmbedder embedder = new SentenceEmbedder(bert, loaded.tokenizer(), mode, normalize,
-                        SentenceEmbedder.maxLength(model, loaded.tokenizer(), bert));
+                        SentenceEmbedder.maxLength(loaded.dir(), loaded.tokenizer(), bert));
                 BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
-                LineBatches.forEach(in, batchSize, lines -> {
+                LineBatches.forEach(in, batchSize, (lines, firstLine) -> {
                     for (float[] vector : embedder.embed(lines, loaded.manager())) {
                         out.println(json(vector));
                     }

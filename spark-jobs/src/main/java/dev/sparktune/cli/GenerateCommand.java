@@ -29,6 +29,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -46,12 +47,8 @@ final class GenerateCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--model", required = true, paramLabel = "DIR",
-            description = "Hugging Face model folder of a decoder (config.json, weights, tokenizer.json)")
-    Path model;
-
-    @Option(names = "--adapter", paramLabel = "DIR", description = "a PEFT adapter folder to apply to the model")
-    Path adapter;
+    @Mixin
+    ModelOptions modelOptions;
 
     @Option(names = "--chat", description = "send each line as a user turn through the model's chat template")
     boolean chat;
@@ -64,7 +61,8 @@ final class GenerateCommand implements Callable<Integer> {
             description = "0 (default): greedy, the most likely token each step; > 0: sample, logits divided by T")
     double temperature;
 
-    @Option(names = "--top-p", paramLabel = "P", description = "sampling: keep the most likely tokens up to probability P")
+    @Option(names = "--top-p", paramLabel = "P",
+            description = "sampling: keep the most likely tokens up to probability P")
     Double topP;
 
     @Option(names = "--top-k", paramLabel = "K", description = "sampling: keep the K most likely tokens")
@@ -99,22 +97,28 @@ final class GenerateCommand implements Callable<Integer> {
                 throw new IllegalArgumentException("--top-p, --top-k and --seed apply to sampling only;"
                         + " set --temperature above 0 to sample");
             }
-            try (LocalModel loaded = LocalModel.open(model, adapter)) {
+            try (LocalModel loaded = modelOptions.load()) {
                 if (!(loaded.model() instanceof Llama llama)) {
-                    throw new IllegalArgumentException(model + " is an encoder (model_type bert); generate needs a"
-                            + " decoder (a causal language model such as Llama, Qwen2 or Mistral); for embeddings"
-                            + " use sparktune embed");
+                    throw new IllegalArgumentException(loaded.dir() + " is an encoder (model_type bert); generate"
+                            + " needs a decoder (a causal language model such as Llama, Qwen2 or Mistral); for"
+                            + " embeddings use sparktune embed");
                 }
                 Tokenizer tokenizer = loaded.tokenizer();
-                ChatTemplate template = chat ? ChatTemplate.forModel(model, null) : null;
-                GenerationConfig config = config(tokenizer);
+                ChatTemplate template = chat ? ChatTemplate.forModel(loaded.dir(), null) : null;
+                GenerationConfig config = config(tokenizer, loaded.dir());
                 Generator generator = new Generator(llama, padTokenId(tokenizer), ids -> tokenizer.decode(ids, true));
                 BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
-                LineBatches.forEach(in, batchSize, prompts -> {
+                LineBatches.forEach(in, batchSize, (prompts, firstLine) -> {
                     List<long[]> ids = new ArrayList<>(prompts.size());
                     for (String prompt : prompts) {
-                        ids.add(template == null ? tokenizer.encode(prompt)
-                                : tokenizer.encode(template.render(List.of(ChatMessage.user(prompt)), true), false));
+                        long[] tokens = template == null ? tokenizer.encode(prompt)
+                                : tokenizer.encode(template.render(List.of(ChatMessage.user(prompt)), true), false);
+                        if (tokens.length == 0) {
+                            throw new IllegalArgumentException("line " + (firstLine + ids.size()) + " of the input is"
+                                    + " empty and this tokenizer adds no special tokens, so there is nothing to"
+                                    + " complete; leave out empty lines or use --chat");
+                        }
+                        ids.add(tokens);
                     }
                     List<Generator.Output> outputs = generator.generate(loaded.manager(), ids, config);
                     for (int i = 0; i < prompts.size(); i++) {
@@ -140,9 +144,9 @@ final class GenerateCommand implements Callable<Integer> {
         return GSON.toJson(line);
     }
 
-    private GenerationConfig config(Tokenizer tokenizer) {
+    private GenerationConfig config(Tokenizer tokenizer, Path modelDir) {
         GenerationConfig greedy = GenerationConfig.greedy(maxNewTokens)
-                .withStops(stopTokenIds(tokenizer, model), stops);
+                .withStops(stopTokenIds(tokenizer, modelDir), stops);
         return temperature == 0 ? greedy : greedy.sampling(temperature, topK == null ? 0 : topK,
                 topP == null ? 1.0 : topP, seed == null ? 0 : seed);
     }

@@ -11,7 +11,8 @@ import java.util.List;
  */
 final class LineBatches {
     interface BatchHandler {
-        void handle(List<String> lines) throws IOException;
+        /** @param firstLine the 1-based number of the batch's first line in the input */
+        void handle(List<String> lines, long firstLine) throws IOException;
     }
 
     private LineBatches() {
@@ -25,12 +26,12 @@ final class LineBatches {
             batch.add(line);
             count++;
             if (batch.size() == size) {
-                handler.handle(List.copyOf(batch));
+                handler.handle(List.copyOf(batch), count - batch.size() + 1);
                 batch.clear();
             }
         }
         if (!batch.isEmpty()) {
-            handler.handle(List.copyOf(batch));
+            handler.handle(List.copyOf(batch), count - batch.size() + 1);
         }
         return count;
     }

@@ -4,11 +4,16 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import dev.sparktune.arch.Llama;
+import dev.sparktune.arch.PretrainedModel;
+import dev.sparktune.peft.Lora;
+import dev.sparktune.peft.PeftFormat;
+import dev.sparktune.peft.PeftModel;
 import dev.sparktune.arch.ModelDirectory;
 import dev.sparktune.arch.TinyModels;
 import dev.sparktune.generate.GenerationConfig;
@@ -26,7 +31,9 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.function.Function;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -151,6 +158,38 @@ class GenerateCommandTest {
         assertEquals(first.stdout(), again.stdout());
         Run greedy = sparktune(stdin(PROMPTS), "generate", "--model", model.toString(), "--max-new-tokens", "8");
         assertNotEquals(greedy.stdout(), first.stdout(), "the premise: sampling at temperature 1.5 is not greedy");
+    }
+
+    @Test
+    void anAdapterChangesTheCompletionsAsTheGeneratePackageGivesThem() {
+        Path adapter = dir.resolve("lora");
+        try (NDManager manager = NDManager.newBaseManager()) {
+            PretrainedModel base = ModelDirectory.open(model).load(manager, DataType.FLOAT32);
+            Lora lora = new Lora(4, 16, 0, List.of("q_proj", "v_proj"), false, false, List.of());
+            // lora_B starts at zero (no effect); a trained adapter's is not
+            Map<String, NDArray> trained = new LinkedHashMap<>();
+            PeftModel.apply(base, lora, manager, 1).trainableTensors().forEach((name, t) -> trained.put(name,
+                    name.contains("lora_B") ? manager.randomNormal(0, 0.5f, t.getShape(), DataType.FLOAT32) : t));
+            PeftFormat.save(PeftModel.withTensors(base, lora, trained), adapter, model.toString());
+        }
+        List<String> expected = new ArrayList<>();
+        try (NDManager manager = NDManager.newBaseManager(); Tokenizer tokenizer = Tokenizer.load(model)) {
+            PretrainedModel base = ModelDirectory.open(model).load(manager, DataType.FLOAT32);
+            Llama adapted = (Llama) PeftFormat.load(adapter, base, manager).model(false);
+            Generator generator = new Generator(adapted, 0, ids -> tokenizer.decode(ids, true));
+            for (String prompt : PROMPTS) {
+                expected.add(generator.generate(manager, List.of(tokenizer.encode(prompt)),
+                        GenerationConfig.greedy(NEW_TOKENS)).get(0).text());
+            }
+        }
+        assertNotEquals(greedyInProcess(t -> PROMPTS.stream().map(t::encode).toList(),
+                GenerationConfig.greedy(NEW_TOKENS)), expected, "the premise: the adapter changes the completions");
+
+        Run run = sparktune(stdin(PROMPTS), "generate", "--model", model.toString(), "--adapter", adapter.toString(),
+                "--max-new-tokens", String.valueOf(NEW_TOKENS));
+
+        assertEquals(0, run.exitCode(), run.stderr());
+        assertEquals(expected, run.lines());
     }
 
     @Test
