@@ -2,6 +2,7 @@ package dev.sparktune.peft;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
@@ -114,6 +115,10 @@ public final class PeftFormat {
         try (SafetensorsFile file = SafetensorsFile.open(dir.resolve(WEIGHTS_FILE))) {
             raw = file.loadAll(manager);
         }
+        // an adapter trained in another precision (a float64 test run, a float16 one) applies to this base in its dtype
+        DataType dtype = base.weights().get(base.layout().embeddings() + ".weight").getDataType();
+        raw.replaceAll((name, tensor) -> tensor.getDataType() == dtype || !tensor.getDataType().isFloating() ? tensor
+                : tensor.toType(dtype, false));
         ModelLayout layout = base.layout();
         Map<String, NDArray> tensors = new LinkedHashMap<>();
         Method method;
