@@ -111,14 +111,13 @@ public final class PeftFormat {
     public static PeftModel load(Path dir, PretrainedModel base, NDManager manager) {
         JsonObject config = readConfig(dir.resolve(CONFIG_FILE));
         String type = config.has("peft_type") ? config.get("peft_type").getAsString() : "(missing)";
-        SortedMap<String, NDArray> raw;
-        try (SafetensorsFile file = SafetensorsFile.open(dir.resolve(WEIGHTS_FILE))) {
-            raw = file.loadAll(manager);
-        }
         // an adapter trained in another precision (a float64 test run, a float16 one) applies to this base in its dtype
         DataType dtype = base.weights().get(base.layout().embeddings() + ".weight").getDataType();
-        raw.replaceAll((name, tensor) -> tensor.getDataType() == dtype || !tensor.getDataType().isFloating() ? tensor
-                : tensor.toType(dtype, false));
+        SortedMap<String, NDArray> raw = new TreeMap<>();
+        try (SafetensorsFile file = SafetensorsFile.open(dir.resolve(WEIGHTS_FILE))) {
+            file.loadAll(manager).forEach((name, tensor) -> raw.put(name, tensor.getDataType() == dtype
+                    || !tensor.getDataType().isFloating() ? tensor : tensor.toType(dtype, false)));
+        }
         ModelLayout layout = base.layout();
         Map<String, NDArray> tensors = new LinkedHashMap<>();
         Method method;

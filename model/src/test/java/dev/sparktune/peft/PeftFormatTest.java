@@ -157,6 +157,21 @@ class PeftFormatTest {
     }
 
     @Test
+    void anAdapterTrainedInFloat64LoadsOntoAFloat32BaseInFloat32() {
+        PeftModel trained = PeftModel.apply(TinyBases.base("bert", manager, DataType.FLOAT64),
+                new Lora(4, 8, 0, List.of("all"), false, false, List.of()), manager, 2);
+        perturb(trained);
+        PeftFormat.save(trained, dir, "base");
+
+        PeftModel loaded = PeftFormat.load(dir, TinyBases.base("bert", manager, DataType.FLOAT32), manager);
+
+        loaded.trainableTensors().values().forEach(t -> assertEquals(DataType.FLOAT32, t.getDataType()));
+        NDArray expected = Forward.run(trained.model(false), manager).toType(DataType.FLOAT32, false);
+        NDArray actual = Forward.run(loaded.model(false), manager);
+        assertTrue(expected.sub(actual).abs().max().getFloat() <= 1e-5, "outputs of the float32 load differ");
+    }
+
+    @Test
     void mergedExportIsAPlainHuggingFaceFolderWithTheAdaptedOutputs() {
         Path source = TinyModels.writeRandom(dir.resolve("base"),
                 TinyModels.llamaJson("llama", 4, 2, false, ""), 3);
