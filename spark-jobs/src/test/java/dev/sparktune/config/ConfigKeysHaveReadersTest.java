@@ -121,14 +121,14 @@ class ConfigKeysHaveReadersTest {
             Map.entry("dist.allow_unencrypted_ring", "spark-jobs/src/main/java/dev/sparktune/training/ClusterPreflight.java"),
             Map.entry("eval.per_device_eval_batch_size", "model/src/main/java/dev/sparktune/train/Validation.java"),
             Map.entry("eval.eval_steps", "model/src/main/java/dev/sparktune/train/Validation.java"),
-            Map.entry("eval.metrics", "model/src/main/java/dev/sparktune/train/Validation.java"));
+            Map.entry("eval.metrics", "model/src/main/java/dev/sparktune/train/Validation.java"),
+            Map.entry("export.export_dir", "spark-jobs/src/main/java/dev/sparktune/cli/ExportCommand.java"),
+            Map.entry("export.export_size", "spark-jobs/src/main/java/dev/sparktune/cli/ExportCommand.java"));
 
     /** Keys the reference documents as not built yet, each with a value the loader must refuse. */
     private static final Map<String, String> NOT_BUILT = Map.of(
             "dist.allgather_bucket_size", "1000",
             "dist.overlap_comm", "true",
-            "export.export_dir", "out/merged",
-            "export.export_size", "2",
             "export.export_quantization_bit", "8");
 
     @Test
