@@ -57,16 +57,13 @@ public record TrainingInputs(List<Task> tasks, List<Task> validation, TaskMix mi
      */
     static TrainingInputs read(JobConfig job, Configuration conf, Map<String, String> datasetTasks) {
         String path = job.data().tokenizedPath();
-        List<Task> tasks = tasks(conf, path, job.method().stage(), "data.tokenized_path");
+        List<Task> tasks = tasks(job, conf, path, true);
         if (tasks.isEmpty()) {
             throw new IllegalArgumentException(path + " holds no tokenized rows (data.tokenized_path): run"
                     + " `sparktune prep` with model.model_name_or_path and data.tokenized_path set first");
         }
-        for (Task task : tasks) {
-            checkShares(job, conf, task);
-        }
         String validationPath = new Path(path, TokenizeStage.VALIDATION_DIR).toString();
-        List<Task> validation = tasks(conf, validationPath, job.method().stage(), "the validation split");
+        List<Task> validation = tasks(job, conf, validationPath, false);
         List<String> trained = tasks.stream().map(Task::name).toList();
         for (Task v : validation) {
             if (v.labels() != null && !trained.contains(v.name())) {
@@ -78,8 +75,12 @@ public record TrainingInputs(List<Task> tasks, List<Task> validation, TaskMix mi
         return new TrainingInputs(tasks, validation, mix(job, trained, datasetTasks));
     }
 
-    /** The tasks of one split; classification tasks (stage cls) must carry their labels file. */
-    private static List<Task> tasks(Configuration conf, String folder, String stage, String what) {
+    /**
+     * The tasks of one split; classification tasks (stage cls) must carry their labels file, and each training task
+     * must give every rank a micro-batch.
+     */
+    private static List<Task> tasks(JobConfig job, Configuration conf, String folder, boolean training) {
+        String stage = job.method().stage();
         List<Task> tasks = new ArrayList<>();
         SortedMap<String, String> folders = TokenizedParquet.taskFolders(conf, folder);
         for (Map.Entry<String, String> e : folders.entrySet()) {
@@ -107,19 +108,22 @@ public record TrainingInputs(List<Task> tasks, List<Task> validation, TaskMix mi
                 throw new IllegalArgumentException(e.getValue() + ": task '" + name + "' is a classification task ("
                         + LabelsFile.NAME + "), but method.stage is " + stage + "; set method.stage: cls");
             }
-            tasks.add(new Task(name, e.getValue(), labels));
+            Task task = new Task(name, e.getValue(), labels);
+            if (training) {
+                checkShares(job, task, TrainingData.of(conf, groups));
+            }
+            tasks.add(task);
         }
         return tasks;
     }
 
     /**
      * Every rank must get at least one micro-batch of each task's rows from its share of whole row groups; checked
-     * from the Parquet footers alone.
+     * from the row groups already listed from the Parquet footers.
      */
-    private static void checkShares(JobConfig job, Configuration conf, Task task) {
+    private static void checkShares(JobConfig job, Task task, TrainingData data) {
         int world = job.dist().worldSize();
         int perRank = job.train().perDeviceTrainBatchSize();
-        TrainingData data = TrainingData.open(conf, task.folder());
         long smallest = data.shards(job.train().seed(), 0, world).stream().mapToLong(TrainingData::rows).min()
                 .orElse(0);
         if (smallest < perRank) {
