@@ -20,7 +20,7 @@ import java.util.Set;
 public final class ConfigLoader {
 
     /** The sections of a job YAML, in the order they are printed. */
-    public static final List<String> SECTIONS = List.of("data", "model", "method", "train", "dist", "eval", "export");
+    public static final List<String> SECTIONS = List.of("data", "model", "method", "train", "dist", "eval", "export", "generation");
 
     private static final String OVERRIDE = "--set";
 
@@ -63,7 +63,8 @@ public final class ConfigLoader {
                 TrainConfig.read(sections.get("train")),
                 DistConfig.read(sections.get("dist")),
                 EvalConfig.read(sections.get("eval")),
-                ExportConfig.read(sections.get("export")));
+                ExportConfig.read(sections.get("export")),
+                GeneratingConfig.read(sections.get("generation")));
 
         Map<String, Set<String>> keysBySection = new LinkedHashMap<>();
         sections.forEach((name, s) -> keysBySection.put(name, new LinkedHashSet<>(s.resolved().keySet())));

@@ -1,6 +1,6 @@
 package dev.sparktune.config;
 
-/** One job's whole configuration: the seven sections of the job YAML (DESIGN.md §6). */
+/** One job's whole configuration: the eight sections of the job YAML (DESIGN.md §6). */
 public record JobConfig(
         DataConfig data,
         ModelConfig model,
@@ -8,5 +8,6 @@ public record JobConfig(
         TrainConfig train,
         DistConfig dist,
         EvalConfig eval,
-        ExportConfig export) {
+        ExportConfig export,
+        GeneratingConfig generation) {
 }

@@ -2,17 +2,15 @@ package dev.sparktune.cli;
 
 import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
-import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
-import com.google.gson.JsonParser;
 import dev.sparktune.arch.Llama;
 import dev.sparktune.arch.ModelFormatException;
 import dev.sparktune.generate.GenerationConfig;
 import dev.sparktune.generate.Generator;
+import dev.sparktune.generate.StopTokens;
 import dev.sparktune.tokenize.ChatMessage;
 import dev.sparktune.tokenize.ChatTemplate;
 import dev.sparktune.tokenize.ChatTemplateException;
-import dev.sparktune.tokenize.SpecialToken;
 import dev.sparktune.tokenize.Tokenizer;
 import dev.sparktune.tokenize.TokenizerException;
 import java.io.BufferedReader;
@@ -21,12 +19,9 @@ import java.io.InputStreamReader;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Set;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -106,7 +101,7 @@ final class GenerateCommand implements Callable<Integer> {
                 Tokenizer tokenizer = loaded.tokenizer();
                 ChatTemplate template = chat ? ChatTemplate.forModel(loaded.dir(), null) : null;
                 GenerationConfig config = config(tokenizer, loaded.dir());
-                Generator generator = new Generator(llama, padTokenId(tokenizer), ids -> tokenizer.decode(ids, true));
+                Generator generator = new Generator(llama, StopTokens.padTokenId(tokenizer), ids -> tokenizer.decode(ids, true));
                 BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
                 LineBatches.forEach(in, batchSize, (prompts, firstLine) -> {
                     List<long[]> ids = new ArrayList<>(prompts.size());
@@ -146,43 +141,8 @@ final class GenerateCommand implements Callable<Integer> {
 
     private GenerationConfig config(Tokenizer tokenizer, Path modelDir) {
         GenerationConfig greedy = GenerationConfig.greedy(maxNewTokens)
-                .withStops(stopTokenIds(tokenizer, modelDir), stops);
+                .withStops(StopTokens.of(tokenizer, modelDir), stops);
         return temperature == 0 ? greedy : greedy.sampling(temperature, topK == null ? 0 : topK,
                 topP == null ? 1.0 : topP, seed == null ? 0 : seed);
-    }
-
-    /** Padding is masked out, so any id works; the tokenizer's pad (else eos, else 0) keeps it a real token. */
-    static long padTokenId(Tokenizer tokenizer) {
-        return tokenizer.specialTokens().padToken()
-                .or(() -> tokenizer.specialTokens().eosToken())
-                .map(SpecialToken::id).orElse(0L);
-    }
-
-    /**
-     * The ids that end a completion, as Hugging Face's {@code generate} takes them: {@code eos_token_id} of
-     * {@code generation_config.json} (a number or a list) if the folder has one, and the tokenizer's eos token.
-     */
-    static Set<Long> stopTokenIds(Tokenizer tokenizer, Path modelDir) {
-        Set<Long> ids = new LinkedHashSet<>();
-        tokenizer.specialTokens().eosToken().ifPresent(t -> ids.add(t.id()));
-        Path file = modelDir.resolve("generation_config.json");
-        if (Files.isRegularFile(file)) {
-            try {
-                JsonObject config = JsonParser.parseString(Files.readString(file, StandardCharsets.UTF_8))
-                        .getAsJsonObject();
-                JsonElement eos = config.get("eos_token_id");
-                if (eos != null && eos.isJsonArray()) {
-                    eos.getAsJsonArray().forEach(id -> ids.add(id.getAsLong()));
-                } else if (eos != null && !eos.isJsonNull()) {
-                    ids.add(eos.getAsLong());
-                }
-            } catch (IOException e) {
-                throw new UncheckedIOException(file + ": cannot read", e);
-            } catch (RuntimeException e) {
-                throw new IllegalArgumentException(file + ": eos_token_id should be a token id or a list of them ("
-                        + e.getMessage() + ")", e);
-            }
-        }
-        return ids;
     }
 }

@@ -5,15 +5,14 @@ import dev.sparktune.eval.Bleu;
 import dev.sparktune.eval.ChrF;
 import dev.sparktune.eval.Classification;
 import dev.sparktune.eval.Rouge;
+import dev.sparktune.eval.TaskMetrics;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -87,9 +86,9 @@ final class MetricsCommand implements Callable<Integer> {
         }
         Object result = switch (metric) {
             case accuracy, f1 -> Classification.report(references.get(0), hypotheses).toDict();
-            case bleu -> bleu(Bleu.corpus().corpusScore(hypotheses, references));
-            case chrf -> chrf(ChrF.defaults().corpusScore(hypotheses, references));
-            case rouge -> rouge(new Rouge(stemmer).corpusMean(hypotheses, references));
+            case bleu -> TaskMetrics.bleu(Bleu.corpus().corpusScore(hypotheses, references));
+            case chrf -> TaskMetrics.chrf(ChrF.defaults().corpusScore(hypotheses, references));
+            case rouge -> TaskMetrics.rouge(new Rouge(stemmer).corpusMean(hypotheses, references));
         };
         PrintWriter out = spec.commandLine().getOut();
         out.println(new GsonBuilder().setPrettyPrinting().serializeSpecialFloatingPointValues().create().toJson(result));
@@ -103,43 +102,5 @@ final class MetricsCommand implements Callable<Integer> {
         } catch (IOException e) {
             throw new IOException(file + " (" + e.getClass().getSimpleName() + ")", e);
         }
-    }
-
-    /** The fields of sacreBLEU's {@code BLEUScore}. */
-    private static Map<String, Object> bleu(Bleu.Score s) {
-        Map<String, Object> json = new LinkedHashMap<>();
-        json.put("name", "BLEU");
-        json.put("score", s.score());
-        json.put("counts", s.counts());
-        json.put("totals", s.totals());
-        json.put("precisions", s.precisions());
-        json.put("bp", s.bp());
-        json.put("sys_len", s.sysLen());
-        json.put("ref_len", s.refLen());
-        json.put("ratio", s.ratio());
-        return json;
-    }
-
-    /** The fields of sacreBLEU's {@code CHRFScore}. */
-    private static Map<String, Object> chrf(ChrF.Score s) {
-        Map<String, Object> json = new LinkedHashMap<>();
-        json.put("name", s.name());
-        json.put("score", s.score());
-        json.put("char_order", s.charOrder());
-        json.put("word_order", s.wordOrder());
-        json.put("beta", s.beta());
-        return json;
-    }
-
-    private static Map<String, Object> rouge(Map<String, Rouge.Score> scores) {
-        Map<String, Object> json = new LinkedHashMap<>();
-        scores.forEach((type, s) -> {
-            Map<String, Object> entry = new LinkedHashMap<>();
-            entry.put("precision", s.precision());
-            entry.put("recall", s.recall());
-            entry.put("fmeasure", s.fmeasure());
-            json.put(type, entry);
-        });
-        return json;
     }
 }

@@ -24,15 +24,18 @@ final class BatchScorer {
     private BatchScorer() {
     }
 
-    /** Token ids of each text with the model's special tokens, cut to the tokenizer's model_max_length. */
-    static List<long[]> encode(Tokenizer tokenizer, List<String> texts, boolean classifier) {
+    /**
+     * Token ids of each text with the model's special tokens; a classifier's are cut to {@code maxLength} tokens
+     * (0: the tokenizer's model_max_length), as the tokenize stage cuts them to data.cutoff_len.
+     */
+    static List<long[]> encode(Tokenizer tokenizer, List<String> texts, boolean classifier, int maxLength) {
         List<long[]> out = new ArrayList<>(texts.size());
         if (!classifier) {
             // a language model's loss is over the whole text: never truncated
             texts.forEach(t -> out.add(tokenizer.encode(t)));
             return out;
         }
-        EncodedBatch batch = tokenizer.encodeBatch(texts);
+        EncodedBatch batch = maxLength > 0 ? tokenizer.encodeBatch(texts, maxLength) : tokenizer.encodeBatch(texts);
         for (int i = 0; i < batch.size(); i++) {
             long[] ids = batch.inputIds()[i];
             long[] keep = batch.attentionMask()[i];

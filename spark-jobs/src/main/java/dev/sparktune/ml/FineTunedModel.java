@@ -1,6 +1,7 @@
 package dev.sparktune.ml;
 
 import dev.sparktune.arch.ModelDirectory;
+import dev.sparktune.config.GeneratingConfig;
 import dev.sparktune.io.HadoopFiles;
 import dev.sparktune.io.LabelsFile;
 import dev.sparktune.io.TokenizedParquet;
@@ -14,10 +15,14 @@ import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.ml.Model;
+import org.apache.spark.ml.param.BooleanParam;
+import org.apache.spark.ml.param.DoubleParam;
 import org.apache.spark.ml.param.IntParam;
+import org.apache.spark.ml.param.LongParam;
 import org.apache.spark.ml.param.Param;
 import org.apache.spark.ml.param.ParamMap;
 import org.apache.spark.ml.param.ParamValidators;
+import org.apache.spark.ml.param.StringArrayParam;
 import org.apache.spark.ml.util.Identifiable$;
 import org.apache.spark.ml.util.MLReader;
 import org.apache.spark.ml.util.MLWritable;
@@ -48,6 +53,14 @@ import org.apache.spark.sql.types.StructType;
  * those whose {@code labels} entry is not -100 when a labels column is present) and
  * {@code perplexity} = exp(loss). A null or empty input gives null outputs.
  *
+ * <p>Generation: with {@code maxNewTokens > 0} a causal LM also writes {@code generatedText}, the completion of each
+ * row's prompt, batched on the executors through the KV cache with Hugging Face {@code generate()}'s settings
+ * ({@code doSample}, {@code temperature}, {@code topK}, {@code topP}, {@code repetitionPenalty}, {@code stopStrings};
+ * {@link #setGeneration} takes them from a job's {@code generation} section). The prompt is the {@code messagesCol}
+ * conversation (array&lt;struct&lt;role, content&gt;&gt;, OpenAI's shape) rendered through the chat template with
+ * the assistant's cue, when the DataFrame has that column; else the token ids or text as they are. Greedy decoding is
+ * deterministic; sampled text depends on how rows fall into batches.
+ *
  * <pre>
  * FineTunedModel model = new FineTunedModel()
  *         .setModelPath("hdfs:///models/all-MiniLM-L6-v2").setAdapterPath("hdfs:///runs/7/adapter");
@@ -72,6 +85,18 @@ public final class FineTunedModel extends Model<FineTunedModel> implements MLWri
     private final Param<String> predictedLabelCol;
     private final Param<String> lossCol;
     private final Param<String> perplexityCol;
+    private final Param<String> messagesCol;
+    private final Param<String> generatedTextCol;
+    private final IntParam maxLength;
+    private final IntParam maxNewTokens;
+    private final BooleanParam doSample;
+    private final DoubleParam temperature;
+    private final IntParam topK;
+    private final DoubleParam topP;
+    private final DoubleParam repetitionPenalty;
+    private final StringArrayParam stopStrings;
+    private final LongParam seed;
+    private final Param<String> chatTemplate;
 
     /** Model kind of the last modelPath read on the driver; not shipped anywhere. */
     private transient String kindOf;
@@ -101,6 +126,28 @@ public final class FineTunedModel extends Model<FineTunedModel> implements MLWri
                 + " (config.json's id2label, else LABEL_<index>)");
         lossCol = new Param<>(this, "lossCol", "causal LM output: mean token cross-entropy of the row");
         perplexityCol = new Param<>(this, "perplexityCol", "causal LM output: exp(loss)");
+        messagesCol = new Param<>(this, "messagesCol", "causal LM generation: a conversation"
+                + " (array<struct<role,content>>) completed as the next assistant turn through the chat template;"
+                + " used instead of the text or token-id column as the prompt when the DataFrame has it");
+        generatedTextCol = new Param<>(this, "generatedTextCol", "causal LM output when maxNewTokens > 0: the"
+                + " completion of the row's prompt");
+        maxLength = new IntParam(this, "maxLength", "classifier: input tokens kept per text (data.cutoff_len);"
+                + " 0 = the tokenizer's model_max_length", ParamValidators.gtEq(0));
+        maxNewTokens = new IntParam(this, "maxNewTokens", "causal LM: generate at most this many tokens per row"
+                + " into generatedTextCol; 0 = no generation", ParamValidators.gtEq(0));
+        doSample = new BooleanParam(this, "doSample", "generation: sample (true) or greedy (false)");
+        temperature = new DoubleParam(this, "temperature", "sampling: logits are divided by this (> 0)",
+                ParamValidators.gt(0));
+        topK = new IntParam(this, "topK", "sampling: keep the k most likely tokens; 0 = all", ParamValidators.gtEq(0));
+        topP = new DoubleParam(this, "topP", "sampling: keep the most likely tokens up to this probability, (0, 1]",
+                ParamValidators.inRange(0, 1, false, true));
+        repetitionPenalty = new DoubleParam(this, "repetitionPenalty", "generation: CTRL's penalty on tokens already"
+                + " in the sequence; 1 = none", ParamValidators.gt(0));
+        stopStrings = new StringArrayParam(this, "stopStrings", "generation: a completion ends where its text"
+                + " contains one of these, cut before it");
+        seed = new LongParam(this, "seed", "sampling: seed of each batch's draws");
+        chatTemplate = new Param<>(this, "chatTemplate", "generation from messagesCol: a built-in chat template"
+                + " (chatml, llama3, alpaca); unset = the model's own");
         setDefault(inputCol, "text");
         setDefault(inputIdsCol, TokenizedParquet.INPUT_IDS);
         setDefault(labelsCol, TokenizedParquet.LABELS);
@@ -111,6 +158,17 @@ public final class FineTunedModel extends Model<FineTunedModel> implements MLWri
         setDefault(predictedLabelCol, "predictedLabel");
         setDefault(lossCol, "loss");
         setDefault(perplexityCol, "perplexity");
+        setDefault(messagesCol, "messages");
+        setDefault(generatedTextCol, "generatedText");
+        setDefault(maxLength, 0);
+        setDefault(maxNewTokens, 0);
+        setDefault(doSample, false);
+        setDefault(temperature, 1.0);
+        setDefault(topK, 50);
+        setDefault(topP, 1.0);
+        setDefault(repetitionPenalty, 1.0);
+        setDefault(stopStrings, new String[0]);
+        setDefault(seed, 0L);
     }
 
     /** The model of a model folder and, if {@code adapterPath} is not null, an adapter folder. */
@@ -174,6 +232,54 @@ public final class FineTunedModel extends Model<FineTunedModel> implements MLWri
         return perplexityCol;
     }
 
+    public Param<String> messagesCol() {
+        return messagesCol;
+    }
+
+    public Param<String> generatedTextCol() {
+        return generatedTextCol;
+    }
+
+    public IntParam maxLength() {
+        return maxLength;
+    }
+
+    public IntParam maxNewTokens() {
+        return maxNewTokens;
+    }
+
+    public BooleanParam doSample() {
+        return doSample;
+    }
+
+    public DoubleParam temperature() {
+        return temperature;
+    }
+
+    public IntParam topK() {
+        return topK;
+    }
+
+    public DoubleParam topP() {
+        return topP;
+    }
+
+    public DoubleParam repetitionPenalty() {
+        return repetitionPenalty;
+    }
+
+    public StringArrayParam stopStrings() {
+        return stopStrings;
+    }
+
+    public LongParam seed() {
+        return seed;
+    }
+
+    public Param<String> chatTemplate() {
+        return chatTemplate;
+    }
+
     public String getModelPath() {
         return isDefined(modelPath) ? getOrDefault(modelPath) : null;
     }
@@ -221,6 +327,39 @@ public final class FineTunedModel extends Model<FineTunedModel> implements MLWri
 
     public String getPerplexityCol() {
         return getOrDefault(perplexityCol);
+    }
+
+    public String getMessagesCol() {
+        return getOrDefault(messagesCol);
+    }
+
+    public String getGeneratedTextCol() {
+        return getOrDefault(generatedTextCol);
+    }
+
+    public int getMaxLength() {
+        return (Integer) getOrDefault(maxLength);
+    }
+
+    public int getMaxNewTokens() {
+        return (Integer) getOrDefault(maxNewTokens);
+    }
+
+    /** The chat template name, or null for the model's own. */
+    public String getChatTemplate() {
+        return isDefined(chatTemplate) ? getOrDefault(chatTemplate) : null;
+    }
+
+    /** The generation settings of the params, or null when maxNewTokens is 0 (no generation). */
+    public GeneratingConfig getGeneration() {
+        int tokens = getMaxNewTokens();
+        return tokens == 0 ? null : new GeneratingConfig(tokens, (Boolean) getOrDefault(doSample),
+                (Double) getOrDefault(temperature), (Integer) getOrDefault(topK), (Double) getOrDefault(topP),
+                (Double) getOrDefault(repetitionPenalty), List.of(getOrDefault(stopStrings)));
+    }
+
+    public long getSeed() {
+        return (Long) getOrDefault(seed);
     }
 
     public FineTunedModel setModelPath(String value) {
@@ -288,6 +427,79 @@ public final class FineTunedModel extends Model<FineTunedModel> implements MLWri
         return this;
     }
 
+    public FineTunedModel setMessagesCol(String value) {
+        set(messagesCol, value);
+        return this;
+    }
+
+    public FineTunedModel setGeneratedTextCol(String value) {
+        set(generatedTextCol, value);
+        return this;
+    }
+
+    public FineTunedModel setMaxLength(int value) {
+        set(maxLength, value);
+        return this;
+    }
+
+    public FineTunedModel setMaxNewTokens(int value) {
+        set(maxNewTokens, value);
+        return this;
+    }
+
+    public FineTunedModel setDoSample(boolean value) {
+        set(doSample, value);
+        return this;
+    }
+
+    public FineTunedModel setTemperature(double value) {
+        set(temperature, value);
+        return this;
+    }
+
+    public FineTunedModel setTopK(int value) {
+        set(topK, value);
+        return this;
+    }
+
+    public FineTunedModel setTopP(double value) {
+        set(topP, value);
+        return this;
+    }
+
+    public FineTunedModel setRepetitionPenalty(double value) {
+        set(repetitionPenalty, value);
+        return this;
+    }
+
+    public FineTunedModel setStopStrings(String[] value) {
+        set(stopStrings, value);
+        return this;
+    }
+
+    public FineTunedModel setSeed(long value) {
+        set(seed, value);
+        return this;
+    }
+
+    /** Sets a built-in chat template by name; null means the model's own. */
+    public FineTunedModel setChatTemplate(String value) {
+        if (value == null) {
+            clear(chatTemplate);
+        } else {
+            set(chatTemplate, value);
+        }
+        return this;
+    }
+
+    /** Every generation param from a job's {@code generation} section, sampling seeded by {@code seed}. */
+    public FineTunedModel setGeneration(GeneratingConfig generation, long seed) {
+        return setMaxNewTokens(generation.maxNewTokens()).setDoSample(generation.doSample())
+                .setTemperature(generation.temperature()).setTopK(generation.topK()).setTopP(generation.topP())
+                .setRepetitionPenalty(generation.repetitionPenalty())
+                .setStopStrings(generation.stop().toArray(String[]::new)).setSeed(seed);
+    }
+
     // ---- Transformer
 
     @Override
@@ -312,8 +524,10 @@ public final class FineTunedModel extends Model<FineTunedModel> implements MLWri
         ModelKind k = kind(spark.sparkContext().hadoopConfiguration());
         ModelFiles files = ModelFiles.resolve(getModelPath(), getAdapterPath(), spark);
         List<String> labels = k == ModelKind.CLASSIFIER ? labelNames(spark.sparkContext().hadoopConfiguration()) : null;
-        return dataset.toDF().mapPartitions(
-                new ScorePartition(files, k, columns(dataset.schema(), k), getBatchSize(), labels), Encoders.row(out));
+        ScorePartition.Settings settings = new ScorePartition.Settings(getBatchSize(), getMaxLength(),
+                k == ModelKind.CAUSAL_LM ? getGeneration() : null, getChatTemplate(), getSeed(), labels);
+        return dataset.toDF().mapPartitions(new ScorePartition(files, k, columns(dataset.schema(), k), settings),
+                Encoders.row(out));
     }
 
     @Override
@@ -383,6 +597,10 @@ public final class FineTunedModel extends Model<FineTunedModel> implements MLWri
     /** The input columns this schema offers the model, checked. */
     private ScorePartition.Columns columns(StructType schema, ModelKind k) {
         List<String> names = Arrays.asList(schema.fieldNames());
+        int messages = -1;
+        if (k == ModelKind.CAUSAL_LM && getMaxNewTokens() > 0 && names.contains(getMessagesCol())) {
+            messages = requireMessages(schema, getMessagesCol());
+        }
         String ids = getInputIdsCol();
         if (names.contains(ids)) {
             requireTokenIds(schema, ids);
@@ -394,9 +612,12 @@ public final class FineTunedModel extends Model<FineTunedModel> implements MLWri
             if (k == ModelKind.CAUSAL_LM && names.contains(getSegmentIdsCol())) {
                 segments = requireTokenIds(schema, getSegmentIdsCol());
             }
-            return new ScorePartition.Columns(getInputCol(), -1, schema.fieldIndex(ids), labels, segments);
+            return new ScorePartition.Columns(getInputCol(), -1, schema.fieldIndex(ids), labels, segments, messages);
         }
         String text = getInputCol();
+        if (!names.contains(text) && messages >= 0) {
+            return new ScorePartition.Columns(text, -1, -1, -1, -1, messages);
+        }
         if (!names.contains(text)) {
             throw new IllegalArgumentException("FineTunedModel: input column '" + text + "' is not in the DataFrame"
                     + " (nor a token-id column '" + ids + "'); its columns are " + names + ". Set inputCol to the"
@@ -407,7 +628,21 @@ public final class FineTunedModel extends Model<FineTunedModel> implements MLWri
             throw new IllegalArgumentException("FineTunedModel: input column '" + text + "' should be a string, got "
                     + type.simpleString());
         }
-        return new ScorePartition.Columns(text, schema.fieldIndex(text), -1, -1, -1);
+        return new ScorePartition.Columns(text, schema.fieldIndex(text), -1, -1, -1, messages);
+    }
+
+    /** A conversation column: array of structs with string fields role and content, as OpenAI's messages. */
+    private static int requireMessages(StructType schema, String column) {
+        DataType type = schema.apply(column).dataType();
+        boolean turns = type instanceof ArrayType a && a.elementType() instanceof StructType turn
+                && Arrays.asList(turn.fieldNames()).containsAll(List.of("role", "content"))
+                && turn.apply("role").dataType().equals(DataTypes.StringType)
+                && turn.apply("content").dataType().equals(DataTypes.StringType);
+        if (!turns) {
+            throw new IllegalArgumentException("FineTunedModel: column '" + column + "' should be"
+                    + " array<struct<role:string,content:string>> (a conversation), got " + type.simpleString());
+        }
+        return schema.fieldIndex(column);
     }
 
     private static int requireTokenIds(StructType schema, String column) {

@@ -2,6 +2,7 @@ package dev.sparktune.ml;
 
 import dev.sparktune.arch.ModelDirectory;
 import java.util.List;
+import java.util.stream.Stream;
 import org.apache.spark.ml.linalg.SQLDataTypes;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructField;
@@ -13,7 +14,10 @@ enum ModelKind {
      * {@code predictedLabel}.
      */
     CLASSIFIER,
-    /** A Llama-family decoder: per-row {@code loss} and {@code perplexity} of its tokens. */
+    /**
+     * A Llama-family decoder: per-row {@code loss} and {@code perplexity} of its tokens, and with generation on
+     * ({@code maxNewTokens > 0}) {@code generatedText}.
+     */
     CAUSAL_LM;
 
     static ModelKind of(ModelDirectory dir) {
@@ -26,12 +30,19 @@ enum ModelKind {
                 ? List.of(DataTypes.createStructField(m.getPredictionCol(), DataTypes.DoubleType, true),
                         DataTypes.createStructField(m.getProbabilityCol(), SQLDataTypes.VectorType(), true),
                         DataTypes.createStructField(m.getPredictedLabelCol(), DataTypes.StringType, true))
-                : List.of(DataTypes.createStructField(m.getLossCol(), DataTypes.DoubleType, true),
-                        DataTypes.createStructField(m.getPerplexityCol(), DataTypes.DoubleType, true));
+                : m.getMaxNewTokens() == 0 ? causalLm(m)
+                : Stream.concat(causalLm(m).stream(),
+                        Stream.of(DataTypes.createStructField(m.getGeneratedTextCol(), DataTypes.StringType, true)))
+                        .toList();
+    }
+
+    private static List<StructField> causalLm(FineTunedModel m) {
+        return List.of(DataTypes.createStructField(m.getLossCol(), DataTypes.DoubleType, true),
+                DataTypes.createStructField(m.getPerplexityCol(), DataTypes.DoubleType, true));
     }
 
     /** How many columns {@link #outputFields} appends. */
-    int outputCount() {
-        return this == CLASSIFIER ? 3 : 2;
+    int outputCount(boolean generates) {
+        return this == CLASSIFIER ? 3 : generates ? 3 : 2;
     }
 }

@@ -2,8 +2,16 @@ package dev.sparktune.ml;
 
 import dev.sparktune.arch.Bert;
 import dev.sparktune.arch.Llama;
+import dev.sparktune.config.GeneratingConfig;
+import dev.sparktune.generate.GenerationConfig;
+import dev.sparktune.generate.Generator;
+import dev.sparktune.generate.StopTokens;
 import dev.sparktune.io.LabelsFile;
 import dev.sparktune.io.TokenizedRow;
+import dev.sparktune.tokenize.ChatMessage;
+import dev.sparktune.tokenize.ChatTemplate;
+import dev.sparktune.tokenize.Tokenizer;
+import java.io.Serializable;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -32,23 +40,39 @@ final class ScorePartition implements MapPartitionsFunction<Row, Row> {
      * @param inputIds    the token-id column, or -1
      * @param labels      causal LM: per-token targets (-100 = not scored), or -1 to score the input ids
      * @param segmentIds  causal LM: packed rows' segment ids, or -1
+     * @param messages    causal LM generation: the conversation column, or -1 (the text or ids are the prompt)
      */
-    record Columns(String textColumn, int text, int inputIds, int labels, int segmentIds) implements java.io.Serializable {
+    record Columns(String textColumn, int text, int inputIds, int labels, int segmentIds, int messages)
+            implements Serializable {
+    }
+
+    /**
+     * How to score.
+     *
+     * @param batchSize    rows per forward pass (and per generation batch)
+     * @param maxLength    classifier: tokens kept per text; 0 = the tokenizer's model_max_length
+     * @param generation   causal LM: the decoding settings, or null for no generation
+     * @param chatTemplate a built-in template for the messages column, or null for the model's own
+     * @param seed         seeds sampling
+     * @param labels       a classifier's class names from config.json's id2label, or null when it has none
+     */
+    record Settings(int batchSize, int maxLength, GeneratingConfig generation, String chatTemplate, long seed,
+                    List<String> labels) implements Serializable {
+        Settings {
+            labels = labels == null ? null : List.copyOf(labels);
+        }
     }
 
     private final ModelFiles files;
     private final ModelKind kind;
     private final Columns columns;
-    private final int batchSize;
-    private final List<String> labels;
+    private final Settings settings;
 
-    /** {@code labels}: a classifier's class names from config.json's id2label, or null when it has none. */
-    ScorePartition(ModelFiles files, ModelKind kind, Columns columns, int batchSize, List<String> labels) {
+    ScorePartition(ModelFiles files, ModelKind kind, Columns columns, Settings settings) {
         this.files = files;
         this.kind = kind;
         this.columns = columns;
-        this.batchSize = batchSize;
-        this.labels = labels == null ? null : List.copyOf(labels);
+        this.settings = settings;
     }
 
     @Override
@@ -67,8 +91,8 @@ final class ScorePartition implements MapPartitionsFunction<Row, Row> {
             @Override
             public boolean hasNext() {
                 if (scored.isEmpty() && rows.hasNext()) {
-                    List<Row> batch = new ArrayList<>(batchSize);
-                    while (batch.size() < batchSize && rows.hasNext()) {
+                    List<Row> batch = new ArrayList<>(settings.batchSize());
+                    while (batch.size() < settings.batchSize() && rows.hasNext()) {
                         batch.add(rows.next());
                     }
                     scored.addAll(score(model, batch));
@@ -94,7 +118,7 @@ final class ScorePartition implements MapPartitionsFunction<Row, Row> {
                 present.add(i);
             }
         }
-        Object[][] outputs = new Object[batch.size()][kind.outputCount()];
+        Object[][] outputs = new Object[batch.size()][kind.outputCount(settings.generation() != null)];
         if (!present.isEmpty() && kind == ModelKind.CLASSIFIER) {
             double[][] probabilities = BatchScorer.classProbabilities((Bert) model.model(),
                     present.stream().map(ids::get).toList(), model.manager());
@@ -112,8 +136,12 @@ final class ScorePartition implements MapPartitionsFunction<Row, Row> {
             Double[] losses = BatchScorer.meanTokenLosses((Llama) model.model(), rows, model.manager());
             for (int k = 0; k < present.size(); k++) {
                 Double loss = losses[k];
-                outputs[present.get(k)] = new Object[] {loss, loss == null ? null : Math.exp(loss)};
+                outputs[present.get(k)][0] = loss;
+                outputs[present.get(k)][1] = loss == null ? null : Math.exp(loss);
             }
+        }
+        if (settings.generation() != null) {
+            generate(model, batch, ids, outputs);
         }
         List<Row> out = new ArrayList<>(batch.size());
         for (int i = 0; i < batch.size(); i++) {
@@ -129,11 +157,63 @@ final class ScorePartition implements MapPartitionsFunction<Row, Row> {
     }
 
     /**
+     * Completes each row's prompt into the last output column: the conversation of the messages column through the
+     * chat template with the assistant's cue appended (as {@code sparktune generate --chat}), else the row's token
+     * ids or tokenized text as they are. A row without a prompt gets null.
+     */
+    private void generate(LoadedModel model, List<Row> batch, List<long[]> ids, Object[][] outputs) {
+        Tokenizer tokenizer = model.requireTokenizer(columns.textColumn());
+        List<Integer> rows = new ArrayList<>();
+        List<long[]> prompts = new ArrayList<>();
+        ChatTemplate template = columns.messages() >= 0 ? model.chatTemplate(settings.chatTemplate()) : null;
+        for (int i = 0; i < batch.size(); i++) {
+            long[] prompt;
+            if (template != null) {
+                List<ChatMessage> chat = messages(batch.get(i), columns.messages());
+                prompt = chat == null ? null : tokenizer.encode(template.render(chat, true), false);
+            } else {
+                prompt = ids.get(i);
+            }
+            if (prompt != null && prompt.length > 0) {
+                rows.add(i);
+                prompts.add(prompt);
+            }
+        }
+        if (prompts.isEmpty()) {
+            return;
+        }
+        GenerationConfig config = settings.generation().toGenerationConfig(model.stopTokenIds(), settings.seed());
+        Generator generator = new Generator((Llama) model.model(), StopTokens.padTokenId(tokenizer),
+                tokens -> tokenizer.decode(tokens, true));
+        List<Generator.Output> completions = generator.generate(model.manager(), prompts, config);
+        int last = outputs[0].length - 1;
+        for (int k = 0; k < rows.size(); k++) {
+            outputs[rows.get(k)][last] = completions.get(k).text();
+        }
+    }
+
+    /** The conversation in a row's messages column, or null when it is null or empty. */
+    private static List<ChatMessage> messages(Row row, int column) {
+        if (row.isNullAt(column) || row.getList(column).isEmpty()) {
+            return null;
+        }
+        List<ChatMessage> chat = new ArrayList<>();
+        for (Object turn : row.getList(column)) {
+            Row t = (Row) turn;
+            String role = t.getAs("role");
+            String content = t.getAs("content");
+            chat.add(new ChatMessage(role == null ? "" : role, content == null ? "" : content));
+        }
+        return chat;
+    }
+
+    /**
      * The names of a head's classes: id2label's when it names that many; Hugging Face's default {@code LABEL_<i>} when
      * there is no id2label or it holds only such defaults (a config saved before the head was sized, as
      * {@code PretrainedConfig} writes num_labels 2); otherwise the config contradicts the head, an error.
      */
     private List<String> classNames(int classes, String source) {
+        List<String> labels = settings.labels();
         if (labels != null && labels.size() == classes) {
             return labels;
         }
@@ -151,6 +231,10 @@ final class ScorePartition implements MapPartitionsFunction<Row, Row> {
             batch.forEach(row -> ids.add(longs(row, columns.inputIds())));
             return ids;
         }
+        if (columns.text() < 0) {
+            batch.forEach(row -> ids.add(null));
+            return ids;
+        }
         List<Integer> withText = new ArrayList<>();
         List<String> texts = new ArrayList<>();
         for (int i = 0; i < batch.size(); i++) {
@@ -162,7 +246,7 @@ final class ScorePartition implements MapPartitionsFunction<Row, Row> {
         }
         if (!texts.isEmpty()) {
             List<long[]> encoded = BatchScorer.encode(model.requireTokenizer(columns.textColumn()), texts,
-                    kind == ModelKind.CLASSIFIER);
+                    kind == ModelKind.CLASSIFIER, settings.maxLength());
             for (int k = 0; k < withText.size(); k++) {
                 ids.set(withText.get(k), encoded.get(k));
             }

@@ -9,11 +9,11 @@ import dev.sparktune.arch.PretrainedModel;
 import dev.sparktune.config.JobConfig;
 import dev.sparktune.config.MethodConfig;
 import dev.sparktune.dist.Collective;
+import dev.sparktune.generate.StopTokens;
 import dev.sparktune.io.LabelsFile;
 import dev.sparktune.io.ModelFolderCache;
 import dev.sparktune.peft.Method;
 import dev.sparktune.peft.PeftModel;
-import dev.sparktune.tokenize.SpecialToken;
 import dev.sparktune.tokenize.Tokenizer;
 import dev.sparktune.train.ClassificationLoss;
 import dev.sparktune.train.Objective;
@@ -91,7 +91,7 @@ public final class TrainingRank {
                     : tokenizer.encode(m.promptTuningInitText(), false);
             PeftModel model = PeftModel.apply(base, Method.from(m, promptInit), manager, seed);
             List<TrainingTask> tasks = trainingTasks(inputs.tasks(), inputs.tasks(), m.stage(), dtype, rows);
-            Trainer trainer = new Trainer(model, job.train(), padTokenId(tokenizer))
+            Trainer trainer = new Trainer(model, job.train(), tokenizer == null ? 0 : StopTokens.padTokenId(tokenizer))
                     .withDataParallel(collective, job.dist())
                     .withStepListener(listener);
             if (!inputs.validation().isEmpty()) {
@@ -172,14 +172,5 @@ public final class TrainingRank {
 
     private static Tokenizer tokenizer(Path modelDir) {
         return Files.isRegularFile(modelDir.resolve("tokenizer.json")) ? Tokenizer.load(modelDir) : null;
-    }
-
-    /** The tokenizer's padding token, else its end-of-sequence token, else 0 (padding is masked either way). */
-    private static long padTokenId(Tokenizer tokenizer) {
-        if (tokenizer == null) {
-            return 0;
-        }
-        return tokenizer.specialTokens().padToken().or(() -> tokenizer.specialTokens().eosToken())
-                .map(SpecialToken::id).orElse(0L);
     }
 }
