@@ -3,14 +3,18 @@ package dev.sparktune.config;
 import java.util.Collection;
 import java.util.Comparator;
 
-/** The candidate closest to a misspelled name, by edit distance (Levenshtein). */
+/**
+ * The candidate closest to a misspelled name: one the name abbreviates or extends ({@code evaluation} for
+ * {@code eval}) first, then by edit distance (Levenshtein).
+ */
 final class Nearest {
     private Nearest() {
     }
 
     static String of(String wrong, Collection<String> candidates) {
         return candidates.stream()
-                .min(Comparator.comparingInt((String c) -> distance(wrong, c)).thenComparing(c -> c))
+                .min(Comparator.comparing((String c) -> !(wrong.startsWith(c) || c.startsWith(wrong)))
+                        .thenComparingInt(c -> distance(wrong, c)).thenComparing(c -> c))
                 .orElse("");
     }
 

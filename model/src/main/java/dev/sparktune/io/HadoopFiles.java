@@ -102,6 +102,25 @@ public final class HadoopFiles {
         }
     }
 
+    /**
+     * {@code location} qualified against the default file system ({@code fs.defaultFS}: HDFS on YARN, the local
+     * disk locally), so that a path without a scheme means the same on every executor; null stays null.
+     */
+    public static String qualify(String location, Configuration conf) {
+        if (location == null) {
+            return null;
+        }
+        Path path = new Path(location);
+        if (path.toUri().getScheme() != null) {
+            return location;
+        }
+        try {
+            return FileSystem.get(conf).makeQualified(path).toString();
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException("cannot resolve " + location + ": " + e, e);
+        }
+    }
+
     public static String readString(FileSystem fs, Path file) throws IOException {
         try (FSDataInputStream in = fs.open(file)) {
             return new String(in.readAllBytes(), StandardCharsets.UTF_8);

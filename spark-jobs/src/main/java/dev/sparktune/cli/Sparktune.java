@@ -11,7 +11,7 @@ import picocli.CommandLine.Command;
         versionProvider = BuildInfo.class,
         description = "Distributed fine-tuning of large language models on Apache Spark.",
         subcommands = {DoctorCommand.class, ConfigCommand.class, ImportOnnxCommand.class, PrepCommand.class,
-            TrainCommand.class, ExportCommand.class, MetricsCommand.class, EmbedCommand.class, GenerateCommand.class})
+            TrainCommand.class, EvalCommand.class, ExportCommand.class, MetricsCommand.class, EmbedCommand.class, GenerateCommand.class})
 public final class Sparktune implements Runnable {
 
     @CommandLine.Spec

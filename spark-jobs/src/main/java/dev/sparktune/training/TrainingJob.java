@@ -4,8 +4,7 @@ import dev.sparktune.config.ConfigLoader;
 import dev.sparktune.config.JobConfig;
 import dev.sparktune.config.LoadedConfig;
 import dev.sparktune.ingest.DatasetRegistry;
-import java.io.IOException;
-import java.io.UncheckedIOException;
+import dev.sparktune.io.HadoopFiles;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -13,7 +12,6 @@ import java.util.Map;
 import java.util.UUID;
 import java.util.stream.IntStream;
 import org.apache.hadoop.conf.Configuration;
-import org.apache.hadoop.fs.FileSystem;
 import org.apache.spark.SparkContext;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.rdd.RDD;
@@ -104,29 +102,19 @@ public final class TrainingJob {
      * The config with every location qualified against the driver's file systems, so that a path without a scheme
      * means the same on every executor ({@code fs.defaultFS}: HDFS on YARN, the local disk locally).
      */
-    static LoadedConfig qualified(LoadedConfig config, Configuration hadoop) {
+    public static LoadedConfig qualified(LoadedConfig config, Configuration hadoop) {
         JobConfig job = config.job();
         List<String> overrides = new ArrayList<>();
-        overrides.add("model.model_name_or_path=" + qualify(job.model().modelNameOrPath(), hadoop));
-        overrides.add("data.tokenized_path=" + qualify(job.data().tokenizedPath(), hadoop));
-        overrides.add("train.output_dir=" + qualify(job.train().outputDir(), hadoop));
+        overrides.add("model.model_name_or_path=" + HadoopFiles.qualify(job.model().modelNameOrPath(), hadoop));
+        overrides.add("data.tokenized_path=" + HadoopFiles.qualify(job.data().tokenizedPath(), hadoop));
+        overrides.add("train.output_dir=" + HadoopFiles.qualify(job.train().outputDir(), hadoop));
         if (job.train().resumeFromCheckpoint() != null) {
-            overrides.add("train.resume_from_checkpoint=" + qualify(job.train().resumeFromCheckpoint(), hadoop));
+            overrides.add("train.resume_from_checkpoint="
+                    + HadoopFiles.qualify(job.train().resumeFromCheckpoint(), hadoop));
         }
         return ConfigLoader.parse(config.toYaml(), config.source(), overrides);
     }
 
-    private static String qualify(String location, Configuration hadoop) {
-        org.apache.hadoop.fs.Path path = new org.apache.hadoop.fs.Path(location);
-        if (path.toUri().getScheme() != null) {
-            return location;     // already names its file system
-        }
-        try {
-            return FileSystem.get(hadoop).makeQualified(path).toString();
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot resolve " + location + ": " + e, e);
-        }
-    }
 
     /**
      * Each dataset of {@code data.dataset} to its task, from the dataset registry, when per-dataset

@@ -122,6 +122,13 @@ class ConfigKeysHaveReadersTest {
             Map.entry("eval.per_device_eval_batch_size", "model/src/main/java/dev/sparktune/train/Validation.java"),
             Map.entry("eval.eval_steps", "model/src/main/java/dev/sparktune/train/Validation.java"),
             Map.entry("eval.metrics", "model/src/main/java/dev/sparktune/train/Validation.java"),
+            Map.entry("generation.max_new_tokens", "spark-jobs/src/main/java/dev/sparktune/ml/FineTunedModel.java"),
+            Map.entry("generation.do_sample", "spark-jobs/src/main/java/dev/sparktune/ml/FineTunedModel.java"),
+            Map.entry("generation.temperature", "spark-jobs/src/main/java/dev/sparktune/ml/FineTunedModel.java"),
+            Map.entry("generation.top_k", "spark-jobs/src/main/java/dev/sparktune/ml/FineTunedModel.java"),
+            Map.entry("generation.top_p", "spark-jobs/src/main/java/dev/sparktune/ml/FineTunedModel.java"),
+            Map.entry("generation.repetition_penalty", "spark-jobs/src/main/java/dev/sparktune/ml/FineTunedModel.java"),
+            Map.entry("generation.stop", "spark-jobs/src/main/java/dev/sparktune/ml/FineTunedModel.java"),
             Map.entry("export.export_dir", "spark-jobs/src/main/java/dev/sparktune/cli/ExportCommand.java"),
             Map.entry("export.export_size", "spark-jobs/src/main/java/dev/sparktune/cli/ExportCommand.java"));
 

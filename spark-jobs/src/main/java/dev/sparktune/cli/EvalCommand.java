@@ -1,0 +1,102 @@
+package dev.sparktune.cli;
+
+import dev.sparktune.config.ConfigException;
+import dev.sparktune.config.ConfigLoader;
+import dev.sparktune.config.JobConfig;
+import dev.sparktune.evaluation.EvalJob;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import org.apache.spark.SparkException;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/** {@code sparktune eval FILE}: batch inference on Spark with the trained model, and each task's metrics. */
+@Command(name = "eval", mixinStandardHelpOptions = true,
+        description = {"Evaluate the model in train.output_dir on the validation split of data.prepared_path (or",
+            "--input), on Spark: classification tasks are scored, SFT tasks completed with the generation section's",
+            "settings; writes predictions/ and eval_results.json (eval.metrics per task) to <output_dir>/eval."})
+final class EvalCommand implements Callable<Integer> {
+
+    @Spec
+    CommandSpec spec;
+
+    @Parameters(paramLabel = "FILE", description = "the job YAML")
+    Path file;
+
+    @Option(names = "--set", paramLabel = "SECTION.KEY=VALUE",
+            description = "override one key, e.g. --set generation.max_new_tokens=64 (repeatable)")
+    List<String> overrides = new ArrayList<>();
+
+    @Option(names = "--input", paramLabel = "PATH",
+            description = "prepared Parquet to evaluate, every row (default: data.prepared_path's validation split)")
+    String input;
+
+    @Option(names = "--dataset", paramLabel = "NAME", description = "only this dataset's rows (repeatable)")
+    List<String> datasets = new ArrayList<>();
+
+    @Option(names = "--output", paramLabel = "DIR", description = "where results go (default: <train.output_dir>/eval)")
+    String output;
+
+    @Override
+    public Integer call() {
+        PrintWriter err = spec.commandLine().getErr();
+        JobConfig job;
+        try {
+            job = ConfigLoader.load(file, overrides).job();
+        } catch (ConfigException e) {
+            return ConfigProblems.report(err, e, file);
+        }
+        try (CommandSession session = CommandSession.open("sparktune eval " + file.getFileName(), Map.of())) {
+            EvalJob.Outcome outcome = EvalJob.run(session.spark(), job, new EvalJob.Request(input, datasets, output));
+            PrintWriter out = spec.commandLine().getOut();
+            outcome.tasks().forEach((task, metrics) -> out.println(task + ": " + summary(metrics)));
+            out.println("Results: " + outcome.resultsFile());
+            out.flush();
+            return 0;
+        } catch (IllegalArgumentException e) {
+            err.println("eval: " + e.getMessage());
+            err.flush();
+            return ConfigProblems.INVALID;
+        } catch (Exception e) {
+            if (!(e instanceof SparkException)) {
+                throw e;
+            }
+            Throwable cause = e;
+            while (cause.getCause() != null) {
+                cause = cause.getCause();
+            }
+            err.println("eval: the evaluation failed; the last error: " + cause);
+            err.flush();
+            return TrainCommand.FAILED;
+        }
+    }
+
+    /** The headline numbers of one task's results, e.g. {@code 120 rows, accuracy 0.9750, f1 0.9702}. */
+    private static String summary(Map<String, Object> metrics) {
+        List<String> parts = new ArrayList<>();
+        if (metrics.containsKey("rows")) {
+            parts.add(metrics.get("rows") + " rows");
+        }
+        for (String key : List.of("accuracy", "f1", "exact_match", "perplexity")) {
+            if (metrics.get(key) instanceof Double d) {
+                parts.add(String.format("%s %.4f", key, d));
+            }
+        }
+        for (String key : List.of("bleu", "chrf")) {
+            if (metrics.get(key) instanceof Map<?, ?> score) {
+                parts.add(String.format("%s %.2f", key, (Double) score.get("score")));
+            }
+        }
+        if (metrics.get("rouge") instanceof Map<?, ?> rouge && rouge.get("rougeL") instanceof Map<?, ?> l) {
+            parts.add(String.format("rougeL %.4f", (Double) l.get("fmeasure")));
+        }
+        return parts.isEmpty() ? "no metric applies" : String.join(", ", parts);
+    }
+}

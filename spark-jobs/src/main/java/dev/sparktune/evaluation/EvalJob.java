@@ -1,0 +1,283 @@
+package dev.sparktune.evaluation;
+
+import static org.apache.spark.sql.functions.col;
+
+import com.google.gson.GsonBuilder;
+import dev.sparktune.config.JobConfig;
+import dev.sparktune.eval.TaskMetrics;
+import dev.sparktune.ingest.DatasetRegistry;
+import dev.sparktune.io.HadoopFiles;
+import dev.sparktune.io.TokenizedParquet;
+import dev.sparktune.ml.FineTunedModel;
+import dev.sparktune.pack.TokenizeStage;
+import dev.sparktune.rows.PrepRows;
+import dev.sparktune.training.TrainedModel;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+import org.apache.spark.ml.param.ParamMap;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Encoders;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SaveMode;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
+
+/**
+ * {@code sparktune eval}: batch inference on Spark with the model {@code sparktune train} left, over prepared rows
+ * (the validation split of {@code data.prepared_path} by default), and each task's {@code eval.metrics}.
+ * Classification rows are scored (their text cut at {@code data.cutoff_len}, as the tokenize stage cuts it); SFT rows
+ * are completed with the {@code generation} settings, the prompt being the conversation up to its last assistant
+ * reply, which is the reference. Writes {@code predictions/} (Parquet: id, dataset, task, prediction, reference) and
+ * {@code eval_results.json} (per task: rows and metrics, like Hugging Face's {@code all_results.json}) to the output
+ * folder. Perplexity is the token-weighted cross-entropy over the task's tokenized validation rows, the rows
+ * training validates on, so it is reported when the validation split is what is evaluated.
+ */
+public final class EvalJob {
+    public static final String PREDICTIONS = "predictions";
+    public static final String RESULTS_FILE = "eval_results.json";
+    public static final String PREDICTION = "prediction";
+    public static final String REFERENCE = "reference";
+    static final String TASK = TokenizedParquet.TASK;
+    private static final String PROMPT = "prompt_messages";
+
+    private enum Kind { CLASSIFICATION, CONVERSATION, TEXT }
+
+    /**
+     * What to evaluate.
+     *
+     * @param input    prepared Parquet to evaluate, all its rows; null for the validation split of
+     *                 {@code data.prepared_path}
+     * @param datasets only these datasets' rows; empty for all
+     * @param output   where predictions and results go; null for {@code <train.output_dir>/eval}
+     */
+    public record Request(String input, List<String> datasets, String output) {
+        public Request {
+            datasets = List.copyOf(datasets);
+        }
+    }
+
+    /** What was written: the results file and, per task, its metrics as written there. */
+    public record Outcome(String resultsFile, Map<String, Map<String, Object>> tasks) {
+    }
+
+    private EvalJob() {
+    }
+
+    public static Outcome run(SparkSession spark, JobConfig job, Request request) {
+        Configuration conf = spark.sparkContext().hadoopConfiguration();
+        String baseModel = HadoopFiles.qualify(job.model().modelNameOrPath(), conf);
+        String outputDir = HadoopFiles.qualify(job.train().outputDir(), conf);
+        Path output = new Path(HadoopFiles.qualify(request.output() != null ? request.output()
+                : new Path(outputDir, "eval").toString(), conf));
+        Dataset<Row> rows = inputRows(spark, job, request);
+        rows = rows.withColumn(TASK, PrepRows.task(datasetTasks(job, rows, conf)));
+        Map<String, Kind> tasks = taskKinds(rows);
+        if (tasks.isEmpty()) {
+            throw new IllegalArgumentException("no rows to evaluate in " + describe(job, request));
+        }
+
+        List<Dataset<Row>> predictions = new ArrayList<>();
+        Map<String, FineTunedModel> models = new LinkedHashMap<>();
+        for (Map.Entry<String, Kind> task : tasks.entrySet()) {
+            FineTunedModel model = TrainedModel.forTask(outputDir, task.getKey(), baseModel, conf)
+                    .setBatchSize(job.eval().perDeviceEvalBatchSize());
+            models.put(task.getKey(), model);
+            Dataset<Row> taskRows = rows.where(col(TASK).equalTo(task.getKey()));
+            if (task.getValue() == Kind.CLASSIFICATION) {
+                predictions.add(classify(model, taskRows, job));
+            } else if (task.getValue() == Kind.CONVERSATION && job.eval().needsGeneration()) {
+                predictions.add(complete(model, taskRows, job));
+            }
+        }
+        Path predictionsDir = new Path(output, PREDICTIONS);
+        if (!predictions.isEmpty()) {
+            predictions.stream().reduce(Dataset::union).orElseThrow()
+                    .write().mode(SaveMode.Overwrite).parquet(predictionsDir.toString());
+        }
+
+        Map<String, Map<String, Object>> results = new TreeMap<>();
+        for (Map.Entry<String, Kind> task : tasks.entrySet()) {
+            Map<String, Object> metrics = new LinkedHashMap<>();
+            metrics.put("model", models.get(task.getKey()).toString());
+            if (task.getValue() != Kind.TEXT && (task.getValue() == Kind.CLASSIFICATION
+                    || job.eval().needsGeneration())) {
+                metrics.putAll(scored(spark, predictionsDir, task.getKey(), task.getValue(), job));
+            }
+            if (task.getValue() != Kind.CLASSIFICATION && job.eval().metrics().contains("perplexity")
+                    && request.input() == null && request.datasets().isEmpty()) {
+                metrics.putAll(perplexity(spark, job, task.getKey(), models.get(task.getKey()), conf));
+            }
+            results.put(task.getKey(), metrics);
+        }
+        Map<String, Object> json = new LinkedHashMap<>();
+        json.put("input", describe(job, request));
+        json.put("metrics", job.eval().metrics());
+        json.put("tasks", results);
+        Path file = new Path(output, RESULTS_FILE);
+        write(file, json, conf);
+        return new Outcome(file.toString(), results);
+    }
+
+    private static Dataset<Row> inputRows(SparkSession spark, JobConfig job, Request request) {
+        Dataset<Row> rows;
+        if (request.input() != null) {
+            rows = spark.read().parquet(request.input());
+        } else {
+            if (job.data().preparedPath() == null) {
+                throw new IllegalArgumentException("data.prepared_path is not set; set it to the folder sparktune prep"
+                        + " wrote, or give --input");
+            }
+            rows = spark.read().parquet(job.data().preparedPath())
+                    .where(col(PrepRows.SPLIT).equalTo(PrepRows.SPLIT_VALIDATION));
+        }
+        for (String column : List.of(PrepRows.ID, PrepRows.DATASET, PrepRows.FORMAT)) {
+            if (!List.of(rows.columns()).contains(column)) {
+                throw new IllegalArgumentException(describe(job, request) + " has no column '" + column + "'; eval"
+                        + " reads prepared Parquet, as sparktune prep writes it");
+            }
+        }
+        if (!request.datasets().isEmpty()) {
+            rows = rows.where(col(PrepRows.DATASET).isin(request.datasets().toArray()));
+        }
+        return rows;
+    }
+
+    /** Each dataset's task from the registry, when the job's registry exists; else each dataset is its own task. */
+    private static Map<String, String> datasetTasks(JobConfig job, Dataset<Row> rows, Configuration conf) {
+        Path registry = DatasetRegistry.location(job.data());
+        try {
+            if (!registry.getFileSystem(conf).exists(registry)) {
+                return Map.of();
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + registry + ": " + e, e);
+        }
+        DatasetRegistry known = DatasetRegistry.load(registry, conf);
+        List<String> names = rows.select(PrepRows.DATASET).distinct().collectAsList().stream()
+                .map(r -> r.getString(0)).filter(known.names()::contains).toList();
+        return known.tasks(names);
+    }
+
+    /** Each task's kind, from the formats of its rows; a task mixing classification and text generation fails. */
+    private static Map<String, Kind> taskKinds(Dataset<Row> rows) {
+        Map<String, Kind> kinds = new TreeMap<>();
+        for (Row r : rows.select(TASK, PrepRows.FORMAT).distinct().collectAsList()) {
+            String task = r.getString(0);
+            Kind kind = switch (r.getString(1)) {
+                case PrepRows.FORMAT_CLASSIFICATION -> Kind.CLASSIFICATION;
+                case PrepRows.FORMAT_TEXT -> Kind.TEXT;
+                default -> Kind.CONVERSATION;
+            };
+            Kind before = kinds.put(task, kind);
+            if (before != null && before != kind) {
+                throw new IllegalArgumentException("task '" + task + "' holds both " + before + " and " + kind
+                        + " rows; a task is either classification or causal language modelling");
+            }
+        }
+        return kinds;
+    }
+
+    private static Dataset<Row> classify(FineTunedModel model, Dataset<Row> rows, JobConfig job) {
+        return model.setInputCol(PrepRows.TEXT).setMaxLength(job.data().cutoffLen())
+                .transform(rows.select(PrepRows.ID, PrepRows.DATASET, TASK, PrepRows.TEXT, PrepRows.LABEL))
+                .select(col(PrepRows.ID), col(PrepRows.DATASET), col(TASK),
+                        col(model.getPredictedLabelCol()).as(PREDICTION), col(PrepRows.LABEL).as(REFERENCE));
+    }
+
+    private static Dataset<Row> complete(FineTunedModel model, Dataset<Row> rows, JobConfig job) {
+        StructType schema = new StructType()
+                .add(PrepRows.ID, DataTypes.StringType)
+                .add(PrepRows.DATASET, DataTypes.StringType)
+                .add(TASK, DataTypes.StringType)
+                .add(PROMPT, DataTypes.createArrayType(PrepRows.TURN, false))
+                .add(REFERENCE, DataTypes.StringType);
+        Dataset<Row> prompts = rows.select(PrepRows.ID, PrepRows.DATASET, TASK, PrepRows.SYSTEM, PrepRows.MESSAGES)
+                .flatMap(new PromptAndReply(), Encoders.row(schema));
+        return model.setMessagesCol(PROMPT).setGeneration(job.generation(), job.train().seed())
+                .setChatTemplate(job.data().template())
+                .transform(prompts)
+                .select(col(PrepRows.ID), col(PrepRows.DATASET), col(TASK),
+                        col(model.getGeneratedTextCol()).as(PREDICTION), col(REFERENCE));
+    }
+
+    /** The metrics of one task from its written predictions, so inference runs once. */
+    private static Map<String, Object> scored(SparkSession spark, Path predictions, String task, Kind kind,
+                                              JobConfig job) {
+        List<String> references = new ArrayList<>();
+        List<String> outputs = new ArrayList<>();
+        long missing = 0;
+        for (Row r : spark.read().parquet(predictions.toString()).where(col(TASK).equalTo(task))
+                .select(PREDICTION, REFERENCE).collectAsList()) {
+            if (r.isNullAt(0) || r.isNullAt(1)) {
+                missing++;
+                continue;
+            }
+            outputs.add(r.getString(0));
+            references.add(r.getString(1));
+        }
+        Map<String, Object> json = new LinkedHashMap<>();
+        json.put("rows", references.size());
+        if (missing > 0) {
+            json.put("rows_without_prediction", missing);
+        }
+        if (references.isEmpty()) {
+            return json;
+        }
+        json.putAll(kind == Kind.CLASSIFICATION
+                ? TaskMetrics.classification(references, outputs, job.eval().metrics())
+                : TaskMetrics.generation(references, outputs, job.eval().metrics()));
+        return json;
+    }
+
+    /**
+     * exp of the mean cross-entropy per scored token over the task's tokenized validation rows (as training's
+     * validation computes it); nothing when the job has no such rows.
+     */
+    private static Map<String, Object> perplexity(SparkSession spark, JobConfig job, String task, FineTunedModel model,
+                                                  Configuration conf) {
+        if (job.data().tokenizedPath() == null) {
+            return Map.of();
+        }
+        String validation = new Path(job.data().tokenizedPath(), TokenizeStage.VALIDATION_DIR).toString();
+        String folder = TokenizedParquet.taskFolders(conf, validation).get(task);
+        if (folder == null) {
+            return Map.of();
+        }
+        FineTunedModel scorer = model.copy(ParamMap.empty()).setMaxNewTokens(0);
+        double[] sums = scorer.transform(spark.read().parquet(folder))
+                .javaRDD().map(new TokenLoss(scorer.getLossCol())::of)
+                .fold(new double[2], (a, b) -> new double[] {a[0] + b[0], a[1] + b[1]});
+        Map<String, Object> json = new LinkedHashMap<>();
+        json.put("perplexity", sums[1] == 0 ? Double.NaN : Math.exp(sums[0] / sums[1]));
+        json.put("perplexity_tokens", (long) sums[1]);
+        return json;
+    }
+
+    private static String describe(JobConfig job, Request request) {
+        String input = request.input() != null ? request.input()
+                : "the validation split of data.prepared_path " + job.data().preparedPath();
+        return request.datasets().isEmpty() ? input : input + " (datasets " + String.join(", ", request.datasets())
+                + ")";
+    }
+
+    private static void write(Path file, Map<String, Object> json, Configuration conf) {
+        String text = new GsonBuilder().setPrettyPrinting().serializeSpecialFloatingPointValues().create()
+                .toJson(json);
+        try {
+            FileSystem fs = file.getFileSystem(conf);
+            fs.delete(file, false);
+            HadoopFiles.writeDurably(fs, file, text + "\n");
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write " + file + ": " + e, e);
+        }
+    }
+}
