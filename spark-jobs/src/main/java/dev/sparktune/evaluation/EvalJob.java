@@ -28,8 +28,6 @@ import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SaveMode;
 import org.apache.spark.sql.SparkSession;
-import org.apache.spark.sql.types.DataTypes;
-import org.apache.spark.sql.types.StructType;
 
 /**
  * {@code sparktune eval}: batch inference on Spark with the model {@code sparktune train} left, over prepared rows
@@ -47,7 +45,7 @@ public final class EvalJob {
     public static final String PREDICTION = "prediction";
     public static final String REFERENCE = "reference";
     static final String TASK = TokenizedParquet.TASK;
-    private static final String PROMPT = "prompt_messages";
+    static final String PROMPT = "prompt_messages";
 
     private enum Kind { CLASSIFICATION, CONVERSATION, TEXT }
 
@@ -194,14 +192,8 @@ public final class EvalJob {
     }
 
     private static Dataset<Row> complete(FineTunedModel model, Dataset<Row> rows, JobConfig job) {
-        StructType schema = new StructType()
-                .add(PrepRows.ID, DataTypes.StringType)
-                .add(PrepRows.DATASET, DataTypes.StringType)
-                .add(TASK, DataTypes.StringType)
-                .add(PROMPT, DataTypes.createArrayType(PrepRows.TURN, false))
-                .add(REFERENCE, DataTypes.StringType);
         Dataset<Row> prompts = rows.select(PrepRows.ID, PrepRows.DATASET, TASK, PrepRows.SYSTEM, PrepRows.MESSAGES)
-                .flatMap(new PromptAndReply(), Encoders.row(schema));
+                .flatMap(new PromptAndReply(), Encoders.row(PromptAndReply.SCHEMA));
         return model.setMessagesCol(PROMPT).setGeneration(job.generation(), job.train().seed())
                 .setChatTemplate(job.data().template())
                 .transform(prompts)

@@ -6,7 +6,10 @@ import java.util.Iterator;
 import java.util.List;
 import org.apache.spark.api.java.function.FlatMapFunction;
 import org.apache.spark.sql.Row;
-import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.catalyst.expressions.GenericRowWithSchema;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
+import scala.jdk.javaapi.CollectionConverters;
 
 /**
  * Splits a prepared conversation (id, dataset, task, system, messages) at its last assistant reply: the turns
@@ -15,6 +18,14 @@ import org.apache.spark.sql.RowFactory;
  */
 final class PromptAndReply implements FlatMapFunction<Row, Row> {
     private static final long serialVersionUID = 1L;
+
+    /** The rows out: id, dataset, task, the prompt's turns (role, content) and the reference reply. */
+    static final StructType SCHEMA = new StructType()
+            .add(PrepRows.ID, DataTypes.StringType)
+            .add(PrepRows.DATASET, DataTypes.StringType)
+            .add(EvalJob.TASK, DataTypes.StringType)
+            .add(EvalJob.PROMPT, DataTypes.createArrayType(PrepRows.TURN, false))
+            .add(EvalJob.REFERENCE, DataTypes.StringType);
 
     @Override
     public Iterator<Row> call(Row row) {
@@ -30,13 +41,16 @@ final class PromptAndReply implements FlatMapFunction<Row, Row> {
         }
         List<Row> prompt = new ArrayList<>();
         if (!row.isNullAt(3) && !row.getString(3).isEmpty()) {
-            prompt.add(RowFactory.create("system", row.getString(3)));
+            prompt.add(new GenericRowWithSchema(new Object[] {"system", row.getString(3)}, PrepRows.TURN));
         }
         for (int i = 0; i < reply; i++) {
-            prompt.add(RowFactory.create(turns.get(i).getAs(PrepRows.ROLE), turns.get(i).getAs(PrepRows.CONTENT)));
+            prompt.add(new GenericRowWithSchema(new Object[] {turns.get(i).getAs(PrepRows.ROLE),
+                turns.get(i).getAs(PrepRows.CONTENT)}, PrepRows.TURN));
         }
         String reference = turns.get(reply).getAs(PrepRows.CONTENT);
-        return List.of(RowFactory.create(row.getString(0), row.getString(1), row.getString(2), prompt, reference))
-                .iterator();
+        // a Row's array field is a Scala Seq for Spark's row encoder
+        Object turnsColumn = CollectionConverters.asScala(prompt).toSeq();
+        return List.<Row>of(new GenericRowWithSchema(new Object[] {row.getString(0), row.getString(1),
+            row.getString(2), turnsColumn, reference}, SCHEMA)).iterator();
     }
 }

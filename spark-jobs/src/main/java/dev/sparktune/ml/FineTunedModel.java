@@ -526,7 +526,7 @@ public final class FineTunedModel extends Model<FineTunedModel> implements MLWri
         List<String> labels = k == ModelKind.CLASSIFIER ? labelNames(spark.sparkContext().hadoopConfiguration()) : null;
         ScorePartition.Settings settings = new ScorePartition.Settings(getBatchSize(), getMaxLength(),
                 k == ModelKind.CAUSAL_LM ? getGeneration() : null, getChatTemplate(), getSeed(), labels);
-        return dataset.toDF().mapPartitions(new ScorePartition(files, k, columns(dataset.schema(), k), settings),
+        return dataset.toDF().mapPartitions(new ScorePartition(files, k, columns(dataset.schema(), k), settings, out),
                 Encoders.row(out));
     }
 
@@ -597,7 +597,7 @@ public final class FineTunedModel extends Model<FineTunedModel> implements MLWri
     /** The input columns this schema offers the model, checked. */
     private ScorePartition.Columns columns(StructType schema, ModelKind k) {
         List<String> names = Arrays.asList(schema.fieldNames());
-        int messages = -1;
+        ScorePartition.Messages messages = null;
         if (k == ModelKind.CAUSAL_LM && getMaxNewTokens() > 0 && names.contains(getMessagesCol())) {
             messages = requireMessages(schema, getMessagesCol());
         }
@@ -615,7 +615,7 @@ public final class FineTunedModel extends Model<FineTunedModel> implements MLWri
             return new ScorePartition.Columns(getInputCol(), -1, schema.fieldIndex(ids), labels, segments, messages);
         }
         String text = getInputCol();
-        if (!names.contains(text) && messages >= 0) {
+        if (!names.contains(text) && messages != null) {
             return new ScorePartition.Columns(text, -1, -1, -1, -1, messages);
         }
         if (!names.contains(text)) {
@@ -632,7 +632,7 @@ public final class FineTunedModel extends Model<FineTunedModel> implements MLWri
     }
 
     /** A conversation column: array of structs with string fields role and content, as OpenAI's messages. */
-    private static int requireMessages(StructType schema, String column) {
+    private static ScorePartition.Messages requireMessages(StructType schema, String column) {
         DataType type = schema.apply(column).dataType();
         boolean turns = type instanceof ArrayType a && a.elementType() instanceof StructType turn
                 && Arrays.asList(turn.fieldNames()).containsAll(List.of("role", "content"))
@@ -642,7 +642,9 @@ public final class FineTunedModel extends Model<FineTunedModel> implements MLWri
             throw new IllegalArgumentException("FineTunedModel: column '" + column + "' should be"
                     + " array<struct<role:string,content:string>> (a conversation), got " + type.simpleString());
         }
-        return schema.fieldIndex(column);
+        StructType turn = (StructType) ((ArrayType) type).elementType();
+        return new ScorePartition.Messages(schema.fieldIndex(column), turn.fieldIndex("role"),
+                turn.fieldIndex("content"));
     }
 
     private static int requireTokenIds(StructType schema, String column) {

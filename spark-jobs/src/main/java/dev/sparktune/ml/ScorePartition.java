@@ -21,7 +21,8 @@ import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.function.MapPartitionsFunction;
 import org.apache.spark.ml.linalg.Vectors;
 import org.apache.spark.sql.Row;
-import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.catalyst.expressions.GenericRowWithSchema;
+import org.apache.spark.sql.types.StructType;
 import org.apache.spark.util.TaskCompletionListener;
 
 /**
@@ -40,10 +41,17 @@ final class ScorePartition implements MapPartitionsFunction<Row, Row> {
      * @param inputIds    the token-id column, or -1
      * @param labels      causal LM: per-token targets (-100 = not scored), or -1 to score the input ids
      * @param segmentIds  causal LM: packed rows' segment ids, or -1
-     * @param messages    causal LM generation: the conversation column, or -1 (the text or ids are the prompt)
+     * @param messages    causal LM generation: the conversation column, or null (the text or ids are the prompt)
      */
-    record Columns(String textColumn, int text, int inputIds, int labels, int segmentIds, int messages)
+    record Columns(String textColumn, int text, int inputIds, int labels, int segmentIds, Messages messages)
             implements Serializable {
+    }
+
+    /**
+     * A conversation column (array of turns) and where a turn's fields are: rows made by a Java function reach the
+     * scorer without a schema, so fields are read by position.
+     */
+    record Messages(int column, int role, int content) implements Serializable {
     }
 
     /**
@@ -67,12 +75,18 @@ final class ScorePartition implements MapPartitionsFunction<Row, Row> {
     private final ModelKind kind;
     private final Columns columns;
     private final Settings settings;
+    private final StructType output;
 
-    ScorePartition(ModelFiles files, ModelKind kind, Columns columns, Settings settings) {
+    /**
+     * @param output the schema of the rows out: the input columns, then the model's; the rows carry it, since a
+     *               Java function downstream may read them before Spark serialises them
+     */
+    ScorePartition(ModelFiles files, ModelKind kind, Columns columns, Settings settings, StructType output) {
         this.files = files;
         this.kind = kind;
         this.columns = columns;
         this.settings = settings;
+        this.output = output;
     }
 
     @Override
@@ -151,7 +165,7 @@ final class ScorePartition implements MapPartitionsFunction<Row, Row> {
                 values[c] = row.get(c);
             }
             System.arraycopy(outputs[i], 0, values, row.size(), outputs[i].length);
-            out.add(RowFactory.create(values));
+            out.add(new GenericRowWithSchema(values, output));
         }
         return out;
     }
@@ -165,11 +179,11 @@ final class ScorePartition implements MapPartitionsFunction<Row, Row> {
         Tokenizer tokenizer = model.requireTokenizer(columns.textColumn());
         List<Integer> rows = new ArrayList<>();
         List<long[]> prompts = new ArrayList<>();
-        ChatTemplate template = columns.messages() >= 0 ? model.chatTemplate(settings.chatTemplate()) : null;
+        ChatTemplate template = columns.messages() != null ? model.chatTemplate(settings.chatTemplate()) : null;
         for (int i = 0; i < batch.size(); i++) {
             long[] prompt;
             if (template != null) {
-                List<ChatMessage> chat = messages(batch.get(i), columns.messages());
+                List<ChatMessage> chat = conversation(batch.get(i), columns.messages());
                 prompt = chat == null ? null : tokenizer.encode(template.render(chat, true), false);
             } else {
                 prompt = ids.get(i);
@@ -193,16 +207,16 @@ final class ScorePartition implements MapPartitionsFunction<Row, Row> {
     }
 
     /** The conversation in a row's messages column, or null when it is null or empty. */
-    private static List<ChatMessage> messages(Row row, int column) {
-        if (row.isNullAt(column) || row.getList(column).isEmpty()) {
+    private static List<ChatMessage> conversation(Row row, Messages messages) {
+        if (row.isNullAt(messages.column()) || row.getList(messages.column()).isEmpty()) {
             return null;
         }
         List<ChatMessage> chat = new ArrayList<>();
-        for (Object turn : row.getList(column)) {
+        for (Object turn : row.getList(messages.column())) {
             Row t = (Row) turn;
-            String role = t.getAs("role");
-            String content = t.getAs("content");
-            chat.add(new ChatMessage(role == null ? "" : role, content == null ? "" : content));
+            String role = t.isNullAt(messages.role()) ? "" : t.getString(messages.role());
+            String content = t.isNullAt(messages.content()) ? "" : t.getString(messages.content());
+            chat.add(new ChatMessage(role, content));
         }
         return chat;
     }

@@ -114,8 +114,8 @@ class FineTunedModelClusterTest {
                 LabelsFile.numbered(ScoringModels.CLASSES).labels());
         // only locations travel to the executors: the closure is tiny next to the 90 MB of weights
         ScorePartition closure = new ScorePartition(ModelFiles.resolve(classifier.toString(), null, spark.session()),
-                ModelKind.CLASSIFIER, new ScorePartition.Columns("text", 1, -1, -1, -1, -1),
-                new ScorePartition.Settings(8, 0, null, null, 0, List.of("a", "b", "c")));
+                ModelKind.CLASSIFIER, new ScorePartition.Columns("text", 1, -1, -1, -1, null),
+                new ScorePartition.Settings(8, 0, null, null, 0, List.of("a", "b", "c")), model.transformSchema(frame.schema()));
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         try (ObjectOutputStream out = new ObjectOutputStream(bytes)) {
             out.writeObject(closure);

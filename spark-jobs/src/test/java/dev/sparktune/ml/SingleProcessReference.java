@@ -19,12 +19,12 @@ import java.util.List;
  * What the scores should be, computed in the test JVM from the same files without Spark: one row at a time
  * (no batching, no padding), packed segments run one by one, softmax and cross-entropy in double here.
  */
-final class SingleProcessReference {
+public final class SingleProcessReference {
     private SingleProcessReference() {
     }
 
     /** Class probabilities of each text (null for a null text). */
-    static double[][] classProbabilities(Path modelDir, Path adapterDir, List<String> texts) {
+    public static double[][] classProbabilities(Path modelDir, Path adapterDir, List<String> texts) {
         try (NDManager manager = NDManager.newBaseManager(); Tokenizer tokenizer = Tokenizer.load(modelDir)) {
             PretrainedModel base = ModelDirectory.open(modelDir).load(manager, DataType.FLOAT32);
             Bert bert = (Bert) (adapterDir == null ? base : PeftFormat.load(adapterDir, base, manager).model(false));

