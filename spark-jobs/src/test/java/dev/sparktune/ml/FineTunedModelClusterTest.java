@@ -5,7 +5,14 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import com.google.gson.JsonParser;
+import dev.sparktune.arch.Llama;
+import dev.sparktune.arch.ModelDirectory;
+import dev.sparktune.generate.GenerationConfig;
+import dev.sparktune.generate.Generator;
+import dev.sparktune.generate.StopTokens;
 import dev.sparktune.io.LabelsFile;
 import dev.sparktune.io.onnx.ImportedMiniLm;
 import dev.sparktune.peft.PeftFormat;
@@ -257,6 +264,36 @@ class FineTunedModelClusterTest {
             }
         }
         assertNull(expected[texts.size() - 1]);
+    }
+
+    @Test
+    void causalLmGeneratesTheGreedyCompletionOfEachTextAsTheGeneratorDoesAlone() {
+        Path llama = ScoringModels.tinyLlamaWithTokenizer(dir.resolve("tiny-llama-generating"));
+        List<String> texts = new ArrayList<>(sentences.subList(0, 7));
+        texts.add(null);
+        List<String> expected = new ArrayList<>();
+        try (NDManager manager = NDManager.newBaseManager(); Tokenizer tokenizer = Tokenizer.load(llama)) {
+            Llama model = (Llama) ModelDirectory.open(llama).load(manager, DataType.FLOAT32);
+            Generator generator = new Generator(model, StopTokens.padTokenId(tokenizer), ids -> tokenizer.decode(ids, true));
+            GenerationConfig greedy = GenerationConfig.greedy(5).withStops(StopTokens.of(tokenizer, llama), List.of());
+            for (String text : texts.subList(0, 7)) {
+                expected.add(generator.generate(manager, List.of(tokenizer.encode(text)), greedy).get(0).text());
+            }
+        }
+        List<Row> rows = new ArrayList<>();
+        for (int i = 0; i < texts.size(); i++) {
+            rows.add(RowFactory.create(i, texts.get(i)));
+        }
+        StructType schema = new StructType().add("id", DataTypes.IntegerType).add("text", DataTypes.StringType);
+        FineTunedModel model = FineTunedModel.of(llama.toString(), null).setBatchSize(3).setMaxNewTokens(5);
+        Dataset<Row> out = model.transform(spark.session().createDataFrame(rows, schema).repartition(2));
+        assertEquals(List.of("id", "text", "loss", "perplexity", "generatedText"), List.of(out.columns()));
+        List<Row> generated = byId(out);
+
+        for (int i = 0; i < 7; i++) {
+            assertEquals(expected.get(i), generated.get(i).getString(4), "row " + i + ": " + texts.get(i));
+        }
+        assertTrue(generated.get(7).isNullAt(4), "a null text gets no completion");
     }
 
     @Test
