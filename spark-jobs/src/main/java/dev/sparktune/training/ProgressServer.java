@@ -197,9 +197,9 @@ public final class ProgressServer implements AutoCloseable {
 
     /**
      * The next line's bytes without its {@code \n} (and a {@code \r} before it), or null at the end of the stream.
-     * Reads at most {@code maxBytes + 1} bytes of it; a longer line is an error. With a {@code deadline}
-     * ({@link System#nanoTime()}, 0 for none) the whole line must have arrived by then, however slowly its bytes
-     * trickle in: each read waits only for the time left.
+     * A line of more than {@code maxBytes} bytes before its newline is an error, found without reading further.
+     * With a {@code deadline} ({@link System#nanoTime()}, 0 for none) the whole line must have arrived by then,
+     * however slowly its bytes trickle in: each read waits only for the time left.
      */
     static byte[] readLine(Socket socket, InputStream in, int maxBytes, long deadline) throws IOException {
         ByteArrayOutputStream line = new ByteArrayOutputStream();
@@ -220,7 +220,7 @@ public final class ProgressServer implements AutoCloseable {
             if (b == '\n') {
                 return trimCr(line.toByteArray());
             }
-            if (line.size() > maxBytes) {
+            if (line.size() == maxBytes) {
                 throw new IOException("a line longer than " + maxBytes + " bytes");
             }
             line.write(b);
