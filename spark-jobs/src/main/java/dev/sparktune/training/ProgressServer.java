@@ -49,13 +49,15 @@ public final class ProgressServer implements AutoCloseable {
     private final ServerSocket server;      // null when progress is off
     private final String advertisedHost;
     private final String token;
+    private final int keep;
     private final Deque<ProgressUpdate> received = new ArrayDeque<>();
     private final Set<Socket> open = new HashSet<>();
     private int accepted;
     private int turnedAway;
 
-    private ProgressServer(String runName, ServerSocket server, String advertisedHost, String token) {
+    private ProgressServer(String runName, ServerSocket server, String advertisedHost, String token, int keep) {
         this.runName = runName;
+        this.keep = keep;
         this.server = server;
         this.advertisedHost = advertisedHost;
         this.token = token;
@@ -71,6 +73,11 @@ public final class ProgressServer implements AutoCloseable {
      * tells ranks to connect to {@code spark.driver.host}, as Spark's own driver endpoints do.
      */
     public static ProgressServer start(String runName, SparkConf conf) {
+        return start(runName, conf, MAX_KEPT_UPDATES);
+    }
+
+    /** As {@link #start(String, SparkConf)}, keeping the latest {@code keep} updates (tests). */
+    static ProgressServer start(String runName, SparkConf conf, int keep) {
         String host = conf.get("spark.driver.host", "localhost");
         String bind = conf.get("spark.driver.bindAddress", host);
         byte[] token = new byte[16];
@@ -78,11 +85,11 @@ public final class ProgressServer implements AutoCloseable {
         try {
             ServerSocket server = new ServerSocket();
             server.bind(new InetSocketAddress(InetAddress.getByName(bind), 0));
-            return new ProgressServer(runName, server, host, HexFormat.of().formatHex(token));
+            return new ProgressServer(runName, server, host, HexFormat.of().formatHex(token), keep);
         } catch (IOException e) {
             LOG.warn("run {}: cannot open the progress socket on {} ({}); training runs without progress on the driver,"
                     + " metrics.jsonl still has every logged step", runName, bind, e.toString());
-            return new ProgressServer(runName, null, host, null);
+            return new ProgressServer(runName, null, host, null, keep);
         }
     }
 
@@ -175,7 +182,7 @@ public final class ProgressServer implements AutoCloseable {
             while ((line = readLine(socket, in, MAX_LINE_BYTES, 0)) != null) {     // steps may be minutes apart
                 ProgressUpdate update = ProgressUpdate.fromJson(new String(line, StandardCharsets.UTF_8));
                 synchronized (this) {
-                    if (received.size() == MAX_KEPT_UPDATES) {
+                    if (received.size() == keep) {
                         received.removeFirst();
                     }
                     received.addLast(update);

@@ -115,19 +115,24 @@ class ProgressServerTest {
 
     @Test
     void onlyTheLatestUpdatesAreKept() throws Exception {
-        int sent = ProgressServer.MAX_KEPT_UPDATES + 25;
-        try (Socket rank0 = connect(); OutputStream out = rank0.getOutputStream()) {
-            StringBuilder lines = new StringBuilder(target.token()).append('\n');
-            for (int step = 1; step <= sent; step++) {
-                lines.append(update(step).toJson()).append('\n');
+        int keep = 100;
+        int sent = keep + 25;
+        try (ProgressServer small = ProgressServer.start("test", new SparkConf(false).set("spark.driver.host", "127.0.0.1"),
+                keep)) {
+            ProgressReporter.Target to = small.target();
+            try (Socket rank0 = new Socket(to.host(), to.port()); OutputStream out = rank0.getOutputStream()) {
+                StringBuilder lines = new StringBuilder(to.token()).append('\n');
+                for (int step = 1; step <= sent; step++) {
+                    lines.append(update(step).toJson()).append('\n');
+                }
+                out.write(lines.toString().getBytes(StandardCharsets.UTF_8));
             }
-            out.write(lines.toString().getBytes(StandardCharsets.UTF_8));
+            awaitTrue(() -> small.accepted() == 1, "the server accepted rank 0");
+            List<ProgressUpdate> kept = small.awaitLastUpdates(Duration.ofSeconds(20));
+            assertEquals(keep, kept.size());
+            assertEquals(26, kept.get(0).step());
+            assertEquals(sent, kept.get(kept.size() - 1).step());
         }
-        awaitTrue(() -> server.accepted() == 1, "the server accepted rank 0");
-        List<ProgressUpdate> kept = server.awaitLastUpdates(Duration.ofSeconds(20));
-        assertEquals(ProgressServer.MAX_KEPT_UPDATES, kept.size());
-        assertEquals(26, kept.get(0).step());
-        assertEquals(sent, kept.get(kept.size() - 1).step());
     }
 
     /**
