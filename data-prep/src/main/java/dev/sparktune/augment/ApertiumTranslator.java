@@ -68,12 +68,12 @@ public final class ApertiumTranslator implements Translator {
             JsonElement data = json.get("responseData");
             if (data == null || !data.isJsonObject() || !data.getAsJsonObject().has("translatedText")) {
                 throw new TranslationException("Apertium at " + translate + " answered without "
-                        + "responseData.translatedText: " + body, false);
+                        + "responseData.translatedText: " + RetryingHttp.excerpt(body), false);
             }
             return data.getAsJsonObject().get("translatedText").getAsString();
         } catch (RuntimeException e) {
-            throw new TranslationException("Apertium at " + translate + " answered with unreadable JSON: " + body,
-                    false, e);
+            throw new TranslationException("Apertium at " + translate + " answered with unreadable JSON: "
+                    + RetryingHttp.excerpt(body), false, e);
         }
     }
 

@@ -13,6 +13,8 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -23,10 +25,14 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <p>A server that fails {@value #FAILURES_TO_PAUSE} batches in a row is not asked again for
  * {@link #PAUSE} (batches fail at once as unavailable), so a dead server costs seconds, not timeouts per row.
+ * Every request ends within the timeout ({@link RetryingHttp}); as a backstop, a batch still running
+ * {@link #batchLimit} after it started is cancelled and its texts fail as unavailable, so no task waits for ever.
  */
 public final class BackTranslator {
     static final int FAILURES_TO_PAUSE = 3;
     static final Duration PAUSE = Duration.ofSeconds(60);
+    private static final Duration BATCH_MARGIN = Duration.ofSeconds(5);
+    private static final Duration POLL = Duration.ofMillis(200);
     private static final Map<BackTranslationOptions, BackTranslator> PER_JVM = new ConcurrentHashMap<>();
 
     private final Translator translator;
@@ -109,29 +115,73 @@ public final class BackTranslator {
         }
         List<List<String>> batches = batches(missing);
         List<Future<List<String>>> futures = new ArrayList<>();
+        List<AtomicLong> started = new ArrayList<>();
         for (List<String> batch : batches) {
-            futures.add(pool.submit(() -> send(source, target, batch)));
+            AtomicLong start = new AtomicLong();
+            started.add(start);
+            futures.add(pool.submit(() -> {
+                start.set(System.nanoTime());
+                return send(source, target, batch);
+            }));
         }
-        for (int b = 0; b < batches.size(); b++) {
-            List<String> batch = batches.get(b);
-            try {
-                List<String> translated = futures.get(b).get();
-                for (int i = 0; i < batch.size(); i++) {
-                    results.put(batch.get(i), TranslationOutcome.ok(translated.get(i)));
-                    added.put(TranslationCache.key(translator.id(), source, target, batch.get(i)), translated.get(i));
+        try {
+            for (int b = 0; b < batches.size(); b++) {
+                List<String> batch = batches.get(b);
+                Duration limit = batchLimit(batch.size());
+                try {
+                    List<String> translated = await(futures.get(b), started.get(b), limit);
+                    for (int i = 0; i < batch.size(); i++) {
+                        results.put(batch.get(i), TranslationOutcome.ok(translated.get(i)));
+                        added.put(TranslationCache.key(translator.id(), source, target, batch.get(i)), translated.get(i));
+                    }
+                } catch (ExecutionException e) {
+                    TranslationException cause = e.getCause() instanceof TranslationException t ? t
+                            : new TranslationException("translation failed: " + e.getCause(), false, e.getCause());
+                    for (String text : batch) {
+                        results.put(text, TranslationOutcome.failed(cause));
+                    }
+                } catch (TimeoutException e) {
+                    TranslationException cause = new TranslationException(translator.id() + " did not finish a batch of "
+                            + batch.size() + " texts within " + limit.toSeconds() + " s of starting it; cancelled", true);
+                    for (String text : batch) {
+                        results.put(text, TranslationOutcome.failed(cause));
+                    }
                 }
-            } catch (ExecutionException e) {
-                TranslationException cause = e.getCause() instanceof TranslationException t ? t
-                        : new TranslationException("translation failed: " + e.getCause(), false, e.getCause());
-                for (String text : batch) {
-                    results.put(text, TranslationOutcome.failed(cause));
-                }
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException("interrupted while waiting for translations", e);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while waiting for translations", e);
+        } finally {
+            for (Future<List<String>> f : futures) {
+                f.cancel(true);             // nothing, unless this task was interrupted: then the pool drops its batches
             }
         }
         return results;
+    }
+
+    /**
+     * The longest a batch of {@code texts} may run: a request for the batch and, when its answer does not split,
+     * one per text, each with every retry ({@link RetryingHttp#worstCase}), plus a margin.
+     */
+    Duration batchLimit(int texts) {
+        return RetryingHttp.worstCase(options.maxRetries(), options.timeout()).multipliedBy(1L + texts)
+                .plus(BATCH_MARGIN);
+    }
+
+    /** The batch's result, waiting as long as it is queued and up to {@code limit} once it runs. */
+    private static List<String> await(Future<List<String>> future, AtomicLong started, Duration limit)
+            throws ExecutionException, InterruptedException, TimeoutException {
+        while (true) {
+            try {
+                return future.get(POLL.toMillis(), TimeUnit.MILLISECONDS);
+            } catch (TimeoutException e) {
+                long start = started.get();
+                if (start != 0 && System.nanoTime() - start > limit.toNanos()) {
+                    future.cancel(true);
+                    throw e;
+                }
+            }
+        }
     }
 
     private List<String> send(String source, String target, List<String> batch) throws TranslationException {

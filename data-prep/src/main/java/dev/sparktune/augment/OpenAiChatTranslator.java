@@ -75,14 +75,14 @@ public final class OpenAiChatTranslator implements Translator {
         if (apiKey != null && !apiKey.isEmpty()) {
             request.header("Authorization", "Bearer " + apiKey);
         }
-        String answer = http.send(request, "chat completion with model " + model);
+        String answer = http.send(request, "chat completion with model " + model, apiKey);
         try {
             JsonObject json = JsonParser.parseString(answer).getAsJsonObject();
             return json.getAsJsonArray("choices").get(0).getAsJsonObject()
                     .getAsJsonObject("message").get("content").getAsString();
         } catch (RuntimeException e) {
             throw new TranslationException("the chat endpoint " + completions + " answered without "
-                    + "choices[0].message.content: " + answer, false, e);
+                    + "choices[0].message.content: " + RetryingHttp.excerpt(answer, apiKey), false, e);
         }
     }
 

@@ -1,5 +1,6 @@
 package dev.sparktune.dist;
 
+import java.io.EOFException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
@@ -58,10 +59,20 @@ final class Handshake {
         link.writeFully(ByteBuffer.wrap(mac("accept", theirs, ours, ownRank, theirRank, worldSize)), "in the handshake");
     }
 
-    /** The connecting side: proves the secret and checks that the listener knows it too. */
+    /**
+     * The connecting side: proves the secret and checks that the listener knows it too. Throws {@link Busy} when the
+     * listener closed the connection before saying anything.
+     */
     void connect(Link link, int ownRank, int peerRank) {
         ByteBuffer hello = ByteBuffer.allocate(8 + NONCE_BYTES);
-        link.readFully(hello, "in the handshake");
+        try {
+            link.readFully(hello, "in the handshake");
+        } catch (CollectiveException e) {
+            if (hello.position() == 0 && e.getCause() instanceof EOFException) {
+                throw new Busy(link.peer() + " closed this rank's connection before the handshake: " + e.getMessage(), e);
+            }
+            throw e;
+        }
         hello.flip();
         if (hello.getInt() != MAGIC || hello.getInt() != VERSION) {
             throw new CollectiveException(link.peer() + " is not a sparktune ring listener of this version");
@@ -102,6 +113,16 @@ final class Handshake {
         byte[] n = new byte[NONCE_BYTES];
         RANDOM.nextBytes(n);
         return n;
+    }
+
+    /**
+     * The listener closed a connection before its hello: it was shaking hands with as many connections as it takes
+     * (strangers on its port, see {@link RingListener#MAX_HANDSHAKES}). The connecting rank dials again.
+     */
+    static final class Busy extends CollectiveException {
+        Busy(String message, Throwable cause) {
+            super(message, cause);
+        }
     }
 
     /** A connection the accepting side turned away; the listener logs it and keeps waiting for the real peer. */

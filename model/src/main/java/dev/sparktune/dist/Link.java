@@ -14,7 +14,10 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * One TCP connection to a ring neighbour, non-blocking underneath so that every read and write waits at most
- * the timeout for progress. Failures become {@link CollectiveException}s that name the peer.
+ * the timeout for progress. Failures become {@link CollectiveException}s that name the peer. A thread interrupted
+ * while it waits (Spark cancelling the task) fails at once instead of waiting out the timeout. Until the peer is
+ * identified, a connection may also carry a deadline for the whole handshake, so that a stranger trickling a byte
+ * at a time cannot hold it for long.
  */
 final class Link implements AutoCloseable {
     private static final int SOCKET_BUFFER_BYTES = 4 << 20;
@@ -23,17 +26,22 @@ final class Link implements AutoCloseable {
     private final Selector selector;
     private volatile String peer;
     private volatile long timeoutNanos;
+    private volatile long deadline;         // System.nanoTime() by which the handshake must be done; 0: none
     private volatile boolean closed;
     private volatile boolean identified;
 
-    Link(SocketChannel channel, String peer, long timeoutNanos) throws IOException {
+    /**
+     * An accepted connection, not yet identified: every wait lasts at most {@code timeoutNanos}, and the handshake
+     * must be done by {@code deadline} ({@link System#nanoTime()}). Its large socket buffers come with
+     * {@link #identify}.
+     */
+    Link(SocketChannel channel, String peer, long timeoutNanos, long deadline) throws IOException {
         this.channel = channel;
         this.peer = peer;
         this.timeoutNanos = timeoutNanos;
+        this.deadline = deadline;
         channel.configureBlocking(false);
         channel.setOption(StandardSocketOptions.TCP_NODELAY, true);
-        channel.setOption(StandardSocketOptions.SO_SNDBUF, SOCKET_BUFFER_BYTES);
-        channel.setOption(StandardSocketOptions.SO_RCVBUF, SOCKET_BUFFER_BYTES);
         this.selector = Selector.open();
     }
 
@@ -41,7 +49,18 @@ final class Link implements AutoCloseable {
     void identify(String name, long timeout) {
         this.peer = name;
         this.timeoutNanos = timeout;
+        this.deadline = 0;
         this.identified = true;
+        try {
+            sizeBuffers();
+        } catch (IOException e) {
+            throw new CollectiveException("cannot size the socket buffers of the connection to " + name + ": " + e.getMessage(), e);
+        }
+    }
+
+    private void sizeBuffers() throws IOException {
+        channel.setOption(StandardSocketOptions.SO_SNDBUF, SOCKET_BUFFER_BYTES);
+        channel.setOption(StandardSocketOptions.SO_RCVBUF, SOCKET_BUFFER_BYTES);
     }
 
     /** Opens a connection to {@code address}, waiting at most {@code timeoutNanos} for the peer to answer. */
@@ -50,9 +69,10 @@ final class Link implements AutoCloseable {
         try {
             channel = SocketChannel.open();
             channel.configureBlocking(false);
-            Link link = new Link(channel, peer, timeoutNanos);
+            Link link = new Link(channel, peer, timeoutNanos, 0);
             link.identified = true;
             try {
+                link.sizeBuffers();
                 if (!channel.connect(address)) {
                     link.finishConnect();
                 }
@@ -84,6 +104,9 @@ final class Link implements AutoCloseable {
             if (left <= 0) {
                 throw new CollectiveException("cannot connect to " + peer + ": no answer within "
                         + TimeUnit.NANOSECONDS.toSeconds(timeoutNanos) + " s");
+            }
+            if (Thread.currentThread().isInterrupted()) {
+                throw interrupted("connecting to", "");
             }
             selector.select(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)));
             selector.selectedKeys().clear();
@@ -131,11 +154,24 @@ final class Link implements AutoCloseable {
         try {
             long start = System.nanoTime();
             while (!closed) {
-                long left = timeoutNanos - (System.nanoTime() - start);
+                long now = System.nanoTime();
+                long left = timeoutNanos - (now - start);
                 if (left <= 0) {
                     throw new CollectiveException("timed out " + direction + " " + peer + " " + during + ": no progress for "
                             + TimeUnit.NANOSECONDS.toSeconds(timeoutNanos) + " s" + (identified
                             ? " (dist.collective_timeout_seconds); that rank is stuck or its host is unreachable" : ""));
+                }
+                long end = deadline;
+                if (end != 0) {
+                    if (end - now <= 0) {
+                        throw new CollectiveException("gave up " + direction + " " + peer + " " + during
+                                + ": the handshake was not done in time");
+                    }
+                    left = Math.min(left, end - now);
+                }
+                // select() returns at once for an interrupted thread, again and again: the interrupt ends the wait
+                if (Thread.currentThread().isInterrupted()) {
+                    throw interrupted(direction, during);
                 }
                 if (selector.select(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left))) > 0) {
                     selector.selectedKeys().clear();
@@ -148,6 +184,12 @@ final class Link implements AutoCloseable {
                 key.interestOps(0);
             }
         }
+    }
+
+    /** The thread keeps its interrupt status, so that whoever cancelled it sees it. */
+    private CollectiveException interrupted(String direction, String during) {
+        return new CollectiveException("interrupted while " + direction + " " + peer + (during.isEmpty() ? "" : " " + during)
+                + " (the task was cancelled)");
     }
 
     private CollectiveException broken(String direction, String during, Exception cause) {

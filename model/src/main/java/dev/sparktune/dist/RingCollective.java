@@ -9,6 +9,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.FutureTask;
 import java.util.concurrent.SynchronousQueue;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
@@ -28,6 +29,8 @@ import java.util.concurrent.TimeoutException;
  */
 public final class RingCollective implements Collective {
     private static final int MAX_CALL_BYTES = 4096;
+    /** Up to this long (at least half) between dials to a listener that was busy with strangers. */
+    private static final long BUSY_PAUSE_NANOS = TimeUnit.MILLISECONDS.toNanos(200);
 
     private final int rank;
     private final int world;
@@ -93,8 +96,7 @@ public final class RingCollective implements Collective {
             acceptor.start();
             Link toNext = null;
             try {
-                toNext = Link.dial(socketAddress(addresses.get(next)), name(next, addresses), timeout);
-                handshake.connect(toNext, rank, next);
+                toNext = dialNext(handshake, rank, next, addresses, timeout);
                 Link fromPrev = accepting.get();
                 return new RingCollective(rank, addresses, options, toNext, fromPrev);
             } catch (RuntimeException | ExecutionException | InterruptedException e) {
@@ -120,6 +122,40 @@ public final class RingCollective implements Collective {
                 throw new CollectiveException("rank " + rank + " could not join the ring: " + cause, cause);
             } finally {
                 joinQuietly(acceptor);
+            }
+        }
+    }
+
+    /**
+     * The authenticated connection to rank {@code next}. A listener that closes the connection before its hello is
+     * busy with strangers ({@link Handshake.Busy}): it is dialled again after a short random pause, until the timeout.
+     */
+    private static Link dialNext(Handshake handshake, int rank, int next, List<String> addresses, long timeoutNanos) {
+        long deadline = System.nanoTime() + timeoutNanos;
+        String peer = name(next, addresses);
+        for (int attempt = 0; ; attempt++) {
+            Link link = Link.dial(socketAddress(addresses.get(next)), peer, timeoutNanos);
+            try {
+                handshake.connect(link, rank, next);
+                return link;
+            } catch (Handshake.Busy e) {
+                link.close();
+                long pause = ThreadLocalRandom.current().nextLong(BUSY_PAUSE_NANOS / 2, BUSY_PAUSE_NANOS + 1);
+                if (System.nanoTime() + pause - deadline > 0) {
+                    throw new CollectiveException("rank " + rank + ": " + peer + " closed every connection before the "
+                            + "handshake for " + TimeUnit.NANOSECONDS.toSeconds(timeoutNanos) + " s (" + (attempt + 1)
+                            + " tries); something else keeps its listener busy", e);
+                }
+                try {
+                    TimeUnit.NANOSECONDS.sleep(pause);
+                } catch (InterruptedException interrupted) {
+                    Thread.currentThread().interrupt();
+                    throw new CollectiveException("rank " + rank + " was interrupted while dialling " + peer
+                            + " again (the task was cancelled)", interrupted);
+                }
+            } catch (RuntimeException e) {
+                link.close();
+                throw e;
             }
         }
     }

@@ -7,10 +7,12 @@ import java.nio.channels.SelectionKey;
 import java.nio.channels.Selector;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
-import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -21,7 +23,10 @@ import org.slf4j.LoggerFactory;
  */
 public final class RingListener implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(RingListener.class);
-    private static final long HANDSHAKE_NANOS = TimeUnit.SECONDS.toNanos(10);
+    /** Connections shaking hands at once while the ring forms; more are closed at once (the real peer retries). */
+    static final int MAX_HANDSHAKES = 8;
+    /** The whole handshake of an accepted connection, however slowly its bytes arrive. */
+    static final long HANDSHAKE_NANOS = TimeUnit.SECONDS.toNanos(5);
     private static final long POLL_MILLIS = 50;
 
     private final ServerSocketChannel server;
@@ -59,13 +64,19 @@ public final class RingListener implements AutoCloseable {
     /**
      * Waits up to {@code timeoutNanos} for {@code expectedRank} to connect and prove the job secret. Each connection
      * shakes hands on its own thread, so a silent stranger cannot hold up the real peer; connections that fail the
-     * handshake are refused, logged and closed.
+     * handshake are refused, logged and closed. Strangers cost little: at most {@value #MAX_HANDSHAKES} connections
+     * shake hands at once (more are closed before the handshake, and the real peer dials again: see
+     * {@link Handshake.Busy}), and each must finish within {@link #HANDSHAKE_NANOS} in all. A thread interrupted while
+     * it waits here fails at once.
      */
     Link accept(Handshake handshake, int ownRank, int expectedRank, String peer, long timeoutNanos) {
         long deadline = System.nanoTime() + timeoutNanos;
         CompletableFuture<Link> accepted = new CompletableFuture<>();
-        List<Link> pending = new ArrayList<>();
-        List<Thread> handshakes = new ArrayList<>();
+        // the connections still shaking hands and their threads; each leaves both sets when its handshake ends
+        Set<Link> pending = ConcurrentHashMap.newKeySet();
+        Set<Thread> handshakes = ConcurrentHashMap.newKeySet();
+        AtomicInteger shaking = new AtomicInteger();
+        int turnedAway = 0;
         Link winner = null;                 // set only when this method returns it
         try (Selector selector = Selector.open()) {
             server.register(selector, SelectionKey.OP_ACCEPT);
@@ -75,6 +86,10 @@ public final class RingListener implements AutoCloseable {
                     throw new CollectiveException("rank " + ownRank + " (" + address + "): " + peer + " did not connect and "
                             + "prove the job secret within " + TimeUnit.NANOSECONDS.toSeconds(timeoutNanos) + " s; is that rank "
                             + "running, with the same secret, and can it reach " + address + "?");
+                }
+                if (Thread.currentThread().isInterrupted()) {
+                    throw new CollectiveException("rank " + ownRank + " (" + address + ") was interrupted while waiting for "
+                            + peer + " to connect (the task was cancelled)");
                 }
                 selector.select(Math.max(1, Math.min(POLL_MILLIS, TimeUnit.NANOSECONDS.toMillis(left))));
                 selector.selectedKeys().clear();
@@ -86,8 +101,27 @@ public final class RingListener implements AutoCloseable {
                     continue;
                 }
                 String remote = String.valueOf(channel.getRemoteAddress());
-                Link link = new Link(channel, "an unauthenticated connection from " + remote, Math.min(HANDSHAKE_NANOS, timeoutNanos));
+                if (shaking.get() >= MAX_HANDSHAKES) {
+                    channel.close();
+                    if (turnedAway++ == 0) {
+                        LOG.warn("rank {} ({}) closed a connection from {} at once: {} connections are shaking hands "
+                                + "already (strangers on this port?); {} dials again", ownRank, address, remote,
+                                MAX_HANDSHAKES, peer);
+                    }
+                    continue;
+                }
+                long handshakeNanos = Math.min(HANDSHAKE_NANOS, timeoutNanos);
+                Link link;
+                try {
+                    link = new Link(channel, "an unauthenticated connection from " + remote, handshakeNanos,
+                            System.nanoTime() + handshakeNanos);
+                } catch (IOException e) {
+                    channel.close();
+                    LOG.warn("rank {} ({}) dropped a connection from {}: {}", ownRank, address, remote, e.toString());
+                    continue;
+                }
                 pending.add(link);
+                shaking.incrementAndGet();
                 Thread t = new Thread(() -> {
                     try {
                         handshake.accept(link, ownRank, expectedRank);
@@ -103,6 +137,10 @@ public final class RingListener implements AutoCloseable {
                             LOG.warn("rank {} ({}) refused a ring connection from {}: {}", ownRank, address, remote, e.getMessage());
                         }
                         link.close();
+                    } finally {
+                        pending.remove(link);
+                        handshakes.remove(Thread.currentThread());
+                        shaking.decrementAndGet();
                     }
                 }, "sparktune-ring-handshake-" + ownRank);
                 t.setDaemon(true);
@@ -115,13 +153,16 @@ public final class RingListener implements AutoCloseable {
         } catch (IOException e) {
             throw new CollectiveException("rank " + ownRank + " (" + address + ") failed while waiting for " + peer + ": " + e, e);
         } finally {
-            accepted.cancel(false);         // a handshake that succeeds from now on closes its own link
-            for (Link link : pending) {
+            // a handshake that succeeds from now on closes its own link; one that won as this method failed is closed here
+            if (!accepted.cancel(false) && winner == null) {
+                accepted.join().close();
+            }
+            for (Link link : List.copyOf(pending)) {
                 if (link != winner) {
                     link.close();
                 }
             }
-            for (Thread t : handshakes) {
+            for (Thread t : List.copyOf(handshakes)) {
                 try {
                     t.join(TimeUnit.NANOSECONDS.toMillis(HANDSHAKE_NANOS) + 1000);
                 } catch (InterruptedException e) {
