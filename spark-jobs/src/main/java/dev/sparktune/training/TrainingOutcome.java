@@ -11,7 +11,8 @@ import java.util.List;
  * @param wholeModel    true when {@code export} is a whole model folder (full, freeze, BitFit), false when it is a
  *                      PEFT adapter on {@code model_name_or_path}
  * @param stageAttempts attempts of the barrier stage, more than 1 when Spark retried it after a lost rank
- * @param progress      the progress updates rank 0 sent while training, in arrival order
+ * @param progress      the progress updates rank 0 sent while training, in arrival order (the latest 10,000 when
+ *                      there were more)
  */
 public record TrainingOutcome(long steps, double lastLoss, String checkpoint, String resumedFrom, String export,
                               boolean wholeModel, int stageAttempts,
