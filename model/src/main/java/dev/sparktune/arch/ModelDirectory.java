@@ -77,10 +77,16 @@ public record ModelDirectory(Path path, String configJson, String modelType) {
 
     /**
      * Writes a model folder: {@code config.json}, the weights (sharded above {@code maxShardBytes}),
-     * and the tokenizer files found in {@code tokenizerSource} (may be null).
+     * and the tokenizer files found in {@code tokenizerSource} (may be null). A {@code config.json} taken from an
+     * int8 export whose scales are not among {@code weights} (a float model trained or merged from one) is written
+     * without its {@code quantization_config}, so the folder loads as the float model it is.
      */
     public static ModelDirectory write(Path path, String configJson, Map<String, NDArray> weights, long maxShardBytes,
                                        Path tokenizerSource) {
+        List<String> int8 = Int8Weights.modules(configJson, path.resolve(CONFIG_FILE).toString());
+        if (!int8.isEmpty() && !weights.containsKey(Int8Weights.scaleName(int8.get(0) + ".weight"))) {
+            configJson = Int8Weights.withoutConfig(configJson);
+        }
         try {
             Files.createDirectories(path);
             Checkpoint.save(path, weights, maxShardBytes);

@@ -130,6 +130,25 @@ class Int8WeightsTest {
     }
 
     @Test
+    void aFloatModelWrittenWithAnInt8ExportsConfigDropsItsQuantizationConfigAndLoads() throws Exception {
+        ModelDirectory source = ModelDirectory.open(TinyModels.writeRandom(dir.resolve("float"), TinyModels.bertJson(), 4));
+        PretrainedModel original = source.load(manager, DataType.FLOAT32);
+        List<String> modules = LinearTargets.of(original.layout());
+        ModelDirectory int8 = ModelDirectory.write(dir.resolve("int8"), Int8Weights.withConfig(source.configJson(), modules),
+                Int8Weights.quantize(original.weights().asMap(), modules, manager), Long.MAX_VALUE, null);
+        PretrainedModel loaded = int8.load(manager, DataType.FLOAT32);
+
+        // what a full fine-tune on the int8 export saves: float weights, the config.json it started from
+        ModelDirectory trained = ModelDirectory.write(dir.resolve("trained"), int8.configJson(),
+                loaded.weights().asMap(), Long.MAX_VALUE, null);
+
+        assertEquals(List.of(), Int8Weights.modules(trained.configJson(), "trained"));
+        PretrainedModel reloaded = trained.load(manager, DataType.FLOAT32);
+        String w = modules.get(0) + ".weight";
+        assertEquals(0f, reloaded.weights().get(w).sub(loaded.weights().get(w)).abs().max().getFloat());
+    }
+
+    @Test
     void anotherQuantMethodIsRefusedNamingIt() {
         String config = "{\"model_type\": \"bert\", \"quantization_config\": {\"quant_method\": \"gptq\", \"bits\": 4}}";
         CheckpointException e = assertThrows(CheckpointException.class, () -> Int8Weights.modules(config, "m/config.json"));
