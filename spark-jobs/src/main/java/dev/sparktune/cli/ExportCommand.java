@@ -175,12 +175,22 @@ final class ExportCommand implements Callable<Integer> {
 
     /**
      * Steps 2 to 4 of the recipe: prune, quantise, write {@code staging}, report. {@code network} gives the
-     * architecture of {@code weights}; {@code target} is where the folder will be once committed.
+     * architecture of {@code weights}; {@code target} is where the folder will be once committed. A
+     * {@code quantization_config} that {@code configJson} may carry from an int8 source is dropped by
+     * {@link ModelDirectory#write} when the weights written are float.
      */
     private static JsonObject write(JobConfig job, ModelDirectory network, String configJson,
                                     Map<String, NDArray> weights, Path staging, Path target, long shardBytes,
                                     NDManager manager) {
         ExportConfig config = job.export();
+        if (!config.compresses()) {
+            ModelDirectory.write(staging, configJson, weights, shardBytes, network.path());
+            ExportReport report = new ExportReport(target, config, List.of());
+            report.sizes(staging, weights, weights);
+            report.skipEvaluation("nothing to compare: neither export.prune_sparsity nor"
+                    + " export.export_quantization_bit is set, so the export holds the float weights unchanged");
+            return report.writeTo(staging);
+        }
         Map<String, NDArray> float32 = new LinkedHashMap<>();
         weights.forEach((name, t) -> float32.put(name, t.getDataType().isFloating() ? t.toType(DataType.FLOAT32, false) : t));
         PretrainedModel reference = network.withWeights(float32, "the model before export");
@@ -192,7 +202,7 @@ final class ExportCommand implements Callable<Integer> {
                     MagnitudePruning.Pattern.of(config.prunePattern()), manager);
             written = pruned.weights();
         }
-        String writtenConfig = Int8Weights.withoutConfig(configJson);
+        String writtenConfig = configJson;
         if (config.exportQuantizationBit() != null) {
             written = Int8Weights.quantize(written, modules, manager);
             writtenConfig = Int8Weights.withConfig(configJson, modules);
@@ -203,12 +213,7 @@ final class ExportCommand implements Callable<Integer> {
         if (pruned != null) {
             report.pruning(pruned, config.exportQuantizationBit() != null ? written : null, modules, config);
         }
-        if (config.compresses()) {
-            report.evaluate(job, reference, staging, manager);
-        } else {
-            report.skipEvaluation("nothing to compare: neither export.prune_sparsity nor export.export_quantization_bit"
-                    + " is set, so the export holds the float weights unchanged");
-        }
+        report.evaluate(job, reference, staging, manager);
         return report.writeTo(staging);
     }
 

@@ -191,19 +191,21 @@ class CompressedExportTest {
         }
     }
 
-    /** Each validation row alone, no padding: the class of the largest logit. */
+    /** The class of the largest logit for each row, all rows in one right-padded batch. */
     private List<String> predict(Bert bert, List<TokenizedRow> rows) {
-        List<String> predicted = new ArrayList<>();
-        for (TokenizedRow row : rows) {
-            try (NDManager step = manager.newSubManager()) {
-                NDArray ids = step.create(new long[][] {row.inputIds()});
-                NDArray keep = step.ones(ids.getShape(), DataType.INT64);
-                NDArray hidden = bert.hiddenStates(ids, null, TinyModels.positions(step, 1, row.length()),
-                        AttentionMask.bidirectional(keep));
-                predicted.add(Long.toString(bert.classify(hidden, keep).argMax(1).getLong(0)));
-            }
+        int length = rows.stream().mapToInt(TokenizedRow::length).max().orElseThrow();
+        long[][] ids = new long[rows.size()][length];
+        long[][] keep = new long[rows.size()][length];
+        for (int r = 0; r < rows.size(); r++) {
+            System.arraycopy(rows.get(r).inputIds(), 0, ids[r], 0, rows.get(r).length());
+            Arrays.fill(keep[r], 0, rows.get(r).length(), 1);
         }
-        return predicted;
+        try (NDManager step = manager.newSubManager()) {
+            NDArray keepArray = step.create(keep);
+            NDArray hidden = bert.hiddenStates(step.create(ids), null, TinyModels.positions(step, rows.size(), length),
+                    AttentionMask.bidirectional(keepArray));
+            return Arrays.stream(bert.classify(hidden, keepArray).argMax(1).toLongArray()).mapToObj(Long::toString).toList();
+        }
     }
 
     /** A tiny Llama, a LoRA adapter on it, and causal-LM rows with a validation split (one task, no task folders). */
