@@ -53,7 +53,6 @@ class MagnitudePruningTest {
         long expected = Math.round(sparsity * a.length) + Math.round(sparsity * b.length);
         assertEquals(expected, r.zeros());
         assertEquals(a.length + b.length, r.elements());
-        assertTrue(Math.abs(r.sparsity() - sparsity) <= 2.0 / r.elements() * 2, r.sparsity() + " vs " + sparsity);
         for (String name : List.of("a.weight", "b.weight")) {
             float[] before = weights.get(name).toFloatArray();
             float[] after = r.weights().get(name).toFloatArray();
