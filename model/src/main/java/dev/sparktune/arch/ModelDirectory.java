@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import dev.sparktune.io.Checkpoint;
+import dev.sparktune.io.Int8Weights;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -51,24 +52,41 @@ public record ModelDirectory(Path path, String configJson, String modelType) {
         }
     }
 
-    /** The network with its weights in {@code dtype}, owned by {@code manager}. */
+    /**
+     * The network with its weights in {@code dtype}, owned by {@code manager}. An int8 export
+     * ({@code quantization_config} of {@link Int8Weights}) is dequantised here, q * scale, so every reader of a model
+     * folder (training, generate, embed, the Spark ML classes) runs it as a float model.
+     */
     public PretrainedModel load(NDManager manager, DataType dtype) {
         SortedMap<String, NDArray> raw = Checkpoint.load(path, manager);
+        Map<String, NDArray> stored = Int8Weights.dequantize(raw, Int8Weights.modules(configJson, path.toString()),
+                dtype, path.toString());
         Map<String, NDArray> tensors = new LinkedHashMap<>();
-        raw.forEach((name, t) -> tensors.put(name, t.getDataType().isFloating() ? t.toType(dtype, false) : t));
-        Weights weights = new Weights(tensors, path.toString());
-        String source = path.resolve(CONFIG_FILE).toString();
+        stored.forEach((name, t) -> tensors.put(name, t.getDataType().isFloating() ? t.toType(dtype, false) : t));
+        return withWeights(tensors, path.toString());
+    }
+
+    /** This folder's network over other tensors (e.g. a merged or pruned copy of its weights), used as they are. */
+    public PretrainedModel withWeights(Map<String, NDArray> tensors, String source) {
+        Weights weights = new Weights(tensors, source);
+        String config = path.resolve(CONFIG_FILE).toString();
         return modelType.equals("bert")
-                ? new Bert(BertConfig.fromJson(configJson, source), weights)
-                : new Llama(LlamaConfig.fromJson(configJson, source), weights);
+                ? new Bert(BertConfig.fromJson(configJson, config), weights)
+                : new Llama(LlamaConfig.fromJson(configJson, config), weights);
     }
 
     /**
      * Writes a model folder: {@code config.json}, the weights (sharded above {@code maxShardBytes}),
-     * and the tokenizer files found in {@code tokenizerSource} (may be null).
+     * and the tokenizer files found in {@code tokenizerSource} (may be null). A {@code config.json} taken from an
+     * int8 export whose scales are not among {@code weights} (a float model trained or merged from one) is written
+     * without its {@code quantization_config}, so the folder loads as the float model it is.
      */
     public static ModelDirectory write(Path path, String configJson, Map<String, NDArray> weights, long maxShardBytes,
                                        Path tokenizerSource) {
+        List<String> int8 = Int8Weights.modules(configJson, path.resolve(CONFIG_FILE).toString());
+        if (!int8.isEmpty() && !weights.containsKey(Int8Weights.scaleName(int8.get(0) + ".weight"))) {
+            configJson = Int8Weights.withoutConfig(configJson);
+        }
         try {
             Files.createDirectories(path);
             Checkpoint.save(path, weights, maxShardBytes);

@@ -6,6 +6,7 @@ import ai.djl.pytorch.jni.JniUtils;
 import dev.sparktune.arch.PretrainedModel;
 import dev.sparktune.config.EvalConfig;
 import dev.sparktune.dist.Collective;
+import dev.sparktune.dist.InProcessCollective;
 import dev.sparktune.dist.Reduction;
 import dev.sparktune.io.TokenizedRow;
 import java.util.ArrayList;
@@ -27,10 +28,13 @@ import java.util.TreeMap;
  * {@code run_clm}); for a classification task {@code accuracy} and {@code f1} (macro-F1). Which of these are computed
  * follows {@code eval.metrics}; {@code bleu} and {@code rouge} need generation and are left to the eval job. Beside
  * them, {@code validation} is the mean of the tasks' losses, which early stopping watches.
+ *
+ * <p>{@link #evaluateAlone} scores the same way in one process, without a collective: {@code sparktune export}
+ * compares an exported (pruned, quantised) model with the model it came from on the validation split.
  */
-final class Validation {
+public final class Validation {
     /** The mean of the tasks' losses; the prefix of every other validation metric. */
-    static final String LOSS = "validation";
+    public static final String LOSS = "validation";
 
     private final List<TrainingTask> tasks;
     private final EvalConfig eval;
@@ -95,6 +99,17 @@ final class Validation {
         }
         metrics.put(LOSS, sumOfLosses / tasks.size());
         return Collections.unmodifiableSortedMap(metrics);
+    }
+
+    /**
+     * Every metric of {@code tasks} for {@code model}, computed by this process alone over all their rows: the
+     * metrics {@link #evaluate} gives on one rank.
+     */
+    public static SortedMap<String, Double> evaluateAlone(PretrainedModel model, List<TrainingTask> tasks,
+                                                          EvalConfig eval, long seed, long padTokenId,
+                                                          NDManager manager) {
+        return new Validation(tasks, eval, seed, padTokenId).evaluate(model, InProcessCollective.group(1).get(0),
+                manager);
     }
 
     /** This rank's sums over its share of {@code task}'s rows. */

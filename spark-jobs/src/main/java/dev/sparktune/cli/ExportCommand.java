@@ -6,14 +6,19 @@ import ai.djl.ndarray.types.DataType;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import dev.sparktune.arch.ModelDirectory;
+import dev.sparktune.arch.PretrainedModel;
 import dev.sparktune.config.ConfigException;
 import dev.sparktune.config.ConfigLoader;
+import dev.sparktune.config.ExportConfig;
 import dev.sparktune.config.JobConfig;
 import dev.sparktune.io.Checkpoint;
+import dev.sparktune.io.Int8Weights;
 import dev.sparktune.io.LocalFolders;
 import dev.sparktune.peft.LoraMerge;
 import dev.sparktune.peft.PeftFormat;
 import dev.sparktune.peft.PeftModel;
+import dev.sparktune.quant.LinearTargets;
+import dev.sparktune.quant.MagnitudePruning;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
@@ -22,11 +27,13 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.Callable;
-import java.util.function.Consumer;
+import java.util.function.Function;
+import java.util.stream.Stream;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -37,13 +44,26 @@ import picocli.CommandLine.Spec;
  * {@code sparktune export FILE}: the model {@code sparktune train} left in {@code train.output_dir} as a plain
  * Hugging Face folder in {@code export.export_dir}, weights sharded by {@code export.export_size} GB. A LoRA or DoRA
  * adapter ({@code <output_dir>/adapter}) is merged into {@code model.model_name_or_path}; a whole model
- * ({@code <output_dir>/model}, from full, freeze or BitFit runs) is copied and resharded. Local folders only; no
- * Spark.
+ * ({@code <output_dir>/model}, from full, freeze or BitFit runs) is copied and resharded. The recipe:
+ * <ol>
+ *   <li>the float weights: merged, or the whole model as stored;</li>
+ *   <li>{@code export.prune_sparsity}: magnitude pruning of the linear layers' weight matrices ({@link LinearTargets},
+ *       {@link MagnitudePruning});</li>
+ *   <li>{@code export.export_quantization_bit: 8}: the same matrices as int8 with per-channel scales
+ *       ({@link Int8Weights}), after pruning;</li>
+ *   <li>the folder written, then {@code export_report.json} ({@link ExportReport}): its size against the float32
+ *       equivalent and, when it was pruned or quantised, the validation metrics of both models;</li>
+ *   <li>the folder committed by a rename.</li>
+ * </ol>
+ * {@code export.export_type: adapter} copies the adapter folder alone instead. Local folders only; no Spark.
  */
 @Command(name = "export", mixinStandardHelpOptions = true,
         description = {"Merge the LoRA/DoRA adapter of train.output_dir into model.model_name_or_path and write a",
-            "plain Hugging Face folder to export.export_dir, sharded by export.export_size GB. Exits with 2 when a key",
-            "is missing or the trained method has no merge (prefix, prompt, bottleneck adapters)."})
+            "plain Hugging Face folder to export.export_dir, sharded by export.export_size GB; optionally pruned",
+            "(export.prune_sparsity) and int8 (export.export_quantization_bit: 8), with a report of its size and of",
+            "its validation metrics against the float model (export_report.json, also printed). export_type: adapter",
+            "copies the adapter alone. Exits with 2 when a key is missing or the trained method has no merge (prefix,",
+            "prompt, bottleneck adapters)."})
 final class ExportCommand implements Callable<Integer> {
     /** Hugging Face's "GB" in {@code max_shard_size="5GB"} is decimal. */
     static final long BYTES_PER_GB = 1_000_000_000L;
@@ -72,9 +92,11 @@ final class ExportCommand implements Callable<Integer> {
             return ConfigProblems.report(err, e, file);
         }
         try {
-            Path written = export(job, maxShardBytes != null ? maxShardBytes : job.export().exportSize() * BYTES_PER_GB);
-            spec.commandLine().getOut().println("Exported " + written);
-            spec.commandLine().getOut().flush();
+            JsonObject report = export(job, maxShardBytes != null ? maxShardBytes : job.export().exportSize() * BYTES_PER_GB);
+            PrintWriter out = spec.commandLine().getOut();
+            out.println("Exported " + report.get("export_dir").getAsString());
+            out.println(ExportReport.toJson(report));
+            out.flush();
             return 0;
         } catch (IllegalArgumentException e) {
             err.println("export: " + e.getMessage());
@@ -83,7 +105,8 @@ final class ExportCommand implements Callable<Integer> {
         }
     }
 
-    private static Path export(JobConfig job, long shardBytes) {
+    /** Writes the export and returns its report. */
+    private static JsonObject export(JobConfig job, long shardBytes) {
         if (job.export().exportDir() == null) {
             throw new IllegalArgumentException("export.export_dir is not set; set it to the folder the merged model"
                     + " goes to, e.g. --set export.export_dir=out/merged");
@@ -92,10 +115,19 @@ final class ExportCommand implements Callable<Integer> {
         Path output = localPath(job.train().outputDir(), "train.output_dir");
         Path wholeModel = output.resolve("model");
         Path adapter = output.resolve("adapter");
-        if (Files.isRegularFile(wholeModel.resolve(ModelDirectory.CONFIG_FILE))) {
-            return commit(target, staging -> reshard(ModelDirectory.open(wholeModel), staging, shardBytes));
+        boolean hasAdapter = Files.isRegularFile(adapter.resolve(PeftFormat.CONFIG_FILE));
+        if (job.export().exportType().equals("adapter")) {
+            if (!hasAdapter) {
+                throw new IllegalArgumentException("export.export_type is adapter, but train.output_dir " + output
+                        + " holds no " + adapter.resolve(PeftFormat.CONFIG_FILE) + " (a full, freeze or BitFit run"
+                        + " leaves a whole model); use export.export_type: merged");
+            }
+            return commit(target, staging -> copyAdapter(adapter, staging, target));
         }
-        if (!Files.isRegularFile(adapter.resolve(PeftFormat.CONFIG_FILE))) {
+        if (Files.isRegularFile(wholeModel.resolve(ModelDirectory.CONFIG_FILE))) {
+            return commit(target, staging -> reshard(job, ModelDirectory.open(wholeModel), staging, target, shardBytes));
+        }
+        if (!hasAdapter) {
             throw new IllegalArgumentException("no trained model in train.output_dir " + output + ": neither "
                     + adapter.resolve(PeftFormat.CONFIG_FILE) + " nor " + wholeModel.resolve(ModelDirectory.CONFIG_FILE)
                     + "; run sparktune train first, or set train.output_dir to the run's folder");
@@ -104,7 +136,7 @@ final class ExportCommand implements Callable<Integer> {
         if (!type.equals("LORA")) {
             throw new IllegalArgumentException(adapter + " is a " + type + " adapter, which has no merge into the"
                     + " base weights (only LoRA and DoRA merge); use the adapter as it is on top of"
-                    + " model.model_name_or_path");
+                    + " model.model_name_or_path, or export it alone with export.export_type: adapter");
         }
         if (job.model().modelNameOrPath() == null) {
             throw new IllegalArgumentException("model.model_name_or_path is not set; set it to the base model folder"
@@ -123,29 +155,96 @@ final class ExportCommand implements Callable<Integer> {
             try (NDManager manager = NDManager.newBaseManager()) {
                 PeftModel trained = PeftFormat.load(adapter, base.load(manager, DataType.FLOAT32), manager);
                 LoraMerge.Merged merged = LoraMerge.merge(trained, manager);
-                ModelDirectory.write(staging, configJson, merged.weights(), shardBytes, base.path());
+                return write(job, base, configJson, merged.weights(), staging, target, shardBytes, manager);
             }
         });
     }
 
-    /** The whole model of a full / freeze / BitFit run, its tensors as stored (no dtype change), resharded. */
-    private static void reshard(ModelDirectory model, Path staging, long shardBytes) {
+    /**
+     * The whole model of a full / freeze / BitFit run, resharded: its tensors as stored (no dtype change) unless the
+     * export prunes or quantises them. An int8 model is written back as float unless int8 is asked again.
+     */
+    private static JsonObject reshard(JobConfig job, ModelDirectory model, Path staging, Path target, long shardBytes) {
         try (NDManager manager = NDManager.newBaseManager()) {
-            Map<String, NDArray> weights = Checkpoint.load(model.path(), manager);
-            ModelDirectory.write(staging, model.configJson(), weights, shardBytes, model.path());
+            Map<String, NDArray> weights = Int8Weights.dequantize(Checkpoint.load(model.path(), manager),
+                    Int8Weights.modules(model.configJson(), model.path().toString()), DataType.FLOAT32,
+                    model.path().toString());
+            return write(job, model, model.configJson(), weights, staging, target, shardBytes, manager);
         }
     }
 
+    /**
+     * Steps 2 to 4 of the recipe: prune, quantise, write {@code staging}, report. {@code network} gives the
+     * architecture of {@code weights}; {@code target} is where the folder will be once committed. A
+     * {@code quantization_config} that {@code configJson} may carry from an int8 source is dropped by
+     * {@link ModelDirectory#write} when the weights written are float.
+     */
+    private static JsonObject write(JobConfig job, ModelDirectory network, String configJson,
+                                    Map<String, NDArray> weights, Path staging, Path target, long shardBytes,
+                                    NDManager manager) {
+        ExportConfig config = job.export();
+        if (!config.compresses()) {
+            ModelDirectory.write(staging, configJson, weights, shardBytes, network.path());
+            ExportReport report = new ExportReport(target, config, List.of());
+            report.sizes(staging, weights, weights);
+            report.skipEvaluation("nothing to compare: neither export.prune_sparsity nor"
+                    + " export.export_quantization_bit is set, so the export holds the float weights unchanged");
+            return report.writeTo(staging);
+        }
+        Map<String, NDArray> float32 = new LinkedHashMap<>();
+        weights.forEach((name, t) -> float32.put(name, t.getDataType().isFloating() ? t.toType(DataType.FLOAT32, false) : t));
+        PretrainedModel reference = network.withWeights(float32, "the model before export");
+        List<String> modules = LinearTargets.of(reference.layout());
+        Map<String, NDArray> written = weights;
+        MagnitudePruning.Result pruned = null;
+        if (config.pruneSparsity() > 0) {
+            pruned = MagnitudePruning.prune(written, modules, config.pruneSparsity(),
+                    MagnitudePruning.Pattern.of(config.prunePattern()), manager);
+            written = pruned.weights();
+        }
+        String writtenConfig = configJson;
+        if (config.exportQuantizationBit() != null) {
+            written = Int8Weights.quantize(written, modules, manager);
+            writtenConfig = Int8Weights.withConfig(configJson, modules);
+        }
+        ModelDirectory.write(staging, writtenConfig, written, shardBytes, network.path());
+        ExportReport report = new ExportReport(target, config, modules);
+        report.sizes(staging, written, weights);
+        if (pruned != null) {
+            report.pruning(pruned, config.exportQuantizationBit() != null ? written : null, modules, config);
+        }
+        report.evaluate(job, reference, staging, manager);
+        return report.writeTo(staging);
+    }
+
+    /** export_type adapter: the adapter folder as training left it (adapter_config.json, weights, config.json). */
+    private static JsonObject copyAdapter(Path adapter, Path staging, Path target) {
+        try {
+            Files.createDirectories(staging);
+            try (Stream<Path> files = Files.list(adapter)) {
+                for (Path f : files.filter(Files::isRegularFile).toList()) {
+                    Files.copy(f, staging.resolve(f.getFileName()));
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot copy the adapter " + adapter + ": " + e, e);
+        }
+        ExportReport report = new ExportReport(target, null, List.of());
+        report.sizes(staging, Map.of(), Map.of());
+        report.skipEvaluation("export_type adapter: the adapter is copied as trained, nothing to compare");
+        return report.writeTo(staging);
+    }
+
     /** Writes into a hidden sibling of {@code target}, then replaces {@code target}: no reader sees half an export. */
-    private static Path commit(Path target, Consumer<Path> writer) {
+    private static JsonObject commit(Path target, Function<Path, JsonObject> writer) {
         Path staging = target.resolveSibling("." + target.getFileName() + "." + UUID.randomUUID());
         try {
-            writer.accept(staging);
+            JsonObject report = writer.apply(staging);
             if (Files.exists(target)) {
                 LocalFolders.deleteQuietly(target);
             }
             Files.move(staging, target);
-            return target;
+            return report;
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write the export to " + target + ": " + e, e);
         } finally {

@@ -132,7 +132,7 @@ public final class TrainingRank {
         return bert;
     }
 
-    private static List<TrainingTask> trainingTasks(List<TrainingInputs.Task> tasks, List<TrainingInputs.Task> trained,
+    static List<TrainingTask> trainingTasks(List<TrainingInputs.Task> tasks, List<TrainingInputs.Task> trained,
                                                     String stage, DataType dtype,
                                                     Function<TrainingInputs.Task, TrainingData> rows) {
         List<TrainingTask> out = new ArrayList<>();
@@ -170,7 +170,7 @@ public final class TrainingRank {
         };
     }
 
-    private static Tokenizer tokenizer(Path modelDir) {
+    static Tokenizer tokenizer(Path modelDir) {
         return Files.isRegularFile(modelDir.resolve("tokenizer.json")) ? Tokenizer.load(modelDir) : null;
     }
 }

@@ -130,13 +130,16 @@ class ConfigKeysHaveReadersTest {
             Map.entry("generation.repetition_penalty", "spark-jobs/src/main/java/dev/sparktune/ml/FineTunedModel.java"),
             Map.entry("generation.stop", "spark-jobs/src/main/java/dev/sparktune/ml/FineTunedModel.java"),
             Map.entry("export.export_dir", "spark-jobs/src/main/java/dev/sparktune/cli/ExportCommand.java"),
-            Map.entry("export.export_size", "spark-jobs/src/main/java/dev/sparktune/cli/ExportCommand.java"));
+            Map.entry("export.export_size", "spark-jobs/src/main/java/dev/sparktune/cli/ExportCommand.java"),
+            Map.entry("export.export_type", "spark-jobs/src/main/java/dev/sparktune/cli/ExportCommand.java"),
+            Map.entry("export.export_quantization_bit", "spark-jobs/src/main/java/dev/sparktune/cli/ExportCommand.java"),
+            Map.entry("export.prune_sparsity", "spark-jobs/src/main/java/dev/sparktune/cli/ExportCommand.java"),
+            Map.entry("export.prune_pattern", "spark-jobs/src/main/java/dev/sparktune/cli/ExportCommand.java"));
 
     /** Keys the reference documents as not built yet, each with a value the loader must refuse. */
     private static final Map<String, String> NOT_BUILT = Map.of(
             "dist.allgather_bucket_size", "1000",
-            "dist.overlap_comm", "true",
-            "export.export_quantization_bit", "8");
+            "dist.overlap_comm", "true");
 
     @Test
     void everyKnownKeyHasAReaderOrIsRefusedAsNotBuilt() {

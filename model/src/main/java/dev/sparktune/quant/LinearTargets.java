@@ -1,0 +1,26 @@
+package dev.sparktune.quant;
+
+import dev.sparktune.arch.ModelLayout;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The weight matrices an export prunes and quantises: the 2-D {@code .weight} of every linear layer inside the
+ * network ({@code q_proj}, {@code query}, {@code mlp.down_proj}, {@code intermediate.dense}, a BERT pooler), which
+ * hold nearly all of a transformer's parameters. Left in float, as bitsandbytes' and compressed-tensors' defaults
+ * leave them: embeddings (a row lookup, not a matmul; quantising it per row would be per token), norms and biases
+ * (tiny, and their error is not averaged over an input dimension), and the output heads ({@code lm_head},
+ * {@code classifier}): their error goes straight into the logits with nothing after them to absorb it, and a
+ * classifier head is a few hundred parameters.
+ */
+public final class LinearTargets {
+    private LinearTargets() {
+    }
+
+    /** Module paths, e.g. {@code model.layers.0.self_attn.q_proj}; the tensor is {@code <module>.weight}. */
+    public static List<String> of(ModelLayout layout) {
+        List<String> modules = new ArrayList<>(layout.linearModules());
+        modules.removeAll(layout.outputHeads());
+        return List.copyOf(modules);
+    }
+}
