@@ -6,8 +6,8 @@ import java.util.Set;
 /**
  * Section {@code eval}: how and how often the model is evaluated. Of {@code metrics}, accuracy and f1 apply to
  * classification tasks, perplexity to causal-LM tasks, and the generation metrics (bleu, chrf, rouge, exact_match) to
- * SFT tasks, whose completions {@code sparktune eval} generates; validation during training reports the metrics that
- * need no generation.
+ * SFT tasks, whose completions are generated with the {@code generation} settings, by validation during training
+ * (compared with the reply's tokens decoded) and by {@code sparktune eval} (compared with the reply's text).
  */
 public record EvalConfig(int perDeviceEvalBatchSize, int evalSteps, List<String> metrics) {
 

@@ -85,7 +85,11 @@ public record Bleu(Tokenizer tokenizer, Smoothing smoothing, double smoothValue,
         return fromStatistics(segmentStatistics(hypothesis, references));
     }
 
-    private Score fromStatistics(long[] stats) {
+    /**
+     * The score of summed {@link #segmentStatistics}: what {@link #corpusScore} computes, for statistics added up
+     * elsewhere (across the ranks of a validation).
+     */
+    public Score fromStatistics(long[] stats) {
         return compute(Arrays.copyOfRange(stats, 2, 2 + maxOrder), Arrays.copyOfRange(stats, 2 + maxOrder, stats.length),
                 stats[0], stats[1]);
     }
@@ -139,7 +143,7 @@ public record Bleu(Tokenizer tokenizer, Smoothing smoothing, double smoothValue,
     }
 
     /** {@code [hyp_len, ref_len, correct_1..N, total_1..N]} for one segment, as sacreBLEU's segment statistics. */
-    private long[] segmentStatistics(String hypothesis, List<String> references) {
+    public long[] segmentStatistics(String hypothesis, List<String> references) {
         Map<String, Integer> refMax = new HashMap<>();
         int[] refLens = new int[references.size()];
         for (int r = 0; r < references.size(); r++) {

@@ -55,8 +55,16 @@ public record ChrF(int charOrder, double beta, boolean keepWhitespace, boolean e
         return new Score(fScore(segmentStatistics(hypothesis, references)), charOrder, 0, beta);
     }
 
+    /**
+     * The score of summed {@link #segmentStatistics}: what {@link #corpusScore} computes, for statistics added up
+     * elsewhere (across the ranks of a validation).
+     */
+    public Score fromStatistics(long[] stats) {
+        return new Score(fScore(stats), charOrder, 0, beta);
+    }
+
     /** Per order {@code [hypothesis n-grams, reference n-grams, matches]} against the best-scoring reference. */
-    private long[] segmentStatistics(String hypothesis, List<String> references) {
+    public long[] segmentStatistics(String hypothesis, List<String> references) {
         List<Map<String, Integer>> hyp = charNgrams(hypothesis);
         long[] best = new long[3 * charOrder];
         double bestF = -1;

@@ -111,8 +111,17 @@ public final class Trainer {
      * it stops after that many validations without a new best mean loss.
      */
     public Trainer withValidation(List<TrainingTask> tasks, EvalConfig eval) {
+        return withValidation(tasks, eval, null);
+    }
+
+    /**
+     * The same trainer, validating as {@link #withValidation(List, EvalConfig)} does and also completing the SFT
+     * tasks' prompts with {@code completions} for the generation metrics of {@code eval.metrics} (bleu, chrf, rouge,
+     * exact_match).
+     */
+    public Trainer withValidation(List<TrainingTask> tasks, EvalConfig eval, Completions completions) {
         return new Trainer(model, config, padTokenId, collective, zeroStage, bucketSize,
-                new Validation(tasks, eval, config.seed(), padTokenId), listener);
+                new Validation(tasks, eval, config.seed(), padTokenId, completions), listener);
     }
 
     /** The same trainer, telling {@code listener} about every step this rank finishes. */

@@ -3,11 +3,13 @@ package dev.sparktune.train;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.pytorch.jni.JniUtils;
+import dev.sparktune.arch.Llama;
 import dev.sparktune.arch.PretrainedModel;
 import dev.sparktune.config.EvalConfig;
 import dev.sparktune.dist.Collective;
 import dev.sparktune.dist.InProcessCollective;
 import dev.sparktune.dist.Reduction;
+import dev.sparktune.eval.GenerationSums;
 import dev.sparktune.io.TokenizedRow;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -25,8 +27,10 @@ import java.util.TreeMap;
  *
  * <p>Metrics, by task: {@code validation/<task>/loss}, the mean over the task's scored items (tokens, or rows for
  * classification); for a causal-LM task {@code perplexity}, exp of that mean token loss (Hugging Face's
- * {@code run_clm}); for a classification task {@code accuracy} and {@code f1} (macro-F1). Which of these are computed
- * follows {@code eval.metrics}; {@code bleu} and {@code rouge} need generation and are left to the eval job. Beside
+ * {@code run_clm}); for a classification task {@code accuracy} and {@code f1} (macro-F1); for a causal-LM task, when
+ * {@link Completions} are given, the generation metrics of its samples' prompts completed and compared with their
+ * replies ({@code bleu}, {@code chrf}, {@code rouge1} / {@code rouge2} / {@code rougeL} / {@code rougeLsum},
+ * {@code exact_match}; {@link GenerationSums}). Which of these are computed follows {@code eval.metrics}. Beside
  * them, {@code validation} is the mean of the tasks' losses, which early stopping watches.
  *
  * <p>{@link #evaluateAlone} scores the same way in one process, without a collective: {@code sparktune export}
@@ -40,8 +44,14 @@ public final class Validation {
     private final EvalConfig eval;
     private final long seed;
     private final long padTokenId;
+    /** Null when the generation metrics are not computed. */
+    private final Completions completions;
 
-    Validation(List<TrainingTask> tasks, EvalConfig eval, long seed, long padTokenId) {
+    /**
+     * @param completions how to complete SFT prompts for the generation metrics of {@code eval.metrics}; null leaves
+     *                    those metrics to {@code sparktune eval}
+     */
+    Validation(List<TrainingTask> tasks, EvalConfig eval, long seed, long padTokenId, Completions completions) {
         if (tasks.isEmpty()) {
             throw new IllegalArgumentException("validation needs at least one task");
         }
@@ -53,6 +63,7 @@ public final class Validation {
         this.eval = eval;
         this.seed = seed;
         this.padTokenId = padTokenId;
+        this.completions = eval.needsGeneration() ? completions : null;
     }
 
     /**
@@ -88,6 +99,9 @@ public final class Validation {
             if (task.objective() instanceof Objective.CausalLm && eval.metrics().contains("perplexity")) {
                 metrics.put(prefix + "perplexity", Math.exp(loss));
             }
+            if (s.generation.length > 0) {
+                GenerationSums.metrics(s.generation, eval.metrics()).forEach((name, v) -> metrics.put(prefix + name, v));
+            }
             if (task.objective() instanceof Objective.Classification) {
                 if (eval.metrics().contains("accuracy")) {
                     metrics.put(prefix + "accuracy", accuracy(s.truePositives, s.actual));
@@ -108,14 +122,22 @@ public final class Validation {
     public static SortedMap<String, Double> evaluateAlone(PretrainedModel model, List<TrainingTask> tasks,
                                                           EvalConfig eval, long seed, long padTokenId,
                                                           NDManager manager) {
-        return new Validation(tasks, eval, seed, padTokenId).evaluate(model, InProcessCollective.group(1).get(0),
+        return new Validation(tasks, eval, seed, padTokenId, null).evaluate(model, InProcessCollective.group(1).get(0),
                 manager);
     }
 
     /** This rank's sums over its share of {@code task}'s rows. */
     private Sums evaluateShare(TrainingTask task, PretrainedModel model, int rank, int worldSize, NDManager manager) {
         int classes = task.objective() instanceof Objective.Classification c ? c.classes(model) : 0;
-        Sums sums = new Sums(classes);
+        boolean generates = completions != null && task.objective() instanceof Objective.CausalLm
+                && model instanceof Llama;
+        Sums sums = new Sums(classes, generates);
+        if (generates) {
+            GenerationSums generated = new GenerationSums();
+            completions.score((Llama) model, task.data().shards(seed, 0, worldSize).get(rank).epoch(seed, 0, 0),
+                    eval.perDeviceEvalBatchSize(), generated, manager);
+            System.arraycopy(generated.values(), 0, sums.generation, 0, GenerationSums.LENGTH);
+        }
         Iterator<TokenizedRow> rows = task.data().shards(seed, 0, worldSize).get(rank).epoch(seed, 0, 0);
         while (rows.hasNext()) {
             List<TokenizedRow> batch = new ArrayList<>();
@@ -178,11 +200,14 @@ public final class Validation {
         final double[] truePositives;
         final double[] predicted;
         final double[] actual;
+        /** {@link GenerationSums#values} of the task's completions; empty when it has none. */
+        final double[] generation;
 
-        Sums(int classes) {
+        Sums(int classes, boolean generates) {
             truePositives = new double[classes];
             predicted = new double[classes];
             actual = new double[classes];
+            generation = new double[generates ? GenerationSums.LENGTH : 0];
         }
 
         /** Rows labelled {@value CausalLmLoss#IGNORE_INDEX} are not scored. */
@@ -202,7 +227,7 @@ public final class Validation {
         }
 
         int length() {
-            return 2 + 3 * actual.length;
+            return 2 + 3 * actual.length + generation.length;
         }
 
         static double[] flatten(List<Sums> all) {
@@ -211,7 +236,7 @@ public final class Validation {
             for (Sums s : all) {
                 flat[at++] = s.lossSum;
                 flat[at++] = s.items;
-                for (double[] counts : new double[][] {s.truePositives, s.predicted, s.actual}) {
+                for (double[] counts : new double[][] {s.truePositives, s.predicted, s.actual, s.generation}) {
                     System.arraycopy(counts, 0, flat, at, counts.length);
                     at += counts.length;
                 }
@@ -224,10 +249,10 @@ public final class Validation {
             List<Sums> out = new ArrayList<>();
             int at = 0;
             for (Sums shape : shapes) {
-                Sums s = new Sums(shape.actual.length);
+                Sums s = new Sums(shape.actual.length, shape.generation.length > 0);
                 s.lossSum = flat[at++];
                 s.items = flat[at++];
-                for (double[] counts : new double[][] {s.truePositives, s.predicted, s.actual}) {
+                for (double[] counts : new double[][] {s.truePositives, s.predicted, s.actual, s.generation}) {
                     System.arraycopy(flat, at, counts, 0, counts.length);
                     at += counts.length;
                 }

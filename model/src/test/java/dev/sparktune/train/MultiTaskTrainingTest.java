@@ -298,7 +298,7 @@ class MultiTaskTrainingTest {
 
     /** The mean loss of one task, as the trainer's validation computes it. */
     private double loss(PeftModel model, TrainingTask task) {
-        return new Validation(List.of(task), TrainerTest.eval(), train().seed(), 0)
+        return new Validation(List.of(task), TrainerTest.eval(), train().seed(), 0, null)
                 .evaluate(model.model(false), InProcessCollective.group(1).get(0), manager).get(Validation.LOSS);
     }
 

@@ -8,6 +8,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import dev.sparktune.arch.Bert;
+import dev.sparktune.arch.Llama;
 import dev.sparktune.arch.ModelDirectory;
 import dev.sparktune.arch.PretrainedModel;
 import dev.sparktune.arch.TinyModels;
@@ -16,6 +17,12 @@ import dev.sparktune.config.EvalConfig;
 import dev.sparktune.config.TrainConfig;
 import dev.sparktune.dist.Collective;
 import dev.sparktune.dist.InProcessCollective;
+import dev.sparktune.eval.Bleu;
+import dev.sparktune.eval.ChrF;
+import dev.sparktune.eval.ExactMatch;
+import dev.sparktune.eval.Rouge;
+import dev.sparktune.generate.GenerationConfig;
+import dev.sparktune.generate.Generator;
 import dev.sparktune.io.TokenizedParquet;
 import dev.sparktune.io.TokenizedRow;
 import dev.sparktune.nn.AttentionMask;
@@ -24,7 +31,9 @@ import dev.sparktune.peft.Lora;
 import dev.sparktune.peft.PeftModel;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Random;
 import java.util.SortedMap;
@@ -32,6 +41,8 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.function.Function;
+import java.util.stream.Collectors;
+import java.util.stream.LongStream;
 import org.apache.hadoop.conf.Configuration;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -126,6 +137,12 @@ class ValidationTest {
     /** The metrics of {@code ranks} in-process ranks, each with its own replica, after checking that all agree. */
     private static SortedMap<String, Double> validate(int ranks, Function<NDManager, PeftModel> replica,
                                                       List<TrainingTask> tasks, EvalConfig eval) throws Exception {
+        return validate(ranks, replica, tasks, eval, null);
+    }
+
+    private static SortedMap<String, Double> validate(int ranks, Function<NDManager, PeftModel> replica,
+                                                      List<TrainingTask> tasks, EvalConfig eval,
+                                                      Completions completions) throws Exception {
         List<Collective> group = InProcessCollective.group(ranks);
         ExecutorService threads = Executors.newFixedThreadPool(ranks);
         try {
@@ -133,7 +150,8 @@ class ValidationTest {
             for (Collective collective : group) {
                 results.add(threads.submit(() -> {
                     try (NDManager m = NDManager.newBaseManager()) {
-                        return new Validation(tasks, eval, SEED, 0).evaluate(replica.apply(m).model(false), collective, m);
+                        return new Validation(tasks, eval, SEED, 0, completions).evaluate(replica.apply(m).model(false),
+                                collective, m);
                     } finally {
                         collective.close();
                     }
@@ -183,6 +201,70 @@ class ValidationTest {
         assertEquals(Math.exp(lmOne.get("validation/lm/loss")), lmOne.get("validation/lm/perplexity"), 1e-12);
         assertEquals((clsOne.get("validation/spam/loss") + clsOne.get("validation/topic/loss")) / 2,
                 clsOne.get("validation"), 1e-15);
+    }
+
+    /**
+     * SFT samples: a prompt of 3 to 6 unscored tokens, then a scored reply: for every other row the model's own
+     * greedy completion of {@code replyLength} tokens (so that some completions match and the scores are not 0), else
+     * random tokens.
+     */
+    private List<TokenizedRow> promptsAndReplies(int rows, int replyLength, long seed) {
+        Random random = new Random(seed);
+        List<TokenizedRow> out = new ArrayList<>();
+        try (NDManager m = NDManager.newBaseManager()) {
+            Generator generator = new Generator((Llama) llama(m).model(false), 0, null);
+            for (int i = 0; i < rows; i++) {
+                long[] prompt = random.longs(3 + random.nextInt(4), 1, 61).toArray();
+                long[] reply = i % 2 == 0
+                        ? generator.generate(m, List.of(prompt), GenerationConfig.greedy(replyLength)).get(0).tokenIds()
+                        : random.longs(replyLength, 1, 61).toArray();
+                long[] ids = LongStream.concat(Arrays.stream(prompt), Arrays.stream(reply)).toArray();
+                long[] labels = ids.clone();
+                Arrays.fill(labels, 0, prompt.length, -100);
+                out.add(new TokenizedRow(ids, labels, null, null, null));
+            }
+        }
+        return out;
+    }
+
+    @Test
+    void generationMetricsOfTwoRanksEqualOneRanksAndTheToolsOnEachPromptCompletedAlone() throws Exception {
+        List<TokenizedRow> rows = promptsAndReplies(14, 4, 9);
+        List<TrainingTask> tasks = List.of(new TrainingTask("chat", writeGroups("chat", rows, 4, 3, 7), LM));
+        EvalConfig eval = TrainerTest.eval("eval.per_device_eval_batch_size=3",
+                "eval.metrics=bleu,chrf,rouge,exact_match");
+        Function<long[], String> words = ids -> Arrays.stream(ids).mapToObj(id -> "w" + id)
+                .collect(Collectors.joining(" "));
+        GenerationConfig greedy = GenerationConfig.greedy(4);
+        Completions completions = new Completions(greedy, 0, words);
+
+        SortedMap<String, Double> one = validate(1, this::llama, tasks, eval, completions);
+        SortedMap<String, Double> two = validate(2, this::llama, tasks, eval, completions);
+        assertRelativelyClose(one, two, 1e-12);
+
+        List<String> completed = new ArrayList<>();
+        List<String> replies = new ArrayList<>();
+        try (NDManager m = NDManager.newBaseManager()) {
+            Llama alone = (Llama) llama(m).model(false);
+            Generator generator = new Generator(alone, 0, words);
+            for (TokenizedRow row : rows) {
+                int prompt = (int) Arrays.stream(row.labels()).filter(l -> l == -100).count();
+                completed.add(generator.generate(m, List.of(Arrays.copyOf(row.inputIds(), prompt)), greedy).get(0)
+                        .text());
+                replies.add(words.apply(Arrays.copyOfRange(row.inputIds(), prompt, row.length())));
+            }
+        }
+        List<List<String>> references = List.of(replies);
+        assertEquals(Bleu.corpus().corpusScore(completed, references).score(), one.get("validation/chat/bleu"), 1e-9);
+        assertEquals(ChrF.defaults().corpusScore(completed, references).score(), one.get("validation/chat/chrf"), 1e-9);
+        assertEquals(ExactMatch.score(completed, references), one.get("validation/chat/exact_match"), 0);
+        Map<String, Rouge.Score> rouge = new Rouge(false).corpusMean(completed, references);
+        for (String type : Rouge.TYPES) {
+            assertEquals(rouge.get(type).fmeasure(), one.get("validation/chat/" + type), 1e-12, type);
+        }
+        System.out.println("generation metrics: " + one);
+        assertEquals(0.5, one.get("validation/chat/exact_match"), 0, "every other reply is the model's own");
+        assertTrue(one.get("validation/chat/bleu") > 10 && one.get("validation/chat/rouge1") > 0.4, one.toString());
     }
 
     @Test

@@ -16,6 +16,7 @@ import dev.sparktune.peft.Method;
 import dev.sparktune.peft.PeftModel;
 import dev.sparktune.tokenize.Tokenizer;
 import dev.sparktune.train.ClassificationLoss;
+import dev.sparktune.train.Completions;
 import dev.sparktune.train.Objective;
 import dev.sparktune.train.OutputFolder;
 import dev.sparktune.train.StepListener;
@@ -96,7 +97,8 @@ public final class TrainingRank {
                     .withStepListener(listener);
             if (!inputs.validation().isEmpty()) {
                 trainer = trainer.withValidation(trainingTasks(inputs.validation(), inputs.tasks(), m.stage(), dtype,
-                        task -> TrainingData.open(hadoop, task.folder())), job.eval());
+                        task -> TrainingData.open(hadoop, task.folder())), job.eval(),
+                        completions(job, tokenizer, copy.folder()));
             }
             OutputFolder output = new OutputFolder(hadoop, job.train().outputDir());
             Trainer.Result result = trainer.train(new Trainer.Run(tasks, inputs.mix(), output, start), manager);
@@ -168,6 +170,18 @@ public final class TrainingRank {
             case "float16" -> DataType.FLOAT16;
             default -> DataType.FLOAT32;
         };
+    }
+
+    /**
+     * How validation completes SFT prompts for the generation metrics: the generation section's settings and the
+     * model's stop tokens; null when {@code eval.metrics} names none or the model folder has no tokenizer to decode.
+     */
+    private static Completions completions(JobConfig job, Tokenizer tokenizer, Path modelDir) {
+        if (!job.eval().needsGeneration() || tokenizer == null) {
+            return null;
+        }
+        return new Completions(job.generation().toGenerationConfig(StopTokens.of(tokenizer, modelDir),
+                job.train().seed()), StopTokens.padTokenId(tokenizer), ids -> tokenizer.decode(ids, true));
     }
 
     static Tokenizer tokenizer(Path modelDir) {

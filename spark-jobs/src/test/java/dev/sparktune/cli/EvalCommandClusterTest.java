@@ -134,6 +134,13 @@ class EvalCommandClusterTest {
                 "generation: {max_new_tokens: 6}");
         prepAndTrain(job);
 
+        List<String> metrics = Files.readAllLines(dir.resolve("sft-run/metrics.jsonl"));
+        String validated = metrics.get(metrics.size() - 1);
+        for (String name : List.of("bleu", "chrf", "rouge1", "rougeL", "exact_match", "perplexity")) {
+            assertTrue(validated.contains("\"validation/chat/" + name + "\":"), "training validation reports " + name
+                    + ": " + validated);
+        }
+
         GenerateCommandTest.Run eval = GenerateCommandTest.sparktune("", "eval", job.toString());
         assertEquals(0, eval.exitCode(), eval.stderr());
 
