@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Set;
 import java.util.function.Function;
 
 /**
@@ -26,14 +27,14 @@ import java.util.function.Function;
 public record Completions(GenerationConfig config, long padTokenId, Function<long[], String> decoder) {
 
     /** A prompt and the reply it should get. */
-    record Pair(long[] prompt, long[] reply) {
+    public record Pair(long[] prompt, long[] reply) {
     }
 
     /**
      * The prompt and reply of each sample of {@code row} (a packed row holds several); none for a sample without
      * an unscored prefix.
      */
-    static List<Pair> pairs(TokenizedRow row) {
+    public static List<Pair> pairs(TokenizedRow row) {
         List<Pair> out = new ArrayList<>();
         for (TokenizedRow sample : Packing.samples(row)) {
             long[] labels = sample.targets();
@@ -54,9 +55,9 @@ public record Completions(GenerationConfig config, long padTokenId, Function<lon
     }
 
     /** The reply up to its first stop token (the end-of-turn a completion stops at and leaves out). */
-    private long[] untilStop(long[] reply) {
+    public static long[] untilStop(long[] reply, Set<Long> stopTokenIds) {
         for (int i = 0; i < reply.length; i++) {
-            if (config.stopTokenIds().contains(reply[i])) {
+            if (stopTokenIds.contains(reply[i])) {
                 return Arrays.copyOf(reply, i);
             }
         }
@@ -78,7 +79,7 @@ public record Completions(GenerationConfig config, long padTokenId, Function<lon
             List<Generator.Output> outputs = generator.generate(manager, now.stream().map(Pair::prompt).toList(),
                     config);
             for (int i = 0; i < now.size(); i++) {
-                sums.add(outputs.get(i).text(), decoder.apply(untilStop(now.get(i).reply())));
+                sums.add(outputs.get(i).text(), decoder.apply(untilStop(now.get(i).reply(), config.stopTokenIds())));
             }
             batch = new ArrayList<>(batch.subList(now.size(), batch.size()));
         }

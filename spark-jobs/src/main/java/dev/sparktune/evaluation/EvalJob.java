@@ -77,8 +77,10 @@ public final class EvalJob {
         Path output = new Path(HadoopFiles.qualify(request.output() != null ? request.output()
                 : new Path(outputDir, "eval").toString(), conf));
         Dataset<Row> rows = inputRows(spark, job, request);
-        rows = rows.withColumn(TASK, PrepRows.task(datasetTasks(job, rows, conf)));
-        Map<String, Kind> tasks = taskKinds(rows);
+        boolean tokenized = TokenizedEval.isTokenized(rows);
+        rows = tokenized ? TokenizedEval.withTask(rows)
+                : rows.withColumn(TASK, PrepRows.task(datasetTasks(job, rows, conf)));
+        Map<String, Kind> tasks = tokenized ? tokenizedKinds(rows) : taskKinds(rows);
         if (tasks.isEmpty()) {
             throw new IllegalArgumentException("no rows to evaluate in " + describe(job, request));
         }
@@ -91,9 +93,11 @@ public final class EvalJob {
             models.put(task.getKey(), model);
             Dataset<Row> taskRows = rows.where(col(TASK).equalTo(task.getKey()));
             if (task.getValue() == Kind.CLASSIFICATION) {
-                predictions.add(classify(model, taskRows, job));
+                predictions.add(tokenized ? TokenizedEval.classify(model, taskRows, request.input(), task.getKey(), conf)
+                        : classify(model, taskRows, job));
             } else if (task.getValue() == Kind.CONVERSATION && job.eval().needsGeneration()) {
-                predictions.add(complete(model, taskRows, job));
+                model.setGeneration(job.generation(), job.train().seed());
+                predictions.add(tokenized ? TokenizedEval.complete(spark, model, taskRows) : complete(model, taskRows, job));
             }
         }
         Path predictionsDir = new Path(output, PREDICTIONS);
@@ -110,9 +114,10 @@ public final class EvalJob {
                     || job.eval().needsGeneration())) {
                 metrics.putAll(scored(spark, predictionsDir, task.getKey(), task.getValue(), job));
             }
-            if (task.getValue() != Kind.CLASSIFICATION && job.eval().metrics().contains("perplexity")
-                    && request.input() == null && request.datasets().isEmpty()) {
-                metrics.putAll(perplexity(spark, job, task.getKey(), models.get(task.getKey()), conf));
+            String tokens = task.getValue() == Kind.CLASSIFICATION || !job.eval().metrics().contains("perplexity")
+                    ? null : tokenizedRowsOf(job, request, tokenized, task.getKey(), conf);
+            if (tokens != null) {
+                metrics.putAll(perplexity(spark, tokens, models.get(task.getKey())));
             }
             results.put(task.getKey(), metrics);
         }
@@ -137,10 +142,17 @@ public final class EvalJob {
             rows = spark.read().parquet(job.data().preparedPath())
                     .where(col(PrepRows.SPLIT).equalTo(PrepRows.SPLIT_VALIDATION));
         }
+        if (TokenizedEval.isTokenized(rows)) {
+            if (!request.datasets().isEmpty()) {
+                throw new IllegalArgumentException("--dataset: tokenized rows do not name their dataset; give prepared"
+                        + " Parquet, or leave --dataset out");
+            }
+            return rows;
+        }
         for (String column : List.of(PrepRows.ID, PrepRows.DATASET, PrepRows.FORMAT)) {
             if (!List.of(rows.columns()).contains(column)) {
                 throw new IllegalArgumentException(describe(job, request) + " has no column '" + column + "'; eval"
-                        + " reads prepared Parquet, as sparktune prep writes it");
+                        + " reads prepared or tokenized Parquet, as sparktune prep writes them");
             }
         }
         if (!request.datasets().isEmpty()) {
@@ -184,6 +196,17 @@ public final class EvalJob {
         return kinds;
     }
 
+    /** Each task of tokenized rows: classification when its rows have class labels, else causal LM. */
+    private static Map<String, Kind> tokenizedKinds(Dataset<Row> rows) {
+        Map<String, Kind> kinds = new TreeMap<>();
+        for (Row r : rows.select(TASK).distinct().collectAsList()) {
+            String task = r.getString(0);
+            kinds.put(task, TokenizedEval.isClassification(rows.where(col(TASK).equalTo(task)))
+                    ? Kind.CLASSIFICATION : Kind.CONVERSATION);
+        }
+        return kinds;
+    }
+
     private static Dataset<Row> classify(FineTunedModel model, Dataset<Row> rows, JobConfig job) {
         return model.setInputCol(PrepRows.TEXT).setMaxLength(job.data().cutoffLen())
                 .transform(rows.select(PrepRows.ID, PrepRows.DATASET, TASK, PrepRows.TEXT, PrepRows.LABEL))
@@ -194,8 +217,7 @@ public final class EvalJob {
     private static Dataset<Row> complete(FineTunedModel model, Dataset<Row> rows, JobConfig job) {
         Dataset<Row> prompts = rows.select(PrepRows.ID, PrepRows.DATASET, TASK, PrepRows.SYSTEM, PrepRows.MESSAGES)
                 .flatMap(new PromptAndReply(), Encoders.row(PromptAndReply.SCHEMA));
-        return model.setMessagesCol(PROMPT).setGeneration(job.generation(), job.train().seed())
-                .setChatTemplate(job.data().template())
+        return model.setMessagesCol(PROMPT).setChatTemplate(job.data().template())
                 .transform(prompts)
                 .select(col(PrepRows.ID), col(PrepRows.DATASET), col(TASK),
                         col(model.getGeneratedTextCol()).as(PREDICTION), col(REFERENCE));
@@ -231,20 +253,25 @@ public final class EvalJob {
     }
 
     /**
-     * exp of the mean cross-entropy per scored token over the task's tokenized validation rows (as training's
-     * validation computes it); nothing when the job has no such rows.
+     * The tokenized rows a causal-LM task's perplexity is measured on: the tokenized input's, or, when the validation
+     * split is evaluated, the task's tokenized validation rows (those training validates on); null when there are none.
      */
-    private static Map<String, Object> perplexity(SparkSession spark, JobConfig job, String task, FineTunedModel model,
-                                                  Configuration conf) {
-        if (job.data().tokenizedPath() == null) {
-            return Map.of();
+    private static String tokenizedRowsOf(JobConfig job, Request request, boolean tokenized, String task,
+                                          Configuration conf) {
+        if (tokenized) {
+            return TokenizedParquet.taskFolders(conf, request.input()).getOrDefault(task, request.input());
+        }
+        if (request.input() != null || !request.datasets().isEmpty() || job.data().tokenizedPath() == null) {
+            return null;
         }
         String validation = new Path(job.data().tokenizedPath(), TokenizeStage.VALIDATION_DIR).toString();
-        String folder = TokenizedParquet.taskFolders(conf, validation).get(task);
-        if (folder == null) {
-            return Map.of();
-        }
-        FineTunedModel scorer = model.copy(ParamMap.empty()).setMaxNewTokens(0);
+        return TokenizedParquet.taskFolders(conf, validation).get(task);
+    }
+
+    /** exp of the mean cross-entropy per scored token over the tokenized rows in {@code folder}. */
+    private static Map<String, Object> perplexity(SparkSession spark, String folder, FineTunedModel model) {
+        FineTunedModel scorer = model.copy(ParamMap.empty()).setMaxNewTokens(0)
+                .setInputIdsCol(TokenizedParquet.INPUT_IDS);
         double[] sums = scorer.transform(spark.read().parquet(folder))
                 .javaRDD().map(new TokenLoss(scorer.getLossCol())::of)
                 .fold(new double[2], (a, b) -> new double[] {a[0] + b[0], a[1] + b[1]});
