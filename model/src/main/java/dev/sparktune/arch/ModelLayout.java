@@ -19,6 +19,8 @@ import java.util.regex.Pattern;
  * @param taskHeads        new task heads that train under every method ({@code classifier})
  * @param layerPrefixes    the path of each block, e.g. {@code model.layers.3}
  * @param embeddings       the token embedding module
+ * @param embeddingTables  every embedding table [rows, dim], the token embeddings first (BERT adds its position and
+ *                         token-type tables); with {@code tie_word_embeddings} the first is also the output head
  * @param encoder          true for BERT-style encoders, false for causal decoders
  */
 public record ModelLayout(
@@ -31,6 +33,7 @@ public record ModelLayout(
         List<String> taskHeads,
         List<String> layerPrefixes,
         String embeddings,
+        List<String> embeddingTables,
         boolean encoder) {
 
     private static final Pattern LAYER = Pattern.compile("\\.layers?\\.(\\d+)\\.");
@@ -51,7 +54,8 @@ public record ModelLayout(
             heads.add("lm_head");
         }
         return new ModelLayout(c.numHiddenLayers(), c.hiddenSize(), c.numKeyValueHeads(), c.headDim(), linear, heads,
-                List.of(), prefixes("model.layers.", c.numHiddenLayers()), "model.embed_tokens", false);
+                List.of(), prefixes("model.layers.", c.numHiddenLayers()), "model.embed_tokens",
+                List.of("model.embed_tokens"), false);
     }
 
     static ModelLayout of(BertConfig c, String prefix, Weights w) {
@@ -72,8 +76,10 @@ public record ModelLayout(
                 .toList();
         linear.addAll(heads);
         int headDim = c.hiddenSize() / c.numAttentionHeads();
+        String e = prefix + "embeddings.";
+        List<String> tables = List.of(e + "word_embeddings", e + "position_embeddings", e + "token_type_embeddings");
         return new ModelLayout(c.numHiddenLayers(), c.hiddenSize(), c.numAttentionHeads(), headDim, linear, heads,
-                heads, prefixes(prefix + "encoder.layer.", c.numHiddenLayers()), prefix + "embeddings.word_embeddings", true);
+                heads, prefixes(prefix + "encoder.layer.", c.numHiddenLayers()), tables.get(0), tables, true);
     }
 
     /** {@code classifier}, or {@code classifier_<task>} for a multi-task run's extra heads. */

@@ -22,6 +22,9 @@ import java.util.Map;
  *   scale[o] = max_i |w[o, i]| / 127        q[o, i] = clamp(round(w[o, i] / scale[o]), -127, 127)
  *   w'[o, i] = q[o, i] * scale[o]           |w - w'| <= scale[o] / 2 per element
  * </pre>
+ * An embedding table {@code <module>.weight} [rows, dim] is stored the same way, one scale per row: per token (or
+ * position), the row a lookup returns. Which modules an export quantises is {@code Int8Targets}' choice.
+ * <p>
  * {@code round} is PyTorch's (half to even); an all-zero row has scale 0 and q 0. {@code config.json} says which
  * modules are quantised, under Hugging Face's {@code quantization_config} key:
  * {@code {"quant_method": "sparktune_int8", "bits": 8, "granularity": "per_channel", "symmetric": true,
@@ -44,8 +47,9 @@ public final class Int8Weights {
     }
 
     /**
-     * {@code weights} with each module's {@code <module>.weight} replaced by its int8 values and scales; every
-     * other tensor as it was. New arrays belong to {@code manager}.
+     * {@code weights} with each module's {@code <module>.weight} (a linear layer's matrix or an embedding table)
+     * replaced by its int8 values and per-row scales; every other tensor as it was. New arrays belong to
+     * {@code manager}.
      */
     public static Map<String, NDArray> quantize(Map<String, NDArray> weights, List<String> modules, NDManager manager) {
         Map<String, NDArray> out = new LinkedHashMap<>(weights);
@@ -53,7 +57,8 @@ public final class Int8Weights {
             String name = module + ".weight";
             NDArray w = weights.get(name);
             if (w == null || w.getShape().dimension() != 2 || !w.getDataType().isFloating()) {
-                throw new IllegalArgumentException(name + ": int8 quantisation needs a 2-D float weight matrix, got "
+                throw new IllegalArgumentException(name + ": int8 quantisation needs a 2-D float weight matrix or"
+                        + " embedding table, got "
                         + (w == null ? "no such tensor" : w.getDataType() + " " + w.getShape()));
             }
             try (NDManager scratch = manager.newSubManager()) {
@@ -137,7 +142,7 @@ public final class Int8Weights {
             if (q == null || scale == null || q.getDataType() != DataType.INT8 || q.getShape().dimension() != 2
                     || scale.getShape().dimension() != 1 || scale.getShape().get(0) != q.getShape().get(0)) {
                 throw new CheckpointException(source, name, CONFIG_KEY + " lists module " + module + ", but the"
-                        + " checkpoint lacks its I8 [out, in] weight and F32 [out] " + scaleName(name) + " (found "
+                        + " checkpoint lacks its I8 [rows, cols] weight and F32 [rows] " + scaleName(name) + " (found "
                         + describe(q) + " and " + describe(scale) + ")", null);
             }
             NDManager manager = q.getManager();

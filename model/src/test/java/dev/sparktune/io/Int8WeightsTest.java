@@ -12,7 +12,9 @@ import dev.sparktune.arch.Bert;
 import dev.sparktune.arch.ModelDirectory;
 import dev.sparktune.arch.PretrainedModel;
 import dev.sparktune.arch.TinyModels;
+import dev.sparktune.arch.Llama;
 import dev.sparktune.nn.AttentionMask;
+import dev.sparktune.quant.Int8Targets;
 import dev.sparktune.quant.LinearTargets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -23,10 +25,13 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * int8 weight-only quantisation against its definition computed here in double precision, the int8 folder loaded
- * back (q * scale, exactly), and a quantised tiny classifier's logits within what the weight error allows.
+ * back (q * scale, exactly, for linear layers and embedding tables alike), and the logits of a quantised tiny
+ * classifier and tiny Llamas (tied and untied head) within what the weight error allows.
  */
 class Int8WeightsTest {
     private NDManager manager;
@@ -89,37 +94,27 @@ class Int8WeightsTest {
         Path floatDir = TinyModels.writeRandom(dir.resolve("float"), TinyModels.bertJson(), 4);
         ModelDirectory source = ModelDirectory.open(floatDir);
         Bert original = ((Bert) source.load(manager, DataType.FLOAT32)).withClassifier(3, manager, 9);
-        List<String> modules = LinearTargets.of(original.layout());
-        assertTrue(modules.contains("encoder.layer.0.attention.self.query") && !modules.contains("classifier")
-                && modules.stream().noneMatch(m -> m.contains("embeddings")), modules.toString());
+        List<String> modules = Int8Targets.of(original.layout());
+        assertTrue(modules.containsAll(List.of("encoder.layer.0.attention.self.query", "embeddings.word_embeddings",
+                "embeddings.position_embeddings", "embeddings.token_type_embeddings"))
+                && !modules.contains("classifier") && modules.stream().noneMatch(m -> m.contains("LayerNorm")),
+                modules.toString());
 
         Map<String, NDArray> quantized = Int8Weights.quantize(original.weights().asMap(), modules, manager);
         ModelDirectory.write(dir.resolve("int8"), Int8Weights.withConfig(source.configJson(), modules), quantized,
                 Long.MAX_VALUE, null);
+        assertEquals(DataType.FLOAT32,
+                Checkpoint.load(dir.resolve("int8"), manager).get("classifier.weight").getDataType(), "the head stays float");
         PretrainedModel loaded = ModelDirectory.open(dir.resolve("int8")).load(manager, DataType.FLOAT32);
 
-        double worstRelative = 0;
-        for (String module : modules) {
-            byte[] q = quantized.get(module + ".weight").toByteArray();
-            float[] scale = quantized.get(module + ".weight_scale").toFloatArray();
-            float[] dequantized = loaded.weights().get(module + ".weight").toFloatArray();
-            float[] w = original.weights().get(module + ".weight").toFloatArray();
-            int in = q.length / scale.length;
-            float rowMax = 0;
-            for (int k = 0; k < q.length; k++) {
-                // an 8-bit integer times a 24-bit mantissa is exact in double: one rounding to float32, as float32 does
-                assertEquals((float) (q[k] * (double) scale[k / in]), dequantized[k], module + "[" + k + "]");
-                rowMax = Math.max(rowMax, Math.abs(w[k]));
-                worstRelative = Math.max(worstRelative, Math.abs(w[k] - dequantized[k]) / (127 * scale[k / in]));
-            }
-        }
-        assertTrue(worstRelative <= 0.5 / 127 * (1 + 1e-5), "per element |w - q*scale| <= max|row| / 254, got "
-                + worstRelative + " x max|row|");
+        assertDequantizedExactly(modules, quantized, original, loaded);
         assertTrue(Files.readString(dir.resolve("int8/config.json")).contains("\"quant_method\": \"sparktune_int8\""));
         assertTrue(loaded.weights().find(modules.get(0) + ".weight_scale") == null, "scales are folded in on load");
+        assertTrue(loaded.weights().find("embeddings.word_embeddings.weight_scale") == null);
 
         // Each of the k quantised matrices on a token's path moves its output by at most 1/254 of the row's largest
         // weight per entry; to first order the relative changes add up, and layer norms keep them from compounding.
+        // The three embedding tables are summed into the first layer norm's input: three more terms.
         double bound = modules.size() * 0.5 / 127;
         NDArray expected = logits(original);
         NDArray actual = logits((Bert) loaded);
@@ -127,6 +122,78 @@ class Int8WeightsTest {
         double scale = expected.abs().max().getFloat();
         assertTrue(diff > 0, "int8 must change the logits a little (premise)");
         assertTrue(diff <= bound * scale, "logits moved by " + diff + ", more than " + bound + " x " + scale);
+    }
+
+    /**
+     * A tiny Llama with its own {@code lm_head} and one with {@code tie_word_embeddings}: the embedding table is int8,
+     * an untied head stays float, and a tied one is the dequantised table itself (one float tensor, no lm_head).
+     */
+    @ParameterizedTest(name = "tie_word_embeddings {0}")
+    @ValueSource(booleans = {false, true})
+    void anInt8LlamaLoadsItsEmbeddingAsQTimesScaleAndItsLogitsStayWithinTheWeightError(boolean tied) throws Exception {
+        ModelDirectory source = ModelDirectory.open(TinyModels.writeRandom(dir.resolve("float"),
+                TinyModels.llamaJson("llama", 4, 2, tied, ""), 5));
+        Llama original = (Llama) source.load(manager, DataType.FLOAT32);
+        List<String> modules = Int8Targets.of(original.layout());
+        assertTrue(modules.contains("model.embed_tokens") && !modules.contains("lm_head")
+                && modules.containsAll(LinearTargets.of(original.layout())), modules.toString());
+
+        Map<String, NDArray> quantized = Int8Weights.quantize(original.weights().asMap(), modules, manager);
+        ModelDirectory.write(dir.resolve("int8"), Int8Weights.withConfig(source.configJson(), modules), quantized,
+                Long.MAX_VALUE, null);
+        Map<String, NDArray> stored = Checkpoint.load(dir.resolve("int8"), manager);
+        assertEquals(DataType.INT8, stored.get("model.embed_tokens.weight").getDataType());
+        assertEquals(tied, !stored.containsKey("lm_head.weight"), "a tied model stores its head once, as the table");
+        Llama loaded = (Llama) ModelDirectory.open(dir.resolve("int8")).load(manager, DataType.FLOAT32);
+
+        assertDequantizedExactly(modules, quantized, original, loaded);
+        assertEquals(DataType.FLOAT32, loaded.weights().get("model.embed_tokens.weight").getDataType());
+        if (!tied) {
+            assertEquals(0f, loaded.weights().get("lm_head.weight").sub(original.weights().get("lm_head.weight"))
+                    .abs().max().getFloat(), "an untied head stays float, unchanged");
+        }
+
+        long[][] ids = {{2, 7, 11, 3, 9, 4}, {5, 8, 60, 1, 0, 13}};
+        NDArray positions = TinyModels.positions(manager, 2, 6);
+        AttentionMask mask = AttentionMask.causal(null);
+        NDArray expected = original.logits(manager.create(ids), positions, mask, null);
+        NDArray actual = loaded.logits(manager.create(ids), positions, mask, null);
+        if (tied) {
+            // the head is the loaded table: logits = h . E'^T with the very tensor the lookup used
+            NDArray hidden = loaded.hiddenStates(manager.create(ids), positions, mask, null);
+            NDArray head = loaded.weights().get("model.embed_tokens.weight");
+            assertEquals(0f, hidden.matMul(head.transpose()).sub(actual).abs().max().getFloat(), 1e-6f);
+        }
+        // The same first-order bound as the classifier's: one 1/254 term per quantised matrix on a token's path,
+        // the embedding lookup included; a tied table is on the path twice (lookup and head), so one term more.
+        double bound = (modules.size() + (tied ? 1 : 0)) * 0.5 / 127;
+        double diff = expected.sub(actual).abs().max().getFloat();
+        double scale = expected.abs().max().getFloat();
+        assertTrue(diff > 0, "int8 must change the logits a little (premise)");
+        assertTrue(diff <= bound * scale, "logits moved by " + diff + ", more than " + bound + " x " + scale);
+    }
+
+    /**
+     * Every quantised tensor, linear matrix or embedding table, loads as q * scale of its row, exactly, within
+     * half a step (max|row| / 254) of the original.
+     */
+    private static void assertDequantizedExactly(List<String> modules, Map<String, NDArray> quantized,
+                                                 PretrainedModel original, PretrainedModel loaded) {
+        double worstRelative = 0;
+        for (String module : modules) {
+            byte[] q = quantized.get(module + ".weight").toByteArray();
+            float[] scale = quantized.get(module + ".weight_scale").toFloatArray();
+            float[] dequantized = loaded.weights().get(module + ".weight").toFloatArray();
+            float[] w = original.weights().get(module + ".weight").toFloatArray();
+            int in = q.length / scale.length;
+            for (int k = 0; k < q.length; k++) {
+                // an 8-bit integer times a 24-bit mantissa is exact in double: one rounding to float32, as float32 does
+                assertEquals((float) (q[k] * (double) scale[k / in]), dequantized[k], module + "[" + k + "]");
+                worstRelative = Math.max(worstRelative, Math.abs(w[k] - dequantized[k]) / (127 * scale[k / in]));
+            }
+        }
+        assertTrue(worstRelative <= 0.5 / 127 * (1 + 1e-5), "per element |w - q*scale| <= max|row| / 254, got "
+                + worstRelative + " x max|row|");
     }
 
     @Test

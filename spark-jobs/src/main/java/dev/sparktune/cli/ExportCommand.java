@@ -17,6 +17,7 @@ import dev.sparktune.io.LocalFolders;
 import dev.sparktune.peft.LoraMerge;
 import dev.sparktune.peft.PeftFormat;
 import dev.sparktune.peft.PeftModel;
+import dev.sparktune.quant.Int8Targets;
 import dev.sparktune.quant.LinearTargets;
 import dev.sparktune.quant.MagnitudePruning;
 import java.io.IOException;
@@ -49,8 +50,8 @@ import picocli.CommandLine.Spec;
  *   <li>the float weights: merged, or the whole model as stored;</li>
  *   <li>{@code export.prune_sparsity}: magnitude pruning of the linear layers' weight matrices ({@link LinearTargets},
  *       {@link MagnitudePruning});</li>
- *   <li>{@code export.export_quantization_bit: 8}: the same matrices as int8 with per-channel scales
- *       ({@link Int8Weights}), after pruning;</li>
+ *   <li>{@code export.export_quantization_bit: 8}: the same matrices and the embedding tables as int8 with a scale
+ *       per row ({@link Int8Targets}, {@link Int8Weights}), after pruning;</li>
  *   <li>the folder written, then {@code export_report.json} ({@link ExportReport}): its size against the float32
  *       equivalent and, when it was pruned or quantised, the validation metrics of both models;</li>
  *   <li>the folder committed by a rename.</li>
@@ -194,24 +195,25 @@ final class ExportCommand implements Callable<Integer> {
         Map<String, NDArray> float32 = new LinkedHashMap<>();
         weights.forEach((name, t) -> float32.put(name, t.getDataType().isFloating() ? t.toType(DataType.FLOAT32, false) : t));
         PretrainedModel reference = network.withWeights(float32, "the model before export");
-        List<String> modules = LinearTargets.of(reference.layout());
+        List<String> linear = LinearTargets.of(reference.layout());
+        List<String> int8 = Int8Targets.of(reference.layout());
         Map<String, NDArray> written = weights;
         MagnitudePruning.Result pruned = null;
         if (config.pruneSparsity() > 0) {
-            pruned = MagnitudePruning.prune(written, modules, config.pruneSparsity(),
+            pruned = MagnitudePruning.prune(written, linear, config.pruneSparsity(),
                     MagnitudePruning.Pattern.of(config.prunePattern()), manager);
             written = pruned.weights();
         }
         String writtenConfig = configJson;
         if (config.exportQuantizationBit() != null) {
-            written = Int8Weights.quantize(written, modules, manager);
-            writtenConfig = Int8Weights.withConfig(configJson, modules);
+            written = Int8Weights.quantize(written, int8, manager);
+            writtenConfig = Int8Weights.withConfig(configJson, int8);
         }
         ModelDirectory.write(staging, writtenConfig, written, shardBytes, network.path());
-        ExportReport report = new ExportReport(target, config, modules);
+        ExportReport report = new ExportReport(target, config, int8);
         report.sizes(staging, written, weights);
         if (pruned != null) {
-            report.pruning(pruned, config.exportQuantizationBit() != null ? written : null, modules, config);
+            report.pruning(pruned, config.exportQuantizationBit() != null ? written : null, linear, config);
         }
         report.evaluate(job, reference, staging, manager);
         return report.writeTo(staging);

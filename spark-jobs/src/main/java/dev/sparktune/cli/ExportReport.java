@@ -32,7 +32,7 @@ import org.apache.hadoop.conf.Configuration;
  *  "size_bytes": every file of the folder (this report excepted),
  *  "float32_size_bytes": the same folder with every floating tensor in float32 and nothing quantised
  *                        (size_bytes - tensor bytes as written + tensor bytes in float32), "size_ratio": their ratio,
- *  "quantization": {"bits": 8, "modules": N} or null,
+ *  "quantization": {"bits": 8, "modules": N, the linear layers and embedding tables stored as int8} or null,
  *  "pruning": {"pattern", "asked_sparsity", "measured_sparsity", "zeros", "elements", "matrices",
  *              "sparsity_after_int8"} or null,
  *  "eval": {"reference": what was compared, "tasks": {task: {metric: {"reference", "exported", "difference"}}}}

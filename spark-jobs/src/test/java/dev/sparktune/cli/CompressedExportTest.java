@@ -23,6 +23,7 @@ import dev.sparktune.nn.AttentionMask;
 import dev.sparktune.peft.Lora;
 import dev.sparktune.peft.PeftFormat;
 import dev.sparktune.peft.PeftModel;
+import dev.sparktune.quant.Int8Targets;
 import dev.sparktune.quant.LinearTargets;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -51,11 +52,12 @@ import org.junit.jupiter.params.provider.CsvSource;
  */
 class CompressedExportTest {
     /**
-     * A BERT whose linear layers hold ~97% of its parameters (hidden 128, 2 layers, vocabulary 50), so the int8
-     * saving is visible: all-MiniLM-L6-v2's 30522-token embedding table, which stays float, is ~52% of its weights.
+     * A BERT shaped like all-MiniLM-L6-v2 in one respect: its embedding tables are half its parameters (vocabulary
+     * 3200 x hidden 128 against 2 layers; MiniLM's 30522 x 384 table is 52%), so an int8 export under 30% of float32
+     * needs the tables in int8 too. The rows use tokens 1 to 48 only; the other rows still count in the size.
      */
     private static final String BERT = """
-            {"model_type": "bert", "vocab_size": 50, "hidden_size": 128, "intermediate_size": 512,
+            {"model_type": "bert", "vocab_size": 3200, "hidden_size": 128, "intermediate_size": 512,
              "num_hidden_layers": 2, "num_attention_heads": 4, "max_position_embeddings": 16,
              "type_vocab_size": 2, "layer_norm_eps": 1e-12, "hidden_act": "gelu",
              "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}
@@ -162,16 +164,27 @@ class CompressedExportTest {
         assertTrue(Math.abs(estimated - floatBytes) < 0.01 * floatBytes, estimated + " vs " + floatBytes);
         assertTrue(floatReport.getAsJsonObject("eval").get("skipped").getAsString().contains("nothing to compare"));
 
-        // the folder: int8 matrices with scales, heads and embeddings in float, labels and the quantization config
+        // the folder: int8 matrices and embedding tables with scales, the head and norms in float, labels and the
+        // quantization config
         String config = Files.readString(int8.resolve(ModelDirectory.CONFIG_FILE));
         assertTrue(config.contains("\"quant_method\": \"sparktune_int8\"") && config.contains("\"id2label\""), config);
         SortedMap<String, NDArray> stored = Checkpoint.load(int8, manager);
-        assertEquals(DataType.INT8, stored.get("encoder.layer.1.intermediate.dense.weight").getDataType());
-        assertEquals(DataType.FLOAT32, stored.get("encoder.layer.1.intermediate.dense.weight_scale").getDataType());
+        for (String table : List.of("encoder.layer.1.intermediate.dense", "embeddings.word_embeddings",
+                "embeddings.position_embeddings", "embeddings.token_type_embeddings")) {
+            assertEquals(DataType.INT8, stored.get(table + ".weight").getDataType(), table);
+            assertEquals(DataType.FLOAT32, stored.get(table + ".weight_scale").getDataType(), table);
+        }
+        assertEquals(3200, stored.get("embeddings.word_embeddings.weight_scale").size(), "one scale per token");
         assertEquals(DataType.FLOAT32, stored.get("classifier.weight").getDataType());
-        assertEquals(DataType.FLOAT32, stored.get("embeddings.word_embeddings.weight").getDataType());
-        assertEquals(LinearTargets.of(ModelDirectory.open(float32).load(manager, DataType.FLOAT32).layout()).size(),
+        assertEquals(DataType.FLOAT32, stored.get("embeddings.LayerNorm.weight").getDataType());
+        PretrainedModel floatModel = ModelDirectory.open(float32).load(manager, DataType.FLOAT32);
+        assertEquals(Int8Targets.of(floatModel.layout()).size(),
                 report.getAsJsonObject("quantization").get("modules").getAsInt());
+        // premise: the tables are half the weights, so int8 matrices alone would leave the export above 60%
+        long tables = floatModel.layout().embeddingTables().stream()
+                .mapToLong(t -> floatModel.weights().get(t + ".weight").size()).sum();
+        long all = floatModel.weights().asMap().values().stream().mapToLong(NDArray::size).sum();
+        assertTrue(tables >= 0.5 * all, tables + " of " + all + " parameters are embedding tables");
 
         // it loads and runs, and the metrics reported for both models are scikit-learn's on their predictions
         List<TokenizedRow> validation = rows(40, 6, true);
@@ -264,6 +277,9 @@ class CompressedExportTest {
             zeros += z;
             elements += n;
         }
+        NDArray table = stored.get("model.embed_tokens.weight");
+        assertEquals(int8 ? DataType.INT8 : DataType.FLOAT32, table.getDataType(), "int8 with the matrices");
+        assertTrue(table.eq(0).countNonzero().getLong() < 0.05 * table.size(), "but never pruned");
         JsonObject p = report.getAsJsonObject("pruning");
         assertEquals(elements, p.get("elements").getAsLong());
         assertEquals(sparsity, p.get("asked_sparsity").getAsDouble());
