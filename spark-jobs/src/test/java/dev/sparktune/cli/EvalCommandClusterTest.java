@@ -19,6 +19,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -118,6 +119,24 @@ class EvalCommandClusterTest {
         assertEquals(Classification.accuracy(references, expected), news.get("accuracy").getAsDouble(), 0);
         assertEquals(Classification.report(references, expected).macroAvg().f1(), news.get("f1").getAsDouble(), 0);
         assertTrue(news.has("confusion_matrix") && news.has("classification_report"), news.toString());
+
+        // the same rows as prep tokenized them: the same predictions (tokenized rows carry no id) and metrics
+        GenerateCommandTest.Run tokenized = GenerateCommandTest.sparktune("", "eval", job.toString(), "--input",
+                dir.resolve("cls-tokenized/_validation").toString(), "--output", dir.resolve("cls-eval-ids").toString());
+        assertEquals(0, tokenized.exitCode(), tokenized.stderr());
+        List<String> fromIds = new ArrayList<>();
+        for (Row r : SPARK.session().read().parquet(dir.resolve("cls-eval-ids/predictions").toString())
+                .select("prediction", "reference").collectAsList()) {
+            fromIds.add(r.getString(0) + " for " + r.getString(1));
+        }
+        List<String> fromText = new ArrayList<>();
+        for (String id : texts.keySet()) {
+            fromText.add(rows.get(id)[0] + " for " + rows.get(id)[1]);
+        }
+        Collections.sort(fromIds);
+        Collections.sort(fromText);
+        assertEquals(fromText, fromIds);
+        assertEquals(news.get("accuracy"), results(dir.resolve("cls-eval-ids")).getAsJsonObject("news").get("accuracy"));
     }
 
     @Test
