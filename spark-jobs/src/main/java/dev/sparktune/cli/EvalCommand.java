@@ -10,7 +10,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import org.apache.spark.SparkException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -65,16 +64,7 @@ final class EvalCommand implements Callable<Integer> {
             err.flush();
             return ConfigProblems.INVALID;
         } catch (Exception e) {
-            if (!(e instanceof SparkException)) {
-                throw e;
-            }
-            Throwable cause = e;
-            while (cause.getCause() != null) {
-                cause = cause.getCause();
-            }
-            err.println("eval: the evaluation failed; the last error: " + cause);
-            err.flush();
-            return TrainCommand.FAILED;
+            return JobFailure.report(err, "eval: the evaluation failed", e);
         }
     }
 

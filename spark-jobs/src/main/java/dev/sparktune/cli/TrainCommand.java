@@ -12,7 +12,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import org.apache.spark.SparkException;
 import org.apache.spark.sql.SparkSession;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -26,9 +25,6 @@ import picocli.CommandLine.Spec;
             "Spark barrier task; checkpoints go to train.output_dir (any Hadoop file system). A run continues from",
             "the newest complete checkpoint there. Runs on the Spark master spark-submit gives, or on local[*]."})
 final class TrainCommand implements Callable<Integer> {
-    /** Exit code for a job that started and failed. */
-    static final int FAILED = 1;
-
     @Spec
     CommandSpec spec;
 
@@ -78,18 +74,8 @@ final class TrainCommand implements Callable<Integer> {
             err.flush();
             return ConfigProblems.INVALID;
         } catch (Exception e) {
-            if (!(e instanceof SparkException)) {
-                throw e;
-            }
-            // Spark throws its (checked) SparkException from Scala undeclared. Here a rank failed in every attempt of
-            // the stage, and the rank's own error says what went wrong.
-            Throwable cause = e;
-            while (cause.getCause() != null) {
-                cause = cause.getCause();
-            }
-            err.println("train: the training stage failed in every attempt; the last error: " + cause);
-            err.flush();
-            return FAILED;
+            // a rank failed in every attempt of the stage, and the rank's own error says what went wrong
+            return JobFailure.report(err, "train: the training stage failed in every attempt", e);
         }
     }
 }
