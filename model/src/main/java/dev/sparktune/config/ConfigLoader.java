@@ -20,7 +20,8 @@ import java.util.Set;
 public final class ConfigLoader {
 
     /** The sections of a job YAML, in the order they are printed. */
-    public static final List<String> SECTIONS = List.of("data", "model", "method", "train", "dist", "eval", "export", "generation");
+    public static final List<String> SECTIONS = List.of("data", "model", "method", "train", "dist", "eval", "export",
+            "generation");
 
     private static final String OVERRIDE = "--set";
 

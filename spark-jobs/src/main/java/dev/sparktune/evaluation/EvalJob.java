@@ -93,17 +93,21 @@ public final class EvalJob {
             models.put(task.getKey(), model);
             Dataset<Row> taskRows = rows.where(col(TASK).equalTo(task.getKey()));
             if (task.getValue() == Kind.CLASSIFICATION) {
-                predictions.add(tokenized ? TokenizedEval.classify(model, taskRows, request.input(), task.getKey(), conf)
+                predictions.add(tokenized
+                        ? TokenizedEval.classify(model, taskRows, request.input(), task.getKey(), conf)
                         : classify(model, taskRows, job));
             } else if (task.getValue() == Kind.CONVERSATION && job.eval().needsGeneration()) {
                 model.setGeneration(job.generation(), job.train().seed());
-                predictions.add(tokenized ? TokenizedEval.complete(spark, model, taskRows) : complete(model, taskRows, job));
+                predictions.add(tokenized ? TokenizedEval.complete(spark, model, taskRows)
+                        : complete(model, taskRows, job));
             }
         }
         Path predictionsDir = new Path(output, PREDICTIONS);
         if (!predictions.isEmpty()) {
             predictions.stream().reduce(Dataset::union).orElseThrow()
                     .write().mode(SaveMode.Overwrite).parquet(predictionsDir.toString());
+        } else {
+            delete(predictionsDir, conf);     // an earlier evaluation's, which this one does not replace
         }
 
         Map<String, Map<String, Object>> results = new TreeMap<>();
@@ -286,6 +290,14 @@ public final class EvalJob {
                 : "the validation split of data.prepared_path " + job.data().preparedPath();
         return request.datasets().isEmpty() ? input : input + " (datasets " + String.join(", ", request.datasets())
                 + ")";
+    }
+
+    private static void delete(Path folder, Configuration conf) {
+        try {
+            folder.getFileSystem(conf).delete(folder, true);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot delete " + folder + ": " + e, e);
+        }
     }
 
     private static void write(Path file, Map<String, Object> json, Configuration conf) {
