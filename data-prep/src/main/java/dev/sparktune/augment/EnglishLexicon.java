@@ -35,7 +35,7 @@ import net.sf.extjwnl.dictionary.Dictionary;
  */
 public final class EnglishLexicon implements Lexicon {
     private static final String WN31 = "/net/sf/extjwnl/data/wordnet/wn31/res_properties.xml";
-    private static final Pattern WORD = Pattern.compile("\\p{L}+(?:['’-]\\p{L}+)*");
+    private static final Pattern WORD = Pattern.compile("\\p{L}++(?:['’-]\\p{L}++)*+"); // possessive: issue 19
     private static final POS[] POS_ORDER = {POS.NOUN, POS.VERB, POS.ADJECTIVE, POS.ADVERB};
     private static final int SENSES = 2;
     private static final Set<String> NOMINAL_CUES = Set.of("the", "a", "an", "this", "that", "these", "those", "my",
