@@ -22,4 +22,17 @@ public final class AdversarialText {
         }
         return s.toString();
     }
+
+    /** An e-mail whose text/plain part sits inside {@code depth} nested multipart/mixed parts. */
+    public static String nestedMime(int depth) {
+        StringBuilder s = new StringBuilder("Subject: deep\nMIME-Version: 1.0\n");
+        for (int i = 0; i < depth; i++) {
+            s.append("Content-Type: multipart/mixed; boundary=\"b").append(i).append("\"\n\n--b").append(i).append('\n');
+        }
+        s.append("Content-Type: text/plain\n\nhello\n");
+        for (int i = depth - 1; i >= 0; i--) {
+            s.append("--b").append(i).append("--\n");
+        }
+        return s.toString();
+    }
 }
