@@ -176,8 +176,8 @@ final class FileParser implements Iterator<Outcome>, Closeable {
         try {
             node = JSON.readTree(text);
         } catch (JsonProcessingException e) {
-            reject(where + " is not valid JSON: " + e.getOriginalMessage() + " at column "
-                    + e.getLocation().getColumnNr(), text);
+            reject(where + " is not valid JSON: " + e.getOriginalMessage()
+                    + (e.getLocation() == null ? "" : " at column " + e.getLocation().getColumnNr()), text);
             return;
         }
         convert(where, position, node, text);
@@ -259,9 +259,12 @@ final class FileParser implements Iterator<Outcome>, Closeable {
                 index++;
                 return true;
             } catch (JsonProcessingException e) {
+                recorder.readAhead(Outcome.MAX_SAVED_CHARS);
                 byte[] rest = recorder.from(index == 0 && start == 0 ? 0 : start);
-                reject("element " + index + " and the rest of the file: not valid JSON at line "
-                        + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr() + ": "
+                // a limit (StreamConstraintsException: nesting depth, string length) has no location
+                String location = e.getLocation() == null ? "" : " at line " + e.getLocation().getLineNr()
+                        + ", column " + e.getLocation().getColumnNr();
+                reject("element " + index + " and the rest of the file: not valid JSON" + location + ": "
                         + e.getOriginalMessage() + " (" + index + " elements before it were read)",
                         lenient(rest.length <= Outcome.MAX_SAVED_CHARS ? rest
                                 : java.util.Arrays.copyOf(rest, Outcome.MAX_SAVED_CHARS)));
@@ -454,9 +457,10 @@ final class FileParser implements Iterator<Outcome>, Closeable {
     }
 
     /**
-     * An input stream that keeps the bytes read through it from a mark on, at most {@code limit} plus a read-ahead
-     * margin of them, so that the JSON array reader can take an element's own bytes after the streaming parser
-     * (which reads ahead) has passed it.
+     * An input stream that keeps the bytes read through it from a mark on, so that the JSON array reader can take an
+     * element's own bytes after the streaming parser (which reads ahead) has passed it. It holds at most
+     * {@code limit} plus a read-ahead margin: past that it keeps the first {@value #OVERSIZE_SAVED_BYTES} bytes from
+     * the mark and the most recent bytes, so the next element's start is still there after an over-size one.
      */
     static final class Recorder extends FilterInputStream {
         private static final int READ_AHEAD = 64 * 1024;
@@ -467,10 +471,13 @@ final class FileParser implements Iterator<Outcome>, Closeable {
         private long base;
         /** The offset in the stream of the next byte read. */
         private long position;
+        private long mark;
+        /** The first bytes from the mark, once the window has moved past the mark; else null. */
+        private byte[] markHead;
 
         Recorder(InputStream in, long limit) {
             super(in);
-            this.capacity = (int) Math.min(Integer.MAX_VALUE - 16L - READ_AHEAD, limit) + READ_AHEAD;
+            this.capacity = (int) Math.min(Integer.MAX_VALUE - 16L - 2L * READ_AHEAD, limit) + 2 * READ_AHEAD;
         }
 
         @Override
@@ -484,14 +491,7 @@ final class FileParser implements Iterator<Outcome>, Closeable {
         public int read(byte[] b, int off, int len) throws IOException {
             int n = in.read(b, off, len);
             if (n > 0) {
-                int room = (int) Math.max(0, Math.min(n, base + capacity - position));
-                int skip = (int) Math.max(0, base + length - position); // never: bytes arrive in order
-                if (room > skip) {
-                    ensure(length + room - skip);
-                    System.arraycopy(b, off + skip, kept, length, room - skip);
-                    length += room - skip;
-                }
-                position += n;
+                keep(b, off, n);
             }
             return n;
         }
@@ -503,18 +503,53 @@ final class FileParser implements Iterator<Outcome>, Closeable {
             return Math.max(r, 0);
         }
 
-        /** Forgets what came before {@code offset}. */
+        /** Reads up to {@code n} more bytes into the window (for the text of a rejected rest of file). */
+        void readAhead(int n) throws IOException {
+            byte[] buffer = new byte[8192];
+            int left = n;
+            int r;
+            while (left > 0 && (r = read(buffer, 0, Math.min(left, buffer.length))) > 0) {
+                left -= r;
+            }
+        }
+
+        private void keep(byte[] b, int off, int n) {
+            if (length + n > kept.length) {
+                kept = java.util.Arrays.copyOf(kept, (int) Math.min(capacity + 8192L,
+                        Math.max(length + (long) n, 2L * kept.length)));
+            }
+            if (length + n > capacity) {
+                int drop = Math.min(length, length + n - READ_AHEAD);
+                if (markHead == null && base <= mark && mark < base + length) {
+                    int from = (int) (mark - base);
+                    markHead = java.util.Arrays.copyOfRange(kept, from, Math.min(length, from + OVERSIZE_SAVED_BYTES));
+                }
+                System.arraycopy(kept, drop, kept, 0, length - drop);
+                length -= drop;
+                base += drop;
+                if (n > kept.length - length) { // one read larger than the window: keep its end
+                    int skip = n - (kept.length - length);
+                    off += skip;
+                    n -= skip;
+                    base += skip;
+                }
+            }
+            System.arraycopy(b, off, kept, length, n);
+            length += n;
+            position += n;
+        }
+
+        /** Marks {@code offset} and forgets what came before it. */
         void keepFrom(long offset) {
+            mark = offset;
+            markHead = null;
             if (offset <= base) {
                 return;
             }
             int drop = (int) Math.min(length, offset - base);
             System.arraycopy(kept, drop, kept, 0, length - drop);
             length -= drop;
-            base = offset;
-            if (length == 0 && position > base) {
-                base = position; // what was skipped between is gone; later bytes are kept again
-            }
+            base += drop;
         }
 
         /** The bytes {@code [from, to)}, or null when they are not all kept. */
@@ -525,18 +560,12 @@ final class FileParser implements Iterator<Outcome>, Closeable {
             return java.util.Arrays.copyOfRange(kept, (int) (from - base), (int) (to - base));
         }
 
-        /** Whatever is kept from {@code from} on (nothing when that was forgotten). */
+        /** What is kept from {@code from} on; from the mark, at least its first bytes. */
         byte[] from(long from) {
-            if (from < base || from >= base + length) {
-                return new byte[0];
+            if (from >= base && from < base + length) {
+                return java.util.Arrays.copyOfRange(kept, (int) (from - base), length);
             }
-            return java.util.Arrays.copyOfRange(kept, (int) (from - base), length);
-        }
-
-        private void ensure(int size) {
-            if (size > kept.length) {
-                kept = java.util.Arrays.copyOf(kept, (int) Math.min(Integer.MAX_VALUE - 16L, Math.max(size, 2L * kept.length)));
-            }
+            return from == mark && markHead != null ? markHead : new byte[0];
         }
     }
 

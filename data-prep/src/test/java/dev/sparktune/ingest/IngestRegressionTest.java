@@ -18,8 +18,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Issue 19's ingest findings, each through {@link Ingest#read} on local Spark: a CSV quote left open swallowing
- * later records into a kept row, one never closed at all, and an e-mail nested deep enough to overflow the MIME
- * parser's stack (which failed the task, and so the job).
+ * later records into a kept row, one never closed at all, an e-mail nested deep enough to overflow the MIME
+ * parser's stack (which failed the task, and so the job), and a JSON line nested past Jackson's limit.
  */
 @Tag("integration")
 class IngestRegressionTest {
@@ -79,6 +79,22 @@ class IngestRegressionTest {
         assertEquals(1, rejected.size(), rejected.toString());
         assertTrue(((String) rejected.get(0).getAs(PrepRows.REASON)).startsWith("MIME parts nested more than 64 deep"),
                 rejected.toString());
+    }
+
+    /**
+     * Found by PrepJobAdversarialRecordsTest: Jackson refuses JSON nested over 1,000 deep with an exception that has
+     * no location, and building the reason from its location threw, failing the task and the job.
+     */
+    @Test
+    void aJsonLineNestedDeeperThanJacksonAllowsIsRejectedNotAFailedJob() throws Exception {
+        Files.writeString(dir.resolve("deep.jsonl"), "{\"text\": \"deep\", \"x\": " + "[".repeat(5000)
+                + "]".repeat(5000) + "}\n{\"text\": \"after\"}\n");
+        StageResult result = read("deep.jsonl", "text");
+        assertEquals(List.of("after"), texts(result.kept().collectAsList()));
+        List<Row> rejected = result.rejected().collectAsList();
+        assertEquals(1, rejected.size(), rejected.toString());
+        assertTrue(((String) rejected.get(0).getAs(PrepRows.REASON)).startsWith("line 1 is not valid JSON: Document"
+                + " nesting depth (1001) exceeds the maximum allowed (1000"), rejected.toString());
     }
 
     private static StageResult read(String fileName, String formatting) throws Exception {
