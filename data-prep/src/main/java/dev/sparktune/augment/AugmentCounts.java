@@ -5,7 +5,8 @@ import java.util.Map;
 import java.util.TreeMap;
 
 /**
- * What the augment stage did: {@code outputRows = inputRows + sum(augmented)}. {@code unaugmented} counts, per
+ * What the augment stage did: {@code outputRows = inputRows - rejectedRows + sum(augmented)}; {@code rejectedRows}
+ * are rows whose augmentation threw (they are in {@code _rejected/} with the reason, and no copy of them is made). {@code unaugmented} counts, per
  * method and reason, the copies a method was asked for (the row was picked by its ratio) but did not make:
  * <ul>
  *   <li>{@code no_text}: the row has no text and no user turn to rewrite;</li>
@@ -16,7 +17,8 @@ import java.util.TreeMap;
  *   <li>{@code translator_error}: the server answered with an error or an unreadable answer.</li>
  * </ul>
  */
-public record AugmentCounts(long inputRows, long trainRows, long outputRows, Map<String, Long> augmented,
+public record AugmentCounts(long inputRows, long trainRows, long outputRows, long rejectedRows,
+        Map<String, Long> augmented,
         Map<String, Map<String, Long>> unaugmented) implements Serializable {
 
     public AugmentCounts {

@@ -5,7 +5,7 @@ import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 
 /**
- * The augment stage's rows (originals and copies; nothing is rejected) and its counts.
+ * The augment stage's rows (originals and copies; rejected: rows whose augmentation threw) and its counts.
  *
  * @param persisted the persisted rows the kept rows are read from; {@link #release()} unpersists them once the
  *                  caller has written what it needs

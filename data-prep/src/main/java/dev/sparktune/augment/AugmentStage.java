@@ -1,9 +1,11 @@
 package dev.sparktune.augment;
 
 import static org.apache.spark.sql.functions.col;
-import static org.apache.spark.sql.functions.count;
 import static org.apache.spark.sql.functions.explode;
 import static org.apache.spark.sql.functions.lit;
+import static org.apache.spark.sql.functions.not;
+import static org.apache.spark.sql.functions.struct;
+import static org.apache.spark.sql.functions.to_json;
 import static org.apache.spark.sql.functions.sum;
 import static org.apache.spark.sql.functions.when;
 
@@ -27,7 +29,8 @@ import org.apache.spark.storage.StorageLevel;
  * rows out. Originals always pass through unchanged; a copy gets a new id (a hash of parent id, method and copy
  * number), {@code parent_id}, {@code aug_method} and split {@code train}. Only {@code text} and user turns are
  * rewritten. A translation server that is down or slow never fails the stage: its rows pass through and are
- * counted as {@code translator_unavailable}.
+ * counted as {@code translator_unavailable}. A row whose augmentation throws is rejected (stage {@code augment},
+ * with the reason) and no copy of it is made; the others go on.
  *
  * <p>The kept rows are persisted ({@code MEMORY_AND_DISK}) before counting, so the counts and whatever the caller
  * writes are the same rows even if the server changes its mind in between; call {@link AugmentResult#release()}
@@ -62,9 +65,11 @@ public final class AugmentStage {
                 .persist(StorageLevel.MEMORY_AND_DISK());
 
         Column original = col(RowAugmenter.OUTCOMES).isNotNull();
-        Row totals = all.agg(count(lit(1)),
-                sum(when(original, 1).otherwise(0)),
-                sum(when(original.and(col(PrepRows.SPLIT).equalTo(PrepRows.SPLIT_TRAIN)), 1).otherwise(0))).first();
+        Column failed = col(RowAugmenter.REASON).isNotNull();
+        Row totals = all.agg(sum(when(failed, 0).otherwise(1)),
+                sum(when(original.or(failed), 1).otherwise(0)),
+                sum(when(original.and(col(PrepRows.SPLIT).equalTo(PrepRows.SPLIT_TRAIN)), 1).otherwise(0)),
+                sum(when(failed, 1).otherwise(0))).first();
         Map<String, Long> augmented = new HashMap<>();
         Map<String, Map<String, Long>> unaugmented = new HashMap<>();
         for (Row r : all.select(explode(col(RowAugmenter.OUTCOMES)).as("o")).groupBy("o").count().collectAsList()) {
@@ -76,10 +81,12 @@ public final class AugmentStage {
                 unaugmented.computeIfAbsent(methodResult[0], m -> new HashMap<>()).put(methodResult[1], n);
             }
         }
-        AugmentCounts counts = new AugmentCounts(longOrZero(totals, 1), longOrZero(totals, 2), totals.getLong(0),
-                augmented, unaugmented);
-        Dataset<Row> kept = all.drop(RowAugmenter.OUTCOMES);
-        Dataset<Row> rejected = spark.createDataFrame(List.of(), PrepRows.REJECTED);
+        AugmentCounts counts = new AugmentCounts(longOrZero(totals, 1), longOrZero(totals, 2), longOrZero(totals, 0),
+                longOrZero(totals, 3), augmented, unaugmented);
+        Dataset<Row> kept = all.filter(not(failed)).drop(RowAugmenter.OUTCOMES, RowAugmenter.REASON);
+        Dataset<Row> rejected = all.filter(failed).select(lit(NAME).as(PrepRows.STAGE),
+                col(RowAugmenter.REASON).as(PrepRows.REASON), col(PrepRows.DATASET), col(PrepRows.ID).as(PrepRows.SOURCE),
+                to_json(struct(select)).as(PrepRows.RECORD));
         return new AugmentResult(new StageResult(NAME, kept, rejected), counts, all);
     }
 

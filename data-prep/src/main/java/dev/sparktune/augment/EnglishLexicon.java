@@ -35,9 +35,15 @@ import net.sf.extjwnl.dictionary.Dictionary;
  */
 public final class EnglishLexicon implements Lexicon {
     private static final String WN31 = "/net/sf/extjwnl/data/wordnet/wn31/res_properties.xml";
-    private static final Pattern WORD = Pattern.compile("\\p{L}+(?:['’-]\\p{L}+)*");
+    private static final Pattern WORD = Pattern.compile("\\p{L}++(?:['’-]\\p{L}++)*+"); // possessive: issue 19
     private static final POS[] POS_ORDER = {POS.NOUN, POS.VERB, POS.ADJECTIVE, POS.ADVERB};
     private static final int SENSES = 2;
+    /**
+     * Longer words (a hyphenated run such as "a-a-a-...") are never looked up: WordNet has no lemma so long, and
+     * extjwnl's morphological processor tries the splits of a hyphenated word, so one 12,000-character run kept an
+     * augment task busy for minutes (issue 19).
+     */
+    static final int MAX_WORD_CHARS = 64;
     private static final Set<String> NOMINAL_CUES = Set.of("the", "a", "an", "this", "that", "these", "those", "my",
             "your", "his", "her", "its", "our", "their", "some", "any", "every", "each", "no");
     private static final Set<String> VERB_CUES = Set.of("to", "will", "would", "can", "could", "should", "must",
@@ -97,6 +103,9 @@ public final class EnglishLexicon implements Lexicon {
         String surface = word.text();
         if (surface.length() < 3 || isAllUpper(surface)) {
             return List.of(); // acronyms and very short words are too ambiguous
+        }
+        if (surface.length() > MAX_WORD_CHARS) {
+            return List.of(); // no such lemma, and extjwnl's morphology would try every split of it
         }
         String lower = surface.toLowerCase(Locale.ROOT);
         if (stopWords.contains(lower)) {

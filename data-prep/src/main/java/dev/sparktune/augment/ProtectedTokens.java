@@ -16,8 +16,10 @@ public final class ProtectedTokens {
             "<[A-Z][A-Z0-9_]*>",
             "(?:https?|ftp)://\\S+",
             "www\\.\\S+",
-            "[\\w.+-]+@[\\w-]+(?:\\.[\\w-]+)+",
-            "\\p{Nd}+(?:[.,:/-]\\p{Nd}+)*");
+            // possessive, so no stack per label or digit group (issue 19); an address starts where its run of
+            // characters starts or where the previous token ended, so a long run without '@' is scanned once
+            "(?:(?<![\\w.+-])|\\G)[\\w.+-]++@[\\w-]++(?:\\.[\\w-]++)++",
+            "\\p{Nd}++(?:[.,:/-]\\p{Nd}++)*+");
 
     private final Pattern pattern;
 

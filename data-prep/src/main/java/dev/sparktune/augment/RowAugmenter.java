@@ -2,6 +2,7 @@ package dev.sparktune.augment;
 
 import dev.sparktune.io.HadoopConf;
 import dev.sparktune.rows.PrepRows;
+import dev.sparktune.rows.RecordFailure;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -25,7 +26,9 @@ import org.slf4j.LoggerFactory;
 /**
  * The augment stage's work on one partition: every row passes through, and each training row picked by a method's
  * ratio is followed by its copies. An original carries, in the extra column {@link #OUTCOMES}, one entry
- * {@code method:augmented} or {@code method:reason} per copy asked for; copies carry null there.
+ * {@code method:augmented} or {@code method:reason} per copy asked for; copies carry null there. A row whose
+ * augmentation throws (anything {@link RecordFailure#isRecoverable recoverable}, a StackOverflowError included) is
+ * emitted once, unchanged, with the reason in {@link #REASON} and null outcomes, and becomes a rejected row.
  *
  * <p>Rows are taken in chunks of {@code batchSize * concurrency} so that one chunk's back-translations go out as one
  * round of concurrent batches; synonym and EDA copies need no server and are made row by row.
@@ -35,8 +38,10 @@ final class RowAugmenter implements MapPartitionsFunction<Row, Row> {
     private static final Logger LOG = LoggerFactory.getLogger(RowAugmenter.class);
 
     static final String OUTCOMES = "_augment_outcomes";
-    static final StructType SCHEMA = PrepRows.PREPARED.add(OUTCOMES,
-            DataTypes.createArrayType(DataTypes.StringType, false), true);
+    static final String REASON = "_augment_reason";
+    static final StructType SCHEMA = PrepRows.PREPARED
+            .add(OUTCOMES, DataTypes.createArrayType(DataTypes.StringType, false), true)
+            .add(REASON, DataTypes.StringType, true);
     static final String AUGMENTED = "augmented";
 
     private static final int ID = PrepRows.PREPARED.fieldIndex(PrepRows.ID);
@@ -117,6 +122,7 @@ final class RowAugmenter implements MapPartitionsFunction<Row, Row> {
             }
             List<List<String>> outcomes = new ArrayList<>();
             List<List<Row>> copies = new ArrayList<>();
+            List<String> failures = new ArrayList<>();
             List<Integer> toTranslate = new ArrayList<>();
             for (int r = 0; r < originals.size(); r++) {
                 Row row = originals.get(r);
@@ -124,24 +130,35 @@ final class RowAugmenter implements MapPartitionsFunction<Row, Row> {
                 List<Row> rowCopies = new ArrayList<>();
                 outcomes.add(rowOutcomes);
                 copies.add(rowCopies);
-                if (!PrepRows.SPLIT_TRAIN.equals(row.getString(SPLIT))) {
-                    continue;
-                }
-                rewriteLocally(row, AugmentMethod.SYNONYM, synonyms::replace, "no_replaceable_word", rowOutcomes, rowCopies);
-                rewriteLocally(row, AugmentMethod.EDA, eda::apply, "no_applicable_operation", rowOutcomes, rowCopies);
-                if (copies(row, AugmentMethod.BACK_TRANSLATION) > 0) {
-                    if (pieces(row).isEmpty()) {
-                        rowOutcomes.add(outcome(AugmentMethod.BACK_TRANSLATION, "no_text"));
-                    } else {
-                        toTranslate.add(r);
+                failures.add(null);
+                try {
+                    if (!PrepRows.SPLIT_TRAIN.equals(row.getString(SPLIT))) {
+                        continue;
                     }
+                    rewriteLocally(row, AugmentMethod.SYNONYM, synonyms::replace, "no_replaceable_word", rowOutcomes,
+                            rowCopies);
+                    rewriteLocally(row, AugmentMethod.EDA, eda::apply, "no_applicable_operation", rowOutcomes,
+                            rowCopies);
+                    if (copies(row, AugmentMethod.BACK_TRANSLATION) > 0) {
+                        if (pieces(row).isEmpty()) {
+                            rowOutcomes.add(outcome(AugmentMethod.BACK_TRANSLATION, "no_text"));
+                        } else {
+                            toTranslate.add(r);
+                        }
+                    }
+                } catch (Throwable e) {
+                    failures.set(r, RecordFailure.reason("augmenting", e));
                 }
             }
             if (!toTranslate.isEmpty()) {
-                backTranslate(originals, toTranslate, outcomes, copies);
+                backTranslate(originals, toTranslate, outcomes, copies, failures);
             }
             List<Row> out = new ArrayList<>();
             for (int r = 0; r < originals.size(); r++) {
+                if (failures.get(r) != null) {
+                    out.add(rejected(originals.get(r), failures.get(r)));
+                    continue;
+                }
                 out.add(withOutcomes(originals.get(r), outcomes.get(r)));
                 out.addAll(copies.get(r));
             }
@@ -180,7 +197,7 @@ final class RowAugmenter implements MapPartitionsFunction<Row, Row> {
         }
 
         private void backTranslate(List<Row> originals, List<Integer> rowsToTranslate, List<List<String>> outcomes,
-                List<List<Row>> copies) {
+                List<List<Row>> copies, List<String> failures) {
             List<String> texts = new ArrayList<>();
             for (int r : rowsToTranslate) {
                 texts.addAll(pieces(originals.get(r)));
@@ -192,30 +209,39 @@ final class RowAugmenter implements MapPartitionsFunction<Row, Row> {
                 List<String> pieces = pieces(row);
                 List<TranslationOutcome> mine = translated.subList(at, at + pieces.size());
                 at += pieces.size();
-                TranslationOutcome failed = mine.stream().filter(o -> !o.succeeded()).findFirst().orElse(null);
-                String result;
-                if (failed != null) {
-                    result = failed.unavailable() ? "translator_unavailable" : "translator_error";
-                    if (!failureLogged) {
-                        LOG.warn("back-translation of row {} failed, its row and others pass through unaugmented: {}",
-                                row.getString(ID), failed.failure());
-                        failureLogged = true;
-                    }
-                } else {
-                    List<String> rewritten = mine.stream().map(TranslationOutcome::text).toList();
-                    boolean unchanged = true;
-                    for (int p = 0; p < pieces.size(); p++) {
-                        unchanged &= BackTranslator.unchanged(pieces.get(p), rewritten.get(p));
-                    }
-                    if (unchanged) {
-                        result = "translation_unchanged";
-                    } else {
-                        result = AUGMENTED;
-                        copies.get(r).add(copy(row, rewritten, AugmentMethod.BACK_TRANSLATION, 0));
-                    }
+                try {
+                    backTranslated(row, pieces, mine, outcomes.get(r), copies.get(r));
+                } catch (Throwable e) {
+                    failures.set(r, RecordFailure.reason("augmenting (back-translation)", e));
                 }
-                outcomes.get(r).add(outcome(AugmentMethod.BACK_TRANSLATION, result));
             }
+        }
+
+        private void backTranslated(Row row, List<String> pieces, List<TranslationOutcome> mine,
+                List<String> rowOutcomes, List<Row> rowCopies) {
+            TranslationOutcome failed = mine.stream().filter(o -> !o.succeeded()).findFirst().orElse(null);
+            String result;
+            if (failed != null) {
+                result = failed.unavailable() ? "translator_unavailable" : "translator_error";
+                if (!failureLogged) {
+                    LOG.warn("back-translation of row {} failed, its row and others pass through unaugmented: {}",
+                            row.getString(ID), failed.failure());
+                    failureLogged = true;
+                }
+            } else {
+                List<String> rewritten = mine.stream().map(TranslationOutcome::text).toList();
+                boolean unchanged = true;
+                for (int p = 0; p < pieces.size(); p++) {
+                    unchanged &= BackTranslator.unchanged(pieces.get(p), rewritten.get(p));
+                }
+                if (unchanged) {
+                    result = "translation_unchanged";
+                } else {
+                    result = AUGMENTED;
+                    rowCopies.add(copy(row, rewritten, AugmentMethod.BACK_TRANSLATION, 0));
+                }
+            }
+            rowOutcomes.add(outcome(AugmentMethod.BACK_TRANSLATION, result));
         }
 
         synchronized void finish() {
@@ -261,7 +287,7 @@ final class RowAugmenter implements MapPartitionsFunction<Row, Row> {
 
     /** The row with its rewritable pieces replaced, in the order {@link #pieces} lists them, as a copy. */
     private static Row copy(Row row, List<String> rewritten, AugmentMethod method, int variant) {
-        Object[] values = new Object[WIDTH + 1];
+        Object[] values = new Object[WIDTH + 2];
         for (int i = 0; i < WIDTH; i++) {
             values[i] = row.get(i);
         }
@@ -290,11 +316,21 @@ final class RowAugmenter implements MapPartitionsFunction<Row, Row> {
     }
 
     private static Row withOutcomes(Row row, List<String> outcomes) {
-        Object[] values = new Object[WIDTH + 1];
+        Object[] values = new Object[WIDTH + 2];
         for (int i = 0; i < WIDTH; i++) {
             values[i] = row.get(i);
         }
         values[WIDTH] = scala.jdk.javaapi.CollectionConverters.asScala(outcomes).toSeq();
+        return RowFactory.create(values);
+    }
+
+    /** The row as it came in, with no outcomes and the reason its augmentation failed. */
+    private static Row rejected(Row row, String reason) {
+        Object[] values = new Object[WIDTH + 2];
+        for (int i = 0; i < WIDTH; i++) {
+            values[i] = row.get(i);
+        }
+        values[WIDTH + 1] = reason;
         return RowFactory.create(values);
     }
 

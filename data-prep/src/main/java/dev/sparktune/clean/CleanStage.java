@@ -4,6 +4,7 @@ import static org.apache.spark.sql.functions.col;
 import static org.apache.spark.sql.functions.lit;
 
 import dev.sparktune.rows.PrepRows;
+import dev.sparktune.rows.RecordFailure;
 import dev.sparktune.rows.StageResult;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -43,12 +44,15 @@ public final class CleanStage {
      * {@link #split(Dataset)} when both kept and rejected rows are read, so each row is cleaned once.
      */
     public static Dataset<Row> cleaned(Dataset<Row> in, CleanOptions options) {
+        return cleaned(in, new RowCleaner(options));
+    }
+
+    /** {@link #cleaned(Dataset, CleanOptions)} with a given cleaner (tests hand in one that fails). */
+    static Dataset<Row> cleaned(Dataset<Row> in, RowCleaner cleaner) {
         StructType outSchema = PrepRows.PREPARED
                 .add(REASON_COLUMN, DataTypes.StringType, true)
                 .add(RECORD_COLUMN, DataTypes.StringType, true);
-        Column[] prepared = preparedColumns();
-        return in.select(prepared)
-                .mapPartitions(new CleanPartition(new RowCleaner(options)), Encoders.row(outSchema));
+        return in.select(preparedColumns()).mapPartitions(new CleanPartition(cleaner), Encoders.row(outSchema));
     }
 
     /** Kept and rejected rows of a {@link #cleaned(Dataset, CleanOptions)} pass. */
@@ -74,7 +78,7 @@ public final class CleanStage {
     }
 
     /** Cleans a partition's rows; a rejected row keeps its id and dataset and carries its original as JSON. */
-    private static final class CleanPartition implements MapPartitionsFunction<Row, Row> {
+    static final class CleanPartition implements MapPartitionsFunction<Row, Row> {
         private static final long serialVersionUID = 1L;
         private final RowCleaner cleaner;
 
@@ -96,9 +100,10 @@ public final class CleanStage {
                     RowCleaner.Outcome outcome;
                     try {
                         outcome = cleaner.clean(in);
-                    } catch (RuntimeException e) {
-                        // a row no step can handle is a rejected row with the cause, not a failed job
-                        outcome = new RowCleaner.Outcome(null, "cleaning failed: " + e);
+                    } catch (Throwable e) {
+                        // a row no step can handle is a rejected row with the cause, not a failed job (issue 19:
+                        // a StackOverflowError too); the JVM's own errors and task kills pass
+                        outcome = new RowCleaner.Outcome(null, RecordFailure.reason("cleaning", e));
                     }
                     List<Object> values = new ArrayList<>(PrepRows.PREPARED.size() + 2);
                     if (outcome.reason() == null) {

@@ -17,23 +17,22 @@ import java.util.regex.Pattern;
 public final class PiiMasker implements Serializable {
     private static final long serialVersionUID = 1L;
 
-    private static final Pattern EMAIL = Pattern.compile(
-            "(?<![\\w.%+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
-                    + "(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\\.[A-Za-z]{2,}(?![\\w-])");
     /**
-     * A run of digit groups joined by single separators, optionally with a leading '+', parenthesised area codes
-     * and a trailing X (Chinese IDs). It may not start inside a word, decimal, URL path or address, nor stop
-     * before one.
+     * The local part and '@' of an address, then the run of characters a domain is made of; which prefix of that run
+     * is the domain is decided by {@link #domainEnd}, a loop rather than a repeated regex group, so that a long
+     * dotted run cannot grow the stack (issue 19). Together they match what
+     * {@code (?<![\w.%+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@LABEL(?:\.LABEL)*\.[A-Za-z]{2,}(?![\w-])} matches, LABEL
+     * being {@code [A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?}.
      */
-    private static final Pattern NUMBER = Pattern.compile(
-            "(?<![\\w.,/@+-])\\+?(?:\\(\\d{1,4}\\)|\\d+)(?:[ .-]?(?:\\(\\d{1,4}\\)|\\d+))*[Xx]?(?![\\w@/]|[.,]\\d)");
+    private static final Pattern EMAIL_START = Pattern.compile(
+            "(?<![\\w.%+-])[A-Za-z0-9][A-Za-z0-9._%+-]*+@([A-Za-z0-9.-]*+)");
     private static final Pattern DATE = Pattern.compile(
             "\\d{4}[-./]\\d{1,2}[-./]\\d{1,2}|\\d{1,2}[-./]\\d{1,2}[-./](?:\\d{4}|\\d{2})");
     private static final Pattern IPV4 = Pattern.compile("\\d{1,3}(?:\\.\\d{1,3}){3}");
     private static final Pattern SSN_SHAPE = Pattern.compile("\\d{3}-\\d{2}-\\d{4}");
     private static final Pattern SSN = Pattern.compile("(?!000|666|9\\d\\d)\\d{3}-(?!00)\\d{2}-(?!0000)\\d{4}");
     private static final Pattern CN_RESIDENT_ID = Pattern.compile("\\d{17}[\\dXx]");
-    private static final Pattern CARD_SHAPE = Pattern.compile("\\d+(?:[ -]\\d+)*");
+    private static final Pattern CARD_SHAPE = Pattern.compile("\\d++(?:[ -]\\d++)*+");
     private static final Pattern GROUP = Pattern.compile("\\d+");
 
     private final EnumMap<PiiKind, String> masks;
@@ -54,7 +53,7 @@ public final class PiiMasker implements Serializable {
         String t = s;
         String emailMask = masks.get(PiiKind.EMAIL);
         if (emailMask != null && t.indexOf('@') >= 0) {
-            t = EMAIL.matcher(t).replaceAll(Matcher.quoteReplacement(emailMask));
+            t = maskEmails(t, emailMask);
         }
         if (masks.containsKey(PiiKind.PHONE) || masks.containsKey(PiiKind.CARD) || masks.containsKey(PiiKind.ID)) {
             t = maskNumbers(t);
@@ -62,12 +61,64 @@ public final class PiiMasker implements Serializable {
         return t;
     }
 
-    private String maskNumbers(String s) {
-        Matcher m = NUMBER.matcher(s);
+    private static String maskEmails(String s, String token) {
+        Matcher m = EMAIL_START.matcher(s);
         StringBuilder out = null;
         int last = 0;
-        while (m.find()) {
-            PiiKind kind = classify(m.group());
+        int from = 0;
+        while (from < s.length() && m.find(from)) {
+            int end = domainEnd(s, m.start(1), m.end(1));
+            if (end < 0) {
+                from = m.start() + 1; // no domain here; an address may still start further on
+                continue;
+            }
+            if (out == null) {
+                out = new StringBuilder(s.length());
+            }
+            out.append(s, last, m.start()).append(token);
+            last = end;
+            from = end;
+        }
+        return out == null ? s : out.append(s, last, s.length()).toString();
+    }
+
+    /**
+     * Where the domain that starts at {@code from} ends, or -1 when there is none: dot-separated labels of
+     * {@code s[from, runEnd)} (letters, digits, inner hyphens), at least two, the last all letters and at least two
+     * long and not followed by a word character or hyphen; the most such labels, as the greedy regex took.
+     */
+    static int domainEnd(String s, int from, int runEnd) {
+        int best = -1;
+        int labels = 0;
+        int start = from;
+        while (start < runEnd) {
+            int end = s.indexOf('.', start);
+            end = end < 0 || end > runEnd ? runEnd : end;
+            boolean letters = end - start >= 2;
+            for (int i = start; i < end && letters; i++) {
+                letters = isAsciiLetter(s.charAt(i));
+            }
+            labels++;
+            if (labels >= 2 && letters && (end < runEnd || end == s.length() || !isWordOrHyphen(s.charAt(end)))) {
+                best = end;
+            }
+            boolean wholeLabel = end > start && isAsciiAlnum(s.charAt(start)) && isAsciiAlnum(s.charAt(end - 1));
+            if (!wholeLabel || end == runEnd) {
+                break;
+            }
+            start = end + 1;
+        }
+        return best;
+    }
+
+    private String maskNumbers(String s) {
+        StringBuilder out = null;
+        int last = 0;
+        int from = 0;
+        int[] found;
+        while ((found = nextNumber(s, from)) != null) {
+            from = found[1];
+            PiiKind kind = classify(s.substring(found[0], found[1]));
             String token = kind == null ? null : masks.get(kind);
             if (token == null) {
                 continue;
@@ -75,13 +126,115 @@ public final class PiiMasker implements Serializable {
             if (out == null) {
                 out = new StringBuilder(s.length());
             }
-            out.append(s, last, m.start()).append(token);
-            last = m.end();
+            out.append(s, last, found[0]).append(token);
+            last = found[1];
         }
         if (out == null) {
             return s;
         }
         return out.append(s, last, s.length()).toString();
+    }
+
+    /**
+     * The next candidate personal number at or after {@code from} as {start, end}, or null: a run of digit groups
+     * joined by single separators, optionally with a leading '+', parenthesised area codes and a trailing X (Chinese
+     * IDs). It may not start inside a word, decimal, URL path or address, nor stop before one.
+     *
+     * <p>A hand-written scan with the matches of the regex it replaces,
+     * {@code (?<![\w.,/@+-])\+?(?:\(\d{1,4}\)|\d+)(?:[ .-]?(?:\(\d{1,4}\)|\d+))*[Xx]?(?![\w@/]|[.,]\d)}, whose
+     * repeated group made Java's regex engine recurse once per digit group, so that a 6 KB price list overflowed a
+     * task's stack (issue 19). Like the greedy regex it takes the most groups whose end may end a number, and
+     * there a trailing X before none.
+     */
+    static int[] nextNumber(String s, int from) {
+        for (int start = from; start < s.length(); start++) {
+            char c = s.charAt(start);
+            if (c != '+' && c != '(' && !isAsciiDigit(c)) {
+                continue;
+            }
+            if (start > 0 && mayNotPrecedeNumber(s.charAt(start - 1))) {
+                continue;
+            }
+            int end = numberEnd(s, start);
+            if (end >= 0) {
+                return new int[] {start, end};
+            }
+        }
+        return null;
+    }
+
+    private static int numberEnd(String s, int start) {
+        int best = -1;
+        int group = groupEnd(s, s.charAt(start) == '+' ? start + 1 : start);
+        while (group >= 0) {
+            if (group < s.length() && (s.charAt(group) == 'X' || s.charAt(group) == 'x') && mayEndNumber(s, group + 1)) {
+                best = group + 1;
+            } else if (mayEndNumber(s, group)) {
+                best = group;
+            }
+            int next = group;
+            if (next < s.length() && (s.charAt(next) == ' ' || s.charAt(next) == '.' || s.charAt(next) == '-')) {
+                next++;
+            }
+            group = groupEnd(s, next);
+        }
+        return best;
+    }
+
+    /** The end of the digit group ({@code \d+}, or {@code (\d{1,4})}) that starts at {@code i}, or -1. */
+    private static int groupEnd(String s, int i) {
+        if (i >= s.length()) {
+            return -1;
+        }
+        boolean parenthesised = s.charAt(i) == '(';
+        int j = parenthesised ? i + 1 : i;
+        int digitsFrom = j;
+        while (j < s.length() && isAsciiDigit(s.charAt(j))) {
+            j++;
+        }
+        int digits = j - digitsFrom;
+        if (!parenthesised) {
+            return digits > 0 ? j : -1;
+        }
+        return digits >= 1 && digits <= 4 && j < s.length() && s.charAt(j) == ')' ? j + 1 : -1;
+    }
+
+    /** {@code (?![\w@/]|[.,]\d)} at {@code end}. */
+    private static boolean mayEndNumber(String s, int end) {
+        if (end >= s.length()) {
+            return true;
+        }
+        char c = s.charAt(end);
+        if (isWord(c) || c == '@' || c == '/') {
+            return false;
+        }
+        return !((c == '.' || c == ',') && end + 1 < s.length() && isAsciiDigit(s.charAt(end + 1)));
+    }
+
+    /** {@code [\w.,/@+-]}: a number does not start right after one of these. */
+    private static boolean mayNotPrecedeNumber(char c) {
+        return isWord(c) || c == '.' || c == ',' || c == '/' || c == '@' || c == '+' || c == '-';
+    }
+
+    /** Java's regex {@code \w} (without UNICODE_CHARACTER_CLASS). */
+    private static boolean isWord(char c) {
+        return isAsciiAlnum(c) || c == '_';
+    }
+
+    private static boolean isWordOrHyphen(char c) {
+        return isWord(c) || c == '-';
+    }
+
+    private static boolean isAsciiAlnum(char c) {
+        return isAsciiLetter(c) || isAsciiDigit(c);
+    }
+
+    private static boolean isAsciiLetter(char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    }
+
+    private static boolean isAsciiDigit(char c) {
+        return c >= '0' && c <= '9';
     }
 
     /** The kind of personal number {@code candidate} is, or null for an ordinary number. */

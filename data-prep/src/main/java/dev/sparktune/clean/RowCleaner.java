@@ -16,7 +16,7 @@ import scala.jdk.javaapi.CollectionConverters;
  * normalised and PII-masked, then the row is checked for emptiness, length and language. The result is the
  * cleaned row, or the reason it cannot be kept.
  */
-final class RowCleaner implements Serializable {
+class RowCleaner implements Serializable {
     private static final long serialVersionUID = 1L;
     /** Lingua is accurate well before this many characters; longer rows are identified by their start. */
     static final int LANGUAGE_SAMPLE_CHARS = 2000;

@@ -13,7 +13,7 @@ import java.util.regex.Pattern;
 public final class TextNormalizer {
     private static final Pattern MIME_HEADER = Pattern.compile(
             "(?im)^(?:content-(?:type|transfer-encoding|disposition|id|description|language)|mime-version)"
-                    + ":[^\\n]*(?:\\n[ \\t]+[^\\n]*)*\\n?");
+                    + ":[^\\n]*+(?:\\n[ \\t]++[^\\n]*+)*+\\n?"); // possessive: no stack per folded line
     /** A multipart boundary line: "--" then a token with at least one letter, digit or '=' (not a "-----" rule). */
     private static final Pattern MIME_BOUNDARY = Pattern.compile(
             "(?m)^--(?=[^\\n]*[A-Za-z0-9_=])[A-Za-z0-9'()+_,\\-./:=?]{6,}[ \\t]*\\n?");

@@ -1,5 +1,6 @@
 package dev.sparktune.dedup;
 
+import static org.apache.spark.sql.functions.broadcast;
 import static org.apache.spark.sql.functions.coalesce;
 import static org.apache.spark.sql.functions.col;
 import static org.apache.spark.sql.functions.concat;
@@ -25,18 +26,21 @@ import static org.apache.spark.sql.functions.udf;
 import static org.apache.spark.sql.functions.when;
 
 import dev.sparktune.rows.PrepRows;
+import dev.sparktune.rows.RecordFailure;
 import dev.sparktune.rows.StageResult;
 import java.util.Locale;
 import java.util.Map;
 import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.api.java.UDF1;
 import org.apache.spark.sql.api.java.UDF2;
 import org.apache.spark.sql.expressions.UserDefinedFunction;
 import org.apache.spark.sql.expressions.Window;
 import org.apache.spark.sql.expressions.WindowSpec;
 import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
 
 /**
  * The dedup stage: exact duplicates by a SHA-256 of the normalised content, then near-duplicates by MinHash LSH
@@ -68,6 +72,9 @@ public final class DedupStage {
     private static final String RANK = "_dedup_rank";
     private static final String KEPT_ID = "_dedup_kept_id";
     private static final String KEPT_LABEL = "_dedup_kept_label";
+    private static final StructType BANDS_OR_FAILURE = new StructType()
+            .add("bands", DataTypes.createArrayType(DataTypes.LongType, false), true)
+            .add("failure", DataTypes.StringType, true);
 
     private DedupStage() {
     }
@@ -98,7 +105,16 @@ public final class DedupStage {
         }
         if (options.near()) {
             NearDuplicates near = new NearDuplicates(options);
-            Dataset<Row> groups = near.groups(survivors.select(col(PrepRows.ID), col(TASK), col(CONTENT)));
+            Dataset<Row> hashed = near.hash(survivors.select(col(PrepRows.ID), col(TASK), col(CONTENT)));
+            // a row whose shingling threw (issue 19) is rejected here and takes no part in the search
+            Dataset<Row> failures = broadcast(hashed.filter(col("h_failure").isNotNull())
+                    .select(col("h_id"), col("h_failure")));
+            Dataset<Row> unhashable = survivors.join(failures, col(PrepRows.ID).equalTo(col("h_id")));
+            Dataset<Row> hashRejected = rejectedRows(unhashable, col("h_failure"));
+            rejected = rejected == null ? hashRejected : rejected.unionByName(hashRejected);
+            survivors = survivors.join(failures, col(PrepRows.ID).equalTo(col("h_id")), "left_anti");
+            Dataset<Row> groups = near.groups(hashed.filter(col("h_failure").isNull()),
+                    survivors.select(col(PrepRows.ID), col(CONTENT)));
             Dataset<Row> labelled = survivors.join(groups, survivors.col(PrepRows.ID).equalTo(groups.col("g_id")),
                     "left");
             Column isDuplicate = col("g_kept").isNotNull().and(col("g_kept").notEqual(col(PrepRows.ID)));
@@ -167,17 +183,45 @@ public final class DedupStage {
         }
 
         /**
+         * Each row's LSH band hashes ({@code h_id}, {@code TASK}, {@code h_bands}), or, when hashing its content
+         * threw anything {@link RecordFailure#isRecoverable recoverable}, the reason in {@code h_failure}. Computed
+         * once (a local checkpoint): the failures and the search both read it.
+         */
+        Dataset<Row> hash(Dataset<Row> idTaskContent) {
+            MinHasher h = hasher;
+            UserDefinedFunction bands = udf((UDF1<String, Row>) content -> {
+                try {
+                    return RowFactory.create(h.bandHashes(content), null);
+                } catch (Throwable e) {
+                    return RowFactory.create(null, RecordFailure.reason("shingling for near-duplicate search", e));
+                }
+            }, BANDS_OR_FAILURE);
+            return idTaskContent.select(col(PrepRows.ID).as("h_id"), col(TASK), bands.apply(col(CONTENT)).as("h"))
+                    .select(col("h_id"), col(TASK), col("h.bands").as("h_bands"), col("h.failure").as("h_failure"))
+                    .localCheckpoint();
+        }
+
+        /**
          * For every row with a verified near-duplicate: {@code g_id}, the group's smallest id {@code g_kept}, its
          * most similar verified partner {@code g_partner} and their similarity {@code g_sim}.
+         *
+         * @param hashed    rows of {@link #hash} that hashed
+         * @param idContent the same rows' ids and contents
          */
-        Dataset<Row> groups(Dataset<Row> idContent) {
+        Dataset<Row> groups(Dataset<Row> hashed, Dataset<Row> idContent) {
             MinHasher h = hasher;
-            UserDefinedFunction bands = udf((UDF1<String, long[]>) h::bandHashes,
-                    DataTypes.createArrayType(DataTypes.LongType, false));
-            UserDefinedFunction jaccard = udf((UDF2<String, String, Double>) h::jaccard, DataTypes.DoubleType);
+            // null, and so no pair, when shingling throws here though it did not in hash (it will not)
+            UserDefinedFunction jaccard = udf((UDF2<String, String, Double>) (x, y) -> {
+                try {
+                    return h.jaccard(x, y);
+                } catch (Throwable e) {
+                    RecordFailure.reason("shingling", e); // rethrows the JVM's own errors
+                    return null;
+                }
+            }, DataTypes.DoubleType);
 
-            Dataset<Row> buckets = idContent.select(col(PrepRows.ID).as("b_id"), col(TASK),
-                    posexplode(bands.apply(col(CONTENT))).as(new String[] {"band", "bucket"}));
+            Dataset<Row> buckets = hashed.select(col("h_id").as("b_id"), col(TASK),
+                    posexplode(col("h_bands")).as(new String[] {"band", "bucket"}));
             Dataset<Row> roots = buckets.groupBy(TASK, "band", "bucket")
                     .agg(min("b_id").as("root"), count("*").as("n"))
                     .filter(col("n").gt(1));

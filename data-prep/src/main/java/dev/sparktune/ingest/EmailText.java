@@ -32,10 +32,16 @@ import org.apache.james.mime4j.stream.MimeConfig;
  * read as UTF-8 when the bytes are valid UTF-8 and as windows-1252 otherwise, the usual meaning of mislabelled mail.
  *
  * <p>Rejected: files that do not start with header lines, binary files, multiparts whose boundary is missing or
- * never appears, and messages with neither a Subject nor any text.
+ * never appears, parts nested more than {@value #MAX_NESTING} deep, and messages with neither a Subject nor any text.
+ *
+ * <p>The nesting bound is checked on the raw text before mime4j sees it: mime4j reads nested multiparts through
+ * nested boundary streams, and each level of nesting adds frames to the stack while it reads, so that some
+ * thousands of levels (well within {@code max_record_bytes}) overflowed a task's stack (issue 19).
  */
 final class EmailText {
     private static final Charset FALLBACK = Charset.forName("windows-1252");
+    /** Multipart and message parts nested deeper than this are rejected; real mail nests a handful deep. */
+    static final int MAX_NESTING = 64;
 
     private EmailText() {
     }
@@ -43,6 +49,7 @@ final class EmailText {
     static String of(byte[] raw) throws RecordProblem {
         int start = skipMboxLine(raw);
         checkLooksLikeMail(raw, start);
+        checkNesting(raw, start);
         Message message;
         try {
             DefaultMessageBuilder builder = new DefaultMessageBuilder();
@@ -156,6 +163,59 @@ final class EmailText {
         } catch (CharacterCodingException e) {
             return false;
         }
+    }
+
+    /**
+     * Rejects a message whose parts nest deeper than {@link #MAX_NESTING}, judged from its lines alone: every
+     * {@code boundary=} parameter opens a level until its closing {@code --boundary--} line, and every
+     * {@code message/rfc822} part adds one. It can only overestimate the depth mime4j would see (a boundary
+     * parameter quoted in a body counts too), never miss a level.
+     */
+    static void checkNesting(byte[] raw, int start) throws RecordProblem {
+        java.util.ArrayDeque<String> open = new java.util.ArrayDeque<>();
+        int messages = 0;
+        int lineStart = start;
+        for (int i = start; i <= raw.length; i++) {
+            if (i < raw.length && raw[i] != '\n') {
+                continue;
+            }
+            String line = new String(raw, lineStart, i - lineStart, StandardCharsets.ISO_8859_1).strip();
+            lineStart = i + 1;
+            String lower = line.toLowerCase(Locale.ROOT);
+            int b = lower.indexOf("boundary=");
+            if (b >= 0) {
+                String boundary = boundaryOf(line.substring(b));
+                if (boundary != null && !boundary.isEmpty()) {
+                    open.push(boundary);
+                }
+            } else if (line.startsWith("--") && line.endsWith("--") && line.length() > 4) {
+                String closed = line.substring(2, line.length() - 2);
+                if (open.contains(closed)) {
+                    while (!open.pop().equals(closed)) {
+                        // levels whose own closing line is missing end with their parent
+                    }
+                }
+            }
+            if (lower.contains("message/rfc822")) {
+                messages++;
+            }
+            if (open.size() + messages > MAX_NESTING) {
+                throw new RecordProblem("MIME parts nested more than " + MAX_NESTING + " deep (" + open.size()
+                        + " open multipart boundaries and " + messages + " message/rfc822 parts by line "
+                        + (countLines(raw, start, i) + 1) + "): no real message nests so deep, and reading it would"
+                        + " exhaust the stack");
+            }
+        }
+    }
+
+    private static long countLines(byte[] raw, int from, int to) {
+        long n = 0;
+        for (int i = from; i < to; i++) {
+            if (raw[i] == '\n') {
+                n++;
+            }
+        }
+        return n;
     }
 
     /** mbox files begin with a {@code From sender date} separator line that is not a header. */

@@ -8,6 +8,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.sparktune.rows.PrepRows;
+import dev.sparktune.rows.RecordFailure;
 import dev.sparktune.rows.StageResult;
 import java.io.IOException;
 import java.io.InputStream;
@@ -23,6 +24,7 @@ import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
+import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
@@ -32,6 +34,7 @@ import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.storage.StorageLevel;
 import org.apache.spark.util.SerializableConfiguration;
+import org.apache.spark.util.TaskCompletionListener;
 
 /**
  * The ingest stage: reads the files of the named datasets into {@link PrepRows#PREPARED} rows. The driver only
@@ -89,15 +92,17 @@ public final class Ingest {
         return new StageResult(STAGE, kept, rejected);
     }
 
+    /** The outcomes of one file, made as they are taken; the file is closed at its end or the task's. */
     private static Iterator<Outcome> parse(SourceFile f, Map<String, RecordConverter> converters,
                                            Broadcast<SerializableConfiguration> conf, long maxRecordBytes) throws IOException {
-        List<Outcome> out = new ArrayList<>();
         Path path = new Path(f.path());
-        FileParser parser = new FileParser(f, converters.get(f.dataset()), maxRecordBytes, out::add);
-        try (InputStream in = path.getFileSystem(conf.value().value()).open(path)) {
-            parser.read(in);
+        InputStream in = path.getFileSystem(conf.value().value()).open(path);
+        FileParser parser = new FileParser(f, converters.get(f.dataset()), maxRecordBytes, in);
+        TaskContext task = TaskContext.get();
+        if (task != null) {
+            task.addTaskCompletionListener((TaskCompletionListener) context -> parser.close());
         }
-        return out.iterator();
+        return parser;
     }
 
     /**
@@ -126,34 +131,104 @@ public final class Ingest {
             String reason = "not a readable Parquet file: " + firstLine(e.getMessage());
             return jsc.parallelize(List.of(Outcome.rejected(reason, f, null)), 1);
         }
-        JavaRDD<Outcome> outcomes = rows.javaRDD().mapPartitions(it -> {
-            ObjectMapper json = new ObjectMapper();
-            List<Outcome> out = new ArrayList<>();
-            while (it.hasNext()) {
-                Row r = it.next();
-                long index = r.getLong(0);
-                String text = r.getString(1);
-                String where = "row " + index;
-                long size = text.getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
-                if (size > maxRecordBytes) {
-                    out.add(Outcome.rejected(String.format(java.util.Locale.ROOT,
-                            "%s is %,d bytes as JSON, over data.max_record_bytes = %,d; raise the limit or split the"
-                                    + " record (its first %,d characters are kept here)", where, size, maxRecordBytes,
-                            FileParser.OVERSIZE_SAVED_BYTES), f, text.substring(0, Math.min(text.length(), FileParser.OVERSIZE_SAVED_BYTES))));
-                    continue;
-                }
-                try {
-                    JsonNode node = json.readTree(text);
-                    out.add(Outcome.kept(converter.convert(node, RecordIds.of(f.dataset(), f.relative(), index))));
-                } catch (RecordProblem p) {
-                    out.add(Outcome.rejected(where + ": " + p.getMessage(), f, text));
-                } catch (JsonProcessingException e) {
-                    throw new IllegalStateException("Spark's to_json wrote JSON that does not parse: " + text, e);
-                }
+        return rows.javaRDD().mapPartitions(it -> new ParquetRows(it, f, converter, maxRecordBytes));
+    }
+
+    /**
+     * The outcomes of one task's share of a Parquet file, row by row as they are taken. A row that does not convert
+     * is rejected; when Spark's reader itself fails (a corrupt page), the rest of the share is one rejected row
+     * naming the last row read, instead of a failed job.
+     */
+    private static final class ParquetRows implements Iterator<Outcome> {
+        private final Iterator<Row> rows;
+        private final SourceFile file;
+        private final RecordConverter converter;
+        private final long maxRecordBytes;
+        private final ObjectMapper json = new ObjectMapper();
+        private long lastIndex = -1;
+        private Outcome failure;
+        private boolean broken;
+
+        ParquetRows(Iterator<Row> rows, SourceFile file, RecordConverter converter, long maxRecordBytes) {
+            this.rows = rows;
+            this.file = file;
+            this.converter = converter;
+            this.maxRecordBytes = maxRecordBytes;
+        }
+
+        @Override
+        public boolean hasNext() {
+            if (failure != null) {
+                return true;
             }
-            return out.iterator();
-        });
-        return outcomes;
+            if (broken) {
+                return false;
+            }
+            try {
+                return rows.hasNext();
+            } catch (Throwable t) {
+                unreadable(t);
+                return true;
+            }
+        }
+
+        @Override
+        public Outcome next() {
+            if (!hasNext()) {
+                throw new java.util.NoSuchElementException();
+            }
+            if (failure != null) {
+                Outcome f = failure;
+                failure = null;
+                return f;
+            }
+            Row r;
+            try {
+                r = rows.next();
+            } catch (Throwable t) {
+                unreadable(t);
+                return next();
+            }
+            long index = r.getLong(0);
+            lastIndex = index;
+            String text = r.getString(1);
+            String where = "row " + index;
+            long size = text.getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+            if (size > maxRecordBytes) {
+                return Outcome.rejected(String.format(java.util.Locale.ROOT,
+                        "%s is %,d bytes as JSON, over data.max_record_bytes = %,d; raise the limit or split the"
+                                + " record (its first %,d characters are kept here)", where, size, maxRecordBytes,
+                        FileParser.OVERSIZE_SAVED_BYTES), file,
+                        text.substring(0, Math.min(text.length(), FileParser.OVERSIZE_SAVED_BYTES)));
+            }
+            try {
+                JsonNode node = json.readTree(text);
+                return Outcome.kept(converter.convert(node, RecordIds.of(file.dataset(), file.relative(), index)));
+            } catch (RecordProblem p) {
+                return Outcome.rejected(where + ": " + p.getMessage(), file, text);
+            } catch (JsonProcessingException e) {
+                throw new IllegalStateException("Spark's to_json wrote JSON that does not parse: " + text, e);
+            } catch (Throwable t) {
+                return Outcome.rejected(where + ": " + RecordFailure.reason("converting the row", t), file, text);
+            }
+        }
+
+        private void unreadable(Throwable t) {
+            broken = true;
+            RecordFailure.reason("reading the Parquet data", t); // rethrows the JVM's own errors and task kills
+            String cause = RecordFailure.reason("reading the Parquet data", rootCause(t));
+            failure = Outcome.rejected((lastIndex < 0 ? "the rows of a part of the file" : "the rows after row "
+                    + lastIndex + " in this part of the file") + " cannot be read, a corrupt page or column chunk: "
+                    + cause + "; rewrite the file", file, null);
+        }
+    }
+
+    private static Throwable rootCause(Throwable t) {
+        Throwable c = t;
+        while (c.getCause() != null && c.getCause() != c) {
+            c = c.getCause();
+        }
+        return c;
     }
 
     private static boolean hasParquetMagic(SourceFile f, Configuration hadoop) {

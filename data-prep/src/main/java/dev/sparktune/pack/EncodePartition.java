@@ -4,6 +4,7 @@ import dev.sparktune.io.HadoopConf;
 import dev.sparktune.io.ModelFolderCache;
 import dev.sparktune.io.TokenizedRow;
 import dev.sparktune.rows.PrepRows;
+import dev.sparktune.rows.RecordFailure;
 import dev.sparktune.tokenize.ChatTemplate;
 import dev.sparktune.tokenize.Tokenizer;
 import java.util.ArrayList;
@@ -78,6 +79,17 @@ final class EncodePartition implements MapPartitionsFunction<Row, Row> {
             }
 
             private void encode(Row row) {
+                try {
+                    encodeOrReject(row);
+                } catch (Throwable e) {
+                    String reason = RecordFailure.reason("tokenizing", e); // rethrows the JVM's own errors
+                    pending.clear();
+                    pending.add(RowFactory.create(row.getAs(PrepRows.ID), row.getAs(PrepRows.DATASET),
+                            row.getAs(PrepRows.SPLIT), null, 0, 0, null, null, null, reason, row.json()));
+                }
+            }
+
+            private void encodeOrReject(Row row) {
                 PreparedRow prepared = PreparedRow.of(row);
                 String split = row.getAs(PrepRows.SPLIT);
                 String task = tasks.getOrDefault(prepared.dataset(), prepared.dataset());

@@ -2,6 +2,7 @@ package dev.sparktune.pack;
 
 import dev.sparktune.io.TokenizedRow;
 import dev.sparktune.rows.PrepRows;
+import dev.sparktune.rows.RecordFailure;
 import dev.sparktune.tokenize.ChatTemplate;
 import dev.sparktune.tokenize.SpecialToken;
 import dev.sparktune.tokenize.Tokenizer;
@@ -82,6 +83,8 @@ final class RowTokenizer {
         } catch (RuntimeException e) {
             // template errors (ChatTemplateException), tokenizer errors: this row cannot be tokenized
             return Encoded.rejected(e.getClass().getSimpleName() + ": " + e.getMessage());
+        } catch (Error e) {
+            return Encoded.rejected(RecordFailure.reason("tokenizing", e)); // rethrows the JVM's own errors
         }
     }
 

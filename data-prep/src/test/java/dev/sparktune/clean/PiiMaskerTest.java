@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.sparktune.testing.AdversarialText;
+import dev.sparktune.testing.TaskThread;
 import java.util.EnumSet;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -71,5 +73,26 @@ class PiiMaskerTest {
         assertEquals("[mail] or 555-1234", emailOnly.mask("a@b.example or 555-1234"));
         PiiMasker none = new PiiMasker(Map.of());
         assertEquals("a@b.example", none.mask("a@b.example"));
+    }
+
+    /**
+     * Issue 19: a 6 KB price list (one long run of digit groups and spaces) made the number pattern recurse once per
+     * group and overflow a task thread's stack. Now the scan is iterative: the list is no personal number and stays.
+     */
+    @Test
+    void aSixKilobytePriceListAndOtherLongRunsMaskWithoutOverflowingTheStack() {
+        String prices = AdversarialText.priceList(6 * 1024);
+        assertEquals(prices, TaskThread.call(() -> all.mask(prices)));
+        for (String run : new String[] {AdversarialText.runOf("1", " ", 6 * 1024),
+                AdversarialText.runOf("12", "-", 64 * 1024), AdversarialText.runOf("(12)", "", 64 * 1024),
+                AdversarialText.runOf("1", ".", 64 * 1024), "x@" + AdversarialText.runOf("a1", ".", 64 * 1024) + ".com"}) {
+            String masked = TaskThread.call(() -> all.mask(run));
+            assertTrue(masked.length() <= run.length(), run.substring(0, 20));
+        }
+        // a phone number at the end of a long list is still found
+        String list = AdversarialText.runOf("1", " ", 6 * 1024) + ". Call 555-1234.";
+        assertTrue(TaskThread.call(() -> all.mask(list)).endsWith("Call <PHONE>."));
+        String mail = "x@" + AdversarialText.runOf("a1", ".", 64 * 1024) + ".com";
+        assertEquals("<EMAIL>", TaskThread.call(() -> all.mask(mail)));
     }
 }

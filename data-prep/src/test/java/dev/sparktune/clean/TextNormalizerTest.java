@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.sparktune.testing.AdversarialText;
+import dev.sparktune.testing.TaskThread;
 import org.junit.jupiter.api.Test;
 
 class TextNormalizerTest {
@@ -78,5 +80,22 @@ class TextNormalizerTest {
         String code = "const total =\n    price * 3;";
         assertEquals(code, TextNormalizer.normalize(code, true));
         assertTrue(TextNormalizer.normalize("--\nJohn", true).contains("--"));
+    }
+
+    /**
+     * Issue 19: long runs through every pattern of the normaliser, on a task thread's stack: a price list, a MIME
+     * header followed by thousands of folded continuation lines, runs of separators and brackets.
+     */
+    @Test
+    void longRunsNormaliseWithoutOverflowingTheStack() {
+        String prices = AdversarialText.priceList(6 * 1024);
+        assertEquals(prices.strip(), TaskThread.call(() -> TextNormalizer.normalize(prices, true)));
+        String folded = "Content-Type: text/plain;\n" + AdversarialText.runOf(" x", "\n", 64 * 1024) + "\nBody";
+        assertEquals("Body", TaskThread.call(() -> TextNormalizer.normalize(folded, true)));
+        for (String run : new String[] {AdversarialText.runOf("12", "-", 64 * 1024),
+                AdversarialText.runOf("(", "", 64 * 1024), AdversarialText.runOf("=41", "", 64 * 1024),
+                AdversarialText.runOf("--boundary", "\n", 64 * 1024), AdversarialText.runOf("a", "  ", 64 * 1024)}) {
+            TaskThread.call(() -> TextNormalizer.normalize(run, true));
+        }
     }
 }

@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.sparktune.testing.AdversarialText;
+import dev.sparktune.testing.TaskThread;
 import java.nio.charset.StandardCharsets;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
@@ -90,5 +92,32 @@ class EmailTextTest {
         byte[] nothing = "From: a@b.c\nTo: d@e.f\n\n   \n".getBytes(StandardCharsets.US_ASCII);
         assertEquals("the message has no Subject and no text/plain or text/html body",
                 assertThrows(RecordProblem.class, () -> EmailText.of(nothing)).getMessage());
+    }
+
+    /**
+     * Issue 19: 10,000 nested multiparts (667 KB, within the default max_record_bytes) overflowed a task's stack
+     * inside mime4j's nested boundary streams. The depth is now checked first and the message rejected; a message
+     * nested a few levels deep still reads.
+     */
+    @Test
+    void deeplyNestedMultipartsAreRejectedBeforeMime4jRecursesThroughThem() {
+        byte[] deep = AdversarialText.nestedMime(10_000).getBytes(StandardCharsets.US_ASCII);
+        String outcome = TaskThread.call(() -> {
+            try {
+                return "kept: " + EmailText.of(deep);
+            } catch (RecordProblem p) {
+                return p.getMessage();
+            }
+        });
+        assertTrue(outcome.startsWith("MIME parts nested more than 64 deep (65 open multipart boundaries"), outcome);
+
+        byte[] shallow = AdversarialText.nestedMime(10).getBytes(StandardCharsets.US_ASCII);
+        assertEquals("deep\n\nhello", TaskThread.call(() -> {
+            try {
+                return EmailText.of(shallow);
+            } catch (RecordProblem p) {
+                return p.getMessage();
+            }
+        }));
     }
 }
