@@ -39,12 +39,13 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "run", mixinStandardHelpOptions = true,
         description = {"Run prep, train, eval and export of one job YAML, skipping the steps already done.",
-            "Each step is the job its own command runs, in one Spark session. A step is skipped when its marker in",
-            "<train.output_dir>/_run/ holds the fingerprint of its inputs (the config sections it reads, the step",
-            "before it, and for prep the listing of the data and model files) and its output is there; a changed",
-            "key reruns the step that reads it and every step after. export is skipped, with a message, when",
-            "export.export_dir is not set. Exits with 0, 2 (invalid config or input) or 1 (a step failed), as the",
-            "step commands do; the steps after a failed one do not run."})
+            "Each step is the job its own command runs, all in one Spark session. A step is",
+            "skipped when its marker in <train.output_dir>/_run/ holds the fingerprint of its",
+            "inputs (the config sections it reads, the step before it, and for prep the data",
+            "and model files) and its output is there: a changed key reruns the step that",
+            "reads it and every step after. export is skipped, with a message, when",
+            "export.export_dir is not set. Exits with 0, 2 (invalid config or input) or 1",
+            "(a step failed), as the step commands do; the steps after a failed one do not run."})
 final class RunCommand implements Callable<Integer> {
 
     @Spec
@@ -57,7 +58,7 @@ final class RunCommand implements Callable<Integer> {
             description = "override one key, e.g. --set train.learning_rate=1.0e-4 (repeatable)")
     List<String> overrides = new ArrayList<>();
 
-    @Option(names = "--steps", paramLabel = "STEP[,STEP...]", split = ",",
+    @Option(names = "--steps", paramLabel = "STEP", split = ",",
             description = "run only these steps, in pipeline order (default: prep,train,eval,export)")
     List<String> steps = new ArrayList<>();
 
