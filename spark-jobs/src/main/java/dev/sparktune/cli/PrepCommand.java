@@ -24,8 +24,10 @@ import picocli.CommandLine.Spec;
 
 /** {@code sparktune prep FILE}: turn the job's datasets into prepared Parquet at {@code data.prepared_path}. */
 @Command(name = "prep", mixinStandardHelpOptions = true,
-        description = {"Read the datasets in data.dataset, run the prep stages and commit the kept rows as Parquet to",
-            "data.prepared_path, with _rejected/ (rows no stage could keep, with the reason) and _report.json.",
+        description = {"Clean, deduplicate, augment and tokenize the job's datasets into Parquet.",
+            "Reads the datasets in data.dataset, runs the prep stages and commits the kept rows as Parquet to",
+            "data.prepared_path, with _rejected/ (rows no stage could keep, with the reason) and _report.json;",
+            "with model.model_name_or_path and data.tokenized_path set, also the tokenized rows.",
             "Runs on the Spark master spark-submit gives, or on local[*] when there is none."})
 final class PrepCommand implements Callable<Integer> {
     @Spec
@@ -62,14 +64,19 @@ final class PrepCommand implements Callable<Integer> {
         }
 
         try (CommandSession session = CommandSession.open("sparktune prep " + file.getFileName(), Map.of())) {
-            return prep(session.spark(), data, job, partitionSpec, err);
+            return prep(session.spark(), job, partitionSpec, spec.commandLine().getOut(), err);
         }
     }
 
-    private int prep(SparkSession spark, DataConfig data, JobConfig job, PartitionSpec partitionSpec, PrintWriter err) {
+    /**
+     * Runs the prep job of a config that passed {@link PrepJob#checkConfig}, prints every stage's counts and returns
+     * the exit code: 0, or {@link ConfigProblems#INVALID} for a dataset the job cannot read. {@code sparktune run}
+     * calls it too.
+     */
+    static int prep(SparkSession spark, JobConfig job, PartitionSpec partitionSpec, PrintWriter out, PrintWriter err) {
+        DataConfig data = job.data();
         try {
             PrepReport report = PrepJob.run(spark, data, job.model().modelNameOrPath(), partitionSpec);
-            PrintWriter out = spec.commandLine().getOut();
             for (StageCounts s : report.stages()) {
                 out.printf("%-8s in %,d  out %,d  rejected %,d%n", s.stage(), s.in(), s.out(), s.rejected());
             }

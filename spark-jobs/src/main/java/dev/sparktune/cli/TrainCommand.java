@@ -21,10 +21,15 @@ import picocli.CommandLine.Spec;
 
 /** {@code sparktune train FILE}: data-parallel fine-tuning, one Spark barrier task per rank. */
 @Command(name = "train", mixinStandardHelpOptions = true,
-        description = {"Fine-tune model.model_name_or_path on data.tokenized_path with dist.world_size ranks, each a",
-            "Spark barrier task; checkpoints go to train.output_dir (any Hadoop file system). A run continues from",
+        description = {"Fine-tune the job's model on Spark, one barrier task per rank.",
+            "Trains model.model_name_or_path on data.tokenized_path with dist.world_size ranks, each a Spark",
+            "barrier task; checkpoints go to train.output_dir (any Hadoop file system). A run continues from",
             "the newest complete checkpoint there. Runs on the Spark master spark-submit gives, or on local[*]."})
 final class TrainCommand implements Callable<Integer> {
+    /** The Spark settings training needs where the given Spark configuration does not set them. */
+    static final Map<String, String> SESSION_DEFAULTS =
+            Map.of(ClusterPreflight.BARRIER_TIMEOUT_KEY, ClusterPreflight.BARRIER_TIMEOUT);
+
     @Spec
     CommandSpec spec;
 
@@ -50,16 +55,19 @@ final class TrainCommand implements Callable<Integer> {
             return ConfigProblems.INVALID;
         }
 
-        try (CommandSession session = CommandSession.open("sparktune train " + file.getFileName(),
-                Map.of(ClusterPreflight.BARRIER_TIMEOUT_KEY, ClusterPreflight.BARRIER_TIMEOUT))) {
-            return train(session.spark(), config, err);
+        try (CommandSession session = CommandSession.open("sparktune train " + file.getFileName(), SESSION_DEFAULTS)) {
+            return train(session.spark(), config, spec.commandLine().getOut(), err);
         }
     }
 
-    private int train(SparkSession spark, LoadedConfig config, PrintWriter err) {
+    /**
+     * Runs the training job of a config that passed {@link TrainingJob#checkInputs}, prints where it ended and
+     * returns the exit code: 0, {@link ConfigProblems#INVALID} for a job the cluster or the inputs cannot run, or
+     * {@link JobFailure#FAILED}. {@code sparktune run} calls it too, on a session opened with {@link #SESSION_DEFAULTS}.
+     */
+    static int train(SparkSession spark, LoadedConfig config, PrintWriter out, PrintWriter err) {
         try {
             TrainingOutcome outcome = TrainingJob.run(spark, config);
-            PrintWriter out = spec.commandLine().getOut();
             if (Double.isNaN(outcome.lastLoss())) {
                 out.printf("Nothing left to train: %s had already reached step %,d; final checkpoint %s%n",
                         config.job().train().outputDir(), outcome.steps(), outcome.checkpoint());

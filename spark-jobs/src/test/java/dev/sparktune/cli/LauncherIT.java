@@ -49,6 +49,7 @@ class LauncherIT {
         assertEquals(0, run.exitCode(), run.stderr());
         assertTrue(run.stdout().startsWith("sparktune " + BuildInfo.version()), run.stdout());
         assertTrue(run.stdout().contains("Spark 4.0.1"), run.stdout());
+        assertEquals("", run.stderr(), "no JVM warning (bin/sparktune leaves out the incubator Vector API module)");
     }
 
     @Test
