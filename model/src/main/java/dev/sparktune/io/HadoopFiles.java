@@ -1,5 +1,6 @@
 package dev.sparktune.io;
 
+import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -98,6 +99,21 @@ public final class HadoopFiles {
     public static void writeDurably(FileSystem fs, Path file, String text) throws IOException {
         try (FSDataOutputStream out = fs.create(file, false)) {
             out.write(text.getBytes(StandardCharsets.UTF_8));
+            sync(out);
+        }
+    }
+
+    /**
+     * Creates the empty marker {@code file} in its folder as it stands: when the folder is gone (another writer
+     * removed it) this fails with {@link FileNotFoundException} instead of creating the folder again, as
+     * {@link FileSystem#create} would, holding the marker alone.
+     */
+    public static void writeMarker(FileSystem fs, Path file) throws IOException {
+        if (!fs.exists(file.getParent())) {
+            throw new FileNotFoundException(file.getParent() + " is gone; not writing " + file.getName() + " into it");
+        }
+        try (FSDataOutputStream out = fs.createNonRecursive(file, true, 4096, fs.getDefaultReplication(file),
+                fs.getDefaultBlockSize(file), null)) {
             sync(out);
         }
     }

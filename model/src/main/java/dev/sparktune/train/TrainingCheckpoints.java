@@ -21,6 +21,8 @@ import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The training checkpoints of one run, as folders {@code checkpoint-<step>} in the output folder
@@ -42,6 +44,7 @@ import org.apache.hadoop.fs.Path;
  * through a local temporary copy on any other.
  */
 public final class TrainingCheckpoints {
+    private static final Logger LOG = LoggerFactory.getLogger(TrainingCheckpoints.class);
     public static final String MODEL_FILE = "model.safetensors";
     public static final String OPTIMIZER_FILE = "optimizer.safetensors";
     public static final String STATE_FILE = "trainer_state.json";
@@ -127,8 +130,10 @@ public final class TrainingCheckpoints {
             }
             rename(temporary, target);
             // The marker, not the rename, is the commit: on object stores (s3a) a folder rename
-            // copies file by file and is not atomic, but creating one small file is.
-            HadoopFiles.writeDurably(fs, new Path(target, SUCCESS_MARKER), "");
+            // copies file by file and is not atomic, but creating one small file is. It is created
+            // only in the folder as it stands: a folder another writer removed meanwhile is not
+            // recreated holding the marker alone.
+            HadoopFiles.writeMarker(fs, new Path(target, SUCCESS_MARKER));
             if (replaced != null) {
                 fs.delete(replaced, true);
             }
@@ -210,8 +215,8 @@ public final class TrainingCheckpoints {
         } catch (IOException e) {
             throw new CheckpointException(stateFile.toString(), null, "cannot read: " + e, e);
         }
-        Matcher name = FOLDER_NAME.matcher(dir.getName());
-        if (name.matches() && Long.parseLong(name.group(1)) != state.globalStep()) {
+        Optional<Long> named = stepOf(dir.getName());
+        if (named.isPresent() && named.get() != state.globalStep()) {
             throw new CheckpointException(stateFile.toString(), "says global_step " + state.globalStep() + " but lies in "
                     + dir.getName() + "; the checkpoint folder was renamed or its files mixed up");
         }
@@ -242,9 +247,15 @@ public final class TrainingCheckpoints {
     private List<Path> checkpointFolders() {
         List<Path> folders = new ArrayList<>();
         for (FileStatus entry : list(outputDir)) {
-            if (entry.isDirectory() && FOLDER_NAME.matcher(entry.getPath().getName()).matches()) {
+            String name = entry.getPath().getName();
+            if (entry.isDirectory() && FOLDER_NAME.matcher(name).matches()) {
+                if (stepOf(name).isEmpty()) {
+                    LOG.warn("ignoring {} in {}: its step does not fit a 64-bit number, so it is no checkpoint of"
+                            + " this trainer", name, outputDir);
+                    continue;
+                }
                 // named from the output folder, so locations keep the form it was given in
-                folders.add(new Path(outputDir, entry.getPath().getName()));
+                folders.add(new Path(outputDir, name));
             }
         }
         folders.sort(Comparator.comparingLong(TrainingCheckpoints::step));
@@ -262,11 +273,21 @@ public final class TrainingCheckpoints {
     }
 
     private static long step(Path folder) {
-        Matcher m = FOLDER_NAME.matcher(folder.getName());
+        return stepOf(folder.getName()).orElseThrow(() -> new IllegalStateException("not a checkpoint folder: "
+                + folder));
+    }
+
+    /** The step a {@code checkpoint-<step>} name holds; empty for another name or a step past {@code long}. */
+    static Optional<Long> stepOf(String name) {
+        Matcher m = FOLDER_NAME.matcher(name);
         if (!m.matches()) {
-            throw new IllegalStateException("not a checkpoint folder: " + folder);
+            return Optional.empty();
         }
-        return Long.parseLong(m.group(1));
+        try {
+            return Optional.of(Long.parseLong(m.group(1)));
+        } catch (NumberFormatException e) {
+            return Optional.empty();
+        }
     }
 
     private void removeIncomplete() throws IOException {

@@ -11,15 +11,20 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import dev.sparktune.io.CheckpointException;
+import dev.sparktune.io.HadoopFiles;
+import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.OptionalDouble;
 import java.util.TreeMap;
 import java.util.stream.Stream;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileSystem;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -145,6 +150,37 @@ class TrainingCheckpointsTest {
             assertEquals(state(30), loaded.state());
             assertBitExact(model(manager, 3), loaded.model());
         }
+    }
+
+    @Test
+    void aFolderWhoseStepDoesNotFitALongIsIgnoredNotFatal() throws IOException {
+        TrainingCheckpoints checkpoints = new TrainingCheckpoints(out, 3);
+        try (NDManager manager = NDManager.newBaseManager()) {
+            String saved = checkpoints.save(state(10), model(manager, 0), optimizer(manager));
+            Path odd = Files.createDirectories(out.resolve("checkpoint-" + "9".repeat(20)));
+            Files.createFile(odd.resolve(TrainingCheckpoints.SUCCESS_MARKER));
+
+            // Long.parseLong of 20 nines failed every resume of this output folder before
+            assertEquals(Optional.of(saved), checkpoints.latest());
+            checkpoints.save(state(20), model(manager, 1), optimizer(manager));
+            assertEquals(2, checkpoints.complete().size());
+            assertTrue(Files.isDirectory(odd), "a folder that is not ours is left alone");
+        }
+    }
+
+    @Test
+    void theCommitMarkerIsNeverWrittenIntoAFolderThatIsGone() throws IOException {
+        org.apache.hadoop.fs.Path gone = new org.apache.hadoop.fs.Path(out.resolve("checkpoint-30").toUri());
+        FileSystem fs = gone.getFileSystem(new Configuration());
+
+        // fs.create would make the folder again, holding only the marker: a "complete" checkpoint with no files
+        assertThrows(FileNotFoundException.class, () -> HadoopFiles.writeMarker(fs,
+                new org.apache.hadoop.fs.Path(gone, TrainingCheckpoints.SUCCESS_MARKER)));
+        assertFalse(Files.exists(out.resolve("checkpoint-30")));
+
+        Files.createDirectories(out.resolve("checkpoint-30"));
+        HadoopFiles.writeMarker(fs, new org.apache.hadoop.fs.Path(gone, TrainingCheckpoints.SUCCESS_MARKER));
+        assertTrue(Files.isRegularFile(out.resolve("checkpoint-30").resolve(TrainingCheckpoints.SUCCESS_MARKER)));
     }
 
     @Test
