@@ -1,6 +1,7 @@
 package dev.sparktune.pack;
 
 import dev.sparktune.io.TokenizedRow;
+import dev.sparktune.rows.TokenArrays;
 import dev.sparktune.train.SequencePacker;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -70,8 +71,8 @@ final class PackPartition implements MapPartitionsFunction<Row, Row> {
                     }
                     first = false;
                     task = rowTask;
-                    samples.add(new TokenizedRow(longs(row, TokenizedSchema.INPUT_IDS),
-                            longs(row, TokenizedSchema.LABELS), null, null, task));
+                    samples.add(new TokenizedRow(TokenArrays.longs(row, TokenizedSchema.INPUT_IDS),
+                            TokenArrays.longs(row, TokenizedSchema.LABELS), null, null, task));
                 }
                 for (TokenizedRow p : packer.pack(samples)) {
                     packed.add(RowFactory.create(EncodePartition.boxed(p.inputIds()), EncodePartition.boxed(p.labels()),
@@ -79,14 +80,5 @@ final class PackPartition implements MapPartitionsFunction<Row, Row> {
                 }
             }
         };
-    }
-
-    static long[] longs(Row row, String column) {
-        List<Long> values = row.getList(row.fieldIndex(column));
-        long[] out = new long[values.size()];
-        for (int i = 0; i < out.length; i++) {
-            out[i] = values.get(i);
-        }
-        return out;
     }
 }

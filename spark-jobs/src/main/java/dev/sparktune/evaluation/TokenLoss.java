@@ -2,9 +2,9 @@ package dev.sparktune.evaluation;
 
 import dev.sparktune.io.TokenizedParquet;
 import dev.sparktune.io.TokenizedRow;
+import dev.sparktune.rows.TokenArrays;
 import dev.sparktune.train.CausalLmLoss;
 import java.io.Serializable;
-import java.util.List;
 import org.apache.spark.sql.Row;
 
 /**
@@ -25,21 +25,10 @@ final class TokenLoss implements Serializable {
         if (row.isNullAt(loss)) {
             return new double[2];
         }
-        TokenizedRow tokens = new TokenizedRow(longs(row, TokenizedParquet.INPUT_IDS), longs(row, TokenizedParquet.LABELS),
-                longs(row, TokenizedParquet.SEGMENT_IDS), null, null);
+        TokenizedRow tokens = new TokenizedRow(TokenArrays.longs(row, TokenizedParquet.INPUT_IDS),
+                TokenArrays.longs(row, TokenizedParquet.LABELS), TokenArrays.longs(row, TokenizedParquet.SEGMENT_IDS),
+                null, null);
         double n = CausalLmLoss.predictedTokens(tokens);
         return new double[] {row.getDouble(loss) * n, n};
-    }
-
-    private static long[] longs(Row row, String column) {
-        if (!List.of(row.schema().fieldNames()).contains(column) || row.isNullAt(row.fieldIndex(column))) {
-            return null;
-        }
-        List<Object> values = row.getList(row.fieldIndex(column));
-        long[] out = new long[values.size()];
-        for (int i = 0; i < out.length; i++) {
-            out[i] = ((Number) values.get(i)).longValue();
-        }
-        return out;
     }
 }

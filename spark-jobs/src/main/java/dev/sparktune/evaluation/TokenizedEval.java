@@ -12,6 +12,7 @@ import dev.sparktune.io.TokenizedParquet;
 import dev.sparktune.io.TokenizedRow;
 import dev.sparktune.ml.FineTunedModel;
 import dev.sparktune.rows.PrepRows;
+import dev.sparktune.rows.TokenArrays;
 import dev.sparktune.tokenize.Tokenizer;
 import dev.sparktune.train.Completions;
 import java.util.ArrayList;
@@ -29,7 +30,6 @@ import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.catalyst.expressions.GenericRowWithSchema;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
-import scala.jdk.javaapi.CollectionConverters;
 
 /**
  * {@code sparktune eval --input} over tokenized Parquet, as {@code sparktune prep} writes it ({@code input_ids},
@@ -104,19 +104,11 @@ final class TokenizedEval {
              Tokenizer tokenizer = Tokenizer.load(copy.folder())) {
             Set<Long> stops = StopTokens.of(tokenizer, copy.folder());
             for (Row r : completed) {
-                long[] reply = Completions.untilStop(longs(r.getList(2)), stops);
+                long[] reply = Completions.untilStop(TokenArrays.longs(r, 2), stops);
                 out.add(RowFactory.create(null, null, r.getString(0), r.getString(1), tokenizer.decode(reply, true)));
             }
         }
         return spark.createDataFrame(out, PREDICTIONS);
-    }
-
-    private static long[] longs(List<Object> values) {
-        long[] out = new long[values.size()];
-        for (int i = 0; i < out.length; i++) {
-            out[i] = ((Number) values.get(i)).longValue();
-        }
-        return out;
     }
 
     /** (task, input_ids, labels, segment_ids) to one (task, prompt_ids, reply_ids) row per SFT sample. */
@@ -125,22 +117,15 @@ final class TokenizedEval {
 
         @Override
         public Iterator<Row> call(Row row) {
-            TokenizedRow tokens = new TokenizedRow(longs(row.getList(1)), row.isNullAt(2) ? null : longs(row.getList(2)),
-                    row.isNullAt(3) ? null : longs(row.getList(3)), null, null);
+            TokenizedRow tokens = new TokenizedRow(TokenArrays.longs(row, 1), TokenArrays.longs(row, 2),
+                    TokenArrays.longs(row, 3), null, null);
             List<Row> out = new ArrayList<>();
             for (Completions.Pair pair : Completions.pairs(tokens)) {
-                out.add(new GenericRowWithSchema(new Object[] {row.getString(0), seq(pair.prompt()), seq(pair.reply())},
+                out.add(new GenericRowWithSchema(new Object[] {row.getString(0), TokenArrays.seq(pair.prompt()),
+                    TokenArrays.seq(pair.reply())},
                         PAIRS));
             }
             return out.iterator();
-        }
-
-        private static Object seq(long[] ids) {
-            List<Long> boxed = new ArrayList<>(ids.length);
-            for (long id : ids) {
-                boxed.add(id);
-            }
-            return CollectionConverters.asScala(boxed).toSeq();
         }
     }
 }

@@ -8,6 +8,7 @@ import dev.sparktune.generate.Generator;
 import dev.sparktune.generate.StopTokens;
 import dev.sparktune.io.LabelsFile;
 import dev.sparktune.io.TokenizedRow;
+import dev.sparktune.rows.TokenArrays;
 import dev.sparktune.tokenize.ChatMessage;
 import dev.sparktune.tokenize.ChatTemplate;
 import dev.sparktune.tokenize.Tokenizer;
@@ -144,8 +145,8 @@ final class ScorePartition implements MapPartitionsFunction<Row, Row> {
         } else if (!present.isEmpty()) {
             List<TokenizedRow> rows = new ArrayList<>();
             for (int i : present) {
-                rows.add(new TokenizedRow(ids.get(i), longs(batch.get(i), columns.labels()),
-                        longs(batch.get(i), columns.segmentIds()), null, null));
+                rows.add(new TokenizedRow(ids.get(i), TokenArrays.longs(batch.get(i), columns.labels()),
+                        TokenArrays.longs(batch.get(i), columns.segmentIds()), null, null));
             }
             Double[] losses = BatchScorer.meanTokenLosses((Llama) model.model(), rows, model.manager());
             for (int k = 0; k < present.size(); k++) {
@@ -242,7 +243,7 @@ final class ScorePartition implements MapPartitionsFunction<Row, Row> {
     private List<long[]> tokenIds(LoadedModel model, List<Row> batch) {
         List<long[]> ids = new ArrayList<>(batch.size());
         if (columns.inputIds() >= 0) {
-            batch.forEach(row -> ids.add(longs(row, columns.inputIds())));
+            batch.forEach(row -> ids.add(TokenArrays.longs(row, columns.inputIds())));
             return ids;
         }
         if (columns.text() < 0) {
@@ -266,18 +267,6 @@ final class ScorePartition implements MapPartitionsFunction<Row, Row> {
             }
         }
         return ids;
-    }
-
-    private static long[] longs(Row row, int column) {
-        if (column < 0 || row.isNullAt(column)) {
-            return null;
-        }
-        List<Object> values = row.getList(column);
-        long[] out = new long[values.size()];
-        for (int i = 0; i < out.length; i++) {
-            out[i] = ((Number) values.get(i)).longValue();
-        }
-        return out;
     }
 
     private static int argMax(double[] values) {
