@@ -36,8 +36,9 @@ import org.apache.spark.sql.SparkSession;
  * are completed with the {@code generation} settings, the prompt being the conversation up to its last assistant
  * reply, which is the reference. Writes {@code predictions/} (Parquet: id, dataset, task, prediction, reference) and
  * {@code eval_results.json} (per task: rows and metrics, like Hugging Face's {@code all_results.json}) to the output
- * folder. Perplexity is the token-weighted cross-entropy over the task's tokenized validation rows, the rows
- * training validates on, so it is reported when the validation split is what is evaluated.
+ * folder. Tokenized Parquet given as input is evaluated by {@link TokenizedEval}. Perplexity is the exp of the
+ * token-weighted cross-entropy over tokenized rows: the task's tokenized validation rows (those training validates
+ * on) when the validation split is evaluated, or the tokenized input's.
  */
 public final class EvalJob {
     public static final String PREDICTIONS = "predictions";
@@ -52,7 +53,7 @@ public final class EvalJob {
     /**
      * What to evaluate.
      *
-     * @param input    prepared Parquet to evaluate, all its rows; null for the validation split of
+     * @param input    prepared or tokenized Parquet to evaluate, all its rows; null for the validation split of
      *                 {@code data.prepared_path}
      * @param datasets only these datasets' rows; empty for all
      * @param output   where predictions and results go; null for {@code <train.output_dir>/eval}
