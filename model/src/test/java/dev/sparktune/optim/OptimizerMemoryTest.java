@@ -33,8 +33,10 @@ class OptimizerMemoryTest {
     void thousandStepsKeepResidentMemoryAndTheParametersManagerFlat(UpdateRule rule) throws IOException {
         try (NDManager manager = NDManager.newBaseManager();
              Optimizer optimizer = new Optimizer(rule, ParameterGroups.huggingFace(0.01), manager)) {
-            // 64 KiB per float32 tensor: one temporary left behind per tensor and step would add 250 MiB,
-            // about as much again as the whole JVM holds; leaked array handles show in the manager's count
+            // 64 KiB per float32 tensor: one temporary left behind for a single tensor per step adds 62.5 MiB
+            // over 1000 steps, for every tensor 250 MiB; leaked array handles show in the manager's count.
+            // The bound is absolute, not a share of RSS: JIT arenas and malloc's free lists move RSS by
+            // 10-20 MiB from run to run, which a 5% share of a 300 MiB process did not absorb in CI
             Map<String, NDArray> params = new TreeMap<>();
             for (String name : new String[] {"layer.0.weight", "layer.0.bias", "layer.1.weight", "layer.1.LayerNorm.weight"}) {
                 NDArray p = manager.randomNormal(new Shape(128, 128)).toType(DataType.FLOAT32, false);
@@ -70,11 +72,11 @@ class OptimizerMemoryTest {
             }
             System.gc();
             long endRss = ResidentMemory.bytes();
-            double growth = (endRss - warmRss) / (double) warmRss;
-            System.out.printf("%s: RSS after warm-up %.1f MiB, after 1000 more steps %.1f MiB (%+.2f%%)%n",
-                    rule, warmRss / 1048576.0, endRss / 1048576.0, 100 * growth);
+            double growthMiB = (endRss - warmRss) / 1048576.0;
+            System.out.printf("%s: RSS after warm-up %.1f MiB, after 1000 more steps %.1f MiB (%+.1f MiB)%n",
+                    rule, warmRss / 1048576.0, endRss / 1048576.0, growthMiB);
             assertEquals(warmArrays, manager.getManagedArrays().size(), "arrays left in the parameters' manager");
-            assertTrue(growth <= 0.05, "resident memory grew by " + 100 * growth + "% over 1000 steps");
+            assertTrue(growthMiB < 40, "resident memory grew by " + growthMiB + " MiB over 1000 steps");
         }
     }
 }
