@@ -50,6 +50,7 @@ public final class PrepRows {
 
     public static final String SPLIT_TRAIN = "train";
     public static final String SPLIT_VALIDATION = "validation";
+    public static final String SPLIT_TEST = "test";
 
     public static final String ROLE_USER = "user";
     public static final String ROLE_ASSISTANT = "assistant";

@@ -40,31 +40,34 @@ final class ImportOnnxCommand implements Callable<Integer> {
         if ((onnx == null) != (tokenizer == null)) {
             throw new picocli.CommandLine.ParameterException(spec.commandLine(), "give both --onnx and --tokenizer, or neither");
         }
-        Path scratch = null;
-        if (onnx == null) {
-            scratch = Files.createTempDirectory("sparktune-minilm");
-            onnx = MiniLmArtifact.extract(MiniLmArtifact.ONNX_ENTRY, scratch.resolve("model.onnx"));
-            tokenizer = MiniLmArtifact.extract(MiniLmArtifact.TOKENIZER_ENTRY, scratch.resolve("tokenizer.json"));
+        ModelDirectory written = onnx == null ? importMiniLm(out) : BertOnnxImport.importTo(onnx, tokenizer, out);
+        PrintWriter console = spec.commandLine().getOut();
+        try (NDManager manager = NDManager.newBaseManager()) {
+            Bert bert = (Bert) written.load(manager, DataType.FLOAT32);
+            long parameters = bert.weights().asMap().values().stream().mapToLong(t -> t.getShape().size()).sum();
+            console.printf("Imported %s: BERT, %d layers, hidden %d, %d heads, %.1fM parameters%n",
+                    onnx == null ? MiniLmArtifact.ONNX_ENTRY : onnx.getFileName(),
+                    bert.config().numHiddenLayers(), bert.config().hiddenSize(), bert.config().numAttentionHeads(),
+                    parameters / 1e6);
         }
+        console.println("Wrote " + out.toAbsolutePath());
+        console.flush();
+        return 0;
+    }
+
+    /** all-MiniLM-L6-v2 from its Maven artifact ({@link MiniLmArtifact}) into the model folder {@code out}. */
+    static ModelDirectory importMiniLm(Path out) throws IOException {
+        Path scratch = Files.createTempDirectory("sparktune-minilm");
+        Path onnx = scratch.resolve("model.onnx");
+        Path tokenizer = scratch.resolve("tokenizer.json");
         try {
-            ModelDirectory written = BertOnnxImport.importTo(onnx, tokenizer, out);
-            PrintWriter console = spec.commandLine().getOut();
-            try (NDManager manager = NDManager.newBaseManager()) {
-                Bert bert = (Bert) written.load(manager, DataType.FLOAT32);
-                long parameters = bert.weights().asMap().values().stream().mapToLong(t -> t.getShape().size()).sum();
-                console.printf("Imported %s: BERT, %d layers, hidden %d, %d heads, %.1fM parameters%n", onnx.getFileName(),
-                        bert.config().numHiddenLayers(), bert.config().hiddenSize(), bert.config().numAttentionHeads(),
-                        parameters / 1e6);
-            }
-            console.println("Wrote " + out.toAbsolutePath());
-            console.flush();
-            return 0;
+            MiniLmArtifact.extract(MiniLmArtifact.ONNX_ENTRY, onnx);
+            MiniLmArtifact.extract(MiniLmArtifact.TOKENIZER_ENTRY, tokenizer);
+            return BertOnnxImport.importTo(onnx, tokenizer, out);
         } finally {
-            if (scratch != null) {
-                Files.deleteIfExists(onnx);
-                Files.deleteIfExists(tokenizer);
-                Files.deleteIfExists(scratch);
-            }
+            Files.deleteIfExists(onnx);
+            Files.deleteIfExists(tokenizer);
+            Files.deleteIfExists(scratch);
         }
     }
 }

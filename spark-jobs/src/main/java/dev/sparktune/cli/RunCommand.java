@@ -47,6 +47,8 @@ import picocli.CommandLine.Spec;
             "export.export_dir is not set. Exits with 0, 2 (invalid config or input) or 1",
             "(a step failed), as the step commands do; the steps after a failed one do not run."})
 final class RunCommand implements Callable<Integer> {
+    /** How often a long Spark stage prints its progress (tasks done, rows read and written). */
+    private static final Duration PROGRESS_INTERVAL = Duration.ofSeconds(15);
 
     @Spec
     CommandSpec spec;
@@ -111,7 +113,8 @@ final class RunCommand implements Callable<Integer> {
         }
     }
 
-    private static int run(SparkSession spark, LoadedConfig config, List<RunStep> selected, PrintWriter out,
+    /** Runs {@code selected} in pipeline order and returns the exit code; {@code sparktune demo} calls it too. */
+    static int run(SparkSession spark, LoadedConfig config, List<RunStep> selected, PrintWriter out,
                            PrintWriter err) {
         JobConfig job = config.job();
         Configuration conf = spark.sparkContext().hadoopConfiguration();
@@ -139,13 +142,17 @@ final class RunCommand implements Callable<Integer> {
             if (step == RunStep.TRAIN) {
                 startTraining(markers, fingerprint, job, conf, out);
             }
-            int code = switch (step) {
-                case PREP -> PrepCommand.prep(spark, job, null, out, err);
-                case TRAIN -> TrainCommand.train(spark, config, out, err);
-                case EVAL -> EvalCommand.eval(spark, job, new EvalJob.Request(null, List.of(), null), out, err);
-                case EXPORT -> ExportCommand.export(job, job.export().exportSize() * ExportCommand.BYTES_PER_GB, out,
-                        err);
-            };
+            int code;
+            try (StageProgress progress = StageProgress.attach(spark.sparkContext(), out, step.label(),
+                    PROGRESS_INTERVAL)) {
+                code = switch (step) {
+                    case PREP -> PrepCommand.prep(spark, job, null, out, err);
+                    case TRAIN -> TrainCommand.train(spark, config, out, err);
+                    case EVAL -> EvalCommand.eval(spark, job, new EvalJob.Request(null, List.of(), null), out, err);
+                    case EXPORT -> ExportCommand.export(job, job.export().exportSize() * ExportCommand.BYTES_PER_GB,
+                            out, err);
+                };
+            }
             Duration took = Duration.ofNanos(System.nanoTime() - start);
             if (code != 0) {
                 err.printf("run: %s failed (exit code %d) after %s; %s%n", step.label(), code, format(took),

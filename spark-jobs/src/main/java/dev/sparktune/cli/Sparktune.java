@@ -10,7 +10,7 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         versionProvider = BuildInfo.class,
         description = "Distributed fine-tuning of large language models on Apache Spark.",
-        subcommands = {DoctorCommand.class, ConfigCommand.class, ImportOnnxCommand.class, RunCommand.class,
+        subcommands = {DoctorCommand.class, ConfigCommand.class, ImportOnnxCommand.class, DemoCommand.class, RunCommand.class,
             PrepCommand.class, TrainCommand.class, EvalCommand.class, ExportCommand.class, MetricsCommand.class,
             EmbedCommand.class, GenerateCommand.class})
 public final class Sparktune implements Runnable {
