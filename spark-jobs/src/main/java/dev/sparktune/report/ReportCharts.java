@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.function.ToDoubleFunction;
 import org.knowm.xchart.BitmapEncoder;
@@ -67,6 +68,12 @@ final class ReportCharts {
         chart.getStyler().setYAxisDecimalPattern("0.0E0");
         chart.getStyler().setLegendVisible(false);
         addLine(chart, "learning rate", steps, StepMetrics::learningRate, SeriesMarkers.NONE);
+        // XChart's own range over values ~1e-4 gets uneven, overlapping ticks; from 0 to a round top they are even
+        double top = steps.stream().mapToDouble(StepMetrics::learningRate).filter(Double::isFinite).max().orElse(0);
+        if (top > 0) {
+            chart.getStyler().setYAxisMin(0.0);
+            chart.getStyler().setYAxisMax(roundUp(top * 1.05));
+        }
         return image("learning_rate.png", "Learning rate over steps", chart);
     }
 
@@ -89,8 +96,9 @@ final class ReportCharts {
         style(chart.getStyler());
         chart.getStyler().setShowValue(true);
         chart.getStyler().setHeatMapValueDecimalPattern("0");
+        chart.getStyler().setHeatMapDecimalValueFormatter(v -> String.format(Locale.ROOT, "%.0f", v));
         chart.getStyler().setValueFontColor(Color.BLACK);
-        chart.getStyler().setRangeColors(new Color[] {new Color(0xF7FBFF), new Color(0x6BAED6), new Color(0x2171B5)});
+        chart.getStyler().setRangeColors(new Color[] {new Color(0xF7FBFF), new Color(0x9ECAE1), new Color(0x4292C6)});
         chart.getStyler().setLegendPosition(Styler.LegendPosition.OutsideE);
         // XChart draws the first y category at the bottom: list the true classes reversed so the first is on top
         List<String> rows = new ArrayList<>(labels);
@@ -131,6 +139,17 @@ final class ReportCharts {
         return image("comparison.png", "Fine-tuned model vs " + baseline.name(), chart);
     }
 
+    /** The smallest of 1, 2, 2.5 and 5 times a power of ten that is at least {@code value} (&gt; 0). */
+    static double roundUp(double value) {
+        double power = Math.pow(10, Math.floor(Math.log10(value)));
+        for (double m : new double[] {1, 2, 2.5, 5}) {
+            if (m * power >= value) {
+                return m * power;
+            }
+        }
+        return 10 * power;
+    }
+
     private static double max(Map<String, Double> a, Map<String, Double> b) {
         Map<String, Double> all = new LinkedHashMap<>(a);
         all.putAll(b);
@@ -141,7 +160,8 @@ final class ReportCharts {
         XYChart chart = new XYChartBuilder().width(WIDTH).height(HEIGHT).title(title).xAxisTitle("step")
                 .yAxisTitle(yAxis).build();
         style(chart.getStyler());
-        chart.getStyler().setLegendPosition(Styler.LegendPosition.InsideNE);
+        chart.getStyler().setLegendPosition(Styler.LegendPosition.OutsideS);
+        chart.getStyler().setLegendLayout(Styler.LegendLayout.Horizontal);
         chart.getStyler().setXAxisDecimalPattern("0");
         chart.getStyler().setMarkerSize(6);
         return chart;

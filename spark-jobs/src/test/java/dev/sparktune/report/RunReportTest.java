@@ -149,6 +149,14 @@ class RunReportTest {
         assertFalse(html.contains("<b>") || html.contains("onerror=alert(1)>"), html);
     }
 
+    @Test
+    void theLearningRateAxisEndsAtARoundNumber() {
+        assertEquals(2.5e-4, ReportCharts.roundUp(2.1e-4), 1e-18);
+        assertEquals(2e-4, ReportCharts.roundUp(2e-4), 1e-18);
+        assertEquals(1.0, ReportCharts.roundUp(0.55 * 1.6), 1e-12);
+        assertEquals(5e-5, ReportCharts.roundUp(3.1e-5), 1e-18);
+    }
+
     static List<String> sections(String html) {
         return all(Pattern.compile("<h2 id=\"([^\"]+)\">").matcher(html));
     }
