@@ -11,8 +11,8 @@ import picocli.CommandLine.Command;
         versionProvider = BuildInfo.class,
         description = "Distributed fine-tuning of large language models on Apache Spark.",
         subcommands = {DoctorCommand.class, ConfigCommand.class, ImportOnnxCommand.class, RunCommand.class,
-            PrepCommand.class, TrainCommand.class, EvalCommand.class, ExportCommand.class, MetricsCommand.class,
-            EmbedCommand.class, GenerateCommand.class})
+            PrepCommand.class, TrainCommand.class, EvalCommand.class, ExportCommand.class, ReportCommand.class,
+            MetricsCommand.class, EmbedCommand.class, GenerateCommand.class})
 public final class Sparktune implements Runnable {
 
     @CommandLine.Spec

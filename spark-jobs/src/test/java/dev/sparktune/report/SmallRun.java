@@ -20,7 +20,7 @@ import java.util.Random;
  * by {@link MetricsLog}, the evaluation results by {@link TaskMetrics} and {@link EvalJob#resultsJson}, the prep report
  * by {@link PrepReport#toJson}.
  */
-final class SmallRun {
+public final class SmallRun {
     static final int STEPS = 200;
     static final int LOG_EVERY = 5;
     static final int VALIDATE_EVERY = 50;
@@ -47,7 +47,7 @@ final class SmallRun {
     }
 
     /** Writes {@code prepared/_report.json}, {@code output/metrics.jsonl} and {@code output/eval/eval_results.json}. */
-    static RunReport.Inputs write(Path dir) throws IOException {
+    public static RunReport.Inputs write(Path dir) throws IOException {
         Path prepReport = dir.resolve("prepared").resolve(PrepReport.FILE);
         Path metrics = dir.resolve("output").resolve(RunReport.METRICS_FILE);
         Path evalResults = dir.resolve("output").resolve("eval").resolve(EvalJob.RESULTS_FILE);
