@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.function.ToDoubleFunction;
+import java.util.regex.Pattern;
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.CategoryChart;
 import org.knowm.xchart.CategoryChartBuilder;
@@ -27,6 +28,8 @@ import org.knowm.xchart.style.markers.SeriesMarkers;
 
 /** The report's charts, drawn with XChart into PNG bytes, off screen (no display needed). */
 final class ReportCharts {
+    /** The names of the files the charts go to; no other file is ever written or removed in their folder. */
+    static final Pattern FILES = Pattern.compile("(loss|learning_rate|validation|comparison|confusion-[0-9]+)\\.png");
     private static final int WIDTH = 800;
     private static final int HEIGHT = 400;
 

@@ -15,6 +15,7 @@ import java.util.List;
 import java.util.Map;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FSDataOutputStream;
+import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 
@@ -78,8 +79,8 @@ public record RunReport(String title, PrepReport prep, List<StepMetrics> trainin
     }
 
     /**
-     * Writes {@code <dir>/report.html} and its charts in {@code <dir>/report/} (replacing an earlier report's) on any
-     * Hadoop file system; returns what the page shows.
+     * Writes {@code <dir>/report.html} and its charts in {@code <dir>/report/} on any Hadoop file system, replacing
+     * an earlier report's charts (and nothing else there); returns what the page shows.
      */
     public ReportPage.Page write(String dir, Configuration conf) {
         ReportPage.Page page = ReportPage.render(this);
@@ -87,7 +88,13 @@ public record RunReport(String title, PrepReport prep, List<StepMetrics> trainin
         Path charts = new Path(folder, CHARTS);
         try {
             FileSystem fs = HadoopFiles.fileSystem(folder, conf);
-            fs.delete(charts, true);
+            if (fs.exists(charts)) {
+                for (FileStatus old : fs.listStatus(charts)) {
+                    if (old.isFile() && ReportCharts.FILES.matcher(old.getPath().getName()).matches()) {
+                        fs.delete(old.getPath(), false);
+                    }
+                }
+            }
             fs.mkdirs(charts);
             for (ChartImage image : page.images()) {
                 write(fs, new Path(charts, image.file()), image.png());

@@ -96,6 +96,26 @@ class RunReportTest {
     }
 
     @Test
+    void aNewReportRemovesTheChartsOfAnEarlierOneAndNothingElse(@TempDir Path dir) throws Exception {
+        Path out = dir.resolve("out");
+        Files.createDirectories(out.resolve("report"));
+        Files.writeString(out.resolve("report/confusion-2.png"), "an earlier report's second task");
+        Files.writeString(out.resolve("report/notes.png"), "someone else's");
+
+        ReportPage.Page page = RunReport.read("job.yaml", SmallRun.write(dir), CONF).write(out.toString(), CONF);
+
+        try (var files = Files.list(out.resolve("report"))) {
+            List<String> names = files.map(f -> f.getFileName().toString()).sorted().toList();
+            List<String> expected = new java.util.ArrayList<>(page.images().stream().map(ChartImage::file).toList());
+            expected.add("notes.png");
+            assertEquals(expected.stream().sorted().toList(), names);
+        }
+        for (ChartImage image : page.images()) {
+            assertTrue(ReportCharts.FILES.matcher(image.file()).matches(), image.file());
+        }
+    }
+
+    @Test
     void missingInputsLeaveOutTheirSections(@TempDir Path dir) throws Exception {
         RunReport.Inputs none = new RunReport.Inputs(dir.resolve("prepared/_report.json").toUri().toString(),
                 dir.resolve("output/metrics.jsonl").toUri().toString(),
