@@ -39,7 +39,6 @@ public record RunReport(String title, PrepReport prep, List<StepMetrics> trainin
     public static final String PAGE = "report.html";
     /** The folder beside the page that holds its charts. */
     public static final String CHARTS = "report";
-    public static final String METRICS_FILE = "metrics.jsonl";
 
     public RunReport {
         training = List.copyOf(training);
@@ -53,7 +52,8 @@ public record RunReport(String title, PrepReport prep, List<StepMetrics> trainin
             String output = HadoopFiles.qualify(job.train().outputDir(), conf);
             String prepared = HadoopFiles.qualify(job.data().preparedPath(), conf);
             return new Inputs(prepared == null ? null : new Path(prepared, PrepReport.FILE).toString(),
-                    output == null ? null : new Path(output, METRICS_FILE).toString(),
+                    output == null ? null : new Path(output, MetricsLog.FILE).toString(),
+                    // the folder sparktune eval writes to by default
                     output == null ? null : new Path(new Path(output, "eval"), EvalJob.RESULTS_FILE).toString());
         }
     }

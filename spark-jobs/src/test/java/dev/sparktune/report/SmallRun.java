@@ -49,7 +49,7 @@ public final class SmallRun {
     /** Writes {@code prepared/_report.json}, {@code output/metrics.jsonl} and {@code output/eval/eval_results.json}. */
     public static RunReport.Inputs write(Path dir) throws IOException {
         Path prepReport = dir.resolve("prepared").resolve(PrepReport.FILE);
-        Path metrics = dir.resolve("output").resolve(RunReport.METRICS_FILE);
+        Path metrics = dir.resolve("output").resolve(MetricsLog.FILE);
         Path evalResults = dir.resolve("output").resolve("eval").resolve(EvalJob.RESULTS_FILE);
         writePrepReport(prepReport);
         writeMetrics(metrics);
