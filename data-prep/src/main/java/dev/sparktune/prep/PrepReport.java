@@ -1,6 +1,12 @@
 package dev.sparktune.prep;
 
+import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import com.google.gson.reflect.TypeToken;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -24,6 +30,8 @@ public record PrepReport(
         Map<String, Long> tokenLengthHistogram,
         Map<String, Long> tokenizedRows,
         Map<String, Object> augmentation) {
+    /** The report's file name in the prep output folder. */
+    public static final String FILE = "_report.json";
 
     public String toJson() {
         Map<String, Object> json = new LinkedHashMap<>();
@@ -43,5 +51,36 @@ public record PrepReport(
         json.put("tokenized_rows", tokenizedRows);
         json.put("augmentation", augmentation);
         return new GsonBuilder().setPrettyPrinting().serializeNulls().disableHtmlEscaping().create().toJson(json) + "\n";
+    }
+
+    /** The report {@link #toJson} wrote, read back; a field the JSON lacks comes back null (0 for the counts). */
+    public static PrepReport fromJson(String text) {
+        JsonObject o = JsonParser.parseString(text).getAsJsonObject();
+        List<StageCounts> stages = new ArrayList<>();
+        if (present(o, "stages")) {
+            for (JsonElement e : o.getAsJsonArray("stages")) {
+                JsonObject s = e.getAsJsonObject();
+                stages.add(new StageCounts(s.get("stage").getAsString(), s.get("in").getAsLong(),
+                        s.get("out").getAsLong(), s.get("rejected").getAsLong()));
+            }
+        }
+        Gson gson = new Gson();
+        return new PrepReport(
+                present(o, "datasets") ? gson.fromJson(o.get("datasets"), new TypeToken<List<String>>() { }.getType())
+                        : null,
+                present(o, "partition") ? o.get("partition").getAsString() : null,
+                stages,
+                present(o, "rows") ? o.get("rows").getAsLong() : 0,
+                present(o, "rejected") ? o.get("rejected").getAsLong() : 0,
+                present(o, "token_length_histogram") ? gson.fromJson(o.get("token_length_histogram"),
+                        new TypeToken<LinkedHashMap<String, Long>>() { }.getType()) : null,
+                present(o, "tokenized_rows") ? gson.fromJson(o.get("tokenized_rows"),
+                        new TypeToken<LinkedHashMap<String, Long>>() { }.getType()) : null,
+                present(o, "augmentation") ? gson.fromJson(o.get("augmentation"),
+                        new TypeToken<LinkedHashMap<String, Object>>() { }.getType()) : null);
+    }
+
+    private static boolean present(JsonObject o, String key) {
+        return o.has(key) && !o.get(key).isJsonNull();
     }
 }

@@ -39,7 +39,7 @@ import org.apache.spark.sql.SaveMode;
  */
 final class PreparedOutput {
     static final String REJECTED_DIR = "_rejected";
-    static final String REPORT = "_report.json";
+    static final String REPORT = PrepReport.FILE;
     static final String SUCCESS = "_SUCCESS";
     /** Rows per output Parquet file. */
     static final long ROWS_PER_FILE = 500_000;

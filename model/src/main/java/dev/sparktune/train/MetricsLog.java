@@ -34,6 +34,8 @@ import org.apache.hadoop.fs.Path;
  * NaN loss) is written as {@code null}, since JSON has no NaN.
  */
 public final class MetricsLog implements AutoCloseable {
+    /** The file's name in {@code train.output_dir}. */
+    public static final String FILE = "metrics.jsonl";
     /** The prefix of each task's row count. */
     static final String ROWS = "rows/";
 

@@ -346,7 +346,7 @@ public final class Trainer {
             if (!writer) {
                 return null;
             }
-            String file = run.output().resolve("metrics.jsonl");
+            String file = run.output().resolve(MetricsLog.FILE);
             return run.resumeFrom().isPresent() ? MetricsLog.resume(run.output().conf(), file, step)
                     : MetricsLog.create(run.output().conf(), file);
         }

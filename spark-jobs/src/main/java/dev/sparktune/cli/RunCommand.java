@@ -168,7 +168,13 @@ final class RunCommand implements Callable<Integer> {
         out.println("Steps:");
         times.forEach((step, time) -> out.printf("  %-7s %s%n", step.label(), time));
         out.flush();
-        return 0;
+        if (!outputsExist(RunStep.TRAIN, job, conf)) {
+            return 0;
+        }
+        Map<String, String> timings = new LinkedHashMap<>();
+        times.forEach((step, time) -> timings.put(step.label(), time));
+        String title = config.source().substring(config.source().lastIndexOf('/') + 1);
+        return ReportCommand.write(job, title, timings, job.train().outputDir(), conf, out, err);
     }
 
     /**

@@ -83,6 +83,13 @@ final class StepMarkers {
         return read(new Path(folder, step.label() + ".json"));
     }
 
+    /** How long {@code step} took when it last succeeded, or null (never, or an unreadable marker). */
+    Duration took(RunStep step) {
+        JsonObject json = readJson(new Path(folder, step.label() + ".json"));
+        return json != null && json.has("seconds")
+                ? Duration.ofMillis(Math.round(json.get("seconds").getAsDouble() * 1000)) : null;
+    }
+
     /** The fingerprint {@code step} was last started with, or null. */
     String started(RunStep step) {
         return read(new Path(folder, step.label() + STARTED + ".json"));
@@ -106,12 +113,16 @@ final class StepMarkers {
     }
 
     private String read(Path file) {
+        JsonObject json = readJson(file);
+        return json != null && json.has("fingerprint") ? json.get("fingerprint").getAsString() : null;
+    }
+
+    private JsonObject readJson(Path file) {
         try {
             if (!fs.exists(file)) {
                 return null;
             }
-            JsonObject json = JsonParser.parseString(HadoopFiles.readString(fs, file)).getAsJsonObject();
-            return json.has("fingerprint") ? json.get("fingerprint").getAsString() : null;
+            return JsonParser.parseString(HadoopFiles.readString(fs, file)).getAsJsonObject();
         } catch (IOException | RuntimeException e) {
             return null;
         }

@@ -126,13 +126,19 @@ public final class EvalJob {
             }
             results.put(task.getKey(), metrics);
         }
-        Map<String, Object> json = new LinkedHashMap<>();
-        json.put("input", describe(job, request));
-        json.put("metrics", job.eval().metrics());
-        json.put("tasks", results);
         Path file = new Path(output, RESULTS_FILE);
-        write(file, json, conf);
+        write(file, resultsJson(describe(job, request), job.eval().metrics(), results), conf);
         return new Outcome(file.toString(), results);
+    }
+
+    /** The text of {@code eval_results.json}: what was evaluated, the metrics asked for, and each task's results. */
+    public static String resultsJson(String input, List<String> metrics, Map<String, Map<String, Object>> tasks) {
+        Map<String, Object> json = new LinkedHashMap<>();
+        json.put("input", input);
+        json.put("metrics", metrics);
+        json.put("tasks", tasks);
+        return new GsonBuilder().setPrettyPrinting().serializeSpecialFloatingPointValues().create().toJson(json)
+                + "\n";
     }
 
     private static Dataset<Row> inputRows(SparkSession spark, JobConfig job, Request request) {
@@ -301,13 +307,11 @@ public final class EvalJob {
         }
     }
 
-    private static void write(Path file, Map<String, Object> json, Configuration conf) {
-        String text = new GsonBuilder().setPrettyPrinting().serializeSpecialFloatingPointValues().create()
-                .toJson(json);
+    private static void write(Path file, String text, Configuration conf) {
         try {
             FileSystem fs = file.getFileSystem(conf);
             fs.delete(file, false);
-            HadoopFiles.writeDurably(fs, file, text + "\n");
+            HadoopFiles.writeDurably(fs, file, text);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write " + file + ": " + e, e);
         }

@@ -99,6 +99,8 @@ class RunCommandClusterTest {
             artifacts.put(step + " marker", dir.resolve("run/_run/" + step + ".json"));
         }
         artifacts.forEach((name, path) -> assertTrue(Files.exists(path), name + ": " + path));
+        assertTrue(first.stdout().contains("Report: " + dir.resolve("run") + "/report.html ("), first.stdout());
+        assertTrue(Files.readString(dir.resolve("run/report.html")).contains("<h2 id=\"evaluation\">"));
         String results = Files.readString(dir.resolve("run/eval/eval_results.json"));
         assertTrue(results.contains("\"perplexity\"") && results.contains("\"bleu\""), results);
         Map<String, FileTime> written = modified(artifacts);
