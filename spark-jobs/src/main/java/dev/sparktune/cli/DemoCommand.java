@@ -14,6 +14,7 @@ import dev.sparktune.demo.DemoJob;
 import dev.sparktune.demo.DemoMetrics;
 import dev.sparktune.demo.SpamAssassinCorpus;
 import dev.sparktune.evaluation.EvalJob;
+import dev.sparktune.report.Baseline;
 import dev.sparktune.rows.PrepRows;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -26,6 +27,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
@@ -49,6 +51,7 @@ import picocli.CommandLine.Spec;
             "the steps already done."})
 final class DemoCommand implements Callable<Integer> {
     static final String METRICS_FILE = "metrics.json";
+    private static final String BASELINE = "TF-IDF + logistic regression (Spark MLlib)";
 
     @Spec
     CommandSpec spec;
@@ -114,17 +117,26 @@ final class DemoCommand implements Callable<Integer> {
             if (code != 0) {
                 return code;
             }
-            say(console).say("Baseline: Spark MLlib TF-IDF + logistic regression on the same split");
-            Map<String, Object> baseline = baseline(spark, layout);
+            say(console).say("Baseline: " + BASELINE);
+            long baselineStart = System.nanoTime();
+            Map<String, Double> baseline = DemoMetrics.headline(baseline(spark, layout));
+            Duration baselineTook = Duration.ofNanos(System.nanoTime() - baselineStart);
 
             Map<String, Object> results = new LinkedHashMap<>();
             results.put("test", DemoMetrics.headline(evaluation(layout)));
-            results.put("baseline", DemoMetrics.headline(baseline));
+            results.put("baseline", baseline);
             results.put("wall_time_seconds", Duration.ofNanos(System.nanoTime() - start).toSeconds());
             Path metrics = layout.out().resolve(METRICS_FILE);
             Files.writeString(metrics, new GsonBuilder().setPrettyPrinting().create().toJson(results) + "\n");
+
+            Configuration conf = spark.sparkContext().hadoopConfiguration();
+            Map<String, String> timings = ReportCommand.recordedTimings(config.job(), conf);
+            timings.put("baseline", RunCommand.format(baselineTook));
+            timings.put("whole demo", RunCommand.format(Duration.ofNanos(System.nanoTime() - start)));
+            code = ReportCommand.write(config.job(), "sparktune demo", timings, new Baseline(BASELINE, baseline),
+                    layout.out().toString(), conf, console, err);
             print(console, results, metrics);
-            return 0;
+            return code;
         }
     }
 

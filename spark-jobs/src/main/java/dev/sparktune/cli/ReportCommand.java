@@ -3,6 +3,7 @@ package dev.sparktune.cli;
 import dev.sparktune.config.ConfigException;
 import dev.sparktune.config.ConfigLoader;
 import dev.sparktune.config.JobConfig;
+import dev.sparktune.report.Baseline;
 import dev.sparktune.report.ReportPage;
 import dev.sparktune.report.RunReport;
 import java.io.PrintWriter;
@@ -53,6 +54,12 @@ final class ReportCommand implements Callable<Integer> {
             return ConfigProblems.report(err, e, file);
         }
         Configuration conf = new Configuration();
+        return write(job, file.getFileName().toString(), recordedTimings(job, conf),
+                outDir != null ? outDir : job.train().outputDir(), conf, spec.commandLine().getOut(), err);
+    }
+
+    /** The wall time of each step {@code sparktune run} finished for {@code job}, as its markers recorded it. */
+    static Map<String, String> recordedTimings(JobConfig job, Configuration conf) {
         StepMarkers markers = new StepMarkers(job.train().outputDir(), conf);
         Map<String, String> timings = new LinkedHashMap<>();
         for (RunStep step : RunStep.values()) {
@@ -61,8 +68,7 @@ final class ReportCommand implements Callable<Integer> {
                 timings.put(step.label(), RunCommand.format(took));
             }
         }
-        return write(job, file.getFileName().toString(), timings, outDir != null ? outDir : job.train().outputDir(),
-                conf, spec.commandLine().getOut(), err);
+        return timings;
     }
 
     /**
@@ -71,8 +77,17 @@ final class ReportCommand implements Callable<Integer> {
      */
     static int write(JobConfig job, String title, Map<String, String> timings, String dir, Configuration conf,
                      PrintWriter out, PrintWriter err) {
+        return write(job, title, timings, null, dir, conf, out, err);
+    }
+
+    /** As {@link #write(JobConfig, String, Map, String, Configuration, PrintWriter, PrintWriter)}, beside a baseline. */
+    static int write(JobConfig job, String title, Map<String, String> timings, Baseline baseline, String dir,
+                     Configuration conf, PrintWriter out, PrintWriter err) {
         try {
             RunReport report = RunReport.read(title, RunReport.Inputs.of(job, conf), conf).withTimings(timings);
+            if (baseline != null) {
+                report = report.withBaseline(baseline);
+            }
             ReportPage.Page page = report.write(dir, conf);
             report.notes().forEach(note -> out.println("report: " + note));
             out.printf("Report: %s/%s (%d chart%s)%n", dir, RunReport.PAGE, page.images().size(),
