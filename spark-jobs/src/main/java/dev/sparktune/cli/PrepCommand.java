@@ -82,6 +82,10 @@ final class PrepCommand implements Callable<Integer> {
             }
             String target = data.preparedPath() + (partitionSpec == null ? "" : "/" + partitionSpec.folder());
             out.printf("Wrote %,d rows to %s (%,d rejected rows in _rejected/)%n", report.rows(), target, report.rejected());
+            out.println("Splits: " + report.splits());
+            if (report.leakage() != null) {
+                out.println("Test rows in the training split: " + report.leakage());
+            }
             out.flush();
             return 0;
         } catch (DatasetInfoException | IllegalArgumentException e) {
