@@ -76,9 +76,9 @@ public final class SplitLeakage {
             }
             Dataset<Row> exact = test.join(train.select(TASK, HASH).distinct(),
                     new String[] {TASK, HASH},
-                    "left_semi").select(PrepRows.ID);
+                    "left_semi").select(col(PrepRows.ID).as("e_id"));
             long exactRows = exact.count();
-            Dataset<Row> rest = test.join(exact, test.col(PrepRows.ID).equalTo(exact.col(PrepRows.ID)), "left_anti");
+            Dataset<Row> rest = test.join(exact, col(PrepRows.ID).equalTo(col("e_id")), "left_anti");
             return new Counts(testRows, trainRows, exactRows, near(rest, train, options));
         } finally {
             content.unpersist();
