@@ -74,8 +74,7 @@ public final class SplitLeakage {
             if (testRows == 0 || trainRows == 0) {
                 return new Counts(testRows, trainRows, 0, 0);
             }
-            Dataset<Row> exact = test.join(train.select(TASK, HASH).distinct(),
-                    new String[] {TASK, HASH},
+            Dataset<Row> exact = test.join(train.select(TASK, HASH).distinct(), new String[] {TASK, HASH},
                     "left_semi").select(col(PrepRows.ID).as("e_id"));
             long exactRows = exact.count();
             Dataset<Row> rest = test.join(exact, col(PrepRows.ID).equalTo(col("e_id")), "left_anti");
@@ -111,8 +110,7 @@ public final class SplitLeakage {
                 posexplode(bands.apply(col(CONTENT))).as(new String[] {"band", "bucket"}));
         Dataset<Row> trainBuckets = train.select(col(PrepRows.ID).as("r_id"), col(TASK),
                 posexplode(bands.apply(col(CONTENT))).as(new String[] {"band", "bucket"}));
-        Dataset<Row> candidates = testBuckets.join(trainBuckets,
-                new String[] {TASK, "band", "bucket"})
+        Dataset<Row> candidates = testBuckets.join(trainBuckets, new String[] {TASK, "band", "bucket"})
                 .select("t_id", "r_id").distinct();
         Dataset<Row> testText = test.select(col(PrepRows.ID).as("t_id"), col(CONTENT).as("t_content"));
         Dataset<Row> trainText = train.select(col(PrepRows.ID).as("r_id"), col(CONTENT).as("r_content"));

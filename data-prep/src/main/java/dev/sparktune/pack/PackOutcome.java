@@ -20,7 +20,6 @@ import org.apache.spark.sql.Row;
  * @param fingerprint the output's fingerprint ({@code <tokenized_path>/_fingerprint})
  * @param reused      true when a committed output with this fingerprint existed and nothing was tokenized
  */
-public record PackOutcome(StageResult result, Dataset<Row> validation, Dataset<Row> test,
-                          PackReport report, String fingerprint,
-                          boolean reused) {
+public record PackOutcome(StageResult result, Dataset<Row> validation, Dataset<Row> test, PackReport report,
+                          String fingerprint, boolean reused) {
 }

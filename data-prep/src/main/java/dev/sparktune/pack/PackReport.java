@@ -27,11 +27,10 @@ import java.util.TreeMap;
  *                              (powers of two, the last bucket ends at cutoff_len), value = samples longer than the
  *                              previous bound and at most this one
  */
-public record PackReport(long rowsIn, long rowsKept, long rowsRejected, long validationRowsKept,
-                         long testRowsKept, long causalSamples, long classificationSamples, long tokens, long samplesAtCutoff,
+public record PackReport(long rowsIn, long rowsKept, long rowsRejected, long validationRowsKept, long testRowsKept,
+                         long causalSamples, long classificationSamples, long tokens, long samplesAtCutoff,
                          long outputRows, long trainOutputRows, long validationOutputRows, long testOutputRows,
-                         long packedRows,
-                         double packingEfficiency, SortedMap<Integer, Long> lengthHistogram) {
+                         long packedRows, double packingEfficiency, SortedMap<Integer, Long> lengthHistogram) {
 
     public PackReport {
         lengthHistogram = lengthHistogram == null ? new TreeMap<>() : new TreeMap<>(lengthHistogram);

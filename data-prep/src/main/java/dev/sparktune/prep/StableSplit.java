@@ -36,12 +36,12 @@ import org.apache.spark.sql.types.DataTypes;
  * {@code val_size} above zero has it in validation, none in training). The products are rounded to 6 decimals
  * before ceil, so that 10 x (0.1 + 0.2) counts as 3, not 4.
  *
- * <p><b>Stable</b>: the same rows are split the same way on every run, whatever their partitioning, and a larger
- * {@code val_size} only moves rows into validation. But a row's split depends on the hashes of the other rows of its
- * group: when rows are added to or removed from a group, its boundaries move and the rows whose hashes lie near
- * them can change split (a few rows per group; under the former unstratified split, which compared each row's own
- * hash with {@code val_size}, no row ever moved). A group's rows are ranked in one task, so one very large group is
- * sorted on one executor.
+ * <p><b>Stable</b>: the same rows are split the same way on every run, whatever their partitioning; a larger
+ * {@code val_size} never takes a row out of validation, and a larger {@code test_size} alone only moves rows from
+ * train to test. But a row's split depends on the hashes of the other rows of its group: when rows are added to or
+ * removed from a group, its boundaries move and the rows whose hashes lie near them can change split (a few rows
+ * per group; under the former unstratified split, which compared each row's own hash with {@code val_size}, no row
+ * ever moved). A group's rows are ranked in one task, so one very large group is sorted on one executor.
  *
  * <p>It runs before augmentation so no augmented copy of a held-out row reaches training. Rows that already carry a
  * split (a dataset with its own validation files) keep it and take no part in the ranking, and every row of an
