@@ -97,9 +97,10 @@ final class EncodePartition implements MapPartitionsFunction<Row, Row> {
                         () -> ChatTemplate.forModel(copy.folder(), template), cutoffLen, trainOnPrompt,
                         labelIndexes.getOrDefault(t, new LinkedHashMap<>())));
                 RowTokenizer.Encoded encoded = knownSplit(split) ? tokenizer.encode(prepared)
-                        : RowTokenizer.Encoded.rejected("split '" + split + "' is neither '" + PrepRows.SPLIT_TRAIN
-                                + "' nor '" + PrepRows.SPLIT_VALIDATION + "': the tokenize stage writes only those"
-                                + " two; set split to one of them (or leave it null for training)");
+                        : RowTokenizer.Encoded.rejected("split '" + split + "' is none of '" + PrepRows.SPLIT_TRAIN
+                                + "', '" + PrepRows.SPLIT_VALIDATION + "', '" + PrepRows.SPLIT_TEST + "': the"
+                                + " tokenize stage writes only those; set split to one of them (or leave it null for"
+                                + " training)");
                 List<Row> out = new ArrayList<>();
                 if (encoded.isRejected()) {
                     out.add(RowFactory.create(prepared.id(), prepared.dataset(), split, task, 0, 0, null, null, null,
@@ -124,9 +125,10 @@ final class EncodePartition implements MapPartitionsFunction<Row, Row> {
         };
     }
 
-    /** Train, validation, or null (input that never went through the split stage, all of it for training). */
+    /** Train, validation, test, or null (input that never went through the split stage, all of it for training). */
     private static boolean knownSplit(String split) {
-        return split == null || PrepRows.SPLIT_TRAIN.equals(split) || PrepRows.SPLIT_VALIDATION.equals(split);
+        return split == null || PrepRows.SPLIT_TRAIN.equals(split) || PrepRows.SPLIT_VALIDATION.equals(split)
+                || PrepRows.SPLIT_TEST.equals(split);
     }
 
     static Long[] boxed(long[] values) {

@@ -36,7 +36,7 @@ import org.apache.spark.sql.functions;
 final class Fingerprint {
     static final String FILE = "_fingerprint";
     /** Bump when the encoding or packing logic changes what a run writes for the same input. */
-    static final int FORMAT_VERSION = 2; // 2: the validation split in _validation/
+    static final int FORMAT_VERSION = 3; // 2: the validation split in _validation/; 3: the test split in _test/
 
     private Fingerprint() {
     }

@@ -14,10 +14,12 @@ import org.apache.spark.sql.Row;
  *                    {@code <tokenized_path>/_rejected}
  * @param validation  the validation split's tokenized rows, from {@code <tokenized_path>/_validation} (none when the
  *                    split is empty)
+ * @param test        the test split's tokenized rows, from {@code <tokenized_path>/_test} (none when the split is
+ *                    empty)
  * @param report      counts and the token-length histogram
  * @param fingerprint the output's fingerprint ({@code <tokenized_path>/_fingerprint})
  * @param reused      true when a committed output with this fingerprint existed and nothing was tokenized
  */
-public record PackOutcome(StageResult result, Dataset<Row> validation, PackReport report, String fingerprint,
-                          boolean reused) {
+public record PackOutcome(StageResult result, Dataset<Row> validation, Dataset<Row> test, PackReport report,
+                          String fingerprint, boolean reused) {
 }

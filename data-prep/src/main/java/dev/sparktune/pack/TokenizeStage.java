@@ -2,7 +2,6 @@ package dev.sparktune.pack;
 
 import static org.apache.spark.sql.functions.col;
 import static org.apache.spark.sql.functions.lit;
-import static org.apache.spark.sql.functions.not;
 import static org.apache.spark.sql.functions.sum;
 import static org.apache.spark.sql.functions.when;
 
@@ -56,8 +55,9 @@ import org.apache.spark.storage.StorageLevel;
  *       registry's {@code task:}, default the dataset's name; Spark's partition layout, so
  *       {@code spark.read.parquet(tokenized_path)} has a {@code task} column): the {@code train} split's rows (and
  *       those of rows without a split), the {@code validation} split's rows under {@value #VALIDATION_DIR}{@code /}
- *       (only when there are any), {@code _rejected/} (stage {@code tokenize}), each classification task's
- *       {@code _labels.json} ({@link LabelsFile}: labels of both splits) in its folders, {@code _stats.json},
+ *       and the {@code test} split's under {@value #TEST_DIR}{@code /} (each only when there are any),
+ *       {@code _rejected/} (stage {@code tokenize}), each classification task's {@code _labels.json}
+ *       ({@link LabelsFile}: labels of all splits) in its folders, {@code _stats.json},
  *       {@code _fingerprint}; then replace {@code tokenized_path} with it by rename. Spark and the trainer skip
  *       names starting with {@code _}.</li>
  * </ol>
@@ -68,10 +68,11 @@ import org.apache.spark.storage.StorageLevel;
  *   task=spam/part-*.parquet              train split of task spam: what the trainer reads
  *   task=spam/_labels.json                classification tasks: id2label, label2id
  *   _validation/task=spam/part-*.parquet  validation split, same layout; never read for training
- *   _rejected/part-*.parquet              rows that could not be tokenized (either split)
+ *   _test/task=spam/part-*.parquet        test split, same layout; read by sparktune eval alone
+ *   _rejected/part-*.parquet              rows that could not be tokenized (any split)
  *   _stats.json _fingerprint _SUCCESS
  * </pre>
- * The splits are tokenized in one pass and packed apart: a packed row never holds samples of both splits, nor of
+ * The splits are tokenized in one pass and packed apart: a packed row never holds samples of two splits, nor of
  * two tasks.
  */
 public final class TokenizeStage {
@@ -83,6 +84,8 @@ public final class TokenizeStage {
      * with {@code _}, so Spark's reader and the trainer's listing ({@code TokenizedParquet.rowGroups}) skip it.
      */
     public static final String VALIDATION_DIR = "_validation";
+    /** The folder inside {@code tokenized_path} that holds the test split's tokenized rows; skipped likewise. */
+    public static final String TEST_DIR = "_test";
     /** Samples packed together at most; bounds an executor's memory while packing. */
     static final int PACK_WINDOW = 10_000;
 
@@ -147,21 +150,29 @@ public final class TokenizeStage {
         try {
             delete(fs, staging);
             Path validationDir = new Path(staging, VALIDATION_DIR);
-            // filters keep the id partitioning, so each split is packed per partition, apart from the other
-            tokenized(encoded.filter(not(validation())), options, padId).write().partitionBy(TokenizedParquet.TASK)
+            Path testDir = new Path(staging, TEST_DIR);
+            // filters keep the id partitioning, so each split is packed per partition, apart from the others
+            tokenized(encoded.filter(train()), options, padId).write().partitionBy(TokenizedParquet.TASK)
                     .parquet(staging.toString());
-            tokenized(encoded.filter(validation()), options, padId).write().partitionBy(TokenizedParquet.TASK)
-                    .parquet(validationDir.toString());
+            tokenized(encoded.filter(split(PrepRows.SPLIT_VALIDATION)), options, padId).write()
+                    .partitionBy(TokenizedParquet.TASK).parquet(validationDir.toString());
+            tokenized(encoded.filter(split(PrepRows.SPLIT_TEST)), options, padId).write()
+                    .partitionBy(TokenizedParquet.TASK).parquet(testDir.toString());
             rejected(encoded).write().parquet(new Path(staging, REJECTED_DIR).toString());
             long trainRows = rows(spark, staging);
             long validationRows = rows(spark, validationDir);
+            long testRows = rows(spark, testDir);
+            // a split without rows is no folder: the trainer and eval find none rather than an empty one
             if (validationRows == 0) {
-                delete(fs, validationDir);   // no validation split: the trainer finds none rather than an empty one
+                delete(fs, validationDir);
             }
-            PackReport report = report(encoded, options, trainRows, validationRows);
+            if (testRows == 0) {
+                delete(fs, testDir);
+            }
+            PackReport report = report(encoded, options, trainRows, validationRows, testRows);
             Configuration conf = spark.sparkContext().hadoopConfiguration();
             for (Map.Entry<String, LabelsFile> task : labels.entrySet()) {
-                for (Path split : List.of(staging, validationDir)) {
+                for (Path split : List.of(staging, validationDir, testDir)) {
                     Path folder = new Path(split, TokenizedParquet.TASK_FOLDER + task.getKey());
                     if (exists(fs, folder)) {
                         task.getValue().write(conf, folder.toString());
@@ -205,9 +216,14 @@ public final class TokenizeStage {
         return spark.read().schema(TokenizedSchema.TOKENIZED).parquet(split.toString()).count();
     }
 
-    /** Samples of the validation split; the rest (split {@code train} or null) are training samples. */
-    private static Column validation() {
-        return col(TokenizedSchema.SPLIT).eqNullSafe(PrepRows.SPLIT_VALIDATION);
+    /** Training samples: split {@code train}, or null (input that never went through the split stage). */
+    private static Column train() {
+        return col(TokenizedSchema.SPLIT).isNull().or(col(TokenizedSchema.SPLIT).equalTo(PrepRows.SPLIT_TRAIN));
+    }
+
+    /** Samples of one held-out split. */
+    private static Column split(String name) {
+        return col(TokenizedSchema.SPLIT).eqNullSafe(name);
     }
 
     /**
@@ -244,7 +260,7 @@ public final class TokenizeStage {
     }
 
     private static PackReport report(Dataset<Row> encoded, PackOptions options, long trainRows,
-                                     long validationRows) {
+                                     long validationRows, long testRows) {
         Column ok = col(TokenizedSchema.REASON).isNull();
         Column length = col(TokenizedSchema.LENGTH);
         Row counts = encoded.agg(
@@ -255,7 +271,10 @@ public final class TokenizeStage {
                 sum(when(ok, length).otherwise(0)),
                 sum(when(col(TokenizedSchema.LABELS).isNotNull(), length).otherwise(0)),
                 sum(when(ok.and(length.equalTo(options.cutoffLen())), 1).otherwise(0)),
-                sum(when(ok.and(col(TokenizedSchema.PIECE).equalTo(0)).and(validation()), 1).otherwise(0))).first();
+                sum(when(ok.and(col(TokenizedSchema.PIECE).equalTo(0)).and(split(PrepRows.SPLIT_VALIDATION)), 1)
+                        .otherwise(0)),
+                sum(when(ok.and(col(TokenizedSchema.PIECE).equalTo(0)).and(split(PrepRows.SPLIT_TEST)), 1)
+                        .otherwise(0))).first();
         long rejected = count(counts, 0);
         long kept = count(counts, 1);
         long causal = count(counts, 2);
@@ -265,12 +284,12 @@ public final class TokenizeStage {
         for (Row r : encoded.filter(ok).groupBy(TokenizedSchema.LENGTH).count().collectAsList()) {
             histogram.merge(PackReport.bucket(r.getInt(0), options.cutoffLen()), r.getLong(1), Long::sum);
         }
-        long outputRows = trainRows + validationRows;
+        long outputRows = trainRows + validationRows + testRows;
         long packedRows = options.packing() ? outputRows - classification : 0;
         double efficiency = packedRows == 0 ? 0 : (double) causalTokens / ((double) packedRows * options.cutoffLen());
-        return new PackReport(kept + rejected, kept, rejected, count(counts, 7), causal, classification,
-                count(counts, 4), count(counts, 6), outputRows, trainRows, validationRows, packedRows, efficiency,
-                histogram);
+        return new PackReport(kept + rejected, kept, rejected, count(counts, 7), count(counts, 8), causal,
+                classification, count(counts, 4), count(counts, 6), outputRows, trainRows, validationRows, testRows,
+                packedRows, efficiency, histogram);
     }
 
     private static long count(Row row, int i) {
@@ -280,13 +299,17 @@ public final class TokenizeStage {
     private static PackOutcome outcome(SparkSession spark, FileSystem fs, Path output, PackReport report,
                                        String fingerprint, boolean reused) {
         Dataset<Row> kept = spark.read().schema(TokenizedSchema.TOKENIZED).parquet(output.toString());
-        Path validationDir = new Path(output, VALIDATION_DIR);
-        Dataset<Row> validation = exists(fs, validationDir)
-                ? spark.read().schema(TokenizedSchema.TOKENIZED).parquet(validationDir.toString())
-                : spark.createDataFrame(List.of(), TokenizedSchema.TOKENIZED);
         Dataset<Row> rejected = spark.read().schema(PrepRows.REJECTED)
                 .parquet(new Path(output, REJECTED_DIR).toString());
-        return new PackOutcome(new StageResult(STAGE, kept, rejected), validation, report, fingerprint, reused);
+        return new PackOutcome(new StageResult(STAGE, kept, rejected), heldOut(spark, fs, output, VALIDATION_DIR),
+                heldOut(spark, fs, output, TEST_DIR), report, fingerprint, reused);
+    }
+
+    /** The tokenized rows of a held-out split's folder, none when it has no folder. */
+    private static Dataset<Row> heldOut(SparkSession spark, FileSystem fs, Path output, String folder) {
+        Path dir = new Path(output, folder);
+        return exists(fs, dir) ? spark.read().schema(TokenizedSchema.TOKENIZED).parquet(dir.toString())
+                : spark.createDataFrame(List.of(), TokenizedSchema.TOKENIZED);
     }
 
     /**

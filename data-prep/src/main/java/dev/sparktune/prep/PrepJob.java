@@ -1,6 +1,10 @@
 package dev.sparktune.prep;
 
+import static org.apache.spark.sql.functions.col;
+import static org.apache.spark.sql.functions.not;
+
 import dev.sparktune.config.DataConfig;
+import dev.sparktune.dedup.SplitLeakage;
 import dev.sparktune.ingest.DatasetRegistry;
 import dev.sparktune.ingest.Ingest;
 import dev.sparktune.pack.PackOptions;
@@ -17,17 +21,24 @@ import java.util.function.Function;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * {@code sparktune prep}: read the datasets in {@code data.dataset}, run the prep stages (ingest, then
- * {@link PrepStages}: clean, dedup, split, augment; then tokenize/pack to {@code data.tokenized_path} when a model
- * is given, the validation split to {@code <tokenized_path>/_validation}), and commit the kept rows, every stage's rejected rows and the report to
- * {@code data.prepared_path} (or one partition of it).
+ * {@link PrepStages}: clean, dedup, split, augment), check that no test row nor a near-duplicate of one is in the
+ * training split ({@link SplitLeakage}: reported, with a warning, never failing the job), tokenize/pack to
+ * {@code data.tokenized_path} when a model is given (the validation split to {@code <tokenized_path>/_validation},
+ * the test split to {@code <tokenized_path>/_test}), and commit the kept rows (the test split's in {@code _test/}),
+ * every stage's rejected rows and the report to {@code data.prepared_path} (or one partition of it).
  */
 public final class PrepJob {
+    private static final Logger LOG = LoggerFactory.getLogger(PrepJob.class);
+
     private PrepJob() {
     }
 
@@ -84,6 +95,19 @@ public final class PrepJob {
                 chain.then(stage);
             }
             long rows = chain.counts().get(chain.counts().size() - 1).out();
+            Map<String, Long> splits = splitCounts(chain.kept());
+            long testRows = splits.get(PrepRows.SPLIT_TEST);
+            Map<String, Object> leakage = null;
+            if (testRows > 0) {
+                SplitLeakage.Counts found = SplitLeakage.check(chain.kept(), PrepStages.dedupOptions(data.prep()),
+                        tasks);
+                if (found.leaked() > 0) {
+                    LOG.warn("{} of {} test rows are in the training split: {} exactly, {} as near-duplicates"
+                            + " (Jaccard >= {}); their test scores overstate the model", found.leaked(),
+                            found.testRows(), found.exact(), found.near(), data.prep().dedupThreshold());
+                }
+                leakage = found.toJson();
+            }
             Map<String, Long> histogram = null;
             Map<String, Long> tokenizedRows = null;
             if (data.prep().tokenize() && modelDir != null && data.tokenizedPath() != null) {
@@ -100,11 +124,14 @@ public final class PrepJob {
                 tokenizedRows = new LinkedHashMap<>();
                 tokenizedRows.put(PrepRows.SPLIT_TRAIN, r.trainOutputRows());
                 tokenizedRows.put(PrepRows.SPLIT_VALIDATION, r.validationOutputRows());
+                tokenizedRows.put(PrepRows.SPLIT_TEST, r.testOutputRows());
             }
             long rejected = chain.counts().stream().mapToLong(StageCounts::rejected).sum();
             PrepReport report = new PrepReport(data.dataset(), partition == null ? null : partition.folder(),
-                    chain.counts(), rows, rejected, histogram, tokenizedRows, stages.augmentation());
-            PreparedOutput.commit(target, chain.kept(), rows, chain.rejected(), rejected, report.toJson(), hadoop);
+                    chain.counts(), rows, rejected, splits, histogram, tokenizedRows, stages.augmentation(), leakage);
+            Column test = col(PrepRows.SPLIT).eqNullSafe(PrepRows.SPLIT_TEST);
+            PreparedOutput.commit(target, chain.kept().filter(not(test)), rows - testRows, chain.kept().filter(test),
+                    testRows, chain.rejected(), rejected, report.toJson(), hadoop);
             return report;
         } finally {
             chain.release();
@@ -113,5 +140,18 @@ public final class PrepJob {
                     .filter(rdd -> Ingest.PERSISTED_NAME.equals(rdd.name()))
                     .forEach(rdd -> rdd.unpersist(false));
         }
+    }
+
+    /** Prepared rows per split: train (with rows of no split, which train), validation, test. */
+    private static Map<String, Long> splitCounts(Dataset<Row> rows) {
+        Map<String, Long> counts = new LinkedHashMap<>();
+        for (String split : List.of(PrepRows.SPLIT_TRAIN, PrepRows.SPLIT_VALIDATION, PrepRows.SPLIT_TEST)) {
+            counts.put(split, 0L);
+        }
+        for (Row r : rows.groupBy(col(PrepRows.SPLIT)).count().collectAsList()) {
+            String split = r.isNullAt(0) ? PrepRows.SPLIT_TRAIN : r.getString(0);
+            counts.merge(split, r.getLong(1), Long::sum);
+        }
+        return counts;
     }
 }

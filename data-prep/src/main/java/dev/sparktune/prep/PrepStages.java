@@ -62,11 +62,11 @@ final class PrepStages {
             stages.add(in -> CleanStage.split(persist(CleanStage.cleaned(in, clean))));
         }
         if (prep.dedup()) {
-            DedupOptions dedup = new DedupOptions(prep.dedupExact(), prep.dedupNear(), prep.dedupThreshold(),
-                    prep.dedupNumPerm(), prep.dedupShingleSize(), DedupOptions.defaults().maxIterations());
+            DedupOptions dedup = dedupOptions(prep);
             stages.add(in -> DedupStage.apply(in, dedup, tasks));
         }
-        StableSplit.Options split = new StableSplit.Options(data.valSize(), data.evalDataset());
+        StableSplit.Options split = new StableSplit.Options(data.valSize(), data.testSize(), data.evalDataset(),
+                tasks);
         stages.add(in -> StableSplit.apply(in, split));
         AugmentOptions augment = augmentOptions(prep);
         if (augment != null) {
@@ -104,6 +104,12 @@ final class PrepStages {
         Dataset<Row> p = rows.persist(StorageLevel.MEMORY_AND_DISK());
         persisted.add(p);
         return p;
+    }
+
+    /** The dedup stage's options; the leakage check compares test and train rows with the same ones. */
+    static DedupOptions dedupOptions(PrepConfig prep) {
+        return new DedupOptions(prep.dedupExact(), prep.dedupNear(), prep.dedupThreshold(), prep.dedupNumPerm(),
+                prep.dedupShingleSize(), DedupOptions.defaults().maxIterations());
     }
 
     static CleanOptions cleanOptions(PrepConfig prep) {

@@ -24,7 +24,8 @@ import org.apache.spark.sql.SaveMode;
  *
  * <pre>
  * target/                    (prepared_path, or prepared_path/dt=2026-11-28 for one partition)
- *   part-00000.parquet ...   kept rows, sorted by id
+ *   part-00000.parquet ...   kept rows of the train and validation splits, sorted by id
+ *   _test/part-00000.parquet ... kept rows of the test split (only when there are any)
  *   _rejected/part-00000.parquet ...
  *   _report.json
  *   _SUCCESS                 written last, before the rename
@@ -37,7 +38,9 @@ import org.apache.spark.sql.SaveMode;
  * same report. (Not always the same Parquet bytes: parquet-mr lists each column chunk's encodings in the footer in
  * HashSet order, which can differ between JVMs.)
  */
-final class PreparedOutput {
+public final class PreparedOutput {
+    /** The folder inside the output that holds the test split's rows; Spark's reader skips it, as names with _. */
+    public static final String TEST_DIR = "_test";
     static final String REJECTED_DIR = "_rejected";
     static final String REPORT = PrepReport.FILE;
     static final String SUCCESS = "_SUCCESS";
@@ -47,8 +50,12 @@ final class PreparedOutput {
     private PreparedOutput() {
     }
 
-    static void commit(Path target, Dataset<Row> kept, long keptRows, Dataset<Row> rejected, long rejectedRows,
-                       String reportJson, Configuration hadoop) {
+    /**
+     * @param kept     the train and validation rows
+     * @param test     the test rows
+     */
+    static void commit(Path target, Dataset<Row> kept, long keptRows, Dataset<Row> test, long testRows,
+                       Dataset<Row> rejected, long rejectedRows, String reportJson, Configuration hadoop) {
         try {
             FileSystem fs = target.getFileSystem(hadoop);
             Path staging = new Path(target.getParent(), "_staging-" + target.getName());
@@ -56,6 +63,9 @@ final class PreparedOutput {
 
             Column[] order = {col(PrepRows.ID)};
             write(kept, keptRows, order, staging, fs);
+            if (testRows > 0) {
+                write(test, testRows, order, new Path(staging, TEST_DIR), fs);
+            }
             Column[] all = Arrays.stream(PrepRows.REJECTED.fieldNames()).map(c -> col(c)).toArray(Column[]::new);
             write(rejected, rejectedRows, all, new Path(staging, REJECTED_DIR), fs);
             try (OutputStream out = fs.create(new Path(staging, REPORT), true)) {

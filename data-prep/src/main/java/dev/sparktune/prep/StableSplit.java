@@ -1,8 +1,12 @@
 package dev.sparktune.prep;
 
+import static org.apache.spark.sql.functions.ceil;
 import static org.apache.spark.sql.functions.col;
 import static org.apache.spark.sql.functions.conv;
+import static org.apache.spark.sql.functions.count;
 import static org.apache.spark.sql.functions.lit;
+import static org.apache.spark.sql.functions.round;
+import static org.apache.spark.sql.functions.row_number;
 import static org.apache.spark.sql.functions.sha2;
 import static org.apache.spark.sql.functions.substring;
 import static org.apache.spark.sql.functions.when;
@@ -10,39 +14,72 @@ import static org.apache.spark.sql.functions.when;
 import dev.sparktune.rows.PrepRows;
 import dev.sparktune.rows.StageResult;
 import java.io.Serializable;
+import java.util.List;
+import java.util.Map;
 import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
+import org.apache.spark.sql.expressions.Window;
+import org.apache.spark.sql.expressions.WindowSpec;
 import org.apache.spark.sql.types.DataTypes;
 
 /**
- * The split stage: {@code split} = {@code validation} for a stable fraction of rows, {@code train} otherwise,
- * decided by each row's own {@code id} alone. The first 13 hex digits (52 bits) of SHA-256(id, UTF-8) read as a
- * fraction u in [0, 1); the row is validation when u &lt; {@code val_size}. A row therefore never moves between
- * splits on a rerun, when other rows are added or removed, or when the data is partitioned differently, and
- * raising {@code val_size} only moves rows from train to validation. It runs before augmentation so no augmented
- * copy of a validation row reaches training. Rows that already carry a split (a dataset with its own validation
- * files) keep it, and every row of an evaluation-only dataset ({@code data.eval_dataset}) is validation. Nothing is
- * rejected.
+ * The split stage: each row's {@code split} becomes {@code validation}, {@code test} or {@code train}, stratified
+ * and stable.
+ *
+ * <p><b>Stratified</b>: rows are split within each group of one training task ({@link PrepRows#task}) and one
+ * {@code label} (rows without a label, SFT and text, form one group per task). In a group of n rows the rows are
+ * ranked by a hash of their {@code id} (the first 13 hex digits, 52 bits, of SHA-256(id, UTF-8), ties by id); the
+ * ranks below ceil(n x {@code val_size}) are validation, the ranks below ceil(n x ({@code val_size} +
+ * {@code test_size})) are test, the rest train. So each split holds its share of every label, exact up to rounding
+ * up, and a small class gets a held-out row as soon as its share is above zero (a class of one row with
+ * {@code val_size} above zero has it in validation, none in training). The products are rounded to 6 decimals
+ * before ceil, so that 10 x (0.1 + 0.2) counts as 3, not 4.
+ *
+ * <p><b>Stable</b>: the same rows are split the same way on every run, whatever their partitioning; a larger
+ * {@code val_size} never takes a row out of validation, and a larger {@code test_size} alone only moves rows from
+ * train to test. But a row's split depends on the hashes of the other rows of its group: when rows are added to or
+ * removed from a group, its boundaries move and the rows whose hashes lie near them can change split (a few rows
+ * per group; under the former unstratified split, which compared each row's own hash with {@code val_size}, no row
+ * ever moved). A group's rows are ranked in one task, so one very large group is sorted on one executor.
+ *
+ * <p>It runs before augmentation so no augmented copy of a held-out row reaches training. Rows that already carry a
+ * split (a dataset with its own validation files) keep it and take no part in the ranking, and every row of an
+ * evaluation-only dataset ({@code data.eval_dataset}) is validation. Nothing is rejected.
  */
 public final class StableSplit {
     public static final String STAGE = "split";
     private static final double TWO_TO_52 = 0x1p52;
+    private static final String GROUP_SIZE = "_split_group_size";
+    private static final String RANK = "_split_rank";
+    private static final String ASSIGNED = "_split_assigned";
 
     /**
-     * @param valSize      the fraction of rows for validation ({@code val_size}), in [0, 1)
+     * @param valSize      the fraction of each group for validation ({@code val_size}), in [0, 1)
+     * @param testSize     the fraction of each group for testing ({@code test_size}), in [0, 1 - valSize)
      * @param evalDatasets datasets whose rows are all validation ({@code eval_dataset})
+     * @param tasks        dataset name to training task (the registry's {@code task:} keys); unlisted datasets are
+     *                     their own task
      */
-    public record Options(double valSize, java.util.List<String> evalDatasets) implements Serializable {
+    public record Options(double valSize, double testSize, List<String> evalDatasets, Map<String, String> tasks)
+            implements Serializable {
         public Options(double valSize) {
-            this(valSize, java.util.List.of());
+            this(valSize, 0.0, List.of(), Map.of());
         }
 
         public Options {
-            evalDatasets = java.util.List.copyOf(evalDatasets);
+            evalDatasets = List.copyOf(evalDatasets);
+            tasks = Map.copyOf(tasks);
             if (!(valSize >= 0 && valSize < 1)) {
                 throw new IllegalArgumentException("val_size is " + valSize + ": use a fraction in [0, 1), e.g. 0.1"
                         + " (a count of rows cannot be held stable when data is added)");
+            }
+            if (!(testSize >= 0 && testSize < 1)) {
+                throw new IllegalArgumentException("test_size is " + testSize + ": use a fraction in [0, 1), e.g. 0.1");
+            }
+            if (valSize + testSize >= 1) {
+                throw new IllegalArgumentException("val_size (" + valSize + ") + test_size (" + testSize + ") is not"
+                        + " below 1: no row would be left for training; lower one of them");
             }
         }
     }
@@ -51,17 +88,31 @@ public final class StableSplit {
     }
 
     public static StageResult apply(Dataset<Row> in, Options options) {
-        Column u = conv(substring(sha2(col(PrepRows.ID).cast(DataTypes.BinaryType), 256), 1, 13), 16, 10)
-                .cast(DataTypes.DoubleType).divide(lit(TWO_TO_52));
         Column evaluationOnly = options.evalDatasets().isEmpty() ? lit(false)
                 : col(PrepRows.DATASET).isin(options.evalDatasets().toArray());
-        Column split = when(evaluationOnly, lit(PrepRows.SPLIT_VALIDATION))
-                .when(col(PrepRows.SPLIT).isNotNull(), col(PrepRows.SPLIT))
-                .when(u.lt(lit(options.valSize())), lit(PrepRows.SPLIT_VALIDATION))
+        Column given = when(evaluationOnly, lit(PrepRows.SPLIT_VALIDATION))
+                .when(col(PrepRows.SPLIT).isNotNull(), col(PrepRows.SPLIT));
+        // rows with a given split are ranked apart from the others (the third key), so they take no share
+        WindowSpec group = Window.partitionBy(PrepRows.task(options.tasks()), col(PrepRows.LABEL), given.isNull());
+        Column u = conv(substring(sha2(col(PrepRows.ID).cast(DataTypes.BinaryType), 256), 1, 13), 16, 10)
+                .cast(DataTypes.DoubleType).divide(lit(TWO_TO_52));
+        Column n = col(GROUP_SIZE);
+        Column split = when(col(ASSIGNED).isNotNull(), col(ASSIGNED))
+                .when(col(RANK).lt(quota(n, options.valSize())), lit(PrepRows.SPLIT_VALIDATION))
+                .when(col(RANK).lt(quota(n, options.valSize() + options.testSize())), lit(PrepRows.SPLIT_TEST))
                 .otherwise(lit(PrepRows.SPLIT_TRAIN));
-        Dataset<Row> kept = in.withColumn(PrepRows.SPLIT, split).select(columns());
-        Dataset<Row> rejected = in.sparkSession().createDataFrame(java.util.List.of(), PrepRows.REJECTED);
+        Dataset<Row> kept = in.withColumn(ASSIGNED, given)
+                .withColumn(GROUP_SIZE, count(lit(1)).over(group))
+                .withColumn(RANK, row_number().over(group.orderBy(u, col(PrepRows.ID))).minus(1))
+                .withColumn(PrepRows.SPLIT, split)
+                .select(columns());
+        Dataset<Row> rejected = in.sparkSession().createDataFrame(List.of(), PrepRows.REJECTED);
         return new StageResult(STAGE, kept, rejected);
+    }
+
+    /** ceil(n x share), the product rounded to 6 decimals first so that float error in a sum of shares is not a row. */
+    private static Column quota(Column n, double share) {
+        return ceil(round(n.multiply(lit(share)), 6));
     }
 
     private static Column[] columns() {

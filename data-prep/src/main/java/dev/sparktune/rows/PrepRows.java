@@ -62,7 +62,8 @@ public final class PrepRows {
 
     /**
      * A prepared row. {@code id} is stable across reruns (a hash of dataset, source file and record position, see
-     * the ingest stage); {@code split} is assigned by a stable hash of {@code id} before augmentation;
+     * the ingest stage); {@code split} ({@code train}, {@code validation} or {@code test}) is assigned from a stable hash of {@code id}
+     * before augmentation (see the split stage);
      * {@code parent_id} and {@code aug_method} are set only on augmented copies.
      */
     public static final StructType PREPARED = new StructType(new StructField[] {

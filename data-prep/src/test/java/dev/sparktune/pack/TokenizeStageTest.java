@@ -196,21 +196,27 @@ class TokenizeStageTest {
     }
 
     @Test
-    void validationSplitGoesToItsOwnFolderPackedApartAndTheTrainerReadsOnlyTrainRows() throws IOException {
-        double valSize = 0.3;
+    void heldOutSplitsGoToTheirOwnFoldersPackedApartAndTheTrainerReadsOnlyTrainRows() throws IOException {
+        // by the id's hash: u < 0.3 validation, u < 0.45 test, the rest train
         List<Row> input = new ArrayList<>();
         for (Row row : rows) {
-            input.add(PackTestData.withSplit(row, PackTestData.referenceSplit(row.getString(0), valSize)));
+            String id = row.getString(0);
+            String split = PackTestData.referenceSplit(id, 0.3).equals(PrepRows.SPLIT_VALIDATION)
+                    ? PrepRows.SPLIT_VALIDATION
+                    : PackTestData.referenceSplit(id, 0.45).equals(PrepRows.SPLIT_VALIDATION) ? PrepRows.SPLIT_TEST
+                    : PrepRows.SPLIT_TRAIN;
+            input.add(PackTestData.withSplit(row, split));
         }
         // a label only the validation split has, and a split the stage does not know
         input.add(PackTestData.withSplit(PackTestData.text("cls-only-validation", "sentiment", "classification",
                 "a label seen in validation alone.", "val-only"), PrepRows.SPLIT_VALIDATION));
-        input.add(PackTestData.withSplit(PackTestData.text("doc-test-split", "docs", "text", "a test row.", null),
-                "test"));
+        input.add(PackTestData.withSplit(PackTestData.text("doc-holdout-split", "docs", "text", "a held-out row.",
+                null), "holdout"));
         List<Row> train = input.stream().filter(r -> PrepRows.SPLIT_TRAIN.equals(r.getString(3))).toList();
         List<Row> validation = input.stream().filter(r -> PrepRows.SPLIT_VALIDATION.equals(r.getString(3))).toList();
-        assertTrue(validation.size() >= 20 && train.size() >= 60, validation.size() + " validation rows of "
-                + input.size());
+        List<Row> test = input.stream().filter(r -> PrepRows.SPLIT_TEST.equals(r.getString(3))).toList();
+        assertTrue(validation.size() >= 20 && test.size() >= 5 && train.size() >= 50, validation.size()
+                + " validation and " + test.size() + " test rows of " + input.size());
 
         PackOutcome outcome = TokenizeStage.run(spark.session(),
                 spark.session().createDataFrame(input, PrepRows.PREPARED).repartition(4), options("split", true));
@@ -218,23 +224,34 @@ class TokenizeStageTest {
         assertEquals("_validation", TokenizeStage.VALIDATION_DIR);
         assertTrue(Files.isDirectory(out.resolve(TokenizeStage.VALIDATION_DIR)));
 
-        // the trainer's listing of tokenized_path holds no file of _validation/, and its rows unpack to exactly the
-        // train rows' samples; _validation/ to exactly the validation rows' samples. Both being exact, no packed
-        // row mixes the splits.
+        assertEquals("_test", TokenizeStage.TEST_DIR);
+        assertTrue(Files.isDirectory(out.resolve(TokenizeStage.TEST_DIR)));
+
+        // the trainer's listing of tokenized_path holds no file of _validation/ nor _test/, and its rows unpack to
+        // exactly the train rows' samples; _validation/ and _test/ to exactly their split's samples. All being
+        // exact, no packed row mixes the splits.
         org.apache.hadoop.conf.Configuration conf = spark.session().sparkContext().hadoopConfiguration();
         List<TokenizedParquet.RowGroup> groups = TokenizedParquet.rowGroups(conf, out.toString());
-        assertTrue(groups.stream().noneMatch(g -> g.file().contains(TokenizeStage.VALIDATION_DIR)), groups.toString());
+        assertTrue(groups.stream().noneMatch(g -> g.file().contains(TokenizeStage.VALIDATION_DIR)
+                || g.file().contains(TokenizeStage.TEST_DIR)), groups.toString());
         List<TokenizedRow> trainWritten = read(out.toString());
         List<TokenizedRow> validationWritten = read(out.resolve(TokenizeStage.VALIDATION_DIR).toString());
+        List<TokenizedRow> testWritten = read(out.resolve(TokenizeStage.TEST_DIR).toString());
         List<String> vocabulary = List.of("neg", "neutral", "pos", "val-only");
         Map<TokenizedRow, Integer> trainCausal = PackTestData.multiset(
                 PackTestData.expectedCausal(train, tokenizer, CUTOFF, false));
         Map<TokenizedRow, Integer> validationCausal = PackTestData.multiset(
                 PackTestData.expectedCausal(validation, tokenizer, CUTOFF, false));
-        assertTrue(trainCausal.keySet().stream().noneMatch(validationCausal::containsKey),
+        Map<TokenizedRow, Integer> testCausal = PackTestData.multiset(
+                PackTestData.expectedCausal(test, tokenizer, CUTOFF, false));
+        assertTrue(trainCausal.keySet().stream().noneMatch(k -> validationCausal.containsKey(k)
+                        || testCausal.containsKey(k)) && validationCausal.keySet().stream().noneMatch(testCausal::containsKey),
                 "the test's splits share a sample: the checks below could not tell them apart");
         assertEquals(trainCausal, PackTestData.multiset(unpacked(trainWritten)));
         assertEquals(validationCausal, PackTestData.multiset(unpacked(validationWritten)));
+        assertEquals(testCausal, PackTestData.multiset(unpacked(testWritten)));
+        assertEquals(PackTestData.multiset(expectedClassification(test, vocabulary)),
+                PackTestData.multiset(testWritten.stream().filter(r -> r.label() != null).toList()));
         assertEquals(PackTestData.multiset(expectedClassification(train, vocabulary)),
                 PackTestData.multiset(trainWritten.stream().filter(r -> r.label() != null).toList()));
         assertEquals(PackTestData.multiset(expectedClassification(validation, vocabulary)),
@@ -247,31 +264,37 @@ class TokenizeStageTest {
             }
         }
 
-        // Spark's reader skips _validation/ too; the outcome hands both splits
+        // Spark's reader skips _validation/ and _test/ too; the outcome hands all splits
         assertEquals(trainWritten.size(), spark.session().read().parquet(out.toString()).count());
         assertEquals(trainWritten.size(), outcome.result().kept().count());
         assertEquals(validationWritten.size(), outcome.validation().count());
+        assertEquals(testWritten.size(), outcome.test().count());
 
-        // labels of both splits; the unknown split is rejected, with the three rows no split can learn from
+        // labels of all splits; the unknown split is rejected, with the three rows no split can learn from
         String labels = Files.readString(out.resolve("task=sentiment").resolve("_labels.json"), StandardCharsets.UTF_8);
         assertTrue(labels.replaceAll("\\s", "").contains(
                 "\"id2label\":{\"0\":\"neg\",\"1\":\"neutral\",\"2\":\"pos\",\"3\":\"val-only\"}"), labels);
+        assertTrue(testWritten.stream().anyMatch(r -> r.label() != null), "the premise: test has classification rows");
+        assertEquals(labels, Files.readString(out.resolve(TokenizeStage.TEST_DIR).resolve("task=sentiment")
+                .resolve("_labels.json"), StandardCharsets.UTF_8));
         Map<String, String> rejected = new HashMap<>();
         outcome.result().rejected().collectAsList()
                 .forEach(r -> rejected.put(r.getAs(PrepRows.SOURCE), r.getAs(PrepRows.REASON)));
-        assertEquals(java.util.Set.of("chat-long-prompt", "chat-no-reply", "cls-empty", "doc-test-split"),
+        assertEquals(java.util.Set.of("chat-long-prompt", "chat-no-reply", "cls-empty", "doc-holdout-split"),
                 rejected.keySet());
-        assertTrue(rejected.get("doc-test-split").contains("split 'test'"), rejected.get("doc-test-split"));
+        assertTrue(rejected.get("doc-holdout-split").contains("split 'holdout'"), rejected.get("doc-holdout-split"));
 
         PackReport report = outcome.report();
         List<String> rejectedIds = List.of("chat-long-prompt", "chat-no-reply", "cls-empty");
         assertEquals(validation.stream().filter(r -> !rejectedIds.contains(r.getString(0))).count(),
                 report.validationRowsKept());
+        assertEquals(test.stream().filter(r -> !rejectedIds.contains(r.getString(0))).count(), report.testRowsKept());
         assertEquals(input.size() - 4, report.rowsKept());
         assertEquals(trainWritten.size(), report.trainOutputRows());
         assertEquals(validationWritten.size(), report.validationOutputRows());
-        assertEquals(trainWritten.size() + validationWritten.size(), report.outputRows());
-        assertEquals(Stream.concat(trainWritten.stream(), validationWritten.stream())
+        assertEquals(testWritten.size(), report.testOutputRows());
+        assertEquals(trainWritten.size() + validationWritten.size() + testWritten.size(), report.outputRows());
+        assertEquals(Stream.of(trainWritten, validationWritten, testWritten).flatMap(List::stream)
                 .filter(r -> r.label() == null).count(), report.packedRows());
         String stats = Files.readString(out.resolve("_stats.json"), StandardCharsets.UTF_8).replaceAll("\\s", "");
         assertTrue(stats.contains("\"trainOutputRows\":" + trainWritten.size())

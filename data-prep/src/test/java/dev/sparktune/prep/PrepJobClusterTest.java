@@ -90,6 +90,11 @@ class PrepJobClusterTest {
         assertEquals(1, ingest.get("rejected").getAsLong());
         assertTrue(json.get("token_length_histogram").isJsonNull());
         assertTrue(json.get("tokenized_rows").isJsonNull());
+        // data.test_size 0: no test split, no _test/ folder, no leakage check
+        assertFalse(Files.exists(out.resolve(PreparedOutput.TEST_DIR)));
+        assertTrue(json.get("leakage").isJsonNull());
+        assertEquals(ham + spam - 1, json.getAsJsonObject("splits").get(PrepRows.SPLIT_TRAIN).getAsLong());
+        assertEquals(0, json.getAsJsonObject("splits").get(PrepRows.SPLIT_TEST).getAsLong());
 
         Map<String, byte[]> first = contents(out);
         assertTrue(first.keySet().containsAll(List.of("part-00000.parquet", "_rejected/part-00000.parquet",

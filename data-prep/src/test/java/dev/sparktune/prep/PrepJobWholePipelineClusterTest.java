@@ -44,8 +44,10 @@ import org.junit.jupiter.api.io.TempDir;
  * back-translation through a real Apertium APY server, and tokenize with all-MiniLM-L6-v2's tokenizer. Checks that
  * every stage conserves its rows in the report, that the rejected rows of every stage are in {@code _rejected/}
  * in the numbers the report gives, that augmented rows exist only in the training split and come from training
- * rows, and that the trainer's reader reads the tokenized Parquet and only the train split's rows (the validation
- * split's are in {@code _validation/}).
+ * rows, that each label's validation and test shares are exact (the test split's rows in {@code _test/} of both the
+ * prepared and the tokenized output), that the leakage check reports, and that the trainer's reader reads the
+ * tokenized Parquet and only the train split's rows (the validation split's are in {@code _validation/}, the test
+ * split's in {@code _test/}).
  */
 @Tag("integration")
 class PrepJobWholePipelineClusterTest {
@@ -90,6 +92,7 @@ class PrepJobWholePipelineClusterTest {
                   template: chatml
                   cutoff_len: 128
                   val_size: 0.2
+                  test_size: 0.1
                   clean_max_chars: 4000
                   dedup_threshold: 0.8
                   synonym_ratio: 0.2
@@ -120,9 +123,17 @@ class PrepJobWholePipelineClusterTest {
         assertTrue(dedup.rejected() > 0, "the corpus holds duplicates: " + dedup);
         assertEquals(0, augment.rejected());
 
-        // the written rows and _rejected/ agree with the report
-        Dataset<Row> kept = session.read().parquet(out.toString());
+        // the written rows and _rejected/ agree with the report; Spark's reader skips _test/, which holds the test
+        // split and nothing else
+        Dataset<Row> trainAndValidation = session.read().parquet(out.toString());
+        Dataset<Row> test = session.read().parquet(out.resolve(PreparedOutput.TEST_DIR).toString());
+        assertEquals(0, trainAndValidation.filter(col(PrepRows.SPLIT).equalTo(PrepRows.SPLIT_TEST)).count());
+        assertEquals(test.count(), test.filter(col(PrepRows.SPLIT).equalTo(PrepRows.SPLIT_TEST)).count());
+        Dataset<Row> kept = trainAndValidation.unionByName(test);
         assertEquals(report.rows(), kept.count());
+        assertEquals(Map.of(PrepRows.SPLIT_TRAIN, kept.filter(col(PrepRows.SPLIT).equalTo("train")).count(),
+                PrepRows.SPLIT_VALIDATION, kept.filter(col(PrepRows.SPLIT).equalTo("validation")).count(),
+                PrepRows.SPLIT_TEST, test.count()), report.splits());
         assertEquals(augment.out(), report.rows());
         Map<String, Long> rejectedByStage = session.read().parquet(out.resolve("_rejected").toString())
                 .groupBy(PrepRows.STAGE).count().collectAsList().stream()
@@ -142,6 +153,21 @@ class PrepJobWholePipelineClusterTest {
         Map<String, Row> byId = originals.stream().collect(Collectors.toMap(r -> r.getString(0), r -> r));
         assertEquals(augment.in(), originals.size());
         assertTrue(originals.stream().anyMatch(r -> "validation".equals(r.getString(1))));
+        // stratified: each dataset (its own task here) and label holds exactly ceil(n x 0.2) validation rows and
+        // ceil(n x 0.3) - ceil(n x 0.2) test rows, computed here in integers
+        Map<String, Map<String, Long>> shares = new HashMap<>();
+        for (Row r : kept.filter("aug_method is null").groupBy(PrepRows.DATASET, PrepRows.LABEL, PrepRows.SPLIT)
+                .count().collectAsList()) {
+            shares.computeIfAbsent(r.getString(0) + "/" + r.getString(1), g -> new HashMap<>())
+                    .put(r.getString(2), r.getLong(3));
+        }
+        assertEquals(Set.of("ham/ham", "spam/spam"), shares.keySet());
+        shares.forEach((group, bySplit) -> {
+            long n = bySplit.values().stream().mapToLong(Long::longValue).sum();
+            long validation = (2 * n + 9) / 10;
+            assertEquals(validation, bySplit.get("validation"), group + " " + bySplit);
+            assertEquals((3 * n + 9) / 10 - validation, bySplit.get("test"), group + " " + bySplit);
+        });
         List<Row> copies = kept.filter("aug_method is not null")
                 .select(PrepRows.PARENT_ID, PrepRows.SPLIT, PrepRows.AUG_METHOD, PrepRows.TEXT).collectAsList();
         Map<String, Long> methods = copies.stream().collect(Collectors.groupingBy(r -> r.getString(2),
@@ -153,7 +179,7 @@ class PrepJobWholePipelineClusterTest {
             assertEquals("train", copy.getString(1), copy.toString());
             Row parent = byId.get(copy.getString(0));
             assertNotNull(parent, "parent of " + copy);
-            assertEquals("train", parent.getString(1), "a copy of a validation row: " + copy);
+            assertEquals("train", parent.getString(1), "a copy of a held-out row: " + copy);
             assertFalse(parent.getString(2).equals(copy.getString(3)), "a copy equal to its parent: " + copy);
         }
 
@@ -176,11 +202,12 @@ class PrepJobWholePipelineClusterTest {
         Map<String, Long> preparedBySplit = kept.select(PrepRows.ID, PrepRows.SPLIT).collectAsList().stream()
                 .filter(r -> !tokenizeRejected.contains(r.getString(0)))
                 .collect(Collectors.groupingBy(r -> r.getString(1), Collectors.counting()));
-        assertEquals(Set.of("train", "validation"), preparedBySplit.keySet());
+        assertEquals(Set.of("train", "validation", "test"), preparedBySplit.keySet());
         Configuration conf = session.sparkContext().hadoopConfiguration();
         List<TokenizedRow> train = new ArrayList<>();
         for (TokenizedParquet.RowGroup group : TokenizedParquet.rowGroups(conf, tokenized.toUri().toString())) {
             assertFalse(group.file().contains(TokenizeStage.VALIDATION_DIR), group.toString());
+            assertFalse(group.file().contains(TokenizeStage.TEST_DIR), group.toString());
             train.addAll(TokenizedParquet.read(conf, group));
         }
         List<TokenizedRow> validation = new ArrayList<>();
@@ -188,15 +215,31 @@ class PrepJobWholePipelineClusterTest {
                 tokenized.resolve(TokenizeStage.VALIDATION_DIR).toUri().toString())) {
             validation.addAll(TokenizedParquet.read(conf, group));
         }
+        List<TokenizedRow> tokenizedTest = new ArrayList<>();
+        for (TokenizedParquet.RowGroup group : TokenizedParquet.rowGroups(conf,
+                tokenized.resolve(TokenizeStage.TEST_DIR).toUri().toString())) {
+            tokenizedTest.addAll(TokenizedParquet.read(conf, group));
+        }
         assertEquals(preparedBySplit.get("train"), (long) train.size());
         assertEquals(preparedBySplit.get("validation"), (long) validation.size());
-        assertEquals(tokenize.out(), train.size() + validation.size());
+        assertEquals(preparedBySplit.get("test"), (long) tokenizedTest.size());
+        assertEquals(tokenize.out(), train.size() + validation.size() + tokenizedTest.size());
         assertEquals(train.size(), session.read().parquet(tokenized.toString()).count());
         JsonObject tokenizedRows = json.getAsJsonObject("tokenized_rows");
         assertEquals(train.size(), tokenizedRows.get("train").getAsLong());
         assertEquals(validation.size(), tokenizedRows.get("validation").getAsLong());
+        assertEquals(tokenizedTest.size(), tokenizedRows.get("test").getAsLong());
         List<TokenizedRow> rows = new ArrayList<>(train);
         rows.addAll(validation);
+        rows.addAll(tokenizedTest);
+
+        // the leakage check compared every test row with every training row, augmented copies included; dedup ran
+        // before the split at the same threshold, so no exact copy is left
+        JsonObject leakage = json.getAsJsonObject("leakage");
+        assertEquals(test.count(), leakage.get("test_rows").getAsLong());
+        assertEquals(report.splits().get(PrepRows.SPLIT_TRAIN), leakage.get("train_rows").getAsLong());
+        assertEquals(0, leakage.get("exact").getAsLong());
+        assertTrue(leakage.get("near").getAsLong() < test.count() / 10, leakage.toString());
         for (TokenizedRow row : rows) {
             assertTrue(row.inputIds().length <= 128, "cutoff_len 128");
             assertNotNull(row.label());

@@ -10,7 +10,9 @@ import dev.sparktune.testing.SparkClusterExtension;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.apache.spark.sql.Dataset;
@@ -26,65 +28,136 @@ class StableSplitTest {
     static final SparkClusterExtension spark = SparkClusterExtension.local(2);
 
     @Test
-    void validationFractionIsNearValSizeAndMatchesAnIndependentHash() throws Exception {
+    void heldOutRowsAreTheGroupsSmallestHashesComputedIndependently() throws Exception {
         int n = 10_000;
-        double valSize = 0.1;
-        Map<String, String> split = splits(StableSplit.apply(rows(0, n, 4), new StableSplit.Options(valSize)));
+        Map<String, String> split = splits(StableSplit.apply(rows(0, n, 4),
+                new StableSplit.Options(0.1, 0.05, List.of(), Map.of())));
         assertEquals(n, split.size());
-        long validation = split.values().stream().filter(PrepRows.SPLIT_VALIDATION::equals).count();
-        // a fair hash makes the count Binomial(n, valSize): 4 standard deviations (30 rows here) leave a chance of
-        // about 6e-5 that a correct implementation lands outside
-        double sd = Math.sqrt(n * valSize * (1 - valSize));
-        assertTrue(Math.abs(validation - n * valSize) <= 4 * sd, validation + " validation rows of " + n);
-        for (Map.Entry<String, String> e : split.entrySet()) {
-            assertEquals(referenceSplit(e.getKey(), valSize), e.getValue(), e.getKey());
+        // the reference: rank every id by the JDK's SHA-256, the first 1000 are validation, the next 500 test
+        List<String> byHash = new ArrayList<>(split.keySet());
+        Map<String, Double> u = new HashMap<>();
+        for (String id : byHash) {
+            u.put(id, referenceHash(id));
+        }
+        byHash.sort(Comparator.comparing((String id) -> u.get(id)).thenComparing(id -> id));
+        for (int rank = 0; rank < n; rank++) {
+            String expected = rank < 1000 ? PrepRows.SPLIT_VALIDATION
+                    : rank < 1500 ? PrepRows.SPLIT_TEST : PrepRows.SPLIT_TRAIN;
+            assertEquals(expected, split.get(byHash.get(rank)), "rank " + rank + ", " + byHash.get(rank));
         }
     }
 
     @Test
-    void aRowKeepsItsSplitOnRerunsWithOtherPartitioningAndWhenRowsAreAdded() {
-        StableSplit.Options options = new StableSplit.Options(0.2);
-        Map<String, String> first = splits(StableSplit.apply(rows(0, 3000, 3), options));
-        Map<String, String> rerun = splits(StableSplit.apply(rows(0, 3000, 7), options));
-        assertEquals(first, rerun);
-        Map<String, String> grown = splits(StableSplit.apply(rows(0, 3000, 2).union(rows(3000, 6000, 5)), options));
-        assertEquals(6000, grown.size());
-        for (Map.Entry<String, String> e : first.entrySet()) {
-            assertEquals(e.getValue(), grown.get(e.getKey()), e.getKey());
-        }
-        // a larger val_size only moves rows from train to validation
-        Map<String, String> larger = splits(StableSplit.apply(rows(0, 3000, 3), new StableSplit.Options(0.3)));
-        first.forEach((id, s) -> {
-            if (s.equals(PrepRows.SPLIT_VALIDATION)) {
-                assertEquals(PrepRows.SPLIT_VALIDATION, larger.get(id), id);
+    void eachLabelOfEachTaskIsSplitInExactShares() {
+        // skewed: 9000 ham, 970 spam, 30 rare, 2 tiny; a second task with its own labels; 0.1 + 0.2 is
+        // 0.30000000000000004 in binary, which must not turn 2700 of 9000 held-out rows into 2701
+        List<Row> in = new ArrayList<>();
+        Map<String, Integer> sizes = new LinkedHashMap<>();
+        sizes.put("ham", 9000);
+        sizes.put("spam", 970);
+        sizes.put("rare", 30);
+        sizes.put("tiny", 2);
+        sizes.forEach((label, size) -> {
+            for (int i = 0; i < size; i++) {
+                in.add(row("mail-" + label + "-" + i, "mail", label));
             }
         });
+        for (int i = 0; i < 50; i++) {
+            in.add(row("topic-" + i, "topics", i < 40 ? "sport" : "rare"));
+        }
+        Dataset<Row> input = spark.session().createDataFrame(in, PrepRows.PREPARED).repartition(5);
+        Dataset<Row> kept = StableSplit.apply(input, new StableSplit.Options(0.1, 0.2, List.of(), Map.of())).kept();
+        Map<String, Long> counts = new HashMap<>();
+        for (Row r : kept.groupBy(PrepRows.DATASET, PrepRows.LABEL, PrepRows.SPLIT).count().collectAsList()) {
+            counts.put(r.getString(0) + "/" + r.getString(1) + "/" + r.getString(2), r.getLong(3));
+        }
+        // validation ceil(n x 0.1), test ceil(n x 0.3) - ceil(n x 0.1), train the rest
+        assertShares(counts, "mail/ham", 900, 1800, 6300);
+        assertShares(counts, "mail/spam", 97, 194, 679);
+        assertShares(counts, "mail/rare", 3, 6, 21);
+        assertShares(counts, "mail/tiny", 1, 0, 1);
+        assertShares(counts, "topics/sport", 4, 8, 28);
+        assertShares(counts, "topics/rare", 1, 2, 7);   // its own group: not pooled with mail's rare
+    }
+
+    @Test
+    void theSameRowsAreSplitTheSameWhateverThePartitioning() {
+        StableSplit.Options options = new StableSplit.Options(0.2, 0.1, List.of(), Map.of());
+        Map<String, String> first = splits(StableSplit.apply(rows(0, 3000, 3), options));
+        assertEquals(first, splits(StableSplit.apply(rows(0, 3000, 7), options)));
+        assertEquals(first, splits(StableSplit.apply(rows(0, 3000, 1), options)));
+        assertEquals(first, splits(StableSplit.apply(rows(0, 1000, 2).union(rows(1000, 3000, 5)), options)));
+    }
+
+    @Test
+    void largerSharesOnlyMoveTrainingRowsAndAddedRowsMoveFew() {
+        Map<String, String> first = splits(StableSplit.apply(rows(0, 3000, 3),
+                new StableSplit.Options(0.2, 0.1, List.of(), Map.of())));
+        // a larger val_size takes rows from test and train, never from validation; a larger test_size (same
+        // val_size) moves rows from train to test alone
+        Map<String, String> moreValidation = splits(StableSplit.apply(rows(0, 3000, 3),
+                new StableSplit.Options(0.3, 0.1, List.of(), Map.of())));
+        Map<String, String> moreTest = splits(StableSplit.apply(rows(0, 3000, 3),
+                new StableSplit.Options(0.2, 0.2, List.of(), Map.of())));
+        first.forEach((id, s) -> {
+            if (s.equals(PrepRows.SPLIT_VALIDATION)) {
+                assertEquals(PrepRows.SPLIT_VALIDATION, moreValidation.get(id), id);
+            }
+            if (!s.equals(PrepRows.SPLIT_TRAIN)) {
+                assertEquals(s, moreTest.get(id), id);
+            }
+        });
+        assertEquals(600, moreTest.values().stream().filter(PrepRows.SPLIT_TEST::equals).count());
+
+        // the boundaries of a group depend on its rows: doubling the group moves the rows whose hashes lie between
+        // the old and the new boundary. Their number is of the order of the boundaries' sampling error (a few
+        // dozen of 3000 here), far from the ~1500 of an unstable split.
+        Map<String, String> grown = splits(StableSplit.apply(rows(0, 3000, 2).union(rows(3000, 6000, 5)),
+                new StableSplit.Options(0.2, 0.1, List.of(), Map.of())));
+        assertEquals(6000, grown.size());
+        long moved = first.entrySet().stream().filter(e -> !e.getValue().equals(grown.get(e.getKey()))).count();
+        assertTrue(moved < 150, moved + " of 3000 rows changed split when 3000 rows were added");
     }
 
     @Test
     void givenSplitsAreKeptAndNothingIsRejected() {
         List<Row> in = List.of(
                 RowFactory.create("a", "ds", "text", PrepRows.SPLIT_VALIDATION, null, null, "x", null, null, null),
-                RowFactory.create("b", "ds", "text", null, null, null, "y", null, null, null));
+                RowFactory.create("b", "ds", "text", null, null, null, "y", null, null, null),
+                RowFactory.create("c", "ds", "text", PrepRows.SPLIT_TEST, null, null, "z", null, null, null));
         StageResult result = StableSplit.apply(spark.session().createDataFrame(in, PrepRows.PREPARED),
                 new StableSplit.Options(0.0));
         Map<String, String> split = splits(result);
         assertEquals(PrepRows.SPLIT_VALIDATION, split.get("a"));
         assertEquals(PrepRows.SPLIT_TRAIN, split.get("b"));
+        assertEquals(PrepRows.SPLIT_TEST, split.get("c"));
         assertEquals(0L, result.rejected().count());
         assertTrue(assertThrows(IllegalArgumentException.class, () -> new StableSplit.Options(1.0)).getMessage()
                 .contains("val_size"));
+        String both = assertThrows(IllegalArgumentException.class,
+                () -> new StableSplit.Options(0.6, 0.4, List.of(), Map.of())).getMessage();
+        assertTrue(both.contains("val_size") && both.contains("test_size"), both);
     }
 
     /** u = first 52 bits of SHA-256(id) / 2^52, computed here with the JDK alone. */
-    private static String referenceSplit(String id, double valSize) throws Exception {
+    private static double referenceHash(String id) throws Exception {
         byte[] d = MessageDigest.getInstance("SHA-256").digest(id.getBytes(StandardCharsets.UTF_8));
         long bits = 0;
         for (int i = 0; i < 7; i++) {
             bits = (bits << 8) | (d[i] & 0xFF);
         }
-        double u = (bits >>> 4) / Math.pow(2, 52);
-        return u < valSize ? PrepRows.SPLIT_VALIDATION : PrepRows.SPLIT_TRAIN;
+        return (bits >>> 4) / Math.pow(2, 52);
+    }
+
+    private static void assertShares(Map<String, Long> counts, String group, long validation, long test, long train) {
+        assertEquals(validation, counts.getOrDefault(group + "/" + PrepRows.SPLIT_VALIDATION, 0L), group);
+        assertEquals(test, counts.getOrDefault(group + "/" + PrepRows.SPLIT_TEST, 0L), group);
+        assertEquals(train, counts.getOrDefault(group + "/" + PrepRows.SPLIT_TRAIN, 0L), group);
+    }
+
+    private static Row row(String id, String dataset, String label) {
+        return RowFactory.create(id, dataset, PrepRows.FORMAT_CLASSIFICATION, null, null, null, "text of " + id,
+                label, null, null);
     }
 
     @Test
@@ -95,16 +168,17 @@ class StableSplitTest {
             in.add(RowFactory.create("eval-" + i, "held_out", "text", null, null, null, "e" + i, null, null, null));
         }
         Map<String, String> split = splits(StableSplit.apply(spark.session().createDataFrame(in, PrepRows.PREPARED),
-                new StableSplit.Options(0.25, List.of("held_out"))));
+                new StableSplit.Options(0.25, 0.1, List.of("held_out"), Map.of())));
         split.forEach((id, s) -> {
             if (id.startsWith("eval-")) {
                 assertEquals(PrepRows.SPLIT_VALIDATION, s, id);
             }
         });
-        // the other dataset is still split by val_size, as without eval_dataset
-        long validation = split.entrySet().stream().filter(e -> e.getKey().startsWith("train-")
-                && e.getValue().equals(PrepRows.SPLIT_VALIDATION)).count();
-        assertTrue(validation > 20 && validation < 80, validation + " of 200");
+        // the other dataset is still split by val_size and test_size, its shares not diluted by the eval rows
+        assertEquals(50, split.entrySet().stream().filter(e -> e.getKey().startsWith("train-")
+                && e.getValue().equals(PrepRows.SPLIT_VALIDATION)).count());
+        assertEquals(20, split.entrySet().stream().filter(e -> e.getKey().startsWith("train-")
+                && e.getValue().equals(PrepRows.SPLIT_TEST)).count());
     }
 
     private static Dataset<Row> rows(int from, int to, int partitions) {

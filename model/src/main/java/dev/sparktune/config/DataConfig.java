@@ -11,6 +11,7 @@ public record DataConfig(
         String template,
         int cutoffLen,
         double valSize,
+        double testSize,
         boolean packing,
         boolean trainOnPrompt,
         String mixStrategy,
@@ -29,6 +30,9 @@ public record DataConfig(
         String template = s.string("template", null);
         int cutoffLen = s.integer("cutoff_len", 1024, Range.atLeast(1));
         double valSize = s.number("val_size", 0.0, Range.closedOpen(0, 1));
+        double testSize = s.number("test_size", 0.0, Range.closedOpen(0, 1));
+        s.require(valSize + testSize < 1, "test_size", "val_size (" + valSize + ") + test_size (" + testSize
+                + ") must be below 1 so that rows are left for training; lower one of them");
         boolean packing = s.flag("packing", false);
         boolean trainOnPrompt = s.flag("train_on_prompt", false);
         String mixStrategy = s.choice("mix_strategy", "concat", "concat", "interleave_under", "interleave_over");
@@ -53,7 +57,7 @@ public record DataConfig(
         String preparedPath = s.string("prepared_path", null);
         long maxRecordBytes = s.longInteger("max_record_bytes", 1_048_576L, Range.atLeast(1));
         return new DataConfig(dataset, evalDataset, datasetDir, datasetInfo, template, cutoffLen, valSize,
-                packing, trainOnPrompt, mixStrategy, interleaveProbs, mixTemperature, tokenizedPath, preparedPath,
+                testSize, packing, trainOnPrompt, mixStrategy, interleaveProbs, mixTemperature, tokenizedPath, preparedPath,
                 maxRecordBytes, PrepConfig.read(s));
     }
 }

@@ -132,6 +132,8 @@ class ConfigLoaderTest {
                 data:
                   dataset: [a, b]
                   interleave_probs: [0.5, 0.6, 0.1]
+                  val_size: 0.5
+                  test_size: 0.5
                 train:
                   warmup_ratio: 0.1
                   warmup_steps: 100
@@ -140,7 +142,8 @@ class ConfigLoaderTest {
         String all = e.getMessage();
         assertTrue(all.contains("data.interleave_probs (line 3): needs one probability per dataset: 2 datasets, 3 probabilities"), all);
         assertTrue(all.contains("only used with mix_strategy interleave_under or interleave_over"), all);
-        assertTrue(all.contains("train.warmup_steps (line 6): set warmup_steps or warmup_ratio, not both"), all);
+        assertTrue(all.contains("train.warmup_steps (line 8): set warmup_steps or warmup_ratio, not both"), all);
+        assertTrue(all.contains("data.test_size (line 5): val_size (0.5) + test_size (0.5) must be below 1"), all);
     }
 
     @Test

@@ -19,8 +19,9 @@ import picocli.CommandLine.Spec;
 
 /** {@code sparktune eval FILE}: batch inference on Spark with the trained model, and each task's metrics. */
 @Command(name = "eval", mixinStandardHelpOptions = true,
-        description = {"Evaluate the trained model on the validation rows, on Spark.",
-            "Evaluates the model in train.output_dir on the validation split of data.prepared_path (or --input):",
+        description = {"Evaluate the trained model on the held-out rows, on Spark.",
+            "Evaluates the model in train.output_dir on the test split of data.prepared_path when data.test_size is",
+            "above 0, else on its validation split (or --split, or --input):",
             "classification tasks are scored, SFT tasks completed with the generation section's",
             "settings; writes predictions/ and eval_results.json (eval.metrics per task) to <output_dir>/eval."})
 final class EvalCommand implements Callable<Integer> {
@@ -36,8 +37,13 @@ final class EvalCommand implements Callable<Integer> {
     List<String> overrides = new ArrayList<>();
 
     @Option(names = "--input", paramLabel = "PATH",
-            description = "prepared Parquet to evaluate, every row (default: data.prepared_path's validation split)")
+            description = "prepared Parquet to evaluate, every row (default: a split of data.prepared_path)")
     String input;
+
+    @Option(names = "--split", paramLabel = "validation|test",
+            description = "the split of data.prepared_path to evaluate (default: test when data.test_size > 0,"
+                    + " else validation)")
+    String split;
 
     @Option(names = "--dataset", paramLabel = "NAME", description = "only this dataset's rows (repeatable)")
     List<String> datasets = new ArrayList<>();
@@ -54,9 +60,16 @@ final class EvalCommand implements Callable<Integer> {
         } catch (ConfigException e) {
             return ConfigProblems.report(err, e, file);
         }
+        EvalJob.Request request;
+        try {
+            request = new EvalJob.Request(input, datasets, output, split);
+        } catch (IllegalArgumentException e) {
+            err.println("eval: " + e.getMessage());
+            err.flush();
+            return ConfigProblems.INVALID;
+        }
         try (CommandSession session = CommandSession.open("sparktune eval " + file.getFileName(), Map.of())) {
-            return eval(session.spark(), job, new EvalJob.Request(input, datasets, output), spec.commandLine().getOut(),
-                    err);
+            return eval(session.spark(), job, request, spec.commandLine().getOut(), err);
         }
     }
 

@@ -26,7 +26,8 @@ import picocli.CommandLine.Spec;
 @Command(name = "prep", mixinStandardHelpOptions = true,
         description = {"Clean, deduplicate, augment and tokenize the job's datasets into Parquet.",
             "Reads the datasets in data.dataset, runs the prep stages and commits the kept rows as Parquet to",
-            "data.prepared_path, with _rejected/ (rows no stage could keep, with the reason) and _report.json;",
+            "data.prepared_path (the test split's in _test/), with _rejected/ (rows no stage could keep, with",
+            "the reason) and _report.json (counts per stage and split, test rows found in training);",
             "with model.model_name_or_path and data.tokenized_path set, also the tokenized rows.",
             "Runs on the Spark master spark-submit gives, or on local[*] when there is none."})
 final class PrepCommand implements Callable<Integer> {
@@ -82,6 +83,10 @@ final class PrepCommand implements Callable<Integer> {
             }
             String target = data.preparedPath() + (partitionSpec == null ? "" : "/" + partitionSpec.folder());
             out.printf("Wrote %,d rows to %s (%,d rejected rows in _rejected/)%n", report.rows(), target, report.rejected());
+            out.println("Splits: " + report.splits());
+            if (report.leakage() != null) {
+                out.println("Test rows in the training split: " + report.leakage());
+            }
             out.flush();
             return 0;
         } catch (DatasetInfoException | IllegalArgumentException e) {

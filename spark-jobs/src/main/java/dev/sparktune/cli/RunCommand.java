@@ -148,7 +148,8 @@ final class RunCommand implements Callable<Integer> {
                 code = switch (step) {
                     case PREP -> PrepCommand.prep(spark, job, null, out, err);
                     case TRAIN -> TrainCommand.train(spark, config, out, err);
-                    case EVAL -> EvalCommand.eval(spark, job, new EvalJob.Request(null, List.of(), null), out, err);
+                    case EVAL -> EvalCommand.eval(spark, job, new EvalJob.Request(null, List.of(), null, null),
+                            out, err);
                     case EXPORT -> ExportCommand.export(job, job.export().exportSize() * ExportCommand.BYTES_PER_GB,
                             out, err);
                 };

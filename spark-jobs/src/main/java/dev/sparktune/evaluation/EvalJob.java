@@ -10,6 +10,7 @@ import dev.sparktune.io.HadoopFiles;
 import dev.sparktune.io.TokenizedParquet;
 import dev.sparktune.ml.FineTunedModel;
 import dev.sparktune.pack.TokenizeStage;
+import dev.sparktune.prep.PreparedOutput;
 import dev.sparktune.rows.PrepRows;
 import dev.sparktune.training.TrainedModel;
 import java.io.IOException;
@@ -31,14 +32,16 @@ import org.apache.spark.sql.SparkSession;
 
 /**
  * {@code sparktune eval}: batch inference on Spark with the model {@code sparktune train} left, over prepared rows
- * (the validation split of {@code data.prepared_path} by default), and each task's {@code eval.metrics}.
+ * (by default the test split of {@code data.prepared_path} when {@code data.test_size} is above 0, else its
+ * validation split; {@link Request#split} chooses), and each task's {@code eval.metrics}.
  * Classification rows are scored (their text cut at {@code data.cutoff_len}, as the tokenize stage cuts it); SFT rows
  * are completed with the {@code generation} settings, the prompt being the conversation up to its last assistant
  * reply, which is the reference. Writes {@code predictions/} (Parquet: id, dataset, task, prediction, reference) and
  * {@code eval_results.json} (per task: rows and metrics, like Hugging Face's {@code all_results.json}) to the output
  * folder. Tokenized Parquet given as input is evaluated by {@link TokenizedEval}. Perplexity is the exp of the
- * token-weighted cross-entropy over tokenized rows: the task's tokenized validation rows (those training validates
- * on) when the validation split is evaluated, or the tokenized input's.
+ * token-weighted cross-entropy over tokenized rows: the task's tokenized rows of the evaluated split
+ * ({@code <tokenized_path>/_validation} or {@code /_test}) when a split of {@code data.prepared_path} is evaluated,
+ * or the tokenized input's.
  */
 public final class EvalJob {
     public static final String PREDICTIONS = "predictions";
@@ -53,14 +56,34 @@ public final class EvalJob {
     /**
      * What to evaluate.
      *
-     * @param input    prepared or tokenized Parquet to evaluate, all its rows; null for the validation split of
+     * @param input    prepared or tokenized Parquet to evaluate, all its rows; null for a split of
      *                 {@code data.prepared_path}
      * @param datasets only these datasets' rows; empty for all
      * @param output   where predictions and results go; null for {@code <train.output_dir>/eval}
+     * @param split    the split of {@code data.prepared_path} to evaluate ({@code --split}: {@code validation} or
+     *                 {@code test}); null for the default, test when {@code data.test_size} is above 0, else
+     *                 validation
      */
-    public record Request(String input, List<String> datasets, String output) {
+    public record Request(String input, List<String> datasets, String output, String split) {
         public Request {
             datasets = List.copyOf(datasets);
+            if (split != null && !split.equals(PrepRows.SPLIT_VALIDATION) && !split.equals(PrepRows.SPLIT_TEST)) {
+                throw new IllegalArgumentException("--split is '" + split + "': use " + PrepRows.SPLIT_VALIDATION
+                        + " or " + PrepRows.SPLIT_TEST);
+            }
+            if (split != null && input != null) {
+                throw new IllegalArgumentException("--split chooses a split of data.prepared_path, and --input"
+                        + " evaluates every row of its own Parquet: give one of them");
+            }
+        }
+
+        /** The split of {@code data.prepared_path} evaluated, or null when {@link #input} is. */
+        public String evaluatedSplit(JobConfig job) {
+            if (input != null) {
+                return null;
+            }
+            return split != null ? split
+                    : job.data().testSize() > 0 ? PrepRows.SPLIT_TEST : PrepRows.SPLIT_VALIDATION;
         }
     }
 
@@ -150,8 +173,7 @@ public final class EvalJob {
                 throw new IllegalArgumentException("data.prepared_path is not set; set it to the folder sparktune prep"
                         + " wrote, or give --input");
             }
-            rows = spark.read().parquet(job.data().preparedPath())
-                    .where(col(PrepRows.SPLIT).equalTo(PrepRows.SPLIT_VALIDATION));
+            rows = preparedSplit(spark, job, request);
         }
         if (TokenizedEval.isTokenized(rows)) {
             if (!request.datasets().isEmpty()) {
@@ -168,6 +190,36 @@ public final class EvalJob {
         }
         if (!request.datasets().isEmpty()) {
             rows = rows.where(col(PrepRows.DATASET).isin(request.datasets().toArray()));
+        }
+        return rows;
+    }
+
+    /**
+     * The rows of the evaluated split of {@code data.prepared_path}: the validation rows among its own, or the rows
+     * of its {@code _test/} folder. A split without rows fails with a message naming {@code --split}.
+     */
+    private static Dataset<Row> preparedSplit(SparkSession spark, JobConfig job, Request request) {
+        String split = request.evaluatedSplit(job);
+        String prepared = job.data().preparedPath();
+        String chosen = request.split() != null ? "--split " + split
+                : "the " + split + " split (eval's default when data.test_size is " + (job.data().testSize() > 0
+                ? "above 0" : "0") + ", --split chooses)";
+        Dataset<Row> rows;
+        if (split.equals(PrepRows.SPLIT_TEST)) {
+            Path test = new Path(prepared, PreparedOutput.TEST_DIR);
+            if (!exists(test, spark.sparkContext().hadoopConfiguration())) {
+                throw new IllegalArgumentException(chosen + ": data.prepared_path " + prepared + " has no test split ("
+                        + test + " is missing); set data.test_size above 0 and rerun sparktune prep, or evaluate"
+                        + " --split validation");
+            }
+            rows = spark.read().parquet(test.toString());
+        } else {
+            rows = spark.read().parquet(prepared).where(col(PrepRows.SPLIT).equalTo(PrepRows.SPLIT_VALIDATION));
+        }
+        if (rows.isEmpty()) {
+            throw new IllegalArgumentException(chosen + ": data.prepared_path " + prepared + " has no " + split
+                    + " rows (is data." + (split.equals(PrepRows.SPLIT_TEST) ? "test_size" : "val_size") + " 0?);"
+                    + " evaluate another --split, or give --input");
         }
         return rows;
     }
@@ -264,8 +316,9 @@ public final class EvalJob {
     }
 
     /**
-     * The tokenized rows a causal-LM task's perplexity is measured on: the tokenized input's, or, when the validation
-     * split is evaluated, the task's tokenized validation rows (those training validates on); null when there are none.
+     * The tokenized rows a causal-LM task's perplexity is measured on: the tokenized input's, or, when a split of
+     * {@code data.prepared_path} is evaluated, the task's tokenized rows of that split ({@code _validation/}: those
+     * training validates on; {@code _test/}); null when there are none.
      */
     private static String tokenizedRowsOf(JobConfig job, Request request, boolean tokenized, String task,
                                           Configuration conf) {
@@ -275,8 +328,9 @@ public final class EvalJob {
         if (request.input() != null || !request.datasets().isEmpty() || job.data().tokenizedPath() == null) {
             return null;
         }
-        String validation = new Path(job.data().tokenizedPath(), TokenizeStage.VALIDATION_DIR).toString();
-        return TokenizedParquet.taskFolders(conf, validation).get(task);
+        String folder = PrepRows.SPLIT_TEST.equals(request.evaluatedSplit(job)) ? TokenizeStage.TEST_DIR
+                : TokenizeStage.VALIDATION_DIR;
+        return TokenizedParquet.taskFolders(conf, new Path(job.data().tokenizedPath(), folder).toString()).get(task);
     }
 
     /** exp of the mean cross-entropy per scored token over the tokenized rows in {@code folder}. */
@@ -294,9 +348,17 @@ public final class EvalJob {
 
     private static String describe(JobConfig job, Request request) {
         String input = request.input() != null ? request.input()
-                : "the validation split of data.prepared_path " + job.data().preparedPath();
+                : "the " + request.evaluatedSplit(job) + " split of data.prepared_path " + job.data().preparedPath();
         return request.datasets().isEmpty() ? input : input + " (datasets " + String.join(", ", request.datasets())
                 + ")";
+    }
+
+    private static boolean exists(Path path, Configuration conf) {
+        try {
+            return path.getFileSystem(conf).exists(path);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot look for " + path + ": " + e, e);
+        }
     }
 
     private static void delete(Path folder, Configuration conf) {

@@ -34,7 +34,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * {@code sparktune prep}, {@code train} then {@code eval} on {@code local-cluster[2,1,1024]}, checked against what
  * runs without Spark on the same files: a MiniLM LoRA classifier's predictions against single-process inference, one
- * text at a time; a tiny Llama SFT run's greedy completions against {@code sparktune generate --chat}.
+ * text at a time (no test split: eval scores validation); a tiny Llama SFT run's greedy completions against
+ * {@code sparktune generate --chat} (a test split: eval scores it by default, {@code --split} chooses).
  */
 @Tag("integration")
 class EvalCommandClusterTest {
@@ -83,7 +84,7 @@ class EvalCommandClusterTest {
         Path onnx = MiniLmArtifact.extract(MiniLmArtifact.ONNX_ENTRY, dir.resolve("onnx/model.onnx"));
         Path tokenizer = MiniLmArtifact.extract(MiniLmArtifact.TOKENIZER_ENTRY, dir.resolve("onnx/tokenizer.json"));
         BertOnnxImport.importTo(onnx, tokenizer, model);
-        Path job = job("news", model, "cls", 0.3, "method: {stage: cls, lora_target: [query, value]}",
+        Path job = job("news", model, "cls", 0.3, 0.0, "method: {stage: cls, lora_target: [query, value]}",
                 "train: {output_dir: " + dir.resolve("cls-run") + ", max_steps: 6, learning_rate: 0.001,"
                         + " per_device_train_batch_size: 4}",
                 "dist: {world_size: 2, zero_stage: 1}");
@@ -137,6 +138,13 @@ class EvalCommandClusterTest {
         Collections.sort(fromText);
         assertEquals(fromText, fromIds);
         assertEquals(news.get("accuracy"), results(dir.resolve("cls-eval-ids")).getAsJsonObject("news").get("accuracy"));
+
+        // data.test_size 0: prep wrote no test split, which --split test names
+        GenerateCommandTest.Run noTest = GenerateCommandTest.sparktune("", "eval", job.toString(), "--split", "test",
+                "--output", dir.resolve("cls-eval-test").toString());
+        assertEquals(ConfigProblems.INVALID, noTest.exitCode(), noTest.stdout());
+        assertTrue(noTest.stderr().contains("--split test: data.prepared_path") && noTest.stderr()
+                .contains("has no test split"), noTest.stderr());
     }
 
     @Test
@@ -147,7 +155,7 @@ class EvalCommandClusterTest {
         try (InputStream chatml = getClass().getResourceAsStream("/dev/sparktune/tokenize/templates/chatml.jinja")) {
             Files.write(model.resolve("chat_template.jinja"), chatml.readAllBytes());
         }
-        Path job = job("chat", model, "sft", 0.25,
+        Path job = job("chat", model, "sft", 0.25, 0.2,
                 "train: {output_dir: " + dir.resolve("sft-run") + ", max_steps: 3, learning_rate: 0.01}",
                 "eval: {metrics: [bleu, chrf, rouge, exact_match, perplexity], per_device_eval_batch_size: 3}",
                 "generation: {max_new_tokens: 6}");
@@ -163,13 +171,25 @@ class EvalCommandClusterTest {
         GenerateCommandTest.Run eval = GenerateCommandTest.sparktune("", "eval", job.toString());
         assertEquals(0, eval.exitCode(), eval.stderr());
 
+        // data.test_size > 0: eval's default is the test split, prep's _test/ (of the n rows prep kept, one group
+        // as SFT rows have no label: ceil(n x 0.45) - ceil(n x 0.25) rows)
+        long n = SPARK.session().read().parquet(dir.resolve("sft-prepared").toString()).count()
+                + SPARK.session().read().parquet(dir.resolve("sft-prepared/_test").toString()).count();
+        long validationRows = (n + 3) / 4;
         Map<String, String[]> rows = predictions(dir.resolve("sft-run/eval/predictions"));
         Map<String, String> questions = new LinkedHashMap<>();
-        for (Row r : SPARK.session().read().parquet(dir.resolve("sft-prepared").toString())
-                .where("split = 'validation'").selectExpr("id", "messages[0].content").collectAsList()) {
+        for (Row r : SPARK.session().read().parquet(dir.resolve("sft-prepared/_test").toString())
+                .selectExpr("id", "messages[0].content", "split").collectAsList()) {
+            assertEquals("test", r.getString(2));
             questions.put(r.getString(0), r.getString(1));
         }
-        assertEquals(questions.keySet(), rows.keySet(), "one completion per validation row");
+        assertEquals((45 * n + 99) / 100 - validationRows, questions.size());
+        assertTrue(questions.size() >= 5, n + " rows");
+        assertEquals(questions.keySet(), rows.keySet(), "one completion per test row");
+        JsonObject written = JsonParser.parseString(Files.readString(dir.resolve("sft-run/eval/eval_results.json")))
+                .getAsJsonObject();
+        assertTrue(written.get("input").getAsString().startsWith("the test split of data.prepared_path"),
+                written.toString());
         GenerateCommandTest.Run generate = GenerateCommandTest.sparktune(String.join("\n", questions.values()) + "\n",
                 "generate", "--model", model.toString(), "--adapter", dir.resolve("sft-run/adapter").toString(),
                 "--chat", "--max-new-tokens", "6", "--batch-size", "1");
@@ -186,10 +206,34 @@ class EvalCommandClusterTest {
                 && chat.getAsJsonObject("chrf").has("score") && chat.has("exact_match"), chat.toString());
         double perplexity = chat.get("perplexity").getAsDouble();
         assertTrue(perplexity > 1 && perplexity < 30522 * 10, "perplexity " + perplexity);
+        // measured on the tokenized test split: the same as evaluating tokenized _test/ itself
+        GenerateCommandTest.Run tokenizedTest = GenerateCommandTest.sparktune("", "eval", job.toString(), "--input",
+                dir.resolve("sft-tokenized/_test").toString(), "--output", dir.resolve("sft-eval-tokenized").toString());
+        assertEquals(0, tokenizedTest.exitCode(), tokenizedTest.stderr());
+        JsonObject fromTokenized = results(dir.resolve("sft-eval-tokenized")).getAsJsonObject("chat");
+        assertEquals(chat.get("perplexity_tokens"), fromTokenized.get("perplexity_tokens"));
+        assertEquals(perplexity, fromTokenized.get("perplexity").getAsDouble(), 1e-9 * perplexity);
+
+        // --split validation: the validation rows instead, none of the test rows
+        GenerateCommandTest.Run validation = GenerateCommandTest.sparktune("", "eval", job.toString(), "--split",
+                "validation", "--output", dir.resolve("sft-eval-validation").toString());
+        assertEquals(0, validation.exitCode(), validation.stderr());
+        List<String> validationIds = SPARK.session().read().parquet(dir.resolve("sft-prepared").toString())
+                .where("split = 'validation'").select("id").collectAsList().stream().map(r -> r.getString(0))
+                .sorted().toList();
+        assertEquals(validationRows, validationIds.size());
+        assertEquals(validationIds, predictions(dir.resolve("sft-eval-validation/predictions")).keySet().stream()
+                .sorted().toList());
+
+        GenerateCommandTest.Run unknown = GenerateCommandTest.sparktune("", "eval", job.toString(), "--split",
+                "train");
+        assertEquals(ConfigProblems.INVALID, unknown.exitCode());
+        assertTrue(unknown.stderr().contains("--split is 'train': use validation or test"), unknown.stderr());
     }
 
     /** A job on one dataset; {@code sections} are more YAML lines, e.g. flow mappings such as {@code train: {...}}. */
-    private static Path job(String dataset, Path model, String name, double valSize, String... sections)
+    private static Path job(String dataset, Path model, String name, double valSize, double testSize,
+                            String... sections)
             throws IOException {
         List<String> lines = new ArrayList<>(List.of(
                 "data:",
@@ -199,6 +243,7 @@ class EvalCommandClusterTest {
                 "  tokenized_path: " + dir.resolve(name + "-tokenized"),
                 "  cutoff_len: 32",
                 "  val_size: " + valSize,
+                "  test_size: " + testSize,
                 "model: {model_name_or_path: " + model + "}"));
         lines.addAll(List.of(sections));
         Path file = dir.resolve(name + "-job.yaml");

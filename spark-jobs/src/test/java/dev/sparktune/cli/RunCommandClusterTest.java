@@ -70,6 +70,7 @@ class RunCommandClusterTest {
                 "  tokenized_path: " + dir.resolve("tokenized"),
                 "  cutoff_len: 32",
                 "  val_size: 0.25",
+                "  test_size: 0.25",
                 "model: {model_name_or_path: " + model + "}",
                 "train: {output_dir: " + dir.resolve("run") + ", max_steps: 2, learning_rate: 0.01, save_steps: 1}",
                 "eval: {metrics: [perplexity, bleu], per_device_eval_batch_size: 4}",
@@ -103,6 +104,9 @@ class RunCommandClusterTest {
         assertTrue(Files.readString(dir.resolve("run/report.html")).contains("<h2 id=\"evaluation\">"));
         String results = Files.readString(dir.resolve("run/eval/eval_results.json"));
         assertTrue(results.contains("\"perplexity\"") && results.contains("\"bleu\""), results);
+        assertTrue(results.contains("\"input\": \"the test split of data.prepared_path"), "eval's default with a"
+                + " test split is the test split: " + results);
+        assertTrue(Files.exists(dir.resolve("prepared/_test/part-00000.parquet")), "prep wrote the test split");
         Map<String, FileTime> written = modified(artifacts);
 
         long start = System.nanoTime();

@@ -32,6 +32,7 @@ class ConfigKeysHaveReadersTest {
             Map.entry("data.template", "data-prep/src/main/java/dev/sparktune/prep/PrepJob.java"),
             Map.entry("data.cutoff_len", "data-prep/src/main/java/dev/sparktune/prep/PrepJob.java"),
             Map.entry("data.val_size", "data-prep/src/main/java/dev/sparktune/prep/PrepStages.java"),
+            Map.entry("data.test_size", "data-prep/src/main/java/dev/sparktune/prep/PrepStages.java"),
             Map.entry("data.packing", "data-prep/src/main/java/dev/sparktune/prep/PrepJob.java"),
             Map.entry("data.train_on_prompt", "data-prep/src/main/java/dev/sparktune/prep/PrepJob.java"),
             Map.entry("data.mix_strategy", "model/src/main/java/dev/sparktune/train/TaskMix.java"),

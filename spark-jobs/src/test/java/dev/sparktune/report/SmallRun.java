@@ -65,7 +65,8 @@ public final class SmallRun {
         PrepReport report = new PrepReport(List.of("spam_assassin"), null,
                 List.of(new StageCounts("ingest", 2000, 1990, 10), new StageCounts("clean", 1990, 1960, 30),
                         new StageCounts("dedup", 1960, 1800, 160), new StageCounts("split", 1800, 1800, 0)),
-                1800, 200, histogram, Map.of("train", 1600L, "validation", 200L), null);
+                1800, 200, Map.of("train", 1600L, "validation", 200L), histogram,
+                Map.of("train", 1600L, "validation", 200L), null, null);
         Files.createDirectories(file.getParent());
         Files.writeString(file, report.toJson());
     }

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.sparktune.config.JobConfig;
 import dev.sparktune.io.LabelsFile;
+import dev.sparktune.io.TokenizedParquet;
 import dev.sparktune.io.TokenizedRow;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -44,6 +45,9 @@ class TrainingInputsTest {
         new LabelsFile(List.of("ham", "spam")).write(conf, data.resolve("task=spam").toString());
         TrainingRuns.writeTokenized(data.resolve("_validation/task=spam"), classRows(4, 2), 1);
         new LabelsFile(List.of("ham", "spam")).write(conf, data.resolve("_validation/task=spam").toString());
+        // the test split, with a task of its own: never trained on nor validated with
+        TrainingRuns.writeTokenized(data.resolve("_test/task=spam"), classRows(4, 2), 1);
+        TrainingRuns.writeTokenized(data.resolve("_test/task=held"), classRows(4, 2), 1);
 
         TrainingInputs inputs = TrainingInputs.read(job(data), conf, Map.of());
 
@@ -51,6 +55,8 @@ class TrainingInputsTest {
         assertEquals(List.of("ham", "spam"), inputs.tasks().get(0).labels());
         assertEquals(List.of("food", "sport", "tech"), inputs.tasks().get(1).labels());
         assertEquals(List.of("spam"), inputs.validation().stream().map(TrainingInputs.Task::name).toList());
+        assertTrue(inputs.validation().get(0).folder().contains("_validation/task=spam"), inputs.toString());
+        assertTrue(inputs.tasks().stream().noneMatch(t -> t.folder().contains("_test")), inputs.toString());
         assertEquals("classifier", TrainingRank.head(inputs.tasks(), "spam"));
         assertEquals("classifier_topic", TrainingRank.head(inputs.tasks(), "topic"));
     }
@@ -59,9 +65,13 @@ class TrainingInputsTest {
     void aFolderWithoutTaskFoldersIsOneTaskAndHasNoValidation(@TempDir Path dir) {
         TrainingRuns.writeTokenized(dir.resolve("flat"), classRows(8, 2), 2);
         new LabelsFile(List.of("a", "b")).write(conf, dir.resolve("flat").toString());
+        TrainingRuns.writeTokenized(dir.resolve("flat/_test"), classRows(4, 2), 1);
         TrainingInputs inputs = TrainingInputs.read(job(dir.resolve("flat")), conf, Map.of());
         assertEquals(List.of(TrainingInputs.SINGLE_TASK), inputs.tasks().stream().map(TrainingInputs.Task::name).toList());
         assertEquals(List.of(), inputs.validation());
+        // the trainer reads the 8 rows of the folder itself, not the 4 of _test/ inside it
+        assertEquals(8, TokenizedParquet.rowGroups(conf, inputs.tasks().get(0).folder()).stream()
+                .mapToLong(TokenizedParquet.RowGroup::rows).sum());
     }
 
     @Test
