@@ -12,7 +12,7 @@ import picocli.CommandLine.Command;
         description = "Distributed fine-tuning of large language models on Apache Spark.",
         subcommands = {DoctorCommand.class, ConfigCommand.class, ImportOnnxCommand.class, RunCommand.class,
             PrepCommand.class, TrainCommand.class, EvalCommand.class, ExportCommand.class, MetricsCommand.class,
-            EmbedCommand.class, GenerateCommand.class})
+            EmbedCommand.class, GenerateCommand.class, ServeCommand.class})
 public final class Sparktune implements Runnable {
 
     @CommandLine.Spec
