@@ -34,7 +34,7 @@ import org.slf4j.LoggerFactory;
  */
 final class OpenAiHandler extends Handler.Abstract {
     private static final Logger LOG = LoggerFactory.getLogger(OpenAiHandler.class);
-    private static final Gson GSON = new GsonBuilder().disableHtmlEscaping().create();
+    private static final Gson GSON = new GsonBuilder().disableHtmlEscaping().serializeNulls().create();
     private static final String RETRY_AFTER_SECONDS = "1";
     /** Each route and the one method it answers. */
     private static final Map<String, String> ROUTES = Map.of(
