@@ -36,6 +36,7 @@ final class OpenAiHandler extends Handler.Abstract {
     private static final Logger LOG = LoggerFactory.getLogger(OpenAiHandler.class);
     private static final Gson GSON = new GsonBuilder().disableHtmlEscaping().serializeNulls().create();
     private static final String RETRY_AFTER_SECONDS = "1";
+    private static final long DRAIN_FACTOR = 8;
     /** Each route and the one method it answers. */
     private static final Map<String, String> ROUTES = Map.of(
             "/health", "GET", "/metrics", "GET", "/v1/models", "GET", "/v1/completions", "POST",
@@ -170,15 +171,15 @@ final class OpenAiHandler extends Handler.Abstract {
     private JsonObject body(Request request) throws IOException {
         long limit = settings.maxBodyBytes();
         long declared = request.getHeaders().getLongField(HttpHeader.CONTENT_LENGTH);
-        if (declared > limit) {
-            throw tooLarge(limit);
-        }
         byte[] bytes;
         try (InputStream in = Request.asInputStream(request)) {
+            if (declared > limit) {
+                throw tooLarge(limit, in);
+            }
             bytes = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, limit + 1));
-        }
-        if (bytes.length > limit) {
-            throw tooLarge(limit);
+            if (bytes.length > limit) {
+                throw tooLarge(limit, in);
+            }
         }
         String text = new String(bytes, StandardCharsets.UTF_8);
         try {
@@ -204,7 +205,19 @@ final class OpenAiHandler extends Handler.Abstract {
                 .replace("Json", "").toLowerCase(java.util.Locale.ROOT);
     }
 
-    private static ApiError tooLarge(long limit) {
+    /**
+     * The 413 for a body over {@code limit}. A client still sending cannot read an answer, so a moderate excess is read
+     * and dropped first; beyond {@link #DRAIN_FACTOR} times the limit the connection is closed instead.
+     */
+    private static ApiError tooLarge(long limit, InputStream rest) throws IOException {
+        long budget = DRAIN_FACTOR * limit;
+        while (budget > 0) {
+            long skipped = rest.skip(budget);
+            if (skipped <= 0 && rest.read() < 0) {
+                break;
+            }
+            budget -= Math.max(skipped, 1);
+        }
         return new ApiError(413, "invalid_request_error", null, "request_too_large", "the request body is larger"
                 + " than " + limit + " bytes");
     }
