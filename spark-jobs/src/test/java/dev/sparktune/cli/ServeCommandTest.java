@@ -444,6 +444,25 @@ class ServeCommandTest {
         assertEquals(0, shutdown.get());
     }
 
+    @Test
+    void userErrorsExitWithTwoAndAMessageBeforeAnythingListens() {
+        GenerateCommandTest.Run noKey = GenerateCommandTest.sparktune("", "serve", "--model", model.toString(),
+                "--port", "0", "--api-key-env", "SPARKTUNE_TEST_KEY_THAT_IS_NOT_SET");
+        assertEquals(2, noKey.exitCode());
+        assertTrue(noKey.stderr().contains("SPARKTUNE_TEST_KEY_THAT_IS_NOT_SET") && noKey.stderr().contains("not set"),
+                noKey.stderr());
+
+        GenerateCommandTest.Run noModel = GenerateCommandTest.sparktune("", "serve", "--model",
+                dir.resolve("nowhere").toString(), "--port", "0");
+        assertEquals(2, noModel.exitCode());
+        assertTrue(noModel.stderr().contains("does not exist"), noModel.stderr());
+
+        GenerateCommandTest.Run badBatch = GenerateCommandTest.sparktune("", "serve", "--model", model.toString(),
+                "--port", "0", "--max-batch", "0");
+        assertEquals(2, badBatch.exitCode());
+        assertTrue(badBatch.stderr().contains("max batch"), badBatch.stderr());
+    }
+
     private static void waitUntil(java.util.function.BooleanSupplier condition) {
         long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
         while (!condition.getAsBoolean()) {
