@@ -1,5 +1,6 @@
 package dev.sparktune.serve;
 
+import dev.sparktune.generate.Generator;
 import dev.sparktune.tokenize.Tokenizer;
 import java.util.List;
 
@@ -24,14 +25,7 @@ final class CompletionText {
 
     /** The Generator's text for these tokens: decoded without special tokens and cut before each stop string. */
     static String complete(Tokenizer tokenizer, long[] tokens, List<String> stops) {
-        String text = tokenizer.decode(tokens, true);
-        for (String stop : stops) {
-            int at = text.indexOf(stop);
-            if (at >= 0) {
-                text = text.substring(0, at);
-            }
-        }
-        return text;
+        return Generator.cutAtStops(tokenizer.decode(tokens, true), stops);
     }
 
     /** New text that is safe to send after {@code tokens} (all generated so far), or "" when there is none yet. */

@@ -1,11 +1,8 @@
 package dev.sparktune.serve;
 
-import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.index.NDIndex;
-import ai.djl.ndarray.types.DataType;
 import dev.sparktune.arch.Llama;
-import dev.sparktune.nn.AttentionMask;
+import dev.sparktune.generate.Generator;
 import dev.sparktune.nn.KvCache;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -23,8 +20,7 @@ import org.slf4j.LoggerFactory;
  * decoding steps, and finished ones leave at once. Joining sequences are prefilled together in one pass, then their
  * KV cache rows are appended to the running batch's, left-padded to a common length; each row keeps its own positions
  * and its padding is masked out, so a sequence decodes as it would alone (Hugging Face's left-padded batches do the
- * same). Token picking follows {@link dev.sparktune.generate.Generator} step for step: same processors, same stop
- * rules. One thread owns the model and the cache; request threads only submit and wait.
+ * same). Token picking follows {@link Generator} step for step: same processors, same stop rules. One thread owns the model and the cache; request threads only submit and wait.
  */
 final class ContinuousBatcher implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(ContinuousBatcher.class);
@@ -192,14 +188,7 @@ final class ContinuousBatcher implements AutoCloseable {
         s.generated.add(token);
         s.seen.add(token);
         s.token(token);
-        if (s.config.stopTokenIds().contains(token)) {
-            s.finishReason = "stop";
-        } else if (!s.config.stopStrings().isEmpty()) {
-            String text = decoder.apply(s.generated.stream().mapToLong(Long::longValue).toArray());
-            if (s.config.stopStrings().stream().anyMatch(text::contains)) {
-                s.finishReason = "stop";
-            }
-        }
+        s.finishReason = Generator.stopReason(token, s.generated, s.config, decoder);
         if (s.finishReason == null && s.generated.size() >= s.config.maxNewTokens()) {
             s.finishReason = "length";
         }
@@ -242,20 +231,8 @@ final class ContinuousBatcher implements AutoCloseable {
         cacheLength = 0;
     }
 
-    /** Runs one pass in its own manager and returns each row's logits at its last position. */
     private float[][] lastLogits(long[][] ids, long[][] positions, long[][] keep, KvCache kv) {
-        try (NDManager step = manager.newSubManager()) {
-            NDArray logits = model.logits(step.create(ids), step.create(positions),
-                    AttentionMask.causal(step.create(keep)), kv);
-            NDArray last = logits.get(new NDIndex(":, -1, :")).toType(DataType.FLOAT32, false);
-            float[] flat = last.toFloatArray();
-            int vocab = (int) last.getShape().get(1);
-            float[][] rows = new float[ids.length][];
-            for (int b = 0; b < ids.length; b++) {
-                rows[b] = Arrays.copyOfRange(flat, b * vocab, (b + 1) * vocab);
-            }
-            return rows;
-        }
+        return Generator.lastLogits(model, manager, ids, positions, keep, kv);
     }
 
     /** Stops taking sequences and ends the batching thread; sequences still waiting or running fail. */

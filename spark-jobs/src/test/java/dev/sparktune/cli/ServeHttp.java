@@ -42,9 +42,9 @@ final class ServeHttp {
     }
 
     /** POSTs and returns the body as lines while they arrive, for reading a stream as it is written. */
-    HttpResponse<java.util.stream.Stream<String>> postLines(String path, String body) {
+    HttpResponse<java.util.stream.Stream<String>> postLines(String path, String body, String... headers) {
         try {
-            return CLIENT.send(postRequest(path, HttpRequest.BodyPublishers.ofString(body)),
+            return CLIENT.send(postRequest(path, HttpRequest.BodyPublishers.ofString(body), headers),
                     HttpResponse.BodyHandlers.ofLines());
         } catch (IOException e) {
             throw new UncheckedIOException(e);
