@@ -445,6 +445,60 @@ class ServeCommandTest {
     }
 
     @Test
+    void samplingWithASeedIsTheGenerateCommandsAndNGivesOneChoiceEach() {
+        List<String> sampled = generate(PROMPTS, "--max-new-tokens", String.valueOf(NEW_TOKENS), "--temperature",
+                "1.3", "--top-p", "0.9", "--seed", "11");
+        List<String> seedPlusOne = generate(PROMPTS, "--max-new-tokens", String.valueOf(NEW_TOKENS), "--temperature",
+                "1.3", "--top-p", "0.9", "--seed", "12");
+        assertNotEquals(generate(PROMPTS, "--max-new-tokens", String.valueOf(NEW_TOKENS)), sampled,
+                "the premise: sampling is not greedy");
+        for (int i = 0; i < PROMPTS.size(); i++) {
+            JsonObject answer = ServeHttp.json(http.post("/v1/completions", completionBody("tiny-chat-llama",
+                    PROMPTS.get(i), NEW_TOKENS, "\"temperature\": 1.3, \"top_p\": 0.9, \"seed\": 11, \"n\": 2")));
+            JsonArray choices = answer.getAsJsonArray("choices");
+            assertEquals(2, choices.size());
+            assertEquals(sampled.get(i), choices.get(0).getAsJsonObject().get("text").getAsString());
+            assertEquals(1, choices.get(1).getAsJsonObject().get("index").getAsInt());
+            assertEquals(seedPlusOne.get(i), choices.get(1).getAsJsonObject().get("text").getAsString(),
+                    "choice i samples with seed + i");
+        }
+    }
+
+    @Test
+    void aRequestPastItsTimeoutIs504AndLeavesTheBatch() {
+        ServerSettings quick = ServerSettings.loopback(0).withLimits(4, 16, 1 << 20, 2048, Duration.ofMillis(200));
+        try (OpenAiServer server = OpenAiServer.start(quick)) {
+            server.ready(loaded.served(), loaded.base().manager());
+            ServeHttp client = new ServeHttp(server.uri());
+
+            HttpResponse<String> slow = client.post("/v1/completions", completionBody("tiny-chat-llama", "hello", 1000,
+                    ""));
+            assertEquals(504, slow.statusCode(), slow.body());
+            assertEquals("timeout", ServeHttp.error(slow).get("code").getAsString());
+            waitUntil(() -> {
+                String now = client.get("/metrics").body();
+                double passes = metric(now, "sparktune_forward_passes_total{model=\"tiny-chat-llama\"");
+                sleep(100);
+                return passes == metric(client.get("/metrics").body(),
+                        "sparktune_forward_passes_total{model=\"tiny-chat-llama\"");
+            });
+            String metrics = client.get("/metrics").body();
+            assertTrue(metric(metrics, "sparktune_forward_passes_total{model=\"tiny-chat-llama\"") < 1000,
+                    "the cancelled sequence stopped decoding: " + metrics);
+            assertEquals(200, client.post("/v1/completions", completionBody("tiny-chat-llama", "hi", 2, ""))
+                    .statusCode());
+        }
+    }
+
+    private static void sleep(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    @Test
     void userErrorsExitWithTwoAndAMessageBeforeAnythingListens() {
         GenerateCommandTest.Run noKey = GenerateCommandTest.sparktune("", "serve", "--model", model.toString(),
                 "--port", "0", "--api-key-env", "SPARKTUNE_TEST_KEY_THAT_IS_NOT_SET");
