@@ -28,6 +28,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -152,7 +153,7 @@ final class ServeCommand implements Callable<Integer> {
                 List<ServedModel> served = new ArrayList<>();
                 served.add(describe(baseId, null, base.model(), base, null));
                 for (Path adapterDir : adapterDirs) {
-                    LocalModel.open(modelDir, adapterDir).close();   // only its checks: a clear message for a bad folder
+                    LocalModel.requireAdapterFolder(adapterDir);
                     PretrainedModel adapted = PeftFormat.load(adapterDir, base.model(), base.manager()).model(false);
                     served.add(describe(name(adapterDir), baseId, adapted, base, adapterDir));
                 }
@@ -184,7 +185,7 @@ final class ServeCommand implements Callable<Integer> {
                         StopTokens.padTokenId(tokenizer), null, maxPositions(dir));
             }
             Bert bert = (Bert) model;
-            return new ServedModel(id, parent, model, tokenizer, null, null, java.util.Set.of(), 0,
+            return new ServedModel(id, parent, model, tokenizer, null, null, Set.of(), 0,
                     labels(bert, dir, adapterDir), SentenceEmbedder.maxLength(dir, tokenizer, bert));
         }
 

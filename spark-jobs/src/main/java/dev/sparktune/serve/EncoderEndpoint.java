@@ -3,6 +3,7 @@ package dev.sparktune.serve;
 import ai.djl.ndarray.NDManager;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
+import com.google.gson.JsonPrimitive;
 import dev.sparktune.arch.Bert;
 import dev.sparktune.embed.SentenceEmbedder;
 import dev.sparktune.ml.BatchScorer;
@@ -59,7 +60,8 @@ final class EncoderEndpoint implements AutoCloseable {
         List<String> inputs = inputs(body);
         String format = body.string("encoding_format", "float");
         if (!format.equals("float") && !format.equals("base64")) {
-            throw ApiError.badField("encoding_format", "encoding_format must be float or base64, got " + format);
+            throw ApiError.badField("encoding_format", "encoding_format must be float or base64, got "
+                    + RequestFields.shown(new JsonPrimitive(format)));
         }
         int hidden = model.config().hiddenSize();
         if (body.has("dimensions") && body.integer("dimensions", hidden, 1, Integer.MAX_VALUE) != hidden) {

@@ -116,13 +116,14 @@ final class GenerationEndpoint {
                 if (!(part instanceof JsonObject p) || !"text".equals(new RequestFields(p).string("type", null))
                         || !p.has("text") || !p.get("text").isJsonPrimitive()) {
                     throw ApiError.badField(where, where + ": only text parts ({\"type\": \"text\", \"text\": ...})"
-                            + " are supported, got " + part);
+                            + " are supported, got " + RequestFields.shown(part));
                 }
                 text.append(p.get("text").getAsString());
             }
             return text.toString();
         }
-        throw ApiError.badField(where, where + " must be a string or an array of text parts, got " + content);
+        throw ApiError.badField(where, where + " must be a string or an array of text parts, got "
+                + RequestFields.shown(content));
     }
 
     private void run(ServedModel model, ContinuousBatcher batcher, RequestFields body, List<long[]> prompts,

@@ -201,8 +201,7 @@ final class OpenAiHandler extends Handler.Abstract {
     }
 
     private static String kind(JsonElement json) {
-        return json.isJsonArray() ? "an array" : json.isJsonNull() ? "null" : "a " + json.getClass().getSimpleName()
-                .replace("Json", "").toLowerCase(java.util.Locale.ROOT);
+        return json.isJsonArray() ? "an array" : json.isJsonNull() ? "null" : "the value " + RequestFields.shown(json);
     }
 
     /**

@@ -32,7 +32,7 @@ final class RequestFields {
         }
         JsonElement e = body.get(name);
         if (!(e instanceof JsonPrimitive p) || !p.isString()) {
-            throw ApiError.badField(name, name + " must be a string, got " + e);
+            throw ApiError.badField(name, name + " must be a string, got " + shown(e));
         }
         return p.getAsString();
     }
@@ -43,7 +43,7 @@ final class RequestFields {
         }
         JsonElement e = body.get(name);
         if (!(e instanceof JsonPrimitive p) || !p.isBoolean()) {
-            throw ApiError.badField(name, name + " must be true or false, got " + e);
+            throw ApiError.badField(name, name + " must be true or false, got " + shown(e));
         }
         return p.getAsBoolean();
     }
@@ -54,11 +54,11 @@ final class RequestFields {
         }
         JsonElement e = body.get(name);
         if (!(e instanceof JsonPrimitive p) || !p.isNumber()) {
-            throw ApiError.badField(name, name + " must be a number, got " + e);
+            throw ApiError.badField(name, name + " must be a number, got " + shown(e));
         }
         double value = p.getAsDouble();
         if (!(value >= min && value <= max)) {
-            throw ApiError.badField(name, name + " must be between " + min + " and " + max + ", got " + e);
+            throw ApiError.badField(name, name + " must be between " + min + " and " + max + ", got " + shown(e));
         }
         return value;
     }
@@ -70,11 +70,11 @@ final class RequestFields {
         }
         JsonElement e = body.get(name);
         if (!(e instanceof JsonPrimitive p) || !p.isNumber()) {
-            throw ApiError.badField(name, name + " must be an integer, got " + e);
+            throw ApiError.badField(name, name + " must be an integer, got " + shown(e));
         }
         double value = p.getAsDouble();
         if (value != Math.rint(value) || !(value >= min && value <= max)) {
-            throw ApiError.badField(name, name + " must be an integer from " + min + " to " + max + ", got " + e);
+            throw ApiError.badField(name, name + " must be an integer from " + min + " to " + max + ", got " + shown(e));
         }
         return p.getAsBigDecimal().longValueExact();
     }
@@ -92,12 +92,12 @@ final class RequestFields {
             for (JsonElement item : array) {
                 if (!(item instanceof JsonPrimitive p) || !p.isString()) {
                     throw ApiError.badField(name, name + " must be a string or an array of strings; token-id arrays"
-                            + " are not supported, got the item " + item);
+                            + " are not supported, got the item " + shown(item));
                 }
                 out.add(p.getAsString());
             }
         } else {
-            throw ApiError.badField(name, name + " must be a string or an array of strings, got " + e);
+            throw ApiError.badField(name, name + " must be a string or an array of strings, got " + shown(e));
         }
         if (out.size() > maxCount) {
             throw ApiError.badField(name, name + " may hold at most " + maxCount + " strings, got " + out.size());
@@ -111,8 +111,14 @@ final class RequestFields {
             throw ApiError.badField(name, name + " is required");
         }
         if (!(e instanceof JsonArray array)) {
-            throw ApiError.badField(name, name + " must be an array, got " + e);
+            throw ApiError.badField(name, name + " must be an array, got " + shown(e));
         }
         return array;
+    }
+
+    /** A value for an error message, cut short: a request may be up to the body limit in size. */
+    static String shown(JsonElement value) {
+        String text = String.valueOf(value);
+        return text.length() <= 80 ? text : text.substring(0, 77) + "...";
     }
 }

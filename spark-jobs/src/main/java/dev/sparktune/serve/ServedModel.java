@@ -1,6 +1,5 @@
 package dev.sparktune.serve;
 
-import dev.sparktune.arch.Bert;
 import dev.sparktune.arch.Llama;
 import dev.sparktune.arch.PretrainedModel;
 import dev.sparktune.tokenize.ChatTemplate;
@@ -14,7 +13,8 @@ import java.util.Set;
  *
  * @param id              the name clients send as {@code model}
  * @param parent          the base model's id for an adapter, null for the base
- * @param model           a {@link Llama} decoder, or a {@link Bert} encoder (with or without a classifier head)
+ * @param model           a {@link Llama} decoder, or a {@link dev.sparktune.arch.Bert} encoder (with or without a
+ *                        classifier head)
  * @param tokenizer       the model folder's tokenizer
  * @param chatTemplate    the decoder's chat template, or null when it has none
  * @param templateProblem why {@code chatTemplate} is null (a decoder only)
@@ -35,10 +35,6 @@ public record ServedModel(String id, String parent, PretrainedModel model, Token
 
     public boolean classifies() {
         return labels != null;
-    }
-
-    public boolean embeds() {
-        return model instanceof Bert;
     }
 
 }
