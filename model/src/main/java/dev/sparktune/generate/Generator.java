@@ -106,35 +106,37 @@ public final class Generator {
         List<Output> outputs = new ArrayList<>();
         for (int b = 0; b < batch; b++) {
             long[] tokens = generated.get(b).stream().mapToLong(Long::longValue).toArray();
-            String text = decoder == null ? null : decoder.apply(tokens);
-            if (text != null) {
-                for (String stop : config.stopStrings()) {
-                    int at = text.indexOf(stop);
-                    if (at >= 0) {
-                        text = text.substring(0, at);
-                    }
-                }
-            }
+            String text = decoder == null ? null : cutAtStops(decoder.apply(tokens), config.stopStrings());
             outputs.add(new Output(tokens, text, finish[b] == null ? "length" : finish[b]));
         }
         return outputs;
     }
 
-    /** Runs one step in its own manager and returns each row's logits at its last position. */
     private float[][] lastLogits(NDManager manager, long[][] ids, long[][] positions, long[][] keep, int length,
                                  KvCache cache) {
+        long[][] keepSoFar = new long[keep.length][];
+        for (int b = 0; b < keep.length; b++) {
+            keepSoFar[b] = Arrays.copyOf(keep[b], length);
+        }
+        return lastLogits(model, manager, ids, positions, keepSoFar, cache);
+    }
+
+    /**
+     * Runs one decoding pass in its own sub-manager of {@code manager} and returns each row's logits at its last
+     * position, [rows][vocab].
+     *
+     * @param keep [rows][cached + new] 1 for a real token, 0 for padding
+     */
+    public static float[][] lastLogits(Llama model, NDManager manager, long[][] ids, long[][] positions,
+                                       long[][] keep, KvCache cache) {
         try (NDManager step = manager.newSubManager()) {
-            long[][] keepSoFar = new long[keep.length][];
-            for (int b = 0; b < keep.length; b++) {
-                keepSoFar[b] = Arrays.copyOf(keep[b], length);
-            }
             NDArray logits = model.logits(step.create(ids), step.create(positions),
-                    AttentionMask.causal(step.create(keepSoFar)), cache);
+                    AttentionMask.causal(step.create(keep)), cache);
             NDArray last = logits.get(new NDIndex(":, -1, :")).toType(DataType.FLOAT32, false);
             float[] flat = last.toFloatArray();
             int vocab = (int) last.getShape().get(1);
-            float[][] rows = new float[keep.length][];
-            for (int b = 0; b < keep.length; b++) {
+            float[][] rows = new float[ids.length][];
+            for (int b = 0; b < ids.length; b++) {
                 rows[b] = Arrays.copyOfRange(flat, b * vocab, (b + 1) * vocab);
             }
             return rows;
@@ -142,6 +144,15 @@ public final class Generator {
     }
 
     private String stopReason(long token, List<Long> generated, GenerationConfig config) {
+        return stopReason(token, generated, config, decoder);
+    }
+
+    /**
+     * Why a sequence ends with {@code token}, the last of {@code generated}: {@code "stop"} for a stop token or when
+     * the decoded text contains a stop string; null when it goes on (running out of tokens is the caller's "length").
+     */
+    public static String stopReason(long token, List<Long> generated, GenerationConfig config,
+                                    Function<long[], String> decoder) {
         if (config.stopTokenIds().contains(token)) {
             return "stop";
         }
@@ -152,5 +163,16 @@ public final class Generator {
             }
         }
         return null;
+    }
+
+    /** A completion's text as it is returned: cut before the first occurrence of each stop string, in turn. */
+    public static String cutAtStops(String text, List<String> stops) {
+        for (String stop : stops) {
+            int at = text.indexOf(stop);
+            if (at >= 0) {
+                text = text.substring(0, at);
+            }
+        }
+        return text;
     }
 }

@@ -29,10 +29,8 @@ record LocalModel(Path dir, PretrainedModel model, Tokenizer tokenizer, NDManage
                     + ModelDirectory.CONFIG_FILE : " does not exist") + "; it should be a Hugging Face model folder"
                     + " (config.json, model.safetensors, tokenizer.json)");
         }
-        if (adapterDir != null && !Files.isRegularFile(adapterDir.resolve(PeftFormat.CONFIG_FILE))) {
-            throw new IllegalArgumentException("--adapter " + adapterDir + (Files.isDirectory(adapterDir) ? " has no "
-                    + PeftFormat.CONFIG_FILE : " does not exist") + "; it should be a PEFT adapter folder"
-                    + " (adapter_config.json, adapter_model.safetensors)");
+        if (adapterDir != null) {
+            requireAdapterFolder(adapterDir);
         }
         ModelDirectory directory = ModelDirectory.open(modelDir);
         NDManager manager = NDManager.newBaseManager();
@@ -49,6 +47,15 @@ record LocalModel(Path dir, PretrainedModel model, Tokenizer tokenizer, NDManage
             }
             manager.close();
             throw e;
+        }
+    }
+
+    /** An {@link IllegalArgumentException} naming {@code adapterDir} unless it holds a PEFT adapter_config.json. */
+    static void requireAdapterFolder(Path adapterDir) {
+        if (!Files.isRegularFile(adapterDir.resolve(PeftFormat.CONFIG_FILE))) {
+            throw new IllegalArgumentException("--adapter " + adapterDir + (Files.isDirectory(adapterDir) ? " has no "
+                    + PeftFormat.CONFIG_FILE : " does not exist") + "; it should be a PEFT adapter folder"
+                    + " (adapter_config.json, adapter_model.safetensors)");
         }
     }
 

