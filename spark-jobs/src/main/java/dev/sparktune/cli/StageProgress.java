@@ -15,7 +15,7 @@ import org.apache.spark.scheduler.StageInfo;
  * Progress lines for the Spark stages a step runs, for a terminal that would otherwise show nothing between a step's
  * header and its result: at most one line per {@code interval} while a stage runs, and one when a stage that ran
  * longer than that ends, with its tasks done and the rows it read and wrote so far
- * ({@code   prep: stage 7 (parquet at PreparedOutput.java:96) 150/200 tasks, 4,812 rows read}). Quick stages print
+ * ({@code   prep: Spark stage 7, 150/200 tasks, 4,812 rows read}). Quick stages print
  * nothing. Attached to a session with {@link #attach}, detached with {@link #close}.
  */
 final class StageProgress extends SparkListener implements AutoCloseable {
@@ -85,13 +85,14 @@ final class StageProgress extends SparkListener implements AutoCloseable {
     }
 
     private void print(Stage stage, boolean done) {
-        StringBuilder line = new StringBuilder(String.format("  %s: stage %d (%s) %d/%d tasks", label,
-                stage.info.stageId(), stage.info.name(), stage.tasksDone.get(), stage.info.numTasks()));
+        StringBuilder line = new StringBuilder(String.format("  %s: Spark stage %d, %d/%d tasks", label,
+                stage.info.stageId(), stage.tasksDone.get(), stage.info.numTasks()));
         if (stage.rowsRead.get() > 0) {
-            line.append(String.format(", %,d rows read", stage.rowsRead.get()));
+            line.append(String.format(", %,d %s read", stage.rowsRead.get(), stage.rowsRead.get() == 1 ? "row" : "rows"));
         }
         if (stage.rowsWritten.get() > 0) {
-            line.append(String.format(", %,d rows written", stage.rowsWritten.get()));
+            line.append(String.format(", %,d %s written", stage.rowsWritten.get(),
+                    stage.rowsWritten.get() == 1 ? "row" : "rows"));
         }
         if (done) {
             line.append(String.format(", done in %s", RunCommand.format(java.time.Duration.ofNanos(

@@ -85,14 +85,24 @@ public final class DemoJob {
         LoadedConfig config = ConfigLoader.parse(resource(JOB_RESOURCE), JOB_RESOURCE, settings);
         try {
             Files.createDirectories(layout.out());
-            Files.writeString(registry, registryText.replace(CORPUS_IN_REGISTRY,
+            writeIfChanged(registry, registryText.replace(CORPUS_IN_REGISTRY,
                     corpus.toAbsolutePath().normalize() + "/"));
-            Files.writeString(layout.out().resolve(JOB_FILE), "# Written by sparktune demo: " + JOB_RESOURCE
+            writeIfChanged(layout.out().resolve(JOB_FILE), "# Written by sparktune demo: " + JOB_RESOURCE
                     + " with the demo's paths, every key resolved.\n" + config.toYaml());
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write the demo's job into " + layout.out(), e);
         }
         return config;
+    }
+
+    /**
+     * Leaves a file with the same text untouched: prep's fingerprint covers the registry's modification time, and a
+     * rewritten registry would rerun prep on every demo.
+     */
+    private static void writeIfChanged(Path file, String text) throws IOException {
+        if (!Files.isRegularFile(file) || !Files.readString(file).equals(text)) {
+            Files.writeString(file, text);
+        }
     }
 
     private static String resource(String name) {

@@ -25,6 +25,22 @@ public final class DemoMetrics {
         return figures;
     }
 
+    /** The share of the most frequent true class in the evaluated rows: the accuracy of always guessing it. */
+    public static double majorityShare(Map<String, Object> taskMetrics) {
+        Map<?, ?> report = (Map<?, ?>) require(taskMetrics, "classification_report");
+        long total = 0;
+        long largest = 0;
+        for (Map.Entry<?, ?> entry : report.entrySet()) {
+            if (entry.getValue() instanceof Map<?, ?> scores && scores.containsKey("support")
+                    && !entry.getKey().toString().endsWith(" avg")) {
+                long support = ((Number) scores.get("support")).longValue();
+                total += support;
+                largest = Math.max(largest, support);
+            }
+        }
+        return total == 0 ? Double.NaN : largest / (double) total;
+    }
+
     private static Object require(Map<?, ?> map, String key) {
         Object value = map.get(key);
         if (value == null) {

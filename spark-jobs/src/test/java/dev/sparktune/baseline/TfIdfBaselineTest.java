@@ -48,6 +48,12 @@ class TfIdfBaselineTest {
         assertEquals(10.0 / 12, (Double) metrics.get("accuracy"), 1e-12);
         Map<?, ?> report = (Map<?, ?>) metrics.get("classification_report");
         assertEquals(0.0, ((Map<?, ?>) report.get("phishing")).get("recall"));
+        Map<?, ?> confusion = (Map<?, ?>) metrics.get("confusion_matrix");
+        assertEquals(List.of("ham", "phishing", "spam"), confusion.get("labels"));
+        long[][] matrix = (long[][]) confusion.get("matrix");
+        for (long[] row : matrix) {
+            assertEquals(0, row[1], "the classifier knows only the training labels, never predicts phishing");
+        }
     }
 
     /** {@code ham} and {@code spam} texts of eight words, {@code phishing} ones made of spam words. */
