@@ -196,7 +196,10 @@ final class OpenAiHandler extends Handler.Abstract {
         } catch (ApiError e) {
             throw e;
         } catch (RuntimeException | IOException | StackOverflowError e) {
-            throw ApiError.badRequest("the request body is not valid JSON: " + e.getMessage());
+            // Gson's messages go on with a link to its troubleshooting page: the first line says where the JSON broke
+            String reason = e.getMessage() == null ? e.getClass().getSimpleName()
+                    : e.getMessage().lines().findFirst().orElse("");
+            throw ApiError.badRequest("the request body is not valid JSON: " + reason);
         }
     }
 
