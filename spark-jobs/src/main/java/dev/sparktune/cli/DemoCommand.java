@@ -43,7 +43,8 @@ import picocli.CommandLine.Spec;
  * {@code sparktune demo}: the whole product on real data in one command. The SpamAssassin corpus and
  * all-MiniLM-L6-v2 (from the package registries the build already uses), then {@code conf/examples/spam-assassin-demo.yaml}
  * run as {@code sparktune run} runs it (prep, train, eval on the held-out test split, export), the adapter exported
- * beside the merged model, a TF-IDF logistic regression on the same split for comparison, and {@code metrics.json}.
+ * beside the merged model when the method left one, a TF-IDF logistic regression on the same split for comparison,
+ * {@code metrics.json} and {@code report.html}.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
         description = {"Fine-tune a spam filter on the SpamAssassin corpus, end to end, and compare it with MLlib.",

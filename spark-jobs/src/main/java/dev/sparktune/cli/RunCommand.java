@@ -115,7 +115,7 @@ final class RunCommand implements Callable<Integer> {
 
     /** Runs {@code selected} in pipeline order and returns the exit code; {@code sparktune demo} calls it too. */
     static int run(SparkSession spark, LoadedConfig config, List<RunStep> selected, PrintWriter out,
-                           PrintWriter err) {
+                   PrintWriter err) {
         JobConfig job = config.job();
         Configuration conf = spark.sparkContext().hadoopConfiguration();
         Map<RunStep, String> fingerprints = StepMarkers.fingerprints(config, conf);
