@@ -2,9 +2,7 @@ package dev.sparktune.cli;
 
 import static org.apache.spark.sql.functions.col;
 
-import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
-import com.google.gson.reflect.TypeToken;
 import dev.sparktune.arch.ModelDirectory;
 import dev.sparktune.baseline.TfIdfBaseline;
 import dev.sparktune.config.ConfigException;
@@ -18,10 +16,10 @@ import dev.sparktune.peft.PeftFormat;
 import dev.sparktune.prep.PrepReport;
 import dev.sparktune.prep.PreparedOutput;
 import dev.sparktune.report.Baseline;
+import dev.sparktune.report.EvalResults;
 import dev.sparktune.rows.PrepRows;
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.lang.reflect.Type;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -56,6 +54,7 @@ import picocli.CommandLine.Spec;
 final class DemoCommand implements Callable<Integer> {
     static final String METRICS_FILE = "metrics.json";
     private static final String BASELINE = "TF-IDF + logistic regression (Spark MLlib)";
+    private static final String SPAM_TASK = "spam_filter";
 
     @Spec
     CommandSpec spec;
@@ -128,10 +127,11 @@ final class DemoCommand implements Callable<Integer> {
             }
             say(console).say("Baseline: " + BASELINE);
             long baselineStart = System.nanoTime();
-            Map<String, Double> baseline = DemoMetrics.headline(baseline(spark, layout));
+            EvalResults.Task baselineTask = baseline(spark, layout);
             Duration baselineTook = Duration.ofNanos(System.nanoTime() - baselineStart);
+            Map<String, Double> baseline = DemoMetrics.headline(baselineTask);
 
-            Map<String, Object> evaluation = evaluation(layout);
+            EvalResults.Task evaluation = onlyTask(layout.run().resolve("eval").resolve(EvalJob.RESULTS_FILE));
             PrepReport prep = PrepReport.fromJson(Files.readString(layout.prepared().resolve(PrepReport.FILE)));
             Map<String, Object> split = new LinkedHashMap<>(prep.splits());
             split.put("test_majority_share", DemoMetrics.majorityShare(evaluation));
@@ -155,25 +155,30 @@ final class DemoCommand implements Callable<Integer> {
         }
     }
 
-    private static Map<String, Object> baseline(SparkSession spark, DemoJob.Layout layout) {
+    /**
+     * The baseline fitted and tested, its results written as {@code sparktune eval} writes a model's
+     * ({@code <out>/baseline/eval_results.json}) and read back the same way.
+     */
+    private static EvalResults.Task baseline(SparkSession spark, DemoJob.Layout layout) throws IOException {
         Dataset<Row> prepared = spark.read().parquet(layout.prepared().toString());
-        Dataset<Row> test = spark.read().parquet(layout.prepared().resolve(PreparedOutput.TEST_DIR).toString());
-        return TfIdfBaseline.fitAndTest(prepared.where(col(PrepRows.SPLIT).equalTo(PrepRows.SPLIT_TRAIN)), test);
+        Path testSplit = layout.prepared().resolve(PreparedOutput.TEST_DIR);
+        Dataset<Row> test = spark.read().parquet(testSplit.toString());
+        Map<String, Object> metrics = TfIdfBaseline.fitAndTest(
+                prepared.where(col(PrepRows.SPLIT).equalTo(PrepRows.SPLIT_TRAIN)), test);
+        Path file = Files.createDirectories(layout.out().resolve("baseline")).resolve(EvalJob.RESULTS_FILE);
+        Files.writeString(file, EvalJob.resultsJson(BASELINE + " on " + testSplit, List.of("accuracy", "f1"),
+                Map.of(SPAM_TASK, metrics)));
+        return onlyTask(file);
     }
 
-    /** The spam_filter task's metrics from the evaluation's {@code eval_results.json}. */
-    private static Map<String, Object> evaluation(DemoJob.Layout layout) throws IOException {
-        Path file = layout.run().resolve("eval").resolve(EvalJob.RESULTS_FILE);
-        Type type = new TypeToken<Map<String, Object>>() { }.getType();
-        Map<String, Object> json = new Gson().fromJson(Files.readString(file), type);
-        Map<?, ?> tasks = (Map<?, ?>) json.get("tasks");
-        if (tasks == null || tasks.size() != 1) {
+    /** The one task of an {@code eval_results.json}: the demo's job has one, the spam filter. */
+    private static EvalResults.Task onlyTask(Path file) throws IOException {
+        EvalResults results = EvalResults.fromJson(Files.readString(file));
+        if (results.tasks().size() != 1) {
             throw new IllegalStateException(file + " should hold one task, the spam filter; it holds "
-                    + (tasks == null ? "none" : tasks.keySet()));
+                    + results.tasks().keySet());
         }
-        @SuppressWarnings("unchecked")
-        Map<String, Object> task = (Map<String, Object>) tasks.values().iterator().next();
-        return task;
+        return results.tasks().values().iterator().next();
     }
 
     private static void print(PrintWriter console, Map<String, Object> results, Path metrics) {
