@@ -3,6 +3,7 @@ package dev.sparktune.arch;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import dev.sparktune.nn.Linear;
+import dev.sparktune.nn.SeededDropout;
 
 /**
  * The points where a fine-tuning method changes an architecture's forward pass. Both
@@ -83,6 +84,6 @@ public interface ForwardHooks {
 
     /** Dropout (Srivastava et al., 2014) at {@code rate} in a training pass, the identity otherwise. */
     default NDArray dropout(NDArray x, double rate) {
-        return training() && rate > 0 ? ai.djl.nn.norm.Dropout.dropout(x, (float) rate, true).singletonOrThrow() : x;
+        return training() && rate > 0 ? SeededDropout.apply(x, rate) : x;
     }
 }

@@ -4,12 +4,12 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.nn.norm.Dropout;
 import dev.sparktune.arch.ForwardHooks;
 import dev.sparktune.arch.ModelLayout;
 import dev.sparktune.arch.Weights;
 import dev.sparktune.nn.Linear;
 import dev.sparktune.nn.Scalars;
+import dev.sparktune.nn.SeededDropout;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -129,7 +129,7 @@ public record Lora(int rank, double alpha, double dropout, List<String> target, 
                 if (!adapted.contains(module)) {
                     return base;
                 }
-                NDArray dropped = rate > 0 && training ? Dropout.dropout(x, rate, true).singletonOrThrow() : x;
+                NDArray dropped = rate > 0 && training ? SeededDropout.apply(x, rate) : x;
                 NDArray update = Scalars.times(Linear.linear(Linear.linear(dropped, w.get(module + ".lora_A.weight")),
                         w.get(module + ".lora_B.weight")), s);
                 if (!useDora) {

@@ -1,6 +1,5 @@
 package dev.sparktune.train;
 
-import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
@@ -14,6 +13,8 @@ import dev.sparktune.dist.Collective;
 import dev.sparktune.dist.DataParallelOptimizer;
 import dev.sparktune.dist.InProcessCollective;
 import dev.sparktune.nn.Scalars;
+import dev.sparktune.nn.SeededDropout;
+import dev.sparktune.nn.ThreadGradients;
 import dev.sparktune.optim.LrSchedule;
 import dev.sparktune.optim.Optimizer;
 import dev.sparktune.peft.PeftModel;
@@ -51,12 +52,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class Trainer {
     private static final Logger LOG = LoggerFactory.getLogger(Trainer.class);
-    /**
-     * DJL's PyTorch engine allows one GradientCollector per JVM at a time, so ranks that share a JVM (threads in
-     * tests, or a Spark executor running several rank tasks) take turns for their forward and backward passes.
-     */
-    private static final Object GRADIENT_COLLECTION = new Object();
-
     private final PeftModel model;
     private final TrainConfig config;
     private final long padTokenId;
@@ -367,21 +362,22 @@ public final class Trainer {
                 }
                 double[] items = optimizer.sum(localItems);    // each rank scales by the global counts
                 double[] lossSums = new double[n + 1];         // per task, then tokens
-                synchronized (GRADIENT_COLLECTION) {
-                    try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
-                        for (int i = 0; i < batches.size(); i++) {
-                            int task = micro.get(i).task();
-                            // dropout masks depend on the step (and rank) alone, so a resumed run draws the same ones
-                            Engine.getInstance().setRandomSeed((int) (config.seed() * 1_000_003 + step * batches.size()
-                                    + i + collective.rank() * 7_919L));
-                            Objective.Loss l = tasks.get(task).objective().loss(training, batches.get(i), stepManager);
-                            // d(loss)/d(sum) for loss = sum over tasks of (count/M) * (task's summed loss / task's items)
-                            double divisor = (double) micro.size() * Math.max(items[task], 1) / count[task];
-                            collector.backward(Scalars.dividedBy(l.sum(), divisor));
-                            lossSums[task] += l.sum().toType(DataType.FLOAT64, false).getDouble();
-                            lossSums[n] += batches.get(i).tokens();
-                        }
+                // ranks sharing a JVM compute at the same time: the collector and the dropout seeds are this thread's
+                try (GradientCollector collector = new ThreadGradients()) {
+                    for (int i = 0; i < batches.size(); i++) {
+                        int task = micro.get(i).task();
+                        // dropout masks depend on the step (and rank) alone, so a resumed run draws the same ones
+                        SeededDropout.seed(config.seed() * 1_000_003 + step * batches.size() + i
+                                + collective.rank() * 7_919L);
+                        Objective.Loss l = tasks.get(task).objective().loss(training, batches.get(i), stepManager);
+                        // d(loss)/d(sum) for loss = sum over tasks of (count/M) * (task's summed loss / task's items)
+                        double divisor = (double) micro.size() * Math.max(items[task], 1) / count[task];
+                        collector.backward(Scalars.dividedBy(l.sum(), divisor));
+                        lossSums[task] += l.sum().toType(DataType.FLOAT64, false).getDouble();
+                        lossSums[n] += batches.get(i).tokens();
                     }
+                } finally {
+                    SeededDropout.clear();
                 }
                 lossSums = optimizer.sum(lossSums);
                 long tokens = (long) lossSums[n];

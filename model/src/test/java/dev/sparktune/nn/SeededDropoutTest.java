@@ -1,0 +1,88 @@
+package dev.sparktune.nn;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/** A thread's dropout masks are a function of its seed alone, whatever other threads draw meanwhile. */
+class SeededDropoutTest {
+    private static final int DRAWS = 40;
+
+    /** {@link #DRAWS} masks of 1,000 elements at rate 0.3 after {@code seed}, each as an array of 0 and 1/0.7. */
+    private static List<float[]> masks(long seed, CyclicBarrier start) throws Exception {
+        try (NDManager manager = NDManager.newBaseManager()) {
+            NDArray ones = manager.ones(new Shape(1000));
+            if (start != null) {
+                start.await(30, TimeUnit.SECONDS);
+            }
+            SeededDropout.seed(seed);
+            try {
+                List<float[]> out = new ArrayList<>();
+                for (int i = 0; i < DRAWS; i++) {
+                    out.add(SeededDropout.apply(ones, 0.3).toFloatArray());
+                    Engine.getInstance().setRandomSeed(i);   // unseeded use of the generator in between changes nothing
+                }
+                return out;
+            } finally {
+                SeededDropout.clear();
+            }
+        }
+    }
+
+    @Test
+    void concurrentThreadsDrawTheMasksTheyDrawAlone() throws Exception {
+        List<float[]> aloneA = masks(11, null);
+        List<float[]> aloneB = masks(12, null);
+        CyclicBarrier start = new CyclicBarrier(2);
+        CompletableFuture<List<float[]>> a = CompletableFuture.supplyAsync(() -> call(() -> masks(11, start)));
+        CompletableFuture<List<float[]>> b = CompletableFuture.supplyAsync(() -> call(() -> masks(12, start)));
+        List<float[]> togetherA = a.get(60, TimeUnit.SECONDS);
+        List<float[]> togetherB = b.get(60, TimeUnit.SECONDS);
+        for (int i = 0; i < DRAWS; i++) {
+            assertArrayEquals(aloneA.get(i), togetherA.get(i), "draw " + i + " of seed 11");
+            assertArrayEquals(aloneB.get(i), togetherB.get(i), "draw " + i + " of seed 12");
+        }
+        assertFalse(Arrays.equals(aloneA.get(0), aloneB.get(0)), "two seeds, two streams");
+        assertFalse(Arrays.equals(aloneA.get(0), aloneA.get(1)), "each draw of a stream is a new mask");
+    }
+
+    @Test
+    void masksDropAtTheRateAndScaleWhatTheyKeep() throws Exception {
+        int zeros = 0;
+        for (float[] mask : masks(5, null)) {
+            for (float v : mask) {
+                if (v == 0) {
+                    zeros++;
+                } else {
+                    assertEquals(1 / 0.7, v, 1e-6);
+                }
+            }
+        }
+        // 40,000 Bernoulli(0.3) draws: standard deviation 92, the bound is 5 of them
+        assertEquals(12_000, zeros, 460);
+    }
+
+    private interface Call<T> {
+        T run() throws Exception;
+    }
+
+    private static <T> T call(Call<T> call) {
+        try {
+            return call.run();
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}
