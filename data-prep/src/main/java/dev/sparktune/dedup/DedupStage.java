@@ -141,8 +141,11 @@ public final class DedupStage {
                 options.threshold());
     }
 
-    /** format, system, messages and text joined by unit separators, lower-cased, whitespace runs collapsed. */
-    static Column normalisedContent() {
+    /**
+     * A row's content as dedup, the split and the leakage check compare it: format, system, messages and text joined
+     * by unit separators, lower-cased, whitespace runs collapsed (not the id, dataset or label).
+     */
+    public static Column normalisedContent() {
         Column messages = concat_ws("\u001e", transform(col(PrepRows.MESSAGES),
                 m -> concat(m.getField(PrepRows.ROLE), lit("\u001d"), m.getField(PrepRows.CONTENT))));
         Column joined = concat_ws("\u001f", col(PrepRows.FORMAT), coalesce(col(PrepRows.SYSTEM), lit("")),

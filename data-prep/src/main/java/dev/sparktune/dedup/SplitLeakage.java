@@ -23,11 +23,12 @@ import org.apache.spark.storage.StorageLevel;
  * the same normalised content ({@link DedupStage#normalisedContent}: format, system, messages and text, ignoring
  * case and whitespace, not the label), or a Jaccard similarity of character shingles at or above
  * {@link DedupOptions#threshold}, found by MinHash LSH candidates ({@link MinHasher}, {@link LshBands}) and
- * verified with the exact similarity. Rows are compared within one training task only, as dedup compares them: two
- * tasks may hold the same text under their own labels. It reports; it changes no row.
+ * verified with the exact similarity. Test rows are compared with the training rows of every task, not only their
+ * own: the tasks of a run share the model, so a test text that another task trains on has been seen (dedup, which
+ * compares within one task, lets two tasks hold the same text under their own labels). It reports; it changes no
+ * row.
  */
 public final class SplitLeakage {
-    private static final String TASK = "_leak_task";
     private static final String CONTENT = "_leak_content";
     private static final String HASH = "_leak_hash";
 
@@ -59,11 +60,9 @@ public final class SplitLeakage {
     /**
      * @param rows    prepared rows after the split (and augmentation)
      * @param options the dedup stage's threshold, signature length and shingle size (only those are used)
-     * @param tasks   dataset name to training task; unlisted datasets are their own task
      */
-    public static Counts check(Dataset<Row> rows, DedupOptions options, Map<String, String> tasks) {
-        Dataset<Row> content = rows.select(col(PrepRows.ID), col(PrepRows.SPLIT), PrepRows.task(tasks).as(TASK),
-                DedupStage.normalisedContent().as(CONTENT))
+    public static Counts check(Dataset<Row> rows, DedupOptions options) {
+        Dataset<Row> content = rows.select(col(PrepRows.ID), col(PrepRows.SPLIT), DedupStage.normalisedContent().as(CONTENT))
                 .withColumn(HASH, sha2(col(CONTENT), 256))
                 .persist(StorageLevel.MEMORY_AND_DISK());
         try {
@@ -74,7 +73,7 @@ public final class SplitLeakage {
             if (testRows == 0 || trainRows == 0) {
                 return new Counts(testRows, trainRows, 0, 0);
             }
-            Dataset<Row> exact = test.join(train.select(TASK, HASH).distinct(), new String[] {TASK, HASH},
+            Dataset<Row> exact = test.join(train.select(HASH).distinct(), new String[] {HASH},
                     "left_semi").select(col(PrepRows.ID).as("e_id"));
             long exactRows = exact.count();
             Dataset<Row> rest = test.join(exact, col(PrepRows.ID).equalTo(col("e_id")), "left_anti");
@@ -106,11 +105,11 @@ public final class SplitLeakage {
             }
         }, DataTypes.DoubleType);
 
-        Dataset<Row> testBuckets = test.select(col(PrepRows.ID).as("t_id"), col(TASK),
+        Dataset<Row> testBuckets = test.select(col(PrepRows.ID).as("t_id"),
                 posexplode(bands.apply(col(CONTENT))).as(new String[] {"band", "bucket"}));
-        Dataset<Row> trainBuckets = train.select(col(PrepRows.ID).as("r_id"), col(TASK),
+        Dataset<Row> trainBuckets = train.select(col(PrepRows.ID).as("r_id"),
                 posexplode(bands.apply(col(CONTENT))).as(new String[] {"band", "bucket"}));
-        Dataset<Row> candidates = testBuckets.join(trainBuckets, new String[] {TASK, "band", "bucket"})
+        Dataset<Row> candidates = testBuckets.join(trainBuckets, new String[] {"band", "bucket"})
                 .select("t_id", "r_id").distinct();
         Dataset<Row> testText = test.select(col(PrepRows.ID).as("t_id"), col(CONTENT).as("t_content"));
         Dataset<Row> trainText = train.select(col(PrepRows.ID).as("r_id"), col(CONTENT).as("r_content"));

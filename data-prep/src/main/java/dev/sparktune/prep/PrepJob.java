@@ -99,8 +99,7 @@ public final class PrepJob {
             long testRows = splits.get(PrepRows.SPLIT_TEST);
             Map<String, Object> leakage = null;
             if (testRows > 0) {
-                SplitLeakage.Counts found = SplitLeakage.check(chain.kept(), PrepStages.dedupOptions(data.prep()),
-                        tasks);
+                SplitLeakage.Counts found = SplitLeakage.check(chain.kept(), PrepStages.dedupOptions(data.prep()));
                 if (found.leaked() > 0) {
                     LOG.warn("{} of {} test rows are in the training split: {} exactly, {} as near-duplicates"
                             + " (Jaccard >= {}); their test scores overstate the model", found.leaked(),

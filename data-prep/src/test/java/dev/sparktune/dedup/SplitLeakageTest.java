@@ -7,7 +7,6 @@ import dev.sparktune.rows.PrepRows;
 import dev.sparktune.testing.SparkClusterExtension;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
 import org.junit.jupiter.api.Tag;
@@ -30,8 +29,7 @@ class SplitLeakageTest {
             rows.add(row("r" + i, "mail", i < 40 ? PrepRows.SPLIT_TEST : PrepRows.SPLIT_TRAIN,
                     SyntheticCorpus.sentence(40, i), null));
         }
-        SplitLeakage.Counts counts = check(rows, Map.of());
-        assertEquals(new SplitLeakage.Counts(40, 160, 0, 0), counts);
+        assertEquals(new SplitLeakage.Counts(40, 160, 0, 0), check(rows));
     }
 
     @Test
@@ -65,18 +63,15 @@ class SplitLeakageTest {
         rows.add(row("c-near", "mail", PrepRows.SPLIT_TRAIN, nearCopy, null));
         rows.add(row("c-aug", "mail", PrepRows.SPLIT_TRAIN, augmentedCopy, "train7"));
         rows.add(row("c-far", "mail", PrepRows.SPLIT_TRAIN, farCopy, null));
-        rows.add(row("c-other", "topics", PrepRows.SPLIT_TRAIN, otherTask, null));   // another task
+        rows.add(row("c-other", "topics", PrepRows.SPLIT_TRAIN, otherTask, null));   // another task trains on it
         rows.add(row("c-val", "mail", PrepRows.SPLIT_VALIDATION, inValidation, null)); // not training
 
-        SplitLeakage.Counts counts = check(rows, Map.of());
-        assertEquals(new SplitLeakage.Counts(6, 105, 1, 2), counts);
-        // the premise of c-other: within one task it is a leak
-        assertEquals(2, check(rows, Map.of("mail", "all", "topics", "all")).exact());
+        // the tasks share the model: the other task's training copy of t-other is a leak as well
+        assertEquals(new SplitLeakage.Counts(6, 105, 2, 2), check(rows));
     }
 
-    private static SplitLeakage.Counts check(List<Row> rows, Map<String, String> tasks) {
-        return SplitLeakage.check(spark.session().createDataFrame(rows, PrepRows.PREPARED).repartition(3), OPTIONS,
-                tasks);
+    private static SplitLeakage.Counts check(List<Row> rows) {
+        return SplitLeakage.check(spark.session().createDataFrame(rows, PrepRows.PREPARED).repartition(3), OPTIONS);
     }
 
     private static Row row(String id, String dataset, String split, String text, String parent) {

@@ -33,11 +33,12 @@ class StableSplitTest {
         Map<String, String> split = splits(StableSplit.apply(rows(0, n, 4),
                 new StableSplit.Options(0.1, 0.05, List.of(), Map.of())));
         assertEquals(n, split.size());
-        // the reference: rank every id by the JDK's SHA-256, the first 1000 are validation, the next 500 test
+        // the reference: rank every row by the JDK's SHA-256 of its content (format, no system, no messages, text,
+        // joined by unit separators), the first 1000 are validation, the next 500 test
         List<String> byHash = new ArrayList<>(split.keySet());
         Map<String, Double> u = new HashMap<>();
         for (String id : byHash) {
-            u.put(id, referenceHash(id));
+            u.put(id, referenceHash("text\u001f\u001f\u001ftext " + id.substring("doc-".length())));
         }
         byHash.sort(Comparator.comparing((String id) -> u.get(id)).thenComparing(id -> id));
         for (int rank = 0; rank < n; rank++) {
@@ -78,6 +79,52 @@ class StableSplitTest {
         assertShares(counts, "mail/tiny", 1, 0, 1);
         assertShares(counts, "topics/sport", 4, 8, 28);
         assertShares(counts, "topics/rare", 1, 2, 7);   // its own group: not pooled with mail's rare
+    }
+
+    @Test
+    void aTextSharedByTwoTasksHasOneSplitInBoth() {
+        // SpamAssassin's two tasks: spam_filter (ham = easy + hard, spam) and folder (easy, hard, spam), the same
+        // e-mails under other datasets, so other ids; the groups' boundaries differ between the tasks
+        List<Row> in = new ArrayList<>();
+        for (int i = 0; i < 600; i++) {
+            String text = "mail " + i;
+            String folder = i < 300 ? "easy" : i < 400 ? "hard" : "spam";
+            in.add(row("filter/" + i, folder.equals("spam") ? "spam" : "ham", folder.equals("spam") ? "spam" : "ham",
+                    text));
+            in.add(row("folder/" + i, folder + "_folder", folder, text));
+        }
+        Map<String, String> tasks = Map.of("ham", "spam_filter", "spam", "spam_filter", "easy_folder", "folder",
+                "hard_folder", "folder", "spam_folder", "folder");
+        Dataset<Row> kept = StableSplit.apply(spark.session().createDataFrame(in, PrepRows.PREPARED).repartition(4),
+                new StableSplit.Options(0.1, 0.1, List.of(), tasks)).kept();
+        Map<String, String> splitOfText = new HashMap<>();
+        Map<String, Long> heldOut = new HashMap<>();
+        for (Row r : kept.select(PrepRows.TEXT, PrepRows.SPLIT, PrepRows.DATASET).collectAsList()) {
+            String previous = splitOfText.putIfAbsent(r.getString(0), r.getString(1));
+            assertTrue(previous == null || previous.equals(r.getString(1)), r.getString(0) + " is " + previous
+                    + " in one task and " + r.getString(1) + " in the other");
+            if (!r.getString(1).equals(PrepRows.SPLIT_TRAIN)) {
+                heldOut.merge(r.getString(2) + "/" + r.getString(1), 1L, Long::sum);
+            }
+        }
+        // each group holds out at least its share, and at most a few rows more (those held out by the other task)
+        Map<String, Long> groupSize = Map.of("ham", 400L, "spam", 200L, "easy_folder", 300L, "hard_folder", 100L,
+                "spam_folder", 200L);
+        groupSize.forEach((group, size) -> {
+            for (String s : List.of(PrepRows.SPLIT_VALIDATION, PrepRows.SPLIT_TEST)) {
+                long n = heldOut.getOrDefault(group + "/" + s, 0L);
+                assertTrue(n >= size / 10 && n <= size / 10 + 8, group + " holds out " + n + " " + s + " rows of "
+                        + size);
+            }
+        });
+        // the spam rows are the same e-mails in one group of each task: exactly their shares
+        assertEquals(20L, heldOut.get("spam/" + PrepRows.SPLIT_TEST));
+        assertEquals(20L, heldOut.get("spam_folder/" + PrepRows.SPLIT_TEST));
+    }
+
+    private static Row row(String id, String dataset, String label, String text) {
+        return RowFactory.create(id, dataset, PrepRows.FORMAT_CLASSIFICATION, null, null, null, text, label, null,
+                null);
     }
 
     @Test
@@ -139,9 +186,9 @@ class StableSplitTest {
         assertTrue(both.contains("val_size") && both.contains("test_size"), both);
     }
 
-    /** u = first 52 bits of SHA-256(id) / 2^52, computed here with the JDK alone. */
-    private static double referenceHash(String id) throws Exception {
-        byte[] d = MessageDigest.getInstance("SHA-256").digest(id.getBytes(StandardCharsets.UTF_8));
+    /** u = first 52 bits of SHA-256(content) / 2^52, computed here with the JDK alone. */
+    private static double referenceHash(String content) throws Exception {
+        byte[] d = MessageDigest.getInstance("SHA-256").digest(content.getBytes(StandardCharsets.UTF_8));
         long bits = 0;
         for (int i = 0; i < 7; i++) {
             bits = (bits << 8) | (d[i] & 0xFF);
