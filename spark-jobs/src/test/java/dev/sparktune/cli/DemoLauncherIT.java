@@ -34,13 +34,14 @@ class DemoLauncherIT {
         Result demo = sparktune(dir, "demo", "--data", sample.toString(), "--out", out.toString(),
                 "--cache", dir.resolve("cache").toString(),
                 "--set", "data.cutoff_len=64", "--set", "data.synonym_ratio=0.0", "--set", "train.num_train_epochs=4",
-                "--set", "train.learning_rate=2.0e-04", "--set", "eval.eval_steps=0",
+                "--set", "eval.eval_steps=0",
                 "--set", "train.early_stopping_patience=0", "--set", "train.logging_steps=5");
         assertEquals(0, demo.exitCode(), demo.stderr());
 
         for (String artifact : List.of("job.yaml", "dataset_info.yaml", "prepared/_SUCCESS", "tokenized/_SUCCESS",
                 "run/metrics.jsonl", "run/model/config.json", "run/eval/eval_results.json",
-                "merged/export_report.json", "merged/config.json", "metrics.json", "report.html")) {
+                "merged/export_report.json", "merged/config.json", "adapter/adapter_config.json", "metrics.json",
+                "report.html")) {
             assertTrue(Files.exists(out.resolve(artifact)), artifact + " is missing; stdout:\n" + demo.stdout());
         }
         JsonObject metrics = JsonParser.parseString(Files.readString(out.resolve("metrics.json"))).getAsJsonObject();
