@@ -39,8 +39,9 @@ import org.slf4j.LoggerFactory;
  * {@code save_total_limit}. Only a writer that claimed the folder ({@link #writingAs}) saves, and
  * it checks its {@link CheckpointFence} right before every rename, marker and removal, so a writer
  * from an older stage attempt cannot commit or delete once a newer one has claimed the folder.
- * Every file-system operation of checkpointing lives in this class and {@link CheckpointFence}. Folders are named by their
- * location: the output folder's location, qualified by its file system (e.g.
+ * Every file-system operation of checkpointing lives in this class and {@link CheckpointFence}.
+ * Folders are named by their location: the output folder's location, qualified by its file
+ * system (e.g.
  * {@code hdfs://namenode:8020/runs/x/checkpoint-40}, {@code file:/tmp/run/checkpoint-40}).
  *
  * <p>Safetensors files are written and read as local files: directly on the local file system,
@@ -60,7 +61,8 @@ public final class TrainingCheckpoints {
      * Temporary folders of saves in progress ({@code .checkpoint-<step>.w<generation>-a<attempt>.<uuid>.tmp}; older
      * versions wrote them without the writer), and complete checkpoints being replaced.
      */
-    private static final Pattern LEFTOVER_NAME = Pattern.compile("\\.checkpoint-\\d+\\.(w\\d+-a\\d+\\.)?[0-9a-f-]+\\.(tmp|old)");
+    private static final Pattern LEFTOVER_NAME =
+            Pattern.compile("\\.checkpoint-\\d+\\.(w\\d+-a\\d+\\.)?[0-9a-f-]+\\.(tmp|old)");
 
     private final Configuration conf;
     private final FileSystem fs;
@@ -131,7 +133,8 @@ public final class TrainingCheckpoints {
      */
     public String save(TrainerState state, Map<String, NDArray> model, Map<String, NDArray> optimizer) {
         if (fence == null) {
-            throw new IllegalStateException("claim " + outputDir + " before saving into it: writingAs(CheckpointFence.claim(...))");
+            throw new IllegalStateException("claim " + outputDir + " before saving into it: "
+                    + "writingAs(CheckpointFence.claim(...))");
         }
         for (String name : optimizer.keySet()) {
             int slash = name.lastIndexOf(OPTIMIZER_NAME_SEPARATOR);

@@ -3,6 +3,7 @@ package dev.sparktune.testing;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.net.URI;
+import java.util.Map;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FSDataOutputStream;
 import org.apache.hadoop.fs.Path;
@@ -25,14 +26,22 @@ public final class SlowCreateFileSystem extends RawLocalFileSystem {
     private long delayMillis;
     private String delayedName;
 
-    /** A configuration that opens {@code slowfs:} paths with this file system, sleeping {@code millis} before each create of a file named {@code fileName}. */
+    /**
+     * A configuration that opens {@code slowfs:} paths with this file system, sleeping {@code millis} before each
+     * create of a file named {@code fileName}.
+     */
     public static Configuration conf(long millis, String fileName) {
         Configuration conf = new Configuration();
-        conf.set("fs." + SCHEME + ".impl", SlowCreateFileSystem.class.getName());
-        conf.setBoolean("fs." + SCHEME + ".impl.disable.cache", true);   // each configuration its own delay
-        conf.setLong(DELAY_MS, millis);
-        conf.set(DELAY_NAME, fileName);
+        settings(millis, fileName).forEach(conf::set);
         return conf;
+    }
+
+    /** The Hadoop settings of {@link #conf}, e.g. to pass to Spark executors as {@code spark.hadoop.<key>}. */
+    public static Map<String, String> settings(long millis, String fileName) {
+        return Map.of("fs." + SCHEME + ".impl", SlowCreateFileSystem.class.getName(),
+                "fs." + SCHEME + ".impl.disable.cache", "true",    // each configuration its own delay
+                DELAY_MS, Long.toString(millis),
+                DELAY_NAME, fileName);
     }
 
     /** {@code slowfs:<absolute path>}, the location of a local folder on this file system. */
