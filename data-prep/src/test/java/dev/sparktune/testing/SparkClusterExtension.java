@@ -3,6 +3,8 @@ package dev.sparktune.testing;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
 import org.apache.spark.launcher.JavaModuleOptions;
 import org.apache.spark.sql.SparkSession;
 import org.junit.jupiter.api.extension.AfterAllCallback;
@@ -26,22 +28,32 @@ public final class SparkClusterExtension implements BeforeAllCallback, AfterAllC
     private final int executors;
     private final int executorMemoryMb;
     private final boolean separateJvms;
+    private final Map<String, String> extraConfig;
     private SparkSession session;
 
-    private SparkClusterExtension(int executors, int executorMemoryMb, boolean separateJvms) {
+    private SparkClusterExtension(int executors, int executorMemoryMb, boolean separateJvms,
+                                  Map<String, String> extraConfig) {
         this.executors = executors;
         this.executorMemoryMb = executorMemoryMb;
         this.separateJvms = separateJvms;
+        this.extraConfig = Map.copyOf(extraConfig);
     }
 
     /** Spark in the test JVM with {@code threads} task slots. */
     public static SparkClusterExtension local(int threads) {
-        return new SparkClusterExtension(threads, 0, false);
+        return new SparkClusterExtension(threads, 0, false, Map.of());
     }
 
     /** {@code executors} executor JVMs of one core and {@code memoryMb} each. */
     public static SparkClusterExtension localCluster(int executors, int memoryMb) {
-        return new SparkClusterExtension(executors, memoryMb, true);
+        return new SparkClusterExtension(executors, memoryMb, true, Map.of());
+    }
+
+    /** The same cluster, started with Spark setting {@code key} ({@code spark.hadoop.*}: the executors' Hadoop too). */
+    public SparkClusterExtension with(String key, String value) {
+        Map<String, String> config = new TreeMap<>(extraConfig);
+        config.put(key, value);
+        return new SparkClusterExtension(executors, executorMemoryMb, separateJvms, config);
     }
 
     public SparkSession session() {
@@ -67,6 +79,7 @@ public final class SparkClusterExtension implements BeforeAllCallback, AfterAllC
                 .config("spark.ui.showConsoleProgress", "false")
                 .config("spark.sql.shuffle.partitions", Integer.toString(2 * executors))
                 .config("spark.sql.warehouse.dir", scratch.resolve("warehouse").toString());
+        extraConfig.forEach(builder::config);
         if (separateJvms) {
             SparkHome.prepare();
             builder.master(String.format(Locale.ROOT, "local-cluster[%d,1,%d]", executors, executorMemoryMb))

@@ -9,6 +9,7 @@ public record DistConfig(
         int zeroStage,
         long reduceBucketSize,
         int collectiveTimeoutSeconds,
+        int checkpointTimeoutSeconds,
         String networkCidr,
         boolean allowUnencryptedRing) {
 
@@ -23,6 +24,8 @@ public record DistConfig(
         s.require(!overlap, "overlap_comm", "not built yet: buckets are reduced one after another, after backward;"
                 + " remove the key or set false");
         int timeout = s.integer("collective_timeout_seconds", 300, Range.atLeast(1));
+        // how long the other ranks wait for rank 0 to write a checkpoint: a save takes far longer than a collective
+        int checkpointTimeout = s.integer("checkpoint_timeout_seconds", 3600, Range.atLeast(1));
         String cidr = s.string("network_cidr", null);
         if (cidr != null) {
             s.require(cidr.matches("\\d{1,3}(\\.\\d{1,3}){3}/\\d{1,2}"), "network_cidr",
@@ -30,6 +33,7 @@ public record DistConfig(
         }
         // The ring authenticates peers but does not encrypt; a cluster with spark.ssl on must accept that explicitly.
         boolean allowUnencrypted = s.flag("allow_unencrypted_ring", false);
-        return new DistConfig(worldSize, zeroStage == 3 ? 0 : zeroStage, reduceBucket, timeout, cidr, allowUnencrypted);
+        return new DistConfig(worldSize, zeroStage == 3 ? 0 : zeroStage, reduceBucket, timeout, checkpointTimeout, cidr,
+                allowUnencrypted);
     }
 }

@@ -1,5 +1,7 @@
 package dev.sparktune.dist;
 
+import java.time.Duration;
+
 /**
  * Collective communication among the ranks of one data-parallel job, over flat buffers of floats or doubles
  * (doubles serve float64 runs, the equivalence tests' exact mode). Every rank calls the same operations in the
@@ -41,6 +43,12 @@ public interface Collective extends AutoCloseable {
 
     /** Returns once every rank has called it. */
     void barrier();
+
+    /**
+     * A barrier that waits up to {@code timeout} instead of the collective's own timeout: for a wait known to be long,
+     * such as the other ranks waiting while rank 0 writes a checkpoint.
+     */
+    void barrier(Duration timeout);
 
     /** Releases sockets and threads; pending calls on other ranks then fail. */
     @Override

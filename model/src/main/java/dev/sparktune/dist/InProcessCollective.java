@@ -103,6 +103,12 @@ public final class InProcessCollective implements Collective {
         group.await(rank);
     }
 
+    @Override
+    public void barrier(Duration timeout) {
+        group.calls[rank] = "barrier";
+        group.await(rank, timeout.toNanos());
+    }
+
     /** Breaks the group: the other members' pending and later calls throw. Closing twice is harmless. */
     @Override
     public void close() {
@@ -200,6 +206,10 @@ public final class InProcessCollective implements Collective {
         }
 
         void await(int rank) {
+            await(rank, timeoutNanos);
+        }
+
+        void await(int rank, long timeoutNanos) {
             lock.lock();
             try {
                 if (failure != null) {

@@ -121,10 +121,15 @@ final class Link implements AutoCloseable {
 
     /** Writes all of {@code buffer}; fails if the peer takes nothing for a whole timeout. */
     void writeFully(ByteBuffer buffer, String during) {
+        writeFully(buffer, during, timeoutNanos);
+    }
+
+    /** As {@link #writeFully(ByteBuffer, String)}, waiting up to {@code timeout} nanoseconds for progress. */
+    void writeFully(ByteBuffer buffer, String during, long timeout) {
         try {
             while (buffer.hasRemaining()) {
                 if (channel.write(buffer) == 0) {
-                    awaitReady(SelectionKey.OP_WRITE, "sending to", during);
+                    awaitReady(SelectionKey.OP_WRITE, "sending to", during, timeout);
                 }
             }
         } catch (IOException | ClosedSelectorException | CancelledKeyException e) {
@@ -134,6 +139,11 @@ final class Link implements AutoCloseable {
 
     /** Fills {@code buffer}; fails if the peer sends nothing for a whole timeout or closes the connection. */
     void readFully(ByteBuffer buffer, String during) {
+        readFully(buffer, during, timeoutNanos);
+    }
+
+    /** As {@link #readFully(ByteBuffer, String)}, waiting up to {@code timeout} nanoseconds for progress. */
+    void readFully(ByteBuffer buffer, String during, long timeout) {
         try {
             while (buffer.hasRemaining()) {
                 int n = channel.read(buffer);
@@ -141,7 +151,7 @@ final class Link implements AutoCloseable {
                     throw new EOFException("the connection was closed");
                 }
                 if (n == 0) {
-                    awaitReady(SelectionKey.OP_READ, "receiving from", during);
+                    awaitReady(SelectionKey.OP_READ, "receiving from", during, timeout);
                 }
             }
         } catch (IOException | ClosedSelectorException | CancelledKeyException e) {
@@ -149,16 +159,17 @@ final class Link implements AutoCloseable {
         }
     }
 
-    private void awaitReady(int operation, String direction, String during) throws IOException {
+    private void awaitReady(int operation, String direction, String during, long timeout) throws IOException {
         SelectionKey key = channel.register(selector, operation);
         try {
             long start = System.nanoTime();
             while (!closed) {
                 long now = System.nanoTime();
-                long left = timeoutNanos - (now - start);
+                long left = timeout - (now - start);
                 if (left <= 0) {
+                    // a call with its own, longer timeout (a barrier around a checkpoint save) names its key itself
                     throw new CollectiveException("timed out " + direction + " " + peer + " " + during + ": no progress for "
-                            + TimeUnit.NANOSECONDS.toSeconds(timeoutNanos) + " s" + (identified
+                            + TimeUnit.NANOSECONDS.toSeconds(timeout) + " s" + (identified && timeout == timeoutNanos
                             ? " (dist.collective_timeout_seconds); that rank is stuck or its host is unreachable" : ""));
                 }
                 long end = deadline;

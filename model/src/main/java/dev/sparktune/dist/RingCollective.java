@@ -4,6 +4,7 @@ import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -174,13 +175,15 @@ public final class RingCollective implements Collective {
     public void allReduce(float[] buffer, int offset, int length, Reduction reduction) {
         Region region = Region.of(buffer, offset, length);
         boolean bf16 = options.bf16Reductions();
-        run(region, RingPlan.allReduce(rank, world, length, chunk(region, bf16)), reduction, "allReduce(" + reduction + ")", bf16);
+        run(region, RingPlan.allReduce(rank, world, length, chunk(region, bf16)), reduction,
+                "allReduce(" + reduction + ")", bf16, timeoutNanos);
     }
 
     @Override
     public void allReduce(double[] buffer, int offset, int length, Reduction reduction) {
         Region region = Region.of(buffer, offset, length);
-        run(region, RingPlan.allReduce(rank, world, length, chunk(region, false)), reduction, "allReduce(" + reduction + ")", false);
+        run(region, RingPlan.allReduce(rank, world, length, chunk(region, false)), reduction,
+                "allReduce(" + reduction + ")", false, timeoutNanos);
     }
 
     @Override
@@ -188,46 +191,59 @@ public final class RingCollective implements Collective {
         Region region = Region.of(buffer, offset, length);
         boolean bf16 = options.bf16Reductions();
         run(region, RingPlan.reduceScatter(rank, world, length, chunk(region, bf16)), reduction, "reduceScatter(" + reduction + ")",
-                bf16);
+                bf16, timeoutNanos);
     }
 
     @Override
     public void reduceScatter(double[] buffer, int offset, int length, Reduction reduction) {
         Region region = Region.of(buffer, offset, length);
-        run(region, RingPlan.reduceScatter(rank, world, length, chunk(region, false)), reduction, "reduceScatter(" + reduction + ")", false);
+        run(region, RingPlan.reduceScatter(rank, world, length, chunk(region, false)), reduction,
+                "reduceScatter(" + reduction + ")", false, timeoutNanos);
     }
 
     @Override
     public void allGather(float[] buffer, int offset, int length) {
         Region region = Region.of(buffer, offset, length);
-        run(region, RingPlan.allGather(rank, world, length, chunk(region, false)), Reduction.SUM, "allGather", false);
+        run(region, RingPlan.allGather(rank, world, length, chunk(region, false)), Reduction.SUM,
+                "allGather", false, timeoutNanos);
     }
 
     @Override
     public void allGather(double[] buffer, int offset, int length) {
         Region region = Region.of(buffer, offset, length);
-        run(region, RingPlan.allGather(rank, world, length, chunk(region, false)), Reduction.SUM, "allGather", false);
+        run(region, RingPlan.allGather(rank, world, length, chunk(region, false)), Reduction.SUM,
+                "allGather", false, timeoutNanos);
     }
 
     @Override
     public void broadcast(float[] buffer, int offset, int length, int root) {
         Region region = Region.of(buffer, offset, length);
         run(region, RingPlan.broadcast(rank, world, length, checkRoot(root), chunk(region, false)), Reduction.SUM,
-                "broadcast(root " + root + ")", false);
+                "broadcast(root " + root + ")", false, timeoutNanos);
     }
 
     @Override
     public void broadcast(double[] buffer, int offset, int length, int root) {
         Region region = Region.of(buffer, offset, length);
         run(region, RingPlan.broadcast(rank, world, length, checkRoot(root), chunk(region, false)), Reduction.SUM,
-                "broadcast(root " + root + ")", false);
+                "broadcast(root " + root + ")", false, timeoutNanos);
     }
 
     /** An all-gather of one element per rank: it completes only after data from every rank has arrived here. */
     @Override
     public void barrier() {
+        barrier(timeoutNanos);
+    }
+
+    /** As {@link #barrier()}; every wait of this call, the receiving and the sender thread's, lasts up to {@code timeout}. */
+    @Override
+    public void barrier(Duration timeout) {
+        barrier(timeout.toNanos());
+    }
+
+    private void barrier(long timeout) {
         Region region = Region.of(new float[world], 0, world);
-        run(region, RingPlan.allGather(rank, world, world, chunk(region, false)), Reduction.SUM, "barrier", false);
+        run(region, RingPlan.allGather(rank, world, world, chunk(region, false)), Reduction.SUM, "barrier", false, timeout);
     }
 
     /** Closes both connections and stops the sender thread; the neighbours' pending and next calls then fail. */
@@ -239,7 +255,7 @@ public final class RingCollective implements Collective {
         }
     }
 
-    private void run(Region region, RingPlan plan, Reduction reduction, String operation, boolean bf16) {
+    private void run(Region region, RingPlan plan, Reduction reduction, String operation, boolean bf16, long timeout) {
         CollectiveException failed = failure;
         if (failed != null) {
             throw new CollectiveException("rank " + rank + " cannot run " + operation + ": the collective is unusable after: "
@@ -251,14 +267,14 @@ public final class RingCollective implements Collective {
         }
         String description = "call " + call + ": " + operation + " of " + region.length() + " " + region.type() + "s"
                 + (bf16 ? " as bfloat16" : "");
-        Outgoing job = new Outgoing(region, plan, description, bf16);
+        Outgoing job = new Outgoing(region, plan, description, bf16, timeout);
         synchronized (progress) {
             received = 0;
         }
         try {
             handOver(job);
-            receive(region, plan, reduction, description, bf16);
-            job.sent.get(timeoutNanos, TimeUnit.NANOSECONDS);
+            receive(region, plan, reduction, description, bf16, timeout);
+            job.sent.get(timeout, TimeUnit.NANOSECONDS);
         } catch (ExecutionException e) {
             throw failWith(e.getCause() instanceof CollectiveException c ? c
                     : new CollectiveException("rank " + rank + " failed sending " + description + ": " + e.getCause(), e.getCause()));
@@ -279,7 +295,7 @@ public final class RingCollective implements Collective {
             if (failure != null) {
                 throw failure;
             }
-            if (System.nanoTime() - start > timeoutNanos) {
+            if (System.nanoTime() - start > job.timeout) {
                 throw new CollectiveException("rank " + rank + ": its sender thread did not take " + job.description);
             }
         }
@@ -299,16 +315,17 @@ public final class RingCollective implements Collective {
         return first;
     }
 
-    private void receive(Region region, RingPlan plan, Reduction reduction, String description, boolean bf16) {
+    private void receive(Region region, RingPlan plan, Reduction reduction, String description, boolean bf16,
+                         long timeout) {
         String during = "during " + description;
-        checkSameCall(description, during);
+        checkSameCall(description, during, timeout);
         int elementBytes = bf16 ? 2 : region.elementBytes();
         for (int t = 0; t < plan.receives.size(); t++) {
             RingPlan.Step step = plan.receives.get(t);
             for (int from = step.from(); from < step.to(); from += plan.chunk) {
                 int count = Math.min(plan.chunk, step.to() - from);
                 receiveBuffer.clear().limit(count * elementBytes);
-                fromPrev.readFully(receiveBuffer, during);
+                fromPrev.readFully(receiveBuffer, during, timeout);
                 receiveBuffer.flip();
                 if (step.accumulate() && bf16) {
                     region.accumulateBf16(receiveBuffer, from, count);
@@ -335,16 +352,16 @@ public final class RingCollective implements Collective {
     }
 
     /** Every call starts with its description, sent to the next rank: ranks out of step fail at once, by name. */
-    private void checkSameCall(String description, String during) {
+    private void checkSameCall(String description, String during, long timeout) {
         ByteBuffer size = ByteBuffer.allocate(4);
-        fromPrev.readFully(size, during);
+        fromPrev.readFully(size, during, timeout);
         int bytes = size.flip().getInt();
         if (bytes < 0 || bytes > MAX_CALL_BYTES) {
             throw new CollectiveException("rank " + rank + " received garbage from " + fromPrev.peer() + " " + during
                     + " (a call header of " + bytes + " bytes)");
         }
         ByteBuffer text = ByteBuffer.allocate(bytes);
-        fromPrev.readFully(text, during);
+        fromPrev.readFully(text, during, timeout);
         String theirs = new String(text.array(), StandardCharsets.UTF_8);
         if (!theirs.equals(description)) {
             throw new CollectiveException("ranks called different collectives: rank " + rank + " " + description + ", "
@@ -375,7 +392,7 @@ public final class RingCollective implements Collective {
     private void send(Outgoing job, ByteBuffer buffer) {
         String during = "during " + job.description;
         byte[] call = job.description.getBytes(StandardCharsets.UTF_8);
-        toNext.writeFully(ByteBuffer.allocate(4 + call.length).putInt(call.length).put(call).flip(), during);
+        toNext.writeFully(ByteBuffer.allocate(4 + call.length).putInt(call.length).put(call).flip(), during, job.timeout);
         RingPlan plan = job.plan;
         for (int t = 0; t < plan.sends.size(); t++) {
             RingPlan.Step step = plan.sends.get(t);
@@ -383,7 +400,7 @@ public final class RingCollective implements Collective {
             int c = 0;
             for (int from = step.from(); from < step.to(); from += plan.chunk, c++) {
                 if (after >= 0) {
-                    awaitReceived(plan.receivedThrough(after, c), during);
+                    awaitReceived(plan.receivedThrough(after, c), during, job.timeout);
                 }
                 int count = Math.min(plan.chunk, step.to() - from);
                 buffer.clear();
@@ -393,16 +410,16 @@ public final class RingCollective implements Collective {
                     job.region.write(buffer, from, count);
                 }
                 buffer.flip();
-                toNext.writeFully(buffer, during);
+                toNext.writeFully(buffer, during, job.timeout);
             }
         }
     }
 
-    private void awaitReceived(long chunks, String during) {
+    private void awaitReceived(long chunks, String during, long timeout) {
         synchronized (progress) {
             long start = System.nanoTime();
             // a backstop only: the receiving thread times out first (it waits for the same data) and wakes us
-            long limit = 2 * timeoutNanos;
+            long limit = 2 * timeout;
             while (received < chunks) {
                 if (failure != null) {
                     throw failure;
@@ -470,10 +487,11 @@ public final class RingCollective implements Collective {
         }
     }
 
-    /** One call's work for the sender thread. */
-    private record Outgoing(Region region, RingPlan plan, String description, boolean bf16, CompletableFuture<Void> sent) {
-        Outgoing(Region region, RingPlan plan, String description, boolean bf16) {
-            this(region, plan, description, bf16, new CompletableFuture<>());
+    /** One call's work for the sender thread, each of whose waits lasts up to {@code timeout} nanoseconds. */
+    private record Outgoing(Region region, RingPlan plan, String description, boolean bf16, long timeout,
+                            CompletableFuture<Void> sent) {
+        Outgoing(Region region, RingPlan plan, String description, boolean bf16, long timeout) {
+            this(region, plan, description, bf16, timeout, new CompletableFuture<>());
         }
     }
 }

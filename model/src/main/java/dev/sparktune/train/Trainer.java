@@ -10,6 +10,7 @@ import dev.sparktune.config.DistConfig;
 import dev.sparktune.config.EvalConfig;
 import dev.sparktune.config.TrainConfig;
 import dev.sparktune.dist.Collective;
+import dev.sparktune.dist.CollectiveException;
 import dev.sparktune.dist.DataParallelOptimizer;
 import dev.sparktune.dist.InProcessCollective;
 import dev.sparktune.nn.Scalars;
@@ -18,6 +19,7 @@ import dev.sparktune.nn.ThreadGradients;
 import dev.sparktune.optim.LrSchedule;
 import dev.sparktune.optim.Optimizer;
 import dev.sparktune.peft.PeftModel;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashSet;
@@ -58,23 +60,27 @@ public final class Trainer {
     private final Collective collective;
     private final int zeroStage;
     private final long bucketSize;
+    /** How long the other ranks wait for rank 0 to write a checkpoint. */
+    private final Duration checkpointTimeout;
     /** Null without validation. */
     private final Validation validation;
     private final StepListener listener;
 
     /** A trainer on one rank, without validation. */
     public Trainer(PeftModel model, TrainConfig config, long padTokenId) {
-        this(model, config, padTokenId, InProcessCollective.group(1).get(0), 0, Long.MAX_VALUE, null, StepListener.NONE);
+        this(model, config, padTokenId, InProcessCollective.group(1).get(0), 0, Long.MAX_VALUE, Duration.ofHours(1), null,
+                StepListener.NONE);
     }
 
     private Trainer(PeftModel model, TrainConfig config, long padTokenId, Collective collective, int zeroStage,
-                    long bucketSize, Validation validation, StepListener listener) {
+                    long bucketSize, Duration checkpointTimeout, Validation validation, StepListener listener) {
         this.model = model;
         this.config = config;
         this.padTokenId = padTokenId;
         this.collective = collective;
         this.zeroStage = zeroStage;
         this.bucketSize = bucketSize;
+        this.checkpointTimeout = checkpointTimeout;
         this.validation = validation;
         this.listener = listener;
     }
@@ -86,9 +92,10 @@ public final class Trainer {
      * many micro-batches per epoch as the smallest share holds, so the ranks agree on the task plan and the steps
      * without talking, and drop their surplus rows of the epoch. Gradients are combined with ZeRO stage
      * {@code zero_stage} in buckets of {@code reduce_bucket_size} elements, and rank 0 alone writes checkpoints and
-     * metrics. N ranks then train as one rank whose micro-batches of N x per_device_train_batch_size rows hold the
-     * ranks' micro-batches side by side. Validation is sharded too: each rank evaluates its share of the validation
-     * row groups and the sums are all-reduced.
+     * metrics; the other ranks wait for each save up to {@code checkpoint_timeout_seconds}. N ranks then train as one
+     * rank whose micro-batches of N x per_device_train_batch_size rows hold the ranks' micro-batches side by side.
+     * Validation is sharded too: each rank evaluates its share of the validation row groups and the sums are
+     * all-reduced.
      *
      * <p>A resume continues exactly when the checkpoint was written by as many ranks. With another world size the
      * shares, and so the rest of the interrupted epoch, are not the same: the run then continues from the start of
@@ -96,8 +103,8 @@ public final class Trainer {
      * parameters and optimizer state of the checkpoint. The learning-rate schedule spans the new world size's steps.
      */
     public Trainer withDataParallel(Collective collective, DistConfig dist) {
-        return new Trainer(model, config, padTokenId, collective, dist.zeroStage(), dist.reduceBucketSize(), validation,
-                listener);
+        return new Trainer(model, config, padTokenId, collective, dist.zeroStage(), dist.reduceBucketSize(),
+                Duration.ofSeconds(dist.checkpointTimeoutSeconds()), validation, listener);
     }
 
     /**
@@ -115,13 +122,14 @@ public final class Trainer {
      * exact_match).
      */
     public Trainer withValidation(List<TrainingTask> tasks, EvalConfig eval, Completions completions) {
-        return new Trainer(model, config, padTokenId, collective, zeroStage, bucketSize,
+        return new Trainer(model, config, padTokenId, collective, zeroStage, bucketSize, checkpointTimeout,
                 new Validation(tasks, eval, config.seed(), padTokenId, completions), listener);
     }
 
     /** The same trainer, telling {@code listener} about every step this rank finishes. */
     public Trainer withStepListener(StepListener listener) {
-        return new Trainer(model, config, padTokenId, collective, zeroStage, bucketSize, validation, listener);
+        return new Trainer(model, config, padTokenId, collective, zeroStage, bucketSize, checkpointTimeout, validation,
+                listener);
     }
 
     /**
@@ -133,9 +141,11 @@ public final class Trainer {
      * @param resumeFrom a checkpoint folder's location (read with the output folder's configuration) to continue
      * @param stopAfter  a step after which to stop with a checkpoint, as a preempted job would: the schedule still spans
      *                   the whole run, so a resume continues it unchanged
+     * @param fence      rank 0's claim on {@code output}'s checkpoints, made before the starting point was picked (a
+     *                   Spark stage attempt's); null: rank 0 claims the folder when the run starts, as attempt 0
      */
     public record Run(List<TrainingTask> tasks, TaskMix mix, OutputFolder output, Optional<String> resumeFrom,
-                      OptionalLong stopAfter) {
+                      OptionalLong stopAfter, CheckpointFence fence) {
         public Run {
             tasks = List.copyOf(tasks);
             if (tasks.isEmpty()) {
@@ -149,12 +159,17 @@ public final class Trainer {
 
         /** A run to its end: {@code max_steps}, or {@code num_train_epochs}, or an early stop. */
         public Run(List<TrainingTask> tasks, TaskMix mix, OutputFolder output, Optional<String> resumeFrom) {
-            this(tasks, mix, output, resumeFrom, OptionalLong.empty());
+            this(tasks, mix, output, resumeFrom, OptionalLong.empty(), null);
         }
 
         /** The same run, stopping after step {@code step} with a checkpoint. */
         public Run stoppingAfter(long step) {
-            return new Run(tasks, mix, output, resumeFrom, OptionalLong.of(step));
+            return new Run(tasks, mix, output, resumeFrom, OptionalLong.of(step), fence);
+        }
+
+        /** The same run, its checkpoints written under {@code claim} (used on rank 0 only). */
+        public Run fencedBy(CheckpointFence claim) {
+            return new Run(tasks, mix, output, resumeFrom, stopAfter, claim);
         }
     }
 
@@ -215,7 +230,11 @@ public final class Trainer {
             }
             totalSteps = config.maxSteps() > 0 ? config.maxSteps() : (long) Math.ceil(config.numTrainEpochs() * stepsPerEpoch);
             schedule = LrSchedule.from(config, totalSteps);
-            checkpoints = new TrainingCheckpoints(run.output().conf(), run.output().location(), config.saveTotalLimit());
+            TrainingCheckpoints folder = new TrainingCheckpoints(run.output().conf(), run.output().location(),
+                    config.saveTotalLimit());
+            // rank 0 claims the folder before it loads anything from it: older writers' commits and removals stop here
+            checkpoints = !writer ? folder : folder.writingAs(run.fence() != null ? run.fence()
+                    : CheckpointFence.claim(run.output(), 0));
         }
 
         Result run() {
@@ -401,19 +420,32 @@ public final class Trainer {
             }
         }
 
-        /** Every rank gathers the optimizer state (a collective); rank 0 alone writes the checkpoint. */
+        /**
+         * Every rank gathers the optimizer state (a collective); rank 0 alone writes the checkpoint while the others
+         * wait for it at a barrier bounded by {@code checkpoint_timeout_seconds}, not by the collective timeout: a save
+         * may take far longer than any collective.
+         */
         private String save() {
+            String folder = checkpoints.folder(step);
             try (NDManager scratch = NDManager.newBaseManager()) {
                 SortedMap<String, NDArray> optimizerState = optimizer.exportState(scratch);
-                if (!writer) {
-                    return checkpoints.folder(step);
+                if (writer) {
+                    OptionalDouble best = Double.isNaN(stopping.best()) ? OptionalDouble.empty()
+                            : OptionalDouble.of(stopping.best());
+                    TrainerState state = new TrainerState(step, epoch, position, step, best, stopping.sinceBest(),
+                            rowsByTask(), Map.of("method", model.method().toString(), "world_size",
+                                    Integer.toString(collective.worldSize()), "zero_stage", Integer.toString(zeroStage)));
+                    folder = checkpoints.save(state, model.trainableTensors(), optimizerState);
                 }
-                OptionalDouble best = Double.isNaN(stopping.best()) ? OptionalDouble.empty() : OptionalDouble.of(stopping.best());
-                TrainerState state = new TrainerState(step, epoch, position, step, best, stopping.sinceBest(), rowsByTask(),
-                        Map.of("method", model.method().toString(), "world_size", Integer.toString(collective.worldSize()),
-                                "zero_stage", Integer.toString(zeroStage)));
-                return checkpoints.save(state, model.trainableTensors(), optimizerState);
             }
+            try {
+                collective.barrier(checkpointTimeout);
+            } catch (CollectiveException e) {
+                throw new CollectiveException("rank " + collective.rank() + " waited for rank 0 to save " + folder
+                        + " (up to " + checkpointTimeout.toSeconds() + " s, dist.checkpoint_timeout_seconds): "
+                        + e.getMessage(), e);
+            }
+            return folder;
         }
 
         /**

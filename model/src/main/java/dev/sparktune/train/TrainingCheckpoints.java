@@ -34,10 +34,14 @@ import org.slf4j.LoggerFactory;
  *   <li>{@code trainer_state.json}: the {@link TrainerState};</li>
  *   <li>{@code _SUCCESS}: written last; a folder without it is incomplete and never resumed from.</li>
  * </ul>
- * A save writes a hidden temporary folder, renames it into place, then writes {@code _SUCCESS},
- * and finally removes the oldest complete checkpoints beyond {@code save_total_limit}. Every
- * file-system operation of checkpointing lives in this class. Folders are named by their
- * location: the output folder's location, qualified by its file system (e.g.
+ * A save writes a hidden temporary folder named after the step and its writer, renames it into
+ * place, then writes {@code _SUCCESS}, and finally removes the oldest complete checkpoints beyond
+ * {@code save_total_limit}. Only a writer that claimed the folder ({@link #writingAs}) saves, and
+ * it checks its {@link CheckpointFence} right before every rename, marker and removal, so a writer
+ * from an older stage attempt cannot commit or delete once a newer one has claimed the folder.
+ * Every file-system operation of checkpointing lives in this class and {@link CheckpointFence}.
+ * Folders are named by their location: the output folder's location, qualified by its file
+ * system (e.g.
  * {@code hdfs://namenode:8020/runs/x/checkpoint-40}, {@code file:/tmp/run/checkpoint-40}).
  *
  * <p>Safetensors files are written and read as local files: directly on the local file system,
@@ -53,13 +57,19 @@ public final class TrainingCheckpoints {
 
     private static final Map<String, String> FILE_METADATA = Map.of("format", "pt");
     private static final Pattern FOLDER_NAME = Pattern.compile("checkpoint-(\\d+)");
-    /** Temporary folders of saves in progress, and complete checkpoints being replaced or removed. */
-    private static final Pattern LEFTOVER_NAME = Pattern.compile("\\.checkpoint-\\d+\\.[0-9a-f-]+\\.(tmp|old)");
+    /**
+     * Temporary folders of saves in progress ({@code .checkpoint-<step>.w<generation>-a<attempt>.<uuid>.tmp}; older
+     * versions wrote them without the writer), and complete checkpoints being replaced.
+     */
+    private static final Pattern LEFTOVER_NAME =
+            Pattern.compile("\\.checkpoint-\\d+\\.(w\\d+-a\\d+\\.)?[0-9a-f-]+\\.(tmp|old)");
 
     private final Configuration conf;
     private final FileSystem fs;
     private final Path outputDir;
     private final int saveTotalLimit;
+    /** Null for an instance that only reads. */
+    private final CheckpointFence fence;
 
     /**
      * The checkpoints in {@code outputDir}, a URI such as {@code hdfs://namenode:8020/runs/x} or a
@@ -78,6 +88,23 @@ public final class TrainingCheckpoints {
         this.conf = conf;
         this.outputDir = fs.makeQualified(dir);
         this.saveTotalLimit = saveTotalLimit;
+        this.fence = null;
+    }
+
+    private TrainingCheckpoints(TrainingCheckpoints readOnly, CheckpointFence fence) {
+        this.conf = readOnly.conf;
+        this.fs = readOnly.fs;
+        this.outputDir = readOnly.outputDir;
+        this.saveTotalLimit = readOnly.saveTotalLimit;
+        this.fence = fence;
+    }
+
+    /** The same checkpoints, saved (and pruned) by the writer that holds {@code fence}, a claim on this folder. */
+    public TrainingCheckpoints writingAs(CheckpointFence fence) {
+        if (!fence.folder().equals(outputDir)) {
+            throw new IllegalArgumentException("the claim is on " + fence.folder() + ", not on " + outputDir);
+        }
+        return new TrainingCheckpoints(this, fence);
     }
 
     /** The checkpoints in a folder on the local file system. */
@@ -105,6 +132,10 @@ public final class TrainingCheckpoints {
      * interrupted saves are removed first; complete ones beyond the limit, oldest first, after.
      */
     public String save(TrainerState state, Map<String, NDArray> model, Map<String, NDArray> optimizer) {
+        if (fence == null) {
+            throw new IllegalStateException("claim " + outputDir + " before saving into it: "
+                    + "writingAs(CheckpointFence.claim(...))");
+        }
         for (String name : optimizer.keySet()) {
             int slash = name.lastIndexOf(OPTIMIZER_NAME_SEPARATOR);
             if (slash <= 0 || slash == name.length() - 1) {
@@ -114,9 +145,11 @@ public final class TrainingCheckpoints {
         }
         long step = state.globalStep();
         Path target = folderPath(step);
-        Path temporary = new Path(outputDir, ".checkpoint-" + step + "." + UUID.randomUUID() + ".tmp");
+        Path temporary = new Path(outputDir, ".checkpoint-" + step + ".w" + fence.generation() + "-a" + fence.attempt()
+                + "." + UUID.randomUUID() + ".tmp");
         try {
             mkdirs(outputDir);
+            fence.check("remove incomplete checkpoints");
             removeIncomplete();
             mkdirs(temporary);
             writeTensors(new Path(temporary, MODEL_FILE), model);
@@ -126,13 +159,16 @@ public final class TrainingCheckpoints {
             Path replaced = null;
             if (fs.exists(target)) {
                 replaced = new Path(outputDir, ".checkpoint-" + step + "." + UUID.randomUUID() + ".old");
+                fence.check("replace " + target.getName());
                 rename(target, replaced);
             }
+            fence.check("commit " + target.getName());
             rename(temporary, target);
             // The marker, not the rename, is the commit: on object stores (s3a) a folder rename
             // copies file by file and is not atomic, but creating one small file is. It is created
             // only in the folder as it stands: a folder another writer removed meanwhile is not
             // recreated holding the marker alone.
+            fence.check("commit " + target.getName());
             HadoopFiles.writeMarker(fs, new Path(target, SUCCESS_MARKER));
             if (replaced != null) {
                 fs.delete(replaced, true);
@@ -309,6 +345,7 @@ public final class TrainingCheckpoints {
         folders.removeIf(f -> step(f) == justSaved);
         for (int i = 0; i < folders.size() - (saveTotalLimit - 1); i++) {
             Path folder = folders.get(i);
+            fence.check("remove " + folder.getName() + " (save_total_limit " + saveTotalLimit + ")");
             // The marker goes first: a removal cut short must leave an incomplete folder, not a
             // "complete" checkpoint with files missing.
             fs.delete(new Path(folder, SUCCESS_MARKER), false);

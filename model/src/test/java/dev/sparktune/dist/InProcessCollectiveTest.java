@@ -19,6 +19,24 @@ class InProcessCollectiveTest extends CollectiveContractTest {
     }
 
     @Test
+    void aBarrierWithItsOwnTimeoutWaitsPastTheGroupTimeout() {
+        List<Collective> group = InProcessCollective.group(2, Duration.ofSeconds(1));
+        List<Boolean> passed = RankThreads.all(group, c -> {
+            try {
+                if (c.rank() == 0) {
+                    Thread.sleep(2500);
+                }
+                c.barrier(Duration.ofSeconds(30));
+                c.barrier();                    // the group is still usable, with its own timeout
+                return true;
+            } catch (InterruptedException e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        assertEquals(List.of(true, true), passed);
+    }
+
+    @Test
     void closingOneMemberFailsTheOthersPendingCalls() {
         List<Collective> group = InProcessCollective.group(3, Duration.ofSeconds(60));
         long start = System.nanoTime();

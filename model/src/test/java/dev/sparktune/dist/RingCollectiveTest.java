@@ -169,6 +169,28 @@ class RingCollectiveTest extends CollectiveContractTest {
     }
 
     @Test
+    void aBarrierWithItsOwnTimeoutWaitsPastTheCollectiveTimeoutAndTheRingStaysUsable() {
+        // 3 ranks: rank 2 receives rank 0's element through rank 1, whose sender waits for it too
+        List<Collective> ring = LoopbackRing.open(3, LoopbackRing.options(Duration.ofSeconds(1)));
+        List<double[]> sums = RankThreads.all(ring, c -> {
+            try (c) {
+                if (c.rank() == 0) {
+                    Thread.sleep(2500);         // rank 0 writing a checkpoint, longer than the 1 s timeout
+                }
+                c.barrier(Duration.ofSeconds(30));
+                double[] one = {1};
+                c.allReduce(one, 0, 1, Reduction.SUM);
+                return one;
+            } catch (InterruptedException e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        for (double[] sum : sums) {
+            assertEquals(3.0, sum[0]);
+        }
+    }
+
+    @Test
     void aRankThatStopsCallingMakesTheOthersTimeOutNamingIt() {
         List<Collective> ring = LoopbackRing.open(3, LoopbackRing.options(Duration.ofSeconds(1)));
         long start = System.nanoTime();

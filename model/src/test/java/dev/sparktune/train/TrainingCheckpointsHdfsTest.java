@@ -51,6 +51,12 @@ class TrainingCheckpointsHdfsTest {
         out = hdfs.uri("/runs/" + test.getTestMethod().orElseThrow().getName());
     }
 
+    /** The checkpoints in {@code folder}, claimed for writing by attempt 0. */
+    private TrainingCheckpoints writer(String folder, int saveTotalLimit) {
+        return new TrainingCheckpoints(conf, folder, saveTotalLimit)
+                .writingAs(CheckpointFence.claim(new OutputFolder(conf, folder), 0));
+    }
+
     private static TrainerState state(long step) {
         return new TrainerState(step, 1, 37, step - 1, OptionalDouble.of(0.6931471805599453), 2,
                 Map.of("sft", 40 * step, "spam", Long.MAX_VALUE), Map.of("method", "lora"));
@@ -78,8 +84,10 @@ class TrainingCheckpointsHdfsTest {
         }
     }
 
+    /** What {@code folder} holds besides the writer's claim ({@link CheckpointFence}). */
     private List<String> entries(String folder) throws IOException {
-        return Arrays.stream(fs.listStatus(new Path(folder))).map(s -> s.getPath().getName()).sorted().toList();
+        return Arrays.stream(fs.listStatus(new Path(folder))).map(s -> s.getPath().getName())
+                .filter(n -> !n.startsWith(CheckpointFence.PREFIX)).sorted().toList();
     }
 
     /** Local temporary folders of uploads and downloads, which must not outlive a save or a load. */
@@ -91,7 +99,7 @@ class TrainingCheckpointsHdfsTest {
 
     @Test
     void saveThenLoadOnHdfsGivesTheSameTensorsAndState() throws IOException {
-        TrainingCheckpoints checkpoints = new TrainingCheckpoints(conf, out, 3);
+        TrainingCheckpoints checkpoints = writer(out, 3);
         long temporariesBefore = localTemporaries();
         try (NDManager manager = NDManager.newBaseManager()) {
             Map<String, NDArray> model = model(manager, 0);
@@ -118,7 +126,7 @@ class TrainingCheckpointsHdfsTest {
 
     @Test
     void aFolderWithoutSuccessIsIgnoredAndRemovedByTheNextSave() throws IOException {
-        TrainingCheckpoints checkpoints = new TrainingCheckpoints(conf, out, 5);
+        TrainingCheckpoints checkpoints = writer(out, 5);
         try (NDManager manager = NDManager.newBaseManager()) {
             checkpoints.save(state(10), model(manager, 0), optimizer(manager));
             checkpoints.save(state(20), model(manager, 1), optimizer(manager));
@@ -149,7 +157,7 @@ class TrainingCheckpointsHdfsTest {
 
     @Test
     void saveTotalLimitKeepsTheNewestAndAStepSavedAgainReplacesIt() throws IOException {
-        TrainingCheckpoints checkpoints = new TrainingCheckpoints(conf, out, 2);
+        TrainingCheckpoints checkpoints = writer(out, 2);
         try (NDManager manager = NDManager.newBaseManager()) {
             // 9 before 10: steps compare as numbers, not as folder names
             for (long step : new long[] {8, 9, 10, 11}) {
@@ -168,8 +176,30 @@ class TrainingCheckpointsHdfsTest {
     }
 
     @Test
+    void aWriterOfAnOlderAttemptCanNeitherCommitNorPruneOnHdfs() throws IOException {
+        TrainingCheckpoints zombie = new TrainingCheckpoints(conf, out, 1)
+                .writingAs(CheckpointFence.claim(new OutputFolder(conf, out), 0));
+        try (NDManager manager = NDManager.newBaseManager()) {
+            zombie.save(state(10), model(manager, 10), optimizer(manager));
+            CheckpointFence retried = CheckpointFence.claim(new OutputFolder(conf, out), 1);
+
+            CheckpointException refused = assertThrows(CheckpointException.class,
+                    () -> zombie.save(state(20), model(manager, -20), optimizer(manager)));
+            assertTrue(refused.getMessage().contains("superseded"), refused.getMessage());
+            assertEquals(List.of("checkpoint-10"), entries(out), "checkpoint-10 kept, no half-saved checkpoint-20");
+
+            TrainingCheckpoints writer = new TrainingCheckpoints(conf, out, 1).writingAs(retried);
+            writer.save(state(20), model(manager, 20), optimizer(manager));
+            assertEquals(List.of("checkpoint-20"), entries(out));
+            assertBitExact(model(manager, 20), writer.loadLatest(manager).orElseThrow().model());
+            assertEquals(List.of(CheckpointFence.PREFIX + retried.generation()), Arrays.stream(fs.listStatus(new Path(out)))
+                    .map(s -> s.getPath().getName()).filter(n -> n.startsWith(CheckpointFence.PREFIX)).toList());
+        }
+    }
+
+    @Test
     void aRenamedOrDamagedCheckpointIsRefusedNamingTheFile() throws IOException {
-        TrainingCheckpoints checkpoints = new TrainingCheckpoints(conf, out, 3);
+        TrainingCheckpoints checkpoints = writer(out, 3);
         long temporariesBefore = localTemporaries();
         try (NDManager manager = NDManager.newBaseManager()) {
             String saved = checkpoints.save(state(12), model(manager, 0), optimizer(manager));

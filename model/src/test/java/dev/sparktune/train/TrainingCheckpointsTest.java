@@ -35,6 +35,11 @@ class TrainingCheckpointsTest {
     @TempDir
     Path out;
 
+    /** The checkpoints in {@code folder}, claimed for writing by attempt 0. */
+    static TrainingCheckpoints writer(Path folder, int saveTotalLimit) {
+        return new TrainingCheckpoints(folder, saveTotalLimit).writingAs(CheckpointFence.claim(OutputFolder.local(folder), 0));
+    }
+
     private static TrainerState state(long step) {
         return new TrainerState(step, 1, 37, step - 1, OptionalDouble.of(0.6931471805599453), 2,
                 Map.of("sft", 40 * step, "spam", Long.MAX_VALUE), Map.of("method", "lora", "world_size", "2"));
@@ -75,15 +80,17 @@ class TrainingCheckpointsTest {
         return Path.of(URI.create(location));
     }
 
+    /** What the output folder holds besides the writer's claim ({@link CheckpointFence}). */
     private List<String> entries() throws IOException {
         try (Stream<Path> files = Files.list(out)) {
-            return files.map(p -> p.getFileName().toString()).sorted().toList();
+            return files.map(p -> p.getFileName().toString()).filter(n -> !n.startsWith(CheckpointFence.PREFIX))
+                    .sorted().toList();
         }
     }
 
     @Test
     void saveThenLoadGivesTheSameTensorsAndState() throws IOException {
-        TrainingCheckpoints checkpoints = new TrainingCheckpoints(out, 3);
+        TrainingCheckpoints checkpoints = writer(out, 3);
         try (NDManager manager = NDManager.newBaseManager()) {
             Map<String, NDArray> model = model(manager, 0);
             Map<String, NDArray> optimizer = optimizer(manager);
@@ -113,7 +120,7 @@ class TrainingCheckpointsTest {
 
     @Test
     void stateWithoutValidationAndOptimizerWithoutTensorsRoundTrip() {
-        TrainingCheckpoints checkpoints = new TrainingCheckpoints(out, 3);
+        TrainingCheckpoints checkpoints = writer(out, 3);
         TrainerState fresh = new TrainerState(5, 0, 5, 5, OptionalDouble.empty(), 0, Map.of(), Map.of());
         try (NDManager manager = NDManager.newBaseManager()) {
             checkpoints.save(fresh, model(manager, 0), Map.of());
@@ -125,7 +132,7 @@ class TrainingCheckpointsTest {
 
     @Test
     void aFolderWithoutSuccessIsIgnoredAndRemovedByTheNextSave() throws IOException {
-        TrainingCheckpoints checkpoints = new TrainingCheckpoints(out, 5);
+        TrainingCheckpoints checkpoints = writer(out, 5);
         try (NDManager manager = NDManager.newBaseManager()) {
             checkpoints.save(state(10), model(manager, 0), optimizer(manager));
             checkpoints.save(state(20), model(manager, 1), optimizer(manager));
@@ -154,7 +161,7 @@ class TrainingCheckpointsTest {
 
     @Test
     void aFolderWhoseStepDoesNotFitALongIsIgnoredNotFatal() throws IOException {
-        TrainingCheckpoints checkpoints = new TrainingCheckpoints(out, 3);
+        TrainingCheckpoints checkpoints = writer(out, 3);
         try (NDManager manager = NDManager.newBaseManager()) {
             String saved = checkpoints.save(state(10), model(manager, 0), optimizer(manager));
             Path odd = Files.createDirectories(out.resolve("checkpoint-" + "9".repeat(20)));
@@ -185,7 +192,7 @@ class TrainingCheckpointsTest {
 
     @Test
     void saveTotalLimitKeepsTheNewest() throws IOException {
-        TrainingCheckpoints checkpoints = new TrainingCheckpoints(out, 2);
+        TrainingCheckpoints checkpoints = writer(out, 2);
         try (NDManager manager = NDManager.newBaseManager()) {
             // 9 before 10: steps compare as numbers, not as folder names
             for (long step : new long[] {8, 9, 10, 11}) {
@@ -199,7 +206,7 @@ class TrainingCheckpointsTest {
 
     @Test
     void savingAStepAgainReplacesIt() throws IOException {
-        TrainingCheckpoints checkpoints = new TrainingCheckpoints(out, 3);
+        TrainingCheckpoints checkpoints = writer(out, 3);
         try (NDManager manager = NDManager.newBaseManager()) {
             checkpoints.save(state(7), model(manager, 0), optimizer(manager));
             TrainerState again = new TrainerState(7, 2, 0, 7, OptionalDouble.of(0.5), 0, Map.of(), Map.of());
@@ -213,7 +220,7 @@ class TrainingCheckpointsTest {
 
     @Test
     void aCorruptedTrainerStateNamesTheFile() throws IOException {
-        TrainingCheckpoints checkpoints = new TrainingCheckpoints(out, 3);
+        TrainingCheckpoints checkpoints = writer(out, 3);
         try (NDManager manager = NDManager.newBaseManager()) {
             Path folder = local(checkpoints.save(state(12), model(manager, 0), optimizer(manager)));
             Path stateFile = folder.resolve("trainer_state.json");
@@ -242,7 +249,7 @@ class TrainingCheckpointsTest {
 
     @Test
     void aStateWrittenBeforeRowCountsWithAnEmptyRngStateStillLoads() throws IOException {
-        TrainingCheckpoints checkpoints = new TrainingCheckpoints(out, 3);
+        TrainingCheckpoints checkpoints = writer(out, 3);
         try (NDManager manager = NDManager.newBaseManager()) {
             Path folder = local(checkpoints.save(state(12), model(manager, 0), optimizer(manager)));
             assertFalse(Files.readString(folder.resolve("trainer_state.json")).contains("rng_state"));
@@ -265,7 +272,7 @@ class TrainingCheckpointsTest {
 
     @Test
     void optimizerTensorsMustBeNamedByParameterAndState() {
-        TrainingCheckpoints checkpoints = new TrainingCheckpoints(out, 3);
+        TrainingCheckpoints checkpoints = writer(out, 3);
         try (NDManager manager = NDManager.newBaseManager()) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                     () -> checkpoints.save(state(1), model(manager, 0), Map.of("exp_avg", manager.ones(new Shape(2)))));

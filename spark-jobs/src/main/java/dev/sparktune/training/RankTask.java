@@ -8,6 +8,7 @@ import dev.sparktune.config.JobConfig;
 import dev.sparktune.dist.RingCollective;
 import dev.sparktune.dist.RingOptions;
 import dev.sparktune.io.ModelFolderCache;
+import dev.sparktune.train.CheckpointFence;
 import dev.sparktune.train.OutputFolder;
 import dev.sparktune.train.StepListener;
 import dev.sparktune.train.Trainer;
@@ -74,8 +75,12 @@ final class RankTask extends AbstractFunction1<Iterator<Integer>, Iterator<RankO
                     Runtime.getRuntime().halt(FaultInjection.EXIT_STATUS);
                 }
             };
+            // rank 0 claims the output folder for this attempt before it picks where to start: from then on, a rank 0
+            // left over from an earlier attempt can neither commit nor remove checkpoints there
+            CheckpointFence fence = rank != 0 ? null
+                    : CheckpointFence.claim(new OutputFolder(hadoop, job.train().outputDir()), attempt);
             Optional<String> start = agreedStartingPoint(context, job, hadoop);
-            TrainingRank.Run run = TrainingRank.run(job, inputs, ring, hadoop, listener, device, start);
+            TrainingRank.Run run = TrainingRank.run(job, inputs, ring, hadoop, listener, device, start, fence);
             Trainer.Result result = run.result();
             RankOutcome outcome = new RankOutcome(rank, result.steps(), result.lastLoss(),
                     result.checkpoint(), run.resumedFrom(), run.export(), attempt);

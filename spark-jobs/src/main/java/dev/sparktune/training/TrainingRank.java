@@ -15,6 +15,7 @@ import dev.sparktune.io.ModelFolderCache;
 import dev.sparktune.peft.Method;
 import dev.sparktune.peft.PeftModel;
 import dev.sparktune.tokenize.Tokenizer;
+import dev.sparktune.train.CheckpointFence;
 import dev.sparktune.train.ClassificationLoss;
 import dev.sparktune.train.Completions;
 import dev.sparktune.train.Objective;
@@ -64,22 +65,23 @@ public final class TrainingRank {
     public static Run run(JobConfig job, Collective collective, Configuration hadoop, StepListener listener,
                           Device device) {
         return run(job, TrainingInputs.read(job, hadoop, java.util.Map.of()), collective, hadoop, listener, device,
-                startingPoint(job, new OutputFolder(hadoop, job.train().outputDir())));
+                startingPoint(job, new OutputFolder(hadoop, job.train().outputDir())), null);
     }
 
     /**
      * Trains {@code inputs} (the rank reads its share of each task), starting from {@code start}: in a Spark job
-     * rank 0 picks it and every rank gets the same, so ranks never resume from different checkpoints.
+     * rank 0 picks it and every rank gets the same, so ranks never resume from different checkpoints. Rank 0 writes
+     * its checkpoints under {@code fence}, its claim on the output folder (null: it claims when training starts).
      */
     static Run run(JobConfig job, TrainingInputs inputs, Collective collective, Configuration hadoop,
-                   StepListener listener, Device device, Optional<String> start) {
-        return run(job, inputs, collective, hadoop, listener, device, start,
+                   StepListener listener, Device device, Optional<String> start, CheckpointFence fence) {
+        return run(job, inputs, collective, hadoop, listener, device, start, fence,
                 task -> TrainingData.open(hadoop, task.folder()));
     }
 
     /** As above, each task's rows opened by {@code rows}: a reference run in a test reads them its own way. */
     static Run run(JobConfig job, TrainingInputs inputs, Collective collective, Configuration hadoop,
-                   StepListener listener, Device device, Optional<String> start,
+                   StepListener listener, Device device, Optional<String> start, CheckpointFence fence,
                    Function<TrainingInputs.Task, TrainingData> rows) {
         DataType dtype = dataType(job.model().computeDtype());
         MethodConfig m = job.method();
@@ -101,7 +103,8 @@ public final class TrainingRank {
                         completions(job, tokenizer, copy.folder()));
             }
             OutputFolder output = new OutputFolder(hadoop, job.train().outputDir());
-            Trainer.Result result = trainer.train(new Trainer.Run(tasks, inputs.mix(), output, start), manager);
+            Trainer.Run run = new Trainer.Run(tasks, inputs.mix(), output, start);
+            Trainer.Result result = trainer.train(fence == null ? run : run.fencedBy(fence), manager);
             String export = collective.rank() != 0 ? null
                     : FinalExport.write(model, m.finetuningType(), folder, job.model().modelNameOrPath(), output,
                             classifiers(inputs));

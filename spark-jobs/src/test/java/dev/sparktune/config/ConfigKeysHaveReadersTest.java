@@ -118,6 +118,7 @@ class ConfigKeysHaveReadersTest {
             Map.entry("dist.zero_stage", "model/src/main/java/dev/sparktune/train/Trainer.java"),
             Map.entry("dist.reduce_bucket_size", "model/src/main/java/dev/sparktune/train/Trainer.java"),
             Map.entry("dist.collective_timeout_seconds", "model/src/main/java/dev/sparktune/dist/RingOptions.java"),
+            Map.entry("dist.checkpoint_timeout_seconds", "model/src/main/java/dev/sparktune/train/Trainer.java"),
             Map.entry("dist.network_cidr", "model/src/main/java/dev/sparktune/dist/RingOptions.java"),
             Map.entry("dist.allow_unencrypted_ring", "spark-jobs/src/main/java/dev/sparktune/training/ClusterPreflight.java"),
             Map.entry("eval.per_device_eval_batch_size", "model/src/main/java/dev/sparktune/train/Validation.java"),

@@ -88,7 +88,7 @@ final class TrainingRuns {
         Configuration conf = new Configuration();
         TrainingInputs inputs = TrainingInputs.read(config.job(), conf, java.util.Map.of());
         TrainingRank.run(one.job(), inputs, InProcessCollective.group(1).get(0), conf, StepListener.NONE, Device.cpu(),
-                Optional.empty(), task -> new InterleavedShards(TrainingData.open(conf, task.folder()),
+                Optional.empty(), null, task -> new InterleavedShards(TrainingData.open(conf, task.folder()),
                         config.job().train().seed(), world, perRank));
     }
 
