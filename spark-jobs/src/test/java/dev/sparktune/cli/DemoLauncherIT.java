@@ -39,7 +39,7 @@ class DemoLauncherIT {
         assertEquals(0, demo.exitCode(), demo.stderr());
 
         for (String artifact : List.of("job.yaml", "dataset_info.yaml", "prepared/_SUCCESS", "tokenized/_SUCCESS",
-                "run/metrics.jsonl", "run/model/config.json", "run/eval/eval_results.json",
+                "run/metrics.jsonl", "run/adapter/adapter_config.json", "run/eval/eval_results.json",
                 "merged/export_report.json", "merged/config.json", "adapter/adapter_config.json", "metrics.json",
                 "report.html")) {
             assertTrue(Files.exists(out.resolve(artifact)), artifact + " is missing; stdout:\n" + demo.stdout());
