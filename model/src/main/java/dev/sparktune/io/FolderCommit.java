@@ -19,7 +19,8 @@ import org.apache.hadoop.fs.Path;
  * Beside {@code target} (names starting with {@code _}, which Spark's readers skip):
  * <pre>
  *   _lease-NAME              {@link OutputLease}: the run allowed to write NAME
- *   _staging-NAME-RUN        this run's new output, written by the caller
+ *   _staging-NAME-RUN/NAME   this run's new output, written by the caller (its own name does not start with
+ *                            {@code _}, which would make Spark's reader skip it when the caller reads it back)
  *   _previous-NAME-RUN       the previous output, kept until the new one is committed
  * </pre>
  * The steps of {@link #commit}, each callable alone (the tests stop a commit after each):
@@ -80,6 +81,10 @@ public final class FolderCommit implements Closeable {
 
     /** Where the caller writes the new output; unique to this run, and absent until the caller writes it. */
     public Path staging() {
+        return new Path(stagingRoot(), target.getName());
+    }
+
+    private Path stagingRoot() {
         return sibling(target, "_staging-", "-" + runId);
     }
 
@@ -127,7 +132,7 @@ public final class FolderCommit implements Closeable {
     @Override
     public void close() throws IOException {
         try {
-            fs.delete(staging(), true);
+            fs.delete(stagingRoot(), true);
         } finally {
             lease.close();
         }

@@ -6,8 +6,11 @@ import java.io.Closeable;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Optional;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -15,6 +18,7 @@ import org.apache.hadoop.fs.FSDataOutputStream;
 import org.apache.hadoop.fs.FileAlreadyExistsException;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.LocalFileSystem;
 import org.apache.hadoop.fs.Path;
 
 /**
@@ -61,7 +65,7 @@ public final class OutputLease implements Closeable {
         String holder = holder(runId);
         for (int attempt = 0; ; attempt++) {
             try {
-                write(fs, file, holder, false);
+                create(fs, file, holder);
                 return new OutputLease(fs, file, runId, holder);
             } catch (FileAlreadyExistsException taken) {
                 FileStatus status;
@@ -84,8 +88,11 @@ public final class OutputLease implements Closeable {
         }
     }
 
-    /** Fails unless the lease file still names this run (a run paused past the staleness limit loses it). */
-    public void checkHeld() throws IOException {
+    /**
+     * Fails unless the lease file still names this run (a run paused past the staleness limit loses it).
+     * Synchronized with {@link #refresh}, so it never reads the file half-rewritten.
+     */
+    public synchronized void checkHeld() throws IOException {
         String now;
         try {
             now = HadoopFiles.readString(fs, file);
@@ -114,12 +121,32 @@ public final class OutputLease implements Closeable {
         fs.delete(file, false);
     }
 
-    private void refresh() {
+    private synchronized void refresh() {
         try {
             checkHeld();
             write(fs, file, holder, true);
         } catch (IOException | RuntimeException e) {
             refresher.shutdown();    // checkHeld fails later, before any write, with the reason
+        }
+    }
+
+    /**
+     * Creates the lease file, failing with {@link FileAlreadyExistsException} when it exists. On local disks with an
+     * exclusive create ({@code O_EXCL}): Hadoop's local {@code create(overwrite=false)} is a look-up then a write.
+     */
+    private static void create(FileSystem fs, Path file, String text) throws IOException {
+        FileSystem raw = fs instanceof LocalFileSystem local ? local.getRawFileSystem() : fs;
+        Optional<java.nio.file.Path> local = HadoopFiles.localFile(raw, file);
+        if (local.isEmpty()) {
+            write(fs, file, text, false);
+            return;
+        }
+        Files.createDirectories(local.get().getParent());
+        try {
+            Files.write(local.get(), text.getBytes(StandardCharsets.UTF_8), StandardOpenOption.CREATE_NEW,
+                    StandardOpenOption.WRITE, StandardOpenOption.SYNC);
+        } catch (java.nio.file.FileAlreadyExistsException e) {
+            throw new FileAlreadyExistsException(file + " exists");
         }
     }
 

@@ -32,6 +32,11 @@ class FolderCommitS3aTest extends FolderCommitContract {
         return new Path(S3.uri(folder));
     }
 
+    @Override
+    boolean createsAtomically() {
+        return false;
+    }
+
     @Test
     void theseTestsRunOnTheS3aClient() throws IOException {
         assertEquals("org.apache.hadoop.fs.s3a.S3AFileSystem", fs().getClass().getName());

@@ -1,12 +1,6 @@
 package dev.sparktune.testing;
 
-import java.io.IOException;
 import java.net.URI;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.util.Comparator;
-import java.util.Properties;
-import java.util.stream.Stream;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.gaul.s3proxy.AuthenticationType;
@@ -18,8 +12,9 @@ import org.junit.jupiter.api.extension.BeforeAllCallback;
 import org.junit.jupiter.api.extension.ExtensionContext;
 
 /**
- * A real S3 API for a test class: S3Proxy on a loopback port over jclouds' file-system blob store (objects are files
- * in a temporary folder), with one bucket, reached through Hadoop's s3a client. Started before the class's first
+ * A real S3 API for a test class: S3Proxy on a loopback port over jclouds' in-memory ("transient") blob store, with
+ * one bucket, reached through Hadoop's s3a client. (Not the file-system blob store: it lists a folder left empty on
+ * its disk as a prefix, which S3 itself never does.) Started before the class's first
  * test and stopped after its last.
  *
  * <pre>
@@ -35,16 +30,12 @@ public final class LocalS3 implements BeforeAllCallback, AfterAllCallback {
     private static final String ACCESS_KEY = "local-access";
     private static final String SECRET_KEY = "local-secret";
 
-    private Path storage;
     private BlobStoreContext blobs;
     private S3Proxy proxy;
 
     @Override
     public void beforeAll(ExtensionContext context) throws Exception {
-        storage = Files.createTempDirectory("s3proxy-");
-        Properties properties = new Properties();
-        properties.setProperty("jclouds.filesystem.basedir", storage.toString());
-        blobs = ContextBuilder.newBuilder("filesystem").credentials(ACCESS_KEY, SECRET_KEY).overrides(properties)
+        blobs = ContextBuilder.newBuilder("transient").credentials(ACCESS_KEY, SECRET_KEY)
                 .build(BlobStoreContext.class);
         blobs.getBlobStore().createContainerInLocation(null, BUCKET);
         proxy = S3Proxy.builder().blobStore(blobs.getBlobStore()).endpoint(URI.create("http://127.0.0.1:0"))
@@ -70,7 +61,6 @@ public final class LocalS3 implements BeforeAllCallback, AfterAllCallback {
             if (blobs != null) {
                 blobs.close();
             }
-            deleteTree(storage);
         }
     }
 
@@ -95,16 +85,5 @@ public final class LocalS3 implements BeforeAllCallback, AfterAllCallback {
             throw new IllegalArgumentException("give an absolute path inside the bucket, got " + absolutePath);
         }
         return "s3a://" + BUCKET + absolutePath;
-    }
-
-    private static void deleteTree(Path root) throws IOException {
-        if (root == null || !Files.exists(root)) {
-            return;
-        }
-        try (Stream<Path> tree = Files.walk(root)) {
-            for (Path p : tree.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
-        }
     }
 }
