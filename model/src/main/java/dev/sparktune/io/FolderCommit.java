@@ -92,11 +92,24 @@ public final class FolderCommit implements Closeable {
         return target;
     }
 
-    /** All four steps. */
+    /**
+     * All four steps. When moving the new output in or sealing it fails (and this run still holds the lease), the
+     * previous output is put back before the failure is thrown.
+     */
     public void commit(Markers markers) throws IOException {
         moveOldAside();
-        moveNewIn();
-        seal(markers);
+        try {
+            moveNewIn();
+            seal(markers);
+        } catch (IOException | RuntimeException e) {
+            try {
+                lease.checkHeld();
+                recover(fs, target);
+            } catch (IOException | RuntimeException notUndone) {
+                e.addSuppressed(notUndone);
+            }
+            throw e;
+        }
         dropAside();
     }
 

@@ -20,6 +20,7 @@ import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.LocalFileSystem;
 import org.apache.hadoop.fs.Path;
+import org.apache.hadoop.ipc.RemoteException;
 
 /**
  * The right of one run to write one output: a small JSON file beside the output naming its holder (run id, host,
@@ -67,7 +68,10 @@ public final class OutputLease implements Closeable {
             try {
                 create(fs, file, holder);
                 return new OutputLease(fs, file, runId, holder);
-            } catch (FileAlreadyExistsException taken) {
+            } catch (IOException notCreated) {
+                if (!taken(notCreated)) {
+                    throw notCreated;
+                }
                 FileStatus status;
                 String other;
                 try {
@@ -78,8 +82,9 @@ public final class OutputLease implements Closeable {
                 }
                 Duration age = Duration.ofMillis(Math.max(0, System.currentTimeMillis() - status.getModificationTime()));
                 if (age.compareTo(staleAfter) < 0 || attempt > 0) {
+                    String by = other.isBlank() ? "a run creating it now" : other.strip();
                     throw new IllegalStateException(file.getParent() + ": another run is writing this output (lease "
-                            + file + ", held by " + other.strip() + ", refreshed " + age.toSeconds() + " s ago); wait"
+                            + file + ", held by " + by + ", refreshed " + age.toSeconds() + " s ago); wait"
                             + " for it to finish. If no such run is alive, delete " + file + ", or wait: a lease not"
                             + " refreshed for " + staleAfter.toMinutes() + " minutes is taken over.");
                 }
@@ -128,6 +133,14 @@ public final class OutputLease implements Closeable {
         } catch (IOException | RuntimeException e) {
             refresher.shutdown();    // checkHeld fails later, before any write, with the reason
         }
+    }
+
+    /**
+     * Whether a create failed because the file exists, or (HDFS) because another client is creating it right now.
+     */
+    private static boolean taken(IOException e) {
+        return e instanceof FileAlreadyExistsException
+                || e instanceof RemoteException remote && remote.getClassName().endsWith("AlreadyBeingCreatedException");
     }
 
     /**

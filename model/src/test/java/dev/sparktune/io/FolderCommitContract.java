@@ -185,6 +185,23 @@ abstract class FolderCommitContract {
         assertEquals(List.of("out"), namesIn(target.getParent()));
     }
 
+    @Test
+    void aCommitThatFailsBeforeItsMarkerPutsThePreviousOutputBack() throws IOException {
+        Path target = new Path(root(), "out");
+        commit(target, "v1");
+        Map<String, String> v1 = contents(target);
+        try (FolderCommit failing = FolderCommit.begin(fs(), target)) {
+            writeVersion(failing.staging(), "v2");
+            IOException thrown = assertThrows(IOException.class, () -> failing.commit(folder -> {
+                throw new IOException("disk full while writing the fingerprint");
+            }));
+            assertEquals("disk full while writing the fingerprint", thrown.getMessage());
+        }
+        assertEquals(Optional.empty(), CommitMarker.problem(fs(), target));
+        assertEquals(v1, contents(target));
+        assertEquals(List.of("out"), namesIn(target.getParent()));
+    }
+
     /** On s3a a folder rename is a copy per file: one that stops half-way leaves some files and no marker. */
     @Test
     void aNewOutputCopiedOnlyInPartIsNeverTakenForComplete() throws IOException {
