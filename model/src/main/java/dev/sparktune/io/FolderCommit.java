@@ -62,6 +62,7 @@ public final class FolderCommit implements Closeable {
         return begin(fs, target, OutputLease.STALE_AFTER);
     }
 
+    /** @param leaseStaleAfter how long another run's lease is honoured without being refreshed */
     public static FolderCommit begin(FileSystem fs, Path target, Duration leaseStaleAfter) throws IOException {
         Path qualified = fs.makeQualified(target);
         String runId = UUID.randomUUID().toString().substring(0, 13);
