@@ -4,6 +4,7 @@ import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
+import dev.sparktune.io.CommitMarker;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
@@ -26,8 +27,8 @@ import org.apache.spark.sql.functions;
 /**
  * What a tokenized output was made from: SHA-256 over the input rows' content, the tokenizer files' bytes and every
  * option that changes the output. It lives in {@code <tokenized_path>/_fingerprint} (JSON, with its three parts for a
- * person to compare), written before the output is committed; an output whose fingerprint equals the current one is
- * reused as it is.
+ * person to compare), written once the new output is in place and before its {@code _SUCCESS}; a complete output
+ * whose fingerprint equals the current one is reused as it is.
  *
  * <p>The input's content hash is order-independent (a sum of per-row SHA-256 digests, lane by lane, and the row
  * count), so re-partitioned or re-ordered input with the same rows hashes the same. Computing it reads the input once,
@@ -96,11 +97,15 @@ final class Fingerprint {
         return out;
     }
 
-    /** The fingerprint a committed output was written with, or null when there is no committed output. */
+    /**
+     * The fingerprint a committed output was written with, or null when there is no complete committed output: its
+     * {@code _SUCCESS} must list files that are all there with their sizes, so data a commit left half-copied is
+     * never reused.
+     */
     static String committed(FileSystem fs, Path output) {
         try {
             Path file = new Path(output, FILE);
-            if (!fs.exists(new Path(output, "_SUCCESS")) || !fs.exists(file)) {
+            if (CommitMarker.problem(fs, output).isPresent() || !fs.exists(file)) {
                 return null;
             }
             try (FSDataInputStream in = fs.open(file)) {

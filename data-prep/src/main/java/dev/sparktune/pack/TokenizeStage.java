@@ -5,6 +5,7 @@ import static org.apache.spark.sql.functions.lit;
 import static org.apache.spark.sql.functions.sum;
 import static org.apache.spark.sql.functions.when;
 
+import dev.sparktune.io.FolderCommit;
 import dev.sparktune.io.HadoopConf;
 import dev.sparktune.io.LabelsFile;
 import dev.sparktune.io.ModelFolderCache;
@@ -51,15 +52,16 @@ import org.apache.spark.storage.StorageLevel;
  *       window of {@value #PACK_WINDOW} samples, and each task) ends with its own partly-filled rows; against one
  *       global best-fit pass that is at most a few extra rows per partition and task. Classification rows are never
  *       packed.</li>
- *   <li>Write to {@code <tokenized_path>._staging}, one folder {@code task=<name>} per training task (the
+ *   <li>Write to a staging folder of this run beside {@code tokenized_path}, one folder {@code task=<name>} per training task (the
  *       registry's {@code task:}, default the dataset's name; Spark's partition layout, so
  *       {@code spark.read.parquet(tokenized_path)} has a {@code task} column): the {@code train} split's rows (and
  *       those of rows without a split), the {@code validation} split's rows under {@value #VALIDATION_DIR}{@code /}
  *       and the {@code test} split's under {@value #TEST_DIR}{@code /} (each only when there are any),
  *       {@code _rejected/} (stage {@code tokenize}), each classification task's {@code _labels.json}
  *       ({@link LabelsFile}: labels of all splits) in its folders, {@code _stats.json},
- *       {@code _fingerprint}; then replace {@code tokenized_path} with it by rename. Spark and the trainer skip
- *       names starting with {@code _}.</li>
+ *       then commit it to {@code tokenized_path} ({@link FolderCommit}: the previous output kept until the new one
+ *       is in place, then {@code _fingerprint} and last the {@code _SUCCESS} list of committed files). Spark and
+ *       the trainer skip names starting with {@code _}.</li>
  * </ol>
  *
  * <p>The output layout:
@@ -117,12 +119,24 @@ public final class TokenizeStage {
         FileSystem fs = fileSystem(spark, output);
         Fingerprint.Parts parts = Fingerprint.of(input, files.sha256(tokenizerDir), options, partitions, PACK_WINDOW);
         String fingerprint = parts.fingerprint();
-        if (fingerprint.equals(Fingerprint.committed(fs, output))) {
-            PackReport report = Fingerprint.GSON.fromJson(Fingerprint.readText(fs, new Path(output, STATS_FILE)),
-                    PackReport.class);
-            return outcome(spark, fs, output, report, fingerprint, true);
+        try (FolderCommit commit = FolderCommit.begin(fs, output)) {
+            if (fingerprint.equals(Fingerprint.committed(fs, output))) {
+                PackReport report = Fingerprint.GSON.fromJson(Fingerprint.readText(fs, new Path(output, STATS_FILE)),
+                        PackReport.class);
+                return outcome(spark, fs, output, report, fingerprint, true);
+            }
+            return tokenize(spark, input, options, files, tokenizerDir, partitions, parts, commit);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot commit the tokenized output " + output + ": " + e.getMessage(), e);
         }
+    }
 
+    /** Tokenizes {@code input} into the commit's staging folder and commits it. */
+    private static PackOutcome tokenize(SparkSession spark, Dataset<Row> input, PackOptions options,
+                                        TokenizerFiles files, java.nio.file.Path tokenizerDir, int partitions,
+                                        Fingerprint.Parts parts, FolderCommit commit) throws IOException {
+        Path output = commit.target();
+        FileSystem fs = output.getFileSystem(spark.sparkContext().hadoopConfiguration());
         List<Row> kinds = input.select(PrepRows.DATASET, PrepRows.FORMAT).distinct().collectAsList();
         boolean hasSft = kinds.stream().anyMatch(r -> PrepRows.FORMAT_ALPACA.equals(r.getString(1))
                 || PrepRows.FORMAT_SHAREGPT.equals(r.getString(1)));
@@ -146,9 +160,8 @@ public final class TokenizeStage {
                 .mapPartitions(new EncodePartition(files, shipped, options.template(), options.cutoffLen(),
                         options.trainOnPrompt(), labelIndexes, options.tasks()), Encoders.row(TokenizedSchema.ENCODED))
                 .persist(StorageLevel.MEMORY_AND_DISK());
-        Path staging = new Path(output.getParent(), output.getName() + "._staging");
+        Path staging = commit.staging();
         try {
-            delete(fs, staging);
             Path validationDir = new Path(staging, VALIDATION_DIR);
             Path testDir = new Path(staging, TEST_DIR);
             // filters keep the id partitioning, so each split is packed per partition, apart from the others
@@ -180,9 +193,8 @@ public final class TokenizeStage {
                 }
             }
             Fingerprint.writeText(fs, new Path(staging, STATS_FILE), Fingerprint.GSON.toJson(report));
-            Fingerprint.write(fs, staging, parts);
-            commit(fs, staging, output);
-            return outcome(spark, fs, output, report, fingerprint, false);
+            commit.commit(committed -> Fingerprint.write(fs, committed, parts));
+            return outcome(spark, fs, output, report, parts.fingerprint(), false);
         } finally {
             encoded.unpersist();
             shipped.destroy();
@@ -321,18 +333,6 @@ public final class TokenizeStage {
             return special.pad().id();
         }
         return special.eos() != null ? special.eos().id() : 0;
-    }
-
-    private static void commit(FileSystem fs, Path staging, Path output) {
-        try {
-            delete(fs, output);
-            if (!fs.rename(staging, output)) {
-                throw new IOException("rename returned false");
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot move the tokenized output from " + staging + " to " + output
-                    + "; check that the parent folder is writable", e);
-        }
     }
 
     private static boolean exists(FileSystem fs, Path path) {

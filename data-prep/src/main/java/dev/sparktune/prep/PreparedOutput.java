@@ -2,6 +2,8 @@ package dev.sparktune.prep;
 
 import static org.apache.spark.sql.functions.col;
 
+import dev.sparktune.io.CommitMarker;
+import dev.sparktune.io.FolderCommit;
 import dev.sparktune.rows.PrepRows;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -28,11 +30,12 @@ import org.apache.spark.sql.SaveMode;
  *   _test/part-00000.parquet ... kept rows of the test split (only when there are any)
  *   _rejected/part-00000.parquet ...
  *   _report.json
- *   _SUCCESS                 written last, before the rename
+ *   _SUCCESS                 written last, once the rest is in place: the list of committed files ({@link CommitMarker})
  * </pre>
  *
- * Everything is first written to {@code _staging-<name>} beside the target, which a rerun clears; the old target
- * is then deleted and the staging folder renamed onto it (one atomic rename on HDFS). Rows are hash-partitioned by
+ * Everything is first written to a staging folder of this run beside the target, then committed by
+ * {@link FolderCommit}: the previous output is kept until the new one is complete, and a second run to the same
+ * target fails on its lease instead of mixing its files in. Rows are hash-partitioned by
  * id into a number of files that depends only on the row count, sorted within each file, and the part files get
  * fixed names, so a rerun over the same inputs writes the same rows in the same order to the same files, and the
  * same report. (Not always the same Parquet bytes: parquet-mr lists each column chunk's encodings in the footer in
@@ -43,7 +46,6 @@ public final class PreparedOutput {
     public static final String TEST_DIR = "_test";
     static final String REJECTED_DIR = "_rejected";
     static final String REPORT = PrepReport.FILE;
-    static final String SUCCESS = "_SUCCESS";
     /** Rows per output Parquet file. */
     static final long ROWS_PER_FILE = 500_000;
 
@@ -58,27 +60,19 @@ public final class PreparedOutput {
                        Dataset<Row> rejected, long rejectedRows, String reportJson, Configuration hadoop) {
         try {
             FileSystem fs = target.getFileSystem(hadoop);
-            Path staging = new Path(target.getParent(), "_staging-" + target.getName());
-            fs.delete(staging, true);
-
-            Column[] order = {col(PrepRows.ID)};
-            write(kept, keptRows, order, staging, fs);
-            if (testRows > 0) {
-                write(test, testRows, order, new Path(staging, TEST_DIR), fs);
-            }
-            Column[] all = Arrays.stream(PrepRows.REJECTED.fieldNames()).map(c -> col(c)).toArray(Column[]::new);
-            write(rejected, rejectedRows, all, new Path(staging, REJECTED_DIR), fs);
-            try (OutputStream out = fs.create(new Path(staging, REPORT), true)) {
-                out.write(reportJson.getBytes(StandardCharsets.UTF_8));
-            }
-            fs.create(new Path(staging, SUCCESS), true).close();
-
-            if (fs.exists(target) && !fs.delete(target, true)) {
-                throw new IOException("cannot delete the previous output " + target);
-            }
-            fs.mkdirs(target.getParent());
-            if (!fs.rename(staging, target)) {
-                throw new IOException("cannot rename " + staging + " to " + target);
+            try (FolderCommit commit = FolderCommit.begin(fs, target)) {
+                Path staging = commit.staging();
+                Column[] order = {col(PrepRows.ID)};
+                write(kept, keptRows, order, staging, fs);
+                if (testRows > 0) {
+                    write(test, testRows, order, new Path(staging, TEST_DIR), fs);
+                }
+                Column[] all = Arrays.stream(PrepRows.REJECTED.fieldNames()).map(c -> col(c)).toArray(Column[]::new);
+                write(rejected, rejectedRows, all, new Path(staging, REJECTED_DIR), fs);
+                try (OutputStream out = fs.create(new Path(staging, REPORT), true)) {
+                    out.write(reportJson.getBytes(StandardCharsets.UTF_8));
+                }
+                commit.commit(committed -> { });
             }
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write the prepared output " + target + ": " + e.getMessage(), e);
@@ -89,7 +83,7 @@ public final class PreparedOutput {
         int files = (int) Math.max(1, (count + ROWS_PER_FILE - 1) / ROWS_PER_FILE);
         rows.repartition(files, order).sortWithinPartitions(order)
                 .write().mode(SaveMode.ErrorIfExists).parquet(dir.toString());
-        fs.delete(new Path(dir, SUCCESS), false);
+        fs.delete(new Path(dir, CommitMarker.NAME), false);    // Spark's; the commit writes the folder's own
         FileStatus[] parts = fs.listStatus(dir, p -> p.getName().startsWith("part-"));
         Arrays.sort(parts, Comparator.comparing(s -> s.getPath().getName()));
         for (int i = 0; i < parts.length; i++) {

@@ -463,4 +463,34 @@ class TokenizeStageTest {
         assertNotEquals(afterThird, listing(out));
         assertEquals(rows.size() + 1, fourth.report().rowsIn());
     }
+
+    /**
+     * An output whose files are not all there (an s3a rename, a copy per file, that stopped half-way; a file deleted
+     * since) is never reused, however its fingerprint matches: it is tokenized again, in full.
+     */
+    @Test
+    void anOutputMissingACommittedFileIsTokenizedAgainNotReused() throws Exception {
+        Path out = dir.resolve("partly-copied");
+        PackOutcome first = TokenizeStage.run(spark.session(), input(3), options("partly-copied", true));
+        List<TokenizedRow> complete = read(out.toString());
+        Path part;
+        try (Stream<Path> files = Files.walk(out)) {
+            part = files.filter(f -> f.getFileName().toString().startsWith("part-")
+                    && f.getParent().getFileName().toString().startsWith("task=")).findFirst().orElseThrow();
+        }
+        Files.delete(part);
+        assertNotEquals(PackTestData.multiset(complete), PackTestData.multiset(read(out.toString())),
+                "the premise: rows are missing");
+
+        PackOutcome second = TokenizeStage.run(spark.session(), input(3), options("partly-copied", true));
+
+        assertFalse(second.reused(), "a fingerprint beside missing files was reused");
+        assertEquals(first.fingerprint(), second.fingerprint());
+        assertEquals(PackTestData.multiset(complete), PackTestData.multiset(read(out.toString())));
+        // the commit leaves nothing beside the output: no staging folder, kept copy nor lease
+        try (Stream<Path> beside = Files.list(dir)) {
+            assertEquals(List.of(), beside.map(p -> p.getFileName().toString())
+                    .filter(n -> n.contains("partly-copied") && !n.equals("partly-copied")).toList());
+        }
+    }
 }

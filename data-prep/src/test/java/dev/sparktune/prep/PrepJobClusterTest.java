@@ -118,7 +118,11 @@ class PrepJobClusterTest {
                 assertArrayEquals(first.get(file), second.get(file), file + " differs after a rerun");
             }
         }
-        assertFalse(Files.exists(dir.resolve("_staging-prepared")), "the staging folder was renamed away");
+        try (Stream<Path> beside = Files.list(dir)) {
+            assertEquals(List.of(), beside.map(p -> p.getFileName().toString())
+                    .filter(n -> n.startsWith("_") && n.contains("prepared")).toList(),
+                    "no staging folder, kept copy or lease is left beside the output");
+        }
     }
 
     @Test

@@ -6,6 +6,7 @@ import dev.sparktune.config.ConfigLoader;
 import dev.sparktune.config.JobConfig;
 import dev.sparktune.config.LoadedConfig;
 import dev.sparktune.evaluation.EvalJob;
+import dev.sparktune.io.FolderCommit;
 import dev.sparktune.io.HadoopFiles;
 import dev.sparktune.peft.PeftFormat;
 import dev.sparktune.prep.PrepJob;
@@ -207,14 +208,24 @@ final class RunCommand implements Callable<Integer> {
     private static boolean outputsExist(RunStep step, JobConfig job, Configuration conf) {
         String output = job.train().outputDir();
         return switch (step) {
-            case PREP -> exists(job.data().preparedPath() + "/_SUCCESS", conf)
+            case PREP -> committed(job.data().preparedPath(), conf)
                     && (!job.data().prep().tokenize() || job.model().modelNameOrPath() == null
-                    || job.data().tokenizedPath() == null || exists(job.data().tokenizedPath() + "/_SUCCESS", conf));
+                    || job.data().tokenizedPath() == null || committed(job.data().tokenizedPath(), conf));
             case TRAIN -> exists(output + "/adapter/" + PeftFormat.CONFIG_FILE, conf)
                     || exists(output + "/model/" + ModelDirectory.CONFIG_FILE, conf);
             case EVAL -> exists(output + "/eval/" + EvalJob.RESULTS_FILE, conf);
             case EXPORT -> exists(job.export().exportDir() + "/" + ExportReport.FILE, conf);
         };
+    }
+
+    /** Whether {@code location} is a complete committed prep output ({@link FolderCommit}). */
+    private static boolean committed(String location, Configuration conf) {
+        try {
+            org.apache.hadoop.fs.Path path = new org.apache.hadoop.fs.Path(HadoopFiles.qualify(location, conf));
+            return FolderCommit.problem(path.getFileSystem(conf), path).isEmpty();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot look for " + location + ": " + e.getMessage(), e);
+        }
     }
 
     private static boolean exists(String location, Configuration conf) {

@@ -6,6 +6,7 @@ import com.google.gson.GsonBuilder;
 import dev.sparktune.config.JobConfig;
 import dev.sparktune.eval.TaskMetrics;
 import dev.sparktune.ingest.DatasetRegistry;
+import dev.sparktune.io.FolderCommit;
 import dev.sparktune.io.HadoopFiles;
 import dev.sparktune.io.TokenizedParquet;
 import dev.sparktune.ml.FineTunedModel;
@@ -328,6 +329,7 @@ public final class EvalJob {
         if (request.input() != null || !request.datasets().isEmpty() || job.data().tokenizedPath() == null) {
             return null;
         }
+        FolderCommit.requireComplete(conf, job.data().tokenizedPath(), "data.tokenized_path");
         String folder = PrepRows.SPLIT_TEST.equals(request.evaluatedSplit(job)) ? TokenizeStage.TEST_DIR
                 : TokenizeStage.VALIDATION_DIR;
         return TokenizedParquet.taskFolders(conf, new Path(job.data().tokenizedPath(), folder).toString()).get(task);

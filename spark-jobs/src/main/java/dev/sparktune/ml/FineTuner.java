@@ -7,10 +7,13 @@ import dev.sparktune.config.ConfigException;
 import dev.sparktune.config.ConfigLoader;
 import dev.sparktune.config.JobConfig;
 import dev.sparktune.config.LoadedConfig;
+import dev.sparktune.io.CommitMarker;
 import dev.sparktune.io.LabelsFile;
 import dev.sparktune.io.TokenizedParquet;
 import dev.sparktune.training.TrainingJob;
 import dev.sparktune.training.TrainingOutcome;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
@@ -39,6 +42,7 @@ import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SaveMode;
+import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.types.ArrayType;
 import org.apache.spark.sql.types.DataType;
 import org.apache.spark.sql.types.DataTypes;
@@ -429,6 +433,7 @@ public final class FineTuner extends Estimator<FineTunedModel> implements MLWrit
         if (job.method().stage().equals("cls")) {
             writeLabels(rows, data, dataset);
         }
+        sealed(data, dataset.sparkSession());
         LoadedConfig training = ConfigLoader.parse(loaded.toYaml(), loaded.source(),
                 List.of("data.tokenized_path=" + data, "train.output_dir=" + run));
         TrainingOutcome outcome = TrainingJob.run(dataset.sparkSession(), training);
@@ -443,6 +448,16 @@ public final class FineTuner extends Estimator<FineTunedModel> implements MLWrit
     }
 
     // ---- persistence: params only, as Spark ML's DefaultParamsWritable / DefaultParamsReadable
+
+    /** Marks the written folder complete ({@link CommitMarker}), as the trainer requires of its input. */
+    private static void sealed(String data, SparkSession spark) {
+        try {
+            Path folder = new Path(data);
+            CommitMarker.write(folder.getFileSystem(spark.sparkContext().hadoopConfiguration()), folder);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot mark " + data + " complete: " + e.getMessage(), e);
+        }
+    }
 
     @Override
     public MLWriter write() {

@@ -1,6 +1,7 @@
 package dev.sparktune.training;
 
 import dev.sparktune.config.JobConfig;
+import dev.sparktune.io.FolderCommit;
 import dev.sparktune.io.LabelsFile;
 import dev.sparktune.io.TokenizedParquet;
 import dev.sparktune.pack.TokenizeStage;
@@ -21,6 +22,9 @@ import org.apache.hadoop.fs.Path;
  * {@code FineTuner}) wrote, and checked there: every problem that would fail every attempt of the barrier stage the
  * same way (no data, too few rows or row groups for the ranks, missing or unusable labels) is raised here, before
  * the stage, and never retried. The ranks receive this value and open the folders it names.
+ *
+ * <p>The folder must be a complete commit ({@code _SUCCESS} listing its files, all present): a folder whose commit
+ * stopped half-way is refused, with a message saying to rerun prep, rather than trained on in part.
  *
  * <p>Tasks are the {@code task=<name>} folders of {@code data.tokenized_path} in name order, or the folder itself as
  * one task named {@value #SINGLE_TASK}; validation tasks likewise under {@code _validation/}, when it has rows.
@@ -57,6 +61,7 @@ public record TrainingInputs(List<Task> tasks, List<Task> validation, TaskMix mi
      */
     static TrainingInputs read(JobConfig job, Configuration conf, Map<String, String> datasetTasks) {
         String path = job.data().tokenizedPath();
+        FolderCommit.requireComplete(conf, path, "data.tokenized_path");
         List<Task> tasks = tasks(job, conf, path, true);
         if (tasks.isEmpty()) {
             throw new IllegalArgumentException(path + " holds no tokenized rows (data.tokenized_path): run"

@@ -16,6 +16,7 @@ import dev.sparktune.arch.PretrainedModel;
 import dev.sparktune.arch.TinyModels;
 import dev.sparktune.eval.Classification;
 import dev.sparktune.io.Checkpoint;
+import dev.sparktune.io.CommitMarker;
 import dev.sparktune.io.LabelsFile;
 import dev.sparktune.io.TokenizedParquet;
 import dev.sparktune.io.TokenizedRow;
@@ -110,6 +111,12 @@ class CompressedExportTest {
         return rows;
     }
 
+    /** The commit marker prep leaves, which the trainer and eval require. */
+    private void markCommitted(Path tokenized) throws Exception {
+        org.apache.hadoop.fs.Path folder = new org.apache.hadoop.fs.Path(tokenized.toUri());
+        CommitMarker.write(folder.getFileSystem(conf), folder);
+    }
+
     private void writeRows(Path folder, List<TokenizedRow> rows, LabelsFile labels) throws Exception {
         Files.createDirectories(folder);
         TokenizedParquet.write(conf, folder.resolve("part-00.parquet").toString(), rows, 1 << 20);
@@ -134,6 +141,7 @@ class CompressedExportTest {
         Files.writeString(adapter.resolve(ModelDirectory.CONFIG_FILE), config.toString());
         writeRows(dir.resolve("tok/task=spam"), rows(16, 5, true), labels);
         writeRows(dir.resolve("tok/_validation/task=spam"), rows(40, 6, true), labels);
+        markCommitted(dir.resolve("tok"));
         Path job = dir.resolve("job.yaml");
         Files.writeString(job, "model:\n  model_name_or_path: " + base + "\ndata:\n  tokenized_path: " + dir.resolve("tok")
                 + "\nmethod:\n  stage: cls\ntrain:\n  output_dir: " + dir.resolve("run") + "\n");
@@ -234,6 +242,7 @@ class CompressedExportTest {
         if (validation) {
             writeRows(dir.resolve("tok/_validation"), rows(12, 8, false), null);
         }
+        markCommitted(dir.resolve("tok"));
         Path job = dir.resolve("job.yaml");
         Files.writeString(job, "model:\n  model_name_or_path: " + base + "\ndata:\n  tokenized_path: " + dir.resolve("tok")
                 + "\nmethod:\n  stage: pt\ntrain:\n  output_dir: " + dir.resolve("run") + "\nexport:\n  export_dir: "

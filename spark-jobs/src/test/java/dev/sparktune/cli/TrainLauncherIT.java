@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.sparktune.arch.TinyModels;
+import dev.sparktune.io.CommitMarker;
 import dev.sparktune.io.TokenizedParquet;
 import dev.sparktune.io.TokenizedRow;
 import java.nio.charset.StandardCharsets;
@@ -80,6 +81,12 @@ class TrainLauncherIT {
             }
             TokenizedParquet.write(new Configuration(), data.resolve(String.format("part-%02d.parquet", f)).toString(),
                     rows, 1 << 20);
+        }
+        try {
+            org.apache.hadoop.fs.Path folder = new org.apache.hadoop.fs.Path(data.toUri());
+            CommitMarker.write(folder.getFileSystem(new Configuration()), folder);    // as prep leaves it
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
         }
     }
 

@@ -81,9 +81,41 @@ class TrainingInputsTest {
         assertTrue(missing.getMessage().contains("data.tokenized_path") && missing.getMessage().contains("sparktune prep"),
                 missing.getMessage());
         Files.createDirectories(dir.resolve("empty/task=a"));
+        TrainingRuns.commit(dir.resolve("empty"));
         IllegalArgumentException empty = assertThrows(IllegalArgumentException.class,
                 () -> TrainingInputs.read(job(dir.resolve("empty")), conf, Map.of()));
         assertTrue(empty.getMessage().contains("holds no tokenized rows"), empty.getMessage());
+    }
+
+    /**
+     * A folder whose commit did not finish (a part file missing, as an s3a rename stopped half-way leaves it; only
+     * Spark's empty marker; no marker) is refused before the stage, saying to rerun prep, instead of trained on in
+     * part.
+     */
+    @Test
+    void aTokenizedFolderWithoutACompleteCommitMarkerIsRefusedSayingToRerunPrep(@TempDir Path dir) throws Exception {
+        Path data = dir.resolve("tokenized");
+        TrainingRuns.writeTokenized(data.resolve("task=spam"), classRows(12, 2), 4);
+        new LabelsFile(List.of("ham", "spam")).write(conf, data.resolve("task=spam").toString());
+        assertEquals(1, TrainingInputs.read(job(data), conf, Map.of()).tasks().size(), "the premise: it trains");
+
+        Files.delete(data.resolve("task=spam/part-03.parquet"));
+        IllegalArgumentException partial = assertThrows(IllegalArgumentException.class,
+                () -> TrainingInputs.read(job(data), conf, Map.of()));
+        assertTrue(partial.getMessage().contains("data.tokenized_path " + data + " is not a complete `sparktune prep`"
+                + " output: task=spam/part-03.parquet is missing"), partial.getMessage());
+        assertTrue(partial.getMessage().contains("Rerun `sparktune prep`"), partial.getMessage());
+
+        TrainingRuns.commit(data);
+        Files.writeString(data.resolve("_SUCCESS"), "");    // Spark's own marker: no list of files
+        IllegalArgumentException sparks = assertThrows(IllegalArgumentException.class,
+                () -> TrainingInputs.read(job(data), conf, Map.of()));
+        assertTrue(sparks.getMessage().contains("does not list the committed files"), sparks.getMessage());
+
+        Files.delete(data.resolve("_SUCCESS"));
+        IllegalArgumentException none = assertThrows(IllegalArgumentException.class,
+                () -> TrainingInputs.read(job(data), conf, Map.of()));
+        assertTrue(none.getMessage().contains("has no _SUCCESS marker"), none.getMessage());
     }
 
     @Test

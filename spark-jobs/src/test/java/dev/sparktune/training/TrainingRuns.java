@@ -9,8 +9,10 @@ import dev.sparktune.config.ConfigLoader;
 import dev.sparktune.config.LoadedConfig;
 import dev.sparktune.dist.Collective;
 import dev.sparktune.dist.InProcessCollective;
+import dev.sparktune.io.CommitMarker;
 import dev.sparktune.io.TokenizedParquet;
 import dev.sparktune.io.TokenizedRow;
+import dev.sparktune.pack.TokenizeStage;
 import dev.sparktune.train.InterleavedShards;
 import dev.sparktune.train.LoadedCheckpoint;
 import dev.sparktune.train.OutputFolder;
@@ -18,6 +20,7 @@ import dev.sparktune.train.StepListener;
 import dev.sparktune.train.TrainingCheckpoints;
 import dev.sparktune.train.TrainingData;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -65,13 +68,31 @@ final class TrainingRuns {
 
     /**
      * Tokenized Parquet in {@code files} files of one row group each: ranks share out whole row groups, and a small
-     * file holds only one (Parquet checks the row-group size every 100 rows).
+     * file holds only one (Parquet checks the row-group size every 100 rows). The tokenized folder it lies in (the
+     * nearest one above {@code task=} folders and the held-out splits) is then marked committed, as prep leaves it.
      */
     static void writeTokenized(Path folder, List<TokenizedRow> rows, int files) {
         int per = (rows.size() + files - 1) / files;
         for (int f = 0; f < files; f++) {
             TokenizedParquet.write(new Configuration(), folder.resolve(String.format("part-%02d.parquet", f)).toString(),
                     rows.subList(f * per, Math.min(rows.size(), (f + 1) * per)), 1 << 20);
+        }
+        Path root = folder;
+        while (root.getFileName().toString().startsWith(TokenizedParquet.TASK_FOLDER)
+                || root.getFileName().toString().equals(TokenizeStage.VALIDATION_DIR)
+                || root.getFileName().toString().equals(TokenizeStage.TEST_DIR)) {
+            root = root.getParent();
+        }
+        commit(root);
+    }
+
+    /** Marks the tokenized folder {@code root} committed ({@link CommitMarker}), as the trainer requires. */
+    static void commit(Path root) {
+        try {
+            org.apache.hadoop.fs.Path folder = new org.apache.hadoop.fs.Path(root.toUri());
+            CommitMarker.write(folder.getFileSystem(new Configuration()), folder);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
         }
     }
 
