@@ -11,13 +11,21 @@ import ai.djl.ndarray.types.Shape;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /** A thread's dropout masks are a function of its seed alone, whatever other threads draw meanwhile. */
 class SeededDropoutTest {
+    /** Two threads, as two ranks of one executor JVM. */
+    private static final ExecutorService THREADS = Executors.newFixedThreadPool(2, task -> {
+        Thread t = new Thread(task);
+        t.setDaemon(true);
+        return t;
+    });
     private static final int DRAWS = 40;
 
     /** {@link #DRAWS} masks of 1,000 elements at rate 0.3 after {@code seed}, each as an array of 0 and 1/0.7. */
@@ -46,8 +54,8 @@ class SeededDropoutTest {
         List<float[]> aloneA = masks(11, null);
         List<float[]> aloneB = masks(12, null);
         CyclicBarrier start = new CyclicBarrier(2);
-        CompletableFuture<List<float[]>> a = CompletableFuture.supplyAsync(() -> call(() -> masks(11, start)));
-        CompletableFuture<List<float[]>> b = CompletableFuture.supplyAsync(() -> call(() -> masks(12, start)));
+        Future<List<float[]>> a = THREADS.submit(() -> masks(11, start));
+        Future<List<float[]>> b = THREADS.submit(() -> masks(12, start));
         List<float[]> togetherA = a.get(60, TimeUnit.SECONDS);
         List<float[]> togetherB = b.get(60, TimeUnit.SECONDS);
         for (int i = 0; i < DRAWS; i++) {
@@ -72,17 +80,5 @@ class SeededDropoutTest {
         }
         // 40,000 Bernoulli(0.3) draws: standard deviation 92, the bound is 5 of them
         assertEquals(12_000, zeros, 460);
-    }
-
-    private interface Call<T> {
-        T run() throws Exception;
-    }
-
-    private static <T> T call(Call<T> call) {
-        try {
-            return call.run();
-        } catch (Exception e) {
-            throw new IllegalStateException(e);
-        }
     }
 }

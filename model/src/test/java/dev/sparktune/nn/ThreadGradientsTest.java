@@ -10,13 +10,21 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.GradientCollector;
-import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /** Two threads (two ranks of one JVM) collect gradients at the same time, each getting exactly its own. */
 class ThreadGradientsTest {
+    /** Two threads, as two ranks of one executor JVM. */
+    private static final ExecutorService THREADS = Executors.newFixedThreadPool(2, task -> {
+        Thread t = new Thread(task);
+        t.setDaemon(true);
+        return t;
+    });
 
     /** d/dx of sum(scale * x^3) over 20 overlapping backward passes, with the other thread's collector open too. */
     private static double[] cubeGradient(double scale, CyclicBarrier bothOpen) throws Exception {
@@ -47,8 +55,8 @@ class ThreadGradientsTest {
     @Test
     void twoThreadsBackPropagateAtTheSameTimeIntoTheirOwnGradients() throws Exception {
         CyclicBarrier bothOpen = new CyclicBarrier(2);
-        CompletableFuture<double[]> a = CompletableFuture.supplyAsync(() -> call(() -> cubeGradient(1.0, bothOpen)));
-        CompletableFuture<double[]> b = CompletableFuture.supplyAsync(() -> call(() -> cubeGradient(-2.0, bothOpen)));
+        Future<double[]> a = THREADS.submit(() -> cubeGradient(1.0, bothOpen));
+        Future<double[]> b = THREADS.submit(() -> cubeGradient(-2.0, bothOpen));
         double[] x = {-2, -0.5, 0.25, 1, 3};
         double[] expectedA = new double[5];
         double[] expectedB = new double[5];
@@ -63,7 +71,7 @@ class ThreadGradientsTest {
     @Test
     void djlsOwnCollectorRefusesASecondOneInTheJvmWhichIsWhyThisClassExists() throws Exception {
         try (GradientCollector first = Engine.getInstance().newGradientCollector()) {
-            CompletableFuture<Throwable> second = CompletableFuture.supplyAsync(() -> {
+            Future<Throwable> second = THREADS.submit(() -> {
                 try (GradientCollector other = Engine.getInstance().newGradientCollector()) {
                     return null;
                 } catch (IllegalStateException e) {
@@ -76,18 +84,6 @@ class ThreadGradientsTest {
         try (GradientCollector first = Engine.getInstance().newGradientCollector();
              GradientCollector mine = new ThreadGradients()) {
             assertThrows(UnsupportedOperationException.class, mine::zeroGradients);
-        }
-    }
-
-    private interface Call<T> {
-        T run() throws Exception;
-    }
-
-    private static <T> T call(Call<T> call) {
-        try {
-            return call.run();
-        } catch (Exception e) {
-            throw new IllegalStateException(e);
         }
     }
 }
