@@ -46,7 +46,7 @@ import org.apache.spark.sql.types.DataTypes;
  *
  * <p><b>Stable</b>: the same rows are split the same way on every run, whatever their partitioning; a larger
  * {@code val_size} never takes a row out of validation, and a larger {@code test_size} alone only moves rows from
- * train to test. But a row's split depends on the hashes of the other rows of its group: when rows are added to or
+ * train to test (for a text several tasks hold, "out of validation" can mean into test, the rule below). But a row's split depends on the hashes of the other rows of its group: when rows are added to or
  * removed from a group, its boundaries move and the rows whose hashes lie near them can change split (a few rows
  * per group; under the former unstratified split, which compared each row's own hash with {@code val_size}, no row
  * ever moved). A group's rows are ranked in one task, so one very large group is sorted on one executor.
