@@ -11,7 +11,9 @@ import ai.djl.nn.norm.Dropout;
  * <p>Why: libtorch draws dropout masks from one process-wide generator. Seeding it once per micro-batch made the
  * masks reproducible only while ranks in one JVM took turns; now that they compute at the same time
  * ({@link ThreadGradients}), each mask is drawn right after its own seeding, under one lock, which is held only for
- * the mask's draw. A thread that set no seed (inference, tests outside the trainer) draws as libtorch does.
+ * the mask's draw. A thread that set no seed (tests outside the trainer) draws from the generator as it stands,
+ * under the same lock. Anything else that seeds or draws from libtorch's generator without this lock while ranks
+ * train can still shift their masks; nothing in sparktune does.
  */
 public final class SeededDropout {
     /** Guards libtorch's process-wide default generator between a seeding and the draw it seeds. */
@@ -34,11 +36,11 @@ public final class SeededDropout {
     /** Zeroes each element of {@code x} with probability {@code rate} and scales the rest by 1 / (1 - rate). */
     public static NDArray apply(NDArray x, double rate) {
         Stream stream = STREAM.get();
-        if (stream == null) {
-            return Dropout.dropout(x, (float) rate, true).singletonOrThrow();
-        }
+        // an unseeded draw takes the lock too: between another thread's seeding and its draw it would shift that mask
         synchronized (GENERATOR) {
-            Engine.getInstance().setRandomSeed(stream.nextSeed());
+            if (stream != null) {
+                Engine.getInstance().setRandomSeed(stream.nextSeed());
+            }
             return Dropout.dropout(x, (float) rate, true).singletonOrThrow();
         }
     }
