@@ -73,14 +73,15 @@ class RingCollectiveTest extends CollectiveContractTest {
                 o.value().close();
             }
         }
-        // rank 2 connects to rank 0, which refuses it; rank 0 never gets its ring neighbour: both fail
+        // rank 2 connects to rank 0, which refuses it; rank 0 never gets its ring neighbour: both fail. Rank 0 may
+        // first hear of rank 1 giving up (rank 1's own handshake with the impostor fails too): either is its failure
         Throwable impostor = outcomes.get(2).failure();
         assertInstanceOf(CollectiveException.class, impostor);
         assertTrue(impostor.getMessage().contains("refused this rank's connection"), impostor.getMessage());
         Throwable refuser = outcomes.get(0).failure();
         assertInstanceOf(CollectiveException.class, refuser);
-        assertTrue(refuser.getMessage().contains("rank 2 (" + addresses.get(2) + ") did not connect and prove the job secret"),
-                refuser.getMessage());
+        assertTrue(refuser.getMessage().contains("rank 2 (" + addresses.get(2) + ") did not connect and prove the job secret")
+                || refuser.getMessage().contains("lost rank 1 (" + addresses.get(1) + ")"), refuser.getMessage());
         assertTrue(seconds < 10, "failed after " + seconds + " s with a 2 s timeout");
     }
 
