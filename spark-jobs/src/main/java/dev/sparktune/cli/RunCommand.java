@@ -18,7 +18,6 @@ import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -61,8 +60,8 @@ final class RunCommand implements Callable<Integer> {
             description = "override one key, e.g. --set train.learning_rate=1.0e-4 (repeatable)")
     List<String> overrides = new ArrayList<>();
 
-    @Option(names = "--steps", paramLabel = "STEP", split = ",",
-            description = "run only these steps, in pipeline order (default: prep,train,eval,export)")
+    @Option(names = "--steps", paramLabel = "STEP", split = ",", completionCandidates = RunStep.Labels.class,
+            description = "run only these steps, in pipeline order: ${COMPLETION-CANDIDATES} (default: all)")
     List<String> steps = new ArrayList<>();
 
     @Override
@@ -81,8 +80,7 @@ final class RunCommand implements Callable<Integer> {
         }
         if (!unknown.isEmpty()) {
             err.println("run: unknown step" + (unknown.size() == 1 ? " " : "s ") + String.join(", ", unknown)
-                    + " in --steps; the steps are " + String.join(", ", Arrays.stream(RunStep.values())
-                    .map(RunStep::label).toList()));
+                    + " in --steps; the steps are " + String.join(", ", new RunStep.Labels()));
             err.flush();
             return ConfigProblems.INVALID;
         }

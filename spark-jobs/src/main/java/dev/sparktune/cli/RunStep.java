@@ -1,5 +1,7 @@
 package dev.sparktune.cli;
 
+import java.util.Arrays;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
 
@@ -37,6 +39,14 @@ enum RunStep {
     /** The name on the command line and in the marker file, e.g. {@code prep}. */
     String label() {
         return name().toLowerCase(Locale.ROOT);
+    }
+
+    /** The step names, in pipeline order: {@code run --steps}' completion candidates, listed in its help. */
+    static final class Labels implements Iterable<String> {
+        @Override
+        public Iterator<String> iterator() {
+            return Arrays.stream(values()).map(RunStep::label).iterator();
+        }
     }
 
     /** The step named {@code label}, or null. */
