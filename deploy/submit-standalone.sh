@@ -2,8 +2,7 @@
 # Runs one sparktune step on a Spark standalone cluster:
 #   SPARK_MASTER=spark://master:7077 deploy/submit-standalone.sh COMMAND JOB_YAML SPARK_PROPERTIES [SPARKTUNE_OPTION...]
 # (arguments: deploy/submit-args.sh). The driver runs here (client mode) and reads the job YAML where it is; the
-# executors never read it. The app jar must be readable by the workers at the same path or URL (a path on shared
-# storage, hdfs://, or http:// from this machine's spark-submit, which serves it to the executors).
+# executors never read it, and they fetch the app jar from the driver: nothing to install on the workers.
 #   SPARK_MASTER  the master URL, spark://HOST:7077 (or spark://HOST1:7077,HOST2:7077 with standby masters)
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=submit-args.sh
