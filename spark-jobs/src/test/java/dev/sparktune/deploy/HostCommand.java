@@ -1,8 +1,10 @@
 package dev.sparktune.deploy;
 
+import java.io.File;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -12,17 +14,22 @@ import java.util.concurrent.TimeUnit;
 record HostCommand(int exitCode, String output) {
 
     static HostCommand run(List<String> command, Path directory, Map<String, String> environment) {
-        ProcessBuilder builder = new ProcessBuilder(command).directory(directory.toFile()).redirectErrorStream(true);
-        builder.environment().putAll(environment);
         try {
-            Process process = builder.start();
-            process.getOutputStream().close();
-            String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            if (!process.waitFor(60, TimeUnit.SECONDS)) {
-                process.destroyForcibly();
-                throw new IllegalStateException(command + " did not end within 60 s");
+            File output = File.createTempFile("host-command", ".out");
+            try {
+                ProcessBuilder builder = new ProcessBuilder(command).directory(directory.toFile())
+                        .redirectErrorStream(true).redirectOutput(output).redirectInput(ProcessBuilder.Redirect.from(
+                                new File("/dev/null")));
+                builder.environment().putAll(environment);
+                Process process = builder.start();
+                if (!process.waitFor(60, TimeUnit.SECONDS)) {
+                    process.destroyForcibly();
+                    throw new IllegalStateException(command + " did not end within 60 s");
+                }
+                return new HostCommand(process.exitValue(), Files.readString(output.toPath(), StandardCharsets.UTF_8));
+            } finally {
+                Files.deleteIfExists(output.toPath());
             }
-            return new HostCommand(process.exitValue(), output);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot run " + command + ": " + e.getMessage(), e);
         } catch (InterruptedException e) {
