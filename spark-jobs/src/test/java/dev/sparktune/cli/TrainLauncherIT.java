@@ -30,6 +30,7 @@ import org.junit.jupiter.api.io.TempDir;
 class TrainLauncherIT {
     private static final Path LAUNCHER = Path.of("..", "bin", "sparktune").toAbsolutePath().normalize();
     private static final Path BUILD = Path.of("target").toAbsolutePath();
+    private static final Path SPARK_CLASSPATH = Path.of("..", "spark-runtime", "target", "spark-classpath.txt");
     private static final int DRIVER_HEAP_MB = 512;
     private static final int FILES = 14;
     private static final int ROWS_PER_FILE = 25_000;
@@ -94,7 +95,7 @@ class TrainLauncherIT {
     private static Path sparkHome(Path home) throws Exception {
         Path jars = Files.createDirectories(home.resolve("jars"));
         List<Path> classpath = new ArrayList<>(List.of(BUILD.resolve("sparktune-app.jar")));
-        for (String entry : Files.readString(BUILD.resolve("launcher/spark-classpath.txt")).trim().split(":")) {
+        for (String entry : Files.readString(SPARK_CLASSPATH).trim().split(":")) {
             classpath.add(Path.of(entry));
         }
         for (int i = 0; i < classpath.size(); i++) {
