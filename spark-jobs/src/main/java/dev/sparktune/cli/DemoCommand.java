@@ -211,7 +211,7 @@ final class DemoCommand implements Callable<Integer> {
     }
 
     /** {@code $XDG_CACHE_HOME/sparktune}, else {@code ~/.cache/sparktune}. */
-    private static Path defaultCache() {
+    static Path defaultCache() {
         String xdg = System.getenv("XDG_CACHE_HOME");
         return (xdg != null && !xdg.isBlank() ? Path.of(xdg) : Path.of(System.getProperty("user.home"), ".cache"))
                 .resolve("sparktune");

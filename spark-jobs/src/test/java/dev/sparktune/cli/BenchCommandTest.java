@@ -1,0 +1,57 @@
+package dev.sparktune.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.sparktune.io.onnx.ImportedMiniLm;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** sparktune bench --quick, as .ci/run runs it once: every table and row is there; no timing is asserted. */
+class BenchCommandTest {
+    private static final Pattern MEDIAN_AND_RANGE = Pattern.compile("[\\d.,]+%? \\([\\d.,]+%?–[\\d.,]+%?\\)");
+
+    @Test
+    void quickRunPrintsEveryTableAndAppendsThem(@TempDir Path dir) throws Exception {
+        Path model = ImportedMiniLm.importTo(dir.resolve("all-MiniLM-L6-v2"));
+        Path benchmarks = Files.writeString(dir.resolve("BENCHMARKS.md"), "# Benchmarks\n");
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+
+        int code = Sparktune.run(new String[] {"bench", "--quick", "--model", model.toString(), "--append",
+            benchmarks.toString()}, new PrintWriter(out, true), new PrintWriter(err, true));
+
+        String printed = out.toString();
+        assertEquals(0, code, printed + err);
+        assertTrue(printed.startsWith("Machine: " + Runtime.getRuntime().availableProcessors() + " cores"), printed);
+        assertTrue(printed.contains("| 256 x 256 x 256 |"), printed);
+        for (String workload : new String[] {"all-MiniLM-L6-v2, 4 x 32", "Llama, 0.2 M parameters, 2 x 64"}) {
+            for (String method : new String[] {"full", "LoRA r16 all", "freeze, top 2"}) {
+                String row = printed.lines().filter(l -> l.startsWith("| " + workload + " | " + method + " |"))
+                        .findFirst().orElseThrow(() -> new AssertionError("no row for " + workload + ", " + method
+                                + ":\n" + printed));
+                // s/step, tokens/s, GFLOP/s and MFU
+                assertEquals(4, MEDIAN_AND_RANGE.matcher(row).results().count(), row);
+            }
+        }
+        assertTrue(printed.contains("all-MiniLM-L6-v2, LoRA r16 all: "), printed);
+        String appended = Files.readString(benchmarks);
+        assertTrue(appended.startsWith("# Benchmarks\n\n## sparktune bench ("), appended);
+        assertTrue(appended.contains("sparktune bench --quick --model"), appended);
+        assertTrue(appended.contains("| all-MiniLM-L6-v2, 4 x 32 | freeze, top 2 |"), appended);
+    }
+
+    @Test
+    void anUnknownBenchmarkIsNamed() {
+        StringWriter err = new StringWriter();
+        int code = Sparktune.run(new String[] {"bench", "gemmm"}, new PrintWriter(new StringWriter(), true),
+                new PrintWriter(err, true));
+        assertEquals(2, code);
+        assertTrue(err.toString().contains("unknown benchmark 'gemmm'"), err.toString());
+    }
+}
