@@ -23,6 +23,7 @@ final class FrameCipher {
     private final SecretKeySpec key;
     private final int mode;
     private final byte[] nonce = new byte[12];
+    private final byte[] header = new byte[HEADER_BYTES];
     private long frames;
 
     private FrameCipher(byte[] key, int mode) {
@@ -43,9 +44,9 @@ final class FrameCipher {
         return new FrameCipher(key, Cipher.DECRYPT_MODE);
     }
 
-    /** A buffer that holds any frame this class writes or reads. */
+    /** A buffer that holds any frame this class writes or reads; direct, so that sockets take it without a copy. */
     static ByteBuffer frameBuffer() {
-        return ByteBuffer.allocate(HEADER_BYTES + MAX_PLAINTEXT + TAG_BYTES);
+        return ByteBuffer.allocateDirect(HEADER_BYTES + MAX_PLAINTEXT + TAG_BYTES);
     }
 
     /**
@@ -57,7 +58,7 @@ final class FrameCipher {
         frame.clear().putInt(length + TAG_BYTES);
         ByteBuffer part = plain.slice(plain.position(), length);
         try {
-            start(frame.array(), frame.arrayOffset());
+            start(length + TAG_BYTES);
             cipher.doFinal(part, frame);
         } catch (GeneralSecurityException e) {
             throw new IllegalStateException("AES-GCM failed to seal a frame", e);
@@ -67,14 +68,14 @@ final class FrameCipher {
     }
 
     /**
-     * Opens the sealed bytes of one frame (from {@code sealed}'s position to its limit; {@code header} holds its 4-byte
-     * length) into {@code plain}, which must have room for them less the tag.
+     * Opens the sealed bytes of one frame (from {@code sealed}'s position to its limit, as many as its header said)
+     * into {@code plain}, which must have room for them less the tag.
      *
      * @throws AEADBadTagException when the frame is not the next one this direction's sender sealed, intact
      */
-    void open(ByteBuffer header, ByteBuffer sealed, ByteBuffer plain) throws AEADBadTagException {
+    void open(ByteBuffer sealed, ByteBuffer plain) throws AEADBadTagException {
         try {
-            start(header.array(), header.arrayOffset());
+            start(sealed.remaining());
             cipher.doFinal(sealed, plain);
         } catch (AEADBadTagException e) {
             throw e;
@@ -83,8 +84,8 @@ final class FrameCipher {
         }
     }
 
-    /** Readies the cipher for the next frame: its number as the nonce, its header as associated data. */
-    private void start(byte[] header, int offset) throws GeneralSecurityException {
+    /** Readies the cipher for the next frame: its number as the nonce, its header (the sealed length) as associated data. */
+    private void start(int sealedBytes) throws GeneralSecurityException {
         if (frames == Long.MAX_VALUE) {
             throw new IllegalStateException("this connection has sealed 2^63 frames; its nonces are spent");
         }
@@ -93,6 +94,9 @@ final class FrameCipher {
             nonce[4 + i] = (byte) (n >>> (56 - 8 * i));
         }
         cipher.init(mode, key, new GCMParameterSpec(TAG_BYTES * 8, nonce));
-        cipher.updateAAD(header, offset, HEADER_BYTES);
+        for (int i = 0; i < HEADER_BYTES; i++) {
+            header[i] = (byte) (sealedBytes >>> (24 - 8 * i));
+        }
+        cipher.updateAAD(header);
     }
 }

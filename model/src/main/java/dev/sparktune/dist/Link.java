@@ -199,7 +199,7 @@ final class Link implements AutoCloseable {
         int plainBytes = sealedBytes - FrameCipher.TAG_BYTES;
         ByteBuffer target = plainBytes <= buffer.remaining() ? buffer : opened.clear();
         try {
-            opener.open(frameHeader.flip(), sealedIn, target);
+            opener.open(sealedIn, target);
         } catch (AEADBadTagException e) {
             throw tampered(during, "it does not open with this connection's key as the next frame", e);
         }

@@ -42,11 +42,17 @@ class FrameCipherTest {
         ByteBuffer.wrap(cut).putInt(0, cut.length - FrameCipher.HEADER_BYTES);
         assertThrows(AEADBadTagException.class, () -> open(FrameCipher.opening(KEY), cut), "truncated");
 
-        for (int at : new int[] {3, FrameCipher.HEADER_BYTES, 10, frames.get(0).length - 1}) {
+        for (int at : new int[] {FrameCipher.HEADER_BYTES, 10, frames.get(0).length - 1}) {
             byte[] altered = frames.get(0).clone();
             altered[at] ^= 0x01;
             assertThrows(AEADBadTagException.class, () -> open(FrameCipher.opening(KEY), altered), "byte " + at);
         }
+        // a header that lies about the length: the reader takes that many bytes of the stream, one of the next frame's
+        byte[] stream = new byte[frames.get(0).length + frames.get(1).length];
+        System.arraycopy(frames.get(0), 0, stream, 0, frames.get(0).length);
+        System.arraycopy(frames.get(1), 0, stream, frames.get(0).length, frames.get(1).length);
+        ByteBuffer.wrap(stream).putInt(0, frames.get(0).length - FrameCipher.HEADER_BYTES + 1);
+        assertThrows(AEADBadTagException.class, () -> open(FrameCipher.opening(KEY), stream), "a longer header");
 
         byte[] otherKey = SessionKeys.derive("secret-of-this-test-job".getBytes(StandardCharsets.UTF_8),
                 new byte[32], new byte[32], 0, 1, 2).acceptorToConnector();
@@ -79,11 +85,12 @@ class FrameCipherTest {
         return frames;
     }
 
-    private static byte[] open(FrameCipher opener, byte[] frame) throws AEADBadTagException {
-        ByteBuffer header = ByteBuffer.wrap(frame, 0, FrameCipher.HEADER_BYTES).slice();
-        ByteBuffer sealed = ByteBuffer.wrap(frame, FrameCipher.HEADER_BYTES, frame.length - FrameCipher.HEADER_BYTES).slice();
-        ByteBuffer plain = ByteBuffer.allocate(frame.length);
-        opener.open(header, sealed, plain);
+    /** Opens the first frame of {@code stream} as Link reads it: as many sealed bytes as its header says. */
+    private static byte[] open(FrameCipher opener, byte[] stream) throws AEADBadTagException {
+        int sealedBytes = ByteBuffer.wrap(stream).getInt();
+        ByteBuffer sealed = ByteBuffer.wrap(stream, FrameCipher.HEADER_BYTES, sealedBytes).slice();
+        ByteBuffer plain = ByteBuffer.allocate(stream.length);
+        opener.open(sealed, plain);
         return Arrays.copyOf(plain.array(), plain.position());
     }
 }
