@@ -92,9 +92,9 @@ final class Handshake {
         }
         int theirMode = hello.getInt();
         if (theirMode != encryption.ordinal()) {
-            String theirs = theirMode >= 0 && theirMode < RingEncryption.values().length
+            String named = theirMode >= 0 && theirMode < RingEncryption.values().length
                     ? RingEncryption.values()[theirMode].configName() : "unknown mode " + theirMode;
-            throw new CollectiveException(link.peer() + " runs its ring with dist.ring_encryption: " + theirs + ", this rank "
+            throw new CollectiveException(link.peer() + " runs its ring with dist.ring_encryption: " + named + ", this rank "
                     + "with " + encryption.configName() + "; every rank must use the same dist.ring_encryption (set it "
                     + "explicitly, or give every executor the same spark.ssl.enabled and spark.network.crypto.enabled)");
         }
