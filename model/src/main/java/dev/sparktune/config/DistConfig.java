@@ -2,7 +2,8 @@ package dev.sparktune.config;
 
 /**
  * Section {@code dist}: data-parallel ranks and ZeRO sharding. Bucket keys follow
- * DeepSpeed's {@code zero_optimization} block and count elements, as DeepSpeed does.
+ * DeepSpeed's {@code zero_optimization} block and count elements, as DeepSpeed does. {@code ringEncryption} is
+ * {@code none}, {@code aes-gcm}, or null when the job leaves it to the cluster.
  */
 public record DistConfig(
         int worldSize,
@@ -11,7 +12,7 @@ public record DistConfig(
         int collectiveTimeoutSeconds,
         int checkpointTimeoutSeconds,
         String networkCidr,
-        boolean allowUnencryptedRing) {
+        String ringEncryption) {
 
     static DistConfig read(Section s) {
         int worldSize = s.integer("world_size", 1, Range.atLeast(1));
@@ -31,9 +32,9 @@ public record DistConfig(
             s.require(cidr.matches("\\d{1,3}(\\.\\d{1,3}){3}/\\d{1,2}"), "network_cidr",
                     "expected an IPv4 block such as 10.0.0.0/8, got '" + cidr + "'");
         }
-        // The ring authenticates peers but does not encrypt; a cluster with spark.ssl on must accept that explicitly.
-        boolean allowUnencrypted = s.flag("allow_unencrypted_ring", false);
+        // null: decided by the cluster (the training job seals the ring where Spark encrypts its own traffic)
+        String ringEncryption = s.choice("ring_encryption", null, "none", "aes-gcm");
         return new DistConfig(worldSize, zeroStage == 3 ? 0 : zeroStage, reduceBucket, timeout, checkpointTimeout, cidr,
-                allowUnencrypted);
+                ringEncryption);
     }
 }

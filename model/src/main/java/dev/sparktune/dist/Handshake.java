@@ -14,23 +14,30 @@ import javax.crypto.spec.SecretKeySpec;
  * wire: the accepting rank sends a random nonce, the connecting rank answers with its rank, its own nonce and
  * HMAC-SHA256(secret, both nonces, both ranks, world size), and the accepting rank proves the secret back over
  * the same values in the other order. Fresh nonces on both sides make a recorded answer useless for a replay.
+ *
+ * <p>The listener's hello also says its {@code dist.ring_encryption}; a connecting rank with another mode stops
+ * there, naming the key, and both proofs cover the mode, so nobody on the path can talk the ranks down to plain TCP.
+ * With {@link RingEncryption#AES_GCM} both sides then derive the connection's {@link SessionKeys} from the secret and
+ * the two nonces and seal everything after the handshake.
  */
 final class Handshake {
     private static final int MAGIC = 0x53544b52;          // "STKR"
-    private static final int VERSION = 1;
+    private static final int VERSION = 2;
     private static final int NONCE_BYTES = 32;
     private static final int MAC_BYTES = 32;
     private static final SecureRandom RANDOM = new SecureRandom();
 
     private final byte[] secret;
     private final int worldSize;
+    private final RingEncryption encryption;
 
-    Handshake(byte[] secret, int worldSize) {
+    Handshake(byte[] secret, int worldSize, RingEncryption encryption) {
         if (secret.length < 16) {
             throw new IllegalArgumentException("the job secret must hold at least 16 bytes, got " + secret.length);
         }
         this.secret = secret.clone();
         this.worldSize = worldSize;
+        this.encryption = encryption;
     }
 
     /**
@@ -39,7 +46,8 @@ final class Handshake {
      */
     void accept(Link link, int ownRank, int expectedRank) {
         byte[] ours = nonce();
-        ByteBuffer hello = ByteBuffer.allocate(8 + NONCE_BYTES).putInt(MAGIC).putInt(VERSION).put(ours).flip();
+        ByteBuffer hello = ByteBuffer.allocate(12 + NONCE_BYTES).putInt(MAGIC).putInt(VERSION).putInt(encryption.ordinal())
+                .put(ours).flip();
         link.writeFully(hello, "in the handshake");
         ByteBuffer answer = ByteBuffer.allocate(4 + 4 + NONCE_BYTES + MAC_BYTES);
         link.readFully(answer, "in the handshake");
@@ -50,13 +58,18 @@ final class Handshake {
         byte[] mac = new byte[MAC_BYTES];
         answer.get(theirs).get(mac);
         if (!MessageDigest.isEqual(mac, mac("connect", ours, theirs, theirRank, ownRank, theirWorld))) {
-            throw new Refused("it did not prove the job secret");
+            throw new Refused("it did not prove the job secret (or it uses another dist.ring_encryption than this rank's "
+                    + encryption.configName() + ")");
         }
         if (theirWorld != worldSize || theirRank != expectedRank) {
             throw new Refused("it is rank " + theirRank + " of " + theirWorld + ", expected rank " + expectedRank + " of "
                     + worldSize + " (a rank of another attempt of the job?)");
         }
         link.writeFully(ByteBuffer.wrap(mac("accept", theirs, ours, ownRank, theirRank, worldSize)), "in the handshake");
+        if (encryption == RingEncryption.AES_GCM) {
+            SessionKeys keys = SessionKeys.derive(secret, ours, theirs, theirRank, ownRank, worldSize);
+            link.seal(keys.acceptorToConnector(), keys.connectorToAcceptor());
+        }
     }
 
     /**
@@ -64,7 +77,7 @@ final class Handshake {
      * listener closed the connection before saying anything.
      */
     void connect(Link link, int ownRank, int peerRank) {
-        ByteBuffer hello = ByteBuffer.allocate(8 + NONCE_BYTES);
+        ByteBuffer hello = ByteBuffer.allocate(12 + NONCE_BYTES);
         try {
             link.readFully(hello, "in the handshake");
         } catch (CollectiveException e) {
@@ -77,6 +90,14 @@ final class Handshake {
         if (hello.getInt() != MAGIC || hello.getInt() != VERSION) {
             throw new CollectiveException(link.peer() + " is not a sparktune ring listener of this version");
         }
+        int theirMode = hello.getInt();
+        if (theirMode != encryption.ordinal()) {
+            String named = theirMode >= 0 && theirMode < RingEncryption.values().length
+                    ? RingEncryption.values()[theirMode].configName() : "unknown mode " + theirMode;
+            throw new CollectiveException(link.peer() + " runs its ring with dist.ring_encryption: " + named + ", this rank "
+                    + "with " + encryption.configName() + "; every rank must use the same dist.ring_encryption (set it "
+                    + "explicitly, or give every executor the same spark.ssl.enabled and spark.network.crypto.enabled)");
+        }
         byte[] theirs = new byte[NONCE_BYTES];
         hello.get(theirs);
         byte[] ours = nonce();
@@ -88,10 +109,14 @@ final class Handshake {
             link.readFully(proof, "in the handshake");
         } catch (CollectiveException e) {
             throw new CollectiveException(link.peer() + " refused this rank's connection (does every rank use the same job "
-                    + "secret and world size?): " + e.getMessage(), e);
+                    + "secret, world size and dist.ring_encryption?): " + e.getMessage(), e);
         }
         if (!MessageDigest.isEqual(proof.array(), mac("accept", ours, theirs, peerRank, ownRank, worldSize))) {
             throw new CollectiveException(link.peer() + " did not prove the job secret; refusing to exchange data with it");
+        }
+        if (encryption == RingEncryption.AES_GCM) {
+            SessionKeys keys = SessionKeys.derive(secret, theirs, ours, ownRank, peerRank, worldSize);
+            link.seal(keys.connectorToAcceptor(), keys.acceptorToConnector());
         }
     }
 
@@ -102,7 +127,8 @@ final class Handshake {
             hmac.update(("sparktune-ring " + role).getBytes(StandardCharsets.US_ASCII));
             hmac.update(first);
             hmac.update(second);
-            hmac.update(ByteBuffer.allocate(12).putInt(fromRank).putInt(toRank).putInt(world).array());
+            hmac.update(ByteBuffer.allocate(16).putInt(fromRank).putInt(toRank).putInt(world).putInt(encryption.ordinal())
+                    .array());
             return hmac.doFinal();
         } catch (GeneralSecurityException e) {
             throw new IllegalStateException("HmacSHA256 is missing from this JVM", e);

@@ -11,13 +11,15 @@ import java.nio.channels.SelectionKey;
 import java.nio.channels.Selector;
 import java.nio.channels.SocketChannel;
 import java.util.concurrent.TimeUnit;
+import javax.crypto.AEADBadTagException;
 
 /**
  * One TCP connection to a ring neighbour, non-blocking underneath so that every read and write waits at most
  * the timeout for progress. Failures become {@link CollectiveException}s that name the peer. A thread interrupted
  * while it waits (Spark cancelling the task) fails at once instead of waiting out the timeout. Until the peer is
  * identified, a connection may also carry a deadline for the whole handshake, so that a stranger trickling a byte
- * at a time cannot hold it for long.
+ * at a time cannot hold it for long. After a handshake with {@code dist.ring_encryption: aes-gcm}, every write is
+ * sealed into frames ({@link FrameCipher}) and every read opens them, so callers read and write plain bytes either way.
  */
 final class Link implements AutoCloseable {
     private static final int SOCKET_BUFFER_BYTES = 4 << 20;
@@ -29,6 +31,13 @@ final class Link implements AutoCloseable {
     private volatile long deadline;         // System.nanoTime() by which the handshake must be done; 0: none
     private volatile boolean closed;
     private volatile boolean identified;
+    // set by the handshake before any data flows, then used by one writing and one reading thread; null: plain TCP
+    private FrameCipher sealer;
+    private FrameCipher opener;
+    private ByteBuffer sealedOut;
+    private ByteBuffer sealedIn;
+    private ByteBuffer opened;              // the plaintext of the last frame opened that readers have not taken yet
+    private final ByteBuffer frameHeader = ByteBuffer.allocate(FrameCipher.HEADER_BYTES);
 
     /**
      * An accepted connection, not yet identified: every wait lasts at most {@code timeoutNanos}, and the handshake
@@ -114,6 +123,15 @@ final class Link implements AutoCloseable {
         key.interestOps(0);
     }
 
+    /** From now on, seals what is written with {@code sendKey} and opens what is read with {@code receiveKey}. */
+    void seal(byte[] sendKey, byte[] receiveKey) {
+        sealer = FrameCipher.sealing(sendKey);
+        opener = FrameCipher.opening(receiveKey);
+        sealedOut = FrameCipher.frameBuffer();
+        sealedIn = FrameCipher.frameBuffer();
+        opened = ByteBuffer.allocate(FrameCipher.MAX_PLAINTEXT).limit(0);
+    }
+
     /** "rank 2 (10.0.0.5:40123)". */
     String peer() {
         return peer;
@@ -126,6 +144,16 @@ final class Link implements AutoCloseable {
 
     /** As {@link #writeFully(ByteBuffer, String)}, waiting up to {@code timeout} nanoseconds for progress. */
     void writeFully(ByteBuffer buffer, String during, long timeout) {
+        if (sealer == null) {
+            send(buffer, during, timeout);
+            return;
+        }
+        while (buffer.hasRemaining()) {
+            send(sealer.seal(buffer, sealedOut), during, timeout);
+        }
+    }
+
+    private void send(ByteBuffer buffer, String during, long timeout) {
         try {
             while (buffer.hasRemaining()) {
                 if (channel.write(buffer) == 0) {
@@ -144,6 +172,49 @@ final class Link implements AutoCloseable {
 
     /** As {@link #readFully(ByteBuffer, String)}, waiting up to {@code timeout} nanoseconds for progress. */
     void readFully(ByteBuffer buffer, String during, long timeout) {
+        if (opener == null) {
+            receive(buffer, during, timeout);
+            return;
+        }
+        while (buffer.hasRemaining()) {
+            if (opened.hasRemaining()) {
+                int n = Math.min(opened.remaining(), buffer.remaining());
+                buffer.put(opened.slice(opened.position(), n));
+                opened.position(opened.position() + n);
+            } else {
+                openFrame(buffer, during, timeout);
+            }
+        }
+    }
+
+    /** Reads and opens the next frame: into {@code buffer} when it all fits there (no copy), else into {@link #opened}. */
+    private void openFrame(ByteBuffer buffer, String during, long timeout) {
+        receive(frameHeader.clear(), during, timeout);
+        int sealedBytes = frameHeader.getInt(0);
+        if (sealedBytes < FrameCipher.TAG_BYTES || sealedBytes > FrameCipher.MAX_PLAINTEXT + FrameCipher.TAG_BYTES) {
+            throw tampered(during, "its header announces " + sealedBytes + " bytes, which no sealed frame has", null);
+        }
+        receive(sealedIn.clear().limit(sealedBytes), during, timeout);
+        sealedIn.flip();
+        int plainBytes = sealedBytes - FrameCipher.TAG_BYTES;
+        ByteBuffer target = plainBytes <= buffer.remaining() ? buffer : opened.clear();
+        try {
+            opener.open(sealedIn, target);
+        } catch (AEADBadTagException e) {
+            throw tampered(during, "it does not open with this connection's key as the next frame", e);
+        }
+        if (target == opened) {
+            opened.flip();
+        }
+    }
+
+    private FrameAuthenticationException tampered(String during, String why, Exception cause) {
+        return new FrameAuthenticationException("a sealed frame from " + peer + " failed authentication " + during + ": "
+                + why + " (dist.ring_encryption: aes-gcm). It was altered, replayed, reordered or cut on the way, or "
+                + "sent by someone other than the rank that shook hands: the collective stops", cause);
+    }
+
+    private void receive(ByteBuffer buffer, String during, long timeout) {
         try {
             while (buffer.hasRemaining()) {
                 int n = channel.read(buffer);

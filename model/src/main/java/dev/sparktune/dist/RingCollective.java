@@ -83,7 +83,7 @@ public final class RingCollective implements Collective {
                 throw new IllegalArgumentException("addresses[" + rank + "] is " + addresses.get(rank)
                         + " but this rank listens on " + listener.address() + "; pass the addresses in rank order");
             }
-            Handshake handshake = new Handshake(secret, world);
+            Handshake handshake = new Handshake(secret, world, options.encryption());
             if (world == 1) {
                 return new RingCollective(rank, addresses, options, null, null);
             }

@@ -6,11 +6,13 @@ import java.time.Duration;
 /**
  * How a {@link RingCollective} talks: how long any wait may last before the collective fails, which IPv4 block
  * its listener binds in (null: the host's first non-loopback IPv4 address, else loopback), the size of the
- * chunks a buffer is cut into so that sending, receiving and reducing overlap, and whether float reductions
+ * chunks a buffer is cut into so that sending, receiving and reducing overlap, whether float reductions
  * (gradients) travel as bfloat16 (half the bytes; every hop rounds the partial sum to 8 significant bits; off by
- * default). All-gathers and broadcasts (parameters) and double buffers always travel exact.
+ * default), and whether every frame is sealed with AES-GCM ({@link RingEncryption}). All-gathers and broadcasts
+ * (parameters) and double buffers always travel exact.
  */
-public record RingOptions(Duration timeout, String networkCidr, int chunkBytes, boolean bf16Reductions) {
+public record RingOptions(Duration timeout, String networkCidr, int chunkBytes, boolean bf16Reductions,
+                          RingEncryption encryption) {
     public static final int DEFAULT_CHUNK_BYTES = 256 * 1024;
 
     public RingOptions {
@@ -20,32 +22,41 @@ public record RingOptions(Duration timeout, String networkCidr, int chunkBytes, 
         if (chunkBytes < 64 || chunkBytes % 8 != 0) {
             throw new IllegalArgumentException("chunkBytes must be a multiple of 8 and at least 64, got " + chunkBytes);
         }
+        if (encryption == null) {
+            throw new IllegalArgumentException("encryption must be none or aes-gcm, got null");
+        }
     }
 
-    /** 300 s timeout, any non-loopback IPv4 interface, 256 KiB chunks, exact float reductions. */
+    /** 300 s timeout, any non-loopback IPv4 interface, 256 KiB chunks, exact float reductions, no encryption. */
     public static RingOptions defaults() {
-        return new RingOptions(Duration.ofSeconds(300), null, DEFAULT_CHUNK_BYTES, false);
+        return new RingOptions(Duration.ofSeconds(300), null, DEFAULT_CHUNK_BYTES, false, RingEncryption.NONE);
     }
 
-    /** The job config's {@code dist.collective_timeout_seconds} and {@code dist.network_cidr}. */
+    /**
+     * The job config's {@code dist.collective_timeout_seconds} and {@code dist.network_cidr}; the encryption, whose
+     * default depends on the cluster, is set by the caller ({@link #withEncryption}).
+     */
     public static RingOptions from(DistConfig dist) {
-        return new RingOptions(Duration.ofSeconds(dist.collectiveTimeoutSeconds()), dist.networkCidr(), DEFAULT_CHUNK_BYTES,
-                false);
+        return defaults().withTimeout(Duration.ofSeconds(dist.collectiveTimeoutSeconds())).withNetworkCidr(dist.networkCidr());
     }
 
     public RingOptions withTimeout(Duration value) {
-        return new RingOptions(value, networkCidr, chunkBytes, bf16Reductions);
+        return new RingOptions(value, networkCidr, chunkBytes, bf16Reductions, encryption);
     }
 
     public RingOptions withNetworkCidr(String value) {
-        return new RingOptions(timeout, value, chunkBytes, bf16Reductions);
+        return new RingOptions(timeout, value, chunkBytes, bf16Reductions, encryption);
     }
 
     public RingOptions withChunkBytes(int value) {
-        return new RingOptions(timeout, networkCidr, value, bf16Reductions);
+        return new RingOptions(timeout, networkCidr, value, bf16Reductions, encryption);
     }
 
     public RingOptions withBf16Reductions(boolean value) {
-        return new RingOptions(timeout, networkCidr, chunkBytes, value);
+        return new RingOptions(timeout, networkCidr, chunkBytes, value, encryption);
+    }
+
+    public RingOptions withEncryption(RingEncryption value) {
+        return new RingOptions(timeout, networkCidr, chunkBytes, bf16Reductions, value);
     }
 }

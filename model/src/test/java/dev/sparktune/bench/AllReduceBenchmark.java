@@ -3,6 +3,7 @@ package dev.sparktune.bench;
 import dev.sparktune.dist.Collective;
 import dev.sparktune.dist.Reduction;
 import dev.sparktune.dist.RingCollective;
+import dev.sparktune.dist.RingEncryption;
 import dev.sparktune.dist.RingListener;
 import dev.sparktune.dist.RingOptions;
 import java.io.IOException;
@@ -21,6 +22,9 @@ import java.util.Locale;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import javax.crypto.Cipher;
+import javax.crypto.spec.GCMParameterSpec;
+import javax.crypto.spec.SecretKeySpec;
 
 /**
  * Benchmark, not a test: all-reduce (sum, float32) bus bandwidth of {@link RingCollective} over loopback for
@@ -28,6 +32,10 @@ import java.util.concurrent.Future;
  * throughput of one loopback TCP stream measured here in the same run. busbw = algbw x 2(N-1)/N, algbw =
  * bytes / time, as nccl-tests define them, with bytes the float32 buffer's size also when the wire carries
  * bfloat16. Prints Markdown for BENCHMARKS.md.
+ *
+ * <p>With the argument {@code encryption}: N = 2, float32, 1, 16 and 64 MiB with {@code dist.ring_encryption} none and
+ * aes-gcm alternating (the same size back to back, so that load drifting between them counts less), next to one
+ * thread's AES-256-GCM sealing rate in this JVM.
  */
 public final class AllReduceBenchmark {
     private static final long MIB = 1 << 20;
@@ -36,6 +44,11 @@ public final class AllReduceBenchmark {
     public static void main(String[] args) throws Exception {
         System.out.printf(Locale.ROOT, "load average at start: %s%n", loadAverage());
         RingOptions options = RingOptions.defaults().withNetworkCidr("127.0.0.0/8").withTimeout(Duration.ofSeconds(120));
+        if (args.length > 0 && args[0].equals("encryption")) {
+            encryptionCost(options);
+            System.out.printf(Locale.ROOT, "load average at the end: %s%n", loadAverage());
+            return;
+        }
         printRawTcp(options.chunkBytes());
         System.out.println();
         System.out.println("| N | wire | size | time per all-reduce | algbw | busbw | CPU time per all-reduce | bytes sent per CPU second |");
@@ -58,6 +71,56 @@ public final class AllReduceBenchmark {
         System.out.println();
         printRawTcp(options.chunkBytes());
         System.out.printf(Locale.ROOT, "load average at the end: %s%n", loadAverage());
+    }
+
+    private static void encryptionCost(RingOptions options) throws Exception {
+        printRawTcp(options.chunkBytes());
+        printAesGcm(options.chunkBytes());
+        System.out.println();
+        System.out.println("| N | ring_encryption | size | time per all-reduce | busbw | CPU time per all-reduce | bytes sent per CPU second |");
+        System.out.println("|---|---|---|---|---|---|---|");
+        int n = 2;
+        for (long bytes : new long[] {1 * MIB, 16 * MIB, 64 * MIB}) {
+            for (RingEncryption encryption : RingEncryption.values()) {
+                double[] times = allReduce(n, (int) (bytes / Float.BYTES), options.withEncryption(encryption));
+                double busbw = bytes / times[0] * 2 * (n - 1) / n;
+                double sent = 2.0 * (n - 1) * bytes;
+                System.out.printf(Locale.ROOT, "| %d | %s | %d MiB | %.1f ms | %.2f GB/s | %.1f ms | %.2f GB |%n", n,
+                        encryption.configName(), bytes / MIB, times[0] * 1e3, busbw / 1e9, times[1] * 1e3,
+                        sent / times[1] / 1e9);
+            }
+        }
+        System.out.println();
+        printAesGcm(options.chunkBytes());
+        printRawTcp(options.chunkBytes());
+    }
+
+    /**
+     * One thread sealing chunk-sized frames with AES-256-GCM through the JDK's provider, as the ring does, after
+     * 256 MiB of warm-up (the JIT's AES and GHASH intrinsics take that long to kick in).
+     */
+    private static void printAesGcm(int chunkBytes) throws Exception {
+        sealSeconds(chunkBytes, 256 * MIB);
+        double seconds = sealSeconds(chunkBytes, 1024 * MIB);
+        System.out.printf(Locale.ROOT, "AES-256-GCM sealing, one thread, %d KiB frames: %.2f GB/s%n", chunkBytes / 1024,
+                1024 * MIB / seconds / 1e9);
+    }
+
+    private static double sealSeconds(int chunkBytes, long total) throws Exception {
+        Cipher cipher = Cipher.getInstance("AES/GCM/NoPadding");
+        SecretKeySpec key = new SecretKeySpec(new byte[32], "AES");
+        ByteBuffer plain = ByteBuffer.allocateDirect(chunkBytes);
+        ByteBuffer sealed = ByteBuffer.allocate(chunkBytes + 16);
+        byte[] nonce = new byte[12];
+        long start = System.nanoTime();
+        for (long done = 0, frame = 0; done < total; done += chunkBytes, frame++) {
+            ByteBuffer.wrap(nonce).putLong(4, frame);
+            cipher.init(Cipher.ENCRYPT_MODE, key, new GCMParameterSpec(128, nonce));
+            plain.clear();
+            sealed.clear();
+            cipher.doFinal(plain, sealed);
+        }
+        return (System.nanoTime() - start) / 1e9;
     }
 
     private static void printRawTcp(int chunkBytes) throws Exception {

@@ -118,9 +118,9 @@ class RingCollectiveTest extends CollectiveContractTest {
     /** Connects, reads the challenge, answers with zeros, and returns what the next read gives (-1: closed). */
     private static int guessTheSecret(InetSocketAddress listener) {
         try (SocketChannel stranger = SocketChannel.open(listener)) {
-            ByteBuffer challenge = ByteBuffer.allocate(40);
+            ByteBuffer challenge = ByteBuffer.allocate(44);
             while (challenge.hasRemaining() && stranger.read(challenge) >= 0) {
-                // the listener's hello: magic, version, nonce
+                // the listener's hello: magic, version, encryption, nonce
             }
             stranger.write(ByteBuffer.wrap(new byte[72]));
             return stranger.read(ByteBuffer.allocate(32));

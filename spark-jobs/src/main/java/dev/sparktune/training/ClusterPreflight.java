@@ -1,6 +1,5 @@
 package dev.sparktune.training;
 
-import dev.sparktune.config.DistConfig;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -12,7 +11,7 @@ import org.apache.spark.SparkExecutorInfo;
  * Checks made before the barrier stage is submitted, so a misconfigured job fails in seconds with what to change
  * rather than hanging or failing deep inside Spark: dynamic allocation (barrier stages cannot run under it), too
  * few free task slots for {@code world_size} ranks (Spark would only give up after its own slot check, minutes
- * later), SSL without accepting the plain-TCP ring, and an unset barrier timeout (Spark's default is a year).
+ * later), and an unset barrier timeout (Spark's default is a year).
  */
 public final class ClusterPreflight {
     /** The barrier timeout sparktune sets on the sessions it creates: longer than any model load, far from a year. */
@@ -23,18 +22,11 @@ public final class ClusterPreflight {
     }
 
     /** Problems with the Spark configuration itself, each naming the setting to change; empty when none. */
-    public static List<String> configurationProblems(SparkConf conf, DistConfig dist) {
+    public static List<String> configurationProblems(SparkConf conf) {
         List<String> problems = new ArrayList<>();
         if (conf.getBoolean("spark.dynamicAllocation.enabled", false)) {
             problems.add("spark.dynamicAllocation.enabled is true, but the ranks run as one barrier stage, which needs"
                     + " a fixed set of executors: set spark.dynamicAllocation.enabled=false for the training job");
-        }
-        boolean encrypted = conf.getBoolean("spark.ssl.enabled", false)
-                || conf.getBoolean("spark.network.crypto.enabled", false);
-        if (encrypted && !dist.allowUnencryptedRing()) {
-            problems.add("this cluster encrypts its traffic (spark.ssl.enabled or spark.network.crypto.enabled), but the"
-                    + " ranks exchange gradients over their own TCP ring, which authenticates peers and does not"
-                    + " encrypt; set dist.allow_unencrypted_ring: true to accept that on a trusted network");
         }
         return problems;
     }

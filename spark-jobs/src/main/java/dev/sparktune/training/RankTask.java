@@ -6,6 +6,7 @@ import ai.djl.pytorch.jni.JniUtils;
 import dev.sparktune.config.ConfigLoader;
 import dev.sparktune.config.JobConfig;
 import dev.sparktune.dist.RingCollective;
+import dev.sparktune.dist.RingEncryption;
 import dev.sparktune.dist.RingOptions;
 import dev.sparktune.io.ModelFolderCache;
 import dev.sparktune.train.CheckpointFence;
@@ -38,14 +39,16 @@ final class RankTask extends AbstractFunction1<Iterator<Integer>, Iterator<RankO
     private final String configYaml;
     private final String configSource;
     private final TrainingInputs inputs;
+    private final RingEncryption ringEncryption;    // decided on the driver: the same for every rank
     private final ProgressReporter.Target progress;
     private final FaultInjection fault;   // null outside tests
 
-    RankTask(String configYaml, String configSource, TrainingInputs inputs, ProgressReporter.Target progress,
-             FaultInjection fault) {
+    RankTask(String configYaml, String configSource, TrainingInputs inputs, RingEncryption ringEncryption,
+             ProgressReporter.Target progress, FaultInjection fault) {
         this.configYaml = configYaml;
         this.configSource = configSource;
         this.inputs = inputs;
+        this.ringEncryption = ringEncryption;
         this.progress = progress;
         this.fault = fault;
     }
@@ -62,11 +65,12 @@ final class RankTask extends AbstractFunction1<Iterator<Integer>, Iterator<RankO
         Configuration hadoop = SparkHadoopUtil.get().newConfiguration(SparkEnv.get().conf());
         LOG.info("rank {} of {} (stage attempt {}) on {} with {} threads", rank, job.dist().worldSize(), attempt,
                 device, context.cpus());
+        RingOptions ringOptions = RingOptions.from(job.dist()).withEncryption(ringEncryption);
         // the slow part of starting, copying the model to this machine, comes before the rendezvous, whose wait is
         // bounded by spark.barrier.sync.timeout, rather than after it, where the first collective would time out;
         // the lease keeps the copy for TrainingRank, which takes its own
         ModelFolderCache.Lease model = ModelFolderCache.jvm().acquire(hadoop, job.model().modelNameOrPath());
-        try (model; RingCollective ring = Rendezvous.join(context, RingOptions.from(job.dist()));
+        try (model; RingCollective ring = Rendezvous.join(context, ringOptions);
              ProgressReporter reporter = new ProgressReporter(progress, job.train().loggingSteps())) {
             StepListener listener = p -> {
                 reporter.afterStep(p);

@@ -3,6 +3,7 @@ package dev.sparktune.training;
 import dev.sparktune.config.ConfigLoader;
 import dev.sparktune.config.JobConfig;
 import dev.sparktune.config.LoadedConfig;
+import dev.sparktune.dist.RingEncryption;
 import dev.sparktune.ingest.DatasetRegistry;
 import dev.sparktune.io.HadoopFiles;
 import java.time.Duration;
@@ -51,13 +52,20 @@ public final class TrainingJob {
         SparkContext sc = spark.sparkContext();
         LoadedConfig config = qualified(given, sc.hadoopConfiguration());
         JobConfig job = config.job();
-        List<String> problems = ClusterPreflight.configurationProblems(sc.getConf(), job.dist());
+        List<String> problems = ClusterPreflight.configurationProblems(sc.getConf());
         if (!problems.isEmpty()) {
             throw new IllegalStateException(String.join("\n", problems));
         }
         String warning = ClusterPreflight.barrierTimeoutWarning(sc.getConf());
         if (warning != null) {
             LOG.warn(warning);
+        }
+        RingEncryption ringEncryption = RingEncryptionSetting.resolve(job.dist(), sc.getConf());
+        String plainRing = RingEncryptionSetting.plainRingWarning(ringEncryption, sc.getConf());
+        if (plainRing != null) {
+            LOG.warn(plainRing);
+        } else {
+            LOG.info("dist.ring_encryption: {}", ringEncryption.configName());
         }
         int world = job.dist().worldSize();
         TrainingInputs inputs = TrainingInputs.read(job, sc.hadoopConfiguration(), datasetTasks(job,
@@ -79,7 +87,7 @@ public final class TrainingJob {
                 RDD<Integer> ranks = new JavaSparkContext(sc)
                         .parallelize(IntStream.range(0, world).boxed().toList(), world).rdd();
                 RDD<RankOutcome> trained = ranks.barrier().mapPartitions(
-                        new RankTask(config.toYaml(), config.source(), inputs, progress.target(), fault), false,
+                        new RankTask(config.toYaml(), config.source(), inputs, ringEncryption, progress.target(), fault), false,
                         ClassTag$.MODULE$.apply(RankOutcome.class));
                 outcomes = new ArrayList<>(trained.toJavaRDD().repartition(1).collect());
             } finally {

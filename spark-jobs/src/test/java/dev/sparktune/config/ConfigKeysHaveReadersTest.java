@@ -120,7 +120,7 @@ class ConfigKeysHaveReadersTest {
             Map.entry("dist.collective_timeout_seconds", "model/src/main/java/dev/sparktune/dist/RingOptions.java"),
             Map.entry("dist.checkpoint_timeout_seconds", "model/src/main/java/dev/sparktune/train/Trainer.java"),
             Map.entry("dist.network_cidr", "model/src/main/java/dev/sparktune/dist/RingOptions.java"),
-            Map.entry("dist.allow_unencrypted_ring", "spark-jobs/src/main/java/dev/sparktune/training/ClusterPreflight.java"),
+            Map.entry("dist.ring_encryption", "spark-jobs/src/main/java/dev/sparktune/training/RingEncryptionSetting.java"),
             Map.entry("eval.per_device_eval_batch_size", "model/src/main/java/dev/sparktune/train/Validation.java"),
             Map.entry("eval.eval_steps", "model/src/main/java/dev/sparktune/train/Validation.java"),
             Map.entry("eval.metrics", "model/src/main/java/dev/sparktune/train/Validation.java"),
