@@ -1,27 +1,14 @@
 package dev.sparktune.bench;
 
-import dev.sparktune.dist.Collective;
-import dev.sparktune.dist.Reduction;
 import dev.sparktune.dist.RingCollective;
 import dev.sparktune.dist.RingEncryption;
-import dev.sparktune.dist.RingListener;
 import dev.sparktune.dist.RingOptions;
 import java.io.IOException;
-import java.lang.management.ManagementFactory;
-import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
-import java.nio.channels.ServerSocketChannel;
-import java.nio.channels.SocketChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Locale;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import javax.crypto.Cipher;
 import javax.crypto.spec.GCMParameterSpec;
 import javax.crypto.spec.SecretKeySpec;
@@ -56,7 +43,7 @@ public final class AllReduceBenchmark {
         for (boolean bf16 : new boolean[] {false, true}) {
             for (int n : new int[] {2, 4}) {
                 for (long bytes : SIZES) {
-                    double[] times = allReduce(n, (int) (bytes / Float.BYTES), options.withBf16Reductions(bf16));
+                    double[] times = AllReduceBench.allReduce(n, (int) (bytes / Float.BYTES), options.withBf16Reductions(bf16));
                     double seconds = times[0];
                     double algbw = bytes / seconds;
                     double busbw = algbw * 2 * (n - 1) / n;
@@ -82,7 +69,7 @@ public final class AllReduceBenchmark {
         int n = 2;
         for (long bytes : new long[] {1 * MIB, 16 * MIB, 64 * MIB}) {
             for (RingEncryption encryption : RingEncryption.values()) {
-                double[] times = allReduce(n, (int) (bytes / Float.BYTES), options.withEncryption(encryption));
+                double[] times = AllReduceBench.allReduce(n, (int) (bytes / Float.BYTES), options.withEncryption(encryption));
                 double busbw = bytes / times[0] * 2 * (n - 1) / n;
                 double sent = 2.0 * (n - 1) * bytes;
                 System.out.printf(Locale.ROOT, "| %d | %s | %d MiB | %.1f ms | %.2f GB/s | %.1f ms | %.2f GB |%n", n,
@@ -125,104 +112,11 @@ public final class AllReduceBenchmark {
 
     private static void printRawTcp(int chunkBytes) throws Exception {
         long total = 2L << 30;
-        long cpu = processCpuNanos();
-        double seconds = rawTcp(chunkBytes, total);
-        double cpuSeconds = (processCpuNanos() - cpu) / 1e9;
+        long cpu = AllReduceBench.processCpuNanos();
+        double seconds = AllReduceBench.rawTcpSeconds(chunkBytes, total);
+        double cpuSeconds = (AllReduceBench.processCpuNanos() - cpu) / 1e9;
         System.out.printf(Locale.ROOT, "raw loopback TCP, one stream, %d KiB writes: %.2f GB/s, %.2f GB sent per CPU second%n",
                 chunkBytes / 1024, total / seconds / 1e9, total / cpuSeconds / 1e9);
-    }
-
-    /** CPU time of this whole process (every thread), which stays meaningful when other jobs share the cores. */
-    private static long processCpuNanos() {
-        return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime();
-    }
-
-    /**
-     * Mean wall seconds and process CPU seconds per all-reduce of {@code floats} elements on each of n ranks, after
-     * one warm-up call.
-     */
-    private static double[] allReduce(int n, int floats, RingOptions options) throws Exception {
-        List<RingListener> listeners = new ArrayList<>();
-        List<String> addresses = new ArrayList<>();
-        for (int r = 0; r < n; r++) {
-            listeners.add(RingListener.bind(options));
-            addresses.add(listeners.get(r).address());
-        }
-        byte[] secret = "benchmark-secret-0123456789".getBytes(StandardCharsets.UTF_8);
-        long bytes = (long) floats * Float.BYTES;
-        int iterations = (int) Math.max(3, Math.min(50, (512 * MIB) / bytes));
-        ExecutorService pool = Executors.newFixedThreadPool(n);
-        try {
-            List<Future<Double>> times = new ArrayList<>();
-            long[] cpu = new long[2];
-            for (int r = 0; r < n; r++) {
-                int rank = r;
-                times.add(pool.submit(() -> {
-                    try (Collective c = RingCollective.connect(listeners.get(rank), rank, addresses, secret, options)) {
-                        float[] buffer = new float[floats];
-                        java.util.Arrays.fill(buffer, 1f / (rank + 1));
-                        c.allReduce(buffer, 0, floats, Reduction.SUM);      // warm-up
-                        c.barrier();
-                        if (rank == 0) {
-                            cpu[0] = processCpuNanos();
-                        }
-                        long start = System.nanoTime();
-                        for (int i = 0; i < iterations; i++) {
-                            c.allReduce(buffer, 0, floats, Reduction.AVERAGE);
-                        }
-                        c.barrier();
-                        if (rank == 0) {
-                            cpu[1] = processCpuNanos();
-                        }
-                        return (System.nanoTime() - start) / 1e9 / iterations;
-                    }
-                }));
-            }
-            double slowest = 0;
-            for (Future<Double> t : times) {
-                slowest = Math.max(slowest, t.get());
-            }
-            return new double[] {slowest, (cpu[1] - cpu[0]) / 1e9 / iterations};
-        } finally {
-            pool.shutdownNow();
-        }
-    }
-
-    /** Seconds to move {@code total} bytes through one loopback TCP connection, writer and reader on two threads. */
-    private static double rawTcp(int chunkBytes, long total) throws Exception {
-        try (ServerSocketChannel server = ServerSocketChannel.open()) {
-            server.bind(new InetSocketAddress("127.0.0.1", 0));
-            ExecutorService pool = Executors.newSingleThreadExecutor();
-            try (SocketChannel out = SocketChannel.open(server.getLocalAddress()); SocketChannel in = server.accept()) {
-                Future<Long> reader = pool.submit(() -> drain(in, chunkBytes, total));
-                ByteBuffer buffer = ByteBuffer.allocateDirect(chunkBytes);
-                long start = System.nanoTime();
-                for (long sent = 0; sent < total; sent += chunkBytes) {
-                    buffer.clear();
-                    while (buffer.hasRemaining()) {
-                        out.write(buffer);
-                    }
-                }
-                reader.get();
-                return (System.nanoTime() - start) / 1e9;
-            } finally {
-                pool.shutdownNow();
-            }
-        }
-    }
-
-    private static long drain(SocketChannel in, int chunkBytes, long total) throws IOException {
-        ByteBuffer buffer = ByteBuffer.allocateDirect(chunkBytes);
-        long received = 0;
-        while (received < total) {
-            buffer.clear();
-            int n = in.read(buffer);
-            if (n < 0) {
-                throw new IOException("closed early");
-            }
-            received += n;
-        }
-        return received;
     }
 
     private static String loadAverage() throws IOException {

@@ -3,6 +3,7 @@ package dev.sparktune.cli;
 import ai.djl.engine.Engine;
 import ai.djl.pytorch.jni.JniUtils;
 import dev.sparktune.arch.ModelDirectory;
+import dev.sparktune.bench.AllReduceBench;
 import dev.sparktune.bench.GemmBench;
 import dev.sparktune.bench.Machine;
 import dev.sparktune.bench.TrainStepBench;
@@ -39,15 +40,17 @@ import picocli.CommandLine.Spec;
             "train-step: one training step (forward, backward, clip, AdamW) of all-MiniLM-L6-v2 at",
             "32 x 128 tokens and of a 134 M-parameter Llama at 4 x 512, full / LoRA / freeze, with",
             "FLOPs counted from the model's modules and MFU against this run's GEMM ceiling.",
+            "allreduce: the TCP ring's all-reduce bus bandwidth (nccl-tests' busbw) for 1-256 MiB at",
+            "N = 2 and 4 ranks on loopback, against one raw loopback TCP stream in the same run.",
             "Timings are medians (min-max) of --repeat runs; nothing is asserted."})
 final class BenchCommand implements Callable<Integer> {
-    static final List<String> BENCHMARKS = List.of("gemm", "train-step");
+    static final List<String> BENCHMARKS = List.of("gemm", "train-step", "allreduce");
 
     @Spec
     CommandSpec spec;
 
     @Parameters(paramLabel = "BENCHMARK", arity = "0..*",
-            description = "gemm, train-step or all (default: all)")
+            description = "gemm, train-step, allreduce or all (default: all)")
     List<String> benchmarks = new ArrayList<>();
 
     @Option(names = "--quick", description = "tiny shapes and 2 repetitions: proves the benchmarks run, measures little")
@@ -108,6 +111,9 @@ final class BenchCommand implements Callable<Integer> {
         if (selected.contains("train-step")) {
             trainStep(out, ceiling, repeats);
         }
+        if (selected.contains("allreduce")) {
+            allReduce(out, repeats);
+        }
         if (append != null) {
             appendTo(append, report.toString());
             out.println("Appended to " + append);
@@ -150,6 +156,31 @@ final class BenchCommand implements Callable<Integer> {
         }
         out.println();
         out.flush();
+    }
+
+    private void allReduce(PrintWriter out, int repeats) {
+        AllReduceBench.Report report;
+        try {
+            report = AllReduceBench.run(quick, repeats);
+        } catch (Exception e) {
+            throw new IllegalStateException("the all-reduce benchmark failed: " + e, e);
+        }
+        double raw = report.rawTcpBytesPerSecond().median();
+        out.printf(Locale.ROOT, "Raw loopback TCP, one stream: %s GB/s%n%n",
+                report.rawTcpBytesPerSecond().map(b -> b / 1e9).format("%.2f"));
+        out.println("| N | size | time per all-reduce (ms) | busbw (GB/s) | busbw / raw TCP |");
+        out.println("|---|---|---|---|---|");
+        for (AllReduceBench.Result r : report.results()) {
+            out.printf(Locale.ROOT, "| %d | %s | %s | %s | %.0f%% |%n", r.ranks(), size(r.bytes()),
+                    r.seconds().map(s -> s * 1e3).format("%.1f"), r.busBandwidth().map(b -> b / 1e9).format("%.2f"),
+                    100 * r.busBandwidth().median() / raw);
+        }
+        out.println();
+        out.flush();
+    }
+
+    private static String size(long bytes) {
+        return bytes >= 1 << 20 ? (bytes >> 20) + " MiB" : (bytes >> 10) + " KiB";
     }
 
     private void appendTo(Path file, String tables) {

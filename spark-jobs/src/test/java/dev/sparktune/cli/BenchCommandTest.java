@@ -40,6 +40,12 @@ class BenchCommandTest {
             }
         }
         assertTrue(printed.contains("all-MiniLM-L6-v2, LoRA r16 all: "), printed);
+        assertTrue(printed.contains("Raw loopback TCP, one stream: "), printed);
+        for (String size : new String[] {"256 KiB", "1 MiB"}) {
+            String row = printed.lines().filter(l -> l.startsWith("| 2 | " + size + " |")).findFirst()
+                    .orElseThrow(() -> new AssertionError("no all-reduce row for " + size + ":\n" + printed));
+            assertEquals(2, MEDIAN_AND_RANGE.matcher(row).results().count(), row);     // time and busbw
+        }
         String appended = Files.readString(benchmarks);
         assertTrue(appended.startsWith("# Benchmarks\n\n## sparktune bench ("), appended);
         assertTrue(appended.contains("sparktune bench --quick --model"), appended);

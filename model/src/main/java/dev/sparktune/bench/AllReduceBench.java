@@ -1,0 +1,160 @@
+package dev.sparktune.bench;
+
+import dev.sparktune.dist.Collective;
+import dev.sparktune.dist.Reduction;
+import dev.sparktune.dist.RingCollective;
+import dev.sparktune.dist.RingListener;
+import dev.sparktune.dist.RingOptions;
+import java.io.IOException;
+import java.lang.management.ManagementFactory;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+/**
+ * All-reduce (float32, average) over the TCP ring on loopback, N ranks as threads of this JVM with one connection per
+ * ring edge, next to one raw loopback TCP stream measured by the same harness. Bus bandwidth as nccl-tests define it:
+ * busbw = algbw x 2(N-1)/N, algbw = buffer bytes / time.
+ */
+public final class AllReduceBench {
+    private static final long MIB = 1 << 20;
+
+    /** One size at one N: seconds per all-reduce, and what they mean in bandwidth. */
+    public record Result(int ranks, long bytes, Samples seconds) {
+        public Samples busBandwidth() {
+            return seconds.map(s -> bytes / s * 2 * (ranks - 1) / ranks);
+        }
+    }
+
+    /** The all-reduce results and the raw stream's bytes per second, measured in the same run. */
+    public record Report(List<Result> results, Samples rawTcpBytesPerSecond) {
+    }
+
+    private AllReduceBench() {
+    }
+
+    public static Report run(boolean quick, int repeats) throws Exception {
+        RingOptions options = RingOptions.defaults().withNetworkCidr("127.0.0.0/8").withTimeout(Duration.ofSeconds(120));
+        long[] sizes = quick ? new long[] {MIB / 4, MIB} : new long[] {MIB, 4 * MIB, 16 * MIB, 64 * MIB, 256 * MIB};
+        int[] ranks = quick ? new int[] {2} : new int[] {2, 4};
+        List<Double> raw = new ArrayList<>();
+        long rawBytes = quick ? 64 * MIB : 1L << 30;
+        for (int r = 0; r < repeats; r++) {
+            raw.add(rawBytes / rawTcpSeconds(options.chunkBytes(), rawBytes));
+        }
+        List<Result> results = new ArrayList<>();
+        for (int n : ranks) {
+            for (long bytes : sizes) {
+                List<Double> seconds = new ArrayList<>();
+                for (int r = 0; r < repeats; r++) {
+                    seconds.add(allReduce(n, (int) (bytes / Float.BYTES), options)[0]);
+                }
+                results.add(new Result(n, bytes, Samples.of(seconds)));
+            }
+        }
+        return new Report(results, Samples.of(raw));
+    }
+
+    /**
+     * Wall seconds (the slowest rank) and process CPU seconds per all-reduce of {@code floats} elements on each of n
+     * ranks, after one warm-up call.
+     */
+    public static double[] allReduce(int n, int floats, RingOptions options) throws Exception {
+        List<RingListener> listeners = new ArrayList<>();
+        List<String> addresses = new ArrayList<>();
+        for (int r = 0; r < n; r++) {
+            listeners.add(RingListener.bind(options));
+            addresses.add(listeners.get(r).address());
+        }
+        byte[] secret = "benchmark-secret-0123456789".getBytes(StandardCharsets.UTF_8);
+        long bytes = (long) floats * Float.BYTES;
+        int iterations = (int) Math.max(3, Math.min(50, (512 * MIB) / bytes));
+        ExecutorService pool = Executors.newFixedThreadPool(n);
+        try {
+            List<Future<Double>> times = new ArrayList<>();
+            long[] cpu = new long[2];
+            for (int r = 0; r < n; r++) {
+                int rank = r;
+                times.add(pool.submit(() -> {
+                    try (Collective c = RingCollective.connect(listeners.get(rank), rank, addresses, secret, options)) {
+                        float[] buffer = new float[floats];
+                        Arrays.fill(buffer, 1f / (rank + 1));
+                        c.allReduce(buffer, 0, floats, Reduction.SUM);      // warm-up
+                        c.barrier();
+                        if (rank == 0) {
+                            cpu[0] = processCpuNanos();
+                        }
+                        long start = System.nanoTime();
+                        for (int i = 0; i < iterations; i++) {
+                            c.allReduce(buffer, 0, floats, Reduction.AVERAGE);
+                        }
+                        c.barrier();
+                        if (rank == 0) {
+                            cpu[1] = processCpuNanos();
+                        }
+                        return (System.nanoTime() - start) / 1e9 / iterations;
+                    }
+                }));
+            }
+            double slowest = 0;
+            for (Future<Double> t : times) {
+                slowest = Math.max(slowest, t.get());
+            }
+            return new double[] {slowest, (cpu[1] - cpu[0]) / 1e9 / iterations};
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    /** Seconds to move {@code total} bytes through one loopback TCP connection, writer and reader on two threads. */
+    public static double rawTcpSeconds(int chunkBytes, long total) throws Exception {
+        try (ServerSocketChannel server = ServerSocketChannel.open()) {
+            server.bind(new InetSocketAddress("127.0.0.1", 0));
+            ExecutorService pool = Executors.newSingleThreadExecutor();
+            try (SocketChannel out = SocketChannel.open(server.getLocalAddress()); SocketChannel in = server.accept()) {
+                Future<Long> reader = pool.submit(() -> drain(in, chunkBytes, total));
+                ByteBuffer buffer = ByteBuffer.allocateDirect(chunkBytes);
+                long start = System.nanoTime();
+                for (long sent = 0; sent < total; sent += chunkBytes) {
+                    buffer.clear();
+                    while (buffer.hasRemaining()) {
+                        out.write(buffer);
+                    }
+                }
+                reader.get();
+                return (System.nanoTime() - start) / 1e9;
+            } finally {
+                pool.shutdownNow();
+            }
+        }
+    }
+
+    /** CPU time of this whole process (every thread), which stays meaningful when other jobs share the cores. */
+    public static long processCpuNanos() {
+        return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean())
+                .getProcessCpuTime();
+    }
+
+    private static long drain(SocketChannel in, int chunkBytes, long total) throws IOException {
+        ByteBuffer buffer = ByteBuffer.allocateDirect(chunkBytes);
+        long received = 0;
+        while (received < total) {
+            buffer.clear();
+            int n = in.read(buffer);
+            if (n < 0) {
+                throw new IOException("closed early");
+            }
+            received += n;
+        }
+        return received;
+    }
+}
