@@ -84,7 +84,7 @@ class SparkSubmitStandaloneIT {
     }
 
     @Test
-    void prepThenTrainOnTheWorkersExecutorsAndARetryOfTrainDoesNothing() throws Exception {
+    void prepTrainEvalAndExportOnTheWorkersExecutorsAndARetryOfTrainDoesNothing() throws Exception {
         Path job = writeJob(dir.resolve("good"), "");
 
         Submission prep = submit("prep", job);
@@ -103,6 +103,11 @@ class SparkSubmitStandaloneIT {
         assertEquals(0, retry.exitCode(), retry.log());
         assertTrue(retry.log().contains("Nothing left to train"), "a scheduler's retry of a finished train: "
                 + retry.log());
+
+        Submission evalAndExport = submit("run", job, "--steps", "eval,export");
+        assertEquals(0, evalAndExport.exitCode(), evalAndExport.log());
+        assertTrue(Files.isRegularFile(dir.resolve("good/run/eval/eval_results.json")), evalAndExport.log());
+        assertTrue(Files.isRegularFile(dir.resolve("good/merged/model.safetensors")), evalAndExport.log());
     }
 
     @Test
@@ -118,7 +123,7 @@ class SparkSubmitStandaloneIT {
     private record Submission(int exitCode, String log) {
     }
 
-    private static Submission submit(String command, Path job) throws Exception {
+    private static Submission submit(String command, Path job, String... options) throws Exception {
         Path log = Files.createTempFile(dir, command + "-", ".log");
         List<String> args = new ArrayList<>(List.of(java(), "-cp", sparkClasspath(), "org.apache.spark.deploy.SparkSubmit",
                 "--master", masterUrl, "--deploy-mode", "client",
@@ -131,6 +136,7 @@ class SparkSubmitStandaloneIT {
                 "--conf", "spark.dynamicAllocation.enabled=false",
                 "--conf", "spark.sql.shuffle.partitions=4",
                 APP_JAR.toString(), command, job.toString()));
+        args.addAll(List.of(options));
         ProcessBuilder builder = new ProcessBuilder(args).redirectErrorStream(true).redirectOutput(log.toFile());
         environment(builder.environment());
         Process submit = builder.start();
@@ -168,6 +174,7 @@ class SparkSubmitStandaloneIT {
                 "  dataset_dir: " + folder,
                 "  prepared_path: " + folder.resolve("prepared"),
                 "  tokenized_path: " + folder.resolve("tokenized"),
+                "  val_size: 0.25",
                 "model:",
                 modelOverride.isEmpty() ? "  model_name_or_path: " + model : modelOverride.stripTrailing(),
                 "method: {finetuning_type: lora, lora_rank: 2}",
@@ -176,6 +183,8 @@ class SparkSubmitStandaloneIT {
                 "  per_device_train_batch_size: 4",
                 "  max_steps: 4",
                 "dist: {world_size: 2}",
+                "export:",
+                "  export_dir: " + folder.resolve("merged"),
                 ""));
     }
 
