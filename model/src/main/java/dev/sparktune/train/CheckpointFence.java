@@ -103,9 +103,10 @@ public final class CheckpointFence {
 
     /**
      * Fails with a {@link CheckpointException} when a newer writer has claimed the folder since this one did, or its
-     * claim is gone; called right before {@code action}, which it names.
+     * claim is gone; called right before {@code action}, which it names. Besides checkpoints, the final export and
+     * {@code sparktune run}'s removal of stale checkpoints are fenced with it.
      */
-    void check(String action) throws IOException {
+    public void check(String action) throws IOException {
         long newest = newest(fs, dir);
         if (newest > generation) {
             throw refused(action, "a newer writer (" + PREFIX + newest + ", a later stage attempt or a rerun) has claimed "

@@ -10,6 +10,8 @@ import dev.sparktune.io.FolderCommit;
 import dev.sparktune.io.HadoopFiles;
 import dev.sparktune.peft.PeftFormat;
 import dev.sparktune.prep.PrepJob;
+import dev.sparktune.train.CheckpointFence;
+import dev.sparktune.train.OutputFolder;
 import dev.sparktune.train.TrainingCheckpoints;
 import dev.sparktune.training.TrainingJob;
 import java.io.IOException;
@@ -194,8 +196,11 @@ final class RunCommand implements Callable<Integer> {
                         + " %s…); removing %d of them and training from the start%n", job.train().outputDir(),
                         started.substring(0, 12), fingerprint.substring(0, 12), stale.size());
                 out.flush();
+                // claimed like a stage attempt's writer: a writer still running from before (a rank 0 of a killed
+                // driver's job) can no longer commit, and should one claim after this, the removal stops
+                CheckpointFence fence = CheckpointFence.claim(new OutputFolder(conf, job.train().outputDir()), 0);
                 for (String folder : stale) {
-                    delete(folder, conf);
+                    delete(folder, fence, conf);
                 }
             }
         }
@@ -235,10 +240,11 @@ final class RunCommand implements Callable<Integer> {
         }
     }
 
-    private static void delete(String location, Configuration conf) {
+    private static void delete(String location, CheckpointFence fence, Configuration conf) {
         try {
             org.apache.hadoop.fs.Path path = new org.apache.hadoop.fs.Path(location);
             FileSystem fs = path.getFileSystem(conf);
+            fence.check("remove the stale checkpoint " + location);
             if (fs.exists(path) && !fs.delete(path, true)) {
                 throw new IOException("delete returned false");
             }

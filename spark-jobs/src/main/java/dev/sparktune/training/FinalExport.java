@@ -11,6 +11,7 @@ import dev.sparktune.io.LabelsFile;
 import dev.sparktune.io.LocalFolders;
 import dev.sparktune.peft.PeftFormat;
 import dev.sparktune.peft.PeftModel;
+import dev.sparktune.train.CheckpointFence;
 import dev.sparktune.train.OutputFolder;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -59,9 +60,12 @@ final class FinalExport {
      *
      * @param classifiers the run's classification tasks; the one whose head is {@code classifier} names the
      *                    classes of the main export
+     * @param fence       the writer's claim on {@code output} (null outside a Spark stage): checked before the old
+     *                    export is replaced, so a rank 0 left over from an earlier stage attempt cannot overwrite the
+     *                    newer attempt's export
      */
     static String write(PeftModel model, String finetuningType, ModelDirectory base, String baseLocation,
-                        OutputFolder output, List<Classifier> classifiers) {
+                        OutputFolder output, List<Classifier> classifiers, CheckpointFence fence) {
         boolean wholeModel = wholeModel(finetuningType);
         String name = wholeModel ? MODEL : ADAPTER;
         Optional<LabelsFile> labels = classifiers.stream().filter(c -> c.head().equals(Bert.CLASSIFIER)).findFirst()
@@ -84,9 +88,9 @@ final class FinalExport {
                     TaskExport.write(local, scratch.resolve(TASKS).resolve(c.task()).resolve(name), c.head(),
                             classifierConfig(base.configJson(), c.labels()));
                 }
-                commit(scratch.resolve(TASKS), output, TASKS);
+                commit(scratch.resolve(TASKS), output, TASKS, fence);
             }
-            return commit(local, output, name);
+            return commit(local, output, name, fence);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot export the trained model to " + output.resolve(name) + ": " + e, e);
         } finally {
@@ -95,18 +99,22 @@ final class FinalExport {
     }
 
     /** Copies a local folder to {@code <output>/<name>} through a hidden folder and a rename; returns its location. */
-    private static String commit(Path local, OutputFolder output, String name) throws IOException {
+    private static String commit(Path local, OutputFolder output, String name, CheckpointFence fence)
+            throws IOException {
         org.apache.hadoop.fs.Path target = new org.apache.hadoop.fs.Path(output.resolve(name));
         org.apache.hadoop.fs.Path hidden = new org.apache.hadoop.fs.Path(output.resolve("." + name + "." + UUID.randomUUID()));
         FileSystem fs = HadoopFiles.fileSystem(target, output.conf());     // raw on local disks: no .crc files
         try {
             fs.copyFromLocalFile(false, true, new org.apache.hadoop.fs.Path(local.toUri()), hidden);
+            if (fence != null) {
+                fence.check("replace the export " + target);
+            }
             fs.delete(target, true);
             if (!fs.rename(hidden, target)) {
                 throw new IOException("cannot rename " + hidden + " to " + target);
             }
             return fs.makeQualified(target).toString();
-        } catch (IOException e) {
+        } catch (IOException | RuntimeException e) {
             deleteQuietly(fs, hidden);
             throw e;
         }

@@ -107,7 +107,7 @@ public final class TrainingRank {
             Trainer.Result result = trainer.train(fence == null ? run : run.fencedBy(fence), manager);
             String export = collective.rank() != 0 ? null
                     : FinalExport.write(model, m.finetuningType(), folder, job.model().modelNameOrPath(), output,
-                            classifiers(inputs));
+                            classifiers(inputs), fence);
             return new Run(result, start.orElse(null), export);
         }
     }
