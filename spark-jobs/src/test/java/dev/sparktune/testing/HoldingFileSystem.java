@@ -12,6 +12,7 @@ import java.util.regex.Pattern;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.CreateFlag;
 import org.apache.hadoop.fs.FSDataOutputStream;
+import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.Path;
 import org.apache.hadoop.fs.RawLocalFileSystem;
 import org.apache.hadoop.fs.permission.FsPermission;
@@ -106,6 +107,29 @@ public final class HoldingFileSystem extends RawLocalFileSystem {
         return SCHEME;
     }
 
+    /**
+     * Statuses without the local file system's lazily loaded permissions, which it reads through a {@code file:} URI
+     * of the path and so fails on this scheme; nothing here needs them.
+     */
+    @Override
+    public FileStatus getFileStatus(Path f) throws IOException {
+        return plain(super.getFileStatus(f));
+    }
+
+    @Override
+    public FileStatus[] listStatus(Path f) throws IOException {
+        FileStatus[] statuses = super.listStatus(f);
+        for (int i = 0; i < statuses.length; i++) {
+            statuses[i] = plain(statuses[i]);
+        }
+        return statuses;
+    }
+
+    private static FileStatus plain(FileStatus s) {
+        return new FileStatus(s.getLen(), s.isDirectory(), s.getReplication(), s.getBlockSize(),
+                s.getModificationTime(), s.getPath());
+    }
+
     @Override
     public FSDataOutputStream create(Path f, boolean overwrite, int bufferSize, short replication, long blockSize,
                                      Progressable progress) throws IOException {
@@ -126,6 +150,14 @@ public final class HoldingFileSystem extends RawLocalFileSystem {
                                                  Progressable progress) throws IOException {
         holdIf(Operation.CREATE, f);
         return super.createNonRecursive(f, permission, flags, bufferSize, replication, blockSize, progress);
+    }
+
+    @Override
+    public FSDataOutputStream createNonRecursive(Path f, FsPermission permission, boolean overwrite, int bufferSize,
+                                                 short replication, long blockSize, Progressable progress)
+            throws IOException {
+        holdIf(Operation.CREATE, f);
+        return super.createNonRecursive(f, permission, overwrite, bufferSize, replication, blockSize, progress);
     }
 
     @Override
