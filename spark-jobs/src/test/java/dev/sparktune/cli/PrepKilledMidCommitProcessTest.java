@@ -1,7 +1,6 @@
 package dev.sparktune.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
@@ -19,6 +18,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
@@ -28,10 +28,10 @@ import org.apache.hadoop.fs.FileSystem;
 import org.apache.spark.launcher.JavaModuleOptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * {@code sparktune prep} killed with SIGKILL in the middle of committing its output: the run that replaces a
@@ -102,10 +102,10 @@ class PrepKilledMidCommitProcessTest {
     @EnumSource(KillPoint.class)
     void aPrepKilledMidCommitLeavesThePreviousOutputOrTheCompleteNewOneAndTheNextRunRecovers(KillPoint point)
             throws Exception {
-        Path target = dir.resolve("prepared-" + point.name().toLowerCase());
+        Path target = dir.resolve("prepared-" + point.name().toLowerCase(Locale.ROOT));
         prepInProcess(target, "v1");
 
-        Path signal = dir.resolve("held-" + point.name().toLowerCase());
+        Path signal = dir.resolve("held-" + point.name().toLowerCase(Locale.ROOT));
         Process killed = startPrep(target, "v2", point, signal);
         try {
             long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(3);
@@ -121,7 +121,7 @@ class PrepKilledMidCommitProcessTest {
         }
 
         FileSystem fs = FileSystem.getLocal(new Configuration());
-        org.apache.hadoop.fs.Path qualified = fs.makeQualified(new org.apache.hadoop.fs.Path(target.toUri()));
+        org.apache.hadoop.fs.Path qualified = hadoopPath(target);
         Optional<String> problem = FolderCommit.problem(fs, qualified);
         List<Path> kept = beside(target, "previous");
         if (point.newOutputComplete) {
@@ -129,9 +129,10 @@ class PrepKilledMidCommitProcessTest {
             assertEquals(expectedV2, rows(target), "the new output holds v2's rows, all of them");
         } else {
             assertTrue(problem.isPresent() && problem.get().contains("the previous complete output was kept at"),
-                    String.valueOf(problem));
+                    problem + "; beside it: " + beside(target, "lease|previous|staging") + "; kept copies' problems: "
+                    + keptProblems(fs, target));
             assertEquals(1, kept.size(), kept.toString());
-            assertEquals(Optional.empty(), CommitMarker.problem(fs, new org.apache.hadoop.fs.Path(kept.get(0).toUri())),
+            assertEquals(Optional.empty(), CommitMarker.problem(fs, hadoopPath(kept.get(0))),
                     "the kept previous output is complete");
             assertEquals(expectedV1, rows(kept.get(0)), "the kept previous output holds v1's rows, all of them");
         }
@@ -141,8 +142,7 @@ class PrepKilledMidCommitProcessTest {
         assertNotEquals(0, prep(target, "v2", err));
         Path lease = target.resolveSibling("_lease-" + target.getFileName());
         assertTrue(err.toString().contains("another run is writing this output")
-                && err.toString().contains("If no such run is alive, delete " + fs.makeQualified(
-                        new org.apache.hadoop.fs.Path(lease.toUri()))), err.toString());
+                && err.toString().contains("If no such run is alive, delete " + hadoopPath(lease)), err.toString());
         Files.delete(lease);
         prepInProcess(target, "v2");
         assertEquals(Optional.empty(), FolderCommit.problem(fs, qualified));
@@ -212,6 +212,23 @@ class PrepKilledMidCommitProcessTest {
         try (Stream<Path> entries = Files.list(target.getParent())) {
             return entries.filter(p -> name.matcher(p.getFileName().toString()).matches()).sorted().toList();
         }
+    }
+
+    /**
+     * {@code file:/...} of a local path (not through {@link Path#toUri()}, whose trailing slash on an existing folder
+     * would make Hadoop take the folder for its own parent).
+     */
+    private static org.apache.hadoop.fs.Path hadoopPath(Path local) {
+        return new org.apache.hadoop.fs.Path("file", null, local.toAbsolutePath().normalize().toString());
+    }
+
+    /** Each kept copy's problem, or "complete": for the message of a failed check. */
+    private static List<String> keptProblems(FileSystem fs, Path target) throws IOException {
+        List<String> problems = new ArrayList<>();
+        for (Path kept : beside(target, "previous")) {
+            problems.add(CommitMarker.problem(fs, hadoopPath(kept)).orElse("complete"));
+        }
+        return problems;
     }
 
     /** The rows of a prepared output, in id order, as one comparable text. */
