@@ -42,15 +42,17 @@ final class RankTask extends AbstractFunction1<Iterator<Integer>, Iterator<RankO
     private final RingEncryption ringEncryption;    // decided on the driver: the same for every rank
     private final ProgressReporter.Target progress;
     private final FaultInjection fault;   // null outside tests
+    private final ListenerWatch watch;    // null outside tests
 
     RankTask(String configYaml, String configSource, TrainingInputs inputs, RingEncryption ringEncryption,
-             ProgressReporter.Target progress, FaultInjection fault) {
+             ProgressReporter.Target progress, FaultInjection fault, ListenerWatch watch) {
         this.configYaml = configYaml;
         this.configSource = configSource;
         this.inputs = inputs;
         this.ringEncryption = ringEncryption;
         this.progress = progress;
         this.fault = fault;
+        this.watch = watch;
     }
 
     @Override
@@ -70,7 +72,7 @@ final class RankTask extends AbstractFunction1<Iterator<Integer>, Iterator<RankO
         // bounded by spark.barrier.sync.timeout, rather than after it, where the first collective would time out;
         // the lease keeps the copy for TrainingRank, which takes its own
         ModelFolderCache.Lease model = ModelFolderCache.jvm().acquire(hadoop, job.model().modelNameOrPath());
-        try (model; RingCollective ring = Rendezvous.join(context, ringOptions);
+        try (model; RingCollective ring = Rendezvous.join(context, ringOptions, watch);
              ProgressReporter reporter = new ProgressReporter(progress, job.train().loggingSteps())) {
             StepListener listener = p -> {
                 reporter.afterStep(p);

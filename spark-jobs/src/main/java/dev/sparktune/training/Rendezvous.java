@@ -21,12 +21,16 @@ final class Rendezvous {
     private Rendezvous() {
     }
 
-    static RingCollective join(BarrierTaskContext context, RingOptions options) {
+    /** @param watch a test's, told the listener's address before it is published; null outside tests */
+    static RingCollective join(BarrierTaskContext context, RingOptions options, ListenerWatch watch) {
         int rank = context.partitionId();
         RingListener listener = RingListener.bind(options);
         String secret = rank == 0 ? newSecret() : "";
         String[] published;
         try {
+            if (watch != null) {
+                watch.ringListenerBound(rank, context.stageAttemptNumber(), listener.address());
+            }
             published = context.allGather(listener.address() + " " + secret);
         } catch (RuntimeException e) {
             listener.close();

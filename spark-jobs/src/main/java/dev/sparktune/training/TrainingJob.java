@@ -48,6 +48,15 @@ public final class TrainingJob {
 
     /** As {@link #run(SparkSession, LoadedConfig)}, with a test's {@code fault} injected (null for none). */
     public static TrainingOutcome run(SparkSession spark, LoadedConfig given, FaultInjection fault) {
+        return run(spark, given, fault, null);
+    }
+
+    /**
+     * As {@link #run(SparkSession, LoadedConfig, FaultInjection)}, telling a test's {@code watch} (null for none)
+     * where the job's sockets listen.
+     */
+    public static TrainingOutcome run(SparkSession spark, LoadedConfig given, FaultInjection fault,
+                                      ListenerWatch watch) {
         checkInputs(given.job());
         SparkContext sc = spark.sparkContext();
         LoadedConfig config = qualified(given, sc.hadoopConfiguration());
@@ -77,6 +86,9 @@ public final class TrainingJob {
 
         String runName = new org.apache.hadoop.fs.Path(job.train().outputDir()).getName();
         try (ProgressServer progress = ProgressServer.start(runName, sc.getConf())) {
+            if (watch != null && progress.target() != null) {
+                watch.progressServerListening(progress.target().host(), progress.target().port());
+            }
             String previousGroup = sc.getLocalProperty(JOB_GROUP_ID);
             String previousDescription = sc.getLocalProperty(JOB_DESCRIPTION);
             String previousInterrupt = sc.getLocalProperty(JOB_INTERRUPT_ON_CANCEL);
@@ -87,7 +99,8 @@ public final class TrainingJob {
                 RDD<Integer> ranks = new JavaSparkContext(sc)
                         .parallelize(IntStream.range(0, world).boxed().toList(), world).rdd();
                 RDD<RankOutcome> trained = ranks.barrier().mapPartitions(
-                        new RankTask(config.toYaml(), config.source(), inputs, ringEncryption, progress.target(), fault), false,
+                        new RankTask(config.toYaml(), config.source(), inputs, ringEncryption, progress.target(), fault,
+                                watch), false,
                         ClassTag$.MODULE$.apply(RankOutcome.class));
                 outcomes = new ArrayList<>(trained.toJavaRDD().repartition(1).collect());
             } finally {
