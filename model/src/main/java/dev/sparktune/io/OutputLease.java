@@ -29,7 +29,10 @@ import org.apache.hadoop.ipc.RemoteException;
  *
  * <p>Staleness: the holder rewrites the file every {@link #REFRESH_EVERY}; a lease whose file was last modified more
  * than {@code staleAfter} ago (default {@link #STALE_AFTER}, by the file system's clock against this machine's) is
- * taken as left by a crashed run and taken over. Before it writes, the holder checks that the file still names it
+ * taken as left by a crashed run and taken over; so is, at once, a lease whose holder ran on this host under a process
+ * id that no longer exists (a prep killed or crashed on the same machine: the common case on a laptop). Two runs on
+ * one host name in separate process namespaces (containers sharing a host name) would defeat that second rule; on a
+ * cluster, drivers run on hosts of their own. Before it writes, the holder checks that the file still names it
  * ({@link #checkHeld}). On HDFS and local files the create is atomic; on s3a it is a look-up then a write, so two
  * runs started within the same second can both get it.
  */
@@ -81,7 +84,7 @@ public final class OutputLease implements Closeable {
                     continue;    // released between our create and our look
                 }
                 Duration age = Duration.ofMillis(Math.max(0, System.currentTimeMillis() - status.getModificationTime()));
-                if (age.compareTo(staleAfter) < 0 || attempt > 0) {
+                if ((age.compareTo(staleAfter) < 0 && !holderGoneFromThisHost(other)) || attempt > 0) {
                     String by = other.isBlank() ? "a run creating it now" : other.strip();
                     throw new IllegalStateException(file.getParent() + ": another run is writing this output (lease "
                             + file + ", held by " + by + ", refreshed " + age.toSeconds() + " s ago); wait"
@@ -182,6 +185,20 @@ public final class OutputLease implements Closeable {
         json.addProperty("user", System.getProperty("user.name"));
         json.addProperty("started", Instant.now().toString());
         return json + "\n";
+    }
+
+    /** Whether the lease names this host and a process id no process here has any more. */
+    private static boolean holderGoneFromThisHost(String lease) {
+        try {
+            JsonObject holder = JsonParser.parseString(lease).getAsJsonObject();
+            if (!holder.has("host") || !holder.has("pid")
+                    || !holder.get("host").getAsString().equals(InetAddress.getLocalHost().getHostName())) {
+                return false;
+            }
+            return ProcessHandle.of(holder.get("pid").getAsLong()).map(p -> !p.isAlive()).orElse(true);
+        } catch (IOException | RuntimeException unreadable) {
+            return false;     // being created right now, or not ours to judge: only staleness decides
+        }
     }
 
     private static String runIdOf(String lease) {
