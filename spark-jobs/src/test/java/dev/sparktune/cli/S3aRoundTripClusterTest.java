@@ -148,6 +148,7 @@ class S3aRoundTripClusterTest {
                 "  dataset_dir: " + data,
                 "  dataset_info: " + data + "/registry.yaml",
                 "  cutoff_len: 64",
+                "  dedup_near: false",
                 "  prepared_path: " + root + "/prepared",
                 "  tokenized_path: " + root + "/tokenized",
                 "model:",
