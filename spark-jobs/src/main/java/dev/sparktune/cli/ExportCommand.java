@@ -23,7 +23,6 @@ import dev.sparktune.quant.MagnitudePruning;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
-import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -35,6 +34,7 @@ import java.util.UUID;
 import java.util.concurrent.Callable;
 import java.util.function.Function;
 import java.util.stream.Stream;
+import org.apache.hadoop.conf.Configuration;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -121,25 +121,36 @@ final class ExportCommand implements Callable<Integer> {
             throw new IllegalArgumentException("export.export_dir is not set; set it to the folder the merged model"
                     + " goes to, e.g. --set export.export_dir=out/merged");
         }
-        Path target = localPath(job.export().exportDir(), "export.export_dir").toAbsolutePath();
-        Path output = localPath(job.train().outputDir(), "train.output_dir");
+        try (ExportFolders folders = new ExportFolders()) {
+            JsonObject report = export(job, shardBytes, folders);
+            folders.publish();
+            return report;
+        }
+    }
+
+    /** The export into {@code folders}' local view of the job's folders. */
+    private static JsonObject export(JobConfig job, long shardBytes, ExportFolders folders) {
+        Path target = folders.target(job.export().exportDir());
+        String targetName = folders.name(target);
+        Path output = folders.read(job.train().outputDir(), "model", "adapter");
         Path wholeModel = output.resolve("model");
         Path adapter = output.resolve("adapter");
         boolean hasAdapter = Files.isRegularFile(adapter.resolve(PeftFormat.CONFIG_FILE));
         if (job.export().exportType().equals("adapter")) {
             if (!hasAdapter) {
-                throw new IllegalArgumentException("export.export_type is adapter, but train.output_dir " + output
-                        + " holds no " + adapter.resolve(PeftFormat.CONFIG_FILE) + " (a full, freeze or BitFit run"
-                        + " leaves a whole model); use export.export_type: merged");
+                throw new IllegalArgumentException("export.export_type is adapter, but train.output_dir "
+                        + job.train().outputDir() + " holds no adapter/" + PeftFormat.CONFIG_FILE + " (a full, freeze"
+                        + " or BitFit run leaves a whole model); use export.export_type: merged");
             }
-            return commit(target, staging -> copyAdapter(adapter, staging, target));
+            return commit(target, staging -> copyAdapter(adapter, staging, targetName));
         }
         if (Files.isRegularFile(wholeModel.resolve(ModelDirectory.CONFIG_FILE))) {
-            return commit(target, staging -> reshard(job, ModelDirectory.open(wholeModel), staging, target, shardBytes));
+            return commit(target, staging -> reshard(job, ModelDirectory.open(wholeModel), staging, targetName,
+                    shardBytes, folders.conf()));
         }
         if (!hasAdapter) {
-            throw new IllegalArgumentException("no trained model in train.output_dir " + output + ": neither "
-                    + adapter.resolve(PeftFormat.CONFIG_FILE) + " nor " + wholeModel.resolve(ModelDirectory.CONFIG_FILE)
+            throw new IllegalArgumentException("no trained model in train.output_dir " + job.train().outputDir()
+                    + ": neither adapter/" + PeftFormat.CONFIG_FILE + " nor model/" + ModelDirectory.CONFIG_FILE
                     + "; run sparktune train first, or set train.output_dir to the run's folder");
         }
         String type = peftType(adapter);
@@ -152,10 +163,10 @@ final class ExportCommand implements Callable<Integer> {
             throw new IllegalArgumentException("model.model_name_or_path is not set; set it to the base model folder"
                     + " the adapter was trained on");
         }
-        Path basePath = localPath(job.model().modelNameOrPath(), "model.model_name_or_path");
+        Path basePath = folders.read(job.model().modelNameOrPath());
         if (!Files.isRegularFile(basePath.resolve(ModelDirectory.CONFIG_FILE))) {
-            throw new IllegalArgumentException("model.model_name_or_path " + basePath + " is not a local Hugging Face"
-                    + " model folder (no " + ModelDirectory.CONFIG_FILE + "); export merges into a local copy");
+            throw new IllegalArgumentException("model.model_name_or_path " + job.model().modelNameOrPath() + " is not"
+                    + " a Hugging Face model folder (no " + ModelDirectory.CONFIG_FILE + ")");
         }
         ModelDirectory base = ModelDirectory.open(basePath);
         // a classifier's adapter carries config.json with id2label (FinalExport): its labels must survive the merge
@@ -165,7 +176,8 @@ final class ExportCommand implements Callable<Integer> {
             try (NDManager manager = NDManager.newBaseManager()) {
                 PeftModel trained = PeftFormat.load(adapter, base.load(manager, DataType.FLOAT32), manager);
                 LoraMerge.Merged merged = LoraMerge.merge(trained, manager);
-                return write(job, base, configJson, merged.weights(), staging, target, shardBytes, manager);
+                return write(job, base, configJson, merged.weights(), staging, targetName, shardBytes, manager,
+                        folders.conf());
             }
         });
     }
@@ -174,12 +186,13 @@ final class ExportCommand implements Callable<Integer> {
      * The whole model of a full / freeze / BitFit run, resharded: its tensors as stored (no dtype change) unless the
      * export prunes or quantises them. An int8 model is written back as float unless int8 is asked again.
      */
-    private static JsonObject reshard(JobConfig job, ModelDirectory model, Path staging, Path target, long shardBytes) {
+    private static JsonObject reshard(JobConfig job, ModelDirectory model, Path staging, String target, long shardBytes,
+                                      Configuration conf) {
         try (NDManager manager = NDManager.newBaseManager()) {
             Map<String, NDArray> weights = Int8Weights.dequantize(Checkpoint.load(model.path(), manager),
                     Int8Weights.modules(model.configJson(), model.path().toString()), DataType.FLOAT32,
                     model.path().toString());
-            return write(job, model, model.configJson(), weights, staging, target, shardBytes, manager);
+            return write(job, model, model.configJson(), weights, staging, target, shardBytes, manager, conf);
         }
     }
 
@@ -190,8 +203,8 @@ final class ExportCommand implements Callable<Integer> {
      * {@link ModelDirectory#write} when the weights written are float.
      */
     private static JsonObject write(JobConfig job, ModelDirectory network, String configJson,
-                                    Map<String, NDArray> weights, Path staging, Path target, long shardBytes,
-                                    NDManager manager) {
+                                    Map<String, NDArray> weights, Path staging, String target, long shardBytes,
+                                    NDManager manager, Configuration conf) {
         ExportConfig config = job.export();
         if (!config.compresses()) {
             ModelDirectory.write(staging, configJson, weights, shardBytes, network.path());
@@ -224,12 +237,12 @@ final class ExportCommand implements Callable<Integer> {
         if (pruned != null) {
             report.pruning(pruned, config.exportQuantizationBit() != null ? written : null, linear, config);
         }
-        report.evaluate(job, reference, staging, manager);
+        report.evaluate(job, conf, reference, staging, manager);
         return report.writeTo(staging);
     }
 
     /** export_type adapter: the adapter folder as training left it (adapter_config.json, weights, config.json). */
-    private static JsonObject copyAdapter(Path adapter, Path staging, Path target) {
+    private static JsonObject copyAdapter(Path adapter, Path staging, String target) {
         try {
             Files.createDirectories(staging);
             try (Stream<Path> files = Files.list(adapter)) {
@@ -274,17 +287,5 @@ final class ExportCommand implements Callable<Integer> {
         } catch (IOException e) {
             throw new UncheckedIOException(file + ": cannot read", e);
         }
-    }
-
-    /** A path on this machine: a plain path or a {@code file:} URI; other file systems are refused naming the key. */
-    private static Path localPath(String location, String key) {
-        if (location.startsWith("file:")) {
-            return Path.of(URI.create(location));
-        }
-        if (location.matches("^[a-zA-Z][a-zA-Z0-9+.-]+://.*")) {
-            throw new IllegalArgumentException(key + " " + location + ": export reads and writes local folders only;"
-                    + " copy the folder to this machine and point " + key + " at it");
-        }
-        return Path.of(location);
     }
 }

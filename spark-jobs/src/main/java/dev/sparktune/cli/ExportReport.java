@@ -47,8 +47,8 @@ final class ExportReport {
 
     private final JsonObject json = new JsonObject();
 
-    ExportReport(Path target, ExportConfig config, List<String> modules) {
-        json.addProperty("export_dir", target.toString());
+    ExportReport(String target, ExportConfig config, List<String> modules) {
+        json.addProperty("export_dir", target);
         json.addProperty("export_type", config == null ? "adapter" : config.exportType());
         JsonObject quantization = null;
         if (config != null && config.exportQuantizationBit() != null) {
@@ -100,8 +100,8 @@ final class ExportReport {
      * Scores {@code reference} (the float model before pruning and quantisation) and the folder just written, loaded
      * as every command loads it, on the job's validation split; says so instead when it has no rows.
      */
-    void evaluate(JobConfig job, PretrainedModel reference, Path written, NDManager manager) {
-        ValidationSplit split = ValidationSplit.of(job, new Configuration());
+    void evaluate(JobConfig job, Configuration conf, PretrainedModel reference, Path written, NDManager manager) {
+        ValidationSplit split = ValidationSplit.of(job, conf);
         if (split.isEmpty()) {
             skipEvaluation(split.skipped());
             return;
