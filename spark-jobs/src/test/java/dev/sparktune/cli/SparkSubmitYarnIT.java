@@ -126,6 +126,21 @@ class SparkSubmitYarnIT {
         assertTrue(prep.log().contains(dir.resolve("no-such-model").toString()), prep.log());
     }
 
+    @Test
+    void clusterModeRunsTheDriverInAContainerOnTheShippedJobAndPassesOnItsFailure() throws Exception {
+        Path job = writeJob(dir.resolve("cluster"), "");
+        Path bad = writeJob(dir.resolve("cluster-bad"), "  model_name_or_path: " + dir.resolve("no-such-model") + "\n");
+
+        Submission prep = submit("cluster", "prep", job);
+        Submission failing = submit("cluster", "prep", bad);
+
+        assertEquals(0, prep.exitCode(), prep.log());
+        assertTrue(Files.isRegularFile(dir.resolve("cluster/tokenized/_SUCCESS")), prep.log());
+        assertNotEquals(0, failing.exitCode(), failing.log());
+        assertTrue(failing.containerLogs().contains(dir.resolve("no-such-model").toString()),
+                "the driver's reason is in its container's log: " + failing.log());
+    }
+
     /**
      * What the submitting JVM printed, and the stdout and stderr of every container of the applications it started
      * (in cluster mode the driver's log is its ApplicationMaster container's).
@@ -147,6 +162,7 @@ class SparkSubmitYarnIT {
                 "--name", "sparktune " + command + " " + job.getFileName(),
                 "--class", Sparktune.class.getName(),
                 "--conf", "spark.yarn.jars=" + containerJars(),
+                "--conf", "spark.yarn.stagingDir=" + dir.resolve("staging").toUri(),
                 "--conf", "spark.yarn.maxAppAttempts=1",
                 "--conf", "spark.yarn.am.memory=512m",
                 "--conf", "spark.yarn.appMasterEnv.JAVA_HOME=" + java,
