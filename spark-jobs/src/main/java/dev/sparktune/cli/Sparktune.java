@@ -20,7 +20,23 @@ public final class Sparktune implements Runnable {
     CommandLine.Model.CommandSpec spec;
 
     public static void main(String[] args) {
-        System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
+        int exitCode = run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true));
+        if (inYarnApplicationMaster()) {
+            // YARN cluster mode: the ApplicationMaster runs this method in a thread and reports the application's
+            // final status when it returns or throws. System.exit would end the ApplicationMaster before it
+            // reports, and YARN would mark every run FAILED ("Shutdown hook called before final status was reported")
+            if (exitCode != 0) {
+                throw new IllegalStateException("sparktune exited with code " + exitCode);
+            }
+            return;
+        }
+        System.exit(exitCode);
+    }
+
+    /** What YARN's ApplicationMaster sets before it runs the driver's main class (cluster mode). */
+    private static boolean inYarnApplicationMaster() {
+        return System.getProperty("spark.yarn.app.id") != null
+                && "cluster".equals(System.getProperty("spark.submit.deployMode"));
     }
 
     /** Runs one command line and returns its exit code; {@link #main} exits with it. */
