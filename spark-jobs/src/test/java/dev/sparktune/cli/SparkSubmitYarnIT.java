@@ -117,16 +117,6 @@ class SparkSubmitYarnIT {
     }
 
     @Test
-    void aFailingJobExitsNonZeroWithItsReasonInTheDriverLog() throws Exception {
-        Path job = writeJob(dir.resolve("bad"), "  model_name_or_path: " + dir.resolve("no-such-model") + "\n");
-
-        Submission prep = submit("client", "prep", job);
-
-        assertNotEquals(0, prep.exitCode(), prep.log());
-        assertTrue(prep.log().contains(dir.resolve("no-such-model").toString()), prep.log());
-    }
-
-    @Test
     void clusterModeRunsTheDriverInAContainerOnTheShippedJobAndPassesOnItsFailure() throws Exception {
         Path job = writeJob(dir.resolve("cluster"), "");
         Path bad = writeJob(dir.resolve("cluster-bad"), "  model_name_or_path: " + dir.resolve("no-such-model") + "\n");
