@@ -21,7 +21,7 @@ import java.util.regex.Pattern;
  * </ul>
  * Element-wise work (norms, activations, softmax) is left out, as in the usual model-FLOPs count. The per-block rule
  * also counts the input gradient of the lowest training block's first projections, which libtorch skips when the
- * block's input needs none: for LoRA on every layer of MiniLM that is about 1% of the step.
+ * block's input needs none: for LoRA on every layer of MiniLM at 128 tokens that is about 2% of the step.
  */
 public final class StepFlops {
     private static final Pattern LAYER = Pattern.compile("\\.layers?\\.(\\d+)\\.");
