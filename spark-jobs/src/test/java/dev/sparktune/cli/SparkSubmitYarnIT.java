@@ -4,10 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.sparktune.arch.TinyModels;
-import dev.sparktune.io.onnx.MiniLmArtifact;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.URISyntaxException;
 import java.nio.charset.StandardCharsets;
@@ -18,7 +15,6 @@ import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
@@ -44,8 +40,6 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @Tag("integration")
 class SparkSubmitYarnIT {
-    private static final Path APP_JAR = Path.of("target", "sparktune-app.jar").toAbsolutePath();
-    private static final Path SPARK_CLASSPATH = Path.of("..", "spark-runtime", "target", "spark-classpath.txt");
 
     @TempDir
     static Path dir;
@@ -79,13 +73,7 @@ class SparkSubmitYarnIT {
             yarn.getConfig().writeXml(yarnSite);
         }
 
-        model = TinyModels.writeRandom(dir.resolve("tiny-llama"), TinyModels.llamaJson("llama", 4, 2, false, "")
-                .replace("\"vocab_size\": 61", "\"vocab_size\": 30522"), 3);
-        MiniLmArtifact.extract(MiniLmArtifact.TOKENIZER_ENTRY, model.resolve("tokenizer.json"));
-        try (InputStream chatml = SparkSubmitYarnIT.class.getResourceAsStream(
-                "/dev/sparktune/tokenize/templates/chatml.jinja")) {
-            Files.write(model.resolve("chat_template.jinja"), chatml.readAllBytes());
-        }
+        model = SubmittedJob.writeModel(dir.resolve("tiny-llama"));
     }
 
     @AfterAll
@@ -97,7 +85,7 @@ class SparkSubmitYarnIT {
 
     @Test
     void clientModePrepThenTrainInYarnExecutorsAndARetryOfTrainDoesNothing() throws Exception {
-        Path job = writeJob(dir.resolve("client"), "");
+        Path job = SubmittedJob.write(dir.resolve("client"), model);
 
         Submission prep = submit("client", "prep", job);
         assertEquals(0, prep.exitCode(), prep.log());
@@ -118,8 +106,8 @@ class SparkSubmitYarnIT {
 
     @Test
     void clusterModeRunsTheDriverInAContainerOnTheShippedJobAndPassesOnItsFailure() throws Exception {
-        Path job = writeJob(dir.resolve("cluster"), "");
-        Path bad = writeJob(dir.resolve("cluster-bad"), "  model_name_or_path: " + dir.resolve("no-such-model") + "\n");
+        Path job = SubmittedJob.write(dir.resolve("cluster"), model);
+        Path bad = SubmittedJob.write(dir.resolve("cluster-bad"), dir.resolve("no-such-model"));
 
         Submission prep = submit("cluster", "prep", job);
         Submission failing = submit("cluster", "prep", bad);
@@ -146,7 +134,7 @@ class SparkSubmitYarnIT {
         Path log = Files.createTempFile(dir, command + "-", ".log");
         String java = System.getProperty("java.home");
         // spark-submit's launcher puts HADOOP_CONF_DIR on the classpath: that is how the client finds the cluster
-        List<String> args = new ArrayList<>(List.of(java(), "-cp", hadoopConf + ":" + submitClasspath(),
+        List<String> args = new ArrayList<>(List.of(SubmittedJob.java(), "-cp", hadoopConf + ":" + submitClasspath(),
                 "org.apache.spark.deploy.SparkSubmit",
                 "--master", "yarn", "--deploy-mode", deployMode,
                 "--name", "sparktune " + command + " " + job.getFileName(),
@@ -167,10 +155,10 @@ class SparkSubmitYarnIT {
                 "--conf", "spark.ui.enabled=false",
                 "--conf", "spark.sql.shuffle.partitions=4"));
         if (deployMode.equals("client")) {
-            args.addAll(List.of("--conf", "spark.driver.host=127.0.0.1", APP_JAR.toString(), command, job.toString()));
+            args.addAll(List.of("--conf", "spark.driver.host=127.0.0.1", SubmittedJob.APP_JAR.toString(), command, job.toString()));
         } else {
             // the driver runs in a container and reads the job YAML YARN put in its working directory
-            args.addAll(List.of("--files", job.toString(), APP_JAR.toString(), command,
+            args.addAll(List.of("--files", job.toString(), SubmittedJob.APP_JAR.toString(), command,
                     job.getFileName().toString()));
         }
         ProcessBuilder builder = new ProcessBuilder(args).redirectErrorStream(true).redirectOutput(log.toFile());
@@ -219,7 +207,7 @@ class SparkSubmitYarnIT {
 
     /** The submitting JVM: Spark as a cluster provides it, with spark-yarn, which a YARN build of Spark adds. */
     private static String submitClasspath() throws IOException, URISyntaxException {
-        return sparkClasspath() + ":" + sparkYarnJar();
+        return SubmittedJob.sparkClasspath() + ":" + sparkYarnJar();
     }
 
     /** The same jars for the containers, read where they lie on this machine, which is every NodeManager's. */
@@ -232,47 +220,4 @@ class SparkSubmitYarnIT {
         return Path.of(Client.class.getProtectionDomain().getCodeSource().getLocation().toURI()).toString();
     }
 
-    private static String sparkClasspath() throws IOException {
-        return Files.readString(SPARK_CLASSPATH).trim();
-    }
-
-    private static Path writeJob(Path folder, String modelOverride) throws IOException {
-        Files.createDirectories(folder);
-        Random random = new Random(5);
-        String[] words = {"spark", "reads", "tables", "the", "model", "answers", "briefly", "every", "question"};
-        List<String> lines = new ArrayList<>();
-        for (int i = 0; i < 32; i++) {
-            lines.add("{\"instruction\": \"question " + i + ": " + sentence(random, words) + "\", \"output\": \""
-                    + sentence(random, words) + "\"}");
-        }
-        Files.write(folder.resolve("chat.jsonl"), lines, StandardCharsets.UTF_8);
-        Files.writeString(folder.resolve("dataset_info.yaml"), "chat:\n  file_name: chat.jsonl\n");
-        return Files.writeString(folder.resolve("job.yaml"), String.join("\n",
-                "data:",
-                "  dataset: [chat]",
-                "  dataset_dir: " + folder,
-                "  prepared_path: " + folder.resolve("prepared"),
-                "  tokenized_path: " + folder.resolve("tokenized"),
-                "model:",
-                modelOverride.isEmpty() ? "  model_name_or_path: " + model : modelOverride.stripTrailing(),
-                "method: {finetuning_type: lora, lora_rank: 2}",
-                "train:",
-                "  output_dir: " + folder.resolve("run"),
-                "  per_device_train_batch_size: 4",
-                "  max_steps: 4",
-                "dist: {world_size: 2}",
-                ""));
-    }
-
-    private static String java() {
-        return Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    }
-
-    private static String sentence(Random random, String[] words) {
-        StringBuilder s = new StringBuilder();
-        for (int w = 0; w < 4 + random.nextInt(5); w++) {
-            s.append(w == 0 ? "" : " ").append(words[random.nextInt(words.length)]);
-        }
-        return s.append('.').toString();
-    }
 }
