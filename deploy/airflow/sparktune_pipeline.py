@@ -8,10 +8,11 @@ on PATH with the cluster's client configuration. The Spark connection (SPARK_CON
 The driver runs in the cluster and gets the job YAML through --files, reading it by its base name; the job YAML
 (a DAG parameter) is therefore a file on the Airflow worker or a URI the cluster reads (hdfs://, s3a://).
 
-Each task is `sparktune run JOB --steps STEP`: the step's own job, skipped when its committed output already
-matches its inputs (markers in <train.output_dir>/_run/). A retried or cleared task therefore redoes only what is
-missing, and a retried train resumes from its newest checkpoint. Every task gets the same --set overrides, which
-put the run date into every output path, so each day's run has its own folders and its own markers.
+Each task is `sparktune run JOB --steps STEP --partition dt=<run date>`: the step's own job, skipped when its
+committed output already matches its inputs (markers in <train.output_dir>/dt=<run date>/_run/). A retried or cleared
+task therefore redoes only what is missing, and a retried train resumes from its newest checkpoint. --partition puts
+the run date into every output path (data.prepared_path, data.tokenized_path, train.output_dir and export.export_dir
+each gain /dt=<run date>), so each day's run has its own folders and markers, and the other days' stay.
 """
 
 from __future__ import annotations
@@ -33,18 +34,12 @@ MAIN_CLASS = "dev.sparktune.cli.Sparktune"
 # spark-gpu.conf, copied to the workers).
 SPARK_PROPERTIES = "/opt/sparktune/conf/spark-cpu.conf"
 
-# Everything one run writes, under one folder per run date.
-RUN_DIR = "{{ params.output_root }}/dt={{ ds }}"
-SET_ARGUMENTS = [
-    "--set", f"data.prepared_path={RUN_DIR}/prepared",
-    "--set", f"data.tokenized_path={RUN_DIR}/tokenized",
-    "--set", f"train.output_dir={RUN_DIR}/train",
-    "--set", f"export.export_dir={RUN_DIR}/export",
-]
+# Everything one run writes goes to <output path>/dt=<run date>/ of the job's four output paths.
+RUN_PARTITION = "dt={{ ds }}"
 
 
 def sparktune_step(step: str) -> SparkSubmitOperator:
-    """One step of the job as a Spark application: `sparktune run JOB --steps STEP --set ...`."""
+    """One step of the job as a Spark application: `sparktune run JOB --steps STEP --partition dt=<run date>`."""
     return SparkSubmitOperator(
         task_id=step,
         conn_id=SPARK_CONN_ID,
@@ -53,7 +48,7 @@ def sparktune_step(step: str) -> SparkSubmitOperator:
         name="sparktune-" + step + "-{{ ds }}",
         properties_file=SPARK_PROPERTIES,
         files="{{ params.job_yaml }}",
-        application_args=["run", "{{ params.job_yaml | basename }}", "--steps", step, *SET_ARGUMENTS],
+        application_args=["run", "{{ params.job_yaml | basename }}", "--steps", step, "--partition", RUN_PARTITION],
     )
 
 
@@ -76,11 +71,6 @@ with DAG(
             "/opt/sparktune/jobs/job.yaml",
             type="string",
             description="the job YAML: a file on the Airflow worker, or an hdfs:// or s3a:// URI",
-        ),
-        "output_root": Param(
-            "hdfs:///sparktune/runs",
-            type="string",
-            description="where runs write: <output_root>/dt=<run date>/",
         ),
     },
     user_defined_filters={"basename": os.path.basename},

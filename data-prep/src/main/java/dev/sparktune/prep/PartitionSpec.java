@@ -4,7 +4,8 @@ import java.util.regex.Pattern;
 
 /**
  * One Hive-style output partition, {@code --partition dt=2026-11-28}: the job writes
- * {@code <prepared_path>/dt=2026-11-28/} and leaves the other partitions alone.
+ * {@code <prepared_path>/dt=2026-11-28/} (and {@code <tokenized_path>/dt=2026-11-28/}) and leaves the other
+ * partitions alone.
  */
 public record PartitionSpec(String column, String value) {
     private static final Pattern COLUMN = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*");
@@ -29,5 +30,10 @@ public record PartitionSpec(String column, String value) {
     /** The folder name, {@code column=value}. */
     public String folder() {
         return column + "=" + value;
+    }
+
+    /** This partition's folder under {@code path}: {@code hdfs:///prep} becomes {@code hdfs:///prep/dt=2026-11-28}. */
+    public String under(String path) {
+        return (path.endsWith("/") ? path : path + "/") + folder();
     }
 }

@@ -74,7 +74,8 @@ public final class PrepJob {
      * set.
      *
      * @param modelDir  {@code model.model_name_or_path}, a local folder with the tokenizer files, or null
-     * @param partition the one partition to write, or null to write (and replace) all of {@code prepared_path}
+     * @param partition the one partition to write (of {@code tokenized_path} too), or null to write (and replace) all
+     *                  of {@code prepared_path}
      * @return the report it wrote
      */
     public static PrepReport run(SparkSession spark, DataConfig data, String modelDir, PartitionSpec partition) {
@@ -90,7 +91,8 @@ public final class PrepJob {
         Map<String, String> tasks = registry.tasks(datasets);
         PackOptions pack = data.prep().tokenize() && modelDir != null && data.tokenizedPath() != null
                 ? PackOptions.of(modelDir, data.cutoffLen(), data.packing(), data.trainOnPrompt(), data.template(),
-                        data.tokenizedPath()).withTasks(tasks)
+                        partition == null ? data.tokenizedPath() : partition.under(data.tokenizedPath()))
+                        .withTasks(tasks)
                 : null;
         if (pack != null) {
             TokenizeStage.checkTokenizer(hadoop, pack);

@@ -111,7 +111,7 @@ final class DemoCommand implements Callable<Integer> {
 
         try (CommandSession session = CommandSession.open("sparktune demo", TrainCommand.SESSION_DEFAULTS)) {
             SparkSession spark = session.spark();
-            int code = RunCommand.run(spark, config, List.of(RunStep.values()), console, err);
+            int code = RunCommand.run(spark, config, null, List.of(RunStep.values()), console, err);
             if (code != 0) {
                 return code;
             }

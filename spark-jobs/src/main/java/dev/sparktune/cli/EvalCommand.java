@@ -1,7 +1,6 @@
 package dev.sparktune.cli;
 
 import dev.sparktune.config.ConfigException;
-import dev.sparktune.config.ConfigLoader;
 import dev.sparktune.config.JobConfig;
 import dev.sparktune.evaluation.EvalJob;
 import java.io.PrintWriter;
@@ -12,6 +11,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import org.apache.spark.sql.SparkSession;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -36,6 +36,9 @@ final class EvalCommand implements Callable<Integer> {
             description = "override one key, e.g. --set generation.max_new_tokens=64 (repeatable)")
     List<String> overrides = new ArrayList<>();
 
+    @Mixin
+    PartitionOption partition = new PartitionOption();
+
     @Option(names = "--input", paramLabel = "PATH",
             description = "prepared Parquet to evaluate, every row (default: a split of data.prepared_path)")
     String input;
@@ -55,14 +58,12 @@ final class EvalCommand implements Callable<Integer> {
     public Integer call() {
         PrintWriter err = spec.commandLine().getErr();
         JobConfig job;
-        try {
-            job = ConfigLoader.load(file, overrides).job();
-        } catch (ConfigException e) {
-            return ConfigProblems.report(err, e, file);
-        }
         EvalJob.Request request;
         try {
+            job = partition.load(file, overrides).job();
             request = new EvalJob.Request(input, datasets, output, split);
+        } catch (ConfigException e) {
+            return ConfigProblems.report(err, e, file);
         } catch (IllegalArgumentException e) {
             err.println("eval: " + e.getMessage());
             err.flush();

@@ -8,7 +8,6 @@ import com.google.gson.JsonParser;
 import dev.sparktune.arch.ModelDirectory;
 import dev.sparktune.arch.PretrainedModel;
 import dev.sparktune.config.ConfigException;
-import dev.sparktune.config.ConfigLoader;
 import dev.sparktune.config.ExportConfig;
 import dev.sparktune.config.JobConfig;
 import dev.sparktune.io.Checkpoint;
@@ -36,6 +35,7 @@ import java.util.function.Function;
 import java.util.stream.Stream;
 import org.apache.hadoop.conf.Configuration;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -80,6 +80,9 @@ final class ExportCommand implements Callable<Integer> {
             description = "override one key, e.g. --set export.export_dir=out/merged (repeatable)")
     List<String> overrides = new ArrayList<>();
 
+    @Mixin
+    PartitionOption partition = new PartitionOption();
+
     /** Tests only: a shard limit in bytes, since the smallest export_size (1 GB) never splits a tiny model. */
     @Option(names = "--max-shard-bytes", hidden = true)
     Long maxShardBytes;
@@ -89,9 +92,13 @@ final class ExportCommand implements Callable<Integer> {
         PrintWriter err = spec.commandLine().getErr();
         JobConfig job;
         try {
-            job = ConfigLoader.load(file, overrides).job();
+            job = partition.load(file, overrides).job();
         } catch (ConfigException e) {
             return ConfigProblems.report(err, e, file);
+        } catch (IllegalArgumentException e) {
+            err.println("export: " + e.getMessage());
+            err.flush();
+            return ConfigProblems.INVALID;
         }
         return export(job, maxShardBytes != null ? maxShardBytes : job.export().exportSize() * BYTES_PER_GB,
                 spec.commandLine().getOut(), spec.commandLine().getErr());

@@ -42,7 +42,8 @@ final class PrepCommand implements Callable<Integer> {
     List<String> overrides = new ArrayList<>();
 
     @Option(names = "--partition", paramLabel = "COLUMN=VALUE",
-            description = "write only this partition, e.g. dt=2026-11-28: <prepared_path>/dt=2026-11-28/; others stay")
+            description = "write only this partition, e.g. dt=2026-11-28: <prepared_path>/dt=2026-11-28/ (and"
+                    + " <tokenized_path>/dt=2026-11-28/); others stay")
     String partition;
 
     @Override

@@ -1,7 +1,6 @@
 package dev.sparktune.cli;
 
 import dev.sparktune.config.ConfigException;
-import dev.sparktune.config.ConfigLoader;
 import dev.sparktune.config.JobConfig;
 import dev.sparktune.report.Baseline;
 import dev.sparktune.report.ReportPage;
@@ -17,6 +16,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import org.apache.hadoop.conf.Configuration;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -41,6 +41,9 @@ final class ReportCommand implements Callable<Integer> {
             description = "override one key, e.g. --set train.output_dir=out/run2 (repeatable)")
     List<String> overrides = new ArrayList<>();
 
+    @Mixin
+    PartitionOption partition = new PartitionOption();
+
     @Option(names = "--out", paramLabel = "DIR", description = "where report.html goes (default: train.output_dir)")
     String outDir;
 
@@ -49,9 +52,13 @@ final class ReportCommand implements Callable<Integer> {
         PrintWriter err = spec.commandLine().getErr();
         JobConfig job;
         try {
-            job = ConfigLoader.load(file, overrides).job();
+            job = partition.load(file, overrides).job();
         } catch (ConfigException e) {
             return ConfigProblems.report(err, e, file);
+        } catch (IllegalArgumentException e) {
+            err.println("report: " + e.getMessage());
+            err.flush();
+            return ConfigProblems.INVALID;
         }
         Configuration conf = new Configuration();
         return write(job, file.getFileName().toString(), recordedTimings(job, conf),

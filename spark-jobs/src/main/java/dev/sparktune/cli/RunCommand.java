@@ -9,6 +9,7 @@ import dev.sparktune.evaluation.EvalJob;
 import dev.sparktune.io.FolderCommit;
 import dev.sparktune.io.HadoopFiles;
 import dev.sparktune.peft.PeftFormat;
+import dev.sparktune.prep.PartitionSpec;
 import dev.sparktune.prep.PrepJob;
 import dev.sparktune.train.CheckpointFence;
 import dev.sparktune.train.OutputFolder;
@@ -28,6 +29,7 @@ import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.spark.sql.SparkSession;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -46,8 +48,11 @@ import picocli.CommandLine.Spec;
             "inputs (the config sections it reads, the step before it, and for prep the data",
             "and model files) and its output is there: a changed key reruns the step that",
             "reads it and every step after. export is skipped, with a message, when",
-            "export.export_dir is not set. Exits with 0, 2 (invalid config or input) or 1",
-            "(a step failed), as the step commands do; the steps after a failed one do not run."})
+            "export.export_dir is not set. With --partition dt=2026-11-28, every output path",
+            "(prepared, tokenized, train.output_dir, export.export_dir) gains /dt=2026-11-28:",
+            "each day's run has its own folders and markers, and the other days' stay.",
+            "Exits with 0, 2 (invalid config or input) or 1 (a step failed), as the step",
+            "commands do; the steps after a failed one do not run."})
 final class RunCommand implements Callable<Integer> {
     /** How often a long Spark stage prints its progress (tasks done, rows read and written). */
     private static final Duration PROGRESS_INTERVAL = Duration.ofSeconds(15);
@@ -65,6 +70,9 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--steps", paramLabel = "STEP", split = ",", completionCandidates = RunStep.Labels.class,
             description = "run only these steps, in pipeline order: ${COMPLETION-CANDIDATES} (default: all)")
     List<String> steps = new ArrayList<>();
+
+    @Mixin
+    PartitionOption partition = new PartitionOption();
 
     @Override
     public Integer call() {
@@ -92,7 +100,9 @@ final class RunCommand implements Callable<Integer> {
         selected.sort(null);
 
         LoadedConfig config;
+        PartitionSpec partitionSpec;
         try {
+            partitionSpec = partition.spec();
             config = ConfigLoader.load(file, overrides);
             if (selected.contains(RunStep.PREP)) {
                 PrepJob.checkConfig(config.job().data());
@@ -110,13 +120,18 @@ final class RunCommand implements Callable<Integer> {
 
         try (CommandSession session = CommandSession.open("sparktune run " + file.getFileName(),
                 TrainCommand.SESSION_DEFAULTS)) {
-            return run(session.spark(), config, selected, out, err);
+            return run(session.spark(), config, partitionSpec, selected, out, err);
         }
     }
 
-    /** Runs {@code selected} in pipeline order and returns the exit code; {@code sparktune demo} calls it too. */
-    static int run(SparkSession spark, LoadedConfig config, List<RunStep> selected, PrintWriter out,
-                   PrintWriter err) {
+    /**
+     * Runs {@code selected} in pipeline order and returns the exit code; {@code sparktune demo} calls it too.
+     *
+     * @param partition the partition of every output path to run in ({@link PartitionedJob}), or null
+     */
+    static int run(SparkSession spark, LoadedConfig whole, PartitionSpec partition, List<RunStep> selected,
+                   PrintWriter out, PrintWriter err) {
+        LoadedConfig config = PartitionedJob.of(whole, partition);
         JobConfig job = config.job();
         Configuration conf = spark.sparkContext().hadoopConfiguration();
         Map<RunStep, String> fingerprints = StepMarkers.fingerprints(config, conf);
@@ -147,7 +162,7 @@ final class RunCommand implements Callable<Integer> {
             try (StageProgress progress = StageProgress.attach(spark.sparkContext(), out, step.label(),
                     PROGRESS_INTERVAL)) {
                 code = switch (step) {
-                    case PREP -> PrepCommand.prep(spark, job, null, out, err);
+                    case PREP -> PrepCommand.prep(spark, whole.job(), partition, out, err);
                     case TRAIN -> TrainCommand.train(spark, config, out, err);
                     case EVAL -> EvalCommand.eval(spark, job, new EvalJob.Request(null, List.of(), null, null),
                             out, err);

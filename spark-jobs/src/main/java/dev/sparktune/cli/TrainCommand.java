@@ -1,7 +1,6 @@
 package dev.sparktune.cli;
 
 import dev.sparktune.config.ConfigException;
-import dev.sparktune.config.ConfigLoader;
 import dev.sparktune.config.LoadedConfig;
 import dev.sparktune.training.ClusterPreflight;
 import dev.sparktune.training.TrainingJob;
@@ -14,6 +13,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import org.apache.spark.sql.SparkSession;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -40,12 +40,15 @@ final class TrainCommand implements Callable<Integer> {
             description = "override one key, e.g. --set train.output_dir=hdfs:///runs/lora-1 (repeatable)")
     List<String> overrides = new ArrayList<>();
 
+    @Mixin
+    PartitionOption partition = new PartitionOption();
+
     @Override
     public Integer call() {
         PrintWriter err = spec.commandLine().getErr();
         LoadedConfig config;
         try {
-            config = ConfigLoader.load(file, overrides);
+            config = partition.load(file, overrides);
             TrainingJob.checkInputs(config.job());
         } catch (ConfigException e) {
             return ConfigProblems.report(err, e, file);

@@ -28,7 +28,7 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * {@code sparktune run} on {@code local-cluster[2,1,1024]}: a tiny Llama SFT job from raw alpaca rows to an exported
  * model in one command; the same command again skips every step; a changed train key reruns train, eval and export
- * but not prep.
+ * but not prep; with {@code --partition} each partition runs in its own folders.
  */
 @Tag("integration")
 class RunCommandClusterTest {
@@ -147,6 +147,56 @@ class RunCommandClusterTest {
         assertTrue(run.stdout().contains("[1/2] prep\n"), run.stdout());
         assertTrue(run.stdout().contains("[2/2] export\nexport: export.export_dir is not set, skipped"), run.stdout());
         assertFalse(run.stdout().contains("] train") || run.stdout().contains("\ntrain:"), run.stdout());
+    }
+
+    @Test
+    void eachPartitionRunsInItsOwnFoldersAndSkipsOnlyItsOwnFinishedSteps() throws IOException {
+        Path daily = dir.resolve("daily");
+        List<String> paths = List.of("--set", "data.prepared_path=" + daily.resolve("prepared"),
+                "--set", "data.tokenized_path=" + daily.resolve("tokenized"),
+                "--set", "train.output_dir=" + daily.resolve("run"),
+                "--set", "export.export_dir=" + daily.resolve("export"));
+        GenerateCommandTest.Run first = sparktuneRun(paths, "--partition", "dt=2026-11-28");
+        assertEquals(0, first.exitCode(), first.stdout() + first.stderr());
+        assertTrue(first.stdout().contains("Wrote ") && first.stdout().contains(daily.resolve("prepared")
+                + "/dt=2026-11-28 ("), first.stdout());
+        List<Path> firstDay = new ArrayList<>();
+        for (String output : List.of("prepared/dt=2026-11-28/_SUCCESS", "tokenized/dt=2026-11-28/_SUCCESS",
+                "run/dt=2026-11-28/adapter/" + PeftFormat.CONFIG_FILE, "run/dt=2026-11-28/eval/eval_results.json",
+                "run/dt=2026-11-28/_run/export.json", "export/dt=2026-11-28/" + ExportReport.FILE)) {
+            firstDay.add(daily.resolve(output));
+        }
+        firstDay.forEach(p -> assertTrue(Files.exists(p), p.toString()));
+        for (String root : List.of("prepared", "tokenized", "run", "export")) {
+            try (var entries = Files.list(daily.resolve(root))) {
+                assertEquals(List.of("dt=2026-11-28"), entries.map(e -> e.getFileName().toString())
+                        .filter(name -> !name.startsWith(".")).toList(), root + " holds only the partition");
+            }
+        }
+        Map<String, Path> firstDayFiles = new LinkedHashMap<>();
+        firstDay.forEach(p -> firstDayFiles.put(p.toString(), p));
+        Map<String, FileTime> written = modified(firstDayFiles);
+
+        GenerateCommandTest.Run nextDay = sparktuneRun(paths, "--partition", "dt=2026-11-29", "--steps", "prep,train");
+        assertEquals(0, nextDay.exitCode(), nextDay.stdout() + nextDay.stderr());
+        assertFalse(nextDay.stdout().contains("up to date"), "a new partition has no finished step:\n"
+                + nextDay.stdout());
+        assertTrue(Files.exists(daily.resolve("run/dt=2026-11-29/adapter/" + PeftFormat.CONFIG_FILE)));
+        assertTrue(Files.exists(daily.resolve("tokenized/dt=2026-11-29/_SUCCESS")));
+        assertEquals(written, modified(firstDayFiles), "the other partition is left alone");
+
+        GenerateCommandTest.Run rerun = sparktuneRun(paths, "--partition", "dt=2026-11-28");
+        assertEquals(0, rerun.exitCode(), rerun.stdout() + rerun.stderr());
+        for (String step : List.of("prep", "train", "eval", "export")) {
+            assertTrue(rerun.stdout().contains(step + ": up to date"), step + " skipped in\n" + rerun.stdout());
+        }
+    }
+
+    private static GenerateCommandTest.Run sparktuneRun(List<String> overrides, String... options) {
+        List<String> args = new ArrayList<>(List.of("run", job.toString()));
+        args.addAll(overrides);
+        args.addAll(List.of(options));
+        return GenerateCommandTest.sparktune("", args.toArray(String[]::new));
     }
 
     private static Map<String, FileTime> modified(Map<String, Path> files) throws IOException {

@@ -1,6 +1,7 @@
 package dev.sparktune.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -33,5 +34,18 @@ class RunCommandTest {
 
         assertEquals(2, run.exitCode());
         assertEquals("run: model.model_name_or_path is not set: name the model folder to fine-tune\n", run.stderr());
+    }
+
+    @Test
+    void aPartitionThatIsNotOneFolderNameExitsTwo(@TempDir Path dir) throws Exception {
+        Path job = dir.resolve("job.yaml");
+        Files.writeString(job, "train: {output_dir: " + dir.resolve("run") + "}\n");
+
+        GenerateCommandTest.Run run = GenerateCommandTest.sparktune("", "run", job.toString(), "--partition",
+                "dt=../escape");
+
+        assertEquals(2, run.exitCode());
+        assertTrue(run.stderr().startsWith("run: partition 'dt=../escape' is not column=value with a column of"),
+                run.stderr());
     }
 }

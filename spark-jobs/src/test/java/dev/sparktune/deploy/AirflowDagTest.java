@@ -11,6 +11,7 @@ import com.hubspot.jinjava.interpret.JinjavaInterpreter;
 import com.hubspot.jinjava.lib.filter.Filter;
 import dev.sparktune.cli.Sparktune;
 import dev.sparktune.config.ConfigLoader;
+import dev.sparktune.prep.PartitionSpec;
 import java.io.IOException;
 import java.net.URISyntaxException;
 import java.nio.file.Path;
@@ -89,26 +90,17 @@ class AirflowDagTest {
     }
 
     @Test
-    void everyTaskHasTheSameOverridesAndTheLoaderAcceptsThem() {
-        List<String> first = null;
+    void everyTaskRunsInTheRunDatesPartitionAndTheLoaderAcceptsItsArguments() {
         for (JsonNode task : graph.get("tasks")) {
+            String id = task.get("task_id").asText();
             List<String> args = rendered(task.at("/arguments/application_args"));
-            List<String> overrides = new ArrayList<>();
-            for (int i = 0; i < args.size() - 1; i++) {
-                if (args.get(i).equals("--set")) {
-                    overrides.add(args.get(i + 1));
-                }
-            }
-            // run's step markers live in train.output_dir: steps given different paths would not see each other's
-            assertTrue(first == null || first.equals(overrides), "overrides differ between tasks: " + first + " and "
-                    + overrides);
-            first = overrides;
-            for (String override : overrides) {
-                assertTrue(override.contains("dt=" + RUN_DATE), override + " does not carry the run date");
-            }
-            ConfigLoader.load(EXAMPLE_JOB, overrides);
+            ParseResult run = CliArguments.check(args, DAG + " task " + id);
+            // run's step markers live in the partition's train.output_dir: a task in another partition, or none,
+            // would not see the steps before it
+            assertEquals("dt=" + RUN_DATE, run.matchedOptionValue("--partition", ""), id);
+            PartitionSpec.parse(run.matchedOptionValue("--partition", ""));
+            ConfigLoader.load(EXAMPLE_JOB, run.matchedOptionValue("--set", List.of()));
         }
-        assertTrue(first != null && !first.isEmpty(), "no --set overrides: the run date goes into no path");
     }
 
     /** Airflow's rendering of one run: {{ ds }}, the DAG's params at their defaults, and its user-defined filters. */
