@@ -16,14 +16,16 @@ import java.util.Collections;
 import java.util.HashSet;
 import java.util.Iterator;
 import java.util.List;
+import java.util.NoSuchElementException;
 import java.util.SortedMap;
 import java.util.TreeMap;
 
 /**
- * Validation during training, as the {@code eval} section configures it. Each rank evaluates its share of each
- * task's row groups ({@link TrainingData#shards} of epoch 0) in micro-batches of {@code per_device_eval_batch_size}
- * rows, without dropout or gradients; the ranks then add up their sums (loss, scored items, per-class counts) in one
- * all-reduce, so every rank computes the same metrics from the same bits, and a rank whose share is empty still joins.
+ * Validation during training, as the {@code eval} section configures it. Each rank evaluates every
+ * {@code world_size}-th row of each task's validation rows ({@link #share}) in micro-batches of
+ * {@code per_device_eval_batch_size} rows, without dropout or gradients; the ranks then add up their sums (loss,
+ * scored items, per-class counts) in one all-reduce, so every rank computes the same metrics from the same bits, and a
+ * rank whose share is empty still joins.
  *
  * <p>Metrics, by task: {@code validation/<task>/loss}, the mean over the task's scored items (tokens, or rows for
  * classification); for a causal-LM task {@code perplexity}, exp of that mean token loss (Hugging Face's
@@ -134,11 +136,11 @@ public final class Validation {
         Sums sums = new Sums(classes, generates);
         if (generates) {
             GenerationSums generated = new GenerationSums();
-            completions.score((Llama) model, task.data().shards(seed, 0, worldSize).get(rank).epoch(seed, 0, 0),
-                    eval.perDeviceEvalBatchSize(), generated, manager);
+            completions.score((Llama) model, share(task.data(), seed, rank, worldSize), eval.perDeviceEvalBatchSize(),
+                    generated, manager);
             System.arraycopy(generated.values(), 0, sums.generation, 0, GenerationSums.LENGTH);
         }
-        Iterator<TokenizedRow> rows = task.data().shards(seed, 0, worldSize).get(rank).epoch(seed, 0, 0);
+        Iterator<TokenizedRow> rows = share(task.data(), seed, rank, worldSize);
         while (rows.hasNext()) {
             List<TokenizedRow> batch = new ArrayList<>();
             while (batch.size() < eval.perDeviceEvalBatchSize() && rows.hasNext()) {
@@ -155,6 +157,46 @@ public final class Validation {
             }
         }
         return sums;
+    }
+
+    /**
+     * Rank {@code rank}'s rows of {@code data}: every {@code worldSize}-th row of epoch 0's order, from the
+     * {@code rank}-th. Every rank reads all of the validation rows but scores only its own, so the shares differ by
+     * one row at most; whole row groups per rank (as training deals them) would leave a split written as one row
+     * group, as a small validation split usually is, to one rank while the others wait. Reading is cheap next to the
+     * forward passes.
+     */
+    static Iterator<TokenizedRow> share(TrainingData data, long seed, int rank, int worldSize) {
+        Iterator<TokenizedRow> all = data.epoch(seed, 0, 0);
+        return new Iterator<>() {
+            private long index;
+            private TokenizedRow next = advance();
+
+            private TokenizedRow advance() {
+                while (all.hasNext()) {
+                    TokenizedRow row = all.next();
+                    if (index++ % worldSize == rank) {
+                        return row;
+                    }
+                }
+                return null;
+            }
+
+            @Override
+            public boolean hasNext() {
+                return next != null;
+            }
+
+            @Override
+            public TokenizedRow next() {
+                if (next == null) {
+                    throw new NoSuchElementException();
+                }
+                TokenizedRow row = next;
+                next = advance();
+                return row;
+            }
+        };
     }
 
     /** The share of scored rows whose predicted class is the true one; 0 without rows. */

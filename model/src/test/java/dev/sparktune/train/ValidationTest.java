@@ -32,6 +32,7 @@ import dev.sparktune.peft.PeftModel;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -184,8 +185,19 @@ class ValidationTest {
         List<TrainingTask> classes = List.of(
                 new TrainingTask("spam", writeGroups("spam", labelled(29, 3, 2), 6, 2, 9, 5, 7), SPAM),
                 new TrainingTask("topic", topics, TOPIC));
-        assertTrue(topics.shards(SEED, 0, 2).stream().anyMatch(share -> share.rows() == 0),
-                "one row group: one rank's share is empty, and it still joins the all-reduce");
+        assertEquals(1, topics.shards(SEED, 0, 2).stream().filter(share -> share.rows() > 0).count(),
+                "one row group: training would deal it to one rank");
+        List<TokenizedRow> rankZero = new ArrayList<>();
+        List<TokenizedRow> rankOne = new ArrayList<>();
+        Validation.share(topics, SEED, 0, 2).forEachRemaining(rankZero::add);
+        Validation.share(topics, SEED, 1, 2).forEachRemaining(rankOne::add);
+        assertEquals(List.of(9, 8), List.of(rankZero.size(), rankOne.size()), "validation shares it by rows");
+        List<TokenizedRow> both = new ArrayList<>(rankZero);
+        both.addAll(rankOne);
+        List<TokenizedRow> all = new ArrayList<>();
+        topics.epoch(SEED, 0, 0).forEachRemaining(all::add);
+        assertEquals(all.size(), both.size());
+        assertEquals(new HashSet<>(all), new HashSet<>(both), "together the shares hold every row once");
 
         SortedMap<String, Double> lmOne = validate(1, this::llama, text, ALL_METRICS);
         SortedMap<String, Double> lmTwo = validate(2, this::llama, text, ALL_METRICS);
