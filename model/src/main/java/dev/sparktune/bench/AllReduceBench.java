@@ -138,6 +138,58 @@ public final class AllReduceBench {
         }
     }
 
+    /**
+     * Seconds for {@code n} loopback TCP streams in a ring (i sends to i + 1), all at once, to carry {@code perStream}
+     * bytes each: the ring's traffic pattern with nothing but the sockets, a writer and a reader thread per stream as
+     * the ring has a sender and a receiver per rank. An all-reduce whose busbw equals perStream / seconds moves its
+     * data as fast as this raw ring; on a machine with fewer cores than threads one raw stream alone is no yardstick.
+     */
+    public static double rawRingSeconds(int n, int chunkBytes, long perStream) throws Exception {
+        List<ServerSocketChannel> servers = new ArrayList<>();
+        List<SocketChannel> channels = new ArrayList<>();
+        ExecutorService pool = Executors.newFixedThreadPool(2 * n);
+        try {
+            for (int i = 0; i < n; i++) {
+                ServerSocketChannel server = ServerSocketChannel.open();
+                servers.add(server);
+                server.bind(new InetSocketAddress("127.0.0.1", 0));
+                channels.add(SocketChannel.open(server.getLocalAddress()));
+                channels.add(server.accept());
+            }
+            long start = System.nanoTime();
+            List<Future<?>> streams = new ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                SocketChannel out = channels.get(2 * i);
+                SocketChannel in = channels.get(2 * i + 1);
+                streams.add(pool.submit(() -> drain(in, chunkBytes, perStream)));
+                streams.add(pool.submit(() -> fill(out, chunkBytes, perStream)));
+            }
+            for (Future<?> stream : streams) {
+                stream.get();
+            }
+            return (System.nanoTime() - start) / 1e9;
+        } finally {
+            pool.shutdownNow();
+            for (SocketChannel channel : channels) {
+                channel.close();
+            }
+            for (ServerSocketChannel server : servers) {
+                server.close();
+            }
+        }
+    }
+
+    private static Void fill(SocketChannel out, int chunkBytes, long total) throws IOException {
+        ByteBuffer buffer = ByteBuffer.allocateDirect(chunkBytes);
+        for (long sent = 0; sent < total; sent += chunkBytes) {
+            buffer.clear();
+            while (buffer.hasRemaining()) {
+                out.write(buffer);
+            }
+        }
+        return null;
+    }
+
     /** CPU time of this whole process (every thread), which stays meaningful when other jobs share the cores. */
     public static long processCpuNanos() {
         return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean())

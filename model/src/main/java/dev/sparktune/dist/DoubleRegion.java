@@ -4,7 +4,6 @@ import java.nio.ByteBuffer;
 
 /** A region of a double[]. */
 record DoubleRegion(double[] array, int offset, int length) implements Region {
-    private static final ThreadLocal<double[]> SCRATCH = ThreadLocal.withInitial(() -> new double[0]);
 
     @Override
     public String type() {
@@ -25,21 +24,12 @@ record DoubleRegion(double[] array, int offset, int length) implements Region {
             arrays[k] = s.array;
             offsets[k] = s.offset;
         }
-        for (int i = from; i < to; i++) {
-            double sum = arrays[0][offsets[0] + i];
-            for (int k = 1; k < arrays.length; k++) {
-                sum += arrays[k][offsets[k] + i];
-            }
-            array[offset + i] = sum;
-        }
+        SumKernel.best().sum(array, offset, arrays, offsets, from, to);
     }
 
     @Override
     public void divide(int from, int to, int n) {
-        double d = n;
-        for (int i = offset + from; i < offset + to; i++) {
-            array[i] /= d;
-        }
+        SumKernel.best().divide(array, offset + from, offset + to, n);
     }
 
     @Override
@@ -61,18 +51,7 @@ record DoubleRegion(double[] array, int offset, int length) implements Region {
     }
 
     @Override
-    public void accumulate(ByteBuffer in, int from, int count) {
-        // a bulk copy out of the buffer, then a plain loop the JIT vectorises
-        double[] received = SCRATCH.get();
-        if (received.length < count) {
-            received = new double[count];
-            SCRATCH.set(received);
-        }
-        in.asDoubleBuffer().get(received, 0, count);
-        in.position(in.position() + count * Double.BYTES);
-        int at = offset + from;
-        for (int i = 0; i < count; i++) {
-            array[at + i] += received[i];
-        }
+    public void accumulate(ByteBuffer in, int from, int count, int divisor) {
+        SumKernel.best().accumulate(array, offset + from, in, count, divisor);
     }
 }

@@ -4,7 +4,6 @@ import java.nio.ByteBuffer;
 
 /** A region of a float[]. */
 record FloatRegion(float[] array, int offset, int length) implements Region {
-    private static final ThreadLocal<float[]> SCRATCH = ThreadLocal.withInitial(() -> new float[0]);
     private static final ThreadLocal<short[]> HALVES = ThreadLocal.withInitial(() -> new short[0]);
 
     @Override
@@ -26,21 +25,12 @@ record FloatRegion(float[] array, int offset, int length) implements Region {
             arrays[k] = s.array;
             offsets[k] = s.offset;
         }
-        for (int i = from; i < to; i++) {
-            float sum = arrays[0][offsets[0] + i];
-            for (int k = 1; k < arrays.length; k++) {
-                sum += arrays[k][offsets[k] + i];
-            }
-            array[offset + i] = sum;
-        }
+        SumKernel.best().sum(array, offset, arrays, offsets, from, to);
     }
 
     @Override
     public void divide(int from, int to, int n) {
-        float d = n;
-        for (int i = offset + from; i < offset + to; i++) {
-            array[i] /= d;
-        }
+        SumKernel.best().divide(array, offset + from, offset + to, n);
     }
 
     @Override
@@ -62,19 +52,8 @@ record FloatRegion(float[] array, int offset, int length) implements Region {
     }
 
     @Override
-    public void accumulate(ByteBuffer in, int from, int count) {
-        // a bulk copy out of the buffer, then a plain loop the JIT vectorises
-        float[] received = SCRATCH.get();
-        if (received.length < count) {
-            received = new float[count];
-            SCRATCH.set(received);
-        }
-        in.asFloatBuffer().get(received, 0, count);
-        in.position(in.position() + count * Float.BYTES);
-        int at = offset + from;
-        for (int i = 0; i < count; i++) {
-            array[at + i] += received[i];
-        }
+    public void accumulate(ByteBuffer in, int from, int count, int divisor) {
+        SumKernel.best().accumulate(array, offset + from, in, count, divisor);
     }
 
     @Override

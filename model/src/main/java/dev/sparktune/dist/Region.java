@@ -47,8 +47,11 @@ sealed interface Region permits FloatRegion, DoubleRegion {
     /** Elements [from, from + count) become the values at {@code in}'s position. */
     void read(ByteBuffer in, int from, int count);
 
-    /** Adds the values at {@code in}'s position to elements [from, from + count). */
-    void accumulate(ByteBuffer in, int from, int count);
+    /**
+     * Adds the values at {@code in}'s position to elements [from, from + count), then divides those elements by
+     * {@code divisor} unless it is 1, in one pass straight out of the buffer.
+     */
+    void accumulate(ByteBuffer in, int from, int count, int divisor);
 
     /** As {@link #write}, each value rounded to bfloat16 (2 bytes). Float regions only. */
     default void writeBf16(ByteBuffer out, int from, int count) {

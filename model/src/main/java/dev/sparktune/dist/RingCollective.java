@@ -161,6 +161,11 @@ public final class RingCollective implements Collective {
         }
     }
 
+    /** "vector (512-bit)" or "scalar": how this JVM adds ranks' values (the Vector API needs its module at start). */
+    public static String reductionKernel() {
+        return SumKernel.best().name();
+    }
+
     @Override
     public int rank() {
         return rank;
@@ -327,16 +332,20 @@ public final class RingCollective implements Collective {
                 receiveBuffer.clear().limit(count * elementBytes);
                 fromPrev.readFully(receiveBuffer, during, timeout);
                 receiveBuffer.flip();
+                boolean average = t == plan.reducedAt && reduction == Reduction.AVERAGE;
+                boolean divided = false;
                 if (step.accumulate() && bf16) {
                     region.accumulateBf16(receiveBuffer, from, count);
                 } else if (step.accumulate()) {
-                    region.accumulate(receiveBuffer, from, count);
+                    // reduced straight out of the receive buffer, the average's division in the same pass
+                    region.accumulate(receiveBuffer, from, count, average ? world : 1);
+                    divided = true;
                 } else if (bf16) {
                     region.readBf16(receiveBuffer, from, count);
                 } else {
                     region.read(receiveBuffer, from, count);
                 }
-                if (t == plan.reducedAt && reduction == Reduction.AVERAGE) {
+                if (average && !divided) {
                     region.divide(from, from + count, world);
                 }
                 if (t == plan.reducedAt && bf16) {

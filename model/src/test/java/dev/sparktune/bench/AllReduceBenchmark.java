@@ -8,6 +8,7 @@ import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.Locale;
 import javax.crypto.Cipher;
 import javax.crypto.spec.GCMParameterSpec;
@@ -31,6 +32,11 @@ public final class AllReduceBenchmark {
     public static void main(String[] args) throws Exception {
         System.out.printf(Locale.ROOT, "load average at start: %s%n", loadAverage());
         RingOptions options = RingOptions.defaults().withNetworkCidr("127.0.0.0/8").withTimeout(Duration.ofSeconds(120));
+        if (args.length > 0 && args[0].equals("versus-raw")) {
+            versusRaw(options, args.length > 1 ? Integer.parseInt(args[1]) : 3);
+            System.out.printf(Locale.ROOT, "load average at the end: %s%n", loadAverage());
+            return;
+        }
         if (args.length > 0 && args[0].equals("encryption")) {
             encryptionCost(options);
             System.out.printf(Locale.ROOT, "load average at the end: %s%n", loadAverage());
@@ -58,6 +64,56 @@ public final class AllReduceBenchmark {
         System.out.println();
         printRawTcp(options.chunkBytes());
         System.out.printf(Locale.ROOT, "load average at the end: %s%n", loadAverage());
+    }
+
+    /**
+     * Float32 sum-then-average all-reduce next to raw loopback TCP in the same traffic pattern: N streams in a ring,
+     * all at once, each carrying 256 MiB (busbw of the raw ring = bytes per stream / time), and one raw stream alone.
+     * Each repetition measures the raw ring, then the all-reduce, back to back; medians and min-max over repetitions.
+     */
+    private static void versusRaw(RingOptions options, int repeats) throws Exception {
+        System.out.printf(Locale.ROOT, "reduction kernel: %s; %d KiB chunks; %d repetitions%n", RingCollective.reductionKernel(),
+                options.chunkBytes() / 1024, repeats);
+        printRawTcp(options.chunkBytes());
+        System.out.println();
+        System.out.println("| N | size | ring busbw | raw ring busbw | ring / raw ring | ring bytes sent per CPU second | raw ring bytes per CPU second | ratio |");
+        System.out.println("|---|---|---|---|---|---|---|---|");
+        long perStream = 256 * MIB;
+        for (int n : new int[] {2, 4}) {
+            for (long bytes : new long[] {1 * MIB, 4 * MIB, 16 * MIB, 64 * MIB}) {
+                double[] ring = new double[repeats];
+                double[] raw = new double[repeats];
+                double[] ringPerCpu = new double[repeats];
+                double[] rawPerCpu = new double[repeats];
+                for (int r = 0; r < repeats; r++) {
+                    long cpu = AllReduceBench.processCpuNanos();
+                    double seconds = AllReduceBench.rawRingSeconds(n, options.chunkBytes(), perStream);
+                    raw[r] = perStream / seconds;
+                    rawPerCpu[r] = n * perStream / ((AllReduceBench.processCpuNanos() - cpu) / 1e9);
+                    double[] times = AllReduceBench.allReduce(n, (int) (bytes / Float.BYTES), options);
+                    ring[r] = bytes / times[0] * 2 * (n - 1) / n;
+                    ringPerCpu[r] = 2.0 * (n - 1) * bytes / times[1];
+                }
+                System.out.printf(Locale.ROOT, "| %d | %d MiB | %s GB/s | %s GB/s | %.2f | %s GB | %s GB | %.2f |%n", n, bytes / MIB,
+                        medianRange(ring), medianRange(raw), median(ring) / median(raw), medianRange(ringPerCpu),
+                        medianRange(rawPerCpu), median(ringPerCpu) / median(rawPerCpu));
+            }
+        }
+        System.out.println();
+        printRawTcp(options.chunkBytes());
+    }
+
+    private static double median(double[] values) {
+        double[] sorted = values.clone();
+        Arrays.sort(sorted);
+        int m = sorted.length / 2;
+        return sorted.length % 2 == 1 ? sorted[m] : (sorted[m - 1] + sorted[m]) / 2;
+    }
+
+    private static String medianRange(double[] values) {
+        double min = Arrays.stream(values).min().orElseThrow();
+        double max = Arrays.stream(values).max().orElseThrow();
+        return String.format(Locale.ROOT, "%.2f (%.2f-%.2f)", median(values) / 1e9, min / 1e9, max / 1e9);
     }
 
     private static void encryptionCost(RingOptions options) throws Exception {

@@ -34,6 +34,7 @@ public final class RingRankProcess {
         Path tmp = dir.resolve("address-" + rank + ".tmp");
         Files.writeString(tmp, listener.address());
         Files.move(tmp, dir.resolve("address-" + rank), StandardCopyOption.ATOMIC_MOVE);
+        System.out.println("reduction kernel: " + RingCollective.reductionKernel());
         List<String> addresses = awaitAddresses(dir, world, options.timeout());
         try (RingCollective ring = RingCollective.connect(listener, rank, addresses, secret, options)) {
             if (args[4].equals("exact")) {

@@ -1,0 +1,139 @@
+package dev.sparktune.dist;
+
+import java.nio.ByteBuffer;
+import jdk.incubator.vector.DoubleVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The JDK Vector API at the CPU's widest vectors, a scalar tail after them. It reduces straight out of the receive
+ * buffer, with no copy into an array first, and divides in the same pass: about twice the plain loops' rate here
+ * (BENCHMARKS.md). Loaded only when the JVM has the {@code jdk.incubator.vector} module ({@link SumKernel#best()}).
+ */
+final class VectorSumKernel implements SumKernel {
+    private static final VectorSpecies<Float> FLOATS = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Double> DOUBLES = DoubleVector.SPECIES_PREFERRED;
+
+    @Override
+    public String name() {
+        return "vector (" + FLOATS.vectorBitSize() + "-bit)";
+    }
+
+    @Override
+    public void accumulate(float[] array, int at, ByteBuffer in, int count, int divisor) {
+        int base = in.position();
+        int step = FLOATS.length();
+        int bound = FLOATS.loopBound(count);
+        int i = 0;
+        if (divisor == 1) {
+            for (; i < bound; i += step) {
+                FloatVector received = FloatVector.fromByteBuffer(FLOATS, in, base + i * Float.BYTES, in.order());
+                FloatVector.fromArray(FLOATS, array, at + i).add(received).intoArray(array, at + i);
+            }
+            for (; i < count; i++) {
+                array[at + i] += in.getFloat(base + i * Float.BYTES);
+            }
+        } else {
+            float d = divisor;
+            for (; i < bound; i += step) {
+                FloatVector received = FloatVector.fromByteBuffer(FLOATS, in, base + i * Float.BYTES, in.order());
+                FloatVector.fromArray(FLOATS, array, at + i).add(received).div(d).intoArray(array, at + i);
+            }
+            for (; i < count; i++) {
+                array[at + i] = (array[at + i] + in.getFloat(base + i * Float.BYTES)) / d;
+            }
+        }
+        in.position(base + count * Float.BYTES);
+    }
+
+    @Override
+    public void accumulate(double[] array, int at, ByteBuffer in, int count, int divisor) {
+        int base = in.position();
+        int step = DOUBLES.length();
+        int bound = DOUBLES.loopBound(count);
+        int i = 0;
+        if (divisor == 1) {
+            for (; i < bound; i += step) {
+                DoubleVector received = DoubleVector.fromByteBuffer(DOUBLES, in, base + i * Double.BYTES, in.order());
+                DoubleVector.fromArray(DOUBLES, array, at + i).add(received).intoArray(array, at + i);
+            }
+            for (; i < count; i++) {
+                array[at + i] += in.getDouble(base + i * Double.BYTES);
+            }
+        } else {
+            double d = divisor;
+            for (; i < bound; i += step) {
+                DoubleVector received = DoubleVector.fromByteBuffer(DOUBLES, in, base + i * Double.BYTES, in.order());
+                DoubleVector.fromArray(DOUBLES, array, at + i).add(received).div(d).intoArray(array, at + i);
+            }
+            for (; i < count; i++) {
+                array[at + i] = (array[at + i] + in.getDouble(base + i * Double.BYTES)) / d;
+            }
+        }
+        in.position(base + count * Double.BYTES);
+    }
+
+    @Override
+    public void sum(float[] target, int at, float[][] arrays, int[] offsets, int from, int to) {
+        int step = FLOATS.length();
+        int i = from;
+        for (int bound = from + FLOATS.loopBound(to - from); i < bound; i += step) {
+            FloatVector sum = FloatVector.fromArray(FLOATS, arrays[0], offsets[0] + i);
+            for (int k = 1; k < arrays.length; k++) {
+                sum = sum.add(FloatVector.fromArray(FLOATS, arrays[k], offsets[k] + i));
+            }
+            sum.intoArray(target, at + i);
+        }
+        for (; i < to; i++) {
+            float sum = arrays[0][offsets[0] + i];
+            for (int k = 1; k < arrays.length; k++) {
+                sum += arrays[k][offsets[k] + i];
+            }
+            target[at + i] = sum;
+        }
+    }
+
+    @Override
+    public void sum(double[] target, int at, double[][] arrays, int[] offsets, int from, int to) {
+        int step = DOUBLES.length();
+        int i = from;
+        for (int bound = from + DOUBLES.loopBound(to - from); i < bound; i += step) {
+            DoubleVector sum = DoubleVector.fromArray(DOUBLES, arrays[0], offsets[0] + i);
+            for (int k = 1; k < arrays.length; k++) {
+                sum = sum.add(DoubleVector.fromArray(DOUBLES, arrays[k], offsets[k] + i));
+            }
+            sum.intoArray(target, at + i);
+        }
+        for (; i < to; i++) {
+            double sum = arrays[0][offsets[0] + i];
+            for (int k = 1; k < arrays.length; k++) {
+                sum += arrays[k][offsets[k] + i];
+            }
+            target[at + i] = sum;
+        }
+    }
+
+    @Override
+    public void divide(float[] array, int from, int to, int divisor) {
+        float d = divisor;
+        int i = from;
+        for (int bound = from + FLOATS.loopBound(to - from); i < bound; i += FLOATS.length()) {
+            FloatVector.fromArray(FLOATS, array, i).div(d).intoArray(array, i);
+        }
+        for (; i < to; i++) {
+            array[i] /= d;
+        }
+    }
+
+    @Override
+    public void divide(double[] array, int from, int to, int divisor) {
+        double d = divisor;
+        int i = from;
+        for (int bound = from + DOUBLES.loopBound(to - from); i < bound; i += DOUBLES.length()) {
+            DoubleVector.fromArray(DOUBLES, array, i).div(d).intoArray(array, i);
+        }
+        for (; i < to; i++) {
+            array[i] /= d;
+        }
+    }
+}
