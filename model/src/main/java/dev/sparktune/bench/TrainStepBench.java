@@ -11,6 +11,7 @@ import dev.sparktune.arch.ModelDirectory;
 import dev.sparktune.arch.PretrainedModel;
 import dev.sparktune.arch.Weights;
 import dev.sparktune.nn.AttentionMask;
+import dev.sparktune.nn.SeededDropout;
 import dev.sparktune.nn.ThreadGradients;
 import dev.sparktune.optim.AdamW;
 import dev.sparktune.optim.Gradients;
@@ -63,6 +64,8 @@ public final class TrainStepBench {
              "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 4, "rms_norm_eps": 1e-6,
              "rope_theta": 10000.0, "tie_word_embeddings": false, "max_position_embeddings": 128,
              "hidden_act": "silu"}""";
+
+    private static final long STEP_SEED = 42;
 
     private TrainStepBench() {
     }
@@ -131,6 +134,7 @@ public final class TrainStepBench {
 
     private static void step(Workload w, PeftModel peft, SortedMap<String, NDArray> trainable, Optimizer optimizer,
                              NDManager manager) {
+        SeededDropout.seed(STEP_SEED);     // the trainer's dropout masks, not libtorch's generator
         try (NDManager step = manager.newSubManager()) {
             PretrainedModel model = peft.model(true);
             long vocabulary = model.weights().get(model.layout().embeddings() + ".weight").getShape().get(0);
@@ -152,6 +156,8 @@ public final class TrainStepBench {
             Gradients.clipByGlobalNorm(trainable, 1.0);
             optimizer.step(trainable, 1e-5);
             Gradients.zero(trainable);
+        } finally {
+            SeededDropout.clear();
         }
     }
 

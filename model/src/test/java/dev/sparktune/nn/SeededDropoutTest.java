@@ -3,9 +3,11 @@ package dev.sparktune.nn;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -78,5 +80,46 @@ class SeededDropoutTest {
         }
         // 40,000 Bernoulli(0.3) draws: standard deviation 92, the bound is 5 of them
         assertEquals(12_000, zeros, 460);
+    }
+
+    @Test
+    void evenAndOddElementsEachDropAtTheRate() throws Exception {
+        int[] zeros = new int[2];
+        for (float[] mask : masks(7, null)) {
+            for (int i = 0; i < mask.length; i++) {
+                zeros[i % 2] += mask[i] == 0 ? 1 : 0;
+            }
+        }
+        // 20,000 Bernoulli(0.3) draws each: standard deviation 65, the bound is 5 of them; the two halves of one
+        // 64-bit draw feed an even and an odd element
+        assertEquals(6_000, zeros[0], 325);
+        assertEquals(6_000, zeros[1], 325);
+    }
+
+    @Test
+    void aDoubleOrHalfInputKeepsItsTypeAndItsGradientIsTheMask() {
+        try (NDManager manager = NDManager.newBaseManager()) {
+            SeededDropout.seed(3);
+            try {
+                NDArray x = manager.ones(new Shape(501), DataType.FLOAT64).mul(2);
+                x.setRequiresGradient(true);
+                NDArray y;
+                try (ThreadGradients gradients = new ThreadGradients()) {
+                    y = SeededDropout.apply(x, 0.25);
+                    gradients.backward(y.sum());
+                }
+                assertEquals(DataType.FLOAT64, y.getDataType());
+                double[] out = y.toDoubleArray();
+                double[] gradient = x.getGradient().toDoubleArray();
+                for (int i = 0; i < out.length; i++) {
+                    assertEquals(out[i] == 0 ? 0 : 1 / 0.75, gradient[i], 0, "element " + i);
+                    assertTrue(out[i] == 0 || out[i] == 2 / 0.75, "element " + i + ": " + out[i]);
+                }
+                NDArray half = SeededDropout.apply(manager.ones(new Shape(8), DataType.FLOAT16), 0.5);
+                assertEquals(DataType.FLOAT16, half.getDataType());
+            } finally {
+                SeededDropout.clear();
+            }
+        }
     }
 }
