@@ -13,6 +13,8 @@ import jdk.incubator.vector.VectorSpecies;
 final class VectorSumKernel implements SumKernel {
     private static final VectorSpecies<Float> FLOATS = FloatVector.SPECIES_PREFERRED;
     private static final VectorSpecies<Double> DOUBLES = DoubleVector.SPECIES_PREFERRED;
+    /** The elements after the last whole vector. */
+    private static final ScalarSumKernel TAIL = new ScalarSumKernel();
 
     @Override
     public String name() {
@@ -30,20 +32,15 @@ final class VectorSumKernel implements SumKernel {
                 FloatVector received = FloatVector.fromByteBuffer(FLOATS, in, base + i * Float.BYTES, in.order());
                 FloatVector.fromArray(FLOATS, array, at + i).add(received).intoArray(array, at + i);
             }
-            for (; i < count; i++) {
-                array[at + i] += in.getFloat(base + i * Float.BYTES);
-            }
         } else {
             float d = divisor;
             for (; i < bound; i += step) {
                 FloatVector received = FloatVector.fromByteBuffer(FLOATS, in, base + i * Float.BYTES, in.order());
                 FloatVector.fromArray(FLOATS, array, at + i).add(received).div(d).intoArray(array, at + i);
             }
-            for (; i < count; i++) {
-                array[at + i] = (array[at + i] + in.getFloat(base + i * Float.BYTES)) / d;
-            }
         }
-        in.position(base + count * Float.BYTES);
+        in.position(base + i * Float.BYTES);
+        TAIL.accumulate(array, at + i, in, count - i, divisor);
     }
 
     @Override
@@ -57,20 +54,15 @@ final class VectorSumKernel implements SumKernel {
                 DoubleVector received = DoubleVector.fromByteBuffer(DOUBLES, in, base + i * Double.BYTES, in.order());
                 DoubleVector.fromArray(DOUBLES, array, at + i).add(received).intoArray(array, at + i);
             }
-            for (; i < count; i++) {
-                array[at + i] += in.getDouble(base + i * Double.BYTES);
-            }
         } else {
             double d = divisor;
             for (; i < bound; i += step) {
                 DoubleVector received = DoubleVector.fromByteBuffer(DOUBLES, in, base + i * Double.BYTES, in.order());
                 DoubleVector.fromArray(DOUBLES, array, at + i).add(received).div(d).intoArray(array, at + i);
             }
-            for (; i < count; i++) {
-                array[at + i] = (array[at + i] + in.getDouble(base + i * Double.BYTES)) / d;
-            }
         }
-        in.position(base + count * Double.BYTES);
+        in.position(base + i * Double.BYTES);
+        TAIL.accumulate(array, at + i, in, count - i, divisor);
     }
 
     @Override
@@ -84,13 +76,7 @@ final class VectorSumKernel implements SumKernel {
             }
             sum.intoArray(target, at + i);
         }
-        for (; i < to; i++) {
-            float sum = arrays[0][offsets[0] + i];
-            for (int k = 1; k < arrays.length; k++) {
-                sum += arrays[k][offsets[k] + i];
-            }
-            target[at + i] = sum;
-        }
+        TAIL.sum(target, at, arrays, offsets, i, to);
     }
 
     @Override
@@ -104,13 +90,7 @@ final class VectorSumKernel implements SumKernel {
             }
             sum.intoArray(target, at + i);
         }
-        for (; i < to; i++) {
-            double sum = arrays[0][offsets[0] + i];
-            for (int k = 1; k < arrays.length; k++) {
-                sum += arrays[k][offsets[k] + i];
-            }
-            target[at + i] = sum;
-        }
+        TAIL.sum(target, at, arrays, offsets, i, to);
     }
 
     @Override
@@ -120,9 +100,7 @@ final class VectorSumKernel implements SumKernel {
         for (int bound = from + FLOATS.loopBound(to - from); i < bound; i += FLOATS.length()) {
             FloatVector.fromArray(FLOATS, array, i).div(d).intoArray(array, i);
         }
-        for (; i < to; i++) {
-            array[i] /= d;
-        }
+        TAIL.divide(array, i, to, divisor);
     }
 
     @Override
@@ -132,8 +110,6 @@ final class VectorSumKernel implements SumKernel {
         for (int bound = from + DOUBLES.loopBound(to - from); i < bound; i += DOUBLES.length()) {
             DoubleVector.fromArray(DOUBLES, array, i).div(d).intoArray(array, i);
         }
-        for (; i < to; i++) {
-            array[i] /= d;
-        }
+        TAIL.divide(array, i, to, divisor);
     }
 }
