@@ -94,8 +94,8 @@ public final class Trainer {
      * {@code zero_stage} in buckets of {@code reduce_bucket_size} elements, and rank 0 alone writes checkpoints and
      * metrics; the other ranks wait for each save up to {@code checkpoint_timeout_seconds}. N ranks then train as one
      * rank whose micro-batches of N x per_device_train_batch_size rows hold the ranks' micro-batches side by side.
-     * Validation is sharded too: each rank evaluates its share of the validation row groups and the sums are
-     * all-reduced.
+     * Validation is shared too: each rank evaluates every {@code world_size}-th validation row
+     * ({@link Validation}) and the sums are all-reduced.
      *
      * <p>A resume continues exactly when the checkpoint was written by as many ranks. With another world size the
      * shares, and so the rest of the interrupted epoch, are not the same: the run then continues from the start of
