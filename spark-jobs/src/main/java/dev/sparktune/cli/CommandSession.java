@@ -9,6 +9,14 @@ import org.apache.spark.sql.SparkSession;
  * only a session the command created is stopped when it closes.
  */
 final class CommandSession implements AutoCloseable {
+    static final String SHUFFLE_PARTITIONS_KEY = "spark.sql.shuffle.partitions";
+    /**
+     * Shuffle partitions per core of a {@code local[*]} session the command starts itself. Spark's default of 200 is
+     * sized for clusters: on one machine each partition is a task of a few rows, and the demo's prep spent most of
+     * its time scheduling them (2 min 56 s with 200 partitions, 1 min 12 s with 8, on 2 cores; BENCHMARKS.md).
+     */
+    static final int LOCAL_SHUFFLE_PARTITIONS_PER_CORE = 4;
+
     private final SparkSession spark;
     private final boolean own;
 
@@ -24,6 +32,10 @@ final class CommandSession implements AutoCloseable {
         SparkSession.Builder builder = SparkSession.builder().appName(appName);
         if (!given.contains("spark.master")) {
             builder.master("local[*]");
+            if (own && !given.contains(SHUFFLE_PARTITIONS_KEY)) {
+                builder.config(SHUFFLE_PARTITIONS_KEY,
+                        LOCAL_SHUFFLE_PARTITIONS_PER_CORE * Runtime.getRuntime().availableProcessors());
+            }
         }
         defaults.forEach((key, value) -> {
             if (!given.contains(key)) {
