@@ -35,8 +35,9 @@ import org.apache.spark.storage.StorageLevel;
  * keeps and the rows it rejects ({@link StageResult}); the job counts them, gathers the rejected rows and writes
  * what the last stage kept. Tokenize/pack runs after them in {@link PrepJob}, since its rows are not prepared rows.
  * One instance per run: it holds what the stages persisted until {@link #release()}, and the augment counts.
+ * Public for {@code sparktune bench prep}, which times these same stages one by one.
  */
-final class PrepStages {
+public final class PrepStages {
     private final DataConfig data;
     private final Path prepared;
     private final Map<String, String> tasks;
@@ -47,13 +48,13 @@ final class PrepStages {
      * @param prepared {@code data.prepared_path}, beside which the translation cache lives by default
      * @param tasks    dataset name to training task, from the registry
      */
-    PrepStages(DataConfig data, Path prepared, Map<String, String> tasks) {
+    public PrepStages(DataConfig data, Path prepared, Map<String, String> tasks) {
         this.data = data;
         this.prepared = prepared;
         this.tasks = Map.copyOf(tasks);
     }
 
-    List<Function<Dataset<Row>, StageResult>> afterIngest() {
+    public List<Function<Dataset<Row>, StageResult>> afterIngest() {
         PrepConfig prep = data.prep();
         List<Function<Dataset<Row>, StageResult>> stages = new ArrayList<>();
         if (prep.clean()) {
@@ -95,7 +96,7 @@ final class PrepStages {
         return m;
     }
 
-    void release() {
+    public void release() {
         persisted.forEach(Dataset::unpersist);
         augmented.forEach(AugmentResult::release);
     }

@@ -6,12 +6,15 @@ import dev.sparktune.arch.ModelDirectory;
 import dev.sparktune.bench.AllReduceBench;
 import dev.sparktune.bench.GemmBench;
 import dev.sparktune.bench.Machine;
+import dev.sparktune.bench.PrepBench;
 import dev.sparktune.bench.TrainStepBench;
+import dev.sparktune.demo.SpamAssassinCorpus;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.io.UncheckedIOException;
 import java.io.Writer;
+import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -42,15 +45,17 @@ import picocli.CommandLine.Spec;
             "FLOPs counted from the model's modules and MFU against this run's GEMM ceiling.",
             "allreduce: the TCP ring's all-reduce bus bandwidth (nccl-tests' busbw) for 1-256 MiB at",
             "N = 2 and 4 ranks on loopback, against one raw loopback TCP stream in the same run.",
+            "prep: rows/s per prep stage of the demo's job on the SpamAssassin corpus, on 1 core and on all, and",
+            "back-translation sentences/s through APY (as prep sends it) against the apertium command line.",
             "Timings are medians (min-max) of --repeat runs; nothing is asserted."})
 final class BenchCommand implements Callable<Integer> {
-    static final List<String> BENCHMARKS = List.of("gemm", "train-step", "allreduce");
+    static final List<String> BENCHMARKS = List.of("gemm", "train-step", "allreduce", "prep");
 
     @Spec
     CommandSpec spec;
 
     @Parameters(paramLabel = "BENCHMARK", arity = "0..*",
-            description = "gemm, train-step, allreduce or all (default: all)")
+            description = "gemm, train-step, allreduce, prep or all (default: all)")
     List<String> benchmarks = new ArrayList<>();
 
     @Option(names = "--quick", description = "tiny shapes and 2 repetitions: proves the benchmarks run, measures little")
@@ -67,8 +72,16 @@ final class BenchCommand implements Callable<Integer> {
             description = "all-MiniLM-L6-v2's folder (default: the one sparktune demo imports into its cache)")
     Path miniLm;
 
+    @Option(names = "--corpus", paramLabel = "DIR",
+            description = "prep: the SpamAssassin corpus (default: the one sparktune demo fetches into its cache)")
+    Path corpus;
+
+    @Option(names = "--translator", paramLabel = "URL",
+            description = "prep: an Apertium APY server to back-translate through (default: start one)")
+    URI translator;
+
     @Override
-    public Integer call() {
+    public Integer call() throws Exception {
         PrintWriter err = spec.commandLine().getErr();
         Set<String> selected = new LinkedHashSet<>();
         for (String name : benchmarks.isEmpty() ? List.of("all") : benchmarks) {
@@ -96,8 +109,8 @@ final class BenchCommand implements Callable<Integer> {
         out.printf(Locale.ROOT, "PyTorch %s through DJL, %d intra-op threads%s%n%n", Engine.getInstance().getVersion(),
                 JniUtils.getNumThreads(), quick ? "; --quick: tiny shapes, not a measurement" : "");
         out.flush();
-        List<GemmBench.Result> gemm = GemmBench.run(quick, repeats);
-        double ceiling = GemmBench.ceiling(gemm);
+        List<GemmBench.Result> gemm = selected.contains("gemm") || selected.contains("train-step")
+                ? GemmBench.run(quick, repeats) : List.of();
         if (selected.contains("gemm")) {
             out.println("| float32 matmul m x k x n | GFLOP/s, median (min-max) |");
             out.println("|---|---|");
@@ -109,10 +122,18 @@ final class BenchCommand implements Callable<Integer> {
             out.flush();
         }
         if (selected.contains("train-step")) {
-            trainStep(out, ceiling, repeats);
+            trainStep(out, GemmBench.ceiling(gemm), repeats);
         }
         if (selected.contains("allreduce")) {
             allReduce(out, repeats);
+        }
+        if (selected.contains("prep")) {
+            Path data = corpus != null ? SpamAssassinCorpus.dataFolder(corpus)
+                    : SpamAssassinCorpus.fetched(DemoCommand.defaultCache().resolve("spam-assassin"), line -> {
+                        out.println(line);
+                        out.flush();
+                    });
+            PrepBench.run(new PrepBench.Options(data, miniLm(out), translator, quick, repeats), out);
         }
         if (append != null) {
             appendTo(append, report.toString());
@@ -122,7 +143,8 @@ final class BenchCommand implements Callable<Integer> {
         return 0;
     }
 
-    private void trainStep(PrintWriter out, double ceiling, int repeats) {
+    /** all-MiniLM-L6-v2's folder: --model, else the demo's cache, imported there first when it is not yet. */
+    private Path miniLm(PrintWriter out) {
         Path model = miniLm != null ? miniLm : DemoCommand.defaultCache().resolve("models").resolve("all-MiniLM-L6-v2");
         if (!Files.isRegularFile(model.resolve(ModelDirectory.CONFIG_FILE))) {
             try {
@@ -133,6 +155,11 @@ final class BenchCommand implements Callable<Integer> {
                 throw new UncheckedIOException("cannot import all-MiniLM-L6-v2 into " + model + ": " + e, e);
             }
         }
+        return model;
+    }
+
+    private void trainStep(PrintWriter out, double ceiling, int repeats) {
+        Path model = miniLm(out);
         out.printf(Locale.ROOT, "| model, rows x tokens | method | trainable parameters | s/step | tokens/s |"
                 + " GFLOP/s (counted) | MFU vs %.1f GFLOP/s |%n", ceiling / 1e9);
         out.println("|---|---|---|---|---|---|---|");

@@ -3,17 +3,23 @@ package dev.sparktune.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.sparktune.ingest.SpamAssassinCorpus;
 import dev.sparktune.io.onnx.ImportedMiniLm;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** sparktune bench --quick, as .ci/run runs it once: every table and row is there; no timing is asserted. */
+/**
+ * sparktune bench --quick, as .ci/run runs it once: every table and row is there; no timing is asserted. Prep runs on
+ * a few real SpamAssassin e-mails of each group and back-translates through a real APY and the apertium command line.
+ */
 class BenchCommandTest {
+    private static final int E_MAILS_PER_GROUP = 8;
     private static final Pattern MEDIAN_AND_RANGE = Pattern.compile("[\\d.,]+%? \\([\\d.,]+%?–[\\d.,]+%?\\)");
 
     @Test
@@ -23,8 +29,11 @@ class BenchCommandTest {
         StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();
 
-        int code = Sparktune.run(new String[] {"bench", "--quick", "--model", model.toString(), "--append",
-            benchmarks.toString()}, new PrintWriter(out, true), new PrintWriter(err, true));
+        Path corpus = smallCorpus(dir.resolve("spam-assassin"));
+
+        int code = Sparktune.run(new String[] {"bench", "--quick", "--model", model.toString(), "--corpus",
+            corpus.toString(), "--append", benchmarks.toString()}, new PrintWriter(out, true),
+                new PrintWriter(err, true));
 
         String printed = out.toString();
         assertEquals(0, code, printed + err);
@@ -46,10 +55,33 @@ class BenchCommandTest {
                     .orElseThrow(() -> new AssertionError("no all-reduce row for " + size + ":\n" + printed));
             assertEquals(2, MEDIAN_AND_RANGE.matcher(row).results().count(), row);     // time and busbw
         }
+        for (String stage : new String[] {"ingest", "clean", "dedup", "split", "augment", "tokenize"}) {
+            String row = printed.lines().filter(l -> l.startsWith("| " + stage + " |")).findFirst()
+                    .orElseThrow(() -> new AssertionError("no prep row for " + stage + ":\n" + printed));
+            assertEquals(3, MEDIAN_AND_RANGE.matcher(row).results().count(), row);    // 1 core, all, per core
+            assertTrue(MEDIAN_AND_RANGE.matcher(row).results().allMatch(m -> !m.group().startsWith("0 ")), row);
+        }
+        assertTrue(printed.contains("| ingest | " + 5 * E_MAILS_PER_GROUP + " |"), printed);
+        for (String way : new String[] {"| APY, as prep sends it", "| apertium command line"}) {
+            String row = printed.lines().filter(l -> l.startsWith(way)).findFirst()
+                    .orElseThrow(() -> new AssertionError("no back-translation row " + way + ":\n" + printed));
+            assertEquals(1, MEDIAN_AND_RANGE.matcher(row).results().count(), row);
+        }
         String appended = Files.readString(benchmarks);
         assertTrue(appended.startsWith("# Benchmarks\n\n## sparktune bench ("), appended);
         assertTrue(appended.contains("sparktune bench --quick --model"), appended);
         assertTrue(appended.contains("| all-MiniLM-L6-v2, 4 x 32 | freeze, top 2 |"), appended);
+    }
+
+    /** The first e-mails of each of the corpus's groups, copied into a corpus folder of their own. */
+    private static Path smallCorpus(Path dir) throws Exception {
+        for (String group : List.of("easy-ham-1", "easy-ham-2", "hard-ham-1", "spam-1", "spam-2")) {
+            Path to = Files.createDirectories(dir.resolve(group));
+            for (Path mail : SpamAssassinCorpus.messages(group).subList(0, E_MAILS_PER_GROUP)) {
+                Files.copy(mail, to.resolve(mail.getFileName()));
+            }
+        }
+        return dir;
     }
 
     @Test

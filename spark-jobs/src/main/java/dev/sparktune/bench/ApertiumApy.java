@@ -1,0 +1,81 @@
+package dev.sparktune.bench;
+
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+
+/**
+ * An Apertium APY server ({@code apertium-apy}, Debian package) that the benchmark starts on a free loopback port over
+ * the installed language pairs, and kills when closed.
+ */
+final class ApertiumApy implements AutoCloseable {
+    static final Path PAIRS = Path.of("/usr/share/apertium");
+    private static final Duration START_TIMEOUT = Duration.ofSeconds(60);
+
+    private final Process process;
+    private final URI url;
+
+    private ApertiumApy(Process process, URI url) {
+        this.process = process;
+        this.url = url;
+    }
+
+    /** Starts the server and returns once it answers {@code /listPairs}; its output goes to {@code log}. */
+    static ApertiumApy start(Path log) throws IOException, InterruptedException {
+        int port;
+        try (ServerSocket socket = new ServerSocket(0)) {
+            port = socket.getLocalPort();
+        }
+        Files.createDirectories(log.toAbsolutePath().getParent());
+        Process process = new ProcessBuilder("apertium-apy", "-p", Integer.toString(port), PAIRS.toString())
+                .redirectErrorStream(true)
+                .redirectOutput(log.toFile())
+                .start();
+        ApertiumApy apy = new ApertiumApy(process, URI.create("http://127.0.0.1:" + port));
+        try {
+            apy.awaitListPairs(log);
+            return apy;
+        } catch (IOException | InterruptedException | RuntimeException e) {
+            apy.close();
+            throw e;
+        }
+    }
+
+    URI url() {
+        return url;
+    }
+
+    private void awaitListPairs(Path log) throws IOException, InterruptedException {
+        HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+        HttpRequest listPairs = HttpRequest.newBuilder(url.resolve("/listPairs")).timeout(Duration.ofSeconds(5)).build();
+        long deadline = System.nanoTime() + START_TIMEOUT.toNanos();
+        while (System.nanoTime() < deadline) {
+            if (!process.isAlive()) {
+                throw new IOException("apertium-apy exited with " + process.exitValue() + "; see " + log);
+            }
+            try {
+                if (http.send(listPairs, HttpResponse.BodyHandlers.discarding()).statusCode() == 200) {
+                    return;
+                }
+            } catch (IOException notListeningYet) {
+                // keep polling
+            }
+            Thread.sleep(200);
+        }
+        throw new IOException("apertium-apy did not answer /listPairs within " + START_TIMEOUT.toSeconds()
+                + " s; see " + log);
+    }
+
+    /** Kills the server and the translation pipelines it started. */
+    @Override
+    public void close() {
+        process.descendants().forEach(ProcessHandle::destroyForcibly);
+        process.destroyForcibly();
+    }
+}
