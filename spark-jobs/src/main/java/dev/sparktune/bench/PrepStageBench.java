@@ -48,16 +48,15 @@ public final class PrepStageBench {
      * @param scratch  an empty folder for the tokenized output of every repetition
      */
     public static List<StageRate> run(DataConfig data, Path modelDir, Path scratch, int cores, int repeats) {
-        String master = "local[" + cores + "]";
-        SparkSession spark = SparkSession.builder().appName("sparktune bench prep").master(master)
+        if (SparkSession.getActiveSession().isDefined() || SparkSession.getDefaultSession().isDefined()) {
+            throw new IllegalStateException("bench prep starts Spark sessions of 1 core and of all cores itself, but"
+                    + " this JVM already runs one");
+        }
+        SparkSession spark = SparkSession.builder().appName("sparktune bench prep").master("local[" + cores + "]")
                 .config("spark.sql.shuffle.partitions", SHUFFLE_PARTITIONS_PER_CORE * cores)
                 .config("spark.ui.enabled", "false")
                 .getOrCreate();
         try {
-            if (!spark.sparkContext().master().equals(master)) {
-                throw new IllegalStateException("bench prep needs its own " + master + " Spark session, but this JVM"
-                        + " already runs one on " + spark.sparkContext().master());
-            }
             Map<String, List<Double>> rates = new LinkedHashMap<>();
             Map<String, Long> rowsIn = new LinkedHashMap<>();
             for (int r = 0; r < repeats; r++) {
