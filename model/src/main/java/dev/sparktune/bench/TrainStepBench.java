@@ -54,12 +54,12 @@ public final class TrainStepBench {
         }
     }
 
-    private static final String LLAMA_100M = """
+    static final String LLAMA_100M = """
             {"model_type": "llama", "vocab_size": 32000, "hidden_size": 768, "intermediate_size": 2048,
              "num_hidden_layers": 12, "num_attention_heads": 12, "num_key_value_heads": 12, "rms_norm_eps": 1e-6,
              "rope_theta": 10000.0, "tie_word_embeddings": false, "max_position_embeddings": 2048,
              "hidden_act": "silu"}""";
-    private static final String LLAMA_QUICK = """
+    static final String LLAMA_QUICK = """
             {"model_type": "llama", "vocab_size": 1000, "hidden_size": 64, "intermediate_size": 128,
              "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 4, "rms_norm_eps": 1e-6,
              "rope_theta": 10000.0, "tie_word_embeddings": false, "max_position_embeddings": 128,
@@ -162,7 +162,7 @@ public final class TrainStepBench {
     }
 
     /** A Llama of {@code configJson}'s shapes with random weights: norms at one, the rest N(0, 0.02). */
-    private static Llama randomLlama(String configJson, NDManager manager) {
+    static Llama randomLlama(String configJson, NDManager manager) {
         LlamaConfig config = LlamaConfig.fromJson(configJson, "benchmark config");
         Map<String, NDArray> tensors = new LinkedHashMap<>();
         config.parameterShapes().forEach((name, shape) -> tensors.put(name, name.contains("norm")

@@ -67,10 +67,50 @@ class BenchCommandTest {
                     .orElseThrow(() -> new AssertionError("no back-translation row " + way + ":\n" + printed));
             assertEquals(1, MEDIAN_AND_RANGE.matcher(row).results().count(), row);
         }
+        assertMemoryTableShards(printed);
         String appended = Files.readString(benchmarks);
         assertTrue(appended.startsWith("# Benchmarks\n\n## sparktune bench ("), appended);
         assertTrue(appended.contains("sparktune bench --quick --model"), appended);
         assertTrue(appended.contains("| all-MiniLM-L6-v2, 4 x 32 | freeze, top 2 |"), appended);
+        assertTrue(appended.contains("| 2 | 2 | "), appended);
+    }
+
+    /**
+     * bench memory's table, each rank a JVM of its own: at ZeRO 1 and 2 a rank holds half of stage 0's optimizer
+     * state, at ZeRO 2 also half of its gradient buffers plus one bucket; exact accounting, nothing timed.
+     */
+    private static void assertMemoryTableShards(String printed) {
+        double[] oneRank = memoryRow(printed, 0, 1);
+        double[] stage0 = memoryRow(printed, 0, 2);
+        double[] stage1 = memoryRow(printed, 1, 2);
+        double[] stage2 = memoryRow(printed, 2, 2);
+        // columns: parameters, gradient buffers, optimizer state, peak RSS (MiB)
+        assertTrue(stage0[0] > 0 && stage0[0] == stage1[0] && stage0[0] == stage2[0], printed);
+        assertEquals(2 * stage0[0], stage0[2], 0.015, printed);     // AdamW: exp_avg and exp_avg_sq
+        assertEquals(stage0[2], oneRank[2], 0.015, printed);
+        assertEquals(stage0[2] / 2, stage1[2], 0.02 * stage0[2], printed);
+        assertEquals(stage0[2] / 2, stage2[2], 0.02 * stage0[2], printed);
+        assertEquals(stage0[0], stage0[1], 0.015, printed);        // stage 0 reduces whole buckets
+        assertEquals(stage0[1], stage1[1], 0.015, printed);
+        // its shard of every bucket, plus one bucket in flight: the largest, --quick's 1000 x 64 embedding alone
+        assertEquals(stage0[1] / 2 + 1000 * 64 * 4 / (double) (1 << 20), stage2[1], 0.015, printed);
+        for (double[] row : new double[][] {oneRank, stage0, stage1, stage2}) {
+            assertTrue(row[3] > 0, printed);
+        }
+        assertTrue(printed.contains("ZeRO 1, 2 ranks: optimizer state 0.500 x"), printed);
+    }
+
+    /** The MiB figures of the memory table's row for {@code stage} at {@code ranks}; peak RSS as its median. */
+    private static double[] memoryRow(String printed, int stage, int ranks) {
+        String row = printed.lines().filter(l -> l.startsWith("| " + stage + " | " + ranks + " |")).findFirst()
+                .orElseThrow(() -> new AssertionError("no memory row for ZeRO " + stage + ", " + ranks + " ranks:\n"
+                        + printed));
+        String[] cells = row.split("\\|");
+        double[] values = new double[4];
+        for (int i = 0; i < 4; i++) {
+            values[i] = Double.parseDouble(cells[3 + i].trim().split(" ")[0].replace(",", ""));
+        }
+        return values;
     }
 
     /** The first e-mails of each of the corpus's groups, copied into a corpus folder of their own. */

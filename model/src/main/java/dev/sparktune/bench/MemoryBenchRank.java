@@ -1,0 +1,124 @@
+package dev.sparktune.bench;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.pytorch.jni.JniUtils;
+import dev.sparktune.arch.Llama;
+import dev.sparktune.dist.DataParallelOptimizer;
+import dev.sparktune.dist.RingCollective;
+import dev.sparktune.dist.RingListener;
+import dev.sparktune.nn.AttentionMask;
+import dev.sparktune.nn.ThreadGradients;
+import dev.sparktune.optim.AdamW;
+import dev.sparktune.optim.Optimizer;
+import dev.sparktune.optim.ParameterGroups;
+import dev.sparktune.peft.FullFineTuning;
+import dev.sparktune.peft.PeftModel;
+import dev.sparktune.train.CausalLmLoss;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.SortedMap;
+
+/**
+ * One rank of {@link MemoryBench}, alone in its JVM so that its peak resident memory is its own: full fine-tuning of
+ * a random Llama for a few AdamW steps through {@link DataParallelOptimizer} at one ZeRO stage over the TCP ring.
+ *
+ * <p>Talks to the parent on stdin / stdout: prints {@code ADDRESS <host:port>} of its ring listener, reads every
+ * rank's address (comma-separated, in rank order) from one stdin line, trains, then prints {@code MEMORY} with the
+ * engine's accounting and its VmRSS / VmHWM from {@code /proc/self/status}. Arguments: stage, ranks, rank, quick.
+ * The ring's secret comes in the environment, never on the command line.
+ */
+public final class MemoryBenchRank {
+    static final String SECRET_VARIABLE = "SPARKTUNE_BENCH_RING_SECRET";
+    static final String ADDRESS = "ADDRESS ";
+    static final String MEMORY = "MEMORY ";
+    /** Global batch of every step, split between the ranks: rows x tokens. */
+    static final int GLOBAL_ROWS = 2;
+    static final int STEPS = 3;
+
+    private MemoryBenchRank() {
+    }
+
+    public static void main(String[] args) throws IOException {
+        int stage = Integer.parseInt(args[0]);
+        int ranks = Integer.parseInt(args[1]);
+        int rank = Integer.parseInt(args[2]);
+        boolean quick = Boolean.parseBoolean(args[3]);
+        PrintStream out = System.out;
+        Engine.getInstance();    // loads libtorch, which the next call needs
+        JniUtils.setNumThreads(Math.max(1, Runtime.getRuntime().availableProcessors() / ranks));
+        RingListener listener = RingListener.bind(MemoryBench.RING_OPTIONS);
+        out.println(ADDRESS + listener.address());
+        out.flush();
+        String line = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8)).readLine();
+        if (line == null) {
+            throw new IllegalStateException("stdin closed before the ranks' addresses came");
+        }
+        List<String> addresses = Arrays.asList(line.trim().split(","));
+        byte[] secret = System.getenv(SECRET_VARIABLE).getBytes(StandardCharsets.UTF_8);
+        int tokens = tokens(quick);
+        try (RingCollective ring = RingCollective.connect(listener, rank, addresses, secret, MemoryBench.RING_OPTIONS);
+             NDManager manager = NDManager.newBaseManager()) {
+            Engine.getInstance().setRandomSeed(1);       // the same weights on every rank
+            Llama llama = TrainStepBench.randomLlama(quick ? TrainStepBench.LLAMA_QUICK : TrainStepBench.LLAMA_100M,
+                    manager);
+            PeftModel peft = PeftModel.apply(llama, new FullFineTuning(), manager, 1);
+            peft.requireGradients();
+            SortedMap<String, NDArray> trainable = peft.trainableTensors();
+            long rssBeforeTraining = status("VmRSS");
+            try (DataParallelOptimizer engine = new DataParallelOptimizer(ring, stage,
+                    quick ? MemoryBench.QUICK_BUCKET_ELEMENTS : MemoryBench.BUCKET_ELEMENTS,
+                    new Optimizer(new AdamW(0.9, 0.999, 1e-8), ParameterGroups.huggingFace(0.0), manager),
+                    trainable)) {
+                Engine.getInstance().setRandomSeed(100 + rank);    // each rank its own rows
+                long vocabulary = llama.config().vocabSize();
+                for (int s = 0; s < STEPS; s++) {
+                    step(peft, manager, GLOBAL_ROWS / ranks, tokens, vocabulary);
+                    engine.step(1e-5, 1.0);
+                }
+                ring.barrier();
+                out.printf(Locale.ROOT, MEMORY + "%d %d %d %d %d %d%n", engine.trainableElements() * Float.BYTES,
+                        engine.gradientBufferBytes(), engine.optimizerStateBytes(), rssBeforeTraining,
+                        status("VmRSS"), status("VmHWM"));
+                out.flush();
+            }
+        }
+    }
+
+    static int tokens(boolean quick) {
+        return quick ? 32 : 128;
+    }
+
+    /** Forward and backward of one micro-batch of random ids; the gradients stay in the tensors' {@code .grad}. */
+    private static void step(PeftModel peft, NDManager manager, int rows, int tokens, long vocabulary) {
+        try (NDManager step = manager.newSubManager(); ThreadGradients gradients = new ThreadGradients()) {
+            Llama model = (Llama) peft.model(true);
+            NDArray ids = step.randomInteger(0, vocabulary, new Shape(rows, tokens), DataType.INT64);
+            NDArray keep = step.ones(new Shape(rows, tokens), DataType.INT64);
+            NDArray positions = step.arange(0L, tokens, 1L, DataType.INT64).reshape(1, -1).repeat(0, rows);
+            NDArray logits = model.logits(ids, positions, AttentionMask.causal(keep), null);
+            gradients.backward(CausalLmLoss.FLOAT32.mean(logits, ids));
+        }
+    }
+
+    /** A size line of {@code /proc/self/status} (kB there) in bytes: VmRSS now, VmHWM the peak so far. */
+    static long status(String field) throws IOException {
+        for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+            if (line.startsWith(field + ":")) {
+                return 1024 * Long.parseLong(line.replaceAll("[^0-9]", ""));
+            }
+        }
+        throw new IllegalStateException("no " + field + " in /proc/self/status");
+    }
+}
