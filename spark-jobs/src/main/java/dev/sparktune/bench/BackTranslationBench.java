@@ -1,5 +1,6 @@
 package dev.sparktune.bench;
 
+import dev.sparktune.augment.ApertiumApy;
 import dev.sparktune.augment.ApertiumTranslator;
 import dev.sparktune.augment.BackTranslationOptions;
 import dev.sparktune.augment.BackTranslator;

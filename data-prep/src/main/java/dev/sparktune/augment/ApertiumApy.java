@@ -1,4 +1,4 @@
-package dev.sparktune.bench;
+package dev.sparktune.augment;
 
 import java.io.IOException;
 import java.net.ServerSocket;
@@ -11,11 +11,13 @@ import java.nio.file.Path;
 import java.time.Duration;
 
 /**
- * An Apertium APY server ({@code apertium-apy}, Debian package) that the benchmark starts on a free loopback port over
- * the installed language pairs, and kills when closed.
+ * An Apertium APY server ({@code apertium-apy}, Debian package) started on a free loopback port over the installed
+ * language pairs, and killed when closed: what {@code sparktune bench prep} translates through when it is given no
+ * server, and what the tests start.
  */
-final class ApertiumApy implements AutoCloseable {
-    static final Path PAIRS = Path.of("/usr/share/apertium");
+public final class ApertiumApy implements AutoCloseable {
+    /** Where Debian's Apertium packages install their language pairs. */
+    public static final Path PAIRS = Path.of("/usr/share/apertium");
     private static final Duration START_TIMEOUT = Duration.ofSeconds(60);
 
     private final Process process;
@@ -27,7 +29,7 @@ final class ApertiumApy implements AutoCloseable {
     }
 
     /** Starts the server and returns once it answers {@code /listPairs}; its output goes to {@code log}. */
-    static ApertiumApy start(Path log) throws IOException, InterruptedException {
+    public static ApertiumApy start(Path log) throws IOException, InterruptedException {
         int port;
         try (ServerSocket socket = new ServerSocket(0)) {
             port = socket.getLocalPort();
@@ -47,7 +49,7 @@ final class ApertiumApy implements AutoCloseable {
         }
     }
 
-    URI url() {
+    public URI url() {
         return url;
     }
 
