@@ -33,8 +33,10 @@ public final class PrepBench {
      * @param corpus     the corpus's data folder ({@link SpamAssassinCorpus#dataFolder})
      * @param model      all-MiniLM-L6-v2's folder, whose tokenizer the tokenize stage uses
      * @param translator an APY server's URL, or null to start one
+     * @param shufflePartitionsPerCore the shuffle partitions per core of a local session sparktune starts itself
      */
-    public record Options(Path corpus, Path model, URI translator, boolean quick, int repeats) {
+    public record Options(Path corpus, Path model, URI translator, int shufflePartitionsPerCore, boolean quick,
+                          int repeats) {
     }
 
     private PrepBench() {
@@ -65,9 +67,11 @@ public final class PrepBench {
                 cores, data.cutoffLen(), 100 * data.prep().synonymRatio(),
                 options.quick() ? " --quick: a few rows measure Spark's cost per job, not a rate." : "");
         out.flush();
-        List<PrepStageBench.StageRate> one = PrepStageBench.run(data, options.model(), scratch, 1, runs);
+        List<PrepStageBench.StageRate> one = PrepStageBench.run(data, options.model(), scratch, 1,
+                options.shufflePartitionsPerCore(), runs);
         List<PrepStageBench.StageRate> all = cores > 1
-                ? PrepStageBench.run(data, options.model(), scratch, cores, runs) : one;
+                ? PrepStageBench.run(data, options.model(), scratch, cores,
+                options.shufflePartitionsPerCore(), runs) : one;
         out.printf(Locale.ROOT, "| prep stage | rows in | rows/s, 1 core | rows/s, %d cores | per core at %d cores |%n",
                 cores, cores);
         out.println("|---|---|---|---|---|");

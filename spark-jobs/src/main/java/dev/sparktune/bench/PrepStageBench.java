@@ -29,8 +29,6 @@ import org.apache.spark.storage.StorageLevel;
  */
 public final class PrepStageBench {
     public static final String TOKENIZE = TokenizeStage.STAGE;
-    /** As many shuffle partitions per core as sparktune gives a local session it starts itself. */
-    private static final int SHUFFLE_PARTITIONS_PER_CORE = 4;
 
     /** One stage: the rows it was given and its rate in each repetition. */
     public record StageRate(String stage, long rowsIn, Samples rowsPerSecond) {
@@ -46,14 +44,17 @@ public final class PrepStageBench {
      * @param data     the job's data section (the demo's, pointed at the corpus)
      * @param modelDir the tokenizer's folder (all-MiniLM-L6-v2)
      * @param scratch  an empty folder for the tokenized output of every repetition
+     * @param shufflePartitionsPerCore what sparktune gives a local session it starts itself, so the stages run as
+     *                                 a local prep does
      */
-    public static List<StageRate> run(DataConfig data, Path modelDir, Path scratch, int cores, int repeats) {
+    public static List<StageRate> run(DataConfig data, Path modelDir, Path scratch, int cores,
+                                      int shufflePartitionsPerCore, int repeats) {
         if (SparkSession.getActiveSession().isDefined() || SparkSession.getDefaultSession().isDefined()) {
             throw new IllegalStateException("bench prep starts Spark sessions of 1 core and of all cores itself, but"
                     + " this JVM already runs one");
         }
         SparkSession spark = SparkSession.builder().appName("sparktune bench prep").master("local[" + cores + "]")
-                .config("spark.sql.shuffle.partitions", SHUFFLE_PARTITIONS_PER_CORE * cores)
+                .config("spark.sql.shuffle.partitions", shufflePartitionsPerCore * cores)
                 .config("spark.ui.enabled", "false")
                 .getOrCreate();
         try {

@@ -139,7 +139,8 @@ final class BenchCommand implements Callable<Integer> {
                         out.println(line);
                         out.flush();
                     });
-            PrepBench.run(new PrepBench.Options(data, miniLm(out), translator, quick, repeats), out);
+            PrepBench.run(new PrepBench.Options(data, miniLm(out), translator,
+                    CommandSession.LOCAL_SHUFFLE_PARTITIONS_PER_CORE, quick, repeats), out);
         }
         if (append != null) {
             appendTo(append, report.toString());
