@@ -46,7 +46,7 @@ public final class DataParallelOptimizer implements AutoCloseable {
         }
     }
 
-    private final Collective collective;
+    private final TimedCollective collective;
     private final int stage;
     private final Optimizer optimizer;
     private final SortedMap<String, NDArray> trainable;
@@ -62,7 +62,7 @@ public final class DataParallelOptimizer implements AutoCloseable {
         if (zeroStage < 0 || zeroStage > 2) {
             throw new IllegalArgumentException("zero_stage must be 0, 1 or 2, got " + zeroStage);
         }
-        this.collective = collective;
+        this.collective = new TimedCollective(collective);
         this.stage = zeroStage;
         this.optimizer = optimizer;
         this.trainable = new TreeMap<>(trainable);
@@ -92,6 +92,15 @@ public final class DataParallelOptimizer implements AutoCloseable {
 
     public int worldSize() {
         return collective.worldSize();
+    }
+
+    /**
+     * Seconds this rank has spent in collective calls so far (the gradients' reduction, the parameters' all-gather,
+     * the sums over ranks, state exports), waiting for slower peers included: a step's communication, since none of
+     * it overlaps computation.
+     */
+    public double communicationSeconds() {
+        return collective.seconds();
     }
 
     /** Element-wise sums over ranks of a few numbers (item counts, loss sums), the same on every rank. */

@@ -130,8 +130,10 @@ public record Lora(int rank, double alpha, double dropout, List<String> target, 
                     return base;
                 }
                 NDArray dropped = rate > 0 && training ? SeededDropout.apply(x, rate) : x;
-                NDArray update = Scalars.times(Linear.linear(Linear.linear(dropped, w.get(module + ".lora_A.weight")),
-                        w.get(module + ".lora_B.weight")), s);
+                // s B A x, scaled on the rank-r intermediate rather than on the output: the same product, with the
+                // scaling's multiply (and its backward) over r features per token instead of out_features
+                NDArray update = Linear.linear(Scalars.times(Linear.linear(dropped, w.get(module + ".lora_A.weight")), s),
+                        w.get(module + ".lora_B.weight"));
                 if (!useDora) {
                     return base.add(update);
                 }

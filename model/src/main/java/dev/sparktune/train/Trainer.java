@@ -216,6 +216,8 @@ public final class Trainer {
         private EarlyStopping stopping = new EarlyStopping(config.earlyStoppingPatience());
         private String lastCheckpoint;
         private double lastLoss = Double.NaN;
+        /** Seconds this rank spent in the steps' collective calls since the run (or the resumed run) started. */
+        private double communicationSeconds;
 
         Loop(Run run, DataParallelOptimizer optimizer, NDManager manager) {
             this.run = run;
@@ -326,8 +328,8 @@ public final class Trainer {
 
         private StepMetrics metrics(StepOutcome outcome, double lr, SortedMap<String, Double> validated) {
             return new StepMetrics(step, outcome.loss(), run.tasks().size() > 1 ? outcome.taskLosses() : Map.of(), lr,
-                    outcome.gradNorm(), throughput.tokensPerSecond(), (System.nanoTime() - started) / 1e9, rowsByTask(),
-                    validated);
+                    outcome.gradNorm(), throughput.tokensPerSecond(), (System.nanoTime() - started) / 1e9,
+                    communicationSeconds, rowsByTask(), validated);
         }
 
         private SortedMap<String, Long> rowsByTask() {
@@ -368,6 +370,7 @@ public final class Trainer {
         /** Forward, backward, sum over ranks and update: one optimizer step of {@code micro}'s micro-batches. */
         private StepOutcome trainStep(List<MicroBatches.MicroBatch> micro, double lr) {
             List<TrainingTask> tasks = run.tasks();
+            double communicationBefore = optimizer.communicationSeconds();
             try (NDManager stepManager = manager.newSubManager()) {
                 int n = tasks.size();
                 List<TrainingBatch> batches = new ArrayList<>();
@@ -416,6 +419,7 @@ public final class Trainer {
                             + "; the last good checkpoint is "
                             + (lastCheckpoint == null ? "none (nothing was saved yet)" : lastCheckpoint));
                 }
+                communicationSeconds += optimizer.communicationSeconds() - communicationBefore;
                 return new StepOutcome(loss, taskLosses, update.gradNorm(), tokens);
             }
         }

@@ -361,6 +361,13 @@ class DataParallelTrainingTest {
         List<StepMetrics> oneLog = MetricsLog.read(oneOut.resolve("metrics.jsonl"));
         List<StepMetrics> twoLog = MetricsLog.read(twoOut.resolve("metrics.jsonl"));
         assertEquals(oneLog.stream().map(StepMetrics::rows).toList(), twoLog.stream().map(StepMetrics::rows).toList());
+        // time in collective calls: none on one rank; on two it grows from line to line and stays within the elapsed time
+        assertTrue(oneLog.stream().allMatch(m -> m.communicationSeconds() == 0), oneLog.toString());
+        for (int i = 0; i < twoLog.size(); i++) {
+            StepMetrics m = twoLog.get(i);
+            assertTrue(m.communicationSeconds() > (i == 0 ? 0 : twoLog.get(i - 1).communicationSeconds())
+                    && m.communicationSeconds() < m.elapsedSeconds(), twoLog.toString());
+        }
         List<StepMetrics> validated = twoLog.stream().filter(StepMetrics::validated).toList();
         assertEquals(List.of(4L, 8L, 12L), validated.stream().map(StepMetrics::step).toList());
         assertTrue(validated.get(0).rows().values().stream().allMatch(r -> r > 0), "both tasks trained by step 4");

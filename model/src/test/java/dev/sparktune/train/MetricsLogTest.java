@@ -51,13 +51,14 @@ class MetricsLogTest {
     @Test
     void rowCountsAndValidationMetricsAreFlatKeysOfTheLine() throws IOException {
         Path file = dir.resolve("metrics.jsonl");
-        StepMetrics validated = new StepMetrics(8, 0.5, Map.of(), 1e-4, 0.3, 100, 2,
+        StepMetrics validated = new StepMetrics(8, 0.5, Map.of(), 1e-4, 0.3, 100, 2, 0.25,
                 Map.of("cls", 96L, "sft", 32L), Map.of("validation", 1.31, "validation/cls/loss", 1.2,
                         "validation/cls/accuracy", 0.75, "validation/sft/loss", 1.42, "validation/sft/perplexity", 4.137));
         try (MetricsLog log = MetricsLog.create(file)) {
             log.write(validated);
         }
         JsonObject line = JsonParser.parseString(Files.readString(file)).getAsJsonObject();
+        assertEquals(0.25, line.get("communication_seconds").getAsDouble());
         assertEquals(96, line.get("rows/cls").getAsLong());
         assertEquals("32", line.get("rows/sft").toString(), "a count is written as a whole number");
         assertEquals(1.31, line.get("validation").getAsDouble());

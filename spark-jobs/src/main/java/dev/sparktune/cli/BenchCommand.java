@@ -8,6 +8,7 @@ import dev.sparktune.bench.GemmBench;
 import dev.sparktune.bench.Machine;
 import dev.sparktune.bench.MemoryBench;
 import dev.sparktune.bench.PrepBench;
+import dev.sparktune.bench.ScalingBench;
 import dev.sparktune.bench.TrainStepBench;
 import dev.sparktune.demo.SpamAssassinCorpus;
 import java.io.IOException;
@@ -46,19 +47,22 @@ import picocli.CommandLine.Spec;
             "FLOPs counted from the model's modules and MFU against this run's GEMM ceiling.",
             "allreduce: the TCP ring's all-reduce bus bandwidth (nccl-tests' busbw) for 1-256 MiB at",
             "N = 2 and 4 ranks on loopback, against one raw loopback TCP stream in the same run.",
+            "scaling: sparktune train of MiniLM (LoRA, full) on a local-cluster as 1 rank x all cores' threads",
+            "and as one rank per core, same global batch: s/step, tokens/s, communication's share of a step.",
             "memory: bytes per rank (engine's gradient buffers, optimizer state, peak RSS) of full",
             "fine-tuning of a 134 M-parameter Llama at ZeRO 0 / 1 / 2 on 2 ranks, each a JVM of its own.",
             "prep: rows/s per prep stage of the demo's job on the SpamAssassin corpus, on 1 core and on all, and",
             "back-translation sentences/s through APY (as prep sends it) against the apertium command line.",
             "Timings are medians (min-max) of --repeat runs; nothing is asserted."})
 final class BenchCommand implements Callable<Integer> {
-    static final List<String> BENCHMARKS = List.of("gemm", "train-step", "allreduce", "memory", "prep");
+    static final List<String> BENCHMARKS = List.of("gemm", "train-step", "allreduce", "scaling", "memory",
+            "prep");
 
     @Spec
     CommandSpec spec;
 
     @Parameters(paramLabel = "BENCHMARK", arity = "0..*",
-            description = "gemm, train-step, allreduce, memory, prep or all (default: all)")
+            description = "gemm, train-step, allreduce, scaling, memory, prep or all (default: all)")
     List<String> benchmarks = new ArrayList<>();
 
     @Option(names = "--quick", description = "tiny shapes and 2 repetitions: proves the benchmarks run, measures little")
@@ -129,6 +133,9 @@ final class BenchCommand implements Callable<Integer> {
         }
         if (selected.contains("allreduce")) {
             allReduce(out, repeats);
+        }
+        if (selected.contains("scaling")) {
+            scaling(out, repeats);
         }
         if (selected.contains("memory")) {
             memory(out, repeats);
@@ -208,6 +215,28 @@ final class BenchCommand implements Callable<Integer> {
             out.printf(Locale.ROOT, "| %d | %s | %s | %s | %.0f%% |%n", r.ranks(), size(r.bytes()),
                     r.seconds().map(s -> s * 1e3).format("%.1f"), r.busBandwidth().map(b -> b / 1e9).format("%.2f"),
                     100 * r.busBandwidth().median() / raw);
+        }
+        out.println();
+        out.flush();
+    }
+
+    private void scaling(PrintWriter out, int repeats) throws IOException, InterruptedException {
+        Path model = miniLm(out);
+        out.println("| method | ranks x threads | global batch x tokens | s/step | tokens/s | communication, share of the step |");
+        out.println("|---|---|---|---|---|---|");
+        out.flush();
+        List<ScalingBench.Result> results = ScalingBench.run(model, quick, repeats);
+        for (ScalingBench.Result r : results) {
+            out.printf(Locale.ROOT, "| %s | %s | %d x %d | %s | %s | %s |%n", r.method(), r.layout().name(),
+                    r.globalBatch(), r.tokens(), r.secondsPerStep().format("%.3f"), r.tokensPerSecond().format("%,.0f"),
+                    r.communicationShare().map(s -> 100 * s).format("%.1f%%"));
+        }
+        out.println();
+        for (int i = 0; i + 1 < results.size(); i += 2) {
+            ScalingBench.Result one = results.get(i);
+            ScalingBench.Result many = results.get(i + 1);
+            out.printf(Locale.ROOT, "%s: %s takes %.2f x the time per step of %s%n", one.method(), many.layout().name(),
+                    many.secondsPerStep().median() / one.secondsPerStep().median(), one.layout().name());
         }
         out.println();
         out.flush();

@@ -67,12 +67,34 @@ class BenchCommandTest {
                     .orElseThrow(() -> new AssertionError("no back-translation row " + way + ":\n" + printed));
             assertEquals(1, MEDIAN_AND_RANGE.matcher(row).results().count(), row);
         }
+        assertScalingRows(printed);
         assertMemoryTableShards(printed);
         String appended = Files.readString(benchmarks);
         assertTrue(appended.startsWith("# Benchmarks\n\n## sparktune bench ("), appended);
         assertTrue(appended.contains("sparktune bench --quick --model"), appended);
         assertTrue(appended.contains("| all-MiniLM-L6-v2, 4 x 32 | freeze, top 2 |"), appended);
         assertTrue(appended.contains("| 2 | 2 | "), appended);
+    }
+
+    /**
+     * bench scaling's rows, each run a {@code sparktune train} of its own on a local-cluster: one rank spends nothing
+     * in collective calls, one rank per core spends some; the times themselves are not asserted.
+     */
+    private static void assertScalingRows(String printed) {
+        int cores = Math.max(2, Runtime.getRuntime().availableProcessors());
+        double[] communication = new double[2];
+        String[] layouts = {"1 rank x " + cores + " threads", cores + " ranks x 1 thread"};
+        for (int i = 0; i < 2; i++) {
+            String layout = layouts[i];
+            String row = printed.lines().filter(l -> l.startsWith("| lora | " + layout + " | 4 x 32 |")).findFirst()
+                    .orElseThrow(() -> new AssertionError("no scaling row for " + layout + ":\n" + printed));
+            assertEquals(3, MEDIAN_AND_RANGE.matcher(row).results().count(), row);   // s/step, tokens/s, communication
+            String[] cells = row.split("\\|");
+            communication[i] = Double.parseDouble(cells[6].trim().split("%")[0]);
+        }
+        assertEquals(0.0, communication[0], printed);
+        assertTrue(communication[1] > 0, printed);
+        assertTrue(printed.contains("lora: " + layouts[1] + " takes "), printed);
     }
 
     /**

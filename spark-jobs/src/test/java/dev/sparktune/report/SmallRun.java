@@ -87,7 +87,7 @@ public final class SmallRun {
                     validation.put("validation/spam/f1", 0.75 + 0.21 * progress);
                 }
                 log.write(new StepMetrics(step, loss, Map.of(), lr, 1.0 - 0.5 * progress, 1200 + 10 * random.nextDouble(),
-                        step * 0.9, Map.of("spam", step * 32L), validation));
+                        step * 0.9, step * 0.05, Map.of("spam", step * 32L), validation));
             }
         }
     }
