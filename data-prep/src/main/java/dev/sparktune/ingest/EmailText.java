@@ -27,7 +27,9 @@ import org.apache.james.mime4j.stream.MimeConfig;
  * {@code From } line) are dropped: they differ between sources and would leak where a message came from.
  *
  * <p>The body is the first {@code text/plain} part that is not an attachment (depth-first through nested
- * multiparts); failing that, the first {@code text/html} part converted to text. Transfer encodings
+ * multiparts); failing that, the first {@code text/html} part converted to text. A plain part with under a
+ * {@value #STUB_WORD_RATIO}th of the HTML part's words is a stub or a broken alternative (newsletters sent
+ * "This is an HTML message" or a few stray characters as their plain text): then the HTML's text is the body. Transfer encodings
  * (quoted-printable, base64) and charsets are decoded by Apache James mime4j; a charset Java does not know is
  * read as UTF-8 when the bytes are valid UTF-8 and as windows-1252 otherwise, the usual meaning of mislabelled mail.
  *
@@ -42,6 +44,8 @@ final class EmailText {
     private static final Charset FALLBACK = Charset.forName("windows-1252");
     /** Multipart and message parts nested deeper than this are rejected; real mail nests a handful deep. */
     static final int MAX_NESTING = 64;
+    /** A plain part with fewer than 1/this of the HTML part's words does not stand for the message. */
+    static final int STUB_WORD_RATIO = 4;
 
     private EmailText() {
     }
@@ -66,8 +70,7 @@ final class EmailText {
         subject = subject == null ? "" : subject.strip();
         String body;
         try {
-            String plain = firstText(message, "text/plain");
-            body = plain != null ? plain : htmlBody(message);
+            body = body(firstText(message, "text/plain"), firstText(message, "text/html"));
         } catch (IOException | MimeException e) {
             throw new RecordProblem("broken MIME body: " + e.getMessage());
         }
@@ -78,9 +81,28 @@ final class EmailText {
         return subject.isEmpty() ? body : body.isEmpty() ? subject : subject + "\n\n" + body;
     }
 
-    private static String htmlBody(Message message) throws IOException, MimeException {
-        String html = firstText(message, "text/html");
-        return html == null ? null : HtmlText.of(html);
+    /** The plain text, or the HTML's text where there is no plain text or it is a stub ({@link #STUB_WORD_RATIO}). */
+    private static String body(String plain, String html) {
+        if (html == null) {
+            return plain;
+        }
+        // markup only ever shrinks into text: HTML shorter than the ratio times the plain text cannot outweigh it
+        if (plain != null && html.length() < (long) STUB_WORD_RATIO * plain.length()) {
+            return plain;
+        }
+        String htmlText = HtmlText.of(html);
+        return plain == null || words(plain) * (long) STUB_WORD_RATIO < words(htmlText) ? htmlText : plain;
+    }
+
+    private static int words(String text) {
+        int count = 0;
+        boolean inWord = false;
+        for (int i = 0; i < text.length(); i++) {
+            boolean space = Character.isWhitespace(text.charAt(i));
+            count += !space && !inWord ? 1 : 0;
+            inWord = !space;
+        }
+        return count;
     }
 
     /** Depth-first search for the first inline part of {@code mimeType}. */

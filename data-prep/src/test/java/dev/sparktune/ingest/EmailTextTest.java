@@ -66,6 +66,26 @@ class EmailTextTest {
     }
 
     @Test
+    void aStubPlainAlternativeGivesWayToTheHtml() throws Exception {
+        // a real newsletter: its text/plain alternative holds only "e", "e", "ssage"; its HTML holds the issue
+        String text = EmailText.of(SpamAssassinCorpus.message("hard-ham-1/00021.1707ccb203e1a39f5167f1c0d65cc235.txt"));
+
+        assertTrue(text.startsWith("Oracle Technology Network TechBlast - July 2002\n\n"), text);
+        assertTrue(text.contains("July 2002 Issue"), text);
+        assertFalse(text.contains("e\ne\nssage"), text);
+        assertFalse(text.contains("<font"), text);
+    }
+
+    @Test
+    void aRealPlainAlternativeIsKeptOverItsHtml() throws Exception {
+        String text = EmailText.of(SpamAssassinCorpus.message("easy-ham-1/00062.009f5a1a8fa88f0b38299ad01562bb37.txt"));
+
+        // the plain part's own layout (two spaces after a full stop, an indented list), which the HTML lacks
+        assertTrue(text.contains("I'm using Simple DNS from JHSoft.  We support only a few web sites and I'd like"), text);
+        assertTrue(text.contains("Makers of:\n   Process Server's Toolbox"), text);
+    }
+
+    @Test
     void multipartWhoseBoundaryNeverAppearsIsRejected() {
         // a real spam: the header says boundary "=Multipart Boundary 0925021429", the body uses "= Multipart ..."
         RecordProblem p = assertThrows(RecordProblem.class,
