@@ -28,8 +28,9 @@ import org.apache.james.mime4j.stream.MimeConfig;
  *
  * <p>The body is the first {@code text/plain} part that is not an attachment (depth-first through nested
  * multiparts); failing that, the first {@code text/html} part converted to text. A plain part with under a
- * {@value #STUB_WORD_RATIO}th of the HTML part's words is a stub or a broken alternative (newsletters sent
- * "This is an HTML message" or a few stray characters as their plain text): then the HTML's text is the body. Transfer encodings
+ * {@value #STUB_WORD_RATIO}th of the HTML part's words is a stub or a broken alternative (newsletters sent "your
+ * e-mail program does not support HTML-enhanced messages", or a few stray characters, as their plain text): then the
+ * HTML's text is the body, as a mail client would show it. Transfer encodings
  * (quoted-printable, base64) and charsets are decoded by Apache James mime4j; a charset Java does not know is
  * read as UTF-8 when the bytes are valid UTF-8 and as windows-1252 otherwise, the usual meaning of mislabelled mail.
  *
