@@ -26,9 +26,10 @@ import org.apache.hadoop.fs.Path;
  * The metrics file of a run, on any Hadoop file system: one JSON object per logged step, one per line, e.g.
  * <pre>{"step":120,"loss":1.2345,"task_losses":{"sft":1.1,"cls":1.4},"lr":2.0E-5,"grad_norm":0.8,"tokens_per_second":1234.5,"elapsed_seconds":96.1,"communication_seconds":4.2,"rows/cls":1920,"rows/sft":1920}</pre>
  * {@code communication_seconds} is the part of {@code elapsed_seconds} rank 0 spent in the steps' collective calls
- * ({@link StepMetrics#communicationSeconds}). {@code rows/<task>} counts the rows trained on so far, over all ranks. A step after which validation ran also
- * carries its metrics, flat, under their names: {@code "validation":1.31,"validation/cls/loss":1.2,
- * "validation/cls/accuracy":0.75,"validation/sft/loss":1.42,"validation/sft/perplexity":4.14}.
+ * ({@link StepMetrics#communicationSeconds}). {@code rows/<task>} counts the rows trained on so far, over all
+ * ranks. A step after which validation ran also carries its metrics, flat, under their names:
+ * {@code "validation":1.31,"validation/cls/loss":1.2,"validation/cls/accuracy":0.75,"validation/sft/loss":1.42,
+ * "validation/sft/perplexity":4.14}.
  * Each line is flushed to the file system as it is written ({@code hflush} on HDFS and local
  * files), so readers see it while the run goes on and a crash keeps every step logged before it;
  * on object stores (s3a) the file appears when the log is closed. A value that is not finite (a

@@ -63,8 +63,9 @@ public final class ScalingBench {
     }
 
     /**
-     * Runs every method on both layouts of this machine's cores (at least 2) and returns the results, method by
-     * method. {@code repeats} logging windows are measured in each run.
+     * Runs every method on both layouts of this machine's cores (at least 2) and returns the results in pairs: for
+     * each method, 1 rank x all threads, then one rank per core. {@code repeats} logging windows are measured in each
+     * run.
      */
     public static List<Result> run(Path miniLm, boolean quick, int repeats) throws IOException, InterruptedException {
         int cores = Math.max(2, Runtime.getRuntime().availableProcessors());
