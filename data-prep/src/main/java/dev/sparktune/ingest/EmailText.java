@@ -28,9 +28,10 @@ import org.apache.james.mime4j.stream.MimeConfig;
  *
  * <p>The body is the first {@code text/plain} part that is not an attachment (depth-first through nested
  * multiparts); failing that, the first {@code text/html} part converted to text. A plain part with under a
- * {@value #STUB_WORD_RATIO}th of the HTML part's words is a stub or a broken alternative (newsletters sent "your
- * e-mail program does not support HTML-enhanced messages", or a few stray characters, as their plain text): then the
- * HTML's text is the body, as a mail client would show it. Transfer encodings
+ * {@value #STUB_WORD_RATIO}th of the words of the HTML part beside it in the same {@code multipart/alternative} is a
+ * stub or a broken alternative (newsletters sent "your e-mail program does not support HTML-enhanced messages", or a
+ * few stray characters, as their plain text): then the HTML's text is the body, as a mail client would show it.
+ * HTML elsewhere in the message (a forwarded newsletter under a short reply) never replaces the plain part. Transfer encodings
  * (quoted-printable, base64) and charsets are decoded by Apache James mime4j; a charset Java does not know is
  * read as UTF-8 when the bytes are valid UTF-8 and as windows-1252 otherwise, the usual meaning of mislabelled mail.
  *
@@ -71,7 +72,7 @@ final class EmailText {
         subject = subject == null ? "" : subject.strip();
         String body;
         try {
-            body = body(firstText(message, "text/plain"), firstText(message, "text/html"));
+            body = body(message);
         } catch (IOException | MimeException e) {
             throw new RecordProblem("broken MIME body: " + e.getMessage());
         }
@@ -82,17 +83,42 @@ final class EmailText {
         return subject.isEmpty() ? body : body.isEmpty() ? subject : subject + "\n\n" + body;
     }
 
-    /** The plain text, or the HTML's text where there is no plain text or it is a stub ({@link #STUB_WORD_RATIO}). */
-    private static String body(String plain, String html) {
-        if (html == null) {
-            return plain;
+    /** A part's decoded text, and the {@code multipart/alternative} that most closely holds it (null: none). */
+    private record Found(String text, Multipart alternative) {
+    }
+
+    /**
+     * The first plain part's text, or the HTML's text where there is no plain part, or where the plain part is a stub
+     * of the HTML alternative beside it in the same {@code multipart/alternative} ({@link #STUB_WORD_RATIO}).
+     */
+    private static String body(Message message) throws IOException, MimeException {
+        Found plain = first(message, "text/plain", null);
+        if (plain == null) {
+            Found html = first(message, "text/html", null);
+            return html == null ? null : HtmlText.of(html.text());
         }
-        // markup only ever shrinks into text: HTML shorter than the ratio times the plain text cannot outweigh it
-        if (plain != null && html.length() < (long) STUB_WORD_RATIO * plain.length()) {
-            return plain;
+        if (plain.alternative() == null) {
+            return plain.text();
+        }
+        String html = null;
+        try {
+            for (Entity part : plain.alternative().getBodyParts()) {
+                Found found = first(part, "text/html", null);
+                if (found != null) {
+                    html = found.text();
+                    break;
+                }
+            }
+        } catch (IOException | MimeException brokenAlternative) {
+            return plain.text();   // the plain part stands; a broken sibling does not reject the message
+        }
+        int plainWords = words(plain.text());
+        // a word takes at least one character and a separator: HTML this short cannot hold enough words to win
+        if (html == null || (html.length() + 1) / 2 <= (long) STUB_WORD_RATIO * plainWords) {
+            return plain.text();
         }
         String htmlText = HtmlText.of(html);
-        return plain == null || words(plain) * (long) STUB_WORD_RATIO < words(htmlText) ? htmlText : plain;
+        return (long) STUB_WORD_RATIO * plainWords < words(htmlText) ? htmlText : plain.text();
     }
 
     private static int words(String text) {
@@ -106,8 +132,11 @@ final class EmailText {
         return count;
     }
 
-    /** Depth-first search for the first inline part of {@code mimeType}. */
-    private static String firstText(Entity entity, String mimeType) throws IOException, MimeException {
+    /**
+     * Depth-first search for the first inline part of {@code mimeType}; {@code alternative} is the closest enclosing
+     * {@code multipart/alternative} so far (a forwarded message starts afresh).
+     */
+    private static Found first(Entity entity, String mimeType, Multipart alternative) throws IOException, MimeException {
         Body body = entity.getBody();
         if (body instanceof Multipart multipart) {
             if (multipart.getBodyParts().isEmpty()) {
@@ -117,16 +146,17 @@ final class EmailText {
                         ? "a " + entity.getMimeType() + " part without a boundary parameter"
                         : "a " + entity.getMimeType() + " whose boundary '" + boundary + "' never appears");
             }
+            Multipart enclosing = "alternative".equalsIgnoreCase(multipart.getSubType()) ? multipart : alternative;
             for (Entity part : multipart.getBodyParts()) {
-                String text = firstText(part, mimeType);
-                if (text != null) {
-                    return text;
+                Found found = first(part, mimeType, enclosing);
+                if (found != null) {
+                    return found;
                 }
             }
             return null;
         }
         if (body instanceof Message nested) {
-            return firstText(nested, mimeType);
+            return first(nested, mimeType, null);
         }
         String declared = declaredType(entity);
         if (declared.startsWith("multipart/")) {
@@ -138,7 +168,7 @@ final class EmailText {
             return null;
         }
         try (InputStream in = single.getInputStream()) {
-            return decode(in.readAllBytes(), entity.getCharset());
+            return new Found(decode(in.readAllBytes(), entity.getCharset()), alternative);
         }
     }
 

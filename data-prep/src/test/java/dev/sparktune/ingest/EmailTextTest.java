@@ -86,6 +86,44 @@ class EmailTextTest {
     }
 
     @Test
+    void aPlainAlternativeWithAQuarterOfTheHtmlsWordsOrMoreIsKept() throws Exception {
+        String words = "one two three four five six seven eight nine ten";
+        String html = ("<p style=\"font-family: Arial, Helvetica, sans-serif; color: #333333\">" + words + "</p>")
+                .repeat(3);   // 30 words in markup far longer than the plain part
+        String text = EmailText.of(alternative("Plain ten words", words, html).getBytes(StandardCharsets.UTF_8));
+
+        assertEquals("Plain ten words\n\n" + words, text);
+    }
+
+    @Test
+    void aStubOfFewLongWordsGivesWayToShortHtmlOfManyWords() throws Exception {
+        String stub = "See https://example.com/newsletters/2002/09/this-issue-in-your-browser-instead-of-here.html";
+        String html = "<p>" + "We ship new kernels to every user this week. ".repeat(4) + "</p>";   // 40 words
+        String text = EmailText.of(alternative("Issue 42", stub, html).getBytes(StandardCharsets.UTF_8));
+
+        assertEquals("Issue 42\n\n" + "We ship new kernels to every user this week. ".repeat(4).strip(), text);
+    }
+
+    @Test
+    void htmlOutsideThePlainPartsAlternativeDoesNotReplaceIt() throws Exception {
+        String newsletter = "<p>" + "Big savings on every product in our catalogue this week only. ".repeat(20) + "</p>";
+        String forwarded = "From: shop@example.com\r\nSubject: Deals\r\nContent-Type: text/html\r\n\r\n" + newsletter;
+        String mail = "From: a@example.com\r\nSubject: Fwd: deals\r\nMIME-Version: 1.0\r\n"
+                + "Content-Type: multipart/mixed; boundary=\"outer\"\r\n\r\n"
+                + "--outer\r\nContent-Type: text/plain\r\n\r\nFYI, see below.\r\n"
+                + "--outer\r\nContent-Type: message/rfc822\r\n\r\n" + forwarded + "\r\n--outer--\r\n";
+
+        assertEquals("Fwd: deals\n\nFYI, see below.", EmailText.of(mail.getBytes(StandardCharsets.UTF_8)));
+    }
+
+    private static String alternative(String subject, String plain, String html) {
+        return "From: a@example.com\r\nSubject: " + subject + "\r\nMIME-Version: 1.0\r\n"
+                + "Content-Type: multipart/alternative; boundary=\"alt\"\r\n\r\n"
+                + "--alt\r\nContent-Type: text/plain\r\n\r\n" + plain + "\r\n"
+                + "--alt\r\nContent-Type: text/html\r\n\r\n" + html + "\r\n--alt--\r\n";
+    }
+
+    @Test
     void multipartWhoseBoundaryNeverAppearsIsRejected() {
         // a real spam: the header says boundary "=Multipart Boundary 0925021429", the body uses "= Multipart ..."
         RecordProblem p = assertThrows(RecordProblem.class,

@@ -5,7 +5,8 @@ import java.time.Duration;
 /**
  * A collective that counts the wall time this rank spends in its calls: moving bytes, reducing them, and waiting for
  * slower peers, which is what a step loses to communication when nothing overlaps it. Calls are delegated unchanged.
- * One rank's calls come from one thread at a time, so the counter is a plain field read by that thread.
+ * The counter is a plain field: one rank's calls come from one thread at a time, and only that same thread may read
+ * {@link #seconds()} (the trainer's loop does both).
  */
 public final class TimedCollective implements Collective {
     private final Collective inner;

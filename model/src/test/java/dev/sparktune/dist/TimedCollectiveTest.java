@@ -13,6 +13,14 @@ class TimedCollectiveTest {
     @Test
     void countsTheTimeARankWaitsInCallsAndPassesResultsThrough() {
         List<Collective> group = InProcessCollective.group(2, Duration.ofSeconds(60));
+        try {
+            assertTimedAndPassedThrough(group);
+        } finally {
+            group.forEach(Collective::close);
+        }
+    }
+
+    private static void assertTimedAndPassedThrough(List<Collective> group) {
         List<double[]> timedAndResult = RankThreads.all(group, collective -> {
             TimedCollective timed = new TimedCollective(collective);
             float[] values = {collective.rank() + 1, 10};
@@ -28,7 +36,6 @@ class TimedCollectiveTest {
         assertArrayEquals(new double[] {3, 20}, new double[] {timedAndResult.get(1)[1], timedAndResult.get(1)[2]});
         assertTrue(timedAndResult.get(0)[0] >= 0.25, "rank 0 waited in the all-reduce: " + timedAndResult.get(0)[0]);
         assertTrue(timedAndResult.get(1)[0] < 0.25, "rank 1 came last and hardly waited: " + timedAndResult.get(1)[0]);
-        group.forEach(Collective::close);
     }
 
     @Test

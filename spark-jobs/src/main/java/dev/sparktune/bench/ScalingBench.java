@@ -32,7 +32,9 @@ import org.apache.spark.launcher.JavaModuleOptions;
  * warm-up).
  */
 public final class ScalingBench {
-    private static final int ROWS_PER_FILE_GROUP = 8;      // row groups the ranks share out
+    private static final int ROW_GROUPS = 8;      // files of one row group each, which the ranks share out
+    /** Ranks of the one-rank-per-core layout at most: each executor gets {@link #EXECUTOR_MEMORY_MB}. */
+    private static final int MAX_RANKS = 4;
     private static final int EXECUTOR_MEMORY_MB = 3072;
     private static final long PROCESS_LIMIT_MINUTES = 30;
 
@@ -63,13 +65,21 @@ public final class ScalingBench {
     }
 
     /**
-     * Runs every method on both layouts of this machine's cores (at least 2) and returns the results in pairs: for
-     * each method, 1 rank x all threads, then one rank per core. {@code repeats} logging windows are measured in each
-     * run.
+     * The cores both layouts spread over (the one-rank layout's threads, the other's ranks): this machine's, at least
+     * 2 and at most {@link #MAX_RANKS}.
+     */
+    public static int cores() {
+        return Math.min(Math.max(2, Runtime.getRuntime().availableProcessors()), MAX_RANKS);
+    }
+
+    /**
+     * Runs every method on both layouts of {@link #cores()} cores and returns the results in pairs: for each method,
+     * 1 rank x all threads, then one rank per core. The global batch is 16 rows per core (--quick: 2 rows of 32
+     * tokens). {@code repeats} logging windows are measured in each run.
      */
     public static List<Result> run(Path miniLm, boolean quick, int repeats) throws IOException, InterruptedException {
-        int cores = Math.max(2, Runtime.getRuntime().availableProcessors());
-        Workload workload = quick ? new Workload(4, 32, 1) : new Workload(32, 128, 5);
+        int cores = cores();
+        Workload workload = quick ? new Workload(2 * cores, 32, 1) : new Workload(16 * cores, 128, 5);
         List<String> methods = quick ? List.of("lora") : List.of("lora", "full");
         Path scratch = Files.createTempDirectory("sparktune-bench-scaling");
         try {
@@ -103,7 +113,7 @@ public final class ScalingBench {
             all.add(new TokenizedRow(ids, null, null, (long) random.nextInt(2), null));
         }
         Files.createDirectories(folder);
-        int per = (rows + ROWS_PER_FILE_GROUP - 1) / ROWS_PER_FILE_GROUP;
+        int per = (rows + ROW_GROUPS - 1) / ROW_GROUPS;
         for (int f = 0; f * per < rows; f++) {
             TokenizedParquet.write(new Configuration(), folder.resolve(String.format(Locale.ROOT, "part-%02d.parquet", f))
                     .toString(), all.subList(f * per, Math.min(rows, (f + 1) * per)), 1 << 20);
@@ -163,12 +173,19 @@ public final class ScalingBench {
         builder.environment().put("SPARK_SCALA_VERSION", "2.13");
         builder.environment().put("SPARK_LOCAL_IP", "127.0.0.1");
         Process process = builder.start();
-        if (!process.waitFor(PROCESS_LIMIT_MINUTES, TimeUnit.MINUTES)) {
-            process.destroyForcibly();
-            throw failure(layout, "did not finish in " + PROCESS_LIMIT_MINUTES + " minutes", log);
-        }
-        if (process.exitValue() != 0) {
-            throw failure(layout, "exited with " + process.exitValue(), log);
+        try {
+            if (!process.waitFor(PROCESS_LIMIT_MINUTES, TimeUnit.MINUTES)) {
+                throw failure(layout, "did not finish in " + PROCESS_LIMIT_MINUTES + " minutes", log);
+            }
+            if (process.exitValue() != 0) {
+                throw failure(layout, "exited with " + process.exitValue(), log);
+            }
+        } finally {
+            if (process.isAlive()) {
+                // the executors are the driver's children: stop them first, while they are still its descendants
+                process.descendants().forEach(ProcessHandle::destroyForcibly);
+                process.destroyForcibly();
+            }
         }
     }
 
@@ -197,11 +214,18 @@ public final class ScalingBench {
         return new IllegalStateException("sparktune train on " + layout.name() + " " + what + "; its output:\n" + tail);
     }
 
-    private static void delete(Path dir) throws IOException {
+    /** Best effort: a file an ending executor still writes must not hide the benchmark's own outcome. */
+    private static void delete(Path dir) {
         try (Stream<Path> walk = Files.walk(dir)) {
             for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
+                try {
+                    Files.deleteIfExists(p);
+                } catch (IOException left) {
+                    // left in the temporary folder
+                }
             }
+        } catch (IOException | java.io.UncheckedIOException left) {
+            // left in the temporary folder
         }
     }
 }

@@ -3,6 +3,7 @@ package dev.sparktune.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.sparktune.bench.ScalingBench;
 import dev.sparktune.ingest.SpamAssassinCorpus;
 import dev.sparktune.io.onnx.ImportedMiniLm;
 import java.io.PrintWriter;
@@ -81,12 +82,12 @@ class BenchCommandTest {
      * in collective calls, one rank per core spends some; the times themselves are not asserted.
      */
     private static void assertScalingRows(String printed) {
-        int cores = Math.max(2, Runtime.getRuntime().availableProcessors());
+        int cores = ScalingBench.cores();
         double[] communication = new double[2];
         String[] layouts = {"1 rank x " + cores + " threads", cores + " ranks x 1 thread"};
         for (int i = 0; i < 2; i++) {
             String layout = layouts[i];
-            String row = printed.lines().filter(l -> l.startsWith("| lora | " + layout + " | 4 x 32 |")).findFirst()
+            String row = printed.lines().filter(l -> l.startsWith("| lora | " + layout + " | " + 2 * cores + " x 32 |")).findFirst()
                     .orElseThrow(() -> new AssertionError("no scaling row for " + layout + ":\n" + printed));
             assertEquals(3, MEDIAN_AND_RANGE.matcher(row).results().count(), row);   // s/step, tokens/s, communication
             String[] cells = row.split("\\|");
