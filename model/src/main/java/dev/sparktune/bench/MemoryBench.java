@@ -7,7 +7,6 @@ import java.io.InputStreamReader;
 import java.io.OutputStreamWriter;
 import java.io.PrintWriter;
 import java.io.Writer;
-import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -200,18 +199,11 @@ public final class MemoryBench {
         return new IllegalStateException("rank " + rank + " of the memory benchmark " + what + "; its stderr:\n" + tail);
     }
 
-    /** This JVM's java and classpath, its options minus agents, then the rank's class and arguments. */
+    /** A JVM started as this one was, running the rank's class with its arguments. */
     private static List<String> command(Setup setup, int rank, boolean quick) {
-        List<String> command = new ArrayList<>();
-        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        for (String option : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
-            if (!option.startsWith("-javaagent") && !option.startsWith("-agentlib") && !option.startsWith("-Xrunjdwp")) {
-                command.add(option);
-            }
-        }
-        command.addAll(List.of("-cp", System.getProperty("java.class.path"), MemoryBenchRank.class.getName(),
-                Integer.toString(setup.stage()), Integer.toString(setup.ranks()), Integer.toString(rank),
-                Boolean.toString(quick)));
+        List<String> command = ChildJvm.command();
+        command.addAll(List.of(MemoryBenchRank.class.getName(), Integer.toString(setup.stage()),
+                Integer.toString(setup.ranks()), Integer.toString(rank), Boolean.toString(quick)));
         return command;
     }
 }

@@ -8,7 +8,6 @@ import dev.sparktune.io.TokenizedRow;
 import dev.sparktune.train.MetricsLog;
 import dev.sparktune.train.StepMetrics;
 import java.io.IOException;
-import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -148,14 +147,7 @@ public final class ScalingBench {
      */
     private static void train(Path job, Layout layout, Path sparkHome, Path log) throws IOException, InterruptedException {
         String classpath = System.getProperty("java.class.path");
-        List<String> command = new ArrayList<>();
-        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        for (String option : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
-            if (!option.startsWith("-javaagent") && !option.startsWith("-agentlib") && !option.startsWith("-Xrunjdwp")
-                    && !option.startsWith("-Dspark.")) {
-                command.add(option);
-            }
-        }
+        List<String> command = ChildJvm.command("-Dspark.");
         Map<String, String> spark = Map.of(
                 "spark.master", String.format(Locale.ROOT, "local-cluster[%d,%d,%d]", layout.ranks(), layout.threads(),
                         EXECUTOR_MEMORY_MB),
@@ -167,7 +159,7 @@ public final class ScalingBench {
                 "spark.driver.bindAddress", "127.0.0.1",
                 "spark.ui.enabled", "false");
         spark.forEach((key, value) -> command.add("-D" + key + "=" + value));
-        command.addAll(List.of("-cp", classpath, "dev.sparktune.cli.Sparktune", "train", job.toString()));
+        command.addAll(List.of("dev.sparktune.cli.Sparktune", "train", job.toString()));
         ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
         builder.environment().put("SPARK_HOME", sparkHome.toString());
         builder.environment().put("SPARK_SCALA_VERSION", "2.13");
