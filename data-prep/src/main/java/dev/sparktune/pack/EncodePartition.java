@@ -33,6 +33,7 @@ final class EncodePartition implements MapPartitionsFunction<Row, Row> {
     private final Broadcast<HadoopConf> conf;
     private final String template;
     private final int cutoffLen;
+    private final int cutoffTailLen;
     private final boolean trainOnPrompt;
     private final Map<String, LinkedHashMap<String, Long>> labelIndexes;
     private final Map<String, String> tasks;
@@ -42,12 +43,13 @@ final class EncodePartition implements MapPartitionsFunction<Row, Row> {
      * @param tasks        dataset name to task; a dataset not listed is its own task
      */
     EncodePartition(TokenizerFiles files, Broadcast<HadoopConf> conf, String template, int cutoffLen,
-                    boolean trainOnPrompt, Map<String, LinkedHashMap<String, Long>> labelIndexes,
+                    int cutoffTailLen, boolean trainOnPrompt, Map<String, LinkedHashMap<String, Long>> labelIndexes,
                     Map<String, String> tasks) {
         this.files = files;
         this.conf = conf;
         this.template = template;
         this.cutoffLen = cutoffLen;
+        this.cutoffTailLen = cutoffTailLen;
         this.trainOnPrompt = trainOnPrompt;
         this.labelIndexes = new HashMap<>(labelIndexes);
         this.tasks = new HashMap<>(tasks);
@@ -94,7 +96,7 @@ final class EncodePartition implements MapPartitionsFunction<Row, Row> {
                 String split = row.getAs(PrepRows.SPLIT);
                 String task = tasks.getOrDefault(prepared.dataset(), prepared.dataset());
                 RowTokenizer tokenizer = tokenizers.computeIfAbsent(task, t -> new RowTokenizer(loaded,
-                        () -> ChatTemplate.forModel(copy.folder(), template), cutoffLen, trainOnPrompt,
+                        () -> ChatTemplate.forModel(copy.folder(), template), cutoffLen, cutoffTailLen, trainOnPrompt,
                         labelIndexes.getOrDefault(t, new LinkedHashMap<>())));
                 RowTokenizer.Encoded encoded = knownSplit(split) ? tokenizer.encode(prepared)
                         : RowTokenizer.Encoded.rejected("split '" + split + "' is none of '" + PrepRows.SPLIT_TRAIN

@@ -53,6 +53,8 @@ final class Fingerprint {
     static Parts of(Dataset<Row> prepared, String tokenizerSha256, PackOptions options, int partitions, int window) {
         String opts = "version=" + FORMAT_VERSION
                 + ";cutoff_len=" + options.cutoffLen()
+                // named only when set, so that outputs tokenized before the key existed keep their fingerprint
+                + (options.cutoffTailLen() == 0 ? "" : ";cutoff_tail_len=" + options.cutoffTailLen())
                 + ";packing=" + options.packing()
                 + ";train_on_prompt=" + options.trainOnPrompt()
                 + ";template=" + options.template()

@@ -23,8 +23,9 @@ import java.util.function.Supplier;
  *   <li>{@code text}: the text with the tokenizer's special tokens, then EOS if the model has one and the tokenizer
  *       did not add it (LLaMA-Factory's pretraining stage appends it too, so the model learns where a document
  *       ends), cut into consecutive pieces of {@code cutoff_len} tokens; every token is kept, none dropped;</li>
- *   <li>{@code classification}: the text with special tokens, cut to {@code cutoff_len} on the tokenizer's
- *       truncation side, and the label's index in the label vocabulary; an unknown label is rejected.</li>
+ *   <li>{@code classification}: the text with special tokens, cut to {@code cutoff_len} (keeping its last
+ *       {@code cutoff_tail_len} tokens beside its start, or on the tokenizer's truncation side when that is 0), and
+ *       the label's index in the label vocabulary; an unknown label is rejected.</li>
  * </ul>
  */
 final class RowTokenizer {
@@ -51,6 +52,7 @@ final class RowTokenizer {
     private final Tokenizer tokenizer;
     private final Supplier<ChatTemplate> template;
     private final int cutoffLen;
+    private final int cutoffTailLen;
     private final boolean trainOnPrompt;
     private final Map<String, Long> labelIndex;
     private SftEncoder sft;
@@ -60,11 +62,12 @@ final class RowTokenizer {
      *                   and classification rows)
      * @param labelIndex class label to index
      */
-    RowTokenizer(Tokenizer tokenizer, Supplier<ChatTemplate> template, int cutoffLen, boolean trainOnPrompt,
-                 Map<String, Long> labelIndex) {
+    RowTokenizer(Tokenizer tokenizer, Supplier<ChatTemplate> template, int cutoffLen, int cutoffTailLen,
+                 boolean trainOnPrompt, Map<String, Long> labelIndex) {
         this.tokenizer = tokenizer;
         this.template = template;
         this.cutoffLen = cutoffLen;
+        this.cutoffTailLen = cutoffTailLen;
         this.trainOnPrompt = trainOnPrompt;
         this.labelIndex = labelIndex;
     }
@@ -141,7 +144,7 @@ final class RowTokenizer {
             return Encoded.rejected("label '" + row.label() + "' is not one of the class labels "
                     + labelIndex.keySet() + "; add it to the label list or fix the row");
         }
-        long[] ids = tokenizer.encodeBatch(List.of(row.text()), cutoffLen).inputIds()[0];
+        long[] ids = tokenizer.encodeBatch(List.of(row.text()), cutoffLen, cutoffTailLen).inputIds()[0];
         if (ids.length == 0) {
             return Encoded.rejected("the text gives no tokens (and the tokenizer adds no special tokens)");
         }

@@ -166,7 +166,8 @@ public final class TokenizeStage {
         Broadcast<HadoopConf> shipped = jsc.broadcast(new HadoopConf(spark.sparkContext().hadoopConfiguration()));
         Dataset<Row> encoded = input.repartition(partitions, col(PrepRows.ID))
                 .mapPartitions(new EncodePartition(files, shipped, options.template(), options.cutoffLen(),
-                        options.trainOnPrompt(), labelIndexes, options.tasks()), Encoders.row(TokenizedSchema.ENCODED))
+                        options.cutoffTailLen(), options.trainOnPrompt(), labelIndexes, options.tasks()),
+                        Encoders.row(TokenizedSchema.ENCODED))
                 .persist(StorageLevel.MEMORY_AND_DISK());
         Path staging = commit.staging();
         try {

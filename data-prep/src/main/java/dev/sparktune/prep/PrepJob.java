@@ -92,6 +92,7 @@ public final class PrepJob {
         PackOptions pack = data.prep().tokenize() && modelDir != null && data.tokenizedPath() != null
                 ? PackOptions.of(modelDir, data.cutoffLen(), data.packing(), data.trainOnPrompt(), data.template(),
                         partition == null ? data.tokenizedPath() : partition.under(data.tokenizedPath()))
+                        .withCutoffTailLen(data.cutoffTailLen())
                         .withTasks(tasks)
                 : null;
         if (pack != null) {

@@ -42,9 +42,13 @@ class RowTokenizerTest {
     }
 
     private static RowTokenizer rows(int cutoffLen, boolean trainOnPrompt) {
+        return rows(cutoffLen, 0, trainOnPrompt);
+    }
+
+    private static RowTokenizer rows(int cutoffLen, int cutoffTailLen, boolean trainOnPrompt) {
         // the model folder has no chat template: SFT rows reach the template error
-        return new RowTokenizer(tokenizer, () -> ChatTemplate.forModel(modelDir, null), cutoffLen, trainOnPrompt,
-                new dev.sparktune.io.LabelsFile(List.of("ham", "spam")).index());
+        return new RowTokenizer(tokenizer, () -> ChatTemplate.forModel(modelDir, null), cutoffLen, cutoffTailLen,
+                trainOnPrompt, new dev.sparktune.io.LabelsFile(List.of("ham", "spam")).index());
     }
 
     private static PreparedRow text(String format, String text, String label) {
@@ -74,6 +78,20 @@ class RowTokenizerTest {
         assertTrue(rows(32, false).encode(text("classification", "hello", "eggs")).reason()
                 .contains("label 'eggs' is not one of the class labels [ham, spam]"));
         assertTrue(rows(32, false).encode(text("classification", "hello", null)).reason().contains("without a label"));
+    }
+
+    @Test
+    void aLongClassificationRowKeepsItsStartAndItsLastCutoffTailLenTokens() {
+        String text = "free money for you now. " + "more words in the middle of the message. ".repeat(10)
+                + "unsubscribe from this list";
+        long[] whole = tokenizer.encode(text);
+        long[] kept = rows(16, 5, false).encode(text("classification", text, "spam")).classInputIds();
+        assertEquals(16, kept.length);
+        assertArrayEquals(Arrays.copyOf(whole, 10), Arrays.copyOf(kept, 10), "[CLS] and the first 9 text tokens");
+        assertArrayEquals(Arrays.copyOfRange(whole, whole.length - 6, whole.length), Arrays.copyOfRange(kept, 10, 16),
+                "the last 5 text tokens and [SEP]");
+        assertArrayEquals(Arrays.copyOf(whole, 15), Arrays.copyOf(rows(16, false).encode(
+                text("classification", text, "spam")).classInputIds(), 15), "without a tail: the first 15 tokens");
     }
 
     @Test

@@ -462,6 +462,14 @@ class TokenizeStageTest {
         assertNotEquals(third.fingerprint(), fourth.fingerprint());
         assertNotEquals(afterThird, listing(out));
         assertEquals(rows.size() + 1, fourth.report().rowsIn());
+
+        // a tail kept from long classification texts: rewritten
+        PackOutcome fifth = TokenizeStage.run(spark.session(),
+                spark.session().createDataFrame(more, PrepRows.PREPARED),
+                PackOptions.of(modelDir.toString(), CUTOFF, true, true, "chatml", out.toString()).withPartitions(3)
+                        .withCutoffTailLen(4));
+        assertFalse(fifth.reused());
+        assertNotEquals(fourth.fingerprint(), fifth.fingerprint());
     }
 
     /**

@@ -10,6 +10,7 @@ public record DataConfig(
         String datasetInfo,
         String template,
         int cutoffLen,
+        int cutoffTailLen,
         double valSize,
         double testSize,
         boolean packing,
@@ -29,6 +30,9 @@ public record DataConfig(
         String datasetInfo = s.string("dataset_info", "dataset_info.yaml");
         String template = s.string("template", null);
         int cutoffLen = s.integer("cutoff_len", 1024, Range.atLeast(1));
+        int cutoffTailLen = s.integer("cutoff_tail_len", 0, Range.atLeast(0));
+        s.require(cutoffTailLen < cutoffLen, "cutoff_tail_len", "must be below cutoff_len (" + cutoffLen
+                + ") so that the start of a text is kept too");
         double valSize = s.number("val_size", 0.0, Range.closedOpen(0, 1));
         double testSize = s.number("test_size", 0.0, Range.closedOpen(0, 1));
         s.require(valSize + testSize < 1, "test_size", "val_size (" + valSize + ") + test_size (" + testSize
@@ -56,7 +60,7 @@ public record DataConfig(
         String tokenizedPath = s.string("tokenized_path", null);
         String preparedPath = s.string("prepared_path", null);
         long maxRecordBytes = s.longInteger("max_record_bytes", 1_048_576L, Range.atLeast(1));
-        return new DataConfig(dataset, evalDataset, datasetDir, datasetInfo, template, cutoffLen, valSize,
+        return new DataConfig(dataset, evalDataset, datasetDir, datasetInfo, template, cutoffLen, cutoffTailLen, valSize,
                 testSize, packing, trainOnPrompt, mixStrategy, interleaveProbs, mixTemperature, tokenizedPath, preparedPath,
                 maxRecordBytes, PrepConfig.read(s));
     }

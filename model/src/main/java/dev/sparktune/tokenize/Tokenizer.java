@@ -113,17 +113,46 @@ public final class Tokenizer implements AutoCloseable {
      * {@code padding_side}.
      */
     public EncodedBatch encodeBatch(List<String> texts, int maxLength) {
-        if (maxLength <= framing.size()) {
+        return encodeBatch(texts, maxLength, 0);
+    }
+
+    /**
+     * Encodes a batch with special tokens, each row cut to {@code maxLength} tokens (special tokens included), then
+     * padded to the longest row on the {@code padding_side}. With {@code tailLength} 0 a longer text's content is cut
+     * on the {@code truncation_side}; otherwise it keeps its first tokens and its last {@code tailLength}
+     * (head-and-tail truncation, which Sun et al. 2019 found best for long-document classification: an e-mail's
+     * subject and opening, and its signature or mailing-list footer).
+     */
+    public EncodedBatch encodeBatch(List<String> texts, int maxLength, int tailLength) {
+        int contentLength = maxLength - framing.size();
+        if (contentLength <= 0) {
             throw new IllegalArgumentException("maxLength " + maxLength + " leaves no room for text next to the "
                     + framing.size() + " special tokens every sequence gets");
+        }
+        if (tailLength < 0 || tailLength >= contentLength) {
+            throw new IllegalArgumentException("tailLength " + tailLength + " must be at least 0 and below the "
+                    + contentLength + " text tokens that maxLength " + maxLength + " leaves beside the special tokens,"
+                    + " so that the start of the text is kept too");
         }
         Encoding[] encodings = hf.batchEncode(texts.toArray(String[]::new), false, false);
         List<long[]> rows = new ArrayList<>(encodings.length);
         for (Encoding encoding : encodings) {
-            long[] content = config.truncationSide().truncate(encoding.getIds(), maxLength - framing.size());
+            long[] ids = encoding.getIds();
+            long[] content = tailLength == 0
+                    ? config.truncationSide().truncate(ids, contentLength)
+                    : headAndTail(ids, contentLength, tailLength);
             rows.add(framing.wrap(content));
         }
         return EncodedBatch.pad(rows, padId(rows), config.paddingSide());
+    }
+
+    private static long[] headAndTail(long[] ids, int length, int tailLength) {
+        if (ids.length <= length) {
+            return ids;
+        }
+        long[] kept = Arrays.copyOf(ids, length);
+        System.arraycopy(ids, ids.length - tailLength, kept, length - tailLength, tailLength);
+        return kept;
     }
 
     public String decode(long[] ids, boolean skipSpecialTokens) {

@@ -134,6 +134,8 @@ class ConfigLoaderTest {
                   interleave_probs: [0.5, 0.6, 0.1]
                   val_size: 0.5
                   test_size: 0.5
+                  cutoff_len: 128
+                  cutoff_tail_len: 128
                 train:
                   warmup_ratio: 0.1
                   warmup_steps: 100
@@ -142,7 +144,9 @@ class ConfigLoaderTest {
         String all = e.getMessage();
         assertTrue(all.contains("data.interleave_probs (line 3): needs one probability per dataset: 2 datasets, 3 probabilities"), all);
         assertTrue(all.contains("only used with mix_strategy interleave_under or interleave_over"), all);
-        assertTrue(all.contains("train.warmup_steps (line 8): set warmup_steps or warmup_ratio, not both"), all);
+        assertTrue(all.contains("data.cutoff_tail_len (line 7): must be below cutoff_len (128) so that the start of"
+                + " a text is kept too"), all);
+        assertTrue(all.contains("train.warmup_steps (line 10): set warmup_steps or warmup_ratio, not both"), all);
         assertTrue(all.contains("data.test_size (line 5): val_size (0.5) + test_size (0.5) must be below 1"), all);
     }
 

@@ -94,6 +94,21 @@ class TokenizerTest {
     }
 
     @Test
+    void headAndTailTruncationKeepsTheStartAndTheLastTokensOfALongText() throws Exception {
+        List<String> texts = List.of("hello world again hello", "hello again");
+        try (Tokenizer tokenizer = load("right", "left", "512")) {
+            EncodedBatch batch = tokenizer.encodeBatch(texts, 5, 1);
+            assertArrayEquals(new long[] {CLS, HELLO, WORLD, HELLO, SEP}, batch.inputIds()[0],
+                    "two head tokens and one tail token; truncation_side is not used");
+            assertArrayEquals(new long[] {CLS, HELLO, AGAIN, SEP, PAD}, batch.inputIds()[1], "a short text is whole");
+            assertArrayEquals(tokenizer.encodeBatch(texts, 5).inputIds()[1], batch.inputIds()[1]);
+            assertThrows(IllegalArgumentException.class, () -> tokenizer.encodeBatch(texts, 5, 3),
+                    "a tail of all three text tokens would keep nothing of the start");
+            assertThrows(IllegalArgumentException.class, () -> tokenizer.encodeBatch(texts, 5, -1));
+        }
+    }
+
+    @Test
     void modelMaxLengthIsTheDefaultTruncationAndHuggingFacesHugeValueMeansNone() throws Exception {
         try (Tokenizer tokenizer = load("right", "right", "3")) {
             assertArrayEquals(new long[] {CLS, HELLO, SEP}, tokenizer.encodeBatch(List.of("hello world again"))

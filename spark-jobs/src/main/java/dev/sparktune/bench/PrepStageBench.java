@@ -107,7 +107,7 @@ public final class PrepStageBench {
             }
 
             PackOptions pack = PackOptions.of(modelDir.toString(), data.cutoffLen(), data.packing(),
-                    data.trainOnPrompt(), data.template(), tokenized.toString()).withTasks(tasks);
+                    data.trainOnPrompt(), data.template(), tokenized.toString()).withCutoffTailLen(data.cutoffTailLen()).withTasks(tasks);
             start = System.nanoTime();
             TokenizeStage.run(spark, kept, pack);
             timings.add(new Timing(TOKENIZE, rows, seconds(start)));

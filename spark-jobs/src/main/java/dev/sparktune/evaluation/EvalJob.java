@@ -35,11 +35,11 @@ import org.apache.spark.sql.SparkSession;
  * {@code sparktune eval}: batch inference on Spark with the model {@code sparktune train} left, over prepared rows
  * (by default the test split of {@code data.prepared_path} when {@code data.test_size} is above 0, else its
  * validation split; {@link Request#split} chooses), and each task's {@code eval.metrics}.
- * Classification rows are scored (their text cut at {@code data.cutoff_len}, as the tokenize stage cuts it); SFT rows
- * are completed with the {@code generation} settings, the prompt being the conversation up to its last assistant
- * reply, which is the reference. Writes {@code predictions/} (Parquet: id, dataset, task, prediction, reference) and
- * {@code eval_results.json} (per task: rows and metrics, like Hugging Face's {@code all_results.json}) to the output
- * folder. Tokenized Parquet given as input is evaluated by {@link TokenizedEval}. Perplexity is the exp of the
+ * Classification rows are scored (their text cut at {@code data.cutoff_len} and {@code data.cutoff_tail_len}, as the
+ * tokenize stage cuts it); SFT rows are completed with the {@code generation} settings, the prompt being the
+ * conversation up to its last assistant reply, which is the reference. Writes {@code predictions/} (Parquet: id,
+ * dataset, task, prediction, reference) and {@code eval_results.json} (per task: rows and metrics, like Hugging
+ * Face's {@code all_results.json}) to the output folder. Tokenized Parquet given as input is evaluated by {@link TokenizedEval}. Perplexity is the exp of the
  * token-weighted cross-entropy over tokenized rows: the task's tokenized rows of the evaluated split
  * ({@code <tokenized_path>/_validation} or {@code /_test}) when a split of {@code data.prepared_path} is evaluated,
  * or the tokenized input's.
@@ -273,6 +273,7 @@ public final class EvalJob {
 
     private static Dataset<Row> classify(FineTunedModel model, Dataset<Row> rows, JobConfig job) {
         return model.setInputCol(PrepRows.TEXT).setMaxLength(job.data().cutoffLen())
+                .setTailLength(job.data().cutoffTailLen())
                 .transform(rows.select(PrepRows.ID, PrepRows.DATASET, TASK, PrepRows.TEXT, PrepRows.LABEL))
                 .select(col(PrepRows.ID), col(PrepRows.DATASET), col(TASK),
                         col(model.getPredictedLabelCol()).as(PREDICTION), col(PrepRows.LABEL).as(REFERENCE));

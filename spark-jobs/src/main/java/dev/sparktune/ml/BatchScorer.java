@@ -26,16 +26,22 @@ public final class BatchScorer {
 
     /**
      * Token ids of each text with the model's special tokens; a classifier's are cut to {@code maxLength} tokens
-     * (0: the tokenizer's model_max_length), as the tokenize stage cuts them to data.cutoff_len.
+     * (0: the tokenizer's model_max_length), of which the last {@code tailLength} come from the end of a longer text,
+     * as the tokenize stage cuts them to data.cutoff_len and data.cutoff_tail_len.
      */
-    public static List<long[]> encode(Tokenizer tokenizer, List<String> texts, boolean classifier, int maxLength) {
+    public static List<long[]> encode(Tokenizer tokenizer, List<String> texts, boolean classifier, int maxLength,
+                                      int tailLength) {
         List<long[]> out = new ArrayList<>(texts.size());
         if (!classifier) {
             // a language model's loss is over the whole text: never truncated
             texts.forEach(t -> out.add(tokenizer.encode(t)));
             return out;
         }
-        EncodedBatch batch = maxLength > 0 ? tokenizer.encodeBatch(texts, maxLength) : tokenizer.encodeBatch(texts);
+        if (maxLength == 0 && tailLength > 0) {
+            throw new IllegalArgumentException("a tail length (" + tailLength + ") needs a maximum length to cut to");
+        }
+        EncodedBatch batch = maxLength > 0 ? tokenizer.encodeBatch(texts, maxLength, tailLength)
+                : tokenizer.encodeBatch(texts);
         for (int i = 0; i < batch.size(); i++) {
             long[] ids = batch.inputIds()[i];
             long[] keep = batch.attentionMask()[i];

@@ -88,6 +88,7 @@ public final class FineTunedModel extends Model<FineTunedModel> implements MLWri
     private final Param<String> messagesCol;
     private final Param<String> generatedTextCol;
     private final IntParam maxLength;
+    private final IntParam tailLength;
     private final IntParam maxNewTokens;
     private final BooleanParam doSample;
     private final DoubleParam temperature;
@@ -133,6 +134,9 @@ public final class FineTunedModel extends Model<FineTunedModel> implements MLWri
                 + " completion of the row's prompt");
         maxLength = new IntParam(this, "maxLength", "classifier: input tokens kept per text (data.cutoff_len);"
                 + " 0 = the tokenizer's model_max_length", ParamValidators.gtEq(0));
+        tailLength = new IntParam(this, "tailLength", "classifier: of maxLength's tokens, how many a longer text keeps"
+                + " from its end beside its start (data.cutoff_tail_len); 0 = cut on the tokenizer's truncation side",
+                ParamValidators.gtEq(0));
         maxNewTokens = new IntParam(this, "maxNewTokens", "causal LM: generate at most this many tokens per row"
                 + " into generatedTextCol; 0 = no generation", ParamValidators.gtEq(0));
         doSample = new BooleanParam(this, "doSample", "generation: sample (true) or greedy (false)");
@@ -161,6 +165,7 @@ public final class FineTunedModel extends Model<FineTunedModel> implements MLWri
         setDefault(messagesCol, "messages");
         setDefault(generatedTextCol, "generatedText");
         setDefault(maxLength, 0);
+        setDefault(tailLength, 0);
         setDefault(maxNewTokens, 0);
         setDefault(doSample, false);
         setDefault(temperature, 1.0);
@@ -242,6 +247,10 @@ public final class FineTunedModel extends Model<FineTunedModel> implements MLWri
 
     public IntParam maxLength() {
         return maxLength;
+    }
+
+    public IntParam tailLength() {
+        return tailLength;
     }
 
     public IntParam maxNewTokens() {
@@ -339,6 +348,10 @@ public final class FineTunedModel extends Model<FineTunedModel> implements MLWri
 
     public int getMaxLength() {
         return (Integer) getOrDefault(maxLength);
+    }
+
+    public int getTailLength() {
+        return (Integer) getOrDefault(tailLength);
     }
 
     public int getMaxNewTokens() {
@@ -442,6 +455,11 @@ public final class FineTunedModel extends Model<FineTunedModel> implements MLWri
         return this;
     }
 
+    public FineTunedModel setTailLength(int value) {
+        set(tailLength, value);
+        return this;
+    }
+
     public FineTunedModel setMaxNewTokens(int value) {
         set(maxNewTokens, value);
         return this;
@@ -524,8 +542,12 @@ public final class FineTunedModel extends Model<FineTunedModel> implements MLWri
         ModelKind k = kind(spark.sparkContext().hadoopConfiguration());
         ModelFiles files = ModelFiles.resolve(getModelPath(), getAdapterPath(), spark);
         List<String> labels = k == ModelKind.CLASSIFIER ? labelNames(spark.sparkContext().hadoopConfiguration()) : null;
+        if (getTailLength() > 0 && (getMaxLength() == 0 || getTailLength() >= getMaxLength())) {
+            throw new IllegalArgumentException("tailLength " + getTailLength() + " needs a maxLength above it, got "
+                    + getMaxLength());
+        }
         ScorePartition.Settings settings = new ScorePartition.Settings(getBatchSize(), getMaxLength(),
-                k == ModelKind.CAUSAL_LM ? getGeneration() : null, getChatTemplate(), getSeed(), labels);
+                getTailLength(), k == ModelKind.CAUSAL_LM ? getGeneration() : null, getChatTemplate(), getSeed(), labels);
         return dataset.toDF().mapPartitions(new ScorePartition(files, k, columns(dataset.schema(), k), settings, out),
                 Encoders.row(out));
     }

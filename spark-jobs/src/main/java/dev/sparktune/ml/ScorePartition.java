@@ -60,12 +60,13 @@ final class ScorePartition implements MapPartitionsFunction<Row, Row> {
      *
      * @param batchSize    rows per forward pass (and per generation batch)
      * @param maxLength    classifier: tokens kept per text; 0 = the tokenizer's model_max_length
+     * @param tailLength   classifier: of those, how many come from the end of a longer text; 0 = none
      * @param generation   causal LM: the decoding settings, or null for no generation
      * @param chatTemplate a built-in template for the messages column, or null for the model's own
      * @param seed         seeds sampling
      * @param labels       a classifier's class names from config.json's id2label, or null when it has none
      */
-    record Settings(int batchSize, int maxLength, GeneratingConfig generation, String chatTemplate, long seed,
+    record Settings(int batchSize, int maxLength, int tailLength, GeneratingConfig generation, String chatTemplate, long seed,
                     List<String> labels) implements Serializable {
         Settings {
             labels = labels == null ? null : List.copyOf(labels);
@@ -261,7 +262,7 @@ final class ScorePartition implements MapPartitionsFunction<Row, Row> {
         }
         if (!texts.isEmpty()) {
             List<long[]> encoded = BatchScorer.encode(model.requireTokenizer(columns.textColumn()), texts,
-                    kind == ModelKind.CLASSIFIER, settings.maxLength());
+                    kind == ModelKind.CLASSIFIER, settings.maxLength(), settings.tailLength());
             for (int k = 0; k < withText.size(); k++) {
                 ids.set(withText.get(k), encoded.get(k));
             }

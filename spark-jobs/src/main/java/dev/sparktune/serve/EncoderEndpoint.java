@@ -109,7 +109,7 @@ final class EncoderEndpoint implements AutoCloseable {
                     + " a fine-tuned classifier");
         }
         List<String> inputs = inputs(body);
-        List<long[]> ids = BatchScorer.encode(served.tokenizer(), inputs, true, 0);
+        List<long[]> ids = BatchScorer.encode(served.tokenizer(), inputs, true, 0, 0);
         double[][] probabilities = onWorker(() -> {
             double[][] out = BatchScorer.classProbabilities(model, ids, manager);
             metrics.forwardPass(served.id(), "encode", inputs.size());

@@ -122,7 +122,7 @@ class FineTunedModelClusterTest {
         // only locations travel to the executors: the closure is tiny next to the 90 MB of weights
         ScorePartition closure = new ScorePartition(ModelFiles.resolve(classifier.toString(), null, spark.session()),
                 ModelKind.CLASSIFIER, new ScorePartition.Columns("text", 1, -1, -1, -1, null),
-                new ScorePartition.Settings(8, 0, null, null, 0, List.of("a", "b", "c")), model.transformSchema(frame.schema()));
+                new ScorePartition.Settings(8, 0, 0, null, null, 0, List.of("a", "b", "c")), model.transformSchema(frame.schema()));
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         try (ObjectOutputStream out = new ObjectOutputStream(bytes)) {
             out.writeObject(closure);
