@@ -8,8 +8,9 @@ import java.util.List;
 
 /**
  * The machine's float32 matmul rate through the same libtorch the training step uses: square sizes, and the shapes
- * of a MiniLM step at batch 32 x 128 (its attention projection and its feed-forward layer). The best median is the
- * ceiling a training step's MFU is measured against.
+ * of the two models {@link TrainStepBench} steps: MiniLM at batch 32 x 128 (its attention projection and its
+ * feed-forward layer) and the 134 M-parameter Llama at 4 x 512 (attention projection, MLP up and down, the
+ * vocabulary head). The best median is the ceiling a training step's MFU is measured against.
  */
 public final class GemmBench {
     /** One m x k x n product and its rates, in FLOP/s. */
@@ -22,7 +23,8 @@ public final class GemmBench {
     public static List<Result> run(boolean quick, int repeats) {
         long[][] shapes = quick
                 ? new long[][] {{256, 256, 256}, {512, 384, 1536}}
-                : new long[][] {{1024, 1024, 1024}, {2048, 2048, 2048}, {4096, 384, 384}, {4096, 384, 1536}};
+                : new long[][] {{1024, 1024, 1024}, {2048, 2048, 2048}, {4096, 384, 384}, {4096, 384, 1536},
+                        {2048, 768, 768}, {2048, 768, 2048}, {2048, 2048, 768}, {2048, 768, 32000}};
         List<Result> results = new ArrayList<>();
         try (NDManager manager = NDManager.newBaseManager()) {
             for (long[] mkn : shapes) {

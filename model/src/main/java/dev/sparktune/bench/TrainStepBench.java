@@ -30,6 +30,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SortedMap;
+import java.util.function.BiFunction;
 
 /**
  * One training step (forward, backward, gradient clipping, AdamW) as the trainer runs it, on one rank and the
@@ -54,6 +55,10 @@ public final class TrainStepBench {
         }
     }
 
+    /** One method's training steps under libtorch's profiler. */
+    public record Profiled(Workload workload, String method, OpProfile profile) {
+    }
+
     static final String LLAMA_100M = """
             {"model_type": "llama", "vocab_size": 32000, "hidden_size": 768, "intermediate_size": 2048,
              "num_hidden_layers": 12, "num_attention_heads": 12, "num_key_value_heads": 12, "rms_norm_eps": 1e-6,
@@ -72,7 +77,23 @@ public final class TrainStepBench {
 
     /** The three methods on MiniLM (from {@code miniLm}, a model folder) and on the Llama. */
     public static List<Result> run(Path miniLm, boolean quick, int repeats) {
-        List<Result> results = new ArrayList<>();
+        return onEachModelAndMethod(miniLm, quick, (stepper, method) -> measure(stepper, method, quick, repeats));
+    }
+
+    /** The same steps as {@link #run}, {@code steps} of each after the warm-up, under libtorch's profiler. */
+    public static List<Profiled> profile(Path miniLm, boolean quick, int steps) {
+        return onEachModelAndMethod(miniLm, quick, (stepper, method) -> {
+            warmUp(stepper);
+            return new Profiled(stepper.workload, label(method), OpProfile.record(steps, () -> {
+                for (int i = 0; i < steps; i++) {
+                    stepper.step();
+                }
+            }));
+        });
+    }
+
+    private static <T> List<T> onEachModelAndMethod(Path miniLm, boolean quick, BiFunction<Stepper, Method, T> body) {
+        List<T> results = new ArrayList<>();
         Workload bert = quick ? new Workload("all-MiniLM-L6-v2", 4, 32) : new Workload("all-MiniLM-L6-v2", 32, 128);
         Workload llama = quick ? new Workload("Llama, 0.2 M parameters", 2, 64)
                 : new Workload("Llama, 134 M parameters", 4, 512);
@@ -80,13 +101,16 @@ public final class TrainStepBench {
             try (NDManager manager = NDManager.newBaseManager()) {
                 Bert base = ((Bert) ModelDirectory.open(miniLm).load(manager, DataType.FLOAT32))
                         .withClassifier(2, manager, 1);
-                results.add(measure(bert, base, method, manager, quick, repeats));
+                try (Stepper stepper = new Stepper(bert, base, method, manager)) {
+                    results.add(body.apply(stepper, method));
+                }
             }
         }
         for (Method method : methods()) {
-            try (NDManager manager = NDManager.newBaseManager()) {
-                results.add(measure(llama, randomLlama(quick ? LLAMA_QUICK : LLAMA_100M, manager), method, manager,
-                        quick, repeats));
+            try (NDManager manager = NDManager.newBaseManager();
+                 Stepper stepper = new Stepper(llama, randomLlama(quick ? LLAMA_QUICK : LLAMA_100M, manager), method,
+                         manager)) {
+                results.add(body.apply(stepper, method));
             }
         }
         return results;
@@ -107,57 +131,81 @@ public final class TrainStepBench {
         return "full";
     }
 
-    private static Result measure(Workload workload, PretrainedModel base, Method method, NDManager manager,
-                                  boolean quick, int repeats) {
-        PeftModel peft = PeftModel.apply(base, method, manager, 1);
-        peft.requireGradients();
-        SortedMap<String, NDArray> trainable = peft.trainableTensors();
-        long parameters = trainable.values().stream().mapToLong(t -> t.getShape().size()).sum();
-        try (Optimizer optimizer = new Optimizer(new AdamW(0.9, 0.999, 1e-8), ParameterGroups.huggingFace(0.0),
-                manager)) {
-            int stepsPerSample = quick ? 1 : 2;
-            for (int i = 0; i < 2; i++) {
-                step(workload, peft, trainable, optimizer, manager);     // warm-up: allocator, thread pools
-            }
-            List<Double> seconds = new ArrayList<>();
-            for (int r = 0; r < repeats; r++) {
-                long start = System.nanoTime();
-                for (int i = 0; i < stepsPerSample; i++) {
-                    step(workload, peft, trainable, optimizer, manager);
-                }
-                seconds.add((System.nanoTime() - start) / 1e9 / stepsPerSample);
-            }
-            return new Result(workload, label(method), parameters,
-                    StepFlops.count(peft, workload.rows(), workload.tokens()), Samples.of(seconds));
+    private static void warmUp(Stepper stepper) {
+        for (int i = 0; i < 2; i++) {
+            stepper.step();     // warm-up: allocator, thread pools
         }
     }
 
-    private static void step(Workload w, PeftModel peft, SortedMap<String, NDArray> trainable, Optimizer optimizer,
-                             NDManager manager) {
-        SeededDropout.seed(STEP_SEED);     // the trainer's dropout masks, not libtorch's generator
-        try (NDManager step = manager.newSubManager()) {
-            PretrainedModel model = peft.model(true);
-            long vocabulary = model.weights().get(model.layout().embeddings() + ".weight").getShape().get(0);
-            NDArray ids = step.randomInteger(0, vocabulary, new Shape(w.rows(), w.tokens()), DataType.INT64);
-            NDArray keep = step.ones(new Shape(w.rows(), w.tokens()), DataType.INT64);
-            NDArray positions = step.arange(0L, w.tokens(), 1L, DataType.INT64).reshape(1, -1).repeat(0, w.rows());
-            try (ThreadGradients gradients = new ThreadGradients()) {
-                NDArray loss;
-                if (model instanceof Bert bert) {
-                    NDArray hidden = bert.hiddenStates(ids, null, positions, AttentionMask.bidirectional(keep));
-                    NDArray labels = step.randomInteger(0, 2, new Shape(w.rows()), DataType.INT64);
-                    loss = ClassificationLoss.PLAIN.mean(bert.classify(hidden, keep), labels);
-                } else {
-                    NDArray logits = ((Llama) model).logits(ids, positions, AttentionMask.causal(keep), null);
-                    loss = CausalLmLoss.FLOAT32.mean(logits, ids);
-                }
-                gradients.backward(loss);
+    private static Result measure(Stepper stepper, Method method, boolean quick, int repeats) {
+        int stepsPerSample = quick ? 1 : 2;
+        warmUp(stepper);
+        List<Double> seconds = new ArrayList<>();
+        for (int r = 0; r < repeats; r++) {
+            long start = System.nanoTime();
+            for (int i = 0; i < stepsPerSample; i++) {
+                stepper.step();
             }
-            Gradients.clipByGlobalNorm(trainable, 1.0);
-            optimizer.step(trainable, 1e-5);
-            Gradients.zero(trainable);
-        } finally {
-            SeededDropout.clear();
+            seconds.add((System.nanoTime() - start) / 1e9 / stepsPerSample);
+        }
+        Workload w = stepper.workload;
+        return new Result(w, label(method), stepper.trainableParameters(),
+                StepFlops.count(stepper.peft, w.rows(), w.tokens()), Samples.of(seconds));
+    }
+
+    /** One model under one method with its optimizer: runs training steps on random tokens. */
+    private static final class Stepper implements AutoCloseable {
+        private final Workload workload;
+        private final PeftModel peft;
+        private final SortedMap<String, NDArray> trainable;
+        private final Optimizer optimizer;
+        private final NDManager manager;
+
+        Stepper(Workload workload, PretrainedModel base, Method method, NDManager manager) {
+            this.workload = workload;
+            this.manager = manager;
+            this.peft = PeftModel.apply(base, method, manager, 1);
+            peft.requireGradients();
+            this.trainable = peft.trainableTensors();
+            this.optimizer = new Optimizer(new AdamW(0.9, 0.999, 1e-8), ParameterGroups.huggingFace(0.0), manager);
+        }
+
+        long trainableParameters() {
+            return trainable.values().stream().mapToLong(t -> t.getShape().size()).sum();
+        }
+
+        void step() {
+            SeededDropout.seed(STEP_SEED);     // the trainer's dropout masks, not libtorch's generator
+            try (NDManager step = manager.newSubManager()) {
+                PretrainedModel model = peft.model(true);
+                long vocabulary = model.weights().get(model.layout().embeddings() + ".weight").getShape().get(0);
+                Workload w = workload;
+                NDArray ids = step.randomInteger(0, vocabulary, new Shape(w.rows(), w.tokens()), DataType.INT64);
+                NDArray keep = step.ones(new Shape(w.rows(), w.tokens()), DataType.INT64);
+                NDArray positions = step.arange(0L, w.tokens(), 1L, DataType.INT64).reshape(1, -1).repeat(0, w.rows());
+                try (ThreadGradients gradients = new ThreadGradients()) {
+                    NDArray loss;
+                    if (model instanceof Bert bert) {
+                        NDArray hidden = bert.hiddenStates(ids, null, positions, AttentionMask.bidirectional(keep));
+                        NDArray labels = step.randomInteger(0, 2, new Shape(w.rows()), DataType.INT64);
+                        loss = ClassificationLoss.PLAIN.mean(bert.classify(hidden, keep), labels);
+                    } else {
+                        NDArray logits = ((Llama) model).logits(ids, positions, AttentionMask.causal(keep), null);
+                        loss = CausalLmLoss.FLOAT32.mean(logits, ids);
+                    }
+                    gradients.backward(loss);
+                }
+                Gradients.clipByGlobalNorm(trainable, 1.0);
+                optimizer.step(trainable, 1e-5);
+                Gradients.zero(trainable);
+            } finally {
+                SeededDropout.clear();
+            }
+        }
+
+        @Override
+        public void close() {
+            optimizer.close();
         }
     }
 

@@ -7,6 +7,7 @@ import dev.sparktune.bench.AllReduceBench;
 import dev.sparktune.bench.GemmBench;
 import dev.sparktune.bench.Machine;
 import dev.sparktune.bench.MemoryBench;
+import dev.sparktune.bench.OpProfile;
 import dev.sparktune.bench.PrepBench;
 import dev.sparktune.bench.ScalingBench;
 import dev.sparktune.bench.TrainStepBench;
@@ -41,10 +42,12 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = {"Measure this machine: GEMM ceiling and training steps (tokens/s, MFU).",
-            "gemm: float32 matmul GFLOP/s through libtorch at square sizes and a MiniLM step's shapes.",
+            "gemm: float32 matmul GFLOP/s through libtorch at square sizes and the train-step models' shapes.",
             "train-step: one training step (forward, backward, clip, AdamW) of all-MiniLM-L6-v2 at",
             "32 x 128 tokens and of a 134 M-parameter Llama at 4 x 512, full / LoRA / freeze, with",
             "FLOPs counted from the model's modules and MFU against this run's GEMM ceiling.",
+            "ops: the train-step steps under libtorch's profiler: self time of the costliest ops, op calls",
+            "per step, and the time outside every op (the JVM, JNI, tensor allocation between ops).",
             "allreduce: the TCP ring's all-reduce bus bandwidth (nccl-tests' busbw) for 1-256 MiB at",
             "N = 2 and 4 ranks on loopback, against one raw loopback TCP stream in the same run.",
             "scaling: sparktune train of MiniLM (LoRA, full) on a local-cluster as 1 rank x all cores' threads",
@@ -55,14 +58,16 @@ import picocli.CommandLine.Spec;
             "back-translation sentences/s through APY (as prep sends it) against the apertium command line.",
             "Timings are medians (min-max) of --repeat runs; nothing is asserted."})
 final class BenchCommand implements Callable<Integer> {
-    static final List<String> BENCHMARKS = List.of("gemm", "train-step", "allreduce", "scaling", "memory",
+    private static final int OPS_SHOWN = 12;
+
+    static final List<String> BENCHMARKS = List.of("gemm", "train-step", "ops", "allreduce", "scaling", "memory",
             "prep");
 
     @Spec
     CommandSpec spec;
 
     @Parameters(paramLabel = "BENCHMARK", arity = "0..*",
-            description = "gemm, train-step, allreduce, scaling, memory, prep or all (default: all)")
+            description = "gemm, train-step, ops, allreduce, scaling, memory, prep or all (default: all)")
     List<String> benchmarks = new ArrayList<>();
 
     @Option(names = "--quick", description = "tiny shapes and 2 repetitions: proves the benchmarks run, measures little")
@@ -72,7 +77,8 @@ final class BenchCommand implements Callable<Integer> {
     Integer repeat;
 
     @Option(names = "--append", paramLabel = "FILE",
-            description = "also append the tables, with the date, version and command line, to FILE (e.g. BENCHMARKS.md)")
+            description = "also append the tables, with the date, version, commit and command line, to FILE (e.g."
+                    + " BENCHMARKS.md)")
     Path append;
 
     @Option(names = "--model", paramLabel = "DIR",
@@ -130,6 +136,9 @@ final class BenchCommand implements Callable<Integer> {
         }
         if (selected.contains("train-step")) {
             trainStep(out, GemmBench.ceiling(gemm), repeats);
+        }
+        if (selected.contains("ops")) {
+            ops(out);
         }
         if (selected.contains("allreduce")) {
             allReduce(out, repeats);
@@ -254,13 +263,36 @@ final class BenchCommand implements Callable<Integer> {
         out.flush();
     }
 
+    /** The costliest ops of each model and method, by self time, and what no op accounts for. */
+    private void ops(PrintWriter out) {
+        int steps = quick ? 1 : 3;
+        for (TrainStepBench.Profiled p : TrainStepBench.profile(miniLm(out), quick, steps)) {
+            OpProfile profile = p.profile();
+            double step = profile.wallSeconds() / steps;
+            out.printf(Locale.ROOT, "%s, %d x %d, %s: %.3f s/step under the profiler, %,d op calls per step, %.0f%%"
+                            + " of the step outside every op%n", p.workload().name(), p.workload().rows(),
+                    p.workload().tokens(), p.method(), step, profile.callsPerStep(),
+                    100 * (1 - profile.inOpsSeconds() / profile.wallSeconds()));
+            out.println("| op | calls per step | self ms per step | share of the step |");
+            out.println("|---|---|---|---|");
+            for (OpProfile.Op op : profile.ops().subList(0, Math.min(OPS_SHOWN, profile.ops().size()))) {
+                out.printf(Locale.ROOT, "| %s | %,d | %.1f | %.1f%% |%n", op.name(), op.calls() / steps,
+                        1e3 * op.selfSeconds() / steps, 100 * op.selfSeconds() / profile.wallSeconds());
+            }
+            out.println();
+            out.flush();
+        }
+    }
+
     private static String size(long bytes) {
         return bytes >= 1 << 20 ? (bytes >> 20) + " MiB" : (bytes >> 10) + " KiB";
     }
 
     private void appendTo(Path file, String tables) {
-        String heading = String.format(Locale.ROOT, "%n## sparktune bench (%s, sparktune %s)%n%n```%nsparktune %s%n```%n%n",
-                LocalDate.now(), BuildInfo.version(), String.join(" ", spec.commandLine().getParseResult().originalArgs()));
+        String heading = String.format(Locale.ROOT,
+                "%n## sparktune bench (%s, sparktune %s, commit %s)%n%n```%nsparktune %s%n```%n%n", LocalDate.now(),
+                BuildInfo.version(), BuildInfo.commit(),
+                String.join(" ", spec.commandLine().getParseResult().originalArgs()));
         try {
             Files.writeString(file, heading + tables, StandardCharsets.UTF_8, StandardOpenOption.CREATE,
                     StandardOpenOption.APPEND);

@@ -14,6 +14,15 @@ public final class BuildInfo implements IVersionProvider {
         return PROPERTIES.getProperty("version");
     }
 
+    /**
+     * The git commit the build was made from ({@code git describe --always --dirty}: "-dirty" when the work tree had
+     * changes), or "unknown" for a build outside a git checkout.
+     */
+    public static String commit() {
+        String commit = PROPERTIES.getProperty("commit", "");
+        return commit.isBlank() || commit.startsWith("${") ? "unknown" : commit;
+    }
+
     public static String sparkVersion() {
         return PROPERTIES.getProperty("spark.version");
     }
@@ -29,7 +38,7 @@ public final class BuildInfo implements IVersionProvider {
     @Override
     public String[] getVersion() {
         return new String[] {
-            "sparktune " + version(),
+            "sparktune " + version() + " (commit " + commit() + ")",
             "built for Spark " + sparkVersion() + " (Scala " + PROPERTIES.getProperty("scala.binary.version")
                     + "), DJL " + djlVersion() + " with PyTorch " + pytorchVersion()
         };

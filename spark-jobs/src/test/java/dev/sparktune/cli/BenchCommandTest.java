@@ -50,6 +50,12 @@ class BenchCommandTest {
             }
         }
         assertTrue(printed.contains("all-MiniLM-L6-v2, LoRA r16 all: "), printed);
+        for (String method : new String[] {"full", "LoRA r16 all", "freeze, top 2"}) {
+            String heading = "all-MiniLM-L6-v2, 4 x 32, " + method + ": ";
+            assertTrue(printed.contains(heading), "no op profile for " + method + ":\n" + printed);
+            String table = printed.substring(printed.indexOf(heading));
+            assertTrue(table.lines().anyMatch(l -> l.startsWith("| aten::")), "no op row:\n" + table);
+        }
         assertTrue(printed.contains("Raw loopback TCP, one stream: "), printed);
         for (String size : new String[] {"256 KiB", "1 MiB"}) {
             String row = printed.lines().filter(l -> l.startsWith("| 2 | " + size + " |")).findFirst()
@@ -72,6 +78,8 @@ class BenchCommandTest {
         assertMemoryTableShards(printed);
         String appended = Files.readString(benchmarks);
         assertTrue(appended.startsWith("# Benchmarks\n\n## sparktune bench ("), appended);
+        assertTrue(BuildInfo.commit().matches("[0-9a-f]{12}(-dirty)?"), "built in a git checkout: " + BuildInfo.commit());
+        assertTrue(appended.contains(", commit " + BuildInfo.commit() + ")"), appended);
         assertTrue(appended.contains("sparktune bench --quick --model"), appended);
         assertTrue(appended.contains("| all-MiniLM-L6-v2, 4 x 32 | freeze, top 2 |"), appended);
         assertTrue(appended.contains("| 2 | 2 | "), appended);
