@@ -79,4 +79,78 @@ final class ScalarSumKernel implements SumKernel {
             array[i] /= d;
         }
     }
+
+    @Override
+    public void accumulateFloats(ByteBuffer target, int at, ByteBuffer in, int count, int divisor) {
+        int base = in.position();
+        if (divisor == 1) {
+            for (int i = 0; i < count; i++) {
+                int t = (at + i) * Float.BYTES;
+                target.putFloat(t, target.getFloat(t) + in.getFloat(base + i * Float.BYTES));
+            }
+        } else {
+            float d = divisor;
+            for (int i = 0; i < count; i++) {
+                int t = (at + i) * Float.BYTES;
+                target.putFloat(t, (target.getFloat(t) + in.getFloat(base + i * Float.BYTES)) / d);
+            }
+        }
+        in.position(base + count * Float.BYTES);
+    }
+
+    @Override
+    public void accumulateDoubles(ByteBuffer target, int at, ByteBuffer in, int count, int divisor) {
+        int base = in.position();
+        if (divisor == 1) {
+            for (int i = 0; i < count; i++) {
+                int t = (at + i) * Double.BYTES;
+                target.putDouble(t, target.getDouble(t) + in.getDouble(base + i * Double.BYTES));
+            }
+        } else {
+            double d = divisor;
+            for (int i = 0; i < count; i++) {
+                int t = (at + i) * Double.BYTES;
+                target.putDouble(t, (target.getDouble(t) + in.getDouble(base + i * Double.BYTES)) / d);
+            }
+        }
+        in.position(base + count * Double.BYTES);
+    }
+
+    @Override
+    public void sumFloats(ByteBuffer target, int at, ByteBuffer[] sources, int[] offsets, int from, int to) {
+        for (int i = from; i < to; i++) {
+            float sum = sources[0].getFloat((offsets[0] + i) * Float.BYTES);
+            for (int k = 1; k < sources.length; k++) {
+                sum += sources[k].getFloat((offsets[k] + i) * Float.BYTES);
+            }
+            target.putFloat((at + i) * Float.BYTES, sum);
+        }
+    }
+
+    @Override
+    public void sumDoubles(ByteBuffer target, int at, ByteBuffer[] sources, int[] offsets, int from, int to) {
+        for (int i = from; i < to; i++) {
+            double sum = sources[0].getDouble((offsets[0] + i) * Double.BYTES);
+            for (int k = 1; k < sources.length; k++) {
+                sum += sources[k].getDouble((offsets[k] + i) * Double.BYTES);
+            }
+            target.putDouble((at + i) * Double.BYTES, sum);
+        }
+    }
+
+    @Override
+    public void divideFloats(ByteBuffer target, int from, int to, int divisor) {
+        float d = divisor;
+        for (int i = from; i < to; i++) {
+            target.putFloat(i * Float.BYTES, target.getFloat(i * Float.BYTES) / d);
+        }
+    }
+
+    @Override
+    public void divideDoubles(ByteBuffer target, int from, int to, int divisor) {
+        double d = divisor;
+        for (int i = from; i < to; i++) {
+            target.putDouble(i * Double.BYTES, target.getDouble(i * Double.BYTES) / d);
+        }
+    }
 }
