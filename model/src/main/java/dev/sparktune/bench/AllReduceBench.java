@@ -1,6 +1,8 @@
 package dev.sparktune.bench;
 
+import ai.djl.ndarray.types.DataType;
 import dev.sparktune.dist.Collective;
+import dev.sparktune.dist.FlatBuffer;
 import dev.sparktune.dist.Reduction;
 import dev.sparktune.dist.RingCollective;
 import dev.sparktune.dist.RingListener;
@@ -9,12 +11,12 @@ import java.io.IOException;
 import java.lang.management.ManagementFactory;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
+import java.nio.FloatBuffer;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -22,7 +24,8 @@ import java.util.concurrent.Future;
 
 /**
  * All-reduce (float32, average) over the TCP ring on loopback, N ranks as threads of this JVM with one connection per
- * ring edge, next to one raw loopback TCP stream measured by the same harness. Bus bandwidth as nccl-tests define it:
+ * ring edge, next to one raw loopback TCP stream measured by the same harness. The buffer is a {@link FlatBuffer}
+ * (off-heap), as the training step's gradient buckets are. Bus bandwidth as nccl-tests define it:
  * busbw = algbw x 2(N-1)/N, algbw = buffer bytes / time.
  */
 public final class AllReduceBench {
@@ -86,8 +89,11 @@ public final class AllReduceBench {
                 int rank = r;
                 times.add(pool.submit(() -> {
                     try (Collective c = RingCollective.connect(listeners.get(rank), rank, addresses, secret, options)) {
-                        float[] buffer = new float[floats];
-                        Arrays.fill(buffer, 1f / (rank + 1));
+                        FlatBuffer buffer = FlatBuffer.of(DataType.FLOAT32, floats);
+                        FloatBuffer values = buffer.asFloatBuffer();
+                        for (int i = 0; i < floats; i++) {
+                            values.put(i, 1f / (rank + 1));
+                        }
                         c.allReduce(buffer, 0, floats, Reduction.SUM);      // warm-up
                         c.barrier();
                         if (rank == 0) {

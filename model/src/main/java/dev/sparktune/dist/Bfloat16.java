@@ -6,6 +6,7 @@ package dev.sparktune.dist;
  * conversion; NaN stays NaN.
  */
 final class Bfloat16 {
+    private static final ThreadLocal<short[]> HALVES = ThreadLocal.withInitial(() -> new short[0]);
 
     private Bfloat16() {
     }
@@ -18,5 +19,15 @@ final class Bfloat16 {
 
     static float toFloat(short value) {
         return Float.intBitsToFloat((value & 0xffff) << 16);
+    }
+
+    /** This thread's scratch array for at least {@code count} bfloat16 values on their way to or from the wire. */
+    static short[] scratch(int count) {
+        short[] halves = HALVES.get();
+        if (halves.length < count) {
+            halves = new short[count];
+            HALVES.set(halves);
+        }
+        return halves;
     }
 }

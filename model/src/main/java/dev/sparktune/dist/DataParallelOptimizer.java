@@ -33,6 +33,11 @@ import java.util.TreeMap;
  * checkpoint written by N ranks resumes on M. With one rank the update is the plain {@link Optimizer} over named
  * tensors.
  *
+ * <p>Gradients and parameters pass through off-heap {@link FlatBuffer}s allocated once, never through Java arrays:
+ * each gradient is copied once into its bucket, the ring sends from and reduces into the bucket in place, and the
+ * optimizer reads the reduced gradients through views of it; at stages 1 and 2 each updated parameter is copied
+ * once into the all-gather's bucket and once back.
+ *
  * <p>libtorch keeps each parameter's whole {@code .grad} tensor whatever the stage (DJL offers no way to drop a
  * parameter's gradient); the stage-2 saving is in the engine's own buffers, which {@link #gradientBufferBytes()}
  * reports.
@@ -56,6 +61,11 @@ public final class DataParallelOptimizer implements AutoCloseable {
     private final List<FlatBuffer> gradientBuffers = new ArrayList<>();
     /** Stage 2: this rank's shard of each bucket's reduced gradients. */
     private final List<FlatBuffer> ownedGradients = new ArrayList<>();
+    /**
+     * Stages 1 and 2: the bucket whose parameters are being all-gathered, and any bucket of optimizer state being
+     * exported; allocated once (stage 2 lends its in-flight gradient bucket, free by then).
+     */
+    private FlatBuffer staging;
 
     public DataParallelOptimizer(Collective collective, int zeroStage, long bucketSize, Optimizer optimizer,
                                  SortedMap<String, NDArray> trainable) {
@@ -84,6 +94,14 @@ public final class DataParallelOptimizer implements AutoCloseable {
                 layout.buckets().forEach(b -> gradientBuffers.add(FlatBuffer.of(dtype, b.length())));
             }
         }
+    }
+
+    /** The bucket-sized buffer that parameters and exported state pass through, allocated on first use. */
+    private FlatBuffer staging() {
+        if (staging == null) {
+            staging = stage == 2 ? gradientBuffers.get(0) : FlatBuffer.of(dtype, layout.largestBucket());
+        }
+        return staging;
     }
 
     public int rank() {
@@ -203,15 +221,19 @@ public final class DataParallelOptimizer implements AutoCloseable {
         return new Update(norm, List.of());
     }
 
-    /** This rank's gradients of {@code bucket}'s tensors into {@code buffer} (zeros where backward did not reach). */
+    /**
+     * This rank's gradients of {@code bucket}'s tensors into {@code buffer} (zeros where backward did not reach): one
+     * native copy of each gradient.
+     */
     private void gather(BucketLayout.Bucket bucket, FlatBuffer buffer) {
-        buffer.clear();
         for (BucketLayout.Piece p : bucket.pieces()) {
             NDArray param = trainable.get(p.name());
             try (NDManager scratch = NDManager.newBaseManager(param.getDevice())) {
                 NDArray grad = Gradients.borrow(p.name(), param, scratch);
                 if (grad != null) {
                     buffer.read(grad, p.offset());
+                } else {
+                    buffer.clear(p.offset(), p.end());
                 }
             }
         }
@@ -226,7 +248,7 @@ public final class DataParallelOptimizer implements AutoCloseable {
         int to = ownedTo(bucket);
         FlatBuffer grads = stage == 2 ? ownedGradients.get(k) : gradientBuffer(k);
         int gradBase = stage == 2 ? from : 0;     // stage 2 keeps the shard at index 0
-        FlatBuffer params = stage == 0 ? null : FlatBuffer.of(dtype, bucket.length());
+        FlatBuffer params = stage == 0 ? null : staging();
         for (BucketLayout.Piece p : bucket.pieces()) {
             int a = Math.max(from, p.offset());
             int b = Math.min(to, p.end());
@@ -247,7 +269,8 @@ public final class DataParallelOptimizer implements AutoCloseable {
                 if (clip != 1.0) {
                     grads.scale(a - gradBase, b - gradBase, clip);
                 }
-                NDArray grad = grads.slice(scratch, a - gradBase, b - gradBase, new Shape(b - a));
+                // the reduced gradients stay where they are: the optimizer reads them through a view
+                NDArray grad = grads.view(scratch, a - gradBase, b - gradBase, new Shape(b - a));
                 NDArray owned;
                 if (a == p.offset() && b == p.end()) {
                     owned = param;                   // updated in place
@@ -302,7 +325,8 @@ public final class DataParallelOptimizer implements AutoCloseable {
         SortedMap<String, NDArray> out = new TreeMap<>();
         for (String slot : slots) {
             for (BucketLayout.Bucket bucket : layout.buckets()) {
-                FlatBuffer buffer = FlatBuffer.of(dtype, bucket.length());
+                FlatBuffer buffer = staging();
+                buffer.clear(0, bucket.length());
                 for (BucketLayout.Piece p : bucket.pieces()) {
                     NDArray values = state.slots(p.name()).get(slot);
                     int a = Math.max(ownedFrom(bucket), p.offset());

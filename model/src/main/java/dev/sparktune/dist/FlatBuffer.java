@@ -5,122 +5,165 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import java.util.Arrays;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.DoubleBuffer;
+import java.nio.FloatBuffer;
 
 /**
- * A flat float32 or float64 buffer that tensors are copied into and out of, and that collectives work on in place.
- * Float32 tensors travel as float[], float64 tensors (the equivalence tests' exact mode) as double[].
+ * A flat float32 or float64 buffer off the Java heap (a direct buffer in native byte order) that tensors are copied
+ * into and out of, and that collectives work on in place: the ring sends slices of it straight to the socket, adds
+ * what it receives into it, and receives gathered slices straight into it. Float64 serves the equivalence tests'
+ * exact mode.
+ *
+ * <p>Tensors move with one native copy each way and no Java array between: {@link #read} copies from the view DJL
+ * gives of a CPU tensor's memory ({@code toByteBuffer(true)}, no copy for a contiguous tensor), {@link #writeInto}
+ * copies into a tensor from a libtorch tensor over this buffer's memory, and {@link #view} lends elements to libtorch
+ * with no copy at all.
+ *
+ * <p>The memory is freed only when the garbage collector finds the buffer unreachable, so allocate a buffer once and
+ * reuse it every step. One buffer holds at most 2 GiB (a limit of Java's direct buffers).
  */
-final class FlatBuffer {
-    private final float[] floats;
-    private final double[] doubles;
+public final class FlatBuffer {
+    private static final byte[] ZEROS = new byte[1 << 16];
 
-    private FlatBuffer(float[] floats, double[] doubles) {
-        this.floats = floats;
-        this.doubles = doubles;
+    private final DataType type;
+    private final int elementBytes;
+    private final int length;
+    private final ByteBuffer memory;
+
+    private FlatBuffer(DataType type, int length) {
+        this.type = type;
+        this.elementBytes = type.getNumOfBytes();
+        this.length = length;
+        long bytes = (long) elementBytes * length;
+        if (length < 0 || bytes > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("a flat buffer of " + length + " " + type + " elements would take " + bytes
+                    + " bytes; one buffer holds at most " + Integer.MAX_VALUE + " (a single tensor that large cannot be"
+                    + " data-parallel trained)");
+        }
+        this.memory = ByteBuffer.allocateDirect((int) bytes).order(ByteOrder.nativeOrder());
     }
 
-    static FlatBuffer of(DataType type, int length) {
+    /** A zeroed buffer of {@code length} float32 or float64 elements. */
+    public static FlatBuffer of(DataType type, int length) {
         return switch (type) {
-            case FLOAT32 -> new FlatBuffer(new float[length], null);
-            case FLOAT64 -> new FlatBuffer(null, new double[length]);
+            case FLOAT32, FLOAT64 -> new FlatBuffer(type, length);
             default -> throw new IllegalArgumentException("data-parallel training works on float32 or float64 tensors, not "
                     + type + " (float16 ranks would need loss scaling, which is not built)");
         };
     }
 
-    int length() {
-        return floats != null ? floats.length : doubles.length;
+    public DataType type() {
+        return type;
+    }
+
+    public int length() {
+        return length;
+    }
+
+    /** The elements of a float32 buffer, to fill or read; the same memory, not a copy. */
+    public FloatBuffer asFloatBuffer() {
+        if (type != DataType.FLOAT32) {
+            throw new IllegalStateException("this buffer holds " + type + " elements, not float32");
+        }
+        return memory.duplicate().order(memory.order()).clear().asFloatBuffer();
+    }
+
+    /** The elements of a float64 buffer, to fill or read; the same memory, not a copy. */
+    public DoubleBuffer asDoubleBuffer() {
+        if (type != DataType.FLOAT64) {
+            throw new IllegalStateException("this buffer holds " + type + " elements, not float64");
+        }
+        return memory.duplicate().order(memory.order()).clear().asDoubleBuffer();
     }
 
     long bytes() {
-        return floats != null ? 4L * floats.length : 8L * doubles.length;
+        return memory.capacity();
     }
 
-    void clear() {
-        if (floats != null) {
-            Arrays.fill(floats, 0f);
-        } else {
-            Arrays.fill(doubles, 0d);
+    int elementBytes() {
+        return elementBytes;
+    }
+
+    /** The whole memory, element i at byte {@code elementBytes() * i}, in native byte order. */
+    ByteBuffer memory() {
+        return memory;
+    }
+
+    /** Sets elements {@code [from, to)} to zero. */
+    void clear(int from, int to) {
+        for (int at = from * elementBytes, end = to * elementBytes; at < end; at += ZEROS.length) {
+            memory.put(at, ZEROS, 0, Math.min(ZEROS.length, end - at));
         }
     }
 
-    /** {@code tensor}'s elements, flattened, into {@code [offset, offset + size)}. */
+    /**
+     * {@code tensor}'s elements, flattened, into {@code [offset, offset + size)}: one native copy out of the tensor's
+     * memory. A tensor that is not contiguous is first made so by DJL, into the tensor's manager.
+     */
     void read(NDArray tensor, int offset) {
-        if (floats != null) {
-            float[] values = tensor.toFloatArray();
-            System.arraycopy(values, 0, floats, offset, values.length);
-        } else {
-            double[] values = tensor.toDoubleArray();
-            System.arraycopy(values, 0, doubles, offset, values.length);
+        checkType(tensor);
+        int bytes = Math.toIntExact(tensor.getShape().size()) * elementBytes;
+        if (bytes == 0) {
+            return;
+        }
+        ByteBuffer source = tensor.toByteBuffer(true);
+        if (source.remaining() != bytes) {
+            throw new IllegalStateException("DJL gave " + source.remaining() + " bytes for a " + tensor.getShape() + " "
+                    + type + " tensor, expected " + bytes);
+        }
+        memory.put(offset * elementBytes, source, source.position(), bytes);
+    }
+
+    /**
+     * A tensor in {@code manager} over elements {@code [from, to)} of this buffer with {@code shape}, no copy: it sees
+     * later writes to the buffer, and writes to it land in the buffer. Use it only while the buffer holds these
+     * elements; closing it leaves the buffer's memory alone. (A manager on a GPU gets a copy on the device instead.)
+     */
+    NDArray view(NDManager manager, int from, int to, Shape shape) {
+        ByteBuffer slice = memory.slice(from * elementBytes, (to - from) * elementBytes).order(memory.order());
+        return manager.create(slice, shape, type);
+    }
+
+    /** A new tensor in {@code manager} holding a copy of elements {@code [from, to)} with {@code shape}. */
+    NDArray slice(NDManager manager, int from, int to, Shape shape) {
+        try (NDArray view = view(manager, from, to, shape)) {
+            return view.duplicate();
         }
     }
 
-    /** A new tensor in {@code manager} holding elements {@code [from, to)} with {@code shape}. */
-    NDArray slice(NDManager manager, int from, int to, Shape shape) {
-        return floats != null
-                ? manager.create(Arrays.copyOfRange(floats, from, to), shape)
-                : manager.create(Arrays.copyOfRange(doubles, from, to), shape);
-    }
-
-    /** Overwrites {@code tensor} in place with elements {@code [offset, offset + size)}. */
+    /** Overwrites {@code tensor} in place with elements {@code [offset, offset + size)}: one native copy. */
     void writeInto(NDArray tensor, int offset, NDManager scratch) {
+        checkType(tensor);
         int size = Math.toIntExact(tensor.getShape().size());
-        tensor.set(new NDIndex("..."), slice(scratch, offset, offset + size, tensor.getShape()));
+        tensor.set(new NDIndex("..."), view(scratch, offset, offset + size, tensor.getShape()));
     }
 
     /** In place over the first {@code length} elements. */
     void allReduce(Collective collective, int length) {
-        if (floats != null) {
-            collective.allReduce(floats, 0, length, Reduction.SUM);
-        } else {
-            collective.allReduce(doubles, 0, length, Reduction.SUM);
-        }
+        collective.allReduce(this, 0, length, Reduction.SUM);
     }
-
 
     /** In place over the first {@code length} elements. */
     void reduceScatter(Collective collective, int length) {
-        if (floats != null) {
-            collective.reduceScatter(floats, 0, length, Reduction.SUM);
-        } else {
-            collective.reduceScatter(doubles, 0, length, Reduction.SUM);
-        }
+        collective.reduceScatter(this, 0, length, Reduction.SUM);
     }
-
 
     /** In place over the first {@code length} elements. */
     void allGather(Collective collective, int length) {
-        if (floats != null) {
-            collective.allGather(floats, 0, length);
-        } else {
-            collective.allGather(doubles, 0, length);
-        }
-    }
-
-
-    /** Copies {@code [from, to)} of {@code source} to the same place here. */
-    void copyFrom(FlatBuffer source, int from, int to) {
-        if (floats != null) {
-            System.arraycopy(source.floats, from, floats, from, to - from);
-        } else {
-            System.arraycopy(source.doubles, from, doubles, from, to - from);
-        }
+        collective.allGather(this, 0, length);
     }
 
     /** Copies {@code [from, to)} of this buffer to {@code [at, ...)} of {@code target}. */
     void copyTo(int from, int to, FlatBuffer target, int at) {
-        if (floats != null) {
-            System.arraycopy(floats, from, target.floats, at, to - from);
-        } else {
-            System.arraycopy(doubles, from, target.doubles, at, to - from);
-        }
+        target.memory.put(at * elementBytes, memory, from * elementBytes, (to - from) * elementBytes);
     }
 
     double sumOfSquares(int from, int to) {
         double sum = 0;
         for (int i = from; i < to; i++) {
-            double x = floats != null ? floats[i] : doubles[i];
+            double x = get(i);
             sum += x * x;
         }
         return sum;
@@ -128,7 +171,7 @@ final class FlatBuffer {
 
     boolean allFinite(int from, int to) {
         for (int i = from; i < to; i++) {
-            if (!Double.isFinite(floats != null ? floats[i] : doubles[i])) {
+            if (!Double.isFinite(get(i))) {
                 return false;
             }
         }
@@ -137,15 +180,25 @@ final class FlatBuffer {
 
     /** Multiplies {@code [from, to)} by {@code factor}, rounded to the buffer's precision as a tensor op would be. */
     void scale(int from, int to, double factor) {
-        if (floats != null) {
+        if (type == DataType.FLOAT32) {
             float f = (float) factor;
             for (int i = from; i < to; i++) {
-                floats[i] *= f;
+                memory.putFloat(i * Float.BYTES, memory.getFloat(i * Float.BYTES) * f);
             }
         } else {
             for (int i = from; i < to; i++) {
-                doubles[i] *= factor;
+                memory.putDouble(i * Double.BYTES, memory.getDouble(i * Double.BYTES) * factor);
             }
+        }
+    }
+
+    private double get(int i) {
+        return type == DataType.FLOAT32 ? memory.getFloat(i * Float.BYTES) : memory.getDouble(i * Double.BYTES);
+    }
+
+    private void checkType(NDArray tensor) {
+        if (tensor.getDataType() != type) {
+            throw new IllegalArgumentException("a " + type + " buffer cannot hold a " + tensor.getDataType() + " tensor");
         }
     }
 }

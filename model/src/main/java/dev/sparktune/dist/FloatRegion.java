@@ -4,7 +4,6 @@ import java.nio.ByteBuffer;
 
 /** A region of a float[]. */
 record FloatRegion(float[] array, int offset, int length) implements Region {
-    private static final ThreadLocal<short[]> HALVES = ThreadLocal.withInitial(() -> new short[0]);
 
     @Override
     public String type() {
@@ -58,7 +57,7 @@ record FloatRegion(float[] array, int offset, int length) implements Region {
 
     @Override
     public void writeBf16(ByteBuffer out, int from, int count) {
-        short[] halves = halves(count);
+        short[] halves = Bfloat16.scratch(count);
         for (int i = 0; i < count; i++) {
             halves[i] = Bfloat16.fromFloat(array[offset + from + i]);
         }
@@ -68,7 +67,7 @@ record FloatRegion(float[] array, int offset, int length) implements Region {
 
     @Override
     public void readBf16(ByteBuffer in, int from, int count) {
-        short[] halves = halves(count);
+        short[] halves = Bfloat16.scratch(count);
         in.asShortBuffer().get(halves, 0, count);
         in.position(in.position() + 2 * count);
         for (int i = 0; i < count; i++) {
@@ -78,21 +77,12 @@ record FloatRegion(float[] array, int offset, int length) implements Region {
 
     @Override
     public void accumulateBf16(ByteBuffer in, int from, int count) {
-        short[] halves = halves(count);
+        short[] halves = Bfloat16.scratch(count);
         in.asShortBuffer().get(halves, 0, count);
         in.position(in.position() + 2 * count);
         for (int i = 0; i < count; i++) {
             array[offset + from + i] += Bfloat16.toFloat(halves[i]);
         }
-    }
-
-    private static short[] halves(int count) {
-        short[] halves = HALVES.get();
-        if (halves.length < count) {
-            halves = new short[count];
-            HALVES.set(halves);
-        }
-        return halves;
     }
 
     @Override

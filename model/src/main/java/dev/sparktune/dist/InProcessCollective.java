@@ -68,12 +68,22 @@ public final class InProcessCollective implements Collective {
     }
 
     @Override
+    public void allReduce(FlatBuffer buffer, int offset, int length, Reduction reduction) {
+        allReduce(Region.of(buffer, offset, length), reduction);
+    }
+
+    @Override
     public void reduceScatter(float[] buffer, int offset, int length, Reduction reduction) {
         reduceScatter(Region.of(buffer, offset, length), reduction);
     }
 
     @Override
     public void reduceScatter(double[] buffer, int offset, int length, Reduction reduction) {
+        reduceScatter(Region.of(buffer, offset, length), reduction);
+    }
+
+    @Override
+    public void reduceScatter(FlatBuffer buffer, int offset, int length, Reduction reduction) {
         reduceScatter(Region.of(buffer, offset, length), reduction);
     }
 
@@ -88,12 +98,22 @@ public final class InProcessCollective implements Collective {
     }
 
     @Override
+    public void allGather(FlatBuffer buffer, int offset, int length) {
+        allGather(Region.of(buffer, offset, length));
+    }
+
+    @Override
     public void broadcast(float[] buffer, int offset, int length, int root) {
         broadcast(Region.of(buffer, offset, length), root);
     }
 
     @Override
     public void broadcast(double[] buffer, int offset, int length, int root) {
+        broadcast(Region.of(buffer, offset, length), root);
+    }
+
+    @Override
+    public void broadcast(FlatBuffer buffer, int offset, int length, int root) {
         broadcast(Region.of(buffer, offset, length), root);
     }
 
@@ -148,7 +168,8 @@ public final class InProcessCollective implements Collective {
 
     /** Publishes this rank's region, waits for every rank's, and checks that all ranks made the same call. */
     private Region[] publish(Region mine, String operation) {
-        String call = operation + " of " + mine.length() + " " + mine.type() + "s";
+        String call = operation + " of " + mine.length() + " " + mine.type() + "s"
+                + (mine instanceof DirectRegion ? " off-heap" : "");    // a reduction reads all ranks' memory alike
         group.regions[rank] = mine;
         group.calls[rank] = call;
         group.await(rank);

@@ -3,11 +3,12 @@ package dev.sparktune.dist;
 import java.nio.ByteBuffer;
 
 /**
- * The elements one collective call works on: {@code array[offset, offset + length)} of a float[] or a double[].
+ * The elements one collective call works on: {@code array[offset, offset + length)} of a float[] or a double[], or of
+ * a {@link FlatBuffer}'s off-heap memory.
  * Indices below are relative to the region. Reductions add ranks' values in the order the caller gives them, so
  * that the same inputs always give the same bits.
  */
-sealed interface Region permits FloatRegion, DoubleRegion {
+sealed interface Region permits FloatRegion, DoubleRegion, DirectRegion {
 
     static Region of(float[] array, int offset, int length) {
         return new FloatRegion(array, check(array.length, offset, length), length);
@@ -15,6 +16,10 @@ sealed interface Region permits FloatRegion, DoubleRegion {
 
     static Region of(double[] array, int offset, int length) {
         return new DoubleRegion(array, check(array.length, offset, length), length);
+    }
+
+    static Region of(FlatBuffer buffer, int offset, int length) {
+        return new DirectRegion(buffer.memory(), buffer.elementBytes(), check(buffer.length(), offset, length), length);
     }
 
     private static int check(int arrayLength, int offset, int length) {
@@ -40,6 +45,15 @@ sealed interface Region permits FloatRegion, DoubleRegion {
 
     /** Elements [from, to) become {@code source}'s. */
     void copyFrom(Region source, int from, int to);
+
+    /**
+     * Elements [from, from + count) as the bytes the wire carries (little-endian), a view of the region's own memory
+     * with nothing copied; null where there is no such view (a Java array, or memory in the other byte order), and the
+     * elements go through {@link #write} and {@link #read} instead.
+     */
+    default ByteBuffer wireView(int from, int count) {
+        return null;
+    }
 
     /** Writes elements [from, from + count) at {@code out}'s position, in the buffer's byte order. */
     void write(ByteBuffer out, int from, int count);

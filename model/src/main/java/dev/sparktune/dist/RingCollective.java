@@ -192,6 +192,14 @@ public final class RingCollective implements Collective {
     }
 
     @Override
+    public void allReduce(FlatBuffer buffer, int offset, int length, Reduction reduction) {
+        Region region = Region.of(buffer, offset, length);
+        boolean bf16 = options.bf16Reductions() && region.elementBytes() == Float.BYTES;
+        run(region, RingPlan.allReduce(rank, world, length, chunk(region, bf16)), reduction,
+                "allReduce(" + reduction + ")", bf16, timeoutNanos);
+    }
+
+    @Override
     public void reduceScatter(float[] buffer, int offset, int length, Reduction reduction) {
         Region region = Region.of(buffer, offset, length);
         boolean bf16 = options.bf16Reductions();
@@ -204,6 +212,14 @@ public final class RingCollective implements Collective {
         Region region = Region.of(buffer, offset, length);
         run(region, RingPlan.reduceScatter(rank, world, length, chunk(region, false)), reduction,
                 "reduceScatter(" + reduction + ")", false, timeoutNanos);
+    }
+
+    @Override
+    public void reduceScatter(FlatBuffer buffer, int offset, int length, Reduction reduction) {
+        Region region = Region.of(buffer, offset, length);
+        boolean bf16 = options.bf16Reductions() && region.elementBytes() == Float.BYTES;
+        run(region, RingPlan.reduceScatter(rank, world, length, chunk(region, bf16)), reduction,
+                "reduceScatter(" + reduction + ")", bf16, timeoutNanos);
     }
 
     @Override
@@ -221,6 +237,13 @@ public final class RingCollective implements Collective {
     }
 
     @Override
+    public void allGather(FlatBuffer buffer, int offset, int length) {
+        Region region = Region.of(buffer, offset, length);
+        run(region, RingPlan.allGather(rank, world, length, chunk(region, false)), Reduction.SUM,
+                "allGather", false, timeoutNanos);
+    }
+
+    @Override
     public void broadcast(float[] buffer, int offset, int length, int root) {
         Region region = Region.of(buffer, offset, length);
         run(region, RingPlan.broadcast(rank, world, length, checkRoot(root), chunk(region, false)), Reduction.SUM,
@@ -229,6 +252,13 @@ public final class RingCollective implements Collective {
 
     @Override
     public void broadcast(double[] buffer, int offset, int length, int root) {
+        Region region = Region.of(buffer, offset, length);
+        run(region, RingPlan.broadcast(rank, world, length, checkRoot(root), chunk(region, false)), Reduction.SUM,
+                "broadcast(root " + root + ")", false, timeoutNanos);
+    }
+
+    @Override
+    public void broadcast(FlatBuffer buffer, int offset, int length, int root) {
         Region region = Region.of(buffer, offset, length);
         run(region, RingPlan.broadcast(rank, world, length, checkRoot(root), chunk(region, false)), Reduction.SUM,
                 "broadcast(root " + root + ")", false, timeoutNanos);
@@ -329,21 +359,27 @@ public final class RingCollective implements Collective {
             RingPlan.Step step = plan.receives.get(t);
             for (int from = step.from(); from < step.to(); from += plan.chunk) {
                 int count = Math.min(plan.chunk, step.to() - from);
-                receiveBuffer.clear().limit(count * elementBytes);
-                fromPrev.readFully(receiveBuffer, during, timeout);
-                receiveBuffer.flip();
                 boolean average = t == plan.reducedAt && reduction == Reduction.AVERAGE;
                 boolean divided = false;
-                if (step.accumulate() && bf16) {
-                    region.accumulateBf16(receiveBuffer, from, count);
-                } else if (step.accumulate()) {
-                    // reduced straight out of the receive buffer, the average's division in the same pass
-                    region.accumulate(receiveBuffer, from, count, average ? world : 1);
-                    divided = true;
-                } else if (bf16) {
-                    region.readBf16(receiveBuffer, from, count);
+                ByteBuffer inPlace = step.accumulate() || bf16 ? null : region.wireView(from, count);
+                if (inPlace != null) {
+                    // elements that replace this rank's own arrive straight in the region's memory, no copy
+                    fromPrev.readFully(inPlace, during, timeout);
                 } else {
-                    region.read(receiveBuffer, from, count);
+                    receiveBuffer.clear().limit(count * elementBytes);
+                    fromPrev.readFully(receiveBuffer, during, timeout);
+                    receiveBuffer.flip();
+                    if (step.accumulate() && bf16) {
+                        region.accumulateBf16(receiveBuffer, from, count);
+                    } else if (step.accumulate()) {
+                        // reduced straight out of the receive buffer, the average's division in the same pass
+                        region.accumulate(receiveBuffer, from, count, average ? world : 1);
+                        divided = true;
+                    } else if (bf16) {
+                        region.readBf16(receiveBuffer, from, count);
+                    } else {
+                        region.read(receiveBuffer, from, count);
+                    }
                 }
                 if (average && !divided) {
                     region.divide(from, from + count, world);
@@ -412,14 +448,18 @@ public final class RingCollective implements Collective {
                     awaitReceived(plan.receivedThrough(after, c), during, job.timeout);
                 }
                 int count = Math.min(plan.chunk, step.to() - from);
-                buffer.clear();
-                if (job.bf16) {
-                    job.region.writeBf16(buffer, from, count);
-                } else {
-                    job.region.write(buffer, from, count);
+                // off-heap elements go to the socket straight from the region's memory, others through the buffer
+                ByteBuffer out = job.bf16 ? null : job.region.wireView(from, count);
+                if (out == null) {
+                    buffer.clear();
+                    if (job.bf16) {
+                        job.region.writeBf16(buffer, from, count);
+                    } else {
+                        job.region.write(buffer, from, count);
+                    }
+                    out = buffer.flip();
                 }
-                buffer.flip();
-                toNext.writeFully(buffer, during, job.timeout);
+                toNext.writeFully(out, during, job.timeout);
             }
         }
     }

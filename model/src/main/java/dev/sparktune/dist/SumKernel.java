@@ -39,6 +39,28 @@ sealed interface SumKernel permits ScalarSumKernel, VectorSumKernel {
     /** As {@link #divide(float[], int, int, int)} for doubles. */
     void divide(double[] array, int from, int to, int divisor);
 
+    /**
+     * As {@link #accumulate(float[], int, ByteBuffer, int, int)} into the floats of {@code target}, a buffer in its own
+     * byte order whose element {@code i} is at byte {@code 4 i} (a {@link FlatBuffer}'s memory): the reduction adds into
+     * off-heap memory in place.
+     */
+    void accumulateFloats(ByteBuffer target, int at, ByteBuffer in, int count, int divisor);
+
+    /** As {@link #accumulateFloats} for doubles, element {@code i} at byte {@code 8 i}. */
+    void accumulateDoubles(ByteBuffer target, int at, ByteBuffer in, int count, int divisor);
+
+    /** As {@link #sum(float[], int, float[][], int[], int, int)} over the floats of buffers (see {@link #accumulateFloats}). */
+    void sumFloats(ByteBuffer target, int at, ByteBuffer[] sources, int[] offsets, int from, int to);
+
+    /** As {@link #sumFloats} for doubles. */
+    void sumDoubles(ByteBuffer target, int at, ByteBuffer[] sources, int[] offsets, int from, int to);
+
+    /** As {@link #divide(float[], int, int, int)} over the floats of a buffer (see {@link #accumulateFloats}). */
+    void divideFloats(ByteBuffer target, int from, int to, int divisor);
+
+    /** As {@link #divideFloats} for doubles. */
+    void divideDoubles(ByteBuffer target, int from, int to, int divisor);
+
     /** Decided once per JVM; the vector class is not even loaded without its module. */
     final class Chosen {
         static final SumKernel KERNEL = choose();

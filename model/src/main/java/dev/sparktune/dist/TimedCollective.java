@@ -42,12 +42,22 @@ public final class TimedCollective implements Collective {
     }
 
     @Override
+    public void allReduce(FlatBuffer buffer, int offset, int length, Reduction reduction) {
+        timed(() -> inner.allReduce(buffer, offset, length, reduction));
+    }
+
+    @Override
     public void reduceScatter(float[] buffer, int offset, int length, Reduction reduction) {
         timed(() -> inner.reduceScatter(buffer, offset, length, reduction));
     }
 
     @Override
     public void reduceScatter(double[] buffer, int offset, int length, Reduction reduction) {
+        timed(() -> inner.reduceScatter(buffer, offset, length, reduction));
+    }
+
+    @Override
+    public void reduceScatter(FlatBuffer buffer, int offset, int length, Reduction reduction) {
         timed(() -> inner.reduceScatter(buffer, offset, length, reduction));
     }
 
@@ -62,12 +72,22 @@ public final class TimedCollective implements Collective {
     }
 
     @Override
+    public void allGather(FlatBuffer buffer, int offset, int length) {
+        timed(() -> inner.allGather(buffer, offset, length));
+    }
+
+    @Override
     public void broadcast(float[] buffer, int offset, int length, int root) {
         timed(() -> inner.broadcast(buffer, offset, length, root));
     }
 
     @Override
     public void broadcast(double[] buffer, int offset, int length, int root) {
+        timed(() -> inner.broadcast(buffer, offset, length, root));
+    }
+
+    @Override
+    public void broadcast(FlatBuffer buffer, int offset, int length, int root) {
         timed(() -> inner.broadcast(buffer, offset, length, root));
     }
 

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import ai.djl.ndarray.types.DataType;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -219,6 +220,108 @@ abstract class CollectiveContractTest {
             }
             results.clear();
         }
+    }
+
+    /**
+     * A {@link FlatBuffer} (off-heap; the ring sends from it and receives gathered elements into it in place) gives
+     * exactly the bits a Java array gives, for every operation, in floats and doubles, for a region that starts past
+     * the buffer's first element; elements outside the region stay untouched.
+     */
+    @ParameterizedTest(name = "N={0}, {1} elements")
+    @MethodSource("worldsAndSizes")
+    void offHeapBuffersGiveTheSameBitsAsArrays(int n, int size) {
+        float[][] floats = floatInputs(n, size, 21);
+        double[][] doubles = doubleInputs(n, size, 22);
+        List<String> ops = List.of("allReduce", "average", "reduceScatter", "allGather", "broadcast");
+        List<List<Object>> results = withGroup(n, c -> {
+            List<Object> out = new ArrayList<>();       // per operation: float[], its off-heap twin, double[], its twin
+            for (String op : ops) {
+                float[] fa = withMargins(floats[c.rank()]);
+                FlatBuffer fb = offHeap(fa);
+                double[] da = withMargins(doubles[c.rank()]);
+                FlatBuffer db = offHeap(da);
+                call(c, op, fa, size);
+                call(c, op, fb, size);
+                call(c, op, da, size);
+                call(c, op, db, size);
+                out.addAll(List.of(fa, floats(fb), da, doubles(db)));
+            }
+            return out;
+        });
+        for (int r = 0; r < n; r++) {
+            List<Object> mine = results.get(r);
+            Shards shards = new Shards(size, n);
+            for (int k = 0; k < ops.size(); k++) {
+                float[] fa = (float[]) mine.get(4 * k);
+                float[] fb = (float[]) mine.get(4 * k + 1);
+                double[] da = (double[]) mine.get(4 * k + 2);
+                double[] db = (double[]) mine.get(4 * k + 3);
+                if (ops.get(k).equals("reduceScatter")) {
+                    // only the rank's own shard is defined afterwards
+                    int from = OFFSET + (int) shards.start(r);
+                    int to = OFFSET + (int) shards.end(r);
+                    assertArrayEquals(Arrays.copyOfRange(fa, from, to), Arrays.copyOfRange(fb, from, to), "rank " + r);
+                    assertArrayEquals(Arrays.copyOfRange(da, from, to), Arrays.copyOfRange(db, from, to), "rank " + r);
+                } else {
+                    assertArrayEquals(fa, fb, ops.get(k) + " of floats, rank " + r);
+                    assertArrayEquals(da, db, ops.get(k) + " of doubles, rank " + r);
+                }
+            }
+        }
+    }
+
+    private static void call(Collective c, String op, float[] b, int size) {
+        switch (op) {
+            case "allReduce" -> c.allReduce(b, OFFSET, size, Reduction.SUM);
+            case "average" -> c.allReduce(b, OFFSET, size, Reduction.AVERAGE);
+            case "reduceScatter" -> c.reduceScatter(b, OFFSET, size, Reduction.SUM);
+            case "allGather" -> c.allGather(b, OFFSET, size);
+            default -> c.broadcast(b, OFFSET, size, c.worldSize() - 1);
+        }
+    }
+
+    private static void call(Collective c, String op, double[] b, int size) {
+        switch (op) {
+            case "allReduce" -> c.allReduce(b, OFFSET, size, Reduction.SUM);
+            case "average" -> c.allReduce(b, OFFSET, size, Reduction.AVERAGE);
+            case "reduceScatter" -> c.reduceScatter(b, OFFSET, size, Reduction.SUM);
+            case "allGather" -> c.allGather(b, OFFSET, size);
+            default -> c.broadcast(b, OFFSET, size, c.worldSize() - 1);
+        }
+    }
+
+    private static void call(Collective c, String op, FlatBuffer b, int size) {
+        switch (op) {
+            case "allReduce" -> c.allReduce(b, OFFSET, size, Reduction.SUM);
+            case "average" -> c.allReduce(b, OFFSET, size, Reduction.AVERAGE);
+            case "reduceScatter" -> c.reduceScatter(b, OFFSET, size, Reduction.SUM);
+            case "allGather" -> c.allGather(b, OFFSET, size);
+            default -> c.broadcast(b, OFFSET, size, c.worldSize() - 1);
+        }
+    }
+
+    static FlatBuffer offHeap(float[] values) {
+        FlatBuffer b = FlatBuffer.of(DataType.FLOAT32, values.length);
+        b.asFloatBuffer().put(values);
+        return b;
+    }
+
+    static FlatBuffer offHeap(double[] values) {
+        FlatBuffer b = FlatBuffer.of(DataType.FLOAT64, values.length);
+        b.asDoubleBuffer().put(values);
+        return b;
+    }
+
+    static float[] floats(FlatBuffer b) {
+        float[] out = new float[b.length()];
+        b.asFloatBuffer().get(out);
+        return out;
+    }
+
+    static double[] doubles(FlatBuffer b) {
+        double[] out = new double[b.length()];
+        b.asDoubleBuffer().get(out);
+        return out;
     }
 
     protected <T> List<T> withGroup(int n, java.util.function.Function<Collective, T> task) {

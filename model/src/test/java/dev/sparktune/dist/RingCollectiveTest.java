@@ -12,6 +12,7 @@ import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.List;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
@@ -30,6 +31,39 @@ class RingCollectiveTest extends CollectiveContractTest {
      * owner rounds the result once more before sending it on: N-1 + 1 roundings of values of magnitude at most
      * Σ|x|, plus float additions (2^-24 each), within N·(2^-8 + 2^-23)·Σ|x|.
      */
+    @Test
+    void bf16ReductionsOfOffHeapBuffersGiveTheSameBitsAsArrays() {
+        int n = 3;
+        int size = 100_003;
+        float[][] inputs = floatInputs(n, size, 12);
+        List<Collective> ring = LoopbackRing.open(n, LoopbackRing.options(Duration.ofSeconds(60)).withBf16Reductions(true));
+        List<float[][]> results;
+        try {
+            results = RankThreads.all(ring, c -> {
+                float[] a = inputs[c.rank()].clone();
+                FlatBuffer b = offHeap(a);
+                c.allReduce(a, 0, size, Reduction.AVERAGE);
+                c.allReduce(b, 0, size, Reduction.AVERAGE);
+                float[] sa = inputs[c.rank()].clone();
+                FlatBuffer sb = offHeap(sa);
+                c.reduceScatter(sa, 0, size, Reduction.SUM);
+                c.reduceScatter(sb, 0, size, Reduction.SUM);
+                return new float[][] {a, floats(b), sa, floats(sb)};
+            });
+        } finally {
+            ring.forEach(Collective::close);
+        }
+        Shards shards = new Shards(size, n);
+        for (int r = 0; r < n; r++) {
+            float[][] mine = results.get(r);
+            assertArrayEquals(mine[0], mine[1], "all-reduce, rank " + r);
+            int from = (int) shards.start(r);
+            int to = (int) shards.end(r);
+            assertArrayEquals(Arrays.copyOfRange(mine[2], from, to), Arrays.copyOfRange(mine[3], from, to),
+                    "reduce-scatter, rank " + r);
+        }
+    }
+
     @Test
     void bf16ReductionsAreWithinBfloat16RoundingAndSameOnEveryRank() {
         for (int n = 2; n <= 4; n++) {

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 
+import ai.djl.ndarray.types.DataType;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Random;
@@ -122,6 +123,76 @@ class SumKernelTest {
                 kernel.divide(d, 1 + from, 1 + length, 3);
                 assertArrayEquals(expectedFloats, f, kernel.name() + ", " + sources + " sources");
                 assertArrayEquals(expectedDoubles, d, kernel.name() + ", " + sources + " sources");
+            }
+        }
+    }
+
+    /**
+     * The kernels over off-heap memory (a {@link FlatBuffer}'s) give the bits their array twins give, which the tests
+     * above hold to the definition: accumulating at an offset, summing sources at offsets, dividing.
+     */
+    @ParameterizedTest
+    @MethodSource("lengths")
+    void offHeapTargetsGiveTheSameBitsAsArrays(int length) {
+        Random random = new Random(7L * length + 1);
+        int at = 5;
+        float[] floats = randomFloats(random, at + length + 2);
+        double[] doubles = random.doubles(at + length + 2, -1e3, 1e3).toArray();
+        float[] receivedFloats = randomFloats(random, length);
+        double[] receivedDoubles = random.doubles(length, -1e3, 1e3).toArray();
+        for (ByteOrder order : new ByteOrder[] {ByteOrder.LITTLE_ENDIAN, ByteOrder.BIG_ENDIAN}) {
+            ByteBuffer inFloats = ByteBuffer.allocateDirect(4 * length).order(order);
+            ByteBuffer inDoubles = ByteBuffer.allocateDirect(8 * length).order(order);
+            inFloats.asFloatBuffer().put(receivedFloats);
+            inDoubles.asDoubleBuffer().put(receivedDoubles);
+            for (int divisor : new int[] {1, 3}) {
+                for (SumKernel kernel : new SumKernel[] {SCALAR, VECTOR}) {
+                    String what = kernel.name() + " " + order + " / " + divisor;
+                    float[] expectedFloats = floats.clone();
+                    kernel.accumulate(expectedFloats, at, inFloats.position(0), length, divisor);
+                    FlatBuffer f = CollectiveContractTest.offHeap(floats);
+                    kernel.accumulateFloats(f.memory(), at, inFloats.position(0), length, divisor);
+                    assertArrayEquals(expectedFloats, CollectiveContractTest.floats(f), what);
+                    assertEquals(4 * length, inFloats.position(), what);
+
+                    double[] expectedDoubles = doubles.clone();
+                    kernel.accumulate(expectedDoubles, at, inDoubles.position(0), length, divisor);
+                    FlatBuffer d = CollectiveContractTest.offHeap(doubles);
+                    kernel.accumulateDoubles(d.memory(), at, inDoubles.position(0), length, divisor);
+                    assertArrayEquals(expectedDoubles, CollectiveContractTest.doubles(d), what);
+                    assertEquals(8 * length, inDoubles.position(), what);
+                }
+            }
+        }
+        for (int sources = 1; sources <= 4; sources++) {
+            float[][] floatSources = new float[sources][];
+            double[][] doubleSources = new double[sources][];
+            ByteBuffer[] floatMemories = new ByteBuffer[sources];
+            ByteBuffer[] doubleMemories = new ByteBuffer[sources];
+            int[] offsets = new int[sources];
+            for (int k = 0; k < sources; k++) {
+                offsets[k] = k;
+                floatSources[k] = randomFloats(random, k + length);
+                doubleSources[k] = random.doubles(k + length, -1e3, 1e3).toArray();
+                floatMemories[k] = CollectiveContractTest.offHeap(floatSources[k]).memory();
+                doubleMemories[k] = CollectiveContractTest.offHeap(doubleSources[k]).memory();
+            }
+            int from = Math.min(2, length);
+            for (SumKernel kernel : new SumKernel[] {SCALAR, VECTOR}) {
+                float[] expectedFloats = new float[length + 1];
+                double[] expectedDoubles = new double[length + 1];
+                kernel.sum(expectedFloats, 1, floatSources, offsets, from, length);
+                kernel.sum(expectedDoubles, 1, doubleSources, offsets, from, length);
+                kernel.divide(expectedFloats, 1 + from, 1 + length, 3);
+                kernel.divide(expectedDoubles, 1 + from, 1 + length, 3);
+                FlatBuffer f = FlatBuffer.of(DataType.FLOAT32, length + 1);
+                FlatBuffer d = FlatBuffer.of(DataType.FLOAT64, length + 1);
+                kernel.sumFloats(f.memory(), 1, floatMemories, offsets, from, length);
+                kernel.sumDoubles(d.memory(), 1, doubleMemories, offsets, from, length);
+                kernel.divideFloats(f.memory(), 1 + from, 1 + length, 3);
+                kernel.divideDoubles(d.memory(), 1 + from, 1 + length, 3);
+                assertArrayEquals(expectedFloats, CollectiveContractTest.floats(f), kernel.name() + ", " + sources + " sources");
+                assertArrayEquals(expectedDoubles, CollectiveContractTest.doubles(d), kernel.name() + ", " + sources + " sources");
             }
         }
     }
