@@ -29,11 +29,13 @@ record BucketLayout(List<Bucket> buckets) {
         long length = 0;
         for (var e : tensors.entrySet()) {
             long size = e.getValue().getShape().size();
-            if (size > Integer.MAX_VALUE - 8) {
-                throw new IllegalArgumentException("tensor '" + e.getKey() + "' has " + size
-                        + " elements; a bucket holds at most 2^31 - 9");
+            // a bucket is one direct buffer (FlatBuffer) of at most 2 GiB, whatever the configured bucket size
+            long maxElements = Integer.MAX_VALUE / e.getValue().getDataType().getNumOfBytes();
+            if (size > maxElements) {
+                throw new IllegalArgumentException("tensor '" + e.getKey() + "' has " + size + " "
+                        + e.getValue().getDataType() + " elements; a bucket holds at most " + maxElements + " (2 GiB)");
             }
-            if (!pieces.isEmpty() && length + size > bucketSize) {
+            if (!pieces.isEmpty() && length + size > Math.min(bucketSize, maxElements)) {
                 buckets.add(new Bucket(List.copyOf(pieces), (int) length));
                 pieces.clear();
                 length = 0;

@@ -62,8 +62,8 @@ public final class DataParallelOptimizer implements AutoCloseable {
     /** Stage 2: this rank's shard of each bucket's reduced gradients. */
     private final List<FlatBuffer> ownedGradients = new ArrayList<>();
     /**
-     * Stages 1 and 2: the bucket whose parameters are being all-gathered, and any bucket of optimizer state being
-     * exported; allocated once (stage 2 lends its in-flight gradient bucket, free by then).
+     * Stages 1 and 2: the bucket whose parameters are being all-gathered; any stage: a bucket of optimizer state
+     * being exported. Allocated once, on first use (stage 2 lends its in-flight gradient bucket, free by then).
      */
     private FlatBuffer staging;
 
@@ -257,9 +257,9 @@ public final class DataParallelOptimizer implements AutoCloseable {
                 // goes into the all-gather below)
                 if (a < b && params != null) {
                     NDArray param = trainable.get(p.name());
-                    try (NDManager scratch = NDManager.newBaseManager(param.getDevice())) {
-                        params.read(param.reshape(-1).get(scratch, new NDIndex("{}:{}", a - p.offset(), b - p.offset())),
-                                a);
+                    try (NDManager scratch = NDManager.newBaseManager(param.getDevice());
+                         NDArray flat = param.reshape(-1)) {     // a handle in param's long-lived manager: close it
+                        params.read(flat.get(scratch, new NDIndex("{}:{}", a - p.offset(), b - p.offset())), a);
                     }
                 }
                 continue;
@@ -278,7 +278,9 @@ public final class DataParallelOptimizer implements AutoCloseable {
                     grad = grad.reshape(param.getShape());
                 } else {
                     // a copy of this rank's slice; the all-gather below writes it back into every replica
-                    owned = param.reshape(-1).get(scratch, new NDIndex("{}:{}", a - p.offset(), b - p.offset())).duplicate();
+                    try (NDArray flat = param.reshape(-1)) {
+                        owned = flat.get(scratch, new NDIndex("{}:{}", a - p.offset(), b - p.offset())).duplicate();
+                    }
                 }
                 optimizer.update(p.name(), owned, grad, lr, scratch);
                 if (params != null) {
@@ -338,7 +340,7 @@ public final class DataParallelOptimizer implements AutoCloseable {
                     buffer.allGather(collective, bucket.length());
                 }
                 for (BucketLayout.Piece p : bucket.pieces()) {
-                    out.put(p.name() + "/" + slot, buffer.slice(into, p.offset(), p.end(), p.shape()));
+                    out.put(p.name() + "/" + slot, buffer.copy(into, p.offset(), p.end(), p.shape()));
                 }
             }
         }

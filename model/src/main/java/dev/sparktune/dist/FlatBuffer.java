@@ -93,8 +93,10 @@ public final class FlatBuffer {
 
     /** Sets elements {@code [from, to)} to zero. */
     void clear(int from, int to) {
-        for (int at = from * elementBytes, end = to * elementBytes; at < end; at += ZEROS.length) {
-            memory.put(at, ZEROS, 0, Math.min(ZEROS.length, end - at));
+        for (int at = from * elementBytes, end = to * elementBytes; at < end; ) {
+            int n = Math.min(ZEROS.length, end - at);     // never past end: at + 64 KiB could overflow an int
+            memory.put(at, ZEROS, 0, n);
+            at += n;
         }
     }
 
@@ -127,7 +129,7 @@ public final class FlatBuffer {
     }
 
     /** A new tensor in {@code manager} holding a copy of elements {@code [from, to)} with {@code shape}. */
-    NDArray slice(NDManager manager, int from, int to, Shape shape) {
+    NDArray copy(NDManager manager, int from, int to, Shape shape) {
         try (NDArray view = view(manager, from, to, shape)) {
             return view.duplicate();
         }

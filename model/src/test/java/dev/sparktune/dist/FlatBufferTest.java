@@ -73,7 +73,7 @@ class FlatBufferTest {
             for (int k = 0; k < SHAPES.length; k++) {
                 Shape shape = SHAPES[k];
                 int end = offset + values.get(k).length;
-                try (NDArray copy = buffer.slice(manager, offset, end, shape);
+                try (NDArray copy = buffer.copy(manager, offset, end, shape);
                      NDArray target = manager.zeros(shape, type)) {
                     assertEquals(shape, copy.getShape());
                     assertEquals(type, copy.getDataType());
