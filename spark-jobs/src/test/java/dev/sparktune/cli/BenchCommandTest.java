@@ -78,7 +78,9 @@ class BenchCommandTest {
         assertMemoryTableShards(printed);
         String appended = Files.readString(benchmarks);
         assertTrue(appended.startsWith("# Benchmarks\n\n## sparktune bench ("), appended);
-        assertTrue(BuildInfo.commit().matches("[0-9a-f]{12}(-dirty)?"), "built in a git checkout: " + BuildInfo.commit());
+        // git describe: the commit's hash, after the nearest tag if there is one
+        assertTrue(BuildInfo.commit().matches("(.+-g)?[0-9a-f]{12}(-dirty)?"), "built in a git checkout: "
+                + BuildInfo.commit());
         assertTrue(appended.contains(", commit " + BuildInfo.commit() + ")"), appended);
         assertTrue(appended.contains("sparktune bench --quick --model"), appended);
         assertTrue(appended.contains("| all-MiniLM-L6-v2, 4 x 32 | freeze, top 2 |"), appended);

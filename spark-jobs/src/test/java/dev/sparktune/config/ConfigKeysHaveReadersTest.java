@@ -31,6 +31,7 @@ class ConfigKeysHaveReadersTest {
             Map.entry("data.dataset_info", "data-prep/src/main/java/dev/sparktune/prep/PrepJob.java"),
             Map.entry("data.template", "data-prep/src/main/java/dev/sparktune/prep/PrepJob.java"),
             Map.entry("data.cutoff_len", "data-prep/src/main/java/dev/sparktune/prep/PrepJob.java"),
+            Map.entry("data.cutoff_tail_len", "data-prep/src/main/java/dev/sparktune/prep/PrepJob.java"),
             Map.entry("data.val_size", "data-prep/src/main/java/dev/sparktune/prep/PrepStages.java"),
             Map.entry("data.test_size", "data-prep/src/main/java/dev/sparktune/prep/PrepStages.java"),
             Map.entry("data.packing", "data-prep/src/main/java/dev/sparktune/prep/PrepJob.java"),
