@@ -33,7 +33,8 @@ class DemoLauncherIT {
         Path out = dir.resolve("out");
         Result demo = sparktune(dir, "demo", "--data", sample.toString(), "--out", out.toString(),
                 "--cache", dir.resolve("cache").toString(),
-                "--set", "data.cutoff_len=64", "--set", "data.synonym_ratio=0.0", "--set", "train.num_train_epochs=4",
+                "--set", "data.cutoff_len=64", "--set", "data.cutoff_tail_len=32", "--set", "data.synonym_ratio=0.0",
+                "--set", "train.num_train_epochs=4",
                 "--set", "eval.eval_steps=0",
                 "--set", "train.early_stopping_patience=0", "--set", "train.logging_steps=5");
         assertEquals(0, demo.exitCode(), demo.stderr());
