@@ -79,21 +79,21 @@ public record OpProfile(double wallSeconds, int steps, List<Op> ops) {
         Map<String, double[]> self = new HashMap<>();
         for (List<Span> spans : byThread.values()) {
             // parents first: by start, and the longer of two spans that start together
-            spans.sort(Comparator.comparingDouble(Span::start).thenComparing(Comparator.comparingDouble(Span::duration)
-                    .reversed()));
+            spans.sort(Comparator.comparingDouble((Span span) -> span.start)
+                    .thenComparing(Comparator.comparingDouble((Span span) -> span.duration).reversed()));
             Deque<Span> open = new ArrayDeque<>();
             for (Span span : spans) {
-                while (!open.isEmpty() && open.peek().end() <= span.start()) {
+                while (!open.isEmpty() && open.peek().end() <= span.start) {
                     open.pop();
                 }
                 if (!open.isEmpty()) {
-                    open.peek().children += span.duration();
+                    open.peek().children += span.duration;
                 }
                 open.push(span);
             }
             for (Span span : spans) {
-                calls.computeIfAbsent(span.name(), n -> new long[1])[0]++;
-                self.computeIfAbsent(span.name(), n -> new double[1])[0] += Math.max(0, span.duration() - span.children);
+                calls.computeIfAbsent(span.name, n -> new long[1])[0]++;
+                self.computeIfAbsent(span.name, n -> new double[1])[0] += Math.max(0, span.duration - span.children);
             }
         }
         List<Op> ops = new ArrayList<>();
@@ -111,28 +111,17 @@ public record OpProfile(double wallSeconds, int steps, List<Op> ops) {
         return ops.stream().mapToLong(Op::calls).sum() / steps;
     }
 
+    /** One op's span on a thread; {@code children} sums the spans directly inside it. */
     private static final class Span {
-        private final String name;
-        private final double start;
-        private final double duration;
-        private double children;
+        final String name;
+        final double start;
+        final double duration;
+        double children;
 
         Span(String name, double start, double duration) {
             this.name = name;
             this.start = start;
             this.duration = duration;
-        }
-
-        String name() {
-            return name;
-        }
-
-        double start() {
-            return start;
-        }
-
-        double duration() {
-            return duration;
         }
 
         double end() {
