@@ -3,6 +3,7 @@ package dev.sparktune.train;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
 import dev.sparktune.io.TokenizedRow;
 
 /**
@@ -88,14 +89,18 @@ public record CausalLmLoss(DataType computeType) {
             throw new IllegalArgumentException("logits " + logits.getShape() + " and labels " + labels.getShape()
                     + " disagree on the sequence length");
         }
-        NDArray predictions = logits.get(new NDIndex(":, :{}, :", length - 1)).toType(computeType, false);
-        NDArray targets = labels.get(new NDIndex(":, 1:")).toType(DataType.INT64, false);
+        // Every position is scored against the next label, the last against an ignored one, and the losses are cut
+        // to [B, T - 1] afterwards. Slicing the logits instead would make backward zero-fill and copy a buffer of
+        // the whole logits' size (for a 32 k vocabulary, most of the loss's time; see BENCHMARKS.md).
+        NDArray next = labels.get(new NDIndex(":, 1:")).toType(DataType.INT64, false);
+        NDArray targets = next.concat(next.getManager().full(new Shape(next.getShape().get(0), 1), (float) IGNORE_INDEX, DataType.INT64), 1);
         NDArray scored = targets.neq(IGNORE_INDEX);
         // ignored labels point at class 0 for the gather; their term is zeroed below
         NDArray classes = targets.mul(scored.toType(DataType.INT64, false));
-        NDArray logProbs = predictions.logSoftmax(-1).gather(classes.expandDims(-1), -1).squeeze(-1);
+        NDArray logProbs = logits.toType(computeType, false).logSoftmax(-1).gather(classes.expandDims(-1), -1).squeeze(-1);
         NDArray weight = scored.toType(computeType, false);
-        return new Terms(logProbs.neg().mul(weight), weight);
+        NDIndex predictions = new NDIndex(":, :{}", length - 1);
+        return new Terms(logProbs.neg().mul(weight).get(predictions), weight.get(predictions));
     }
 
     /** Per-prediction losses (0 where ignored) and 1/0 whether each was scored, both [B, T - 1]. */
