@@ -17,7 +17,10 @@ import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -38,8 +41,15 @@ public final class AllReduceBench {
         }
     }
 
-    /** The all-reduce results and the raw stream's bytes per second, measured in the same run. */
-    public record Report(List<Result> results, Samples rawTcpBytesPerSecond) {
+    /**
+     * The all-reduce results, one raw stream's bytes per second and, per N, a raw ring's bytes per second per stream
+     * (N loopback streams at once: the ring's traffic with nothing but the sockets), measured in the same run.
+     */
+    public record Report(List<Result> results, Samples rawTcpBytesPerSecond, Map<Integer, Samples> rawRingBytesPerSecond) {
+    }
+
+    /** One cell of {@link #sweep}: N = 2 at one size, chunk size and socket buffer size (0: the kernel's sizing). */
+    public record SweepResult(int chunkBytes, int socketBufferBytes, Result result) {
     }
 
     private AllReduceBench() {
@@ -54,6 +64,15 @@ public final class AllReduceBench {
         for (int r = 0; r < repeats; r++) {
             raw.add(rawBytes / rawTcpSeconds(options.chunkBytes(), rawBytes));
         }
+        Map<Integer, Samples> rawRing = new TreeMap<>();
+        long perStream = quick ? 64 * MIB : 256 * MIB;
+        for (int n : ranks) {
+            List<Double> rates = new ArrayList<>();
+            for (int r = 0; r < repeats; r++) {
+                rates.add(perStream / rawRingSeconds(n, options.chunkBytes(), perStream));
+            }
+            rawRing.put(n, Samples.of(rates));
+        }
         List<Result> results = new ArrayList<>();
         for (int n : ranks) {
             for (long bytes : sizes) {
@@ -64,7 +83,35 @@ public final class AllReduceBench {
                 results.add(new Result(n, bytes, Samples.of(seconds)));
             }
         }
-        return new Report(results, Samples.of(raw));
+        return new Report(results, Samples.of(raw), rawRing);
+    }
+
+    /**
+     * All-reduce at N = 2 over a grid of chunk sizes and socket buffer sizes (0: the kernel's own sizing and
+     * autotuning), at 16 and 64 MiB: the measurement behind {@link RingOptions}' defaults. Each repetition visits
+     * every cell once, so a drift in the machine's load spreads over all of them.
+     */
+    public static List<SweepResult> sweep(boolean quick, int repeats) throws Exception {
+        RingOptions base = RingOptions.defaults().withNetworkCidr("127.0.0.0/8").withTimeout(Duration.ofSeconds(120));
+        long[] sizes = quick ? new long[] {MIB} : new long[] {16 * MIB, 64 * MIB};
+        int[] chunks = quick ? new int[] {64 << 10, 256 << 10} : new int[] {64 << 10, 256 << 10, 1 << 20, 4 << 20};
+        int[] buffers = quick ? new int[] {0, 4 << 20} : new int[] {0, 1 << 20, 4 << 20};
+        Map<List<Long>, List<Double>> seconds = new LinkedHashMap<>();
+        for (int r = 0; r < repeats; r++) {
+            for (long bytes : sizes) {
+                for (int chunk : chunks) {
+                    for (int buffer : buffers) {
+                        RingOptions options = base.withChunkBytes(chunk).withSocketBufferBytes(buffer);
+                        seconds.computeIfAbsent(List.of(bytes, (long) chunk, (long) buffer), k -> new ArrayList<>())
+                                .add(allReduce(2, (int) (bytes / Float.BYTES), options)[0]);
+                    }
+                }
+            }
+        }
+        List<SweepResult> results = new ArrayList<>();
+        seconds.forEach((cell, times) -> results.add(new SweepResult(cell.get(1).intValue(), cell.get(2).intValue(),
+                new Result(2, cell.get(0), Samples.of(times)))));
+        return results;
     }
 
     /**

@@ -22,9 +22,8 @@ import javax.crypto.AEADBadTagException;
  * sealed into frames ({@link FrameCipher}) and every read opens them, so callers read and write plain bytes either way.
  */
 final class Link implements AutoCloseable {
-    private static final int SOCKET_BUFFER_BYTES = 4 << 20;
-
     private final SocketChannel channel;
+    private final int socketBufferBytes;    // 0: the kernel's own sizing
     private final Selector selector;
     private volatile String peer;
     private volatile long timeoutNanos;
@@ -41,11 +40,12 @@ final class Link implements AutoCloseable {
 
     /**
      * An accepted connection, not yet identified: every wait lasts at most {@code timeoutNanos}, and the handshake
-     * must be done by {@code deadline} ({@link System#nanoTime()}). Its large socket buffers come with
-     * {@link #identify}.
+     * must be done by {@code deadline} ({@link System#nanoTime()}). Its socket buffers of {@code socketBufferBytes}
+     * (0: the kernel's sizing) come with {@link #identify}.
      */
-    Link(SocketChannel channel, String peer, long timeoutNanos, long deadline) throws IOException {
+    Link(SocketChannel channel, String peer, long timeoutNanos, long deadline, int socketBufferBytes) throws IOException {
         this.channel = channel;
+        this.socketBufferBytes = socketBufferBytes;
         this.peer = peer;
         this.timeoutNanos = timeoutNanos;
         this.deadline = deadline;
@@ -68,17 +68,22 @@ final class Link implements AutoCloseable {
     }
 
     private void sizeBuffers() throws IOException {
-        channel.setOption(StandardSocketOptions.SO_SNDBUF, SOCKET_BUFFER_BYTES);
-        channel.setOption(StandardSocketOptions.SO_RCVBUF, SOCKET_BUFFER_BYTES);
+        if (socketBufferBytes > 0) {
+            channel.setOption(StandardSocketOptions.SO_SNDBUF, socketBufferBytes);
+            channel.setOption(StandardSocketOptions.SO_RCVBUF, socketBufferBytes);
+        }
     }
 
-    /** Opens a connection to {@code address}, waiting at most {@code timeoutNanos} for the peer to answer. */
-    static Link dial(InetSocketAddress address, String peer, long timeoutNanos) {
+    /**
+     * Opens a connection to {@code address}, waiting at most {@code timeoutNanos} for the peer to answer, with socket
+     * buffers of {@code socketBufferBytes} (0: the kernel's sizing).
+     */
+    static Link dial(InetSocketAddress address, String peer, long timeoutNanos, int socketBufferBytes) {
         SocketChannel channel = null;
         try {
             channel = SocketChannel.open();
             channel.configureBlocking(false);
-            Link link = new Link(channel, peer, timeoutNanos, 0);
+            Link link = new Link(channel, peer, timeoutNanos, 0, socketBufferBytes);
             link.identified = true;
             try {
                 link.sizeBuffers();

@@ -97,7 +97,7 @@ public final class RingCollective implements Collective {
             acceptor.start();
             Link toNext = null;
             try {
-                toNext = dialNext(handshake, rank, next, addresses, timeout);
+                toNext = dialNext(handshake, rank, next, addresses, timeout, options.socketBufferBytes());
                 Link fromPrev = accepting.get();
                 return new RingCollective(rank, addresses, options, toNext, fromPrev);
             } catch (RuntimeException | ExecutionException | InterruptedException e) {
@@ -131,11 +131,12 @@ public final class RingCollective implements Collective {
      * The authenticated connection to rank {@code next}. A listener that closes the connection before its hello is
      * busy with strangers ({@link Handshake.Busy}): it is dialled again after a short random pause, until the timeout.
      */
-    private static Link dialNext(Handshake handshake, int rank, int next, List<String> addresses, long timeoutNanos) {
+    private static Link dialNext(Handshake handshake, int rank, int next, List<String> addresses, long timeoutNanos,
+                                 int socketBufferBytes) {
         long deadline = System.nanoTime() + timeoutNanos;
         String peer = name(next, addresses);
         for (int attempt = 0; ; attempt++) {
-            Link link = Link.dial(socketAddress(addresses.get(next)), peer, timeoutNanos);
+            Link link = Link.dial(socketAddress(addresses.get(next)), peer, timeoutNanos, socketBufferBytes);
             try {
                 handshake.connect(link, rank, next);
                 return link;

@@ -31,10 +31,12 @@ public final class RingListener implements AutoCloseable {
 
     private final ServerSocketChannel server;
     private final String address;
+    private final int socketBufferBytes;
 
-    private RingListener(ServerSocketChannel server, String address) {
+    private RingListener(ServerSocketChannel server, String address, int socketBufferBytes) {
         this.server = server;
         this.address = address;
+        this.socketBufferBytes = socketBufferBytes;
     }
 
     /** Binds an ephemeral port on the address {@code options.networkCidr()} selects. */
@@ -46,7 +48,7 @@ public final class RingListener implements AutoCloseable {
                 server.bind(new InetSocketAddress(host, 0), 16);
                 server.configureBlocking(false);
                 InetSocketAddress bound = (InetSocketAddress) server.getLocalAddress();
-                return new RingListener(server, host.getHostAddress() + ":" + bound.getPort());
+                return new RingListener(server, host.getHostAddress() + ":" + bound.getPort(), options.socketBufferBytes());
             } catch (IOException e) {
                 server.close();
                 throw e;
@@ -114,7 +116,7 @@ public final class RingListener implements AutoCloseable {
                 Link link;
                 try {
                     link = new Link(channel, "an unauthenticated connection from " + remote, handshakeNanos,
-                            System.nanoTime() + handshakeNanos);
+                            System.nanoTime() + handshakeNanos, socketBufferBytes);
                 } catch (IOException e) {
                     channel.close();
                     LOG.warn("rank {} ({}) dropped a connection from {}: {}", ownRank, address, remote, e.toString());

@@ -135,7 +135,7 @@ class RingEncryptionTest {
             acceptor.start();
             String[] hostPort = listener.address().split(":");
             try (Link link = Link.dial(new java.net.InetSocketAddress(hostPort[0], Integer.parseInt(hostPort[1])),
-                    "rank 1", TimeUnit.SECONDS.toNanos(3))) {
+                    "rank 1", TimeUnit.SECONDS.toNanos(3), RingOptions.DEFAULT_SOCKET_BUFFER_BYTES)) {
                 CollectiveException e = assertThrows(CollectiveException.class, () -> sealed.connect(link, 0, 1));
                 assertTrue(e.getMessage().contains("dist.ring_encryption: none, this rank with aes-gcm"), e.getMessage());
             }

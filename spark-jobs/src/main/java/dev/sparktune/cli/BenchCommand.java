@@ -81,6 +81,9 @@ final class BenchCommand implements Callable<Integer> {
                     + " BENCHMARKS.md)")
     Path append;
 
+    @Option(names = "--sweep", description = "allreduce: also N = 2 over a grid of chunk sizes and socket buffer sizes")
+    boolean sweep;
+
     @Option(names = "--model", paramLabel = "DIR",
             description = "all-MiniLM-L6-v2's folder (default: the one sparktune demo imports into its cache)")
     Path miniLm;
@@ -108,6 +111,11 @@ final class BenchCommand implements Callable<Integer> {
                 err.flush();
                 return ConfigProblems.INVALID;
             }
+        }
+        if (sweep && !selected.contains("allreduce")) {
+            err.println("bench: --sweep belongs to allreduce, which is not among the benchmarks asked for");
+            err.flush();
+            return ConfigProblems.INVALID;
         }
         int repeats = repeat != null ? repeat : quick ? 2 : 5;
         if (repeats < 1) {
@@ -216,16 +224,37 @@ final class BenchCommand implements Callable<Integer> {
             throw new IllegalStateException("the all-reduce benchmark failed: " + e, e);
         }
         double raw = report.rawTcpBytesPerSecond().median();
-        out.printf(Locale.ROOT, "Raw loopback TCP, one stream: %s GB/s%n%n",
-                report.rawTcpBytesPerSecond().map(b -> b / 1e9).format("%.2f"));
-        out.println("| N | size | time per all-reduce (ms) | busbw (GB/s) | busbw / raw TCP |");
-        out.println("|---|---|---|---|---|");
+        out.printf(Locale.ROOT, "Raw loopback TCP, one stream: %s GB/s%n", report.rawTcpBytesPerSecond().map(b -> b / 1e9).format("%.2f"));
+        report.rawRingBytesPerSecond().forEach((n, rate) -> out.printf(Locale.ROOT,
+                "Raw loopback ring of %d streams at once, per stream: %s GB/s%n", n, rate.map(b -> b / 1e9).format("%.2f")));
+        out.println();
+        out.println("| N | size | time per all-reduce (ms) | busbw (GB/s) | busbw / raw TCP | busbw / raw ring |");
+        out.println("|---|---|---|---|---|---|");
         for (AllReduceBench.Result r : report.results()) {
-            out.printf(Locale.ROOT, "| %d | %s | %s | %s | %.0f%% |%n", r.ranks(), size(r.bytes()),
+            out.printf(Locale.ROOT, "| %d | %s | %s | %s | %.0f%% | %.0f%% |%n", r.ranks(), size(r.bytes()),
                     r.seconds().map(s -> s * 1e3).format("%.1f"), r.busBandwidth().map(b -> b / 1e9).format("%.2f"),
-                    100 * r.busBandwidth().median() / raw);
+                    100 * r.busBandwidth().median() / raw,
+                    100 * r.busBandwidth().median() / report.rawRingBytesPerSecond().get(r.ranks()).median());
         }
         out.println();
+        if (sweep) {
+            List<AllReduceBench.SweepResult> cells;
+            try {
+                cells = AllReduceBench.sweep(quick, repeats);
+            } catch (Exception e) {
+                throw new IllegalStateException("the all-reduce sweep failed: " + e, e);
+            }
+            out.println("Sweep, N = 2 (socket buffer 0: the kernel's own sizing and autotuning):");
+            out.println();
+            out.println("| size | chunk | socket buffers | busbw (GB/s) |");
+            out.println("|---|---|---|---|");
+            for (AllReduceBench.SweepResult c : cells) {
+                out.printf(Locale.ROOT, "| %s | %s | %s | %s |%n", size(c.result().bytes()), size(c.chunkBytes()),
+                        c.socketBufferBytes() == 0 ? "kernel" : size(c.socketBufferBytes()),
+                        c.result().busBandwidth().map(b -> b / 1e9).format("%.2f"));
+            }
+            out.println();
+        }
         out.flush();
     }
 

@@ -158,6 +158,35 @@ class BenchCommandTest {
     }
 
     @Test
+    void allReduceSweepMeasuresEveryCellOfItsGrid() {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int code = Sparktune.run(new String[] {"bench", "allreduce", "--quick", "--sweep"}, new PrintWriter(out, true),
+                new PrintWriter(err, true));
+        String printed = out.toString();
+        assertEquals(0, code, printed + err);
+        assertTrue(printed.contains("Raw loopback ring of 2 streams at once, per stream: "), printed);
+        assertTrue(printed.lines().anyMatch(l -> l.startsWith("| 2 | 1 MiB |") && l.endsWith("% |")), printed);
+        for (String chunk : new String[] {"64 KiB", "256 KiB"}) {
+            for (String buffers : new String[] {"kernel", "4 MiB"}) {
+                String cell = "| 1 MiB | " + chunk + " | " + buffers + " | ";
+                String row = printed.lines().filter(l -> l.startsWith(cell)).findFirst()
+                        .orElseThrow(() -> new AssertionError("no sweep row " + cell + ":\n" + printed));
+                assertEquals(1, MEDIAN_AND_RANGE.matcher(row).results().count(), row);
+            }
+        }
+    }
+
+    @Test
+    void sweepWithoutAllReduceIsRefused() {
+        StringWriter err = new StringWriter();
+        int code = Sparktune.run(new String[] {"bench", "gemm", "--sweep"}, new PrintWriter(new StringWriter(), true),
+                new PrintWriter(err, true));
+        assertEquals(2, code);
+        assertTrue(err.toString().contains("--sweep belongs to allreduce"), err.toString());
+    }
+
+    @Test
     void anUnknownBenchmarkIsNamed() {
         StringWriter err = new StringWriter();
         int code = Sparktune.run(new String[] {"bench", "gemmm"}, new PrintWriter(new StringWriter(), true),
