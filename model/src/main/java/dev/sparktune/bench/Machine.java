@@ -20,6 +20,24 @@ public final class Machine {
                 read("/proc/loadavg", "unknown"));
     }
 
+    /**
+     * CPU seconds every core of the machine has spent busy since boot (user, nice, system, interrupts, steal; not idle
+     * or waiting for I/O), from Linux's {@code /proc/stat}, counted in its 1/100 s ticks; NaN elsewhere. Two readings
+     * around a piece of work tell how many cores it kept busy, whichever processes did the work.
+     */
+    public static double busyCpuSeconds() {
+        String first = read("/proc/stat", "").lines().findFirst().orElse("");
+        if (!first.startsWith("cpu ")) {
+            return Double.NaN;
+        }
+        String[] ticks = first.substring(4).trim().split("\\s+");
+        long busy = 0;
+        for (int field : new int[] {0, 1, 2, 5, 6, 7}) {     // user nice system irq softirq steal
+            busy += Long.parseLong(ticks[field]);
+        }
+        return busy / 100.0;
+    }
+
     private static String cpuModel() {
         for (String line : read("/proc/cpuinfo", "").split("\n")) {
             if (line.startsWith("model name")) {

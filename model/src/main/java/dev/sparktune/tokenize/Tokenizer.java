@@ -25,6 +25,8 @@ import java.util.OptionalLong;
 public final class Tokenizer implements AutoCloseable {
 
     private static final String TOKENIZER_JSON = "tokenizer.json";
+    /** A first guess of the characters a token takes, generous for English (about 4) so that one try usually does. */
+    private static final int CHARS_PER_TOKEN = 8;
 
     private final HuggingFaceTokenizer hf;
     private final Vocabulary vocabulary;
@@ -32,9 +34,11 @@ public final class Tokenizer implements AutoCloseable {
     private final SpecialTokens specialTokens;
     private final Framing framing;
     private final Path tokenizerJson;
+    private final boolean cutsAtWhitespace;
 
     private Tokenizer(HuggingFaceTokenizer hf, Vocabulary vocabulary, TokenizerConfig config,
                       SpecialTokens specialTokens, Framing framing, Path tokenizerJson) {
+        this.cutsAtWhitespace = WhitespaceCuts.exact(tokenizerJson);
         this.hf = hf;
         this.vocabulary = vocabulary;
         this.config = config;
@@ -134,24 +138,126 @@ public final class Tokenizer implements AutoCloseable {
                     + contentLength + " text tokens that maxLength " + maxLength + " leaves beside the special tokens,"
                     + " so that the start of the text is kept too");
         }
-        Encoding[] encodings = hf.batchEncode(texts.toArray(String[]::new), false, false);
-        List<long[]> rows = new ArrayList<>(encodings.length);
-        for (Encoding encoding : encodings) {
-            long[] ids = encoding.getIds();
-            long[] content = tailLength == 0
-                    ? config.truncationSide().truncate(ids, contentLength)
-                    : headAndTail(ids, contentLength, tailLength);
+        int first;
+        int last;
+        if (tailLength > 0) {
+            first = contentLength - tailLength;
+            last = tailLength;
+        } else {
+            first = config.truncationSide() == Side.RIGHT ? contentLength : 0;
+            last = contentLength - first;
+        }
+        List<long[]> rows = new ArrayList<>(texts.size());
+        for (long[] content : contents(texts, contentLength, first, last)) {
             rows.add(framing.wrap(content));
         }
         return EncodedBatch.pad(rows, padId(rows), config.paddingSide());
     }
 
-    private static long[] headAndTail(long[] ids, int length, int tailLength) {
-        if (ids.length <= length) {
+    /**
+     * Each text's tokens, cut to {@code length}: a longer text keeps its {@code first} and its {@code last} tokens
+     * ({@code first + last == length}). Where the tokenizer allows it ({@link WhitespaceCuts}), a long text is not
+     * encoded whole: only a start and an end long enough for the tokens kept, which gives the same tokens (an e-mail
+     * of thousands of tokens cut to 128 costs about 128 tokens' work instead).
+     */
+    private List<long[]> contents(List<String> texts, int length, int first, int last) {
+        int guess = charsFor(length + 1L);
+        String[] pieces = new String[texts.size()];
+        for (int i = 0; i < pieces.length; i++) {
+            // the side that tells whether a text is longer than length: its start, unless only its end is kept
+            pieces[i] = first > 0 ? start(texts.get(i), guess) : end(texts.get(i), guess);
+        }
+        Encoding[] encodings = hf.batchEncode(pieces, false, false);
+        List<long[]> contents = new ArrayList<>(pieces.length);
+        for (int i = 0; i < pieces.length; i++) {
+            String text = texts.get(i);
+            long[] ids = encodings[i].getIds();
+            for (int chars = charsFor(2L * (length + 1)); pieces[i].length() < text.length() && ids.length <= length;
+                    chars = (int) Math.min(2L * chars, text.length())) {
+                pieces[i] = first > 0 ? start(text, chars) : end(text, chars);     // too short a piece: a longer one
+                ids = hf.encode(pieces[i], false, false).getIds();
+            }
+            if (ids.length <= length) {
+                contents.add(ids);                      // the whole text, which fits
+            } else if (pieces[i].length() == text.length()) {
+                contents.add(headAndTail(ids, first, last));
+            } else {
+                long[] head = first > 0 ? ids : new long[0];
+                long[] tail = first > 0 ? (last > 0 ? lastTokens(text, last) : new long[0]) : ids;
+                long[] content = Arrays.copyOf(head, length);
+                System.arraycopy(tail, tail.length - last, content, first, last);
+                contents.add(content);
+            }
+        }
+        return contents;
+    }
+
+    /** A first guess of the characters that many tokens take. */
+    private static int charsFor(long tokens) {
+        return (int) Math.min(Integer.MAX_VALUE, tokens * CHARS_PER_TOKEN);
+    }
+
+    /** At least {@code count} of the text's last tokens, from an end of it that is long enough. */
+    private long[] lastTokens(String text, int count) {
+        for (int chars = charsFor(count + 1L); ; chars = (int) Math.min(2L * chars, text.length())) {
+            String piece = end(text, chars);
+            long[] ids = hf.encode(piece, false, false).getIds();
+            if (ids.length >= count || piece.length() == text.length()) {
+                return ids;
+            }
+        }
+    }
+
+    /**
+     * The text up to an ASCII whitespace character near {@code chars} (at or before it, else the first after it),
+     * or the whole text when it is no longer, has no such cut, or the tokenizer cannot be cut exactly.
+     */
+    private String start(String text, int chars) {
+        if (!cutsAtWhitespace || text.length() <= chars) {
+            return text;
+        }
+        for (int i = chars; i > 0; i--) {
+            if (isAsciiWhitespace(text.charAt(i))) {
+                return text.substring(0, i);
+            }
+        }
+        for (int i = chars + 1; i < text.length(); i++) {
+            if (isAsciiWhitespace(text.charAt(i))) {
+                return text.substring(0, i);
+            }
+        }
+        return text;
+    }
+
+    /** As {@link #start}, for the text's end: from just after an ASCII whitespace character. */
+    private String end(String text, int chars) {
+        if (!cutsAtWhitespace || text.length() <= chars) {
+            return text;
+        }
+        for (int i = text.length() - chars; i < text.length(); i++) {
+            if (isAsciiWhitespace(text.charAt(i - 1))) {
+                return text.substring(i);
+            }
+        }
+        for (int i = text.length() - chars - 1; i > 0; i--) {
+            if (isAsciiWhitespace(text.charAt(i - 1))) {
+                return text.substring(i);
+            }
+        }
+        return text;
+    }
+
+    private static boolean isAsciiWhitespace(char c) {
+        return c == ' ' || c == '\n' || c == '\t' || c == '\r';
+    }
+
+    /** The first {@code first} and the last {@code last} of {@code ids}, or all of them when they are no more. */
+    private static long[] headAndTail(long[] ids, int first, int last) {
+        if (ids.length <= first + last) {
             return ids;
         }
-        long[] kept = Arrays.copyOf(ids, length);
-        System.arraycopy(ids, ids.length - tailLength, kept, length - tailLength, tailLength);
+        long[] kept = Arrays.copyOf(ids, first + last);
+        System.arraycopy(ids, ids.length - last, kept, first, last);
         return kept;
     }
 

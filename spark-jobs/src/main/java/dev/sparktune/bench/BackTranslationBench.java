@@ -20,14 +20,17 @@ import java.util.List;
  * Back-translation (English to Spanish and back) of the same sentences two ways: through APY with the code prep uses
  * ({@link BackTranslator} over {@link ApertiumTranslator}: batches of texts in one HTML document, several in flight,
  * no cache), and through the {@code apertium} command line, one process per direction over all the sentences, one a
- * line. Rates are sentences per second of the whole round trip.
+ * line. Rates are sentences per second of the whole round trip. Beside each rate, how many of the machine's cores
+ * were busy meanwhile (APY's server and pipelines, or the command line's processes, and this JVM), so that a slower
+ * rate reads as either more work per sentence or less of the machine kept busy.
  */
 public final class BackTranslationBench {
     private static final String SOURCE = "eng";
     private static final String PIVOT = "spa";
 
-    /** Sentences/s of each repetition, through APY and through the command line. */
-    public record Result(int sentences, Samples apy, Samples commandLine) {
+    /** Sentences/s of each repetition, through APY and through the command line, and the cores busy meanwhile. */
+    public record Result(int sentences, Samples apy, Samples commandLine, Samples apyCoresBusy,
+                         Samples commandLineCoresBusy) {
     }
 
     private BackTranslationBench() {
@@ -55,13 +58,17 @@ public final class BackTranslationBench {
             throws IOException, InterruptedException {
         List<Double> apy = new ArrayList<>();
         List<Double> commandLine = new ArrayList<>();
+        List<Double> apyBusy = new ArrayList<>();
+        List<Double> commandLineBusy = new ArrayList<>();
         try (ApertiumApy started = translator == null ? ApertiumApy.start(scratch.resolve("apertium-apy.log")) : null) {
             BackTranslator viaApy = backTranslator(translator != null ? translator : started.url());
             viaApy.roundTrip(sentences.subList(0, 1), null, new HashMap<>());   // APY starts a pair's pipeline on first use
             for (int r = 0; r < repeats; r++) {
+                double busy = Machine.busyCpuSeconds();
                 long start = System.nanoTime();
                 List<TranslationOutcome> outcomes = viaApy.roundTrip(sentences, null, new HashMap<>());
                 double seconds = (System.nanoTime() - start) / 1e9;
+                apyBusy.add((Machine.busyCpuSeconds() - busy) / seconds);
                 for (TranslationOutcome o : outcomes) {
                     if (!o.succeeded()) {
                         throw new IllegalStateException("APY failed to back-translate: " + o.failure());
@@ -69,12 +76,16 @@ public final class BackTranslationBench {
                 }
                 apy.add(sentences.size() / seconds);
 
+                busy = Machine.busyCpuSeconds();
                 start = System.nanoTime();
                 List<String> back = apertium(PIVOT + "-" + SOURCE, apertium(SOURCE + "-" + PIVOT, sentences));
-                commandLine.add(back.size() / ((System.nanoTime() - start) / 1e9));
+                seconds = (System.nanoTime() - start) / 1e9;
+                commandLine.add(back.size() / seconds);
+                commandLineBusy.add((Machine.busyCpuSeconds() - busy) / seconds);
             }
         }
-        return new Result(sentences.size(), Samples.of(apy), Samples.of(commandLine));
+        return new Result(sentences.size(), Samples.of(apy), Samples.of(commandLine), Samples.of(apyBusy),
+                Samples.of(commandLineBusy));
     }
 
     private static BackTranslator backTranslator(URI url) {

@@ -98,13 +98,15 @@ public final class PrepBench {
         List<String> sentences = CorpusSentences.pick(corpus, options.quick() ? QUICK_SENTENCES : SENTENCES);
         BackTranslationBench.Result r = BackTranslationBench.run(sentences, options.translator(), scratch,
                 options.repeats());
-        out.printf(Locale.ROOT, "| back-translation eng -> spa -> eng, %d sentences from the corpus | sentences/s |%n",
-                r.sentences());
-        out.println("|---|---|");
-        out.printf(Locale.ROOT, "| APY%s, as prep sends it (batches of texts, several in flight) | %s |%n",
-                options.translator() == null ? "" : " at " + options.translator(), r.apy().format("%,.1f"));
-        out.printf(Locale.ROOT, "| apertium command line, one process per direction | %s |%n",
-                r.commandLine().format("%,.1f"));
+        out.printf(Locale.ROOT, "| back-translation eng -> spa -> eng, %d sentences from the corpus | sentences/s "
+                + "| cores busy meanwhile (whole machine) | CPU ms per sentence |%n", r.sentences());
+        out.println("|---|---|---|---|");
+        out.printf(Locale.ROOT, "| APY%s, as prep sends it (batches of texts, several in flight) | %s | %s | %.1f |%n",
+                options.translator() == null ? "" : " at " + options.translator(), r.apy().format("%,.1f"),
+                r.apyCoresBusy().format("%.2f"), 1e3 * r.apyCoresBusy().median() / r.apy().median());
+        out.printf(Locale.ROOT, "| apertium command line, one process per direction | %s | %s | %.1f |%n",
+                r.commandLine().format("%,.1f"), r.commandLineCoresBusy().format("%.2f"),
+                1e3 * r.commandLineCoresBusy().median() / r.commandLine().median());
         out.println();
         out.printf(Locale.ROOT, "APY / command line: %.2f%n%n", r.apy().median() / r.commandLine().median());
         out.flush();
