@@ -11,6 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.apache.spark.launcher.JavaModuleOptions;
 import org.junit.jupiter.api.Tag;
@@ -30,11 +31,17 @@ class LauncherIT {
     }
 
     private static Run sparktune(String... args) throws IOException, InterruptedException {
+        return sparktune(Map.of(), args);
+    }
+
+    private static Run sparktune(Map<String, String> environment, String... args) throws IOException, InterruptedException {
         List<String> command = new ArrayList<>(List.of(LAUNCHER.toString()));
         command.addAll(List.of(args));
         Path stdout = Files.createTempFile("sparktune-out", ".txt");
         Path stderr = Files.createTempFile("sparktune-err", ".txt");
-        Process p = new ProcessBuilder(command).redirectOutput(stdout.toFile()).redirectError(stderr.toFile()).start();
+        ProcessBuilder builder = new ProcessBuilder(command).redirectOutput(stdout.toFile()).redirectError(stderr.toFile());
+        builder.environment().putAll(environment);
+        Process p = builder.start();
         assertTrue(p.waitFor(3, TimeUnit.MINUTES), "bin/sparktune " + String.join(" ", args) + " did not finish");
         Run run = new Run(p.exitValue(), Files.readString(stdout, StandardCharsets.UTF_8),
                 Files.readString(stderr, StandardCharsets.UTF_8));
@@ -50,6 +57,18 @@ class LauncherIT {
         assertTrue(run.stdout().startsWith("sparktune " + BuildInfo.version()), run.stdout());
         assertTrue(run.stdout().contains("Spark 4.0.1"), run.stdout());
         assertEquals("", run.stderr(), "no JVM warning (bin/sparktune leaves out the incubator Vector API module)");
+    }
+
+    @Test
+    void jemallocIsPreloadedOnRequest() throws Exception {
+        // stats_print: jemalloc prints its statistics at exit, which only happens if it is the allocator in use
+        Run run = sparktune(Map.of("SPARKTUNE_ALLOCATOR", "jemalloc", "MALLOC_CONF", "stats_print:true"), "--version");
+        assertEquals(0, run.exitCode(), run.stderr());
+        assertTrue(run.stderr().contains("jemalloc statistics"), run.stderr());
+
+        Run wrong = sparktune(Map.of("SPARKTUNE_ALLOCATOR", "tcmalloc"), "--version");
+        assertEquals(1, wrong.exitCode());
+        assertEquals("SPARKTUNE_ALLOCATOR is glibc or jemalloc, not 'tcmalloc'\n", wrong.stderr());
     }
 
     @Test
