@@ -14,6 +14,9 @@ import dev.sparktune.arch.Llama;
 import dev.sparktune.arch.LlamaConfig;
 import dev.sparktune.arch.PretrainedModel;
 import dev.sparktune.arch.TinyModels;
+import dev.sparktune.config.ConfigLoader;
+import dev.sparktune.config.TrainConfig;
+import dev.sparktune.io.TokenizedParquet;
 import dev.sparktune.io.TokenizedRow;
 import dev.sparktune.nn.AttentionMask;
 import dev.sparktune.nn.BlockCheckpoints;
@@ -26,16 +29,20 @@ import dev.sparktune.peft.Method;
 import dev.sparktune.peft.PeftModel;
 import dev.sparktune.peft.PrefixTuning;
 import dev.sparktune.peft.PromptTuning;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Random;
 import java.util.SortedMap;
 import java.util.TreeMap;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.apache.hadoop.conf.Configuration;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -47,6 +54,9 @@ import org.junit.jupiter.params.provider.MethodSource;
 class GradientCheckpointingTest {
     private static final double TOLERANCE = 1e-12;
     private NDManager manager;
+
+    @TempDir
+    Path dir;
 
     @BeforeEach
     void setUp() {
@@ -134,6 +144,70 @@ class GradientCheckpointingTest {
                     batch.inputIds(), batch.positions(), batch.mask(), new KvCache(step, 2)));
             assertTrue(e.getMessage().contains("train.gradient_checkpointing"), e.getMessage());
         }
+    }
+
+    @ParameterizedTest(name = "{0} {1}")
+    @MethodSource("trainedMethods")
+    void aTrainingRunEqualsThePlainRun(String family, Method method) {
+        Trained plain = train(family, method, false);
+        Trained checkpointed = train(family, method, true);
+        assertEquals(3, plain.log().size());
+        for (int i = 0; i < plain.log().size(); i++) {
+            StepMetrics expected = plain.log().get(i);
+            StepMetrics actual = checkpointed.log().get(i);
+            assertEquals(expected.loss(), actual.loss(), Math.abs(expected.loss()) * 1e-12, "loss of step " + (i + 1));
+            assertEquals(expected.gradNorm(), actual.gradNorm(), expected.gradNorm() * 1e-10, "grad norm of step " + (i + 1));
+        }
+        plain.parameters().forEach((name, expected) -> {
+            double[] actual = checkpointed.parameters().get(name);
+            double[] difference = new double[expected.length];
+            for (int i = 0; i < expected.length; i++) {
+                difference[i] = actual[i] - expected[i];
+            }
+            assertTrue(norm(difference) <= 1e-10 * norm(expected), name + ": relative difference "
+                    + norm(difference) / norm(expected));
+        });
+    }
+
+    static Stream<Arguments> trainedMethods() {
+        return Stream.of(Arguments.of("llama", new Lora(4, 8, 0.1, List.of("all"), false, false, List.of())),
+                Arguments.of("bert", new FullFineTuning()));
+    }
+
+    private record Trained(List<StepMetrics> log, SortedMap<String, double[]> parameters) {
+    }
+
+    /** Three AdamW steps of two micro-batches each, from the same model and data. */
+    private Trained train(String family, Method method, boolean checkpointed) {
+        Path out = dir.resolve(family + "-" + checkpointed);
+        TrainConfig config = ConfigLoader.parse("", "test", List.of("train.max_steps=3", "train.logging_steps=1",
+                "train.per_device_train_batch_size=3", "train.gradient_accumulation_steps=2", "train.learning_rate=1e-2",
+                "train.gradient_checkpointing=" + checkpointed)).job().train();
+        try (NDManager m = manager.newSubManager()) {
+            PretrainedModel base = family.equals("llama") ? llama(m) : bert(m);
+            PeftModel model = PeftModel.apply(base, method, m, 11);
+            Trainer.Run run = new Trainer.Run(List.of(new TrainingTask("train", data(family, out), objective(family))),
+                    TaskMix.concat(), OutputFolder.local(out.resolve("run")), Optional.empty());
+            new Trainer(model, config, 0).train(run, m);
+            SortedMap<String, double[]> parameters = new TreeMap<>();
+            model.trainableTensors().forEach((name, t) -> parameters.put(name, t.toDoubleArray()));
+            return new Trained(MetricsLog.read(out.resolve("run/metrics.jsonl")), parameters);
+        }
+    }
+
+    /** 24 rows of 3 to 9 tokens: next-token rows for Llama, 3-class rows for BERT. */
+    private static TrainingData data(String family, Path out) {
+        Random random = new Random(3);
+        List<TokenizedRow> rows = new ArrayList<>();
+        for (int i = 0; i < 24; i++) {
+            long[] ids = random.longs(3 + random.nextInt(7), 1, 50).toArray();
+            rows.add(family.equals("llama") ? new TokenizedRow(ids, ids, null, null, null)
+                    : new TokenizedRow(ids, null, null, (long) (i % 3), null));
+        }
+        Configuration conf = new Configuration();
+        String folder = out.resolve("data").toString();
+        TokenizedParquet.write(conf, folder + "/part-0.parquet", rows, 512);
+        return TrainingData.open(conf, folder);
     }
 
     private record Step(double loss, SortedMap<String, double[]> gradients) {
