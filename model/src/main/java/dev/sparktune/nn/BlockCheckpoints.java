@@ -29,9 +29,12 @@ public final class BlockCheckpoints implements BlockStack {
     /** The forward whose blocks await their backward, or null. */
     private Pass pending;
 
-    /** What one forward kept: its arrays live in {@code scope}, closed once its backward has run. */
+    /**
+     * What one forward kept, in {@code scope}: the blocks' inputs and where their dropout masks start. The last
+     * block's output {@code top}, and so the head's and the loss's arrays, live in {@code head}, freed first.
+     */
     private record Pass(NDArray input, NDArray[] inputs, long[] dropoutPositions, Block block, NDArray top,
-                        NDManager scope) {
+                        NDManager head, NDManager scope) {
     }
 
     @Override
@@ -59,8 +62,10 @@ public final class BlockCheckpoints implements BlockStack {
                         + " GPU tensor, or on a thread without SeededDropout.seed): train on the CPU (model.device: cpu),"
                         + " without dropout, or with train.gradient_checkpointing: false");
             }
+            NDManager head = scope.newSubManager();
+            x.attach(head);
             x.setRequiresGradient(true);
-            pending = new Pass(input, inputs, positions, block, x, scope);
+            pending = new Pass(input, inputs, positions, block, x, head, scope);
             return x;
         } finally {
             JniUtils.setGradMode(gradMode);
@@ -86,6 +91,8 @@ public final class BlockCheckpoints implements BlockStack {
         JniUtils.setGradMode(true);
         try {
             NDArray upstream = pass.top().getGradient();
+            upstream.attach(pass.scope());
+            pass.head().close();   // the logits and the loss's arrays: often the largest of the step
             for (int layer = pass.inputs().length - 1; layer >= 0; layer--) {
                 NDArray in = pass.inputs()[layer];
                 in.setRequiresGradient(true);
@@ -96,6 +103,7 @@ public final class BlockCheckpoints implements BlockStack {
                 }
                 upstream.close();
                 upstream = in.getGradient();
+                in.close();
             }
             intoInput(pass.input(), upstream, pass.scope());
         } finally {
