@@ -10,6 +10,7 @@ import ai.djl.nn.core.Embedding;
 import dev.sparktune.nn.Activations;
 import dev.sparktune.nn.Attention;
 import dev.sparktune.nn.AttentionMask;
+import dev.sparktune.nn.BlockStack;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Random;
@@ -29,17 +30,23 @@ public final class Bert implements PretrainedModel {
     private final Weights w;
     private final String prefix;
     private final ForwardHooks hooks;
+    private final BlockStack blocks;
 
     public Bert(BertConfig config, Weights weights) {
         this(config, weights, ForwardHooks.NONE);
     }
 
     public Bert(BertConfig config, Weights weights, ForwardHooks hooks) {
+        this(config, weights, hooks, BlockStack.PLAIN);
+    }
+
+    private Bert(BertConfig config, Weights weights, ForwardHooks hooks, BlockStack blocks) {
         this.prefix = weights.has("bert.embeddings.word_embeddings.weight") ? "bert." : "";
         weights.requireShapes(config.parameterShapes(prefix));
         this.config = config;
         this.w = weights;
         this.hooks = hooks;
+        this.blocks = blocks;
     }
 
     public BertConfig config() {
@@ -85,12 +92,17 @@ public final class Bert implements PretrainedModel {
         Map<String, NDArray> tensors = new LinkedHashMap<>(w.asMap());
         tensors.put(head + ".weight", manager.create(values, new Shape(numLabels, config.hiddenSize())).toType(dtype, false));
         tensors.put(head + ".bias", manager.zeros(new Shape(numLabels), dtype));
-        return new Bert(config, new Weights(tensors, w.source() + " + " + head), hooks);
+        return new Bert(config, new Weights(tensors, w.source() + " + " + head), hooks, blocks);
     }
 
     @Override
     public Bert with(Weights weights, ForwardHooks newHooks) {
-        return new Bert(config, weights, newHooks);
+        return new Bert(config, weights, newHooks, blocks);
+    }
+
+    @Override
+    public Bert withBlocks(BlockStack newBlocks) {
+        return new Bert(config, w, hooks, newBlocks);
     }
 
     /**
@@ -119,9 +131,7 @@ public final class Bert implements PretrainedModel {
         AttentionMask keys = new AttentionMask(virtual.keepKeys(), mask.segmentIds(), false, 0);
         long past = virtual.prefix() ? virtual.count() : 0;
         NDArray additive = keys.additive(x.getManager(), x.getShape().get(1), past, x.getDataType());
-        for (int layer = 0; layer < config.numHiddenLayers(); layer++) {
-            x = block(x, layer, additive, virtual.prefix());
-        }
+        x = blocks.run(x, config.numHiddenLayers(), (layer, in) -> block(in, layer, additive, virtual.prefix()));
         return virtual.dropPrompt(x);
     }
 

@@ -9,6 +9,8 @@ import ai.djl.nn.core.Embedding;
 import dev.sparktune.nn.Activations;
 import dev.sparktune.nn.Attention;
 import dev.sparktune.nn.AttentionMask;
+import dev.sparktune.nn.BlockCheckpoints;
+import dev.sparktune.nn.BlockStack;
 import dev.sparktune.nn.KvCache;
 import dev.sparktune.nn.Rope;
 
@@ -22,16 +24,22 @@ public final class Llama implements PretrainedModel {
     private final LlamaConfig config;
     private final Weights w;
     private final ForwardHooks hooks;
+    private final BlockStack blocks;
 
     public Llama(LlamaConfig config, Weights weights) {
         this(config, weights, ForwardHooks.NONE);
     }
 
     public Llama(LlamaConfig config, Weights weights, ForwardHooks hooks) {
+        this(config, weights, hooks, BlockStack.PLAIN);
+    }
+
+    private Llama(LlamaConfig config, Weights weights, ForwardHooks hooks, BlockStack blocks) {
         weights.requireShapes(config.parameterShapes());
         this.config = config;
         this.w = weights;
         this.hooks = hooks;
+        this.blocks = blocks;
     }
 
     public LlamaConfig config() {
@@ -50,7 +58,12 @@ public final class Llama implements PretrainedModel {
 
     @Override
     public Llama with(Weights weights, ForwardHooks newHooks) {
-        return new Llama(config, weights, newHooks);
+        return new Llama(config, weights, newHooks, blocks);
+    }
+
+    @Override
+    public Llama withBlocks(BlockStack newBlocks) {
+        return new Llama(config, w, hooks, newBlocks);
     }
 
     /**
@@ -69,6 +82,10 @@ public final class Llama implements PretrainedModel {
     /** Final hidden states after the last norm, [B, T, hidden]. */
     public NDArray hiddenStates(NDArray inputIds, NDArray positionIds, AttentionMask mask, KvCache cache) {
         long batch = inputIds.getShape().get(0);
+        if (cache != null && blocks instanceof BlockCheckpoints) {
+            throw new IllegalArgumentException("a KV cache is filled by running each block once; checkpointed blocks"
+                    + " run twice (train.gradient_checkpointing is for training, without a cache)");
+        }
         long past = cache == null ? 0 : cache.length();
         NDArray x = Embedding.embedding(inputIds, w.get("model.embed_tokens.weight"), SparseFormat.DENSE).singletonOrThrow();
         VirtualTokens virtual = VirtualTokens.prepare(hooks, w, batch, past == 0, mask, positionIds, x);
@@ -77,10 +94,8 @@ public final class Llama implements PretrainedModel {
         NDArray additive = causal.additive(x.getManager(), virtual.input().getShape().get(1),
                 past + (prefixed ? virtual.count() : 0), x.getDataType());
         Rope.Tables rope = config.rope().tables(virtual.positionIds(), x.getDataType());
-        NDArray h = virtual.input();
-        for (int layer = 0; layer < config.numHiddenLayers(); layer++) {
-            h = block(h, layer, rope, additive, cache, prefixed);
-        }
+        NDArray h = blocks.run(virtual.input(), config.numHiddenLayers(),
+                (layer, in) -> block(in, layer, rope, additive, cache, prefixed));
         return virtual.dropPrompt(rmsNorm(h, w.get("model.norm.weight"), config.rmsNormEps()));
     }
 

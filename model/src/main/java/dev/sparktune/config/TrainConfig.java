@@ -27,7 +27,8 @@ public record TrainConfig(
         int saveSteps,
         int saveTotalLimit,
         String resumeFromCheckpoint,
-        int earlyStoppingPatience) {
+        int earlyStoppingPatience,
+        boolean gradientCheckpointing) {
 
     static TrainConfig read(Section s) {
         String outputDir = s.string("output_dir", "output");
@@ -58,8 +59,9 @@ public record TrainConfig(
         int saveTotalLimit = s.integer("save_total_limit", 3, Range.atLeast(1));
         String resume = s.string("resume_from_checkpoint", null);
         int patience = s.integer("early_stopping_patience", 0, Range.atLeast(0));
+        boolean checkpointing = s.flag("gradient_checkpointing", false);
         return new TrainConfig(outputDir, lr, epochs, maxSteps, batch, accumulation, groupByLength, scheduler, minLrRate,
                 warmupRatio, warmupSteps, weightDecay, maxGradNorm, optim, beta1, beta2, epsilon, momentum, loraplus, headLr, seed,
-                loggingSteps, saveSteps, saveTotalLimit, resume, patience);
+                loggingSteps, saveSteps, saveTotalLimit, resume, patience, checkpointing);
     }
 }

@@ -28,6 +28,8 @@ public final class SeededDropout {
     /** Guards libtorch's process-wide default generator for the draws that use it. */
     private static final Object GENERATOR = new Object();
     private static final ThreadLocal<Stream> STREAM = new ThreadLocal<>();
+    /** Masks each thread drew from libtorch's generator: those cannot be drawn again. */
+    private static final ThreadLocal<long[]> LIBTORCH_DRAWS = ThreadLocal.withInitial(() -> new long[1]);
 
     private SeededDropout() {
     }
@@ -42,10 +44,30 @@ public final class SeededDropout {
         STREAM.remove();
     }
 
+    /** How many masks this thread has drawn from its seed (0 without one): a position to {@link #seek} back to. */
+    public static long position() {
+        Stream stream = STREAM.get();
+        return stream == null ? 0 : stream.draws;
+    }
+
+    /** The next masks of this thread are those drawn from {@code position} on, again: a recomputation's. */
+    public static void seek(long position) {
+        Stream stream = STREAM.get();
+        if (stream != null) {
+            stream.draws = position;
+        }
+    }
+
+    /** How many masks this thread has drawn from libtorch's generator, which {@link #seek} cannot replay. */
+    public static long libtorchDraws() {
+        return LIBTORCH_DRAWS.get()[0];
+    }
+
     /** Zeroes each element of {@code x} with probability {@code rate} and scales the rest by 1 / (1 - rate). */
     public static NDArray apply(NDArray x, double rate) {
         Stream stream = STREAM.get();
         if (stream == null || !x.getDevice().equals(Device.cpu())) {
+            LIBTORCH_DRAWS.get()[0]++;
             synchronized (GENERATOR) {
                 return Dropout.dropout(x, (float) rate, true).singletonOrThrow();
             }

@@ -13,6 +13,7 @@ import dev.sparktune.dist.Collective;
 import dev.sparktune.dist.CollectiveException;
 import dev.sparktune.dist.DataParallelOptimizer;
 import dev.sparktune.dist.InProcessCollective;
+import dev.sparktune.nn.BlockCheckpoints;
 import dev.sparktune.nn.Scalars;
 import dev.sparktune.nn.SeededDropout;
 import dev.sparktune.nn.ThreadGradients;
@@ -205,7 +206,10 @@ public final class Trainer {
         private final long totalSteps;
         private final LrSchedule schedule;
         private final TrainingCheckpoints checkpoints;
-        private final PretrainedModel training = model.model(true);   // built once: the same tensors every step
+        /** With train.gradient_checkpointing, the blocks' kept inputs of the micro-batch in flight; else null. */
+        private final BlockCheckpoints blocks = config.gradientCheckpointing() ? new BlockCheckpoints() : null;
+        // built once: the same tensors every step
+        private final PretrainedModel training = blocks == null ? model.model(true) : model.model(true).withBlocks(blocks);
         private final long started = System.nanoTime();
         private final Throughput throughput = new Throughput(20, started);
         private long step;
@@ -394,9 +398,12 @@ public final class Trainer {
                         Objective.Loss l = tasks.get(task).objective().loss(training, batches.get(i), stepManager);
                         // d(loss)/d(sum) for loss = sum over tasks of (count/M) * (task's summed loss / task's items)
                         double divisor = (double) micro.size() * Math.max(items[task], 1) / count[task];
-                        collector.backward(Scalars.dividedBy(l.sum(), divisor));
                         lossSums[task] += l.sum().toType(DataType.FLOAT64, false).getDouble();
                         lossSums[n] += batches.get(i).tokens();
+                        collector.backward(Scalars.dividedBy(l.sum(), divisor));
+                        if (blocks != null) {
+                            blocks.backward();   // frees the micro-batch's forward, its loss included
+                        }
                     }
                 } finally {
                     SeededDropout.clear();
