@@ -14,6 +14,11 @@ import java.time.Duration;
  * An Apertium APY server ({@code apertium-apy}, Debian package) started on a free loopback port over the installed
  * language pairs, and killed when closed: what {@code sparktune bench prep} translates through when it is given no
  * server, and what the tests start.
+ *
+ * <p>It runs up to one translation pipeline per core for each language pair ({@code -i}), a second one as soon as
+ * two requests are in flight ({@code -u 2}). APY's default, one pipeline per pair, sends one request at a time
+ * through it, so prep's several requests in flight kept 1.2 of 2 cores busy and ran at 0.67 x the command line's
+ * rate for the same CPU per sentence; with two pipelines it matched the command line (BENCHMARKS.md).
  */
 public final class ApertiumApy implements AutoCloseable {
     /** Where Debian's Apertium packages install their language pairs. */
@@ -35,7 +40,9 @@ public final class ApertiumApy implements AutoCloseable {
             port = socket.getLocalPort();
         }
         Files.createDirectories(log.toAbsolutePath().getParent());
-        Process process = new ProcessBuilder("apertium-apy", "-p", Integer.toString(port), PAIRS.toString())
+        String pipelines = Integer.toString(Runtime.getRuntime().availableProcessors());
+        Process process = new ProcessBuilder("apertium-apy", "-p", Integer.toString(port), "-i", pipelines, "-u", "2",
+                PAIRS.toString())
                 .redirectErrorStream(true)
                 .redirectOutput(log.toFile())
                 .start();

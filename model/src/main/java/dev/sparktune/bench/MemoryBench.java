@@ -23,6 +23,8 @@ import java.util.concurrent.TimeoutException;
 /**
  * Memory per rank of data-parallel full fine-tuning at ZeRO stages 0, 1 and 2 with 2 ranks, and of the same model on
  * 1 rank: the engine's own accounting (optimizer state, gradient buffers) next to each rank's peak resident memory.
+ * Then one rank on a batch whose activations outweigh the rest, with and without activation checkpointing
+ * ({@code train.gradient_checkpointing}).
  * Peak RSS is per process, so each rank runs in a JVM of its own ({@link MemoryBenchRank}), started with this JVM's
  * java, classpath and options, joined to the others by the TCP ring on loopback.
  */
@@ -35,8 +37,11 @@ public final class MemoryBench {
     static final long BUCKET_ELEMENTS = 25_000_000L;
     static final long QUICK_BUCKET_ELEMENTS = 25_000L;
 
-    /** A ZeRO stage at a number of ranks. */
-    public record Setup(int stage, int ranks) {
+    /** A ZeRO stage at a number of ranks, a global batch of rows x tokens, and whether blocks are checkpointed. */
+    public record Setup(int stage, int ranks, int rows, int tokens, boolean checkpointing) {
+        String batch() {
+            return rows + " x " + tokens;
+        }
     }
 
     /**
@@ -50,13 +55,20 @@ public final class MemoryBench {
     private MemoryBench() {
     }
 
-    public static List<Setup> setups() {
-        return List.of(new Setup(0, 1), new Setup(0, 2), new Setup(1, 2), new Setup(2, 2));
+    public static List<Setup> setups(boolean quick) {
+        int rows = MemoryBenchRank.GLOBAL_ROWS;
+        int tokens = quick ? 32 : 128;
+        // activations grow with the batch, parameters and optimizer state do not: a long batch shows checkpointing
+        int longRows = quick ? 2 : 4;
+        int longTokens = quick ? 64 : 512;
+        return List.of(new Setup(0, 1, rows, tokens, false), new Setup(0, 2, rows, tokens, false),
+                new Setup(1, 2, rows, tokens, false), new Setup(2, 2, rows, tokens, false),
+                new Setup(0, 1, longRows, longTokens, false), new Setup(0, 1, longRows, longTokens, true));
     }
 
     public static List<Result> run(boolean quick, int repeats) throws Exception {
         List<Result> results = new ArrayList<>();
-        for (Setup setup : setups()) {
+        for (Setup setup : setups(quick)) {
             List<long[]> reports = new ArrayList<>();
             for (int r = 0; r < repeats; r++) {
                 reports.addAll(runRanks(setup, quick));
@@ -81,19 +93,26 @@ public final class MemoryBench {
      * number of ranks.
      */
     public static void printTable(List<Result> results, boolean quick, PrintWriter out) {
-        out.println("| ZeRO stage | ranks | parameters (MiB) | engine's gradient buffers / rank (MiB) |"
-                + " optimizer state / rank (MiB) | peak RSS / rank (MiB) | peak RSS rise in training / rank (MiB) |");
-        out.println("|---|---|---|---|---|---|---|");
+        out.println("| ZeRO stage | ranks | global batch | activation checkpointing | parameters (MiB) |"
+                + " engine's gradient buffers / rank (MiB) | optimizer state / rank (MiB) | peak RSS / rank (MiB) |"
+                + " peak RSS rise in training / rank (MiB) |");
+        out.println("|---|---|---|---|---|---|---|---|---|");
         for (Result r : results) {
-            out.printf(Locale.ROOT, "| %d | %d | %s | %s | %s | %s | %s |%n", r.setup().stage(), r.setup().ranks(),
+            out.printf(Locale.ROOT, "| %d | %d | %s | %s | %s | %s | %s | %s | %s |%n", r.setup().stage(),
+                    r.setup().ranks(), r.setup().batch(), r.setup().checkpointing() ? "yes" : "no",
                     mib(r.parameterBytes()), mib(r.gradientBufferBytes()), mib(r.optimizerStateBytes()),
                     r.peakRss().map(b -> b / MIB).format("%,.0f"), r.peakRssGrowth().map(b -> b / MIB).format("%,.0f"));
         }
         out.println();
         for (Result r : results) {
-            Result stage0 = results.stream().filter(b -> b.setup().stage() == 0 && b.setup().ranks() == r.setup().ranks())
-                    .findFirst().orElse(null);
-            if (r.setup().stage() != 0 && stage0 != null) {
+            Result stage0 = results.stream().filter(b -> b.setup().stage() == 0 && b.setup().ranks() == r.setup().ranks()
+                    && b.setup().batch().equals(r.setup().batch()) && !b.setup().checkpointing()).findFirst().orElse(null);
+            if (r.setup().checkpointing() && stage0 != null) {
+                out.printf(Locale.ROOT, "Activation checkpointing, %d rank(s), %s: peak RSS rise in training %.2f x, peak"
+                        + " RSS %.2f x the same run's without%n", r.setup().ranks(), r.setup().batch(),
+                        r.peakRssGrowth().median() / stage0.peakRssGrowth().median(),
+                        r.peakRss().median() / stage0.peakRss().median());
+            } else if (r.setup().stage() != 0 && stage0 != null) {
                 out.printf(Locale.ROOT, "ZeRO %d, %d ranks: optimizer state %.3f x, gradient buffers %.3f x, peak RSS"
                         + " %.2f x ZeRO 0's per rank%n", r.setup().stage(), r.setup().ranks(),
                         (double) r.optimizerStateBytes() / stage0.optimizerStateBytes(),
@@ -101,9 +120,9 @@ public final class MemoryBench {
                         r.peakRss().median() / stage0.peakRss().median());
             }
         }
-        out.printf(Locale.ROOT, "Full fine-tuning, AdamW, %d steps of %d rows x %d tokens split between the ranks;"
-                + " reduce buckets of %,d elements; RSS over every rank of every repetition.%n", MemoryBenchRank.STEPS,
-                MemoryBenchRank.GLOBAL_ROWS, MemoryBenchRank.tokens(quick), quick ? QUICK_BUCKET_ELEMENTS : BUCKET_ELEMENTS);
+        out.printf(Locale.ROOT, "Full fine-tuning, AdamW, %d steps of the global batch (rows x tokens) split between the"
+                + " ranks; reduce buckets of %,d elements; RSS over every rank of every repetition.%n", MemoryBenchRank.STEPS,
+                quick ? QUICK_BUCKET_ELEMENTS : BUCKET_ELEMENTS);
         out.println("libtorch's own .grad holds each parameter's whole gradient (parameters' bytes again) on every rank at"
                 + " every stage; the engine's buffers come on top of it.");
     }
@@ -203,7 +222,8 @@ public final class MemoryBench {
     private static List<String> command(Setup setup, int rank, boolean quick) {
         List<String> command = ChildJvm.command();
         command.addAll(List.of(MemoryBenchRank.class.getName(), Integer.toString(setup.stage()),
-                Integer.toString(setup.ranks()), Integer.toString(rank), Boolean.toString(quick)));
+                Integer.toString(setup.ranks()), Integer.toString(rank), Boolean.toString(quick),
+                Integer.toString(setup.rows()), Integer.toString(setup.tokens()), Boolean.toString(setup.checkpointing())));
         return command;
     }
 }

@@ -11,6 +11,7 @@ import dev.sparktune.dist.DataParallelOptimizer;
 import dev.sparktune.dist.RingCollective;
 import dev.sparktune.dist.RingListener;
 import dev.sparktune.nn.AttentionMask;
+import dev.sparktune.nn.BlockCheckpoints;
 import dev.sparktune.nn.ThreadGradients;
 import dev.sparktune.optim.AdamW;
 import dev.sparktune.optim.Optimizer;
@@ -36,14 +37,15 @@ import java.util.SortedMap;
  *
  * <p>Talks to the parent on stdin / stdout: prints {@code ADDRESS <host:port>} of its ring listener, reads every
  * rank's address (comma-separated, in rank order) from one stdin line, trains, then prints {@code MEMORY} with the
- * engine's accounting and its VmRSS / VmHWM from {@code /proc/self/status}. Arguments: stage, ranks, rank, quick.
+ * engine's accounting and its VmRSS / VmHWM from {@code /proc/self/status}. Arguments: stage, ranks, rank, quick,
+ * the global batch's rows and tokens, and whether the blocks are checkpointed.
  * The ring's secret comes in the environment, never on the command line.
  */
 public final class MemoryBenchRank {
     static final String SECRET_VARIABLE = "SPARKTUNE_BENCH_RING_SECRET";
     static final String ADDRESS = "ADDRESS ";
     static final String MEMORY = "MEMORY ";
-    /** Global batch of every step, split between the ranks: rows x tokens. */
+    /** Global batch rows of the ZeRO comparison, split between the ranks. */
     static final int GLOBAL_ROWS = 2;
     static final int STEPS = 3;
 
@@ -55,6 +57,9 @@ public final class MemoryBenchRank {
         int ranks = Integer.parseInt(args[1]);
         int rank = Integer.parseInt(args[2]);
         boolean quick = Boolean.parseBoolean(args[3]);
+        int rows = Integer.parseInt(args[4]);
+        int tokens = Integer.parseInt(args[5]);
+        BlockCheckpoints blocks = Boolean.parseBoolean(args[6]) ? new BlockCheckpoints() : null;
         PrintStream out = System.out;
         Engine.getInstance();    // loads libtorch, which the next call needs
         JniUtils.setNumThreads(Math.max(1, Runtime.getRuntime().availableProcessors() / ranks));
@@ -67,7 +72,6 @@ public final class MemoryBenchRank {
         }
         List<String> addresses = Arrays.asList(line.trim().split(","));
         byte[] secret = System.getenv(SECRET_VARIABLE).getBytes(StandardCharsets.UTF_8);
-        int tokens = tokens(quick);
         try (RingCollective ring = RingCollective.connect(listener, rank, addresses, secret, MemoryBench.RING_OPTIONS);
              NDManager manager = NDManager.newBaseManager()) {
             Engine.getInstance().setRandomSeed(1);       // the same weights on every rank
@@ -84,7 +88,7 @@ public final class MemoryBenchRank {
                 Engine.getInstance().setRandomSeed(100 + rank);    // each rank its own rows
                 long vocabulary = llama.config().vocabSize();
                 for (int s = 0; s < STEPS; s++) {
-                    step(peft, manager, GLOBAL_ROWS / ranks, tokens, vocabulary);
+                    step(peft, blocks, manager, rows / ranks, tokens, vocabulary);
                     engine.step(1e-5, 1.0);
                 }
                 ring.barrier();
@@ -96,19 +100,22 @@ public final class MemoryBenchRank {
         }
     }
 
-    static int tokens(boolean quick) {
-        return quick ? 32 : 128;
-    }
-
-    /** Forward and backward of one micro-batch of random ids; the gradients stay in the tensors' {@code .grad}. */
-    private static void step(PeftModel peft, NDManager manager, int rows, int tokens, long vocabulary) {
+    /**
+     * Forward and backward of one micro-batch of random ids, its blocks checkpointed unless {@code blocks} is null;
+     * the gradients stay in the tensors' {@code .grad}.
+     */
+    private static void step(PeftModel peft, BlockCheckpoints blocks, NDManager manager, int rows, int tokens,
+                             long vocabulary) {
         try (NDManager step = manager.newSubManager(); ThreadGradients gradients = new ThreadGradients()) {
-            Llama model = (Llama) peft.model(true);
+            Llama model = blocks == null ? (Llama) peft.model(true) : (Llama) peft.model(true).withBlocks(blocks);
             NDArray ids = step.randomInteger(0, vocabulary, new Shape(rows, tokens), DataType.INT64);
             NDArray keep = step.ones(new Shape(rows, tokens), DataType.INT64);
             NDArray positions = step.arange(0L, tokens, 1L, DataType.INT64).reshape(1, -1).repeat(0, rows);
             NDArray logits = model.logits(ids, positions, AttentionMask.causal(keep), null);
             gradients.backward(CausalLmLoss.FLOAT32.mean(logits, ids));
+            if (blocks != null) {
+                blocks.backward();
+            }
         }
     }
 

@@ -39,6 +39,9 @@ public final class BlockCheckpoints implements BlockStack {
 
     @Override
     public NDArray run(NDArray input, int layers, Block block) {
+        if (!JniUtils.isGradMode()) {
+            return PLAIN.run(input, layers, block);    // a forward without backward (evaluation) keeps nothing
+        }
         if (pending != null) {
             throw new IllegalStateException("the blocks of the previous forward were not back-propagated (backward())");
         }

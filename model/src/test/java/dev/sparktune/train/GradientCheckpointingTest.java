@@ -132,6 +132,20 @@ class GradientCheckpointingTest {
     }
 
     @Test
+    void aForwardWithoutGradientsKeepsNothingToBackPropagate() {
+        PeftModel model = PeftModel.apply(llama(manager), new FullFineTuning(), manager, 1);
+        PretrainedModel checkpointed = model.model(false).withBlocks(new BlockCheckpoints());
+        try (NDManager step = manager.newSubManager()) {
+            TrainingBatch batch = batch("llama", step);
+            double plain = objective("llama").loss(model.model(false), batch, step).sum().getDouble();
+            // an evaluation: no backward follows, so a second forward must not find the first one pending
+            for (int i = 0; i < 2; i++) {
+                assertEquals(plain, objective("llama").loss(checkpointed, batch, step).sum().getDouble(), 0.0);
+            }
+        }
+    }
+
+    @Test
     void aKvCacheIsRefused() {
         Llama checkpointed = llama(manager).withBlocks(new BlockCheckpoints());
         try (NDManager step = manager.newSubManager()) {

@@ -43,7 +43,7 @@ public final class TranslatorCheck {
                     "point --translator at an Apertium APY or an OpenAI-compatible server's base URL");
         } catch (IOException e) {
             return CheckResult.fail(name, "nothing answers at " + url + " (" + e + ")",
-                    "start a server, e.g. apertium-apy -p 2737 /usr/share/apertium (Debian packages apertium-apy"
+                    "start a server, e.g. apertium-apy -p 2737 -i 2 -u 2 /usr/share/apertium (Debian packages apertium-apy"
                             + " and apertium-eng-spa), or fix the URL");
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

@@ -132,17 +132,28 @@ class BenchCommandTest {
             assertTrue(row[3] > 0, printed);
         }
         assertTrue(printed.contains("ZeRO 1, 2 ranks: optimizer state 0.500 x"), printed);
+        double[] plain = memoryRow(printed, 0, 1, "2 x 64 | no");
+        double[] checkpointed = memoryRow(printed, 0, 1, "2 x 64 | yes");
+        assertEquals(plain[2], checkpointed[2], 0.015, printed);
+        assertTrue(checkpointed[3] > 0, printed);
+        assertTrue(printed.contains("Activation checkpointing, 1 rank(s), 2 x 64: peak RSS rise in training "), printed);
     }
 
     /** The MiB figures of the memory table's row for {@code stage} at {@code ranks}; peak RSS as its median. */
     private static double[] memoryRow(String printed, int stage, int ranks) {
-        String row = printed.lines().filter(l -> l.startsWith("| " + stage + " | " + ranks + " |")).findFirst()
+        return memoryRow(printed, stage, ranks, "2 x 32 | no");
+    }
+
+    /** As above, for the row of a global batch and checkpointing, e.g. {@code "2 x 64 | yes"}. */
+    private static double[] memoryRow(String printed, int stage, int ranks, String batchAndCheckpointing) {
+        String prefix = "| " + stage + " | " + ranks + " | " + batchAndCheckpointing + " |";
+        String row = printed.lines().filter(l -> l.startsWith(prefix)).findFirst()
                 .orElseThrow(() -> new AssertionError("no memory row for ZeRO " + stage + ", " + ranks + " ranks:\n"
                         + printed));
         String[] cells = row.split("\\|");
         double[] values = new double[4];
         for (int i = 0; i < 4; i++) {
-            values[i] = Double.parseDouble(cells[3 + i].trim().split(" ")[0].replace(",", ""));
+            values[i] = Double.parseDouble(cells[5 + i].trim().split(" ")[0].replace(",", ""));
         }
         return values;
     }
