@@ -224,9 +224,11 @@ final class BenchCommand implements Callable<Integer> {
             throw new IllegalStateException("the all-reduce benchmark failed: " + e, e);
         }
         double raw = report.rawTcpBytesPerSecond().median();
-        out.printf(Locale.ROOT, "Raw loopback TCP, one stream: %s GB/s%n", report.rawTcpBytesPerSecond().map(b -> b / 1e9).format("%.2f"));
+        out.printf(Locale.ROOT, "Raw loopback TCP, one stream: %s GB/s%n",
+                report.rawTcpBytesPerSecond().map(b -> b / 1e9).format("%.2f"));
         report.rawRingBytesPerSecond().forEach((n, rate) -> out.printf(Locale.ROOT,
-                "Raw loopback ring of %d streams at once, per stream: %s GB/s%n", n, rate.map(b -> b / 1e9).format("%.2f")));
+                "Raw loopback ring of %d streams at once, per stream: %s GB/s%n", n,
+                rate.map(b -> b / 1e9).format("%.2f")));
         out.println();
         out.println("| N | size | time per all-reduce (ms) | busbw (GB/s) | busbw / raw TCP | busbw / raw ring |");
         out.println("|---|---|---|---|---|---|");
