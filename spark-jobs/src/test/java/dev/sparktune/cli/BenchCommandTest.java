@@ -93,7 +93,7 @@ class BenchCommandTest {
         assertTrue(BuildInfo.commit().matches("(.+-g)?[0-9a-f]{12}(-dirty)?"), "built in a git checkout: "
                 + BuildInfo.commit());
         assertTrue(appended.contains(", commit " + BuildInfo.commit() + ")"), appended);
-        assertTrue(appended.contains("sparktune bench --quick --model"), appended);
+        assertTrue(appended.contains("sparktune bench --quick --sweep --model"), appended);
         assertTrue(appended.contains("| all-MiniLM-L6-v2, 4 x 32 | freeze, top 2 |"), appended);
         assertTrue(appended.contains("| 2 | 2 | "), appended);
     }
