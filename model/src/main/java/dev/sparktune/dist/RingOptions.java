@@ -35,8 +35,8 @@ public record RingOptions(Duration timeout, String networkCidr, int chunkBytes, 
 
     /**
      * 300 s timeout, any non-loopback IPv4 interface, 256 KiB chunks, 4 MiB socket buffers, exact float reductions,
-     * no encryption. The chunk and buffer sizes made no measurable difference on loopback (BENCHMARKS.md,
-     * {@code sparktune bench allreduce --sweep}).
+     * no encryption. On loopback, chunks of 256 KiB to 4 MiB with socket buffers of 1 MiB, 4 MiB or the kernel's own
+     * sizing measured alike, and 64 KiB chunks slower (BENCHMARKS.md, {@code sparktune bench allreduce --sweep}).
      */
     public static RingOptions defaults() {
         return new RingOptions(Duration.ofSeconds(300), null, DEFAULT_CHUNK_BYTES, DEFAULT_SOCKET_BUFFER_BYTES, false,
