@@ -182,10 +182,11 @@ public final class Tokenizer implements AutoCloseable {
             } else if (pieces[i].length() == text.length()) {
                 contents.add(headAndTail(ids, first, last));
             } else {
-                long[] head = first > 0 ? ids : new long[0];
-                long[] tail = first > 0 ? (last > 0 ? lastTokens(text, last) : new long[0]) : ids;
-                long[] content = Arrays.copyOf(head, length);
-                System.arraycopy(tail, tail.length - last, content, first, last);
+                long[] content = Arrays.copyOf(first > 0 ? ids : new long[0], length);
+                if (last > 0) {
+                    long[] tail = first > 0 ? lastTokens(text, last) : ids;    // no start kept: the piece is the end
+                    System.arraycopy(tail, tail.length - last, content, first, last);
+                }
                 contents.add(content);
             }
         }
