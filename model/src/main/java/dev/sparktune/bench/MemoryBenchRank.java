@@ -24,8 +24,6 @@ import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
@@ -80,7 +78,7 @@ public final class MemoryBenchRank {
             PeftModel peft = PeftModel.apply(llama, new FullFineTuning(), manager, 1);
             peft.requireGradients();
             SortedMap<String, NDArray> trainable = peft.trainableTensors();
-            long rssBeforeTraining = status("VmRSS");
+            long rssBeforeTraining = ProcessStatus.self("VmRSS");
             try (DataParallelOptimizer engine = new DataParallelOptimizer(ring, stage,
                     quick ? MemoryBench.QUICK_BUCKET_ELEMENTS : MemoryBench.BUCKET_ELEMENTS,
                     new Optimizer(new AdamW(0.9, 0.999, 1e-8), ParameterGroups.huggingFace(0.0), manager),
@@ -94,7 +92,7 @@ public final class MemoryBenchRank {
                 ring.barrier();
                 out.printf(Locale.ROOT, MEMORY + "%d %d %d %d %d %d%n", engine.trainableElements() * Float.BYTES,
                         engine.gradientBufferBytes(), engine.optimizerStateBytes(), rssBeforeTraining,
-                        status("VmRSS"), status("VmHWM"));
+                        ProcessStatus.self("VmRSS"), ProcessStatus.self("VmHWM"));
                 out.flush();
             }
         }
@@ -117,15 +115,5 @@ public final class MemoryBenchRank {
                 blocks.backward();
             }
         }
-    }
-
-    /** A size line of {@code /proc/self/status} (kB there) in bytes: VmRSS now, VmHWM the peak so far. */
-    static long status(String field) throws IOException {
-        for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-            if (line.startsWith(field + ":")) {
-                return 1024 * Long.parseLong(line.replaceAll("[^0-9]", ""));
-            }
-        }
-        throw new IllegalStateException("no " + field + " in /proc/self/status");
     }
 }

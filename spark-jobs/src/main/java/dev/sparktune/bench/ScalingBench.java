@@ -1,9 +1,7 @@
 package dev.sparktune.bench;
 
 import dev.sparktune.config.ConfigLoader;
-import dev.sparktune.io.CommitMarker;
 import dev.sparktune.io.LabelsFile;
-import dev.sparktune.io.TokenizedParquet;
 import dev.sparktune.io.TokenizedRow;
 import dev.sparktune.train.MetricsLog;
 import dev.sparktune.train.StepMetrics;
@@ -11,15 +9,12 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 import org.apache.hadoop.conf.Configuration;
-import org.apache.spark.launcher.JavaModuleOptions;
 
 /**
  * {@code sparktune bench scaling}: the same fine-tuning job of all-MiniLM-L6-v2 (a classification head, random
@@ -96,7 +91,7 @@ public final class ScalingBench {
             }
             return results;
         } finally {
-            delete(scratch);
+            LocalClusterTrain.delete(scratch);
         }
     }
 
@@ -111,15 +106,8 @@ public final class ScalingBench {
             ids[w.tokens() - 1] = 102;     // [SEP]
             all.add(new TokenizedRow(ids, null, null, (long) random.nextInt(2), null));
         }
-        Files.createDirectories(folder);
-        int per = (rows + ROW_GROUPS - 1) / ROW_GROUPS;
-        for (int f = 0; f * per < rows; f++) {
-            TokenizedParquet.write(new Configuration(), folder.resolve(String.format(Locale.ROOT, "part-%02d.parquet", f))
-                    .toString(), all.subList(f * per, Math.min(rows, (f + 1) * per)), 1 << 20);
-        }
+        LocalClusterTrain.writeRows(folder, all, ROW_GROUPS);
         LabelsFile.numbered(2).write(new Configuration(), folder.toUri().toString());
-        org.apache.hadoop.fs.Path root = new org.apache.hadoop.fs.Path(folder.toUri());
-        CommitMarker.write(root.getFileSystem(new Configuration()), root);
         return folder;
     }
 
@@ -140,31 +128,10 @@ public final class ScalingBench {
         return job;
     }
 
-    /**
-     * {@code sparktune train job} in a JVM of its own, as this one was started, on {@code local-cluster[ranks,
-     * threads, MB]}. Its workers start the executors from {@code sparkHome} (an empty {@code jars/}: the executors'
-     * classpath is this JVM's, through {@code spark.executor.extraClassPath}) with Spark's Java module options.
-     */
+    /** {@code sparktune train job} on {@code local-cluster[ranks, threads, MB]}, to its end. */
     private static void train(Path job, Layout layout, Path sparkHome, Path log) throws IOException, InterruptedException {
-        String classpath = System.getProperty("java.class.path");
-        List<String> command = ChildJvm.command("-Dspark.");
-        Map<String, String> spark = Map.of(
-                "spark.master", String.format(Locale.ROOT, "local-cluster[%d,%d,%d]", layout.ranks(), layout.threads(),
-                        EXECUTOR_MEMORY_MB),
-                "spark.task.cpus", Integer.toString(layout.threads()),
-                "spark.executor.memory", EXECUTOR_MEMORY_MB + "m",
-                "spark.executor.extraClassPath", classpath,
-                "spark.executor.extraJavaOptions", JavaModuleOptions.defaultModuleOptions(),
-                "spark.driver.host", "127.0.0.1",
-                "spark.driver.bindAddress", "127.0.0.1",
-                "spark.ui.enabled", "false");
-        spark.forEach((key, value) -> command.add("-D" + key + "=" + value));
-        command.addAll(List.of("dev.sparktune.cli.Sparktune", "train", job.toString()));
-        ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
-        builder.environment().put("SPARK_HOME", sparkHome.toString());
-        builder.environment().put("SPARK_SCALA_VERSION", "2.13");
-        builder.environment().put("SPARK_LOCAL_IP", "127.0.0.1");
-        Process process = builder.start();
+        Process process = LocalClusterTrain.start(job, new LocalClusterTrain.Cluster(layout.ranks(), layout.threads(),
+                EXECUTOR_MEMORY_MB), List.of(), Map.of(), sparkHome, log);
         try {
             if (!process.waitFor(PROCESS_LIMIT_MINUTES, TimeUnit.MINUTES)) {
                 throw failure(layout, "did not finish in " + PROCESS_LIMIT_MINUTES + " minutes", log);
@@ -173,11 +140,7 @@ public final class ScalingBench {
                 throw failure(layout, "exited with " + process.exitValue(), log);
             }
         } finally {
-            if (process.isAlive()) {
-                // the executors are the driver's children: stop them first, while they are still its descendants
-                process.descendants().forEach(ProcessHandle::destroyForcibly);
-                process.destroyForcibly();
-            }
+            LocalClusterTrain.stop(process);
         }
     }
 
@@ -201,23 +164,7 @@ public final class ScalingBench {
     }
 
     private static IllegalStateException failure(Layout layout, String what, Path log) throws IOException {
-        String output = Files.exists(log) ? Files.readString(log) : "";
-        String tail = output.length() > 4000 ? output.substring(output.length() - 4000) : output;
-        return new IllegalStateException("sparktune train on " + layout.name() + " " + what + "; its output:\n" + tail);
-    }
-
-    /** Best effort: a file an ending executor still writes must not hide the benchmark's own outcome. */
-    private static void delete(Path dir) {
-        try (Stream<Path> walk = Files.walk(dir)) {
-            for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
-                try {
-                    Files.deleteIfExists(p);
-                } catch (IOException left) {
-                    // left in the temporary folder
-                }
-            }
-        } catch (IOException | java.io.UncheckedIOException left) {
-            // left in the temporary folder
-        }
+        return new IllegalStateException("sparktune train on " + layout.name() + " " + what + "; its output:\n"
+                + LocalClusterTrain.tail(log));
     }
 }

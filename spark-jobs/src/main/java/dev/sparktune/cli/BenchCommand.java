@@ -4,11 +4,13 @@ import ai.djl.engine.Engine;
 import ai.djl.pytorch.jni.JniUtils;
 import dev.sparktune.arch.ModelDirectory;
 import dev.sparktune.bench.AllReduceBench;
+import dev.sparktune.bench.ExecutorPeaks;
 import dev.sparktune.bench.GemmBench;
 import dev.sparktune.bench.Machine;
 import dev.sparktune.bench.MemoryBench;
 import dev.sparktune.bench.OpProfile;
 import dev.sparktune.bench.PrepBench;
+import dev.sparktune.bench.ScaleBench;
 import dev.sparktune.bench.ScalingBench;
 import dev.sparktune.bench.TrainStepBench;
 import dev.sparktune.demo.SpamAssassinCorpus;
@@ -56,18 +58,25 @@ import picocli.CommandLine.Spec;
             "fine-tuning of a 134 M-parameter Llama at ZeRO 0 / 1 / 2 on 2 ranks, each a JVM of its own.",
             "prep: rows/s per prep stage of the demo's job on the SpamAssassin corpus, on 1 core and on all, and",
             "back-translation sentences/s through APY (as prep sends it) against the apertium command line.",
+            "scale (not in all: minutes and ~10 GB): LoRA of a 1.1 B-parameter Llama on 4 ranks of a",
+            "local-cluster, each process limited to --memory-limit, with and without the memory features:",
+            "which setups train and which run out of memory, and each executor's peak memory.",
             "Timings are medians (min-max) of --repeat runs; nothing is asserted."})
 final class BenchCommand implements Callable<Integer> {
     private static final int OPS_SHOWN = 12;
 
     static final List<String> BENCHMARKS = List.of("gemm", "train-step", "ops", "allreduce", "scaling", "memory",
             "prep");
+    /** Benchmarks that run only when named: {@code all} leaves them out. */
+    static final List<String> NAMED_ONLY = List.of("scale");
+    private static final long DEFAULT_MEMORY_LIMIT_MB = 3072;
 
     @Spec
     CommandSpec spec;
 
     @Parameters(paramLabel = "BENCHMARK", arity = "0..*",
-            description = "gemm, train-step, ops, allreduce, scaling, memory, prep or all (default: all)")
+            description = "gemm, train-step, ops, allreduce, scaling, memory, prep, scale or all (all but scale;"
+                    + " the default)")
     List<String> benchmarks = new ArrayList<>();
 
     @Option(names = "--quick", description = "tiny shapes and 2 repetitions: proves the benchmarks run, measures little")
@@ -83,6 +92,11 @@ final class BenchCommand implements Callable<Integer> {
 
     @Option(names = "--sweep", description = "allreduce: also N = 2 over a grid of chunk sizes and socket buffer sizes")
     boolean sweep;
+
+    @Option(names = "--memory-limit", paramLabel = "MB",
+            description = "scale: the memory each process of a run may commit (default: " + DEFAULT_MEMORY_LIMIT_MB
+                    + "; --quick: no limit)")
+    Long memoryLimitMb;
 
     @Option(names = "--model", paramLabel = "DIR",
             description = "all-MiniLM-L6-v2's folder (default: the one sparktune demo imports into its cache)")
@@ -103,17 +117,23 @@ final class BenchCommand implements Callable<Integer> {
         for (String name : benchmarks.isEmpty() ? List.of("all") : benchmarks) {
             if (name.equals("all")) {
                 selected.addAll(BENCHMARKS);
-            } else if (BENCHMARKS.contains(name)) {
+            } else if (BENCHMARKS.contains(name) || NAMED_ONLY.contains(name)) {
                 selected.add(name);
             } else {
                 err.println("bench: unknown benchmark '" + name + "'; the benchmarks are " + String.join(", ", BENCHMARKS)
-                        + " and all");
+                        + ", " + String.join(", ", NAMED_ONLY) + " and all");
                 err.flush();
                 return ConfigProblems.INVALID;
             }
         }
         if (sweep && !selected.contains("allreduce")) {
             err.println("bench: --sweep belongs to allreduce, which is not among the benchmarks asked for");
+            err.flush();
+            return ConfigProblems.INVALID;
+        }
+        if (memoryLimitMb != null && (!selected.contains("scale") || memoryLimitMb < 1)) {
+            err.println(memoryLimitMb < 1 ? "bench: --memory-limit must be at least 1 MB"
+                    : "bench: --memory-limit belongs to scale, which is not among the benchmarks asked for");
             err.flush();
             return ConfigProblems.INVALID;
         }
@@ -165,6 +185,9 @@ final class BenchCommand implements Callable<Integer> {
                     });
             PrepBench.run(new PrepBench.Options(data, miniLm(out), translator,
                     CommandSession.LOCAL_SHUFFLE_PARTITIONS_PER_CORE, quick, repeats), out);
+        }
+        if (selected.contains("scale")) {
+            scale(out);
         }
         if (append != null) {
             appendTo(append, report.toString());
@@ -280,6 +303,39 @@ final class BenchCommand implements Callable<Integer> {
         }
         out.println();
         out.flush();
+    }
+
+    private void scale(PrintWriter out) throws IOException, InterruptedException {
+        long limitMb = memoryLimitMb != null ? memoryLimitMb : quick ? 0 : DEFAULT_MEMORY_LIMIT_MB;
+        ScaleBench.Workload w = ScaleBench.workload(quick);
+        List<ScaleBench.Result> results = ScaleBench.run(quick, limitMb << 20, line -> {
+            out.println(line);
+            out.flush();
+        });
+        out.println();
+        out.printf(Locale.ROOT, "LoRA (rank 8, every linear layer) of a random Llama of %,d parameters, %d ranks of"
+                        + " local-cluster[%d,1,...], %d steps of 1 row x %d tokens per rank; memory per process: %s."
+                        + " Peak memory of each executor: resident set (VmHWM, which also counts the pages of the"
+                        + " memory-mapped checkpoint it read) and data segment (VmData, what the limit bounds).%n",
+                w.parameters(), ScaleBench.RANKS, ScaleBench.RANKS, ScaleBench.STEPS, w.tokens(), limitMb == 0
+                        ? "no limit" : String.format(Locale.ROOT, "at most %,d MiB (prlimit --data)", limitMb));
+        out.println();
+        out.println("| setup | outcome | s/step | peak resident MiB per executor | peak data MiB per executor |");
+        out.println("|---|---|---|---|---|");
+        for (ScaleBench.Result r : results) {
+            out.printf(Locale.ROOT, "| %s | %s | %s | %s | %s |%n", r.setup().name(),
+                    r.trained() ? "trained " + ScaleBench.STEPS + " steps" : "out of memory: " + r.failure(),
+                    r.trained() ? String.format(Locale.ROOT, "%.1f", r.secondsPerStep()) : "-",
+                    mebibytes(r.executors().values().stream().map(ExecutorPeaks::residentBytes).toList()),
+                    mebibytes(r.executors().values().stream().map(ExecutorPeaks::dataBytes).toList()));
+        }
+        out.println();
+        out.flush();
+    }
+
+    private static String mebibytes(List<Long> bytes) {
+        return bytes.isEmpty() ? "-" : String.join(" / ", bytes.stream().map(b -> String.format(Locale.ROOT, "%,d",
+                b >> 20)).toList());
     }
 
     private void memory(PrintWriter out, int repeats) {

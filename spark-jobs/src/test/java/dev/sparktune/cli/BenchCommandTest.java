@@ -3,6 +3,7 @@ package dev.sparktune.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.sparktune.bench.ScaleBench;
 import dev.sparktune.bench.ScalingBench;
 import dev.sparktune.ingest.SpamAssassinCorpus;
 import dev.sparktune.io.onnx.ImportedMiniLm;
@@ -177,6 +178,44 @@ class BenchCommandTest {
             }
         }
         return dir;
+    }
+
+    /**
+     * bench scale --quick, named alone (all leaves it out): every setup trains the quick Llama on 4 executors without
+     * a memory limit, and each executor's peaks are read from /proc while it runs.
+     */
+    @Test
+    void scaleQuickRunTrainsEverySetup() {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int code = Sparktune.run(new String[] {"bench", "scale", "--quick"}, new PrintWriter(out, true),
+                new PrintWriter(err, true));
+
+        String printed = out.toString();
+        assertEquals(0, code, printed + err);
+        assertTrue(printed.contains("memory per process: no limit"), printed);
+        for (ScaleBench.Setup setup : ScaleBench.setups()) {
+            String row = printed.lines().filter(l -> l.startsWith("| " + setup.name() + " | trained 3 steps | "))
+                    .findFirst().orElseThrow(() -> new AssertionError("no trained row for " + setup.name() + ":\n"
+                            + printed));
+            String[] cells = row.split("\\|");
+            for (int column : new int[] {4, 5}) {     // peak resident, peak data: one figure per executor
+                String[] perExecutor = cells[column].trim().split(" / ");
+                assertEquals(ScaleBench.RANKS, perExecutor.length, row);
+                for (String mib : perExecutor) {
+                    assertTrue(Long.parseLong(mib.replace(",", "")) > 0, row);
+                }
+            }
+        }
+    }
+
+    @Test
+    void memoryLimitWithoutScaleIsRefused() {
+        StringWriter err = new StringWriter();
+        int code = Sparktune.run(new String[] {"bench", "gemm", "--memory-limit", "2048"},
+                new PrintWriter(new StringWriter(), true), new PrintWriter(err, true));
+        assertEquals(2, code);
+        assertTrue(err.toString().contains("--memory-limit belongs to scale"), err.toString());
     }
 
     @Test
