@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.SortedMap;
 import java.util.TreeMap;
+import java.util.function.BiConsumer;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
@@ -34,17 +35,35 @@ public final class Checkpoint {
      * index is used when present; with an index, the tensors are those its {@code weight_map} lists.
      */
     public static SortedMap<String, NDArray> load(Path dir, NDManager manager) {
+        SortedMap<String, NDArray> arrays = new TreeMap<>();
+        try {
+            forEach(dir, manager, arrays::put);
+        } catch (RuntimeException e) {
+            arrays.values().forEach(NDArray::close);
+            throw e;
+        }
+        return Collections.unmodifiableSortedMap(arrays);
+    }
+
+    /**
+     * Loads the tensors of the checkpoint in {@code dir} one at a time, as {@link #load} would, handing each to
+     * {@code sink}, which owns it from then on: a caller that keeps only a smaller form of some tensors (a
+     * quantized copy) never holds the whole checkpoint in memory.
+     */
+    public static void forEach(Path dir, NDManager manager, BiConsumer<String, NDArray> sink) {
         Path index = dir.resolve(INDEX_FILE);
         Path single = dir.resolve(SINGLE_FILE);
         if (Files.isRegularFile(index)) {
-            return loadSharded(dir, CheckpointIndex.read(index), manager);
-        }
-        if (Files.isRegularFile(single)) {
+            forEachSharded(dir, CheckpointIndex.read(index), manager, sink);
+        } else if (Files.isRegularFile(single)) {
             try (SafetensorsFile file = SafetensorsFile.open(single)) {
-                return file.loadAll(manager);
+                for (TensorInfo t : file.tensors()) {
+                    sink.accept(t.name(), file.load(t.name(), manager));
+                }
             }
+        } else {
+            throw new CheckpointException(dir, "holds neither " + SINGLE_FILE + " nor " + INDEX_FILE + "; " + listing(dir));
         }
-        throw new CheckpointException(dir, "holds neither " + SINGLE_FILE + " nor " + INDEX_FILE + "; " + listing(dir));
     }
 
     /**
@@ -86,33 +105,27 @@ public final class Checkpoint {
         deleteStaleWeights(dir, written);
     }
 
-    private static SortedMap<String, NDArray> loadSharded(Path dir, CheckpointIndex index, NDManager manager) {
+    private static void forEachSharded(Path dir, CheckpointIndex index, NDManager manager,
+                                       BiConsumer<String, NDArray> sink) {
         Map<String, List<String>> tensorsByShard = new TreeMap<>();
         index.weightMap().forEach((tensor, shard) -> tensorsByShard.computeIfAbsent(shard, s -> new ArrayList<>()).add(tensor));
-        SortedMap<String, NDArray> arrays = new TreeMap<>();
-        try {
-            for (Map.Entry<String, List<String>> e : tensorsByShard.entrySet()) {
-                Path shard = dir.resolve(e.getKey());
-                List<String> names = e.getValue();
-                if (!Files.isRegularFile(shard)) {
-                    throw new CheckpointException(dir.resolve(INDEX_FILE), names.get(0), "is in shard " + e.getKey()
-                            + " (with " + (names.size() - 1) + " other tensors), which does not exist; " + listing(dir));
-                }
-                try (SafetensorsFile file = SafetensorsFile.open(shard)) {
-                    for (String name : names) {
-                        if (!file.contains(name)) {
-                            throw new CheckpointException(shard, name, "listed for this shard in " + INDEX_FILE
-                                    + " but not in it; the shard holds " + file.tensors().size() + " tensors");
-                        }
-                        arrays.put(name, file.load(name, manager));
+        for (Map.Entry<String, List<String>> e : tensorsByShard.entrySet()) {
+            Path shard = dir.resolve(e.getKey());
+            List<String> names = e.getValue();
+            if (!Files.isRegularFile(shard)) {
+                throw new CheckpointException(dir.resolve(INDEX_FILE), names.get(0), "is in shard " + e.getKey()
+                        + " (with " + (names.size() - 1) + " other tensors), which does not exist; " + listing(dir));
+            }
+            try (SafetensorsFile file = SafetensorsFile.open(shard)) {
+                for (String name : names) {
+                    if (!file.contains(name)) {
+                        throw new CheckpointException(shard, name, "listed for this shard in " + INDEX_FILE
+                                + " but not in it; the shard holds " + file.tensors().size() + " tensors");
                     }
+                    sink.accept(name, file.load(name, manager));
                 }
             }
-        } catch (RuntimeException e) {
-            arrays.values().forEach(NDArray::close);
-            throw e;
         }
-        return Collections.unmodifiableSortedMap(arrays);
     }
 
     /** Greedy, in name order: a shard is closed when the next tensor would take it past the limit. */
