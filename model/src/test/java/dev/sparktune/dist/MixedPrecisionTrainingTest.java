@@ -179,4 +179,103 @@ class MixedPrecisionTrainingTest {
         // float16 rounds each logit to 2^-11 relative (4.9e-4); at a loss near 4.6 that is a few 1e-4 (measured 4.0e-4)
         assertTrue(worst < 2e-3, "max loss difference " + worst);
     }
+
+    /**
+     * Loss scaling alone is exact: a float64 model needs no masters, so with fp16 on the only change is the loss times
+     * 2^16 before backward and the gradients times 2^-16 after, both exact in binary floating point.
+     */
+    @ParameterizedTest(name = "{0} ranks, ZeRO stage {1}")
+    @CsvSource({"1, 0", "2, 1"})
+    void lossScalingOnAFloat64ModelChangesNoBit(int ranks, int stage) throws Exception {
+        Outcome plain = train(ranks, stage, DataType.FLOAT64, dir.resolve("exact-plain-" + ranks), Long.MAX_VALUE,
+                Optional.empty());
+        Outcome scaled = train(ranks, stage, DataType.FLOAT64, dir.resolve("exact-scaled-" + ranks), Long.MAX_VALUE,
+                Optional.empty(), "train.fp16=true");
+        assertEquals(0.0, relativeDifference(plain.tensors(), scaled.tensors()));
+        for (int step = 1; step <= 8; step++) {
+            assertEquals(plain.metrics().get(step - 1).gradNorm(), scaled.metrics().get(step - 1).gradNorm(),
+                    "gradient norm at step " + step);
+        }
+        assertTrue(relativeDifference(initial(DataType.FLOAT64), plain.tensors()) > 1e-3, "the runs trained");
+    }
+
+    /**
+     * Two ranks, each keeping the float32 masters of its shard (ZeRO 1 and 2) or all of them (ZeRO 0), against one
+     * rank over the same global batches. The stages reduce the same float32 sums and update the same masters, so they
+     * agree to the bit. Against one rank the forward differs: 4-row float16 matmuls round otherwise than 8-row ones,
+     * and the float32 sums add in another order, so gradients differ at float16 rounding (2^-11) and Adam turns that
+     * into small differences of the updates; after 8 steps at lr 2e-3 the weights (rounded to float16 themselves)
+     * agree within 1e-3 of their norm, about two float16 roundings.
+     */
+    @Test
+    void twoRanksKeepingShardedMastersTrainAsOneRank() throws Exception {
+        Outcome one = train(1, 0, DataType.FLOAT16, dir.resolve("masters-one"), Long.MAX_VALUE, Optional.empty(),
+                "train.fp16=true");
+        SortedMap<String, double[]> stage0 = train(2, 0, DataType.FLOAT16, dir.resolve("masters-two-0"), Long.MAX_VALUE,
+                Optional.empty(), "train.fp16=true").tensors();
+        for (int stage = 1; stage <= 2; stage++) {
+            SortedMap<String, double[]> sharded = train(2, stage, DataType.FLOAT16, dir.resolve("masters-two-" + stage),
+                    Long.MAX_VALUE, Optional.empty(), "train.fp16=true").tensors();
+            assertEquals(0.0, relativeDifference(stage0, sharded), "ZeRO " + stage + " vs 0 on two ranks");
+        }
+        double difference = relativeDifference(one.tensors(), stage0);
+        double moved = relativeDifference(initial(DataType.FLOAT16), one.tensors());
+        System.out.printf("fp16, 2 ranks vs 1: max relative difference %.3g (training moved the weights by %.3g)%n",
+                difference, moved);
+        assertTrue(difference < 1e-3, "relative difference " + difference);
+        assertTrue(moved > 20 * difference, "the difference is small beside what training changed: " + moved);
+    }
+
+    /**
+     * A genuine overflow: the loss scale starts at 2^24, so the float16 gradients of the first step are infinite. That
+     * step is skipped (weights unchanged, the scale halved, the schedule held), and the run goes on until the scale is
+     * small enough, then trains.
+     */
+    @Test
+    void anOverflowingStepIsSkippedTheScaleHalvesAndTrainingGoesOn() throws Exception {
+        Path out = dir.resolve("overflow");
+        Outcome first = train(1, 0, DataType.FLOAT16, out, 1, Optional.empty(), "train.fp16=true",
+                "train.fp16_initial_scale_power=24");
+        assertTrue(Double.isNaN(first.metrics().get(0).gradNorm()), "step 1 overflowed");
+        assertEquals(0.0, relativeDifference(initial(DataType.FLOAT16), first.tensors()), "a skipped step changes nothing");
+        JsonObject saved = metadata(out.resolve("checkpoint-1"));
+        assertEquals(Math.scalb(1.0, 23), saved.get("loss_scale").getAsDouble());
+        assertEquals(1, saved.get("loss_scale_skipped_steps").getAsLong());
+
+        Outcome whole = train(1, 0, DataType.FLOAT16, dir.resolve("overflow-whole"), Long.MAX_VALUE, Optional.empty(),
+                "train.fp16=true", "train.fp16_initial_scale_power=24", "train.max_steps=16");
+        List<StepMetrics> steps = whole.metrics();
+        int skipped = 0;
+        while (Double.isNaN(steps.get(skipped).gradNorm())) {
+            assertEquals(0.0, steps.get(skipped).learningRate(), "a skipped step does not advance the warmup");
+            skipped++;
+        }
+        System.out.printf("loss scale 2^24: the first %d steps skipped, then %.4f -> %.4f%n", skipped,
+                steps.get(skipped).loss(), steps.get(15).loss());
+        assertTrue(skipped >= 1 && skipped < 10, skipped + " steps skipped");
+        assertEquals(steps.get(0).learningRate(), steps.get(skipped).learningRate(), "the first update is warmup step 0");
+        assertTrue(steps.get(skipped + 1).learningRate() > 0, "then the schedule advances");
+        for (StepMetrics m : steps.subList(skipped, 16)) {
+            assertTrue(Double.isFinite(m.gradNorm()), "no overflow after the scale came down, step " + m.step());
+        }
+        assertTrue(steps.get(15).loss() < steps.get(skipped).loss() - 0.05, "the later steps train");
+    }
+
+    /**
+     * A resume in the middle of an fp16 run on two ranks at ZeRO 2 continues it to the bit: the checkpoint holds each
+     * shard's float32 masters and the loss scale, which had already been halved (scale 2^24 overflows at first).
+     */
+    @Test
+    void anFp16ResumeContinuesTheUninterruptedRunExactly() throws Exception {
+        String[] fp16 = {"train.fp16=true", "train.fp16_initial_scale_power=24"};
+        Path saved = dir.resolve("resumed");
+        train(2, 2, DataType.FLOAT16, saved, 4, Optional.empty(), fp16);
+        JsonObject state = metadata(saved.resolve("checkpoint-4"));
+        assertTrue(state.get("loss_scale").getAsDouble() < Math.scalb(1.0, 24), "the scale came down before the save");
+        Outcome resumed = train(2, 2, DataType.FLOAT16, saved, Long.MAX_VALUE, Optional.of(saved.resolve("checkpoint-4")),
+                fp16);
+        Outcome straight = train(2, 2, DataType.FLOAT16, dir.resolve("straight"), Long.MAX_VALUE, Optional.empty(), fp16);
+        assertEquals(0.0, relativeDifference(straight.tensors(), resumed.tensors()), "resumed at step 4 vs uninterrupted");
+        assertEquals(straight.loss(8), resumed.loss(8));
+    }
 }
