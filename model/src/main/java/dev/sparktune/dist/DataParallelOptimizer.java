@@ -30,8 +30,8 @@ import java.util.TreeMap;
  *       gradients (plus one bucket in flight) instead of whole buckets.</li>
  * </ul>
  * Optimizer state leaves and enters by parameter name and full shape ({@link #exportState}, {@link #loadState}), so a
- * checkpoint written by N ranks resumes on M. With one rank the update is the plain {@link Optimizer} over named
- * tensors.
+ * checkpoint written by N ranks resumes on M. With one rank and no master weights the update is the plain
+ * {@link Optimizer} over named tensors.
  *
  * <p>Gradients and parameters pass through off-heap {@link FlatBuffer}s allocated once, never through Java arrays:
  * each gradient is copied once into its bucket, the ring sends from and reduces into the bucket in place, and the
