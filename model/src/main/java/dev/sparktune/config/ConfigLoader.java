@@ -66,6 +66,11 @@ public final class ConfigLoader {
                 EvalConfig.read(sections.get("eval")),
                 ExportConfig.read(sections.get("export")),
                 GeneratingConfig.read(sections.get("generation")));
+        // fp16 mixed precision computes in float16 whatever the dtype the model section names, so a wider one it
+        // would silently narrow is refused (float32, the default, is where the float32 master weights live)
+        sections.get("train").require(!job.train().fp16() || !job.model().computeDtype().equals("float64"), "fp16",
+                "fp16 mixed precision computes in float16 with float32 master weights; it contradicts"
+                        + " model.compute_dtype: float64 (set compute_dtype to float32 or float16, or turn fp16 off)");
 
         Map<String, Set<String>> keysBySection = new LinkedHashMap<>();
         sections.forEach((name, s) -> keysBySection.put(name, new LinkedHashSet<>(s.resolved().keySet())));

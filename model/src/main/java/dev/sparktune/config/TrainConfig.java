@@ -28,7 +28,9 @@ public record TrainConfig(
         int saveTotalLimit,
         String resumeFromCheckpoint,
         int earlyStoppingPatience,
-        boolean gradientCheckpointing) {
+        boolean gradientCheckpointing,
+        boolean fp16,
+        int fp16InitialScalePower) {
 
     static TrainConfig read(Section s) {
         String outputDir = s.string("output_dir", "output");
@@ -60,8 +62,10 @@ public record TrainConfig(
         String resume = s.string("resume_from_checkpoint", null);
         int patience = s.integer("early_stopping_patience", 0, Range.atLeast(0));
         boolean checkpointing = s.flag("gradient_checkpointing", false);
+        boolean fp16 = s.flag("fp16", false);
+        int scalePower = s.integer("fp16_initial_scale_power", 16, Range.closed(0, 100));
         return new TrainConfig(outputDir, lr, epochs, maxSteps, batch, accumulation, groupByLength, scheduler, minLrRate,
                 warmupRatio, warmupSteps, weightDecay, maxGradNorm, optim, beta1, beta2, epsilon, momentum, loraplus, headLr, seed,
-                loggingSteps, saveSteps, saveTotalLimit, resume, patience, checkpointing);
+                loggingSteps, saveSteps, saveTotalLimit, resume, patience, checkpointing, fp16, scalePower);
     }
 }

@@ -30,13 +30,21 @@ import java.util.TreeMap;
  *       gradients (plus one bucket in flight) instead of whole buckets.</li>
  * </ul>
  * Optimizer state leaves and enters by parameter name and full shape ({@link #exportState}, {@link #loadState}), so a
- * checkpoint written by N ranks resumes on M. With one rank the update is the plain {@link Optimizer} over named
- * tensors.
+ * checkpoint written by N ranks resumes on M. With one rank and no master weights the update is the plain
+ * {@link Optimizer} over named tensors.
  *
  * <p>Gradients and parameters pass through off-heap {@link FlatBuffer}s allocated once, never through Java arrays:
  * each gradient is copied once into its bucket, the ring sends from and reduces into the bucket in place, and the
  * optimizer reads the reduced gradients through views of it; at stages 1 and 2 each updated parameter is copied
  * once into the all-gather's bucket and once back.
+ *
+ * <p>With mixed precision on (fp16, as apex O2 and DeepSpeed's fp16 run it), float16 parameters are trained through
+ * float32 <em>master weights</em> that this engine holds: gradients are widened into float32 buckets and reduced there,
+ * the optimizer (its state float32 too) updates the masters, and the updated masters are rounded into the float16
+ * parameters. Each rank keeps the masters of the elements it updates: all of them at stage 0, its shards at stages 1
+ * and 2, as DeepSpeed partitions them. The masters leave and enter with the optimizer state as the slot
+ * {@value #MASTER}. Gradients arrive multiplied by the loss scale ({@link #step(double, double, double)}) and are
+ * unscaled in float32 before the finiteness check and clipping.
  *
  * <p>libtorch keeps each parameter's whole {@code .grad} tensor whatever the stage (DJL offers no way to drop a
  * parameter's gradient); the stage-2 saving is in the engine's own buffers, which {@link #gradientBufferBytes()}
@@ -51,12 +59,18 @@ public final class DataParallelOptimizer implements AutoCloseable {
         }
     }
 
+    /** The optimizer-state slot that holds the float32 master weights, {@code "<parameter>/master"}. */
+    public static final String MASTER = "master";
+
     private final TimedCollective collective;
     private final int stage;
     private final Optimizer optimizer;
     private final SortedMap<String, NDArray> trainable;
     private final BucketLayout layout;
+    /** The buffers', the optimizer state's and the masters' dtype: float32 for float16 parameters with masters. */
     private final DataType dtype;
+    /** Mixed precision: per bucket, float32 copies of the elements this rank updates; empty without. */
+    private final List<FlatBuffer> masters = new ArrayList<>();
     /** Stage 0 and 1: one reduced-gradient buffer per bucket. Stage 2: one bucket in flight. */
     private final List<FlatBuffer> gradientBuffers = new ArrayList<>();
     /** Stage 2: this rank's shard of each bucket's reduced gradients. */
@@ -67,8 +81,18 @@ public final class DataParallelOptimizer implements AutoCloseable {
      */
     private FlatBuffer staging;
 
+    /** An engine without master weights: the optimizer updates the parameters in their own dtype. */
     public DataParallelOptimizer(Collective collective, int zeroStage, long bucketSize, Optimizer optimizer,
                                  SortedMap<String, NDArray> trainable) {
+        this(collective, zeroStage, bucketSize, optimizer, trainable, false);
+    }
+
+    /**
+     * An engine that, with {@code mixedPrecision} and float16 parameters, keeps float32 master weights for them (other
+     * dtypes need none, and train as without).
+     */
+    public DataParallelOptimizer(Collective collective, int zeroStage, long bucketSize, Optimizer optimizer,
+                                 SortedMap<String, NDArray> trainable, boolean mixedPrecision) {
         if (zeroStage < 0 || zeroStage > 2) {
             throw new IllegalArgumentException("zero_stage must be 0, 1 or 2, got " + zeroStage);
         }
@@ -77,14 +101,20 @@ public final class DataParallelOptimizer implements AutoCloseable {
         this.optimizer = optimizer;
         this.trainable = new TreeMap<>(trainable);
         this.layout = BucketLayout.of(this.trainable, bucketSize);
-        this.dtype = trainable.isEmpty() ? DataType.FLOAT32 : trainable.values().iterator().next().getDataType();
+        DataType modelType = trainable.isEmpty() ? DataType.FLOAT32 : trainable.values().iterator().next().getDataType();
         for (NDArray t : trainable.values()) {
-            if (t.getDataType() != dtype) {
+            if (t.getDataType() != modelType) {
                 throw new IllegalArgumentException("data-parallel training needs one dtype for all trainable tensors: "
-                        + dtype + " and " + t.getDataType());
+                        + modelType + " and " + t.getDataType());
             }
         }
-        if (collective.worldSize() > 1) {
+        boolean withMasters = mixedPrecision && modelType == DataType.FLOAT16;
+        this.dtype = withMasters ? DataType.FLOAT32 : modelType;
+        if (withMasters) {
+            layout.buckets().forEach(b -> masters.add(FlatBuffer.of(dtype, ownedTo(b) - ownedFrom(b))));
+            mastersFromParameters();
+        }
+        if (!local()) {
             if (stage == 2) {
                 gradientBuffers.add(FlatBuffer.of(dtype, layout.largestBucket()));
                 for (BucketLayout.Bucket b : layout.buckets()) {
@@ -135,9 +165,18 @@ public final class DataParallelOptimizer implements AutoCloseable {
      * parameters at {@code lr}; then zeroes the gradients. Nothing is updated when a gradient is not finite.
      */
     public Update step(double lr, double maxGradNorm) {
+        return step(lr, maxGradNorm, 1.0);
+    }
+
+    /**
+     * As {@link #step(double, double)}, with gradients that backward computed from the loss multiplied by
+     * {@code lossScale} (a power of two, so that dividing it out is exact): they are unscaled before anything looks at
+     * them, so the norm, the finiteness check and the update see the true gradients.
+     */
+    public Update step(double lr, double maxGradNorm, double lossScale) {
         JniUtils.setGradMode(false);   // in-place updates of leaves; a thread's autograd mode starts on
-        if (collective.worldSize() == 1) {
-            return localStep(lr, maxGradNorm);
+        if (local()) {
+            return localStep(lr, maxGradNorm, lossScale);
         }
         Set<String> reached = reachedByAnyRank();
         List<String> bad = new ArrayList<>();
@@ -146,13 +185,18 @@ public final class DataParallelOptimizer implements AutoCloseable {
             BucketLayout.Bucket bucket = layout.buckets().get(k);
             FlatBuffer buffer = gradientBuffer(k);
             gather(bucket, buffer);
-            if (stage == 0) {
+            if (collective.worldSize() == 1) {
+                // one rank with master weights: nothing to combine
+            } else if (stage == 0) {
                 buffer.allReduce(collective, bucket.length());
             } else {
                 buffer.reduceScatter(collective, bucket.length());
             }
             int from = ownedFrom(bucket);
             int to = ownedTo(bucket);
+            if (lossScale != 1.0) {
+                buffer.scale(from, to, 1 / lossScale);
+            }
             if (stage == 2) {
                 buffer.copyTo(from, to, ownedGradients.get(k), 0);
             }
@@ -209,7 +253,10 @@ public final class DataParallelOptimizer implements AutoCloseable {
         return reached;
     }
 
-    private Update localStep(double lr, double maxGradNorm) {
+    private Update localStep(double lr, double maxGradNorm, double lossScale) {
+        if (lossScale != 1.0) {
+            Gradients.scale(trainable, 1 / lossScale);
+        }
         List<String> bad = Gradients.nonFinite(trainable);
         if (!bad.isEmpty()) {
             Gradients.zero(trainable);
@@ -241,7 +288,9 @@ public final class DataParallelOptimizer implements AutoCloseable {
 
     /**
      * Updates the owned part of each tensor of bucket {@code k} (the whole bucket at stage 0) from the reduced
-     * gradients scaled by {@code clip}; at stages 1 and 2 then all-gathers the bucket's parameters.
+     * gradients scaled by {@code clip}; at stages 1 and 2 then all-gathers the bucket's parameters. With master
+     * weights the optimizer updates the masters, which are then rounded into the parameters (at stages 1 and 2 they
+     * are all-gathered in float32 and rounded on arrival).
      */
     private void updateOwned(int k, BucketLayout.Bucket bucket, double lr, double clip, Set<String> reached) {
         int from = ownedFrom(bucket);
@@ -272,7 +321,14 @@ public final class DataParallelOptimizer implements AutoCloseable {
                 // the reduced gradients stay where they are: the optimizer reads them through a view
                 NDArray grad = grads.view(scratch, a - gradBase, b - gradBase, new Shape(b - a));
                 NDArray owned;
-                if (a == p.offset() && b == p.end()) {
+                boolean whole = a == p.offset() && b == p.end();
+                if (!masters.isEmpty()) {
+                    // the master elements, updated in place through a view
+                    owned = masters.get(k).view(scratch, a - from, b - from, whole ? param.getShape() : new Shape(b - a));
+                    if (whole) {
+                        grad = grad.reshape(param.getShape());
+                    }
+                } else if (whole) {
                     owned = param;                   // updated in place
                     owned.tempAttach(scratch);
                     grad = grad.reshape(param.getShape());
@@ -285,11 +341,15 @@ public final class DataParallelOptimizer implements AutoCloseable {
                 optimizer.update(p.name(), owned, grad, lr, scratch);
                 if (params != null) {
                     params.read(owned, a);
+                } else if (!masters.isEmpty()) {
+                    param.set(new NDIndex("..."), owned.toType(param.getDataType(), false));   // stage 0: whole
                 }
             }
         }
         if (params != null) {
-            params.allGather(collective, bucket.length());
+            if (collective.worldSize() > 1) {
+                params.allGather(collective, bucket.length());
+            }
             for (BucketLayout.Piece p : bucket.pieces()) {
                 NDArray param = trainable.get(p.name());
                 try (NDManager scratch = NDManager.newBaseManager(param.getDevice())) {
@@ -302,11 +362,12 @@ public final class DataParallelOptimizer implements AutoCloseable {
     /**
      * The optimizer state by parameter name and full shape, {@code "<parameter>/<slot>"} and
      * {@code "<parameter>/step"} as {@link OptimizerState#export} writes it. Every rank must call it (stages 1 and 2
-     * gather the shards); every rank gets the whole state. With one rank the slot tensors are the live state (write
-     * them before the next step), otherwise they are created in {@code into}.
+     * gather the shards); every rank gets the whole state, with mixed precision the masters too, as
+     * {@code "<parameter>/master"}. With one rank and no masters the slot tensors are the live state (write them before
+     * the next step), otherwise they are created in {@code into}.
      */
     public SortedMap<String, NDArray> exportState(NDManager into) {
-        if (collective.worldSize() == 1) {
+        if (local()) {
             return optimizer.state().export(into);
         }
         OptimizerState state = optimizer.state();
@@ -336,12 +397,19 @@ public final class DataParallelOptimizer implements AutoCloseable {
                         buffer.read(values, a);
                     }
                 }
-                if (stage != 0) {
-                    buffer.allGather(collective, bucket.length());
-                }
+                gatherShards(buffer, bucket);
                 for (BucketLayout.Piece p : bucket.pieces()) {
                     out.put(p.name() + "/" + slot, buffer.copy(into, p.offset(), p.end(), p.shape()));
                 }
+            }
+        }
+        for (int k = 0; k < masters.size(); k++) {
+            BucketLayout.Bucket bucket = layout.buckets().get(k);
+            FlatBuffer buffer = staging();
+            masters.get(k).copyTo(0, ownedTo(bucket) - ownedFrom(bucket), buffer, ownedFrom(bucket));
+            gatherShards(buffer, bucket);
+            for (BucketLayout.Piece p : bucket.pieces()) {
+                out.put(p.name() + "/" + MASTER, buffer.copy(into, p.offset(), p.end(), p.shape()));
             }
         }
         i = 0;
@@ -356,9 +424,32 @@ public final class DataParallelOptimizer implements AutoCloseable {
         return out;
     }
 
-    /** Takes this rank's part of a state {@link #exportState} (of any world size) wrote. */
-    public void loadState(Map<String, NDArray> exported) {
-        if (collective.worldSize() == 1 || stage == 0) {
+    /** At stages 1 and 2 on several ranks, every rank's shard of {@code bucket} into every rank's {@code buffer}. */
+    private void gatherShards(FlatBuffer buffer, BucketLayout.Bucket bucket) {
+        if (stage != 0 && collective.worldSize() > 1) {
+            buffer.allGather(collective, bucket.length());
+        }
+    }
+
+    /**
+     * Takes this rank's part of a state {@link #exportState} (of any world size) wrote. With mixed precision the
+     * masters come from its {@code "<parameter>/master"} tensors, or, where it has none (a checkpoint written without
+     * fp16, or before it was built), from the parameters as they are now: load them first. Without mixed precision
+     * saved masters are ignored.
+     */
+    public void loadState(Map<String, NDArray> saved) {
+        Map<String, NDArray> exported = new TreeMap<>();
+        saved.forEach((key, value) -> {
+            if (!key.endsWith("/" + MASTER)) {
+                // a float16 run's state (pure float16, without masters) continues in the masters' float32
+                exported.put(key, masters.isEmpty() || value.getDataType() != DataType.FLOAT16 ? value
+                        : value.toType(dtype, false));
+            }
+        });
+        if (!masters.isEmpty()) {
+            loadMasters(saved);
+        }
+        if (local() || stage == 0) {
             optimizer.state().load(exported);
             return;
         }
@@ -390,9 +481,33 @@ public final class DataParallelOptimizer implements AutoCloseable {
         }
     }
 
-    /** Bytes of optimizer state this rank holds. */
+    /** This rank's masters from {@code saved}'s {@code "<parameter>/master"} tensors, else from the parameters. */
+    private void loadMasters(Map<String, NDArray> saved) {
+        for (int k = 0; k < masters.size(); k++) {
+            BucketLayout.Bucket bucket = layout.buckets().get(k);
+            int from = ownedFrom(bucket);
+            for (BucketLayout.Piece p : bucket.pieces()) {
+                int a = Math.max(from, p.offset());
+                int b = Math.min(ownedTo(bucket), p.end());
+                if (a >= b) {
+                    continue;
+                }
+                NDArray source = saved.getOrDefault(p.name() + "/" + MASTER, trainable.get(p.name()));
+                try (NDManager scratch = NDManager.newBaseManager(source.getDevice());
+                     NDArray flat = source.reshape(-1)) {     // a handle in source's long-lived manager: close it
+                    masters.get(k).read(flat.get(scratch, new NDIndex("{}:{}", a - p.offset(), b - p.offset())), a - from);
+                }
+            }
+        }
+    }
+
+    private void mastersFromParameters() {
+        loadMasters(Map.of());
+    }
+
+    /** Bytes of optimizer state this rank holds, its master weights included. */
     public long optimizerStateBytes() {
-        return optimizer.state().bytes();
+        return optimizer.state().bytes() + masters.stream().mapToLong(FlatBuffer::bytes).sum();
     }
 
     /** Bytes of gradient buffers this engine holds between backward and the update. */
@@ -409,6 +524,11 @@ public final class DataParallelOptimizer implements AutoCloseable {
     /** Elements of the largest bucket. */
     public long bucketElements() {
         return layout.largestBucket();
+    }
+
+    /** One rank without master weights: the plain optimizer over the named tensors, no buffers. */
+    private boolean local() {
+        return collective.worldSize() == 1 && masters.isEmpty();
     }
 
     private FlatBuffer gradientBuffer(int k) {

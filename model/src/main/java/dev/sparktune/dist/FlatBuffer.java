@@ -14,7 +14,8 @@ import java.nio.FloatBuffer;
  * A flat float32 or float64 buffer off the Java heap (a direct buffer in native byte order) that tensors are copied
  * into and out of, and that collectives work on in place: the ring sends slices of it straight to the socket, adds
  * what it receives into it, and receives gathered slices straight into it. Float64 serves the equivalence tests'
- * exact mode.
+ * exact mode. A float32 buffer also takes float16 tensors, widened on the way in and rounded to nearest on the way out:
+ * fp16 mixed precision reduces gradients and keeps master weights in float32.
  *
  * <p>Tensors move with one native copy each way and no Java array between: {@link #read} copies from the view DJL
  * gives of a CPU tensor's memory ({@code toByteBuffer(true)}, no copy for a contiguous tensor), {@link #writeInto}
@@ -50,7 +51,7 @@ public final class FlatBuffer {
         return switch (type) {
             case FLOAT32, FLOAT64 -> new FlatBuffer(type, length);
             default -> throw new IllegalArgumentException("data-parallel training works on float32 or float64 tensors, not "
-                    + type + " (float16 ranks would need loss scaling, which is not built)");
+                    + type + " (float16 models train data-parallel with train.fp16: float32 master weights and loss scaling)");
         };
     }
 
@@ -106,6 +107,12 @@ public final class FlatBuffer {
      */
     void read(NDArray tensor, int offset) {
         checkType(tensor);
+        if (tensor.getDataType() != type) {
+            try (NDArray wide = tensor.toType(type, false)) {
+                read(wide, offset);
+            }
+            return;
+        }
         int bytes = Math.toIntExact(tensor.getShape().size()) * elementBytes;
         if (bytes == 0) {
             return;
@@ -135,11 +142,15 @@ public final class FlatBuffer {
         }
     }
 
-    /** Overwrites {@code tensor} in place with elements {@code [offset, offset + size)}: one native copy. */
+    /**
+     * Overwrites {@code tensor} in place with elements {@code [offset, offset + size)}: one native copy (a float16
+     * tensor gets them rounded to nearest).
+     */
     void writeInto(NDArray tensor, int offset, NDManager scratch) {
         checkType(tensor);
         int size = Math.toIntExact(tensor.getShape().size());
-        tensor.set(new NDIndex("..."), view(scratch, offset, offset + size, tensor.getShape()));
+        NDArray values = view(scratch, offset, offset + size, tensor.getShape());
+        tensor.set(new NDIndex("..."), tensor.getDataType() == type ? values : values.toType(tensor.getDataType(), false));
     }
 
     /** In place over the first {@code length} elements. */
@@ -199,7 +210,8 @@ public final class FlatBuffer {
     }
 
     private void checkType(NDArray tensor) {
-        if (tensor.getDataType() != type) {
+        boolean widened = type == DataType.FLOAT32 && tensor.getDataType() == DataType.FLOAT16;
+        if (tensor.getDataType() != type && !widened) {
             throw new IllegalArgumentException("a " + type + " buffer cannot hold a " + tensor.getDataType() + " tensor");
         }
     }

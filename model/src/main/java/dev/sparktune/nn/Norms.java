@@ -15,11 +15,11 @@ public final class Norms {
      */
     public static NDArray rmsNorm(NDArray x, NDArray weight, double eps) {
         DataType dtype = x.getDataType();
-        NDArray wide = dtype == DataType.FLOAT64 ? x : x.toType(DataType.FLOAT32, false);
+        NDArray wide = dtype == DataType.FLOAT64 ? x : Casts.to(x, DataType.FLOAT32);
         NDArray meanSquare = wide.square().mean(new int[] {-1}, true);
         NDArray normalised = wide.div(meanSquare.add(eps).sqrt());    // no pow(-1): see Scalars
         // activations first: a result belongs to its first operand's NDManager (the step's, not the weights')
-        return normalised.toType(dtype, false).mul(weight);
+        return Casts.to(normalised, dtype).mul(weight);
     }
 
     /** LayerNorm (Ba et al., 2016) over the last axis, as BERT uses it. */

@@ -50,6 +50,11 @@ public final class Gradients {
         return norm;
     }
 
+    /** Multiplies every gradient by {@code factor} in place (unscaling a scaled loss's gradients). */
+    public static void scale(Map<String, NDArray> params, double factor) {
+        forEach(params, (name, g) -> g.muli(factor));
+    }
+
     /** Names of the tensors whose gradient holds a NaN or an infinity, sorted. */
     public static List<String> nonFinite(Map<String, NDArray> params) {
         List<String> bad = new ArrayList<>();

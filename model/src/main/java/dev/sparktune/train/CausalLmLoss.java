@@ -5,6 +5,7 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import dev.sparktune.io.TokenizedRow;
+import dev.sparktune.nn.Casts;
 
 /**
  * Next-token cross-entropy of a causal language model, for continued pretraining and SFT alike (they differ only in
@@ -97,7 +98,7 @@ public record CausalLmLoss(DataType computeType) {
         NDArray scored = targets.neq(IGNORE_INDEX);
         // ignored labels point at class 0 for the gather; their term is zeroed below
         NDArray classes = targets.mul(scored.toType(DataType.INT64, false));
-        NDArray logProbs = logits.toType(computeType, false).logSoftmax(-1).gather(classes.expandDims(-1), -1).squeeze(-1);
+        NDArray logProbs = Casts.to(logits, computeType).logSoftmax(-1).gather(classes.expandDims(-1), -1).squeeze(-1);
         NDArray weight = scored.toType(computeType, false);
         NDIndex predictions = new NDIndex(":, :{}", length - 1);
         return new Terms(logProbs.neg().mul(weight).get(predictions), weight.get(predictions));

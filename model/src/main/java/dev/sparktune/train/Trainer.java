@@ -14,9 +14,11 @@ import dev.sparktune.dist.CollectiveException;
 import dev.sparktune.dist.DataParallelOptimizer;
 import dev.sparktune.dist.InProcessCollective;
 import dev.sparktune.nn.BlockCheckpoints;
+import dev.sparktune.nn.Casts;
 import dev.sparktune.nn.Scalars;
 import dev.sparktune.nn.SeededDropout;
 import dev.sparktune.nn.ThreadGradients;
+import dev.sparktune.optim.LossScaler;
 import dev.sparktune.optim.LrSchedule;
 import dev.sparktune.optim.Optimizer;
 import dev.sparktune.peft.PeftModel;
@@ -47,6 +49,14 @@ import org.slf4j.LoggerFactory;
  *       save if due (save_steps, the last step, a preemption point, an early stop)
  * </pre>
  * Every step runs in its own NDManager.
+ *
+ * <p>With {@code train.fp16} the model computes in float16 (its dtype is the caller's choice) while the update engine
+ * keeps float32 master weights ({@link DataParallelOptimizer}), and the loss is scaled dynamically ({@link LossScaler}).
+ * A step whose gradients overflow on any rank is skipped as Hugging Face's Trainer skips it under
+ * {@code torch.amp.GradScaler}: the parameters and the optimizer state stay as they were, the step still counts
+ * ({@code global_step} advances, so {@code max_steps} and {@code save_steps} count it), but the learning-rate schedule
+ * does not advance ({@code lr_scheduler.step()} runs only when the optimizer stepped). Without fp16 a non-finite
+ * gradient ends the run with {@link TrainingDivergedException}.
  *
  * <p>A run trains one or several tasks ({@link TrainingTask}): a {@link TaskMix} picks the task of each micro-batch,
  * each task's loss is the token- (or row-) weighted mean over its micro-batches of the step, and the step's loss weighs
@@ -186,7 +196,7 @@ public final class Trainer {
         model.requireGradients();
         JniUtils.setGradMode(false);   // a new thread (a Spark task's) starts with autograd on; updates are in place
         try (DataParallelOptimizer optimizer = new DataParallelOptimizer(collective, zeroStage, bucketSize,
-                Optimizer.from(config, manager), model.trainableTensors())) {
+                Optimizer.from(config, manager), model.trainableTensors(), config.fp16())) {
             Loop loop = new Loop(run, optimizer, manager);
             if (run.resumeFrom().isPresent()) {
                 loop.resume(run.resumeFrom().get());
@@ -210,6 +220,9 @@ public final class Trainer {
         private final BlockCheckpoints blocks = config.gradientCheckpointing() ? new BlockCheckpoints() : null;
         // built once: the same tensors every step
         private final PretrainedModel training = blocks == null ? model.model(true) : model.model(true).withBlocks(blocks);
+        /** With train.fp16, the dynamic loss scale; else null. */
+        private final LossScaler scaler = config.fp16()
+                ? new LossScaler(config.fp16InitialScalePower(), LossScaler.GROWTH_INTERVAL) : null;
         private final long started = System.nanoTime();
         private final Throughput throughput = new Throughput(20, started);
         private long step;
@@ -255,7 +268,9 @@ public final class Trainer {
                     batches.skip(position);
                     List<MicroBatches.MicroBatch> micro;
                     while (step < totalSteps && (micro = take(batches)) != null) {
-                        double lr = schedule.learningRate(config.learningRate(), step);
+                        // steps skipped for gradient overflow do not advance the schedule, as in Hugging Face's Trainer
+                        long scheduled = step - (scaler == null ? 0 : scaler.skippedSteps());
+                        double lr = schedule.learningRate(config.learningRate(), scheduled);
                         StepOutcome outcome = trainStep(micro, lr);
                         advance(micro, batches.position(), outcome);
                         SortedMap<String, Double> validated = validateIfDue(batches);
@@ -388,6 +403,7 @@ public final class Trainer {
                 }
                 double[] items = optimizer.sum(localItems);    // each rank scales by the global counts
                 double[] lossSums = new double[n + 1];         // per task, then tokens
+                double lossScale = scaler == null ? 1 : scaler.scale();
                 // ranks sharing a JVM compute at the same time: the collector and the dropout seeds are this thread's
                 try (GradientCollector collector = new ThreadGradients()) {
                     for (int i = 0; i < batches.size(); i++) {
@@ -400,7 +416,9 @@ public final class Trainer {
                         double divisor = (double) micro.size() * Math.max(items[task], 1) / count[task];
                         lossSums[task] += l.sum().toType(DataType.FLOAT64, false).getDouble();
                         lossSums[n] += batches.get(i).tokens();
-                        collector.backward(Scalars.dividedBy(l.sum(), divisor));
+                        // scaled in float32 at least: a float16 loss times 2^16 would overflow before backward began
+                        NDArray sum = l.sum().getDataType() == DataType.FLOAT16 ? Casts.to(l.sum(), DataType.FLOAT32) : l.sum();
+                        collector.backward(Scalars.dividedBy(sum, divisor / lossScale));
                         if (blocks != null) {
                             blocks.backward();   // frees the micro-batch's forward, its loss included
                         }
@@ -419,8 +437,16 @@ public final class Trainer {
                         loss += mean * count[t] / micro.size();
                     }
                 }
-                DataParallelOptimizer.Update update = Double.isFinite(loss) ? optimizer.step(lr, config.maxGradNorm()) : null;
-                if (update == null || update.diverged()) {
+                // with fp16 an overflow shows in the gradients (a non-finite loss makes them non-finite too)
+                DataParallelOptimizer.Update update = Double.isFinite(loss) || scaler != null
+                        ? optimizer.step(lr, config.maxGradNorm(), lossScale) : null;
+                if (scaler != null) {
+                    scaler.update(update.diverged());
+                    if (update.diverged() && writer) {
+                        LOG.info("step {}: gradients overflowed at loss scale {}; step skipped, the scale is now {}",
+                                step + 1, lossScale, scaler.scale());
+                    }
+                } else if (update == null || update.diverged()) {
                     throw new TrainingDivergedException("step " + (step + 1) + ": " + (update == null
                             ? "the loss is " + loss : "non-finite gradients in " + update.nonFinite())
                             + "; the last good checkpoint is "
@@ -443,9 +469,13 @@ public final class Trainer {
                 if (writer) {
                     OptionalDouble best = Double.isNaN(stopping.best()) ? OptionalDouble.empty()
                             : OptionalDouble.of(stopping.best());
+                    Map<String, String> metadata = new TreeMap<>(Map.of("method", model.method().toString(), "world_size",
+                            Integer.toString(collective.worldSize()), "zero_stage", Integer.toString(zeroStage)));
+                    if (scaler != null) {
+                        metadata.putAll(scaler.state());
+                    }
                     TrainerState state = new TrainerState(step, epoch, position, step, best, stopping.sinceBest(),
-                            rowsByTask(), Map.of("method", model.method().toString(), "world_size",
-                                    Integer.toString(collective.worldSize()), "zero_stage", Integer.toString(zeroStage)));
+                            rowsByTask(), metadata);
                     folder = checkpoints.save(state, model.trainableTensors(), optimizerState);
                 }
             }
@@ -483,6 +513,9 @@ public final class Trainer {
                 rows[t] = state.rowsTrained().getOrDefault(run.tasks().get(t).name(), 0L);
             }
             stopping = new EarlyStopping(config.earlyStoppingPatience(), state.bestValidationLoss(), state.patienceCounter());
+            if (scaler != null) {
+                scaler.restore(state.metadata());
+            }
             lastCheckpoint = folder;
         }
     }

@@ -159,6 +159,18 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void fp16BesideFloat64IsRefusedNamingTheKeyAndAloneIsAccepted() {
+        ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.parse(
+                "model:\n  compute_dtype: float64\ntrain:\n  fp16: true\n", "job.yaml", List.of()));
+        assertTrue(e.getMessage().startsWith("job.yaml: train.fp16 (line 4): fp16 mixed precision computes in float16"),
+                e.getMessage());
+        JobConfig alone = ConfigLoader.parse("train:\n  fp16: true\n", "job.yaml", List.of()).job();
+        assertTrue(alone.train().fp16());
+        assertEquals(16, alone.train().fp16InitialScalePower(), "torch's init_scale, 2^16");
+        assertFalse(ConfigLoader.parse("", "job.yaml", List.of()).job().train().fp16());
+    }
+
+    @Test
     void loraAlphaDefaultsToTwiceTheRank() {
         JobConfig job = ConfigLoader.parse("method:\n  lora_rank: 32\n", "job.yaml", List.of()).job();
         assertEquals(64.0, job.method().loraAlpha());

@@ -83,7 +83,8 @@ public final class TrainingRank {
     static Run run(JobConfig job, TrainingInputs inputs, Collective collective, Configuration hadoop,
                    StepListener listener, Device device, Optional<String> start, CheckpointFence fence,
                    Function<TrainingInputs.Task, TrainingData> rows) {
-        DataType dtype = dataType(job.model().computeDtype());
+        // train.fp16 computes in float16 (the config refuses it beside compute_dtype float64)
+        DataType dtype = job.train().fp16() ? DataType.FLOAT16 : dataType(job.model().computeDtype());
         MethodConfig m = job.method();
         long seed = job.train().seed();
         try (ModelFolderCache.Lease copy = ModelFolderCache.jvm().acquire(hadoop, job.model().modelNameOrPath());

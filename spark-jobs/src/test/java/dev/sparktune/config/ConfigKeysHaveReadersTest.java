@@ -116,6 +116,8 @@ class ConfigKeysHaveReadersTest {
             Map.entry("train.resume_from_checkpoint", "spark-jobs/src/main/java/dev/sparktune/training/TrainingRank.java"),
             Map.entry("train.early_stopping_patience", "model/src/main/java/dev/sparktune/train/Trainer.java"),
             Map.entry("train.gradient_checkpointing", "model/src/main/java/dev/sparktune/train/Trainer.java"),
+            Map.entry("train.fp16", "model/src/main/java/dev/sparktune/train/Trainer.java"),
+            Map.entry("train.fp16_initial_scale_power", "model/src/main/java/dev/sparktune/train/Trainer.java"),
             Map.entry("dist.world_size", "spark-jobs/src/main/java/dev/sparktune/training/TrainingJob.java"),
             Map.entry("dist.zero_stage", "model/src/main/java/dev/sparktune/train/Trainer.java"),
             Map.entry("dist.reduce_bucket_size", "model/src/main/java/dev/sparktune/train/Trainer.java"),
