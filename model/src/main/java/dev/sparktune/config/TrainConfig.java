@@ -28,7 +28,8 @@ public record TrainConfig(
         int saveTotalLimit,
         String resumeFromCheckpoint,
         int earlyStoppingPatience,
-        boolean gradientCheckpointing) {
+        boolean gradientCheckpointing,
+        boolean bf16) {
 
     static TrainConfig read(Section s) {
         String outputDir = s.string("output_dir", "output");
@@ -62,6 +63,6 @@ public record TrainConfig(
         boolean checkpointing = s.flag("gradient_checkpointing", false);
         return new TrainConfig(outputDir, lr, epochs, maxSteps, batch, accumulation, groupByLength, scheduler, minLrRate,
                 warmupRatio, warmupSteps, weightDecay, maxGradNorm, optim, beta1, beta2, epsilon, momentum, loraplus, headLr, seed,
-                loggingSteps, saveSteps, saveTotalLimit, resume, patience, checkpointing);
+                loggingSteps, saveSteps, saveTotalLimit, resume, patience, checkpointing, s.flag("bf16", false));
     }
 }
