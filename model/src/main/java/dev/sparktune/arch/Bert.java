@@ -89,10 +89,10 @@ public final class Bert implements PretrainedModel {
             values[i] = 0.02 * random.nextGaussian();
         }
         DataType dtype = w.get(prefix + "embeddings.word_embeddings.weight").getDataType();
-        Map<String, NDArray> tensors = new LinkedHashMap<>(w.asMap());
+        Map<String, NDArray> tensors = new LinkedHashMap<>();
         tensors.put(head + ".weight", manager.create(values, new Shape(numLabels, config.hiddenSize())).toType(dtype, false));
         tensors.put(head + ".bias", manager.zeros(new Shape(numLabels), dtype));
-        return new Bert(config, new Weights(tensors, w.source() + " + " + head), hooks, blocks);
+        return new Bert(config, w.plus(tensors, w.source() + " + " + head), hooks, blocks);
     }
 
     @Override

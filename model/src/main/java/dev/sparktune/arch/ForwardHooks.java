@@ -16,7 +16,15 @@ public interface ForwardHooks {
 
     /** {@code module} ({@code model.layers.0.self_attn.q_proj}) applied to x: LoRA and DoRA change this. */
     default NDArray linear(Weights w, String module, NDArray x) {
-        return Linear.linear(x, w.get(module + ".weight"), w.find(module + ".bias"));
+        PackedTensor packed = w.packed(module + ".weight");
+        if (packed == null) {
+            return Linear.linear(x, w.get(module + ".weight"), w.find(module + ".bias"));
+        }
+        // closing the widened copy drops only this handle: autograd holds its own reference to what it saved for
+        // backward, so the copy lives as long as the graph needs it, and not at all in a no-grad pass
+        try (NDArray weight = packed.unpack(x.getManager(), x.getDataType())) {
+            return Linear.linear(x, weight, w.find(module + ".bias"));
+        }
     }
 
     /** The output of sublayer {@code "attention"} or {@code "mlp"} of a layer, before the residual add: bottleneck adapters change this. */

@@ -13,23 +13,76 @@ import java.util.TreeMap;
 
 /**
  * A model's parameters by their Hugging Face names ({@code model.layers.0.self_attn.q_proj.weight}).
- * Loading, saving, freezing and adapter injection are all operations on these names.
+ * Loading, saving, freezing and adapter injection are all operations on these names. A frozen linear weight may be
+ * held packed ({@link PackedTensor}: int8, NF4, bfloat16 bits) instead of as an array; only
+ * {@link ForwardHooks#linear} reads it, widening it per use.
  */
 public final class Weights {
     private final SortedMap<String, NDArray> tensors;
+    private final SortedMap<String, PackedTensor> packed;
     private final String source;
 
     public Weights(Map<String, NDArray> tensors, String source) {
+        this(tensors, Map.of(), source);
+    }
+
+    public Weights(Map<String, NDArray> tensors, Map<String, PackedTensor> packed, String source) {
         this.tensors = new TreeMap<>(tensors);
+        this.packed = new TreeMap<>(packed);
         this.source = source;
+        this.tensors.keySet().forEach(name -> {
+            if (this.packed.containsKey(name)) {
+                throw new IllegalArgumentException(source + ": tensor '" + name + "' is given both packed and as an array");
+            }
+        });
     }
 
     public NDArray get(String name) {
         NDArray t = tensors.get(name);
         if (t == null) {
-            throw new ModelFormatException(source + ": missing tensor '" + name + "'");
+            throw new ModelFormatException(source + ": " + (packed.containsKey(name)
+                    ? "tensor '" + name + "' is stored packed (" + packed.get(name).kind() + "); only a linear layer reads it"
+                    : "missing tensor '" + name + "'"));
         }
         return t;
+    }
+
+    /** The tensor's packed form, or null when it is an array (or absent). */
+    public PackedTensor packed(String name) {
+        return packed.get(name);
+    }
+
+    /** These weights with {@code more} tensors added (or replacing arrays of the same name); the packed ones kept. */
+    public Weights plus(Map<String, NDArray> more, String newSource) {
+        Map<String, NDArray> all = new TreeMap<>(tensors);
+        all.putAll(more);
+        return new Weights(all, packed, newSource);
+    }
+
+    /** These weights with the tensors of {@code replacements} held packed instead of as arrays (the arrays are not closed). */
+    public Weights packing(Map<String, PackedTensor> replacements) {
+        Map<String, NDArray> arrays = new TreeMap<>(tensors);
+        arrays.keySet().removeAll(replacements.keySet());
+        Map<String, PackedTensor> all = new TreeMap<>(packed);
+        all.putAll(replacements);
+        return new Weights(arrays, all, source);
+    }
+
+    /** The tensor's shape, packed or not. */
+    public Shape shape(String name) {
+        PackedTensor p = packed.get(name);
+        return p != null ? p.shape() : get(name).getShape();
+    }
+
+    /**
+     * Native bytes held, by how they are stored: the array dtypes ({@code float32}) and the packed kinds
+     * ({@code nf4}), each packed kind with its scales.
+     */
+    public SortedMap<String, Long> bytesByKind() {
+        SortedMap<String, Long> out = new TreeMap<>();
+        tensors.values().forEach(t -> out.merge(t.getDataType().toString(), t.size() * t.getDataType().getNumOfBytes(), Long::sum));
+        packed.values().forEach(p -> out.merge(p.kind(), p.bytes(), Long::sum));
+        return out;
     }
 
     /** The tensor, or null for an optional one (a bias, an untied head). */
@@ -47,9 +100,10 @@ public final class Weights {
     }
 
     public boolean has(String name) {
-        return tensors.containsKey(name);
+        return tensors.containsKey(name) || packed.containsKey(name);
     }
 
+    /** The tensors held as arrays (not the packed ones). */
     public SortedMap<String, NDArray> asMap() {
         return Collections.unmodifiableSortedMap(tensors);
     }
@@ -65,11 +119,10 @@ public final class Weights {
     public void requireShapes(Map<String, Shape> expected) {
         List<String> problems = new ArrayList<>();
         for (Map.Entry<String, Shape> e : new TreeMap<>(expected).entrySet()) {
-            NDArray t = tensors.get(e.getKey());
-            if (t == null) {
+            if (!has(e.getKey())) {
                 problems.add("missing tensor '" + e.getKey() + "' " + e.getValue());
-            } else if (!t.getShape().equals(e.getValue())) {
-                problems.add("tensor '" + e.getKey() + "' has shape " + t.getShape() + ", config.json implies " + e.getValue());
+            } else if (!shape(e.getKey()).equals(e.getValue())) {
+                problems.add("tensor '" + e.getKey() + "' has shape " + shape(e.getKey()) + ", config.json implies " + e.getValue());
             }
         }
         if (!problems.isEmpty()) {

@@ -72,6 +72,8 @@ public final class ConfigLoader {
                 "fp16 mixed precision computes in float16 with float32 master weights; it contradicts"
                         + " model.compute_dtype: float64 (set compute_dtype to float32 or float16, or turn fp16 off)");
 
+        requireFrozenBase(job, sections);
+
         Map<String, Set<String>> keysBySection = new LinkedHashMap<>();
         sections.forEach((name, s) -> keysBySection.put(name, new LinkedHashSet<>(s.resolved().keySet())));
         sections.values().forEach(s -> s.rejectUnknownKeys(keysBySection));
@@ -82,6 +84,22 @@ public final class ConfigLoader {
         Map<String, Map<String, Object>> resolved = new LinkedHashMap<>();
         sections.forEach((name, s) -> resolved.put(name, s.resolved()));
         return new LoadedConfig(source, job, resolved);
+    }
+
+    /**
+     * A packed frozen base ({@code model.quantization_bit}, {@code train.bf16}) needs a method that leaves the linear
+     * weights frozen: quantisation only under LoRA (QLoRA; LLaMA-Factory refuses it for the other methods), bfloat16
+     * under every method whose export is an adapter rather than the whole model.
+     */
+    private static void requireFrozenBase(JobConfig job, Map<String, Section> sections) {
+        String method = job.method().finetuningType();
+        sections.get("model").require(job.model().quantizationBit() == 0 || method.equals("lora"), "quantization_bit",
+                "quantises the frozen base under LoRA adapters (QLoRA), but method.finetuning_type is '" + method
+                        + "'; use finetuning_type: lora or remove quantization_bit");
+        sections.get("train").require(!job.train().bf16() || !Set.of("full", "freeze", "bitfit").contains(method), "bf16",
+                "stores the frozen linear weights as bfloat16 under an adapter method, but method.finetuning_type '"
+                        + method + "' trains base weights and exports the whole model; use lora, adapter, prefix or"
+                        + " prompt, or remove bf16");
     }
 
     /** Every key the loader knows, as {@code section -> keys}; the reference file documents exactly these. */

@@ -30,7 +30,8 @@ public record TrainConfig(
         int earlyStoppingPatience,
         boolean gradientCheckpointing,
         boolean fp16,
-        int fp16InitialScalePower) {
+        int fp16InitialScalePower,
+        boolean bf16) {
 
     static TrainConfig read(Section s) {
         String outputDir = s.string("output_dir", "output");
@@ -64,8 +65,10 @@ public record TrainConfig(
         boolean checkpointing = s.flag("gradient_checkpointing", false);
         boolean fp16 = s.flag("fp16", false);
         int scalePower = s.integer("fp16_initial_scale_power", 16, Range.closed(0, 100));
+        boolean bf16 = s.flag("bf16", false);
+        s.require(!(fp16 && bf16), "bf16", "set fp16 or bf16, not both (as Hugging Face's TrainingArguments)");
         return new TrainConfig(outputDir, lr, epochs, maxSteps, batch, accumulation, groupByLength, scheduler, minLrRate,
                 warmupRatio, warmupSteps, weightDecay, maxGradNorm, optim, beta1, beta2, epsilon, momentum, loraplus, headLr, seed,
-                loggingSteps, saveSteps, saveTotalLimit, resume, patience, checkpointing, fp16, scalePower);
+                loggingSteps, saveSteps, saveTotalLimit, resume, patience, checkpointing, fp16, scalePower, bf16);
     }
 }

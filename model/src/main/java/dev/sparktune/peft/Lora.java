@@ -6,6 +6,7 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import dev.sparktune.arch.ForwardHooks;
 import dev.sparktune.arch.ModelLayout;
+import dev.sparktune.arch.PackedTensor;
 import dev.sparktune.arch.Weights;
 import dev.sparktune.nn.Linear;
 import dev.sparktune.nn.Scalars;
@@ -139,7 +140,8 @@ public record Lora(int rank, double alpha, double dropout, List<String> target, 
                 }
                 // DoRA: base + (m/||W'|| - 1) W x + (m/||W'||) s B A x, W' = W + s B A (PEFT's DoraLinearLayer)
                 NDManager step = x.getManager();
-                NDArray weight = w.get(module + ".weight");
+                PackedTensor packed = w.packed(module + ".weight");
+                NDArray weight = packed == null ? w.get(module + ".weight") : packed.unpack(step, x.getDataType());
                 NDArray delta = Scalars.times(w.borrow(module + ".lora_B.weight", step).matMul(w.get(module + ".lora_A.weight")), s);
                 NDArray norm = delta.add(weight).norm(new int[] {1}).stopGradient();
                 NDArray factor = w.borrow(module + ".lora_magnitude_vector", step).div(norm);

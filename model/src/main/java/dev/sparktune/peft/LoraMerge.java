@@ -23,8 +23,21 @@ public final class LoraMerge {
     public record Merged(Map<String, NDArray> weights, Map<String, NDArray> doraNorms) {
     }
 
+    /**
+     * The merged weights. A base held packed (quantised or bfloat16, {@code model.quantization_bit},
+     * {@code train.bf16}) is refused rather than merged into its rounded values: a merged model is meant to be the
+     * float base plus the adapter, so merge into the base loaded again from its folder, as {@code sparktune export} does.
+     */
     public static Merged merge(PeftModel model, NDManager manager) {
         Lora lora = requireLora(model);
+        for (String module : model.base().layout().linearModules()) {
+            if (model.weights().packed(module + ".weight") != null) {
+                throw new IllegalArgumentException("cannot merge LoRA into a packed base ('" + module + ".weight' is held "
+                        + model.weights().packed(module + ".weight").kind() + "): merging would bake its rounding into the"
+                        + " model; merge the adapter into the float base loaded again from its model folder"
+                        + " (sparktune export does)");
+            }
+        }
         Map<String, NDArray> out = new LinkedHashMap<>(model.weights().asMap());
         Map<String, NDArray> norms = new LinkedHashMap<>();
         for (String module : lora.targetModules(model.base().layout())) {

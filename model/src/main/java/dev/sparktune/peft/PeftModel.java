@@ -4,9 +4,9 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import dev.sparktune.arch.ForwardHooks;
 import dev.sparktune.arch.ModelLayout;
+import dev.sparktune.arch.PackedTensor;
 import dev.sparktune.arch.PretrainedModel;
 import dev.sparktune.arch.Weights;
-import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
@@ -34,17 +34,16 @@ public record PeftModel(PretrainedModel base, Method method, Weights weights, Se
 
     /** Applies {@code method} with tensors it already has (e.g. loaded from an adapter file). */
     public static PeftModel withTensors(PretrainedModel base, Method method, Map<String, NDArray> added) {
-        Map<String, NDArray> all = new LinkedHashMap<>(base.weights().asMap());
+        Weights weights = base.weights().plus(Map.of(), base.weights().source() + " + " + method.getClass().getSimpleName());
         // an adapter may bring its own copy of a module it trains in full (modules_to_save, a task head)
-        Set<String> replaceable = method.trainable(base.layout(), all.keySet());
+        Set<String> replaceable = method.trainable(base.layout(), weights.asMap().keySet());
         for (String name : added.keySet()) {
-            if (all.containsKey(name) && !replaceable.contains(name)) {
+            if (weights.has(name) && !replaceable.contains(name)) {
                 throw new IllegalArgumentException("the method's tensor '" + name + "' would replace a frozen base tensor");
             }
         }
-        all.putAll(added);
-        Weights weights = new Weights(all, base.weights().source() + " + " + method.getClass().getSimpleName());
-        Set<String> trainable = method.trainable(base.layout(), all.keySet());
+        weights = weights.plus(added, weights.source());
+        Set<String> trainable = method.trainable(base.layout(), weights.asMap().keySet());
         return new PeftModel(base, method, weights, trainable);
     }
 
@@ -75,6 +74,10 @@ public record PeftModel(PretrainedModel base, Method method, Weights weights, Se
             if (trainable.contains(e.getKey())) {
                 train += n;
             }
+        }
+        for (String name : base.layout().linearModules()) {
+            PackedTensor packed = weights.packed(name + ".weight");
+            total += packed == null ? 0 : packed.shape().size();
         }
         return new TrainableParameters(train, total);
     }

@@ -181,6 +181,8 @@ final class ExportCommand implements Callable<Integer> {
         String configJson = Files.isRegularFile(adapterConfig) ? read(adapterConfig) : base.configJson();
         return commit(target, staging -> {
             try (NDManager manager = NDManager.newBaseManager()) {
+                // the float base as its folder holds it, also after a run that trained on a packed copy
+                // (model.quantization_bit, train.bf16): the adapter is merged into W, not into W's rounding
                 PeftModel trained = PeftFormat.load(adapter, base.load(manager, DataType.FLOAT32), manager);
                 LoraMerge.Merged merged = LoraMerge.merge(trained, manager);
                 return write(job, base, configJson, merged.weights(), staging, targetName, shardBytes, manager,

@@ -14,6 +14,7 @@ import dev.sparktune.io.LabelsFile;
 import dev.sparktune.io.ModelFolderCache;
 import dev.sparktune.peft.Method;
 import dev.sparktune.peft.PeftModel;
+import dev.sparktune.quant.FrozenBase;
 import dev.sparktune.tokenize.Tokenizer;
 import dev.sparktune.train.CheckpointFence;
 import dev.sparktune.train.ClassificationLoss;
@@ -93,7 +94,8 @@ public final class TrainingRank {
             PretrainedModel base = withHeads(folder.load(manager, dtype), inputs.tasks(), manager, seed);
             long[] promptInit = m.promptTuningInitText() == null || tokenizer == null ? null
                     : tokenizer.encode(m.promptTuningInitText(), false);
-            PeftModel model = PeftModel.apply(base, Method.from(m, promptInit), manager, seed);
+            PeftModel model = FrozenBase.pack(PeftModel.apply(base, Method.from(m, promptInit), manager, seed),
+                    FrozenBase.Storage.of(job.model().quantizationBit(), job.train().bf16()));
             List<TrainingTask> tasks = trainingTasks(inputs.tasks(), inputs.tasks(), m.stage(), dtype, rows);
             Trainer trainer = new Trainer(model, job.train(), tokenizer == null ? 0 : StopTokens.padTokenId(tokenizer))
                     .withDataParallel(collective, job.dist())
