@@ -15,6 +15,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.SortedMap;
 import java.util.TreeSet;
+import java.util.function.BiConsumer;
+import java.util.function.BiFunction;
 
 /**
  * A model folder in Hugging Face layout, as downloaded from the Hub or ModelScope or written
@@ -66,9 +68,45 @@ public record ModelDirectory(Path path, String configJson, String modelType) {
         return withWeights(tensors, path.toString());
     }
 
+    /**
+     * As {@link #load(NDManager, DataType)}, handing each tensor, in {@code dtype}, to {@code packer} as it is read:
+     * where it returns a packed form, that is kept and the array closed at once, so the float weights are never all in
+     * memory together. An int8 export is read whole first, then packed.
+     *
+     * @param packer a tensor's packed form, or null to keep it as an array
+     */
+    public PretrainedModel load(NDManager manager, DataType dtype, BiFunction<String, NDArray, PackedTensor> packer) {
+        Map<String, NDArray> tensors = new LinkedHashMap<>();
+        Map<String, PackedTensor> packed = new LinkedHashMap<>();
+        BiConsumer<String, NDArray> keep = (name, t) -> {
+            PackedTensor p = packer.apply(name, t);
+            if (p == null) {
+                tensors.put(name, t);
+            } else {
+                packed.put(name, p);
+                t.close();
+            }
+        };
+        if (!Int8Weights.modules(configJson, path.toString()).isEmpty()) {
+            load(manager, dtype).weights().asMap().forEach(keep);
+        } else {
+            Checkpoint.forEach(path, manager, (name, raw) -> {
+                NDArray t = raw.getDataType().isFloating() ? raw.toType(dtype, false) : raw;
+                if (t != raw) {
+                    raw.close();
+                }
+                keep.accept(name, t);
+            });
+        }
+        return withWeights(new Weights(tensors, packed, path.toString()));
+    }
+
     /** This folder's network over other tensors (e.g. a merged or pruned copy of its weights), used as they are. */
     public PretrainedModel withWeights(Map<String, NDArray> tensors, String source) {
-        Weights weights = new Weights(tensors, source);
+        return withWeights(new Weights(tensors, source));
+    }
+
+    private PretrainedModel withWeights(Weights weights) {
         String config = path.resolve(CONFIG_FILE).toString();
         return modelType.equals("bert")
                 ? new Bert(BertConfig.fromJson(configJson, config), weights)

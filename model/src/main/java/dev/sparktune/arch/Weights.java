@@ -3,6 +3,7 @@ package dev.sparktune.arch;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -83,6 +84,12 @@ public final class Weights {
         tensors.values().forEach(t -> out.merge(t.getDataType().toString(), t.size() * t.getDataType().getNumOfBytes(), Long::sum));
         packed.values().forEach(p -> out.merge(p.kind(), p.bytes(), Long::sum));
         return out;
+    }
+
+    /** The dtype of the float arrays, the one packed weights widen to for the model's computation. */
+    public DataType floatType() {
+        return tensors.values().stream().map(NDArray::getDataType).filter(DataType::isFloating).findFirst()
+                .orElseThrow(() -> new ModelFormatException(source + ": no float tensor"));
     }
 
     /** The tensor, or null for an optional one (a bias, an untied head). */

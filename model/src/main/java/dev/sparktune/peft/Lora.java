@@ -103,16 +103,21 @@ public record Lora(int rank, double alpha, double dropout, List<String> target, 
     public Map<String, NDArray> newTensors(ModelLayout layout, Weights base, NDManager manager, Random random) {
         Map<String, NDArray> out = new LinkedHashMap<>();
         for (String module : targetModules(layout)) {
-            NDArray w = base.get(module + ".weight");
-            DataType dtype = w.getDataType();
-            long out_ = w.getShape().get(0);
-            long in = w.getShape().get(1);
-            out.put(module + ".lora_A.weight", Initializers.kaimingUniform(manager, new Shape(rank, in), dtype, random));
-            out.put(module + ".lora_B.weight", manager.zeros(new Shape(out_, rank), dtype));
+            // a base packed as it was loaded (model.quantization_bit) has no array for the weight: its shape and the
+            // model's float dtype say the same
+            PackedTensor packed = base.packed(module + ".weight");
+            DataType dtype = packed == null ? base.get(module + ".weight").getDataType() : base.floatType();
+            Shape shape = base.shape(module + ".weight");
+            out.put(module + ".lora_A.weight", Initializers.kaimingUniform(manager, new Shape(rank, shape.get(1)), dtype,
+                    random));
+            out.put(module + ".lora_B.weight", manager.zeros(new Shape(shape.get(0), rank), dtype));
             if (useDora) {
-                NDArray magnitude = w.norm(new int[] {1});
-                magnitude.attach(manager);
-                out.put(module + ".lora_magnitude_vector", magnitude);
+                try (NDManager scratch = manager.newSubManager()) {
+                    NDArray w = packed == null ? base.get(module + ".weight") : packed.unpack(scratch, dtype);
+                    NDArray magnitude = w.norm(new int[] {1});
+                    magnitude.attach(manager);
+                    out.put(module + ".lora_magnitude_vector", magnitude);
+                }
             }
         }
         return out;

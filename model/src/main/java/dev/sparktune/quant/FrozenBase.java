@@ -1,11 +1,19 @@
 package dev.sparktune.quant;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import dev.sparktune.arch.ForwardHooks;
+import dev.sparktune.arch.LlamaConfig;
+import dev.sparktune.arch.ModelDirectory;
+import dev.sparktune.arch.ModelLayout;
 import dev.sparktune.arch.PackedTensor;
 import dev.sparktune.arch.PretrainedModel;
+import dev.sparktune.peft.Method;
 import dev.sparktune.peft.PeftModel;
+import java.util.HashSet;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.function.Function;
 
@@ -39,6 +47,30 @@ public final class FrozenBase {
     }
 
     private FrozenBase() {
+    }
+
+    /**
+     * The model of {@code folder} in {@code dtype}, a decoder's frozen linear weights packed as {@code storage} says
+     * while they are read ({@link ModelDirectory#load(NDManager, DataType, java.util.function.BiFunction)}): each is
+     * widened to float alone, so a base whose packed form fits in memory loads where its float form would not. Which
+     * weights are frozen follows from the config: the linear weights that {@code method} does not train. An encoder's
+     * layout depends on its weights, so it loads in float and {@link #pack} packs it after the method is applied.
+     */
+    public static PretrainedModel load(ModelDirectory folder, Method method, NDManager manager, DataType dtype,
+                                       Storage storage) {
+        if (storage == Storage.FLOAT || folder.modelType().equals("bert")) {
+            return folder.load(manager, dtype);
+        }
+        LlamaConfig config = LlamaConfig.fromJson(folder.configJson(), folder.path().toString());
+        ModelLayout layout = ModelLayout.of(config);
+        Set<String> trained = method.trainable(layout, config.parameterShapes().keySet());
+        Set<String> frozen = new HashSet<>();
+        for (String module : LinearTargets.of(layout)) {
+            if (!trained.contains(module + ".weight")) {
+                frozen.add(module + ".weight");
+            }
+        }
+        return folder.load(manager, dtype, (name, t) -> frozen.contains(name) ? storage.packer.apply(t) : null);
     }
 
     /**

@@ -78,7 +78,10 @@ public final class ScaleBench {
     public static List<Setup> setups(boolean quick) {
         List<Setup> all = List.of(
                 new Setup("ZeRO 0, float32 base", List.of()),
-                new Setup("ZeRO 0, float32 base, gradient checkpointing", List.of("train.gradient_checkpointing=true")));
+                new Setup("ZeRO 0, float32 base, gradient checkpointing", List.of("train.gradient_checkpointing=true")),
+                new Setup("ZeRO 0, 4-bit base", List.of("model.quantization_bit=4")),
+                new Setup("ZeRO 0, 4-bit base, gradient checkpointing", List.of("model.quantization_bit=4",
+                        "train.gradient_checkpointing=true")));
         return quick ? List.of(all.get(0), all.get(all.size() - 1)) : all;
     }
 

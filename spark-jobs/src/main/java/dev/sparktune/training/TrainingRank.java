@@ -91,11 +91,13 @@ public final class TrainingRank {
         try (ModelFolderCache.Lease copy = ModelFolderCache.jvm().acquire(hadoop, job.model().modelNameOrPath());
              NDManager manager = NDManager.newBaseManager(device); Tokenizer tokenizer = tokenizer(copy.folder())) {
             ModelDirectory folder = ModelDirectory.open(copy.folder());
-            PretrainedModel base = withHeads(folder.load(manager, dtype), inputs.tasks(), manager, seed);
             long[] promptInit = m.promptTuningInitText() == null || tokenizer == null ? null
                     : tokenizer.encode(m.promptTuningInitText(), false);
-            PeftModel model = FrozenBase.pack(PeftModel.apply(base, Method.from(m, promptInit), manager, seed),
-                    FrozenBase.Storage.of(job.model().quantizationBit(), job.train().bf16()));
+            Method method = Method.from(m, promptInit);
+            FrozenBase.Storage storage = FrozenBase.Storage.of(job.model().quantizationBit(), job.train().bf16());
+            PretrainedModel base = withHeads(FrozenBase.load(folder, method, manager, dtype, storage), inputs.tasks(),
+                    manager, seed);
+            PeftModel model = FrozenBase.pack(PeftModel.apply(base, method, manager, seed), storage);
             List<TrainingTask> tasks = trainingTasks(inputs.tasks(), inputs.tasks(), m.stage(), dtype, rows);
             Trainer trainer = new Trainer(model, job.train(), tokenizer == null ? 0 : StopTokens.padTokenId(tokenizer))
                     .withDataParallel(collective, job.dist())
