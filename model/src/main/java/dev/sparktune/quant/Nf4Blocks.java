@@ -1,7 +1,6 @@
 package dev.sparktune.quant;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
@@ -13,11 +12,14 @@ import dev.sparktune.arch.PackedTensor;
  * {@value #BLOCK}; each block keeps its absmax as a float32 scale and each weight the index of the
  * {@link NormalFloat4} level nearest to w / absmax (a tie goes to the lower level), two 4-bit codes per byte, the
  * earlier weight in the high nibble as bitsandbytes packs them. A last partial block is padded with zeros.
- * Packing and unpacking are libtorch ops over the whole matrix; DJL has no bitwise ops, so nibbles are split and
- * joined with exact float arithmetic (hi = floor(b / 16), lo = b - 16 hi).
+ * Packing and unpacking are libtorch ops over the whole matrix. DJL has no bitwise ops: packing joins the nibbles as
+ * 16 hi + lo, and unpacking looks each byte up in a 256-row table of its two levels, one gather for two weights.
  */
 final class Nf4Blocks implements PackedTensor {
     static final int BLOCK = 64;
+
+    /** The two levels each code byte stands for, one row a byte value: its high nibble's, then its low nibble's. */
+    private static final float[] LEVEL_PAIRS = levelPairs();
 
     private final NDArray codes;
     private final NDArray absmax;
@@ -27,6 +29,15 @@ final class Nf4Blocks implements PackedTensor {
         this.codes = codes;
         this.absmax = absmax;
         this.shape = shape;
+    }
+
+    private static float[] levelPairs() {
+        float[] out = new float[512];
+        for (int b = 0; b < 256; b++) {
+            out[2 * b] = NormalFloat4.LEVELS[b >> 4];
+            out[2 * b + 1] = NormalFloat4.LEVELS[b & 15];
+        }
+        return out;
     }
 
     /** {@code w} quantised; the new arrays belong to {@code w}'s manager, {@code w} is left open. */
@@ -63,14 +74,11 @@ final class Nf4Blocks implements PackedTensor {
     @Override
     public NDArray unpack(NDManager manager, DataType dtype) {
         try (NDManager scratch = manager.newSubManager()) {
-            NDArray b = codes.get(scratch, new NDIndex("...")).toType(DataType.FLOAT32, false);
-            NDArray hi = b.div(16).floor();
-            NDArray lo = b.sub(hi.mul(16));
-            NDArray index = NDArrays.stack(new ai.djl.ndarray.NDList(hi, lo), 1).reshape(-1).toType(DataType.INT64, false);
-            NDArray values = scratch.create(NormalFloat4.LEVELS).take(index).reshape(-1, BLOCK)
+            NDArray index = codes.get(scratch, new NDIndex("...")).toType(DataType.INT64, false);
+            NDArray values = scratch.create(LEVEL_PAIRS, new Shape(256, 2)).get(index).reshape(-1, BLOCK)
                     .mul(absmax.get(scratch, new NDIndex("...")).expandDims(1)).reshape(-1);
             NDArray w = (values.size() > shape.size() ? values.get("0:" + shape.size()) : values).reshape(shape);
-            NDArray out = w.toType(dtype, true);
+            NDArray out = w.toType(dtype, false);
             out.attach(manager);
             return out;
         }

@@ -48,10 +48,10 @@ import org.junit.jupiter.api.io.TempDir;
  * what the base weighs per rank in each format.
  */
 class QloraMiniLmTest {
-    private static final int STEPS = 30;
-    private static final int TRAIN_PER_CLASS = 48;
-    private static final int VALIDATION_PER_CLASS = 24;
-    private static final int MAX_TOKENS = 64;
+    private static final int STEPS = 40;
+    private static final int TRAIN_PER_CLASS = 160;
+    private static final int VALIDATION_PER_CLASS = 48;
+    private static final int MAX_TOKENS = 32;
 
     private static NDManager manager;
     private static Path modelDir;
