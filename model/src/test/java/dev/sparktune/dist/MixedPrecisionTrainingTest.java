@@ -263,15 +263,17 @@ class MixedPrecisionTrainingTest {
 
     /**
      * A resume in the middle of an fp16 run on two ranks at ZeRO 2 continues it to the bit: the checkpoint holds each
-     * shard's float32 masters and the loss scale, which had already been halved (scale 2^24 overflows at first).
+     * shard's float32 masters, which had been updated, and the loss scale, which had been halved (2^20 overflows at
+     * first).
      */
     @Test
     void anFp16ResumeContinuesTheUninterruptedRunExactly() throws Exception {
-        String[] fp16 = {"train.fp16=true", "train.fp16_initial_scale_power=24"};
+        String[] fp16 = {"train.fp16=true", "train.fp16_initial_scale_power=20"};
         Path saved = dir.resolve("resumed");
         train(2, 2, DataType.FLOAT16, saved, 4, Optional.empty(), fp16);
         JsonObject state = metadata(saved.resolve("checkpoint-4"));
-        assertTrue(state.get("loss_scale").getAsDouble() < Math.scalb(1.0, 24), "the scale came down before the save");
+        assertTrue(state.get("loss_scale").getAsDouble() < Math.scalb(1.0, 20), "the scale came down before the save");
+        assertTrue(state.get("loss_scale_skipped_steps").getAsLong() < 4, "and some steps before it updated");
         Outcome resumed = train(2, 2, DataType.FLOAT16, saved, Long.MAX_VALUE, Optional.of(saved.resolve("checkpoint-4")),
                 fp16);
         Outcome straight = train(2, 2, DataType.FLOAT16, dir.resolve("straight"), Long.MAX_VALUE, Optional.empty(), fp16);
