@@ -280,4 +280,25 @@ class MixedPrecisionTrainingTest {
         assertEquals(0.0, relativeDifference(straight.tensors(), resumed.tensors()), "resumed at step 4 vs uninterrupted");
         assertEquals(straight.loss(8), resumed.loss(8));
     }
+
+    /**
+     * Checkpoints cross the fp16 line both ways: an fp16 run resumes from a float32 run's checkpoint (no masters, no
+     * scaler state: the masters come from the weights, the scale starts afresh) and a float32 run from an fp16 one
+     * (whose masters it ignores); both go on training.
+     */
+    @Test
+    void checkpointsWithoutMastersOrScalerStateResumeInFp16AndBack() throws Exception {
+        Path plain = dir.resolve("from-float32");
+        train(2, 1, DataType.FLOAT32, plain, 4, Optional.empty());
+        Outcome fp16 = train(2, 1, DataType.FLOAT16, plain, Long.MAX_VALUE, Optional.of(plain.resolve("checkpoint-4")),
+                "train.fp16=true");
+        Path mixed = dir.resolve("from-fp16");
+        train(2, 1, DataType.FLOAT16, mixed, 4, Optional.empty(), "train.fp16=true");
+        Outcome float32 = train(2, 1, DataType.FLOAT32, mixed, Long.MAX_VALUE, Optional.of(mixed.resolve("checkpoint-4")));
+        for (Outcome resumed : List.of(fp16, float32)) {
+            List<StepMetrics> after = resumed.metrics().subList(4, 8);
+            after.forEach(m -> assertTrue(Double.isFinite(m.gradNorm()), "step " + m.step() + " updated"));
+            assertTrue(after.get(3).loss() < resumed.loss(1) - 0.05, "the resumed run trains on: " + after);
+        }
+    }
 }
