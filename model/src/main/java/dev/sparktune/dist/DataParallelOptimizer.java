@@ -185,12 +185,12 @@ public final class DataParallelOptimizer implements AutoCloseable {
             BucketLayout.Bucket bucket = layout.buckets().get(k);
             FlatBuffer buffer = gradientBuffer(k);
             gather(bucket, buffer);
-            if (collective.worldSize() == 1) {
-                // one rank with master weights: nothing to combine
-            } else if (stage == 0) {
-                buffer.allReduce(collective, bucket.length());
-            } else {
-                buffer.reduceScatter(collective, bucket.length());
+            if (collective.worldSize() > 1) {      // one rank with master weights has nothing to combine
+                if (stage == 0) {
+                    buffer.allReduce(collective, bucket.length());
+                } else {
+                    buffer.reduceScatter(collective, bucket.length());
+                }
             }
             int from = ownedFrom(bucket);
             int to = ownedTo(bucket);

@@ -263,19 +263,42 @@ class MixedPrecisionTrainingTest {
 
     /**
      * A resume in the middle of an fp16 run on two ranks at ZeRO 2 continues it to the bit: the checkpoint holds each
-     * shard's float32 masters and the loss scale, which had already been halved (scale 2^24 overflows at first).
+     * shard's float32 masters, which had been updated, and the loss scale, which had been halved (2^20 overflows at
+     * first).
      */
     @Test
     void anFp16ResumeContinuesTheUninterruptedRunExactly() throws Exception {
-        String[] fp16 = {"train.fp16=true", "train.fp16_initial_scale_power=24"};
+        String[] fp16 = {"train.fp16=true", "train.fp16_initial_scale_power=20"};
         Path saved = dir.resolve("resumed");
         train(2, 2, DataType.FLOAT16, saved, 4, Optional.empty(), fp16);
         JsonObject state = metadata(saved.resolve("checkpoint-4"));
-        assertTrue(state.get("loss_scale").getAsDouble() < Math.scalb(1.0, 24), "the scale came down before the save");
+        assertTrue(state.get("loss_scale").getAsDouble() < Math.scalb(1.0, 20), "the scale came down before the save");
+        assertTrue(state.get("loss_scale_skipped_steps").getAsLong() < 4, "and some steps before it updated");
         Outcome resumed = train(2, 2, DataType.FLOAT16, saved, Long.MAX_VALUE, Optional.of(saved.resolve("checkpoint-4")),
                 fp16);
         Outcome straight = train(2, 2, DataType.FLOAT16, dir.resolve("straight"), Long.MAX_VALUE, Optional.empty(), fp16);
         assertEquals(0.0, relativeDifference(straight.tensors(), resumed.tensors()), "resumed at step 4 vs uninterrupted");
         assertEquals(straight.loss(8), resumed.loss(8));
+    }
+
+    /**
+     * Checkpoints cross the fp16 line both ways: an fp16 run resumes from a float32 run's checkpoint (no masters, no
+     * scaler state: the masters come from the weights, the scale starts afresh; two ranks, ZeRO 1) and a float32 run
+     * from an fp16 one (whose masters it ignores; one rank, where the state is loaded whole); both go on training.
+     */
+    @Test
+    void checkpointsWithoutMastersOrScalerStateResumeInFp16AndBack() throws Exception {
+        Path plain = dir.resolve("from-float32");
+        train(2, 1, DataType.FLOAT32, plain, 4, Optional.empty());
+        Outcome fp16 = train(2, 1, DataType.FLOAT16, plain, Long.MAX_VALUE, Optional.of(plain.resolve("checkpoint-4")),
+                "train.fp16=true");
+        Path mixed = dir.resolve("from-fp16");
+        train(1, 0, DataType.FLOAT16, mixed, 4, Optional.empty(), "train.fp16=true");
+        Outcome float32 = train(1, 0, DataType.FLOAT32, mixed, Long.MAX_VALUE, Optional.of(mixed.resolve("checkpoint-4")));
+        for (Outcome resumed : List.of(fp16, float32)) {
+            List<StepMetrics> after = resumed.metrics().subList(4, 8);
+            after.forEach(m -> assertTrue(Double.isFinite(m.gradNorm()), "step " + m.step() + " updated"));
+            assertTrue(after.get(3).loss() < resumed.loss(1) - 0.05, "the resumed run trains on: " + after);
+        }
     }
 }
