@@ -24,7 +24,9 @@ import java.util.concurrent.TimeoutException;
  * Memory per rank of data-parallel full fine-tuning at ZeRO stages 0, 1 and 2 with 2 ranks, and of the same model on
  * 1 rank: the engine's own accounting (optimizer state, gradient buffers) next to each rank's peak resident memory.
  * Then one rank on a batch whose activations outweigh the rest, with and without activation checkpointing
- * ({@code train.gradient_checkpointing}).
+ * ({@code train.gradient_checkpointing}). Last, one rank with checkpointed blocks holding the weights in other ways:
+ * full fine-tuning in fp16 with float32 master weights ({@code train.fp16}), and LoRA over a float32, bf16, int8 or
+ * NF4 base ({@code train.bf16}, {@code model.quantization_bit}), with the bytes of the weights it holds.
  * Peak RSS is per process, so each rank runs in a JVM of its own ({@link MemoryBenchRank}), started with this JVM's
  * java, classpath and options, joined to the others by the TCP ring on loopback.
  */
@@ -37,19 +39,43 @@ public final class MemoryBench {
     static final long BUCKET_ELEMENTS = 25_000_000L;
     static final long QUICK_BUCKET_ELEMENTS = 25_000L;
 
-    /** A ZeRO stage at a number of ranks, a global batch of rows x tokens, and whether blocks are checkpointed. */
-    public record Setup(int stage, int ranks, int rows, int tokens, boolean checkpointing) {
+    /** What a rank trains, and how it holds the model's weights. */
+    public enum Training {
+        FULL("full, float32"),
+        FULL_FP16("full, fp16 + float32 masters"),
+        LORA("LoRA r16, float32 base"),
+        LORA_BF16("LoRA r16, bf16 base"),
+        LORA_INT8("LoRA r16, int8 base"),
+        LORA_NF4("LoRA r16, nf4 base");
+
+        private final String label;
+
+        Training(String label) {
+            this.label = label;
+        }
+
+        public String label() {
+            return label;
+        }
+    }
+
+    /**
+     * A ZeRO stage at a number of ranks, a global batch of rows x tokens, whether blocks are checkpointed, and what
+     * is trained how.
+     */
+    public record Setup(int stage, int ranks, int rows, int tokens, boolean checkpointing, Training training) {
         String batch() {
             return rows + " x " + tokens;
         }
     }
 
     /**
-     * One setup's figures: the engine's bytes (the largest over its ranks; the same on every repetition), and the
-     * peak RSS of every rank of every repetition, whole and as its rise above the RSS before the first step.
+     * One setup's figures: the trainable parameters' and the engine's bytes (the largest over its ranks; the same on
+     * every repetition), the peak RSS of every rank of every repetition, whole and as its rise above the RSS before
+     * the first step, and the bytes of all the model's weights as a rank holds them (packed ones packed).
      */
     public record Result(Setup setup, long parameterBytes, long gradientBufferBytes, long optimizerStateBytes,
-                         Samples peakRss, Samples peakRssGrowth) {
+                         Samples peakRss, Samples peakRssGrowth, long weightBytes) {
     }
 
     private MemoryBench() {
@@ -61,9 +87,16 @@ public final class MemoryBench {
         // activations grow with the batch, parameters and optimizer state do not: a long batch shows checkpointing
         int longRows = quick ? 2 : 4;
         int longTokens = quick ? 64 : 512;
-        return List.of(new Setup(0, 1, rows, tokens, false), new Setup(0, 2, rows, tokens, false),
-                new Setup(1, 2, rows, tokens, false), new Setup(2, 2, rows, tokens, false),
-                new Setup(0, 1, longRows, longTokens, false), new Setup(0, 1, longRows, longTokens, true));
+        List<Setup> setups = new ArrayList<>(List.of(new Setup(0, 1, rows, tokens, false, Training.FULL),
+                new Setup(0, 2, rows, tokens, false, Training.FULL), new Setup(1, 2, rows, tokens, false, Training.FULL),
+                new Setup(2, 2, rows, tokens, false, Training.FULL),
+                new Setup(0, 1, longRows, longTokens, false, Training.FULL),
+                new Setup(0, 1, longRows, longTokens, true, Training.FULL)));
+        // how the weights are held, compared with checkpointed blocks, so activations weigh little
+        for (Training training : Training.values()) {
+            setups.add(new Setup(0, 1, rows, tokens, true, training));
+        }
+        return setups;
     }
 
     public static List<Result> run(boolean quick, int repeats) throws Exception {
@@ -78,14 +111,18 @@ public final class MemoryBench {
         return results;
     }
 
-    /** From each rank's MEMORY numbers: parameter, gradient-buffer and optimizer-state bytes, RSS before, VmHWM. */
+    /**
+     * From each rank's MEMORY numbers: trainable-parameter, gradient-buffer and optimizer-state bytes, RSS before,
+     * RSS after, VmHWM, the weights' bytes.
+     */
     private static Result result(Setup setup, List<long[]> reports) {
         long parameters = reports.stream().mapToLong(r -> r[0]).max().orElseThrow();
         long gradients = reports.stream().mapToLong(r -> r[1]).max().orElseThrow();
         long state = reports.stream().mapToLong(r -> r[2]).max().orElseThrow();
         Samples peak = new Samples(reports.stream().mapToDouble(r -> r[5]).toArray());
         Samples growth = new Samples(reports.stream().mapToDouble(r -> r[5] - r[3]).toArray());
-        return new Result(setup, parameters, gradients, state, peak, growth);
+        long weights = reports.stream().mapToLong(r -> r[6]).max().orElseThrow();
+        return new Result(setup, parameters, gradients, state, peak, growth, weights);
     }
 
     /**
@@ -93,21 +130,24 @@ public final class MemoryBench {
      * number of ranks.
      */
     public static void printTable(List<Result> results, boolean quick, PrintWriter out) {
-        out.println("| ZeRO stage | ranks | global batch | activation checkpointing | parameters (MiB) |"
+        out.println("| ZeRO stage | ranks | global batch | activation checkpointing | trainable parameters (MiB) |"
                 + " engine's gradient buffers / rank (MiB) | optimizer state / rank (MiB) | peak RSS / rank (MiB) |"
-                + " peak RSS rise in training / rank (MiB) |");
-        out.println("|---|---|---|---|---|---|---|---|---|");
+                + " peak RSS rise in training / rank (MiB) | training | weights held / rank (MiB) |");
+        out.println("|---|---|---|---|---|---|---|---|---|---|---|");
         for (Result r : results) {
-            out.printf(Locale.ROOT, "| %d | %d | %s | %s | %s | %s | %s | %s | %s |%n", r.setup().stage(),
+            out.printf(Locale.ROOT, "| %d | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |%n", r.setup().stage(),
                     r.setup().ranks(), r.setup().batch(), r.setup().checkpointing() ? "yes" : "no",
                     mib(r.parameterBytes()), mib(r.gradientBufferBytes()), mib(r.optimizerStateBytes()),
-                    r.peakRss().map(b -> b / MIB).format("%,.0f"), r.peakRssGrowth().map(b -> b / MIB).format("%,.0f"));
+                    r.peakRss().map(b -> b / MIB).format("%,.0f"), r.peakRssGrowth().map(b -> b / MIB).format("%,.0f"),
+                    r.setup().training().label(), mib(r.weightBytes()));
         }
         out.println();
         for (Result r : results) {
             Result stage0 = results.stream().filter(b -> b.setup().stage() == 0 && b.setup().ranks() == r.setup().ranks()
                     && b.setup().batch().equals(r.setup().batch()) && !b.setup().checkpointing()).findFirst().orElse(null);
-            if (r.setup().checkpointing() && stage0 != null) {
+            if (r.setup().training() != Training.FULL) {
+                printAgainstFloat(r, results, out);
+            } else if (r.setup().checkpointing() && stage0 != null) {
                 out.printf(Locale.ROOT, "Activation checkpointing, %d rank(s), %s: peak RSS rise in training %.2f x, peak"
                         + " RSS %.2f x the same run's without%n", r.setup().ranks(), r.setup().batch(),
                         r.peakRssGrowth().median() / stage0.peakRssGrowth().median(),
@@ -120,11 +160,27 @@ public final class MemoryBench {
                         r.peakRss().median() / stage0.peakRss().median());
             }
         }
-        out.printf(Locale.ROOT, "Full fine-tuning, AdamW, %d steps of the global batch (rows x tokens) split between the"
-                + " ranks; reduce buckets of %,d elements; RSS over every rank of every repetition.%n", MemoryBenchRank.STEPS,
-                quick ? QUICK_BUCKET_ELEMENTS : BUCKET_ELEMENTS);
+        out.printf(Locale.ROOT, "AdamW, %d steps of the global batch (rows x tokens) split between the ranks; reduce"
+                + " buckets of %,d elements; RSS over every rank of every repetition. fp16 runs at loss scale 1 (memory"
+                + " only); LoRA is rank 16 on every linear layer, its frozen linear weights held as the row says.%n",
+                MemoryBenchRank.STEPS, quick ? QUICK_BUCKET_ELEMENTS : BUCKET_ELEMENTS);
         out.println("libtorch's own .grad holds each parameter's whole gradient (parameters' bytes again) on every rank at"
                 + " every stage; the engine's buffers come on top of it.");
+    }
+
+    /** A row that holds the weights otherwise, against float32 at the same batch: full for fp16, LoRA for packed bases. */
+    private static void printAgainstFloat(Result r, List<Result> results, PrintWriter out) {
+        Training reference = r.setup().training() == Training.FULL_FP16 ? Training.FULL : Training.LORA;
+        if (r.setup().training() == reference) {
+            return;
+        }
+        results.stream().filter(b -> b.setup().training() == reference && b.setup().ranks() == r.setup().ranks()
+                && b.setup().batch().equals(r.setup().batch()) && b.setup().checkpointing() == r.setup().checkpointing())
+                .findFirst().ifPresent(f -> out.printf(Locale.ROOT, "%s, %d rank(s), %s: weights held %.3f x, optimizer"
+                        + " state %.3f x, peak RSS %.2f x %s's%n", r.setup().training().label(), r.setup().ranks(),
+                        r.setup().batch(), (double) r.weightBytes() / f.weightBytes(),
+                        (double) r.optimizerStateBytes() / f.optimizerStateBytes(),
+                        r.peakRss().median() / f.peakRss().median(), reference.label()));
     }
 
     private static String mib(long bytes) {
@@ -223,7 +279,8 @@ public final class MemoryBench {
         List<String> command = ChildJvm.command();
         command.addAll(List.of(MemoryBenchRank.class.getName(), Integer.toString(setup.stage()),
                 Integer.toString(setup.ranks()), Integer.toString(rank), Boolean.toString(quick),
-                Integer.toString(setup.rows()), Integer.toString(setup.tokens()), Boolean.toString(setup.checkpointing())));
+                Integer.toString(setup.rows()), Integer.toString(setup.tokens()), Boolean.toString(setup.checkpointing()),
+                setup.training().name()));
         return command;
     }
 }

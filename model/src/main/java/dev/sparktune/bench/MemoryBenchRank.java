@@ -6,7 +6,9 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.jni.JniUtils;
+import dev.sparktune.arch.ForwardHooks;
 import dev.sparktune.arch.Llama;
+import dev.sparktune.arch.Weights;
 import dev.sparktune.dist.DataParallelOptimizer;
 import dev.sparktune.dist.RingCollective;
 import dev.sparktune.dist.RingListener;
@@ -17,7 +19,9 @@ import dev.sparktune.optim.AdamW;
 import dev.sparktune.optim.Optimizer;
 import dev.sparktune.optim.ParameterGroups;
 import dev.sparktune.peft.FullFineTuning;
+import dev.sparktune.peft.Lora;
 import dev.sparktune.peft.PeftModel;
+import dev.sparktune.quant.FrozenBase;
 import dev.sparktune.train.CausalLmLoss;
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -25,18 +29,22 @@ import java.io.InputStreamReader;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.SortedMap;
 
 /**
- * One rank of {@link MemoryBench}, alone in its JVM so that its peak resident memory is its own: full fine-tuning of
- * a random Llama for a few AdamW steps through {@link DataParallelOptimizer} at one ZeRO stage over the TCP ring.
+ * One rank of {@link MemoryBench}, alone in its JVM so that its peak resident memory is its own: a random Llama
+ * trained as a {@link MemoryBench.Training} says (full fine-tuning in float32 or fp16, LoRA over a float or packed
+ * base) for a few AdamW steps through {@link DataParallelOptimizer} at one ZeRO stage over the TCP ring.
  *
  * <p>Talks to the parent on stdin / stdout: prints {@code ADDRESS <host:port>} of its ring listener, reads every
  * rank's address (comma-separated, in rank order) from one stdin line, trains, then prints {@code MEMORY} with the
- * engine's accounting and its VmRSS / VmHWM from {@code /proc/self/status}. Arguments: stage, ranks, rank, quick,
- * the global batch's rows and tokens, and whether the blocks are checkpointed.
+ * engine's accounting, its VmRSS / VmHWM from {@code /proc/self/status} and the bytes of the weights it holds.
+ * Arguments: stage, ranks, rank, quick, the global batch's rows and tokens, whether the blocks are checkpointed, and
+ * the {@link MemoryBench.Training}'s name.
  * The ring's secret comes in the environment, never on the command line.
  */
 public final class MemoryBenchRank {
@@ -58,6 +66,7 @@ public final class MemoryBenchRank {
         int rows = Integer.parseInt(args[4]);
         int tokens = Integer.parseInt(args[5]);
         BlockCheckpoints blocks = Boolean.parseBoolean(args[6]) ? new BlockCheckpoints() : null;
+        MemoryBench.Training training = MemoryBench.Training.valueOf(args[7]);
         PrintStream out = System.out;
         Engine.getInstance();    // loads libtorch, which the next call needs
         JniUtils.setNumThreads(Math.max(1, Runtime.getRuntime().availableProcessors() / ranks));
@@ -75,14 +84,17 @@ public final class MemoryBenchRank {
             Engine.getInstance().setRandomSeed(1);       // the same weights on every rank
             Llama llama = TrainStepBench.randomLlama(quick ? TrainStepBench.LLAMA_QUICK : TrainStepBench.LLAMA_100M,
                     manager);
-            PeftModel peft = PeftModel.apply(llama, new FullFineTuning(), manager, 1);
+            PeftModel peft = model(llama, training, manager);
             peft.requireGradients();
             SortedMap<String, NDArray> trainable = peft.trainableTensors();
+            long trainableBytes = trainable.values().stream().mapToLong(t -> t.size() * t.getDataType().getNumOfBytes())
+                    .sum();
+            long weightBytes = peft.weights().bytesByKind().values().stream().mapToLong(Long::longValue).sum();
             long rssBeforeTraining = ProcessStatus.self("VmRSS");
             try (DataParallelOptimizer engine = new DataParallelOptimizer(ring, stage,
                     quick ? MemoryBench.QUICK_BUCKET_ELEMENTS : MemoryBench.BUCKET_ELEMENTS,
                     new Optimizer(new AdamW(0.9, 0.999, 1e-8), ParameterGroups.huggingFace(0.0), manager),
-                    trainable)) {
+                    trainable, training == MemoryBench.Training.FULL_FP16)) {
                 Engine.getInstance().setRandomSeed(100 + rank);    // each rank its own rows
                 long vocabulary = llama.config().vocabSize();
                 for (int s = 0; s < STEPS; s++) {
@@ -90,12 +102,35 @@ public final class MemoryBenchRank {
                     engine.step(1e-5, 1.0);
                 }
                 ring.barrier();
-                out.printf(Locale.ROOT, MEMORY + "%d %d %d %d %d %d%n", engine.trainableElements() * Float.BYTES,
-                        engine.gradientBufferBytes(), engine.optimizerStateBytes(), rssBeforeTraining,
-                        ProcessStatus.self("VmRSS"), ProcessStatus.self("VmHWM"));
+                out.printf(Locale.ROOT, MEMORY + "%d %d %d %d %d %d %d%n", trainableBytes, engine.gradientBufferBytes(),
+                        engine.optimizerStateBytes(), rssBeforeTraining, ProcessStatus.self("VmRSS"),
+                        ProcessStatus.self("VmHWM"), weightBytes);
                 out.flush();
             }
         }
+    }
+
+    /** {@code llama} set up for {@code training}: its weights in float16, or LoRA over a packed base. */
+    private static PeftModel model(Llama llama, MemoryBench.Training training, NDManager manager) {
+        return switch (training) {
+            case FULL -> PeftModel.apply(llama, new FullFineTuning(), manager, 1);
+            case FULL_FP16 -> {
+                Map<String, NDArray> half = new LinkedHashMap<>();
+                llama.weights().asMap().forEach((name, t) -> {
+                    half.put(name, t.toType(DataType.FLOAT16, false));
+                    t.close();
+                });
+                yield PeftModel.apply(llama.with(new Weights(half, "random weights, float16"), ForwardHooks.NONE),
+                        new FullFineTuning(), manager, 1);
+            }
+            case LORA, LORA_BF16, LORA_INT8, LORA_NF4 -> FrozenBase.pack(PeftModel.apply(llama, new Lora(16, 32, 0.0,
+                    List.of("all"), false, false, List.of()), manager, 1), switch (training) {
+                        case LORA_BF16 -> FrozenBase.Storage.BF16;
+                        case LORA_INT8 -> FrozenBase.Storage.INT8;
+                        case LORA_NF4 -> FrozenBase.Storage.NF4;
+                        default -> FrozenBase.Storage.FLOAT;
+                    });
+        };
     }
 
     /**

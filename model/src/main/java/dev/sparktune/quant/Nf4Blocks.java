@@ -56,7 +56,10 @@ final class Nf4Blocks implements PackedTensor {
             NDArray normalized = grouped.div(divisor.expandDims(1));
             NDArray code = scratch.zeros(normalized.getShape(), DataType.FLOAT32);
             for (float midpoint : NormalFloat4.MIDPOINTS) {
-                code.addi(normalized.gt(midpoint).toType(DataType.FLOAT32, false));
+                // closed at once: kept until scratch closes, the 15 comparisons would hold ~20 copies of the weight
+                try (NDArray above = normalized.gt(midpoint); NDArray one = above.toType(DataType.FLOAT32, false)) {
+                    code.addi(one);
+                }
             }
             NDArray pairs = code.reshape(blocks * BLOCK / 2, 2);
             NDArray bytes = pairs.get(":, 0").mul(16).add(pairs.get(":, 1")).toType(DataType.UINT8, false);

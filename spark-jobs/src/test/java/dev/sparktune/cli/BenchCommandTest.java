@@ -148,6 +148,38 @@ class BenchCommandTest {
         assertEquals(plain[2], checkpointed[2], 0.015, printed);
         assertTrue(checkpointed[3] > 0, printed);
         assertTrue(printed.contains("Activation checkpointing, 1 rank(s), 2 x 64: peak RSS rise in training "), printed);
+        assertWeightHoldingRows(printed);
+    }
+
+    /**
+     * bench memory's rows of one checkpointed rank holding the weights otherwise: fp16 parameters take half of
+     * float32's bytes and carry float32 masters beside AdamW's two moments (3 x float32's 2 moments / 2); each packed
+     * LoRA base holds fewer bytes than the one before it (float32, bf16, int8, nf4), and LoRA trains the same tensors.
+     */
+    private static void assertWeightHoldingRows(String printed) {
+        String[] full = weightRow(printed, "full, float32");
+        String[] fp16 = weightRow(printed, "full, fp16 + float32 masters");
+        assertEquals(mib(full[5]) / 2, mib(fp16[5]), 0.015, printed);
+        assertEquals(mib(full[7]) * 1.5, mib(fp16[7]), 0.02, printed);
+        double held = Double.MAX_VALUE;
+        for (String base : new String[] {"float32", "bf16", "int8", "nf4"}) {
+            String[] row = weightRow(printed, "LoRA r16, " + base + " base");
+            assertTrue(mib(row[11]) < held, base + " holds less than the base before it:\n" + printed);
+            held = mib(row[11]);
+            assertEquals(mib(weightRow(printed, "LoRA r16, float32 base")[5]), mib(row[5]), 0.0, printed);
+        }
+        assertTrue(printed.contains("LoRA r16, nf4 base, 1 rank(s), 2 x 32: weights held "), printed);
+    }
+
+    /** The cells of the memory table's checkpointed one-rank row for {@code training}. */
+    private static String[] weightRow(String printed, String training) {
+        return printed.lines().filter(l -> l.startsWith("| 0 | 1 | 2 x 32 | yes |") && l.contains("| " + training + " |"))
+                .findFirst().orElseThrow(() -> new AssertionError("no memory row for " + training + ":\n" + printed))
+                .split("\\|");
+    }
+
+    private static double mib(String cell) {
+        return Double.parseDouble(cell.trim().replace(",", ""));
     }
 
     /** The MiB figures of the memory table's row for {@code stage} at {@code ranks}; peak RSS as its median. */
