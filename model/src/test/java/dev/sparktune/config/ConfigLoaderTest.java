@@ -171,6 +171,13 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void fp16AndBf16TogetherAreRefusedNamingBf16() {
+        ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.parse(
+                "method:\n  finetuning_type: lora\ntrain:\n  fp16: true\n  bf16: true\n", "job.yaml", List.of()));
+        assertTrue(e.getMessage().startsWith("job.yaml: train.bf16 (line 5): set fp16 or bf16, not both"), e.getMessage());
+    }
+
+    @Test
     void loraAlphaDefaultsToTwiceTheRank() {
         JobConfig job = ConfigLoader.parse("method:\n  lora_rank: 32\n", "job.yaml", List.of()).job();
         assertEquals(64.0, job.method().loraAlpha());
