@@ -28,8 +28,8 @@ import java.util.regex.Pattern;
  * in Hugging Face's layout first, so nothing is downloaded. Each setup is one {@code sparktune train} run, started
  * through {@code prlimit --data} so that the driver and each executor it starts may commit at most the limit (Linux's
  * {@code RLIMIT_DATA}: the writable private memory of a process, libtorch's tensors included); a run that needs more
- * fails with libtorch's or the JVM's out-of-memory error, which the result quotes. Every setup's executors run with
- * glibc's {@code MALLOC_MMAP_THRESHOLD_} fixed, as the README advises for executors near their memory limit. The
+ * fails with libtorch's or the JVM's out-of-memory error, which the result quotes. Every setup's executors return
+ * freed memory to the system ({@code GLIBC_TUNABLES}), as the README advises near a memory limit. The
  * executors' peak memory is polled from {@code /proc} ({@link ExecutorMemoryWatch}).
  */
 public final class ScaleBench {
@@ -50,12 +50,14 @@ public final class ScaleBench {
     private static final long PROCESS_LIMIT_MINUTES = 40;
     private static final long SHARD_BYTES = 1L << 30;
     /**
-     * glibc's malloc raises its threshold for serving a block with its own mapping as blocks are freed, so the tensors
-     * freed while a base is packed leave holes in its heaps that count as memory in use (about 1.8 GB of the 1.1 B
-     * model's 4-bit load); a fixed threshold maps every block over it on its own and unmaps it when freed.
+     * The allocator setting of every executor: bin/sparktune keeps freed memory in the process (glibc's mmap and trim
+     * thresholds at 4 GiB, for speed), which holds on to the tensor blocks freed while a base is packed; with blocks
+     * over 64 KiB mapped on their own, each is unmapped when freed (the README says when to choose which).
      */
-    private static final String MMAP_THRESHOLD = "MALLOC_MMAP_THRESHOLD_";
-    private static final String MMAP_THRESHOLD_BYTES = "65536";
+    private static final String ALLOCATOR = "GLIBC_TUNABLES";
+    private static final String RETURNING_FREED_MEMORY = "glibc.malloc.mmap_threshold=65536";
+    /** A stack frame in sparktune's own code: its class's simple name and method, e.g. {@code Nf4Blocks.of}. */
+    private static final Pattern SPARKTUNE_FRAME = Pattern.compile("at dev\\.sparktune\\.(?:\\w+\\.)*?([A-Z]\\w*\\.\\w+)\\(");
     /** What libtorch's and the JVM's out-of-memory errors say, from their first word. */
     private static final Pattern OUT_OF_MEMORY = Pattern.compile(
             "(DefaultCPUAllocator: can't allocate memory|java.lang.OutOfMemoryError|Native memory allocation).*");
@@ -165,7 +167,7 @@ public final class ScaleBench {
         List<String> prefix = limitBytes > 0 ? List.of("prlimit", "--data=" + limitBytes) : List.of();
         // a run out of memory fails at once: no retried task, no retried stage; every executor allocates as README advises
         Map<String, String> spark = Map.of("spark.task.maxFailures", "1", "spark.stage.maxConsecutiveAttempts", "1",
-                "spark.executorEnv." + MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES);
+                "spark.executorEnv." + ALLOCATOR, RETURNING_FREED_MEMORY);
         Process process = LocalClusterTrain.start(job, new LocalClusterTrain.Cluster(RANKS, 1, EXECUTOR_HEAP_MB), prefix,
                 spark, sparkHome, log);
         Map<String, ExecutorPeaks> peaks;
@@ -191,6 +193,35 @@ public final class ScaleBench {
             throw new IllegalStateException("bench scale: " + setup.name() + " exited with " + process.exitValue()
                     + " without running out of memory; its output:\n" + LocalClusterTrain.tail(log));
         }
-        return new Result(setup, false, reason, peaks, Double.NaN);
+        return new Result(setup, false, reason + whereInSparktune(sparkHome.resolve("work")), peaks, Double.NaN);
+    }
+
+    /**
+     * Where the first executor that ran out of memory was in sparktune's code (loading the base, a forward, a
+     * backward), from the stack trace in its stderr under the workers' {@code work} folder: {@code " (in Class.method)"},
+     * or "" when none says.
+     */
+    private static String whereInSparktune(Path work) throws IOException {
+        if (!Files.isDirectory(work)) {
+            return "";
+        }
+        List<Path> logs;
+        try (var walk = Files.walk(work)) {
+            logs = walk.filter(p -> p.getFileName().toString().equals("stderr")).sorted().toList();
+        }
+        for (Path stderr : logs) {
+            List<String> lines = Files.readAllLines(stderr);
+            for (int i = 0; i < lines.size(); i++) {
+                if (OUT_OF_MEMORY.matcher(lines.get(i)).find()) {
+                    for (String frame : lines.subList(i + 1, lines.size())) {
+                        Matcher at = SPARKTUNE_FRAME.matcher(frame);
+                        if (at.find()) {
+                            return " (in " + at.group(1) + ")";
+                        }
+                    }
+                }
+            }
+        }
+        return "";
     }
 }
