@@ -197,16 +197,24 @@ public final class ScaleBench {
     }
 
     /**
-     * Where the first executor that ran out of memory was in sparktune's code (loading the base, a forward, a
-     * backward), from the stack trace in its stderr under the workers' {@code work} folder: {@code " (in Class.method)"},
-     * or "" when none says.
+     * Where the first executor of the newest run that ran out of memory was in sparktune's code (loading the base, a
+     * forward, a backward), from the stack trace in its stderr under the workers' {@code work} folder:
+     * {@code " (in Class.method)"}, or "" when none says.
      */
     private static String whereInSparktune(Path work) throws IOException {
         if (!Files.isDirectory(work)) {
             return "";
         }
+        // the workers keep every run's application folder (app-<start time>-<n>): this run's is the newest
+        Path app;
+        try (var apps = Files.list(work)) {
+            app = apps.filter(Files::isDirectory).max(java.util.Comparator.naturalOrder()).orElse(null);
+        }
+        if (app == null) {
+            return "";
+        }
         List<Path> logs;
-        try (var walk = Files.walk(work)) {
+        try (var walk = Files.walk(app)) {
             logs = walk.filter(p -> p.getFileName().toString().equals("stderr")).sorted().toList();
         }
         for (Path stderr : logs) {
