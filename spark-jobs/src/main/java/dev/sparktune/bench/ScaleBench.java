@@ -39,11 +39,7 @@ public final class ScaleBench {
              "num_hidden_layers": 22, "num_attention_heads": 32, "num_key_value_heads": 4, "rms_norm_eps": 1e-5,
              "rope_theta": 10000.0, "tie_word_embeddings": false, "max_position_embeddings": 2048,
              "hidden_act": "silu"}""";
-    static final String LLAMA_QUICK = """
-            {"model_type": "llama", "vocab_size": 1000, "hidden_size": 64, "intermediate_size": 128,
-             "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "rms_norm_eps": 1e-5,
-             "rope_theta": 10000.0, "tie_word_embeddings": false, "max_position_embeddings": 128,
-             "hidden_act": "silu"}""";
+
     public static final int RANKS = 4;
     public static final int STEPS = 3;
     private static final int EXECUTOR_HEAP_MB = 1024;
@@ -97,7 +93,7 @@ public final class ScaleBench {
 
     /** The workload of {@link #run}: per rank one row of 256 tokens a step (--quick: the quick model, 32 tokens). */
     public static Workload workload(boolean quick) {
-        String json = quick ? LLAMA_QUICK : LLAMA_1B;
+        String json = quick ? TrainStepBench.LLAMA_QUICK : LLAMA_1B;
         long parameters = LlamaConfig.fromJson(json, "bench scale").parameterShapes().values().stream()
                 .mapToLong(s -> s.size()).sum();
         return new Workload(parameters, quick ? 32 : 256);
@@ -114,7 +110,7 @@ public final class ScaleBench {
         try {
             progress.accept(String.format(java.util.Locale.ROOT, "Writing a random Llama of %,d parameters into %s",
                     workload.parameters(), scratch));
-            Path model = writeModel(scratch.resolve("model"), quick ? LLAMA_QUICK : LLAMA_1B);
+            Path model = writeModel(scratch.resolve("model"), quick ? TrainStepBench.LLAMA_QUICK : LLAMA_1B);
             Path data = writeData(scratch.resolve("data"), workload.tokens());
             Path sparkHome = Files.createDirectories(scratch.resolve("spark-home").resolve("jars")).getParent();
             List<Result> results = new ArrayList<>();
