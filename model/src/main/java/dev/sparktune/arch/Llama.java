@@ -9,6 +9,7 @@ import ai.djl.nn.core.Embedding;
 import dev.sparktune.nn.Activations;
 import dev.sparktune.nn.Attention;
 import dev.sparktune.nn.AttentionMask;
+import ai.djl.pytorch.jni.JniUtils;
 import dev.sparktune.nn.BlockCheckpoints;
 import dev.sparktune.nn.BlockStack;
 import dev.sparktune.nn.KvCache;
@@ -82,7 +83,7 @@ public final class Llama implements PretrainedModel {
     /** Final hidden states after the last norm, [B, T, hidden]. */
     public NDArray hiddenStates(NDArray inputIds, NDArray positionIds, AttentionMask mask, KvCache cache) {
         long batch = inputIds.getShape().get(0);
-        if (cache != null && blocks instanceof BlockCheckpoints) {
+        if (cache != null && blocks instanceof BlockCheckpoints && JniUtils.isGradMode()) {
             throw new IllegalArgumentException("a KV cache is filled by running each block once; checkpointed blocks"
                     + " run twice (train.gradient_checkpointing is for training, without a cache)");
         }

@@ -7,8 +7,10 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.SortedMap;
 import java.util.TreeMap;
 
@@ -22,6 +24,8 @@ public final class Weights {
     private final SortedMap<String, NDArray> tensors;
     private final SortedMap<String, PackedTensor> packed;
     private final String source;
+    /** Tensors taken out by {@link #release} (ZeRO-3 holds them sharded between uses), for {@link #get}'s message. */
+    private final Set<String> released = new HashSet<>();
 
     public Weights(Map<String, NDArray> tensors, String source) {
         this(tensors, Map.of(), source);
@@ -43,9 +47,32 @@ public final class Weights {
         if (t == null) {
             throw new ModelFormatException(source + ": " + (packed.containsKey(name)
                     ? "tensor '" + name + "' is stored packed (" + packed.get(name).kind() + "); only a linear layer reads it"
+                    : released.contains(name) ? "tensor '" + name + "' is sharded over the ranks (ZeRO-3) and not gathered"
                     : "missing tensor '" + name + "'"));
         }
         return t;
+    }
+
+    /**
+     * Takes the array {@code name} out of these weights and returns it (not closed): ZeRO-3 keeps a shard of it
+     * elsewhere and {@link #hold}s the gathered tensor only while its block runs. Every holder of these weights (the
+     * training and the evaluation forward) sees it gone.
+     */
+    public NDArray release(String name) {
+        NDArray t = tensors.remove(name);
+        if (t == null) {
+            throw new IllegalArgumentException(source + ": no array '" + name + "' to release");
+        }
+        released.add(name);
+        return t;
+    }
+
+    /** Puts a {@link #release}d tensor back, e.g. gathered from the ranks' shards. */
+    public void hold(String name, NDArray tensor) {
+        if (!released.contains(name)) {
+            throw new IllegalArgumentException(source + ": '" + name + "' was not released");
+        }
+        tensors.put(name, tensor);
     }
 
     /** The tensor's packed form, or null when it is an array (or absent). */

@@ -72,6 +72,10 @@ public final class ConfigLoader {
                 "fp16 mixed precision computes in float16 with float32 master weights; it contradicts"
                         + " model.compute_dtype: float64 (set compute_dtype to float32 or float16, or turn fp16 off)");
 
+        sections.get("dist").require(!job.train().fp16() || job.dist().zeroStage() != 3, "zero_stage",
+                "stage 3 with train.fp16 is not built (float32 master weights are kept for whole tensors only); use"
+                        + " zero_stage 2 with fp16, or stage 3 in float32");
+
         requireFrozenBase(job, sections);
 
         Map<String, Set<String>> keysBySection = new LinkedHashMap<>();

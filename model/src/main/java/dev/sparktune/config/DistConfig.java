@@ -17,10 +17,9 @@ public record DistConfig(
     static DistConfig read(Section s) {
         int worldSize = s.integer("world_size", 1, Range.atLeast(1));
         int zeroStage = s.integer("zero_stage", 0, Range.closed(0, 3));
-        s.require(zeroStage != 3, "zero_stage", "stage 3 (parameter sharding) is planned, not built; use 0, 1 or 2");
         long reduceBucket = s.longInteger("reduce_bucket_size", 25_000_000L, Range.atLeast(1));
-        s.notBuilt("allgather_bucket_size", "parameters are all-gathered in the buckets of reduce_bucket_size; remove"
-                + " the key");
+        s.notBuilt("allgather_bucket_size", "parameters are all-gathered in the buckets of reduce_bucket_size at stages 1"
+                + " and 2, and one transformer block at a time at stage 3; remove the key");
         boolean overlap = s.flag("overlap_comm", false);
         s.require(!overlap, "overlap_comm", "not built yet: buckets are reduced one after another, after backward;"
                 + " remove the key or set false");
@@ -34,7 +33,7 @@ public record DistConfig(
         }
         // null: decided by the cluster (the training job seals the ring where Spark encrypts its own traffic)
         String ringEncryption = s.choice("ring_encryption", null, "none", "aes-gcm");
-        return new DistConfig(worldSize, zeroStage == 3 ? 0 : zeroStage, reduceBucket, timeout, checkpointTimeout, cidr,
+        return new DistConfig(worldSize, zeroStage, reduceBucket, timeout, checkpointTimeout, cidr,
                 ringEncryption);
     }
 }

@@ -16,6 +16,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.SortedMap;
 import java.util.TreeMap;
+import java.util.TreeSet;
 
 /**
  * The update half of a data-parallel step, with DeepSpeed's ZeRO stages (Rajbhandari et al., 2020). After every rank
@@ -27,7 +28,10 @@ import java.util.TreeMap;
  *   <li>stage 1: reduce-scatter the buckets; rank r updates only its shard of each bucket ({@link Shards}), holding
  *       optimizer state for that shard only, then all-gathers the updated parameters;</li>
  *   <li>stage 2: as stage 1, but between backward and the update the engine keeps only its own shard of the reduced
- *       gradients (plus one bucket in flight) instead of whole buckets.</li>
+ *       gradients (plus one bucket in flight) instead of whole buckets;</li>
+ *   <li>stage 3: the transformer blocks' parameters are partitioned too ({@link ShardedBlocks}): their gradients
+ *       arrive reduce-scattered, block by block during backward, and each rank updates its shard of the parameters in
+ *       place, with nothing gathered after; the tensors outside the blocks train as at stage 2.</li>
  * </ul>
  * Optimizer state leaves and enters by parameter name and full shape ({@link #exportState}, {@link #loadState}), so a
  * checkpoint written by N ranks resumes on M. With one rank and no master weights the update is the plain
@@ -65,7 +69,12 @@ public final class DataParallelOptimizer implements AutoCloseable {
     private final TimedCollective collective;
     private final int stage;
     private final Optimizer optimizer;
+    /** The trainable tensors the model holds whole: at stage 3 those outside the blocks. */
     private final SortedMap<String, NDArray> trainable;
+    /** Stage 3: the blocks' partitioned parameters, whose buckets come last in {@link #layout}; else null. */
+    private final ShardedBlocks blocks;
+    /** The index of the first of {@link #blocks}' buckets in {@link #layout}. */
+    private final int firstBlockBucket;
     private final BucketLayout layout;
     /** The buffers', the optimizer state's and the masters' dtype: float32 for float16 parameters with masters. */
     private final DataType dtype;
@@ -93,20 +102,50 @@ public final class DataParallelOptimizer implements AutoCloseable {
      */
     public DataParallelOptimizer(Collective collective, int zeroStage, long bucketSize, Optimizer optimizer,
                                  SortedMap<String, NDArray> trainable, boolean mixedPrecision) {
-        if (zeroStage < 0 || zeroStage > 2) {
-            throw new IllegalArgumentException("zero_stage must be 0, 1 or 2, got " + zeroStage);
+        this(collective, zeroStage, bucketSize, optimizer, trainable, mixedPrecision, null);
+    }
+
+    /**
+     * An engine at any stage; at stage 3 {@code blocks} holds the blocks' partitioned parameters and {@code trainable}
+     * the trainable tensors outside them.
+     */
+    public DataParallelOptimizer(Collective collective, int zeroStage, long bucketSize, Optimizer optimizer,
+                                 SortedMap<String, NDArray> trainable, boolean mixedPrecision, ShardedBlocks blocks) {
+        if (zeroStage < 0 || zeroStage > 3) {
+            throw new IllegalArgumentException("zero_stage must be 0, 1, 2 or 3, got " + zeroStage);
+        }
+        if ((zeroStage == 3) != (blocks != null)) {
+            throw new IllegalArgumentException("stage 3, and only stage 3, trains partitioned blocks (ShardedBlocks)");
+        }
+        if (blocks != null && mixedPrecision) {
+            throw new IllegalArgumentException("train.fp16 with dist.zero_stage 3 is not built: master weights are kept"
+                    + " for whole tensors only; use zero_stage 2, or float32 without fp16");
         }
         this.collective = new TimedCollective(collective);
         this.stage = zeroStage;
         this.optimizer = optimizer;
         this.trainable = new TreeMap<>(trainable);
-        this.layout = BucketLayout.of(this.trainable, bucketSize);
-        DataType modelType = trainable.isEmpty() ? DataType.FLOAT32 : trainable.values().iterator().next().getDataType();
+        this.blocks = blocks;
+        BucketLayout whole = BucketLayout.of(this.trainable, bucketSize);
+        this.firstBlockBucket = whole.buckets().size();
+        if (blocks != null) {
+            List<BucketLayout.Bucket> all = new ArrayList<>(whole.buckets());
+            all.addAll(blocks.trainableBuckets());
+            this.layout = new BucketLayout(List.copyOf(all));
+        } else {
+            this.layout = whole;
+        }
+        DataType modelType = !trainable.isEmpty() ? trainable.values().iterator().next().getDataType()
+                : blocks != null ? blocks.dtype() : DataType.FLOAT32;
         for (NDArray t : trainable.values()) {
             if (t.getDataType() != modelType) {
                 throw new IllegalArgumentException("data-parallel training needs one dtype for all trainable tensors: "
                         + modelType + " and " + t.getDataType());
             }
+        }
+        if (blocks != null && blocks.dtype() != modelType) {
+            throw new IllegalArgumentException("data-parallel training needs one dtype for all trainable tensors: "
+                    + modelType + " outside the blocks, " + blocks.dtype() + " in them");
         }
         boolean withMasters = mixedPrecision && modelType == DataType.FLOAT16;
         this.dtype = withMasters ? DataType.FLOAT32 : modelType;
@@ -115,9 +154,9 @@ public final class DataParallelOptimizer implements AutoCloseable {
             mastersFromParameters();
         }
         if (!local()) {
-            if (stage == 2) {
-                gradientBuffers.add(FlatBuffer.of(dtype, layout.largestBucket()));
-                for (BucketLayout.Bucket b : layout.buckets()) {
+            if (stage >= 2) {
+                gradientBuffers.add(FlatBuffer.of(dtype, whole.largestBucket()));
+                for (BucketLayout.Bucket b : whole.buckets()) {
                     ownedGradients.add(FlatBuffer.of(dtype, (int) shards(b).size(collective.rank())));
                 }
             } else {
@@ -148,7 +187,7 @@ public final class DataParallelOptimizer implements AutoCloseable {
      * it overlaps computation.
      */
     public double communicationSeconds() {
-        return collective.seconds();
+        return collective.seconds() + (blocks == null ? 0 : blocks.communicationSeconds());
     }
 
     /** Element-wise sums over ranks of a few numbers (item counts, loss sums), the same on every rank. */
@@ -183,28 +222,32 @@ public final class DataParallelOptimizer implements AutoCloseable {
         double squares = 0;
         for (int k = 0; k < layout.buckets().size(); k++) {
             BucketLayout.Bucket bucket = layout.buckets().get(k);
-            FlatBuffer buffer = gradientBuffer(k);
-            gather(bucket, buffer);
-            if (collective.worldSize() > 1) {      // one rank with master weights has nothing to combine
-                if (stage == 0) {
-                    buffer.allReduce(collective, bucket.length());
-                } else {
-                    buffer.reduceScatter(collective, bucket.length());
-                }
-            }
             int from = ownedFrom(bucket);
             int to = ownedTo(bucket);
+            if (!isBlock(k)) {
+                FlatBuffer buffer = gradientBuffer(k);
+                gather(bucket, buffer);
+                if (collective.worldSize() > 1) {      // one rank with master weights has nothing to combine
+                    if (stage == 0) {
+                        buffer.allReduce(collective, bucket.length());
+                    } else {
+                        buffer.reduceScatter(collective, bucket.length());
+                    }
+                }
+                if (stage >= 2) {
+                    buffer.copyTo(from, to, ownedGradients.get(k), 0);
+                }
+            }   // a block's gradients were reduce-scattered during backward
+            FlatBuffer grads = reducedGradients(k);
+            int base = gradientBase(k, bucket);
             if (lossScale != 1.0) {
-                buffer.scale(from, to, 1 / lossScale);
+                grads.scale(from - base, to - base, 1 / lossScale);
             }
-            if (stage == 2) {
-                buffer.copyTo(from, to, ownedGradients.get(k), 0);
-            }
-            squares += buffer.sumOfSquares(from, to);
+            squares += grads.sumOfSquares(from - base, to - base);
             for (BucketLayout.Piece p : bucket.pieces()) {
                 int a = Math.max(from, p.offset());
                 int b = Math.min(to, p.end());
-                if (a < b && !buffer.allFinite(a, b)) {
+                if (a < b && !grads.allFinite(a - base, b - base)) {
                     bad.add(p.name());
                 }
             }
@@ -213,6 +256,9 @@ public final class DataParallelOptimizer implements AutoCloseable {
         double[] global = stage == 0 ? new double[] {squares, bad.size()} : sum(new double[] {squares, bad.size()});
         Gradients.zero(trainable);
         if (global[1] > 0 || !Double.isFinite(global[0])) {
+            if (blocks != null) {
+                blocks.zeroGradients();
+            }
             if (bad.isEmpty()) {
                 bad.add("(tensors owned by other ranks)");
             }
@@ -225,7 +271,28 @@ public final class DataParallelOptimizer implements AutoCloseable {
             BucketLayout.Bucket bucket = layout.buckets().get(k);
             updateOwned(k, bucket, lr, clip ? coefficient : 1.0, reached);
         }
+        if (blocks != null) {
+            blocks.zeroGradients();
+        }
         return new Update(norm, List.of());
+    }
+
+    /** Whether bucket {@code k} is one of the partitioned blocks' (stage 3). */
+    private boolean isBlock(int k) {
+        return blocks != null && k >= firstBlockBucket;
+    }
+
+    /** The buffer that holds bucket {@code k}'s reduced gradients once they are reduced. */
+    private FlatBuffer reducedGradients(int k) {
+        if (isBlock(k)) {
+            return blocks.gradientShard(k - firstBlockBucket);
+        }
+        return stage >= 2 ? ownedGradients.get(k) : gradientBuffer(k);
+    }
+
+    /** The bucket element at index 0 of {@link #reducedGradients}: a shard starts at this rank's first element. */
+    private int gradientBase(int k, BucketLayout.Bucket bucket) {
+        return isBlock(k) || stage >= 2 ? ownedFrom(bucket) : 0;
     }
 
     /**
@@ -236,11 +303,17 @@ public final class DataParallelOptimizer implements AutoCloseable {
      */
     private Set<String> reachedByAnyRank() {
         List<String> names = new ArrayList<>(trainable.keySet());
-        double[] flags = new double[names.size()];
+        double[] flags = new double[names.size() + (blocks == null ? 0 : blocks.trainableNames().size())];
         for (int i = 0; i < names.size(); i++) {
             NDArray param = trainable.get(names.get(i));
             try (NDManager scratch = NDManager.newBaseManager(param.getDevice())) {
                 flags[i] = Gradients.borrow(names.get(i), param, scratch) != null ? 1 : 0;
+            }
+        }
+        if (blocks != null) {
+            for (String name : new TreeSet<>(blocks.trainableNames())) {
+                flags[names.size()] = blocks.reached(name) ? 1 : 0;
+                names.add(name);
             }
         }
         double[] global = sum(flags);
@@ -293,10 +366,14 @@ public final class DataParallelOptimizer implements AutoCloseable {
      * are all-gathered in float32 and rounded on arrival).
      */
     private void updateOwned(int k, BucketLayout.Bucket bucket, double lr, double clip, Set<String> reached) {
+        if (isBlock(k)) {
+            updateBlockShard(k - firstBlockBucket, bucket, lr, clip, reached);
+            return;
+        }
         int from = ownedFrom(bucket);
         int to = ownedTo(bucket);
-        FlatBuffer grads = stage == 2 ? ownedGradients.get(k) : gradientBuffer(k);
-        int gradBase = stage == 2 ? from : 0;     // stage 2 keeps the shard at index 0
+        FlatBuffer grads = reducedGradients(k);
+        int gradBase = gradientBase(k, bucket);
         FlatBuffer params = stage == 0 ? null : staging();
         for (BucketLayout.Piece p : bucket.pieces()) {
             int a = Math.max(from, p.offset());
@@ -355,6 +432,33 @@ public final class DataParallelOptimizer implements AutoCloseable {
                 try (NDManager scratch = NDManager.newBaseManager(param.getDevice())) {
                     params.writeInto(param, p.offset(), scratch);
                 }
+            }
+        }
+    }
+
+    /**
+     * Updates this rank's shard of block {@code layer}'s trainable parameters in place from its shard of the reduced
+     * gradients scaled by {@code clip}. Nothing is gathered: the next forward gathers the block again.
+     */
+    private void updateBlockShard(int layer, BucketLayout.Bucket bucket, double lr, double clip, Set<String> reached) {
+        int from = ownedFrom(bucket);
+        int to = ownedTo(bucket);
+        FlatBuffer grads = blocks.gradientShard(layer);
+        FlatBuffer params = blocks.trainableShard(layer);
+        for (BucketLayout.Piece p : bucket.pieces()) {
+            int a = Math.max(from, p.offset());
+            int b = Math.min(to, p.end());
+            if (a >= b || !reached.contains(p.name())) {
+                continue;
+            }
+            try (NDManager scratch = NDManager.newBaseManager()) {
+                if (clip != 1.0) {
+                    grads.scale(a - from, b - from, clip);
+                }
+                Shape shape = a == p.offset() && b == p.end() ? p.shape() : new Shape(b - a);
+                NDArray grad = grads.view(scratch, a - from, b - from, shape);
+                NDArray owned = params.view(scratch, a - from, b - from, shape);
+                optimizer.update(p.name(), owned, grad, lr, scratch);
             }
         }
     }
@@ -513,7 +617,8 @@ public final class DataParallelOptimizer implements AutoCloseable {
     /** Bytes of gradient buffers this engine holds between backward and the update. */
     public long gradientBufferBytes() {
         return gradientBuffers.stream().mapToLong(FlatBuffer::bytes).sum()
-                + ownedGradients.stream().mapToLong(FlatBuffer::bytes).sum();
+                + ownedGradients.stream().mapToLong(FlatBuffer::bytes).sum()
+                + (blocks == null ? 0 : blocks.gradientBytes());
     }
 
     /** Elements of all trainable tensors together. */
@@ -528,11 +633,11 @@ public final class DataParallelOptimizer implements AutoCloseable {
 
     /** One rank without master weights: the plain optimizer over the named tensors, no buffers. */
     private boolean local() {
-        return collective.worldSize() == 1 && masters.isEmpty();
+        return collective.worldSize() == 1 && masters.isEmpty() && blocks == null;
     }
 
     private FlatBuffer gradientBuffer(int k) {
-        return stage == 2 ? gradientBuffers.get(0) : gradientBuffers.get(k);
+        return stage >= 2 ? gradientBuffers.get(0) : gradientBuffers.get(k);
     }
 
     private Shards shards(BucketLayout.Bucket bucket) {

@@ -173,6 +173,21 @@ public final class FlatBuffer {
         target.memory.put(at * elementBytes, memory, from * elementBytes, (to - from) * elementBytes);
     }
 
+    /** Adds {@code [from, to)} of this buffer element-wise into {@code [at, ...)} of {@code target}. */
+    void addTo(int from, int to, FlatBuffer target, int at) {
+        if (target.type != type) {
+            throw new IllegalArgumentException("cannot add " + type + " elements into a " + target.type + " buffer");
+        }
+        for (int i = from; i < to; i++) {
+            int j = at + i - from;
+            if (type == DataType.FLOAT32) {
+                target.memory.putFloat(j * Float.BYTES, target.memory.getFloat(j * Float.BYTES) + memory.getFloat(i * Float.BYTES));
+            } else {
+                target.memory.putDouble(j * Double.BYTES, target.memory.getDouble(j * Double.BYTES) + memory.getDouble(i * Double.BYTES));
+            }
+        }
+    }
+
     double sumOfSquares(int from, int to) {
         double sum = 0;
         for (int i = from; i < to; i++) {

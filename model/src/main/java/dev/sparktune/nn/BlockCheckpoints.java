@@ -24,10 +24,47 @@ import ai.djl.pytorch.jni.JniUtils;
  * Dropout draws the same masks in a recomputation: each block's position in the thread's {@link SeededDropout}
  * stream is kept and sought back to. Masks from libtorch's generator (a thread without a seed, a GPU tensor)
  * cannot be replayed, and such a draw in a block is refused.
+ *
+ * <p>The blocks' parameters may live elsewhere between uses ({@link Parameters}): ZeRO-3 gathers a block's
+ * parameters from the ranks' shards just before the block runs, in forward and again in its recomputation, and after
+ * the block's backward reduce-scatters their gradients and lets the gathered parameters go.
  */
 public final class BlockCheckpoints implements BlockStack {
+    /** Where the blocks' parameters are while a block is not running. */
+    public interface Parameters {
+        /** The parameters are arrays of the model all along. */
+        Parameters RESIDENT = new Parameters() {
+            @Override
+            public void gather(int layer, boolean forBackward) {
+            }
+
+            @Override
+            public void release(int layer, boolean afterBackward) {
+            }
+        };
+
+        /**
+         * Makes block {@code layer}'s parameters arrays of the model; {@code forBackward}: for the recomputation whose
+         * backward follows, so the trainable ones must require gradients.
+         */
+        void gather(int layer, boolean forBackward);
+
+        /** Takes block {@code layer}'s parameters away again; {@code afterBackward}: their gradients are complete. */
+        void release(int layer, boolean afterBackward);
+    }
+
+    private final Parameters parameters;
     /** The forward whose blocks await their backward, or null. */
     private Pass pending;
+
+    /** Checkpointed blocks whose parameters are arrays of the model. */
+    public BlockCheckpoints() {
+        this(Parameters.RESIDENT);
+    }
+
+    public BlockCheckpoints(Parameters parameters) {
+        this.parameters = parameters;
+    }
 
     /**
      * What one forward kept, in {@code scope}: the blocks' inputs and where their dropout masks start. The last
@@ -40,7 +77,7 @@ public final class BlockCheckpoints implements BlockStack {
     @Override
     public NDArray run(NDArray input, int layers, Block block) {
         if (!JniUtils.isGradMode()) {
-            return PLAIN.run(input, layers, block);    // a forward without backward (evaluation) keeps nothing
+            return evaluate(input, layers, block);    // a forward without backward (evaluation) keeps nothing
         }
         if (pending != null) {
             throw new IllegalStateException("the blocks of the previous forward were not back-propagated (backward())");
@@ -57,7 +94,12 @@ public final class BlockCheckpoints implements BlockStack {
             for (int layer = 0; layer < layers; layer++) {
                 inputs[layer] = x;
                 positions[layer] = SeededDropout.position();
-                x = inScope(layer, x, block, scope);
+                parameters.gather(layer, false);
+                try {
+                    x = inScope(layer, x, block, scope);
+                } finally {
+                    parameters.release(layer, false);
+                }
             }
             if (SeededDropout.libtorchDraws() != libtorchDraws) {
                 throw new IllegalStateException("train.gradient_checkpointing recomputes each block in backward with the"
@@ -100,10 +142,12 @@ public final class BlockCheckpoints implements BlockStack {
                 NDArray in = pass.inputs()[layer];
                 in.setRequiresGradient(true);
                 SeededDropout.seek(pass.dropoutPositions()[layer]);
+                parameters.gather(layer, true);
                 try (NDManager recompute = pass.scope().newSubManager()) {
                     NDArray out = pass.block().apply(layer, in.get(recompute, new NDIndex("...")));
                     JniUtils.backward((PtNDArray) out, (PtNDArray) upstream, false, false);
                 }
+                parameters.release(layer, true);
                 upstream.close();
                 upstream = in.getGradient();
                 in.close();
@@ -129,6 +173,20 @@ public final class BlockCheckpoints implements BlockStack {
             NDArray target = input.get(vjp, new NDIndex("...")).mul(upstream).sum().add(anchor);
             JniUtils.backward((PtNDArray) target, (PtNDArray) target.onesLike(), false, false);
         }
+    }
+
+    /** The blocks one after the other, each with its parameters gathered only while it runs. */
+    private NDArray evaluate(NDArray input, int layers, Block block) {
+        NDArray h = input;
+        for (int layer = 0; layer < layers; layer++) {
+            parameters.gather(layer, false);
+            try {
+                h = block.apply(layer, h);
+            } finally {
+                parameters.release(layer, false);
+            }
+        }
+        return h;
     }
 
     /** Block {@code layer} on {@code x}, its intermediate arrays freed: only the output stays, in {@code scope}. */

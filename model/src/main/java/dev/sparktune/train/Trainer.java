@@ -13,6 +13,7 @@ import dev.sparktune.dist.Collective;
 import dev.sparktune.dist.CollectiveException;
 import dev.sparktune.dist.DataParallelOptimizer;
 import dev.sparktune.dist.InProcessCollective;
+import dev.sparktune.dist.ShardedBlocks;
 import dev.sparktune.nn.BlockCheckpoints;
 import dev.sparktune.nn.Casts;
 import dev.sparktune.nn.Scalars;
@@ -195,13 +196,25 @@ public final class Trainer {
     public Result train(Run run, NDManager manager) {
         model.requireGradients();
         JniUtils.setGradMode(false);   // a new thread (a Spark task's) starts with autograd on; updates are in place
+        ShardedBlocks sharded = zeroStage == 3 ? new ShardedBlocks(collective, model.weights(),
+                model.base().layout().layerPrefixes(), model.trainable()) : null;
+        SortedMap<String, NDArray> whole = model.trainableTensors();
+        if (sharded != null) {
+            whole.keySet().removeAll(sharded.trainableNames());
+        }
         try (DataParallelOptimizer optimizer = new DataParallelOptimizer(collective, zeroStage, bucketSize,
-                Optimizer.from(config, manager), model.trainableTensors(), config.fp16())) {
-            Loop loop = new Loop(run, optimizer, manager);
+                Optimizer.from(config, manager), whole, config.fp16(), sharded)) {
+            Loop loop = new Loop(run, optimizer, manager, sharded);
             if (run.resumeFrom().isPresent()) {
-                loop.resume(run.resumeFrom().get());
+                loop.resume(run.resumeFrom().get());   // into the whole tensors, before they are partitioned
             }
-            return loop.run();
+            if (sharded == null) {
+                return loop.run();
+            }
+            sharded.partition();
+            Result result = loop.run();
+            sharded.unpartition(manager);   // the caller exports or evaluates the trained model
+            return result;
         }
     }
 
@@ -210,16 +223,23 @@ public final class Trainer {
         private final Run run;
         private final DataParallelOptimizer optimizer;
         private final NDManager manager;
+        /** At ZeRO stage 3, the blocks' partitioned parameters; else null. */
+        private final ShardedBlocks sharded;
         private final int batchSize = config.perDeviceTrainBatchSize();   // this rank's, from its share of the rows
         private final int accumulation = config.gradientAccumulationSteps();
         private final boolean writer = collective.rank() == 0;
         private final long totalSteps;
         private final LrSchedule schedule;
         private final TrainingCheckpoints checkpoints;
-        /** With train.gradient_checkpointing, the blocks' kept inputs of the micro-batch in flight; else null. */
-        private final BlockCheckpoints blocks = config.gradientCheckpointing() ? new BlockCheckpoints() : null;
+        /**
+         * With train.gradient_checkpointing, or at ZeRO stage 3 (whose blocks' parameters exist only while the block
+         * runs, so its backward runs block by block too), the blocks' kept inputs of the micro-batch in flight; else
+         * null.
+         */
+        private final BlockCheckpoints blocks;
         // built once: the same tensors every step
-        private final PretrainedModel training = blocks == null ? model.model(true) : model.model(true).withBlocks(blocks);
+        private final PretrainedModel training;
+        private final PretrainedModel evaluating;
         /** With train.fp16, the dynamic loss scale; else null. */
         private final LossScaler scaler = config.fp16()
                 ? new LossScaler(config.fp16InitialScalePower(), LossScaler.GROWTH_INTERVAL) : null;
@@ -236,10 +256,16 @@ public final class Trainer {
         /** Seconds this rank spent in the steps' collective calls since the run (or the resumed run) started. */
         private double communicationSeconds;
 
-        Loop(Run run, DataParallelOptimizer optimizer, NDManager manager) {
+        Loop(Run run, DataParallelOptimizer optimizer, NDManager manager, ShardedBlocks sharded) {
             this.run = run;
             this.optimizer = optimizer;
             this.manager = manager;
+            this.sharded = sharded;
+            this.blocks = sharded != null ? new BlockCheckpoints(sharded)
+                    : config.gradientCheckpointing() ? new BlockCheckpoints() : null;
+            this.training = blocks == null ? model.model(true) : model.model(true).withBlocks(blocks);
+            // evaluation runs the blocks plainly, but at stage 3 still gathers each one's parameters
+            this.evaluating = sharded == null ? model.model(false) : model.model(false).withBlocks(blocks);
             this.rows = new long[run.tasks().size()];
             long stepsPerEpoch = epochBatches(0).length() / accumulation;
             if (stepsPerEpoch == 0) {
@@ -325,7 +351,7 @@ public final class Trainer {
             if (validation == null || !validation.dueAfter(step, epochEnded, totalSteps)) {
                 return Collections.emptySortedMap();
             }
-            return validation.evaluate(model.model(false), collective, manager);
+            return validation.evaluate(evaluating, collective, manager);
         }
 
         /**
@@ -466,6 +492,12 @@ public final class Trainer {
             String folder = checkpoints.folder(step);
             try (NDManager scratch = NDManager.newBaseManager()) {
                 SortedMap<String, NDArray> optimizerState = optimizer.exportState(scratch);
+                // the trainable arrays the model holds (at stage 3 those outside the blocks) and the blocks' gathered
+                SortedMap<String, NDArray> parameters = new TreeMap<>(model.weights().asMap());
+                parameters.keySet().retainAll(model.trainable());
+                if (sharded != null) {
+                    parameters.putAll(sharded.trainableTensors(scratch));   // gathered on every rank, by name
+                }
                 if (writer) {
                     OptionalDouble best = Double.isNaN(stopping.best()) ? OptionalDouble.empty()
                             : OptionalDouble.of(stopping.best());
@@ -476,7 +508,7 @@ public final class Trainer {
                     }
                     TrainerState state = new TrainerState(step, epoch, position, step, best, stopping.sinceBest(),
                             rowsByTask(), metadata);
-                    folder = checkpoints.save(state, model.trainableTensors(), optimizerState);
+                    folder = checkpoints.save(state, parameters, optimizerState);
                 }
             }
             try {

@@ -27,6 +27,7 @@ import dev.sparktune.peft.PeftModel;
 import dev.sparktune.train.CausalLmLoss;
 import dev.sparktune.train.ClassificationLoss;
 import dev.sparktune.train.InterleavedShards;
+import dev.sparktune.train.LoadedCheckpoint;
 import dev.sparktune.train.MetricsLog;
 import dev.sparktune.train.MixStrategy;
 import dev.sparktune.train.Objective;
@@ -34,6 +35,7 @@ import dev.sparktune.train.OutputFolder;
 import dev.sparktune.train.StepMetrics;
 import dev.sparktune.train.TaskMix;
 import dev.sparktune.train.Trainer;
+import dev.sparktune.train.TrainingCheckpoints;
 import dev.sparktune.train.TrainingData;
 import dev.sparktune.train.TrainingTask;
 import java.nio.charset.StandardCharsets;
@@ -254,8 +256,9 @@ class DataParallelTrainingTest {
     }
 
     @ParameterizedTest(name = "{0}, {1} ranks, ZeRO stage {2}")
-    @CsvSource({"lora, 2, 0", "lora, 2, 1", "lora, 2, 2", "lora, 4, 0", "lora, 4, 1", "lora, 4, 2",
-        "full, 2, 0", "full, 2, 1", "full, 2, 2", "full, 4, 0", "full, 4, 1", "full, 4, 2"})
+    @CsvSource({"lora, 2, 0", "lora, 2, 1", "lora, 2, 2", "lora, 2, 3", "lora, 4, 0", "lora, 4, 1", "lora, 4, 2",
+        "lora, 4, 3", "full, 2, 0", "full, 2, 1", "full, 2, 2", "full, 2, 3", "full, 4, 0", "full, 4, 1", "full, 4, 2",
+        "full, 4, 3"})
     void nRanksTrainAsOneRankWithTheSameGlobalBatch(String methodName, int ranks, int stage) throws Exception {
         Method method = methodName.equals("lora") ? LORA : new FullFineTuning();
         SortedMap<String, double[]> one = train(Transport.THREADS, 1, 0, m -> tinyLlama(method, m),
@@ -445,6 +448,70 @@ class DataParallelTrainingTest {
         System.out.printf("%s, %d checkpointed ranks (%s), stage %d vs one plain rank after 20 steps: max relative"
                 + " difference %.3g (%s)%n", methodName, ranks, transport, stage, difference, worstTensor);
         assertTrue(difference <= 1e-14, "relative difference " + difference + " in " + worstTensor);
+    }
+
+    /**
+     * ZeRO-3 over the TCP ring: each rank gathers a block's parameters before its forward and its recomputation, and
+     * reduce-scatters its gradients after its backward, and still trains as one rank with the global batch.
+     */
+    @ParameterizedTest(name = "{0}, {1} ranks, ZeRO stage 3 on the TCP ring")
+    @CsvSource({"lora, 4", "full, 2"})
+    void zeroThreeRanksOnTheTcpRingTrainAsOneRank(String methodName, int ranks) throws Exception {
+        Method method = methodName.equals("lora") ? LORA : new FullFineTuning();
+        SortedMap<String, double[]> one = train(Transport.THREADS, 1, 0, m -> tinyLlama(method, m),
+                reference(lmTask, ranks), dir.resolve("one-z3-ring-" + methodName), Long.MAX_VALUE, Optional.empty(),
+                "train.max_steps=20");
+        SortedMap<String, double[]> ring = train(Transport.RING, ranks, 3, method, dir.resolve("z3-ring-" + methodName),
+                Long.MAX_VALUE, Optional.empty(), "train.max_steps=20");
+        double difference = maxRelativeDifference(one, ring);
+        System.out.printf("%s, %d ranks on the TCP ring, stage 3 vs one rank: max relative difference %.3g (%s)%n",
+                methodName, ranks, difference, worstTensor);
+        assertTrue(difference <= 1e-14, "relative difference " + difference + " in " + worstTensor);
+    }
+
+    /**
+     * A ZeRO-3 checkpoint holds whole tensors by name, as the other stages write them: 4 ranks at stage 3 and at
+     * stage 2 save the same tensors at step 7; the stage-3 run resumes on 4 ranks exactly, and on 2 ranks at stage 0
+     * as the stage-2 checkpoint does.
+     */
+    @Test
+    void aZeroThreeCheckpointIsGatheredByNameAndResumesOnAnyStageAndWorldSize() throws Exception {
+        Method method = new FullFineTuning();
+        Path three = dir.resolve("z3-saved");
+        Path two = dir.resolve("z2-saved");
+        train(4, 3, method, three, 7, Optional.empty(), "train.max_steps=20");
+        train(4, 2, method, two, 7, Optional.empty(), "train.max_steps=20");
+        try (NDManager manager = NDManager.newBaseManager()) {
+            LoadedCheckpoint a = TrainingCheckpoints.load(new Configuration(), three.resolve("checkpoint-7").toString(), manager);
+            LoadedCheckpoint b = TrainingCheckpoints.load(new Configuration(), two.resolve("checkpoint-7").toString(), manager);
+            assertEquals(b.model().keySet(), a.model().keySet());
+            assertEquals(b.optimizer().keySet(), a.optimizer().keySet());
+            double model = maxRelativeDifference(values(b.model()), values(a.model()));
+            double optimizer = maxRelativeDifference(values(b.optimizer()), values(a.optimizer()));
+            System.out.printf("checkpoint-7, stage 3 vs stage 2 on 4 ranks: parameters %.3g, optimizer state %.3g%n",
+                    model, optimizer);
+            assertTrue(model <= 1e-14 && optimizer <= 1e-12, "parameters " + model + ", optimizer state " + optimizer);
+        }
+
+        SortedMap<String, double[]> resumed = train(4, 3, method, three, Long.MAX_VALUE,
+                Optional.of(three.resolve("checkpoint-7")), "train.max_steps=20");
+        SortedMap<String, double[]> straight = train(4, 3, method, dir.resolve("z3-straight"), Long.MAX_VALUE,
+                Optional.empty(), "train.max_steps=20");
+        assertEquals(0.0, maxRelativeDifference(straight, resumed), "resumed at step 7 vs uninterrupted, stage 3");
+
+        SortedMap<String, double[]> fromThree = train(2, 0, method, dir.resolve("z3-to-two"), Long.MAX_VALUE,
+                Optional.of(three.resolve("checkpoint-7")), "train.max_steps=20");
+        SortedMap<String, double[]> fromTwo = train(2, 0, method, dir.resolve("z2-to-two"), Long.MAX_VALUE,
+                Optional.of(two.resolve("checkpoint-7")), "train.max_steps=20");
+        double difference = maxRelativeDifference(fromTwo, fromThree);
+        System.out.printf("resumed on 2 ranks at stage 0 from stage 3 vs from stage 2: %.3g%n", difference);
+        assertTrue(difference <= 1e-12, "relative difference " + difference);
+    }
+
+    private static SortedMap<String, double[]> values(Map<String, NDArray> tensors) {
+        SortedMap<String, double[]> out = new TreeMap<>();
+        tensors.forEach((name, t) -> out.put(name, t.toType(DataType.FLOAT64, false).toDoubleArray()));
+        return out;
     }
 
     /*
