@@ -21,7 +21,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
 /**
- * Memory per rank of data-parallel full fine-tuning at ZeRO stages 0, 1 and 2 with 2 ranks, and of the same model on
+ * Memory per rank of data-parallel full fine-tuning at ZeRO stages 0, 1, 2 and 3 with 2 ranks, and of the same model on
  * 1 rank: the engine's own accounting (optimizer state, gradient buffers) next to each rank's peak resident memory.
  * Then one rank on a batch whose activations outweigh the rest, with and without activation checkpointing
  * ({@code train.gradient_checkpointing}). Last, one rank with checkpointed blocks holding the weights in other ways:
@@ -90,6 +90,8 @@ public final class MemoryBench {
         List<Setup> setups = new ArrayList<>(List.of(new Setup(0, 1, rows, tokens, false, Training.FULL),
                 new Setup(0, 2, rows, tokens, false, Training.FULL), new Setup(1, 2, rows, tokens, false, Training.FULL),
                 new Setup(2, 2, rows, tokens, false, Training.FULL),
+                // stage 3 recomputes each block in backward, for its parameters exist only while the block runs
+                new Setup(3, 2, rows, tokens, true, Training.FULL),
                 new Setup(0, 1, longRows, longTokens, false, Training.FULL),
                 new Setup(0, 1, longRows, longTokens, true, Training.FULL)));
         // how the weights are held, compared with checkpointed blocks, so activations weigh little
@@ -147,16 +149,17 @@ public final class MemoryBench {
                     && b.setup().batch().equals(r.setup().batch()) && !b.setup().checkpointing()).findFirst().orElse(null);
             if (r.setup().training() != Training.FULL) {
                 printAgainstFloat(r, results, out);
+            } else if (r.setup().stage() != 0 && stage0 != null) {
+                out.printf(Locale.ROOT, "ZeRO %d, %d ranks: weights held %.3f x, optimizer state %.3f x, gradient"
+                        + " buffers %.3f x, peak RSS %.2f x ZeRO 0's per rank%n", r.setup().stage(), r.setup().ranks(),
+                        (double) r.weightBytes() / stage0.weightBytes(),
+                        (double) r.optimizerStateBytes() / stage0.optimizerStateBytes(),
+                        (double) r.gradientBufferBytes() / stage0.gradientBufferBytes(),
+                        r.peakRss().median() / stage0.peakRss().median());
             } else if (r.setup().checkpointing() && stage0 != null) {
                 out.printf(Locale.ROOT, "Activation checkpointing, %d rank(s), %s: peak RSS rise in training %.2f x, peak"
                         + " RSS %.2f x the same run's without%n", r.setup().ranks(), r.setup().batch(),
                         r.peakRssGrowth().median() / stage0.peakRssGrowth().median(),
-                        r.peakRss().median() / stage0.peakRss().median());
-            } else if (r.setup().stage() != 0 && stage0 != null) {
-                out.printf(Locale.ROOT, "ZeRO %d, %d ranks: optimizer state %.3f x, gradient buffers %.3f x, peak RSS"
-                        + " %.2f x ZeRO 0's per rank%n", r.setup().stage(), r.setup().ranks(),
-                        (double) r.optimizerStateBytes() / stage0.optimizerStateBytes(),
-                        (double) r.gradientBufferBytes() / stage0.gradientBufferBytes(),
                         r.peakRss().median() / stage0.peakRss().median());
             }
         }

@@ -12,6 +12,7 @@ import dev.sparktune.arch.Weights;
 import dev.sparktune.dist.DataParallelOptimizer;
 import dev.sparktune.dist.RingCollective;
 import dev.sparktune.dist.RingListener;
+import dev.sparktune.dist.ShardedBlocks;
 import dev.sparktune.nn.AttentionMask;
 import dev.sparktune.nn.BlockCheckpoints;
 import dev.sparktune.nn.ThreadGradients;
@@ -38,7 +39,8 @@ import java.util.SortedMap;
 /**
  * One rank of {@link MemoryBench}, alone in its JVM so that its peak resident memory is its own: a random Llama
  * trained as a {@link MemoryBench.Training} says (full fine-tuning in float32 or fp16, LoRA over a float or packed
- * base) for a few AdamW steps through {@link DataParallelOptimizer} at one ZeRO stage over the TCP ring.
+ * base) for a few AdamW steps through {@link DataParallelOptimizer} at one ZeRO stage over the TCP ring; at stage 3
+ * with the blocks' parameters partitioned ({@link ShardedBlocks}), their weights held counting this rank's shards.
  *
  * <p>Talks to the parent on stdin / stdout: prints {@code ADDRESS <host:port>} of its ring listener, reads every
  * rank's address (comma-separated, in rank order) from one stdin line, trains, then prints {@code MEMORY} with the
@@ -65,7 +67,7 @@ public final class MemoryBenchRank {
         boolean quick = Boolean.parseBoolean(args[3]);
         int rows = Integer.parseInt(args[4]);
         int tokens = Integer.parseInt(args[5]);
-        BlockCheckpoints blocks = Boolean.parseBoolean(args[6]) ? new BlockCheckpoints() : null;
+        BlockCheckpoints blocks = Boolean.parseBoolean(args[6]) ? new BlockCheckpoints() : null;   // stage 3: below
         MemoryBench.Training training = MemoryBench.Training.valueOf(args[7]);
         PrintStream out = System.out;
         Engine.getInstance();    // loads libtorch, which the next call needs
@@ -89,12 +91,23 @@ public final class MemoryBenchRank {
             SortedMap<String, NDArray> trainable = peft.trainableTensors();
             long trainableBytes = trainable.values().stream().mapToLong(t -> t.size() * t.getDataType().getNumOfBytes())
                     .sum();
-            long weightBytes = peft.weights().bytesByKind().values().stream().mapToLong(Long::longValue).sum();
-            long rssBeforeTraining = ProcessStatus.self("VmRSS");
+            // stage 3 partitions the blocks' parameters and runs the blocks one by one in backward too
+            ShardedBlocks sharded = stage == 3
+                    ? new ShardedBlocks(ring, peft.weights(), llama.layout().layerPrefixes(), peft.trainable()) : null;
+            if (sharded != null) {
+                trainable.keySet().removeAll(sharded.trainableNames());
+                blocks = new BlockCheckpoints(sharded);
+            }
             try (DataParallelOptimizer engine = new DataParallelOptimizer(ring, stage,
                     quick ? MemoryBench.QUICK_BUCKET_ELEMENTS : MemoryBench.BUCKET_ELEMENTS,
                     new Optimizer(new AdamW(0.9, 0.999, 1e-8), ParameterGroups.huggingFace(0.0), manager),
-                    trainable, training == MemoryBench.Training.FULL_FP16)) {
+                    trainable, training == MemoryBench.Training.FULL_FP16, sharded)) {
+                if (sharded != null) {
+                    sharded.partition();
+                }
+                long weightBytes = peft.weights().bytesByKind().values().stream().mapToLong(Long::longValue).sum()
+                        + (sharded == null ? 0 : sharded.parameterBytes());
+                long rssBeforeTraining = ProcessStatus.self("VmRSS");
                 Engine.getInstance().setRandomSeed(100 + rank);    // each rank its own rows
                 long vocabulary = llama.config().vocabSize();
                 for (int s = 0; s < STEPS; s++) {

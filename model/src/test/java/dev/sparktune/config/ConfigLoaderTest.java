@@ -65,7 +65,7 @@ class ConfigLoaderTest {
                   per_device_train_batch_size: eight
                   use_cache: true
                 dist:
-                  zero_stage: 3
+                  zero_stage: 4
                 evaluation:
                   metrics: [accuracy]
                 """;
@@ -77,7 +77,7 @@ class ConfigLoaderTest {
         assertTrue(all.contains("method.finetuning_type (line 3): 'qlora' is not allowed; choose one of full, freeze, lora"), all);
         assertTrue(all.contains("train.per_device_train_batch_size (line 5): expected a whole number >= 1, got 'eight'"), all);
         assertTrue(all.contains("train.use_cache (line 6): unknown key"), all);
-        assertTrue(all.contains("dist.zero_stage (line 8): stage 3 (parameter sharding) is planned, not built"), all);
+        assertTrue(all.contains("dist.zero_stage (line 8): must be in [0, 3], got 4"), all);
         assertTrue(all.contains("job.yaml: evaluation: unknown section; did you mean 'eval'?"), all);
     }
 
@@ -168,6 +168,15 @@ class ConfigLoaderTest {
         assertTrue(alone.train().fp16());
         assertEquals(16, alone.train().fp16InitialScalePower(), "torch's init_scale, 2^16");
         assertFalse(ConfigLoader.parse("", "job.yaml", List.of()).job().train().fp16());
+    }
+
+    @Test
+    void zeroStageThreeIsAcceptedAndRefusedWithFp16NamingTheStage() {
+        assertEquals(3, ConfigLoader.parse("dist:\n  zero_stage: 3\n", "job.yaml", List.of()).job().dist().zeroStage());
+        ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.parse(
+                "train:\n  fp16: true\ndist:\n  zero_stage: 3\n", "job.yaml", List.of()));
+        assertTrue(e.getMessage().startsWith("job.yaml: dist.zero_stage (line 4): stage 3 with train.fp16 is not built"),
+                e.getMessage());
     }
 
     @Test

@@ -142,7 +142,17 @@ class BenchCommandTest {
         for (double[] row : new double[][] {oneRank, stage0, stage1, stage2}) {
             assertTrue(row[3] > 0, printed);
         }
-        assertTrue(printed.contains("ZeRO 1, 2 ranks: optimizer state 0.500 x"), printed);
+        assertTrue(printed.contains("ZeRO 1, 2 ranks: weights held 1.000 x, optimizer state 0.500 x"), printed);
+        // ZeRO 3 keeps half of each block's parameters: less than stage 0's weights, more than half (the embeddings
+        // and the head stay whole); optimizer state and gradient buffers are sharded as at stage 2
+        double[] stage3 = memoryRow(printed, 3, 2, "2 x 32 | yes");
+        assertEquals(stage0[2] / 2, stage3[2], 0.02 * stage0[2], printed);
+        double held0 = mib(printed.lines().filter(l -> l.startsWith("| 0 | 2 | 2 x 32 | no |")).findFirst()
+                .orElseThrow().split("\\|")[11]);
+        double held3 = mib(printed.lines().filter(l -> l.startsWith("| 3 | 2 | 2 x 32 | yes |")).findFirst()
+                .orElseThrow().split("\\|")[11]);
+        assertTrue(held3 < held0 && held3 > held0 / 2, "ZeRO 3 holds " + held3 + " MiB of ZeRO 0's " + held0 + ":\n"
+                + printed);
         double[] plain = memoryRow(printed, 0, 1, "2 x 64 | no");
         double[] checkpointed = memoryRow(printed, 0, 1, "2 x 64 | yes");
         assertEquals(plain[2], checkpointed[2], 0.015, printed);
