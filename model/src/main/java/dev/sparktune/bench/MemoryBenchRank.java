@@ -114,6 +114,9 @@ public final class MemoryBenchRank {
                     step(peft, blocks, manager, rows / ranks, tokens, vocabulary);
                     engine.step(1e-5, 1.0);
                 }
+                if (sharded != null) {
+                    sharded.close();
+                }
                 ring.barrier();
                 out.printf(Locale.ROOT, MEMORY + "%d %d %d %d %d %d %d%n", trainableBytes, engine.gradientBufferBytes(),
                         engine.optimizerStateBytes(), rssBeforeTraining, ProcessStatus.self("VmRSS"),

@@ -13,6 +13,10 @@ import java.util.List;
 import java.util.Set;
 import java.util.SortedMap;
 import java.util.TreeMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 
 /**
  * ZeRO stage 3's parameter partitioning (Rajbhandari et al., 2020) over a model's transformer blocks: between uses
@@ -32,21 +36,40 @@ import java.util.TreeMap;
  *
  * <p>Lifecycle: build it over the loaded model, {@link #partition} it (after a resume has written the checkpoint's
  * values into the whole arrays), train, and {@link #unpartition} it to give the model its whole trained arrays back.
- * Every method that gathers or reduces is a collective call: every rank calls it in the same order.
+ * Every method that gathers or reduces is a collective call: every rank calls it in the same order. The calls run on
+ * a communication thread of this object's, so that the next block's parameters are gathered while a block computes
+ * (DeepSpeed's prefetch): after block L's forward gather, block L + 1's starts; after block L's backward gather, block
+ * L - 1's, queued before block L's gradient reduction.
  */
-public final class ShardedBlocks implements BlockCheckpoints.Parameters {
+public final class ShardedBlocks implements BlockCheckpoints.Parameters, AutoCloseable {
 
     /** One block's parameters: its two buckets, this rank's shards of them and of the reduced gradients. */
     private record Block(BucketLayout.Bucket frozen, BucketLayout.Bucket trainable, FlatBuffer frozenShard,
                          FlatBuffer trainableShard, FlatBuffer gradientShard) {
     }
 
+    /** A block's parameters gathered from every rank's shards, in one of the two {@link #gatherBuffers}. */
+    private record Gathered(int layer, int buffers) {
+    }
+
     private final TimedCollective collective;
     private final Weights weights;
     private final DataType dtype;
     private final List<Block> blocks = new ArrayList<>();
-    /** The bucket-sized buffer that gathers and reductions pass through. */
-    private final FlatBuffer staging;
+    /**
+     * Two pairs of block-sized buffers, frozen and trainable, that gathers land in: the block being made into arrays
+     * reads one pair while the next block's gather fills the other.
+     */
+    private final FlatBuffer[][] gatherBuffers = new FlatBuffer[2][2];
+    /** The buffer that a block's gradients are reduce-scattered in. */
+    private final FlatBuffer gradients;
+    /**
+     * Every collective call of this class runs on this one thread, in the order the compute thread asked for them,
+     * which is the same on every rank: so the next block's gather can run while this block computes.
+     */
+    private final ExecutorService communication;
+    /** The gather already under way for the block expected next, or null. */
+    private Future<Gathered> prefetch;
     /** The arrays of the block that is gathered now, or null. */
     private NDManager gathered;
     /** Trainable block tensors that this rank's backward reached since the last {@link #zeroGradients}. */
@@ -64,7 +87,8 @@ public final class ShardedBlocks implements BlockCheckpoints.Parameters {
                 .filter(e -> layerPrefixes.stream().anyMatch(prefix -> e.getKey().startsWith(prefix + ".")))
                 .map(e -> e.getValue().getDataType()).filter(DataType::isFloating).findFirst()
                 .orElse(DataType.FLOAT32);
-        int largest = 0;
+        int largestFrozen = 0;
+        int largestTrainable = 0;
         for (String prefix : layerPrefixes) {
             SortedMap<String, NDArray> frozen = new TreeMap<>();
             SortedMap<String, NDArray> trains = new TreeMap<>();
@@ -79,11 +103,22 @@ public final class ShardedBlocks implements BlockCheckpoints.Parameters {
             });
             BucketLayout.Bucket f = single(frozen);
             BucketLayout.Bucket t = single(trains);
-            largest = Math.max(largest, Math.max(f.length(), t.length()));
+            largestFrozen = Math.max(largestFrozen, f.length());
+            largestTrainable = Math.max(largestTrainable, t.length());
             blocks.add(new Block(f, t, FlatBuffer.of(dtype, owned(f)), FlatBuffer.of(dtype, owned(t)),
                     FlatBuffer.of(dtype, owned(t))));
         }
-        this.staging = FlatBuffer.of(dtype, largest);
+        for (FlatBuffer[] pair : gatherBuffers) {
+            pair[0] = FlatBuffer.of(dtype, largestFrozen);
+            pair[1] = FlatBuffer.of(dtype, largestTrainable);
+        }
+        this.gradients = FlatBuffer.of(dtype, largestTrainable);
+        int rank = collective.rank();
+        this.communication = Executors.newSingleThreadExecutor(task -> {
+            Thread thread = new Thread(task, "zero3-gathers-rank-" + rank);
+            thread.setDaemon(true);
+            return thread;
+        });
     }
 
     /** {@code tensors} as one bucket however large, or an empty bucket for none. */
@@ -139,13 +174,15 @@ public final class ShardedBlocks implements BlockCheckpoints.Parameters {
     /** Gives the model whole arrays of every block tensor again, gathered from the shards, owned by {@code manager}. */
     public void unpartition(NDManager manager) {
         requirePartitioned();
+        dropPrefetch();
         for (int layer = 0; layer < blocks.size(); layer++) {
             Block b = blocks.get(layer);
-            for (BucketLayout.Bucket bucket : List.of(b.frozen(), b.trainable())) {
-                gatherInto(bucket, bucket == b.frozen() ? b.frozenShard() : b.trainableShard());
-                for (BucketLayout.Piece p : bucket.pieces()) {
-                    weights.hold(p.name(), staging.copy(manager, p.offset(), p.end(), p.shape()));
-                }
+            Gathered g = await(gatherLater(layer, 0));
+            for (BucketLayout.Piece p : b.frozen().pieces()) {
+                weights.hold(p.name(), gatherBuffers[g.buffers()][0].copy(manager, p.offset(), p.end(), p.shape()));
+            }
+            for (BucketLayout.Piece p : b.trainable().pieces()) {
+                weights.hold(p.name(), gatherBuffers[g.buffers()][1].copy(manager, p.offset(), p.end(), p.shape()));
             }
         }
         partitioned = false;
@@ -154,33 +191,79 @@ public final class ShardedBlocks implements BlockCheckpoints.Parameters {
     /** The trainable block tensors by name and whole shape, gathered into {@code into}: a checkpoint's parameters. */
     public SortedMap<String, NDArray> trainableTensors(NDManager into) {
         requirePartitioned();
+        dropPrefetch();
         SortedMap<String, NDArray> out = new TreeMap<>();
-        for (Block b : blocks) {
-            gatherInto(b.trainable(), b.trainableShard());
-            for (BucketLayout.Piece p : b.trainable().pieces()) {
-                out.put(p.name(), staging.copy(into, p.offset(), p.end(), p.shape()));
+        for (int layer = 0; layer < blocks.size(); layer++) {
+            Gathered g = await(gatherLater(layer, 0));
+            for (BucketLayout.Piece p : blocks.get(layer).trainable().pieces()) {
+                out.put(p.name(), gatherBuffers[g.buffers()][1].copy(into, p.offset(), p.end(), p.shape()));
             }
         }
         return out;
     }
 
+    /**
+     * Makes block {@code layer}'s parameters arrays of the model, from the gather started for it beforehand if there is
+     * one, and starts gathering the block expected next: above it in a forward, below it in a backward.
+     */
     @Override
     public void gather(int layer, boolean forBackward) {
         requirePartitioned();
         if (gathered != null) {
             throw new IllegalStateException("block " + layer + " gathered while another block still is");
         }
-        Block b = blocks.get(layer);
-        gathered = NDManager.newBaseManager();
-        gatherInto(b.frozen(), b.frozenShard());
-        for (BucketLayout.Piece p : b.frozen().pieces()) {
-            weights.hold(p.name(), staging.copy(gathered, p.offset(), p.end(), p.shape()));
+        Gathered g = prefetch == null ? null : await(prefetch);
+        prefetch = null;
+        if (g == null || g.layer() != layer) {
+            g = await(gatherLater(layer, g == null ? 0 : 1 - g.buffers()));    // nothing, or another block, came
         }
-        gatherInto(b.trainable(), b.trainableShard());
+        int next = forBackward ? layer - 1 : layer + 1;
+        if (next >= 0 && next < blocks.size()) {
+            prefetch = gatherLater(next, 1 - g.buffers());
+        }
+        Block b = blocks.get(layer);
+        FlatBuffer[] pair = gatherBuffers[g.buffers()];
+        gathered = NDManager.newBaseManager();
+        for (BucketLayout.Piece p : b.frozen().pieces()) {
+            weights.hold(p.name(), pair[0].copy(gathered, p.offset(), p.end(), p.shape()));
+        }
         for (BucketLayout.Piece p : b.trainable().pieces()) {
-            NDArray t = staging.copy(gathered, p.offset(), p.end(), p.shape());
+            NDArray t = pair[1].copy(gathered, p.offset(), p.end(), p.shape());
             t.setRequiresGradient(forBackward);
             weights.hold(p.name(), t);
+        }
+    }
+
+    /** Lets a gather started for a block that did not come finish unused (it is a collective call: never skip it). */
+    private void dropPrefetch() {
+        if (prefetch != null) {
+            await(prefetch);
+            prefetch = null;
+        }
+    }
+
+    /** Starts gathering block {@code layer} into buffer pair {@code buffers} on the communication thread. */
+    private Future<Gathered> gatherLater(int layer, int buffers) {
+        Block b = blocks.get(layer);
+        return communication.submit(() -> {
+            gatherInto(b.frozen(), b.frozenShard(), gatherBuffers[buffers][0]);
+            gatherInto(b.trainable(), b.trainableShard(), gatherBuffers[buffers][1]);
+            return new Gathered(layer, buffers);
+        });
+    }
+
+    /** What {@code task} returned, its failure (a {@link CollectiveException}, say) rethrown as it was. */
+    private static <T> T await(Future<T> task) {
+        try {
+            return task.get();
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof RuntimeException r) {
+                throw r;
+            }
+            throw new IllegalStateException(e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while gathering a block's parameters", e);
         }
     }
 
@@ -210,26 +293,27 @@ public final class ShardedBlocks implements BlockCheckpoints.Parameters {
             try (NDManager scratch = NDManager.newBaseManager()) {
                 NDArray grad = Gradients.borrow(p.name(), weights.get(p.name()), scratch);
                 if (grad != null) {
-                    staging.read(grad, p.offset());
+                    gradients.read(grad, p.offset());
                     reached.add(p.name());
                 } else {
-                    staging.clear(p.offset(), p.end());
+                    gradients.clear(p.offset(), p.end());
                 }
             }
         }
         if (collective.worldSize() > 1) {
-            staging.reduceScatter(collective, bucket.length());
+            // queued behind the gather of the block below, as on every rank
+            await(communication.submit(() -> gradients.reduceScatter(collective, bucket.length())));
         }
         int from = ownedFrom(bucket);
-        staging.addTo(from, ownedTo(bucket), b.gradientShard(), 0);
+        gradients.addTo(from, ownedTo(bucket), b.gradientShard(), 0);
     }
 
-    /** Every rank's shard of {@code bucket} into {@code staging}'s {@code [0, bucket length)}. */
-    private void gatherInto(BucketLayout.Bucket bucket, FlatBuffer shard) {
+    /** Every rank's shard of {@code bucket} into {@code target}'s {@code [0, bucket length)}. */
+    private void gatherInto(BucketLayout.Bucket bucket, FlatBuffer shard, FlatBuffer target) {
         int from = ownedFrom(bucket);
-        shard.copyTo(0, ownedTo(bucket) - from, staging, from);
+        shard.copyTo(0, ownedTo(bucket) - from, target, from);
         if (collective.worldSize() > 1 && bucket.length() > 0) {
-            staging.allGather(collective, bucket.length());
+            target.allGather(collective, bucket.length());
         }
     }
 
@@ -282,7 +366,16 @@ public final class ShardedBlocks implements BlockCheckpoints.Parameters {
         return blocks.stream().mapToLong(b -> b.gradientShard().bytes()).sum();
     }
 
-    /** Seconds this rank has spent in the gathers and reductions so far. */
+    /** Stops the communication thread. */
+    @Override
+    public void close() {
+        communication.shutdownNow();
+    }
+
+    /**
+     * Seconds this rank has spent in the gathers and reductions so far, counted on the communication thread: a gather
+     * that overlapped computation counts too.
+     */
     double communicationSeconds() {
         return collective.seconds();
     }

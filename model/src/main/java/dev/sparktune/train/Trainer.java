@@ -215,6 +215,10 @@ public final class Trainer {
             Result result = loop.run();
             sharded.unpartition(manager);   // the caller exports or evaluates the trained model
             return result;
+        } finally {
+            if (sharded != null) {
+                sharded.close();
+            }
         }
     }
 

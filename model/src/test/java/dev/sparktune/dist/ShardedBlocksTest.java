@@ -54,26 +54,27 @@ class ShardedBlocksTest {
                 List<String> prefixes = model.base().layout().layerPrefixes();
                 SortedMap<String, double[]> before = blockValues(model.weights().asMap(), prefixes);
                 long blockBytes = before.values().stream().mapToLong(v -> 8L * v.length).sum();
-                ShardedBlocks blocks = new ShardedBlocks(collective, model.weights(), prefixes, model.trainable());
-                blocks.partition();
-                List<String> between = blockValues(model.weights().asMap(), prefixes).keySet().stream().toList();
-                ModelFormatException absent = assertThrows(ModelFormatException.class,
-                        () -> model.weights().get("model.layers.1.mlp.up_proj.weight"));
-                assertTrue(absent.getMessage().contains("sharded over the ranks"), absent.getMessage());
+                try (ShardedBlocks blocks = new ShardedBlocks(collective, model.weights(), prefixes, model.trainable())) {
+                    blocks.partition();
+                    List<String> between = blockValues(model.weights().asMap(), prefixes).keySet().stream().toList();
+                    ModelFormatException absent = assertThrows(ModelFormatException.class,
+                            () -> model.weights().get("model.layers.1.mlp.up_proj.weight"));
+                    assertTrue(absent.getMessage().contains("sharded over the ranks"), absent.getMessage());
 
-                SortedMap<String, double[]> gathered = new TreeMap<>();
-                for (int layer = 0; layer < prefixes.size(); layer++) {
-                    blocks.gather(layer, false);
-                    gathered.putAll(blockValues(model.weights().asMap(), List.of(prefixes.get(layer))));
-                    blocks.release(layer, false);
+                    SortedMap<String, double[]> gathered = new TreeMap<>();
+                    for (int layer = 0; layer < prefixes.size(); layer++) {
+                        blocks.gather(layer, false);
+                        gathered.putAll(blockValues(model.weights().asMap(), List.of(prefixes.get(layer))));
+                        blocks.release(layer, false);
+                    }
+                    SortedMap<String, double[]> trainable = new TreeMap<>();
+                    try (NDManager into = NDManager.newBaseManager()) {
+                        blocks.trainableTensors(into).forEach((name, t) -> trainable.put(name, t.toDoubleArray()));
+                    }
+                    blocks.unpartition(manager);
+                    SortedMap<String, double[]> restored = blockValues(model.weights().asMap(), prefixes);
+                    return new Seen(blocks.parameterBytes(), blockBytes, between, before, gathered, restored, trainable);
                 }
-                SortedMap<String, double[]> trainable = new TreeMap<>();
-                try (NDManager into = NDManager.newBaseManager()) {
-                    blocks.trainableTensors(into).forEach((name, t) -> trainable.put(name, t.toDoubleArray()));
-                }
-                blocks.unpartition(manager);
-                SortedMap<String, double[]> restored = blockValues(model.weights().asMap(), prefixes);
-                return new Seen(blocks.parameterBytes(), blockBytes, between, before, gathered, restored, trainable);
             }
         });
         for (int r = 0; r < RANKS; r++) {
