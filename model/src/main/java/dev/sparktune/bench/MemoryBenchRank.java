@@ -9,6 +9,7 @@ import ai.djl.pytorch.jni.JniUtils;
 import dev.sparktune.arch.ForwardHooks;
 import dev.sparktune.arch.Llama;
 import dev.sparktune.arch.Weights;
+import dev.sparktune.config.DistConfig;
 import dev.sparktune.dist.DataParallelOptimizer;
 import dev.sparktune.dist.RingCollective;
 import dev.sparktune.dist.RingListener;
@@ -93,7 +94,8 @@ public final class MemoryBenchRank {
                     .sum();
             // stage 3 partitions the blocks' parameters and runs the blocks one by one in backward too
             ShardedBlocks sharded = stage == 3
-                    ? new ShardedBlocks(ring, peft.weights(), llama.layout().layerPrefixes(), peft.trainable()) : null;
+                    ? new ShardedBlocks(ring, peft.weights(), llama.layout().layerPrefixes(), peft.trainable(),
+                    DistConfig.DEFAULT_ALLGATHER_BUCKET_SIZE) : null;
             if (sharded != null) {
                 trainable.keySet().removeAll(sharded.trainableNames());
                 blocks = new BlockCheckpoints(sharded);

@@ -17,6 +17,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.stream.Stream;
 
 /**
  * ZeRO stage 3's parameter partitioning (Rajbhandari et al., 2020) over a model's transformer blocks: between uses
@@ -29,9 +30,11 @@ import java.util.concurrent.Future;
  *   <li>{@link DataParallelOptimizer} updates this rank's shard of the trainable parameters in place: nothing is
  *       gathered after an update.</li>
  * </ul>
- * A block's frozen and trainable parameters are two flat {@link BucketLayout.Bucket}s, each split into
- * {@link Shards} of the world size like any ZeRO bucket. Parameters outside the blocks (embeddings, the final norm, the
- * output head, prompts) stay whole on every rank, as DeepSpeed keeps parameters it does not partition; their
+ * A block's frozen and its trainable parameters are each laid out in flat {@link BucketLayout.Bucket}s of at most
+ * {@code allgather_bucket_size} elements (DeepSpeed's "elements all-gathered at a time"; a larger tensor gets a bucket
+ * of its own), and every bucket is split into {@link Shards} of the world size like any ZeRO bucket: one all-gather
+ * per bucket, and one reduce-scatter per trainable bucket. Parameters outside the blocks (embeddings, the final norm,
+ * the output head, prompts) stay whole on every rank, as DeepSpeed keeps parameters it does not partition; their
  * gradients and optimizer state are sharded as at stage 2. Packed (quantized) frozen weights stay whole too.
  *
  * <p>Lifecycle: build it over the loaded model, {@link #partition} it (after a resume has written the checkpoint's
@@ -43,12 +46,18 @@ import java.util.concurrent.Future;
  */
 public final class ShardedBlocks implements BlockCheckpoints.Parameters, AutoCloseable {
 
-    /** One block's parameters: its two buckets, this rank's shards of them and of the reduced gradients. */
-    private record Block(BucketLayout.Bucket frozen, BucketLayout.Bucket trainable, FlatBuffer frozenShard,
-                         FlatBuffer trainableShard, FlatBuffer gradientShard) {
+    /**
+     * One bucket of a block's frozen or trainable parameters, at {@code offset} in the block's gather buffer, with this
+     * rank's shard of it and, for a trainable bucket, of its reduced gradients (null for a frozen one).
+     */
+    private record Part(BucketLayout.Bucket bucket, int offset, FlatBuffer shard, FlatBuffer gradientShard) {
     }
 
-    /** A block's parameters gathered from every rank's shards, in one of the two {@link #gatherBuffers}. */
+    /** One block's parameters: its frozen and its trainable parts, and how many elements each kind has. */
+    private record Block(List<Part> frozen, List<Part> trainable, int frozenLength, int trainableLength) {
+    }
+
+    /** A block's parameters gathered from every rank's shards, in one of the two pairs of {@link #gatherBuffers}. */
     private record Gathered(int layer, int buffers) {
     }
 
@@ -56,6 +65,8 @@ public final class ShardedBlocks implements BlockCheckpoints.Parameters, AutoClo
     private final Weights weights;
     private final DataType dtype;
     private final List<Block> blocks = new ArrayList<>();
+    /** Every block's trainable parts, block by block: the order of {@link #trainableBuckets}. */
+    private final List<Part> trainableParts;
     /**
      * Two pairs of block-sized buffers, frozen and trainable, that gathers land in: the block being made into arrays
      * reads one pair while the next block's gather fills the other.
@@ -78,9 +89,11 @@ public final class ShardedBlocks implements BlockCheckpoints.Parameters, AutoClo
 
     /**
      * The partitioning of the float arrays under each of {@code layerPrefixes} ({@code model.layers.3}) in
-     * {@code weights}; {@code trainable} names the ones that train. Nothing moves until {@link #partition}.
+     * {@code weights}, in buckets of at most {@code bucketSize} elements; {@code trainable} names the ones that train.
+     * Nothing moves until {@link #partition}.
      */
-    public ShardedBlocks(Collective collective, Weights weights, List<String> layerPrefixes, Set<String> trainable) {
+    public ShardedBlocks(Collective collective, Weights weights, List<String> layerPrefixes, Set<String> trainable,
+                         long bucketSize) {
         this.collective = new TimedCollective(collective);
         this.weights = weights;
         this.dtype = weights.asMap().entrySet().stream()
@@ -101,18 +114,19 @@ public final class ShardedBlocks implements BlockCheckpoints.Parameters, AutoClo
                     (trainable.contains(name) ? trains : frozen).put(name, t);
                 }
             });
-            BucketLayout.Bucket f = single(frozen);
-            BucketLayout.Bucket t = single(trains);
-            largestFrozen = Math.max(largestFrozen, f.length());
-            largestTrainable = Math.max(largestTrainable, t.length());
-            blocks.add(new Block(f, t, FlatBuffer.of(dtype, owned(f)), FlatBuffer.of(dtype, owned(t)),
-                    FlatBuffer.of(dtype, owned(t))));
+            List<Part> f = parts(BucketLayout.of(frozen, bucketSize), false);
+            List<Part> t = parts(BucketLayout.of(trains, bucketSize), true);
+            Block block = new Block(f, t, length(f), length(t));
+            largestFrozen = Math.max(largestFrozen, block.frozenLength());
+            largestTrainable = Math.max(largestTrainable, block.trainableLength());
+            blocks.add(block);
         }
         for (FlatBuffer[] pair : gatherBuffers) {
             pair[0] = FlatBuffer.of(dtype, largestFrozen);
             pair[1] = FlatBuffer.of(dtype, largestTrainable);
         }
         this.gradients = FlatBuffer.of(dtype, largestTrainable);
+        this.trainableParts = blocks.stream().flatMap(b -> b.trainable().stream()).toList();
         int rank = collective.rank();
         this.communication = Executors.newSingleThreadExecutor(task -> {
             Thread thread = new Thread(task, "zero3-gathers-rank-" + rank);
@@ -121,10 +135,21 @@ public final class ShardedBlocks implements BlockCheckpoints.Parameters, AutoClo
         });
     }
 
-    /** {@code tensors} as one bucket however large, or an empty bucket for none. */
-    private static BucketLayout.Bucket single(SortedMap<String, NDArray> tensors) {
-        List<BucketLayout.Bucket> buckets = BucketLayout.of(tensors, Long.MAX_VALUE).buckets();
-        return buckets.isEmpty() ? new BucketLayout.Bucket(List.of(), 0) : buckets.get(0);
+    /** {@code layout}'s buckets end to end, each with a zeroed shard (and gradient shard) of this rank's. */
+    private List<Part> parts(BucketLayout layout, boolean trainable) {
+        List<Part> parts = new ArrayList<>();
+        int offset = 0;
+        for (BucketLayout.Bucket bucket : layout.buckets()) {
+            int owned = ownedTo(bucket) - ownedFrom(bucket);
+            parts.add(new Part(bucket, offset, FlatBuffer.of(dtype, owned),
+                    trainable ? FlatBuffer.of(dtype, owned) : null));
+            offset += bucket.length();
+        }
+        return List.copyOf(parts);
+    }
+
+    private static int length(List<Part> parts) {
+        return parts.stream().mapToInt(p -> p.bucket().length()).sum();
     }
 
     /** The blocks' float dtype. */
@@ -135,7 +160,7 @@ public final class ShardedBlocks implements BlockCheckpoints.Parameters, AutoClo
     /** The names of the trainable tensors this partitioning holds. */
     public Set<String> trainableNames() {
         Set<String> names = new HashSet<>();
-        blocks.forEach(b -> b.trainable().pieces().forEach(p -> names.add(p.name())));
+        trainableParts.forEach(part -> part.bucket().pieces().forEach(p -> names.add(p.name())));
         return names;
     }
 
@@ -148,13 +173,14 @@ public final class ShardedBlocks implements BlockCheckpoints.Parameters, AutoClo
             throw new IllegalStateException("already partitioned");
         }
         for (Block b : blocks) {
-            keepShard(b.frozen(), b.frozenShard());
-            keepShard(b.trainable(), b.trainableShard());
+            b.frozen().forEach(this::keepShard);
+            b.trainable().forEach(this::keepShard);
         }
         partitioned = true;
     }
 
-    private void keepShard(BucketLayout.Bucket bucket, FlatBuffer shard) {
+    private void keepShard(Part part) {
+        BucketLayout.Bucket bucket = part.bucket();
         int from = ownedFrom(bucket);
         int to = ownedTo(bucket);
         for (BucketLayout.Piece p : bucket.pieces()) {
@@ -164,7 +190,7 @@ public final class ShardedBlocks implements BlockCheckpoints.Parameters, AutoClo
             if (a < b) {
                 try (NDManager scratch = NDManager.newBaseManager(whole.getDevice());
                      NDArray flat = whole.reshape(-1)) {
-                    shard.read(flat.get(scratch, new NDIndex("{}:{}", a - p.offset(), b - p.offset())), a - from);
+                    part.shard().read(flat.get(scratch, new NDIndex("{}:{}", a - p.offset(), b - p.offset())), a - from);
                 }
             }
             whole.close();
@@ -178,12 +204,8 @@ public final class ShardedBlocks implements BlockCheckpoints.Parameters, AutoClo
         for (int layer = 0; layer < blocks.size(); layer++) {
             Block b = blocks.get(layer);
             Gathered g = await(gatherLater(layer, 0));
-            for (BucketLayout.Piece p : b.frozen().pieces()) {
-                weights.hold(p.name(), gatherBuffers[g.buffers()][0].copy(manager, p.offset(), p.end(), p.shape()));
-            }
-            for (BucketLayout.Piece p : b.trainable().pieces()) {
-                weights.hold(p.name(), gatherBuffers[g.buffers()][1].copy(manager, p.offset(), p.end(), p.shape()));
-            }
+            arrays(b.frozen(), gatherBuffers[g.buffers()][0], manager).forEach(weights::hold);
+            arrays(b.trainable(), gatherBuffers[g.buffers()][1], manager).forEach(weights::hold);
         }
         partitioned = false;
     }
@@ -195,8 +217,17 @@ public final class ShardedBlocks implements BlockCheckpoints.Parameters, AutoClo
         SortedMap<String, NDArray> out = new TreeMap<>();
         for (int layer = 0; layer < blocks.size(); layer++) {
             Gathered g = await(gatherLater(layer, 0));
-            for (BucketLayout.Piece p : blocks.get(layer).trainable().pieces()) {
-                out.put(p.name(), gatherBuffers[g.buffers()][1].copy(into, p.offset(), p.end(), p.shape()));
+            out.putAll(arrays(blocks.get(layer).trainable(), gatherBuffers[g.buffers()][1], into));
+        }
+        return out;
+    }
+
+    /** The tensors of {@code parts}, copied out of the gather buffer {@code gathered} into {@code manager}. */
+    private static SortedMap<String, NDArray> arrays(List<Part> parts, FlatBuffer gathered, NDManager manager) {
+        SortedMap<String, NDArray> out = new TreeMap<>();
+        for (Part part : parts) {
+            for (BucketLayout.Piece p : part.bucket().pieces()) {
+                out.put(p.name(), gathered.copy(manager, part.offset() + p.offset(), part.offset() + p.end(), p.shape()));
             }
         }
         return out;
@@ -224,14 +255,11 @@ public final class ShardedBlocks implements BlockCheckpoints.Parameters, AutoClo
         Block b = blocks.get(layer);
         FlatBuffer[] pair = gatherBuffers[g.buffers()];
         gathered = NDManager.newBaseManager();
-        for (BucketLayout.Piece p : b.frozen().pieces()) {
-            weights.hold(p.name(), pair[0].copy(gathered, p.offset(), p.end(), p.shape()));
-        }
-        for (BucketLayout.Piece p : b.trainable().pieces()) {
-            NDArray t = pair[1].copy(gathered, p.offset(), p.end(), p.shape());
+        arrays(b.frozen(), pair[0], gathered).forEach(weights::hold);
+        arrays(b.trainable(), pair[1], gathered).forEach((name, t) -> {
             t.setRequiresGradient(forBackward);
-            weights.hold(p.name(), t);
-        }
+            weights.hold(name, t);
+        });
     }
 
     /** Lets a gather started for a block that did not come finish unused (it is a collective call: never skip it). */
@@ -246,10 +274,20 @@ public final class ShardedBlocks implements BlockCheckpoints.Parameters, AutoClo
     private Future<Gathered> gatherLater(int layer, int buffers) {
         Block b = blocks.get(layer);
         return communication.submit(() -> {
-            gatherInto(b.frozen(), b.frozenShard(), gatherBuffers[buffers][0]);
-            gatherInto(b.trainable(), b.trainableShard(), gatherBuffers[buffers][1]);
+            b.frozen().forEach(part -> gatherInto(part, gatherBuffers[buffers][0]));
+            b.trainable().forEach(part -> gatherInto(part, gatherBuffers[buffers][1]));
             return new Gathered(layer, buffers);
         });
+    }
+
+    /** Every rank's shard of {@code part} into its place in the block's gather buffer {@code target}. */
+    private void gatherInto(Part part, FlatBuffer target) {
+        BucketLayout.Bucket bucket = part.bucket();
+        int from = ownedFrom(bucket);
+        part.shard().copyTo(0, ownedTo(bucket) - from, target, part.offset() + from);
+        if (collective.worldSize() > 1 && bucket.length() > 0) {
+            collective.allGather(target, part.offset(), bucket.length());
+        }
     }
 
     /** What {@code task} returned, its failure (a {@link CollectiveException}, say) rethrown as it was. */
@@ -276,8 +314,11 @@ public final class ShardedBlocks implements BlockCheckpoints.Parameters, AutoClo
         if (afterBackward) {
             reduceGradients(b);
         }
-        for (BucketLayout.Bucket bucket : List.of(b.frozen(), b.trainable())) {
-            bucket.pieces().forEach(p -> weights.release(p.name()));
+        for (Part part : b.frozen()) {
+            part.bucket().pieces().forEach(p -> weights.release(p.name()));
+        }
+        for (Part part : b.trainable()) {
+            part.bucket().pieces().forEach(p -> weights.release(p.name()));
         }
         gathered.close();
         gathered = null;
@@ -285,51 +326,46 @@ public final class ShardedBlocks implements BlockCheckpoints.Parameters, AutoClo
 
     /**
      * Reduce-scatters the gradients backward left on block {@code b}'s gathered trainable arrays (zeros where it
-     * reached none) and adds this rank's shard to the step's gradient shard.
+     * reached none), bucket by bucket, and adds this rank's shard of each to the step's gradient shard.
      */
     private void reduceGradients(Block b) {
-        BucketLayout.Bucket bucket = b.trainable();
-        for (BucketLayout.Piece p : bucket.pieces()) {
-            try (NDManager scratch = NDManager.newBaseManager()) {
-                NDArray grad = Gradients.borrow(p.name(), weights.get(p.name()), scratch);
-                if (grad != null) {
-                    gradients.read(grad, p.offset());
-                    reached.add(p.name());
-                } else {
-                    gradients.clear(p.offset(), p.end());
+        for (Part part : b.trainable()) {
+            for (BucketLayout.Piece p : part.bucket().pieces()) {
+                try (NDManager scratch = NDManager.newBaseManager()) {
+                    NDArray grad = Gradients.borrow(p.name(), weights.get(p.name()), scratch);
+                    if (grad != null) {
+                        gradients.read(grad, part.offset() + p.offset());
+                        reached.add(p.name());
+                    } else {
+                        gradients.clear(part.offset() + p.offset(), part.offset() + p.end());
+                    }
                 }
             }
         }
         if (collective.worldSize() > 1) {
             // queued behind the gather of the block below, as on every rank
-            await(communication.submit(() -> gradients.reduceScatter(collective, bucket.length())));
+            await(communication.submit(() -> b.trainable().forEach(part -> collective.reduceScatter(gradients,
+                    part.offset(), part.bucket().length(), Reduction.SUM))));
         }
-        int from = ownedFrom(bucket);
-        gradients.addTo(from, ownedTo(bucket), b.gradientShard(), 0);
-    }
-
-    /** Every rank's shard of {@code bucket} into {@code target}'s {@code [0, bucket length)}. */
-    private void gatherInto(BucketLayout.Bucket bucket, FlatBuffer shard, FlatBuffer target) {
-        int from = ownedFrom(bucket);
-        shard.copyTo(0, ownedTo(bucket) - from, target, from);
-        if (collective.worldSize() > 1 && bucket.length() > 0) {
-            target.allGather(collective, bucket.length());
+        for (Part part : b.trainable()) {
+            int from = ownedFrom(part.bucket());
+            gradients.addTo(part.offset() + from, part.offset() + ownedTo(part.bucket()), part.gradientShard(), 0);
         }
     }
 
-    /** The trainable tensors of every block, one bucket per block, as the optimizer lays them out. */
+    /** The trainable tensors of every block, bucket by bucket, as the optimizer lays them out. */
     List<BucketLayout.Bucket> trainableBuckets() {
-        return blocks.stream().map(Block::trainable).toList();
+        return trainableParts.stream().map(Part::bucket).toList();
     }
 
-    /** Block {@code layer}'s shard of the trainable parameters, element 0 at the bucket's {@link #ownedFrom}. */
-    FlatBuffer trainableShard(int layer) {
-        return blocks.get(layer).trainableShard();
+    /** Trainable bucket {@code k}'s shard of the parameters, element 0 at the bucket's {@link #ownedFrom}. */
+    FlatBuffer trainableShard(int k) {
+        return trainableParts.get(k).shard();
     }
 
-    /** Block {@code layer}'s shard of the step's reduced gradients, laid out as {@link #trainableShard}. */
-    FlatBuffer gradientShard(int layer) {
-        return blocks.get(layer).gradientShard();
+    /** Trainable bucket {@code k}'s shard of the step's reduced gradients, laid out as {@link #trainableShard}. */
+    FlatBuffer gradientShard(int k) {
+        return trainableParts.get(k).gradientShard();
     }
 
     boolean reached(String name) {
@@ -338,8 +374,8 @@ public final class ShardedBlocks implements BlockCheckpoints.Parameters, AutoClo
 
     /** Starts the next step's gradients from zero. */
     void zeroGradients() {
-        for (Block b : blocks) {
-            b.gradientShard().clear(0, b.gradientShard().length());
+        for (Part part : trainableParts) {
+            part.gradientShard().clear(0, part.gradientShard().length());
         }
         reached.clear();
     }
@@ -352,18 +388,15 @@ public final class ShardedBlocks implements BlockCheckpoints.Parameters, AutoClo
         return (int) new Shards(bucket.length(), collective.worldSize()).end(collective.rank());
     }
 
-    private int owned(BucketLayout.Bucket bucket) {
-        return ownedTo(bucket) - ownedFrom(bucket);
-    }
-
     /** Bytes of the parameter shards (frozen and trainable) this rank holds between steps. */
     public long parameterBytes() {
-        return blocks.stream().mapToLong(b -> b.frozenShard().bytes() + b.trainableShard().bytes()).sum();
+        return blocks.stream().flatMap(b -> Stream.concat(b.frozen().stream(), b.trainable().stream()))
+                .mapToLong(part -> part.shard().bytes()).sum();
     }
 
     /** Bytes of the reduced-gradient shards. */
     long gradientBytes() {
-        return blocks.stream().mapToLong(b -> b.gradientShard().bytes()).sum();
+        return trainableParts.stream().mapToLong(part -> part.gradientShard().bytes()).sum();
     }
 
     /** Stops the communication thread. */

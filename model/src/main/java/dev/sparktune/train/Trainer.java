@@ -72,6 +72,8 @@ public final class Trainer {
     private final Collective collective;
     private final int zeroStage;
     private final long bucketSize;
+    /** At ZeRO stage 3, the elements of a block's parameters all-gathered at a time. */
+    private final long allgatherBucketSize;
     /** How long the other ranks wait for rank 0 to write a checkpoint. */
     private final Duration checkpointTimeout;
     /** Null without validation. */
@@ -80,18 +82,20 @@ public final class Trainer {
 
     /** A trainer on one rank, without validation. */
     public Trainer(PeftModel model, TrainConfig config, long padTokenId) {
-        this(model, config, padTokenId, InProcessCollective.group(1).get(0), 0, Long.MAX_VALUE, Duration.ofHours(1), null,
-                StepListener.NONE);
+        this(model, config, padTokenId, InProcessCollective.group(1).get(0), 0, Long.MAX_VALUE,
+                DistConfig.DEFAULT_ALLGATHER_BUCKET_SIZE, Duration.ofHours(1), null, StepListener.NONE);
     }
 
     private Trainer(PeftModel model, TrainConfig config, long padTokenId, Collective collective, int zeroStage,
-                    long bucketSize, Duration checkpointTimeout, Validation validation, StepListener listener) {
+                    long bucketSize, long allgatherBucketSize, Duration checkpointTimeout, Validation validation,
+                    StepListener listener) {
         this.model = model;
         this.config = config;
         this.padTokenId = padTokenId;
         this.collective = collective;
         this.zeroStage = zeroStage;
         this.bucketSize = bucketSize;
+        this.allgatherBucketSize = allgatherBucketSize;
         this.checkpointTimeout = checkpointTimeout;
         this.validation = validation;
         this.listener = listener;
@@ -116,7 +120,7 @@ public final class Trainer {
      */
     public Trainer withDataParallel(Collective collective, DistConfig dist) {
         return new Trainer(model, config, padTokenId, collective, dist.zeroStage(), dist.reduceBucketSize(),
-                Duration.ofSeconds(dist.checkpointTimeoutSeconds()), validation, listener);
+                dist.allgatherBucketSize(), Duration.ofSeconds(dist.checkpointTimeoutSeconds()), validation, listener);
     }
 
     /**
@@ -134,14 +138,14 @@ public final class Trainer {
      * exact_match).
      */
     public Trainer withValidation(List<TrainingTask> tasks, EvalConfig eval, Completions completions) {
-        return new Trainer(model, config, padTokenId, collective, zeroStage, bucketSize, checkpointTimeout,
-                new Validation(tasks, eval, config.seed(), padTokenId, completions), listener);
+        return new Trainer(model, config, padTokenId, collective, zeroStage, bucketSize, allgatherBucketSize,
+                checkpointTimeout, new Validation(tasks, eval, config.seed(), padTokenId, completions), listener);
     }
 
     /** The same trainer, telling {@code listener} about every step this rank finishes. */
     public Trainer withStepListener(StepListener listener) {
-        return new Trainer(model, config, padTokenId, collective, zeroStage, bucketSize, checkpointTimeout, validation,
-                listener);
+        return new Trainer(model, config, padTokenId, collective, zeroStage, bucketSize, allgatherBucketSize,
+                checkpointTimeout, validation, listener);
     }
 
     /**
@@ -197,7 +201,7 @@ public final class Trainer {
         model.requireGradients();
         JniUtils.setGradMode(false);   // a new thread (a Spark task's) starts with autograd on; updates are in place
         ShardedBlocks sharded = zeroStage == 3 ? new ShardedBlocks(collective, model.weights(),
-                model.base().layout().layerPrefixes(), model.trainable()) : null;
+                model.base().layout().layerPrefixes(), model.trainable(), allgatherBucketSize) : null;
         SortedMap<String, NDArray> whole = model.trainableTensors();
         if (sharded != null) {
             whole.keySet().removeAll(sharded.trainableNames());

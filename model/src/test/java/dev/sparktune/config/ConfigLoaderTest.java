@@ -180,6 +180,18 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void allgatherBucketSizeIsReadAtStageThreeAndRefusedBelowIt() {
+        DistConfig dist = ConfigLoader.parse("dist:\n  zero_stage: 3\n  allgather_bucket_size: 1000\n", "job.yaml",
+                List.of()).job().dist();
+        assertEquals(1000, dist.allgatherBucketSize());
+        assertEquals(500_000_000L, ConfigLoader.parse("", "job.yaml", List.of()).job().dist().allgatherBucketSize());
+        ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.parse(
+                "dist:\n  zero_stage: 2\n  allgather_bucket_size: 1000\n", "job.yaml", List.of()));
+        assertTrue(e.getMessage().startsWith("job.yaml: dist.allgather_bucket_size (line 3): sets how stage 3 gathers"),
+                e.getMessage());
+    }
+
+    @Test
     void fp16AndBf16TogetherAreRefusedNamingBf16() {
         ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.parse(
                 "method:\n  finetuning_type: lora\ntrain:\n  fp16: true\n  bf16: true\n", "job.yaml", List.of()));

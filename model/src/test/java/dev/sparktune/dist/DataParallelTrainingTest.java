@@ -454,15 +454,15 @@ class DataParallelTrainingTest {
      * ZeRO-3 over the TCP ring: each rank gathers a block's parameters before its forward and its recomputation, and
      * reduce-scatters its gradients after its backward, and still trains as one rank with the global batch.
      */
-    @ParameterizedTest(name = "{0}, {1} ranks, ZeRO stage 3 on the TCP ring")
-    @CsvSource({"lora, 4", "full, 2"})
-    void zeroThreeRanksOnTheTcpRingTrainAsOneRank(String methodName, int ranks) throws Exception {
+    @ParameterizedTest(name = "{0}, {1} ranks, ZeRO stage 3 on the TCP ring, all-gather buckets of {2} elements")
+    @CsvSource({"lora, 4, 500000000", "full, 2, 300"})
+    void zeroThreeRanksOnTheTcpRingTrainAsOneRank(String methodName, int ranks, long allgatherBucket) throws Exception {
         Method method = methodName.equals("lora") ? LORA : new FullFineTuning();
         SortedMap<String, double[]> one = train(Transport.THREADS, 1, 0, m -> tinyLlama(method, m),
                 reference(lmTask, ranks), dir.resolve("one-z3-ring-" + methodName), Long.MAX_VALUE, Optional.empty(),
                 "train.max_steps=20");
         SortedMap<String, double[]> ring = train(Transport.RING, ranks, 3, method, dir.resolve("z3-ring-" + methodName),
-                Long.MAX_VALUE, Optional.empty(), "train.max_steps=20");
+                Long.MAX_VALUE, Optional.empty(), "train.max_steps=20", "dist.allgather_bucket_size=" + allgatherBucket);
         double difference = maxRelativeDifference(one, ring);
         System.out.printf("%s, %d ranks on the TCP ring, stage 3 vs one rank: max relative difference %.3g (%s)%n",
                 methodName, ranks, difference, worstTensor);

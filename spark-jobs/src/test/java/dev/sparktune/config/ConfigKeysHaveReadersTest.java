@@ -123,6 +123,7 @@ class ConfigKeysHaveReadersTest {
             Map.entry("dist.world_size", "spark-jobs/src/main/java/dev/sparktune/training/TrainingJob.java"),
             Map.entry("dist.zero_stage", "model/src/main/java/dev/sparktune/train/Trainer.java"),
             Map.entry("dist.reduce_bucket_size", "model/src/main/java/dev/sparktune/train/Trainer.java"),
+            Map.entry("dist.allgather_bucket_size", "model/src/main/java/dev/sparktune/train/Trainer.java"),
             Map.entry("dist.collective_timeout_seconds", "model/src/main/java/dev/sparktune/dist/RingOptions.java"),
             Map.entry("dist.checkpoint_timeout_seconds", "model/src/main/java/dev/sparktune/train/Trainer.java"),
             Map.entry("dist.network_cidr", "model/src/main/java/dev/sparktune/dist/RingOptions.java"),
@@ -146,7 +147,6 @@ class ConfigKeysHaveReadersTest {
 
     /** Keys the reference documents as not built yet, each with a value the loader must refuse. */
     private static final Map<String, String> NOT_BUILT = Map.of(
-            "dist.allgather_bucket_size", "1000",
             "dist.overlap_comm", "true");
 
     @Test
