@@ -204,8 +204,8 @@ public final class ShardedBlocks implements BlockCheckpoints.Parameters, AutoClo
         for (int layer = 0; layer < blocks.size(); layer++) {
             Block b = blocks.get(layer);
             Gathered g = await(gatherLater(layer, 0));
-            arrays(b.frozen(), gatherBuffers[g.buffers()][0], manager).forEach(weights::hold);
-            arrays(b.trainable(), gatherBuffers[g.buffers()][1], manager).forEach(weights::hold);
+            copies(b.frozen(), gatherBuffers[g.buffers()][0], manager).forEach(weights::hold);
+            copies(b.trainable(), gatherBuffers[g.buffers()][1], manager).forEach(weights::hold);
         }
         partitioned = false;
     }
@@ -217,17 +217,31 @@ public final class ShardedBlocks implements BlockCheckpoints.Parameters, AutoClo
         SortedMap<String, NDArray> out = new TreeMap<>();
         for (int layer = 0; layer < blocks.size(); layer++) {
             Gathered g = await(gatherLater(layer, 0));
-            out.putAll(arrays(blocks.get(layer).trainable(), gatherBuffers[g.buffers()][1], into));
+            out.putAll(copies(blocks.get(layer).trainable(), gatherBuffers[g.buffers()][1], into));
         }
         return out;
     }
 
     /** The tensors of {@code parts}, copied out of the gather buffer {@code gathered} into {@code manager}. */
-    private static SortedMap<String, NDArray> arrays(List<Part> parts, FlatBuffer gathered, NDManager manager) {
+    private static SortedMap<String, NDArray> copies(List<Part> parts, FlatBuffer gathered, NDManager manager) {
         SortedMap<String, NDArray> out = new TreeMap<>();
         for (Part part : parts) {
             for (BucketLayout.Piece p : part.bucket().pieces()) {
                 out.put(p.name(), gathered.copy(manager, part.offset() + p.offset(), part.offset() + p.end(), p.shape()));
+            }
+        }
+        return out;
+    }
+
+    /**
+     * The tensors of {@code parts} as views of the gather buffer {@code gathered}, no copy. A view is safe while its
+     * block is gathered: the next gather into the same buffers starts only after the block is released.
+     */
+    private static SortedMap<String, NDArray> views(List<Part> parts, FlatBuffer gathered, NDManager manager) {
+        SortedMap<String, NDArray> out = new TreeMap<>();
+        for (Part part : parts) {
+            for (BucketLayout.Piece p : part.bucket().pieces()) {
+                out.put(p.name(), gathered.view(manager, part.offset() + p.offset(), part.offset() + p.end(), p.shape()));
             }
         }
         return out;
@@ -255,8 +269,8 @@ public final class ShardedBlocks implements BlockCheckpoints.Parameters, AutoClo
         Block b = blocks.get(layer);
         FlatBuffer[] pair = gatherBuffers[g.buffers()];
         gathered = NDManager.newBaseManager();
-        arrays(b.frozen(), pair[0], gathered).forEach(weights::hold);
-        arrays(b.trainable(), pair[1], gathered).forEach((name, t) -> {
+        views(b.frozen(), pair[0], gathered).forEach(weights::hold);
+        views(b.trainable(), pair[1], gathered).forEach((name, t) -> {
             t.setRequiresGradient(forBackward);
             weights.hold(name, t);
         });
