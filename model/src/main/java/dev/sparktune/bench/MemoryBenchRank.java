@@ -104,6 +104,8 @@ public final class MemoryBenchRank {
                     quick ? MemoryBench.QUICK_BUCKET_ELEMENTS : MemoryBench.BUCKET_ELEMENTS,
                     new Optimizer(new AdamW(0.9, 0.999, 1e-8), ParameterGroups.huggingFace(0.0), manager),
                     trainable, training == MemoryBench.Training.FULL_FP16, sharded)) {
+                // built before partitioning: a model is checked for its whole tensors when it is made
+                Llama model = blocks == null ? (Llama) peft.model(true) : (Llama) peft.model(true).withBlocks(blocks);
                 if (sharded != null) {
                     sharded.partition();
                 }
@@ -113,7 +115,7 @@ public final class MemoryBenchRank {
                 Engine.getInstance().setRandomSeed(100 + rank);    // each rank its own rows
                 long vocabulary = llama.config().vocabSize();
                 for (int s = 0; s < STEPS; s++) {
-                    step(peft, blocks, manager, rows / ranks, tokens, vocabulary);
+                    step(model, blocks, manager, rows / ranks, tokens, vocabulary);
                     engine.step(1e-5, 1.0);
                 }
                 if (sharded != null) {
@@ -155,10 +157,9 @@ public final class MemoryBenchRank {
      * Forward and backward of one micro-batch of random ids, its blocks checkpointed unless {@code blocks} is null;
      * the gradients stay in the tensors' {@code .grad}.
      */
-    private static void step(PeftModel peft, BlockCheckpoints blocks, NDManager manager, int rows, int tokens,
+    private static void step(Llama model, BlockCheckpoints blocks, NDManager manager, int rows, int tokens,
                              long vocabulary) {
         try (NDManager step = manager.newSubManager(); ThreadGradients gradients = new ThreadGradients()) {
-            Llama model = blocks == null ? (Llama) peft.model(true) : (Llama) peft.model(true).withBlocks(blocks);
             NDArray ids = step.randomInteger(0, vocabulary, new Shape(rows, tokens), DataType.INT64);
             NDArray keep = step.ones(new Shape(rows, tokens), DataType.INT64);
             NDArray positions = step.arange(0L, tokens, 1L, DataType.INT64).reshape(1, -1).repeat(0, rows);
