@@ -1,5 +1,6 @@
 package dev.sparktune.train;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -8,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
+import ai.djl.pytorch.jni.JniUtils;
 import dev.sparktune.arch.Bert;
 import dev.sparktune.arch.BertConfig;
 import dev.sparktune.arch.Llama;
@@ -145,14 +147,30 @@ class GradientCheckpointingTest {
         }
     }
 
+    /**
+     * A KV cache is filled by running each block once: refused while training (checkpointed blocks run twice), and
+     * filled as a plain model fills it without gradients, where checkpointed blocks run once (evaluation, generation).
+     */
     @Test
-    void aKvCacheIsRefused() {
-        Llama checkpointed = llama(manager).withBlocks(new BlockCheckpoints());
+    void aKvCacheIsRefusedInTrainingAndFilledWithoutGradients() {
+        Llama plain = llama(manager);
+        Llama checkpointed = plain.withBlocks(new BlockCheckpoints());
+        boolean gradMode = JniUtils.isGradMode();
         try (NDManager step = manager.newSubManager()) {
             TrainingBatch batch = batch("llama", step);
+            JniUtils.setGradMode(true);
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> checkpointed.logits(
                     batch.inputIds(), batch.positions(), batch.mask(), new KvCache(step, 2)));
             assertTrue(e.getMessage().contains("train.gradient_checkpointing"), e.getMessage());
+
+            JniUtils.setGradMode(false);
+            double[] expected = plain.logits(batch.inputIds(), batch.positions(), batch.mask(), new KvCache(step, 2))
+                    .toType(DataType.FLOAT64, false).toDoubleArray();
+            double[] actual = checkpointed.logits(batch.inputIds(), batch.positions(), batch.mask(),
+                    new KvCache(step, 2)).toType(DataType.FLOAT64, false).toDoubleArray();
+            assertArrayEquals(expected, actual, 0.0);
+        } finally {
+            JniUtils.setGradMode(gradMode);
         }
     }
 
