@@ -55,7 +55,7 @@ import picocli.CommandLine.Spec;
             "scaling: sparktune train of MiniLM (LoRA, full) on a local-cluster as 1 rank x all cores' threads",
             "and as one rank per core, same global batch: s/step, tokens/s, communication's share of a step.",
             "memory: bytes per rank (engine's gradient buffers, optimizer state, peak RSS) of full",
-            "fine-tuning of a 134 M-parameter Llama at ZeRO 0 / 1 / 2 on 2 ranks, each a JVM of its own; with",
+            "fine-tuning of a 134 M-parameter Llama at ZeRO 0 / 1 / 2 / 3 on 2 ranks, each a JVM of its own; with",
             "checkpointing; fp16 with float32 masters; LoRA over a float32 / bf16 / int8 / nf4 base.",
             "prep: rows/s per prep stage of the demo's job on the SpamAssassin corpus, on 1 core and on all, and",
             "back-translation sentences/s through APY (as prep sends it) against the apertium command line.",
