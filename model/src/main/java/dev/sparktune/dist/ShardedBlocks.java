@@ -224,13 +224,7 @@ public final class ShardedBlocks implements BlockCheckpoints.Parameters, AutoClo
 
     /** The tensors of {@code parts}, copied out of the gather buffer {@code gathered} into {@code manager}. */
     private static SortedMap<String, NDArray> copies(List<Part> parts, FlatBuffer gathered, NDManager manager) {
-        SortedMap<String, NDArray> out = new TreeMap<>();
-        for (Part part : parts) {
-            for (BucketLayout.Piece p : part.bucket().pieces()) {
-                out.put(p.name(), gathered.copy(manager, part.offset() + p.offset(), part.offset() + p.end(), p.shape()));
-            }
-        }
-        return out;
+        return arrays(parts, gathered, manager, true);
     }
 
     /**
@@ -238,10 +232,18 @@ public final class ShardedBlocks implements BlockCheckpoints.Parameters, AutoClo
      * block is gathered: the next gather into the same buffers starts only after the block is released.
      */
     private static SortedMap<String, NDArray> views(List<Part> parts, FlatBuffer gathered, NDManager manager) {
+        return arrays(parts, gathered, manager, false);
+    }
+
+    private static SortedMap<String, NDArray> arrays(List<Part> parts, FlatBuffer gathered, NDManager manager,
+                                                     boolean copy) {
         SortedMap<String, NDArray> out = new TreeMap<>();
         for (Part part : parts) {
             for (BucketLayout.Piece p : part.bucket().pieces()) {
-                out.put(p.name(), gathered.view(manager, part.offset() + p.offset(), part.offset() + p.end(), p.shape()));
+                int from = part.offset() + p.offset();
+                int to = part.offset() + p.end();
+                out.put(p.name(), copy ? gathered.copy(manager, from, to, p.shape())
+                        : gathered.view(manager, from, to, p.shape()));
             }
         }
         return out;
