@@ -68,7 +68,8 @@ public final class MemoryBenchRank {
         boolean quick = Boolean.parseBoolean(args[3]);
         int rows = Integer.parseInt(args[4]);
         int tokens = Integer.parseInt(args[5]);
-        BlockCheckpoints blocks = Boolean.parseBoolean(args[6]) ? new BlockCheckpoints() : null;   // stage 3: below
+        // at stage 3 replaced below by checkpoints that gather each block's partitioned parameters
+        BlockCheckpoints blocks = Boolean.parseBoolean(args[6]) ? new BlockCheckpoints() : null;
         MemoryBench.Training training = MemoryBench.Training.valueOf(args[7]);
         PrintStream out = System.out;
         Engine.getInstance();    // loads libtorch, which the next call needs

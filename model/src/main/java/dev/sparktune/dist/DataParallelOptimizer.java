@@ -16,7 +16,6 @@ import java.util.Map;
 import java.util.Set;
 import java.util.SortedMap;
 import java.util.TreeMap;
-import java.util.TreeSet;
 
 /**
  * The update half of a data-parallel step, with DeepSpeed's ZeRO stages (Rajbhandari et al., 2020). After every rank
@@ -311,7 +310,7 @@ public final class DataParallelOptimizer implements AutoCloseable {
             }
         }
         if (blocks != null) {
-            for (String name : new TreeSet<>(blocks.trainableNames())) {
+            for (String name : blocks.trainableNames()) {
                 flags[names.size()] = blocks.reached(name) ? 1 : 0;
                 names.add(name);
             }

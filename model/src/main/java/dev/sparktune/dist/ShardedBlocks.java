@@ -8,11 +8,14 @@ import dev.sparktune.arch.Weights;
 import dev.sparktune.nn.BlockCheckpoints;
 import dev.sparktune.optim.Gradients;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.SortedMap;
+import java.util.SortedSet;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -67,6 +70,8 @@ public final class ShardedBlocks implements BlockCheckpoints.Parameters, AutoClo
     private final List<Block> blocks = new ArrayList<>();
     /** Every block's trainable parts, block by block: the order of {@link #trainableBuckets}. */
     private final List<Part> trainableParts;
+    /** The names of the tensors in {@link #trainableParts}, sorted. */
+    private final SortedSet<String> trainableNames;
     /**
      * Two pairs of block-sized buffers, frozen and trainable, that gathers land in: the block being made into arrays
      * reads one pair while the next block's gather fills the other.
@@ -127,6 +132,9 @@ public final class ShardedBlocks implements BlockCheckpoints.Parameters, AutoClo
         }
         this.gradients = FlatBuffer.of(dtype, largestTrainable);
         this.trainableParts = blocks.stream().flatMap(b -> b.trainable().stream()).toList();
+        SortedSet<String> names = new TreeSet<>();
+        trainableParts.forEach(part -> part.bucket().pieces().forEach(p -> names.add(p.name())));
+        this.trainableNames = Collections.unmodifiableSortedSet(names);
         int rank = collective.rank();
         this.communication = Executors.newSingleThreadExecutor(task -> {
             Thread thread = new Thread(task, "zero3-gathers-rank-" + rank);
@@ -157,11 +165,9 @@ public final class ShardedBlocks implements BlockCheckpoints.Parameters, AutoClo
         return dtype;
     }
 
-    /** The names of the trainable tensors this partitioning holds. */
-    public Set<String> trainableNames() {
-        Set<String> names = new HashSet<>();
-        trainableParts.forEach(part -> part.bucket().pieces().forEach(p -> names.add(p.name())));
-        return names;
+    /** The names of the trainable tensors this partitioning holds, sorted. */
+    public SortedSet<String> trainableNames() {
+        return trainableNames;
     }
 
     /**
