@@ -116,6 +116,7 @@ public final class Bert implements PretrainedModel {
     public NDArray hiddenStates(NDArray inputIds, NDArray tokenTypeIds, NDArray positionIds, AttentionMask mask) {
         String e = prefix + "embeddings.";
         long batch = inputIds.getShape().get(0);
+        blocks.startForward();
         NDArray words = embed(inputIds, e + "word_embeddings.weight");
         VirtualTokens virtual = VirtualTokens.prepare(hooks, w, batch, true, mask, positionIds, words);
         NDArray types = tokenTypeIds != null ? tokenTypeIds : inputIds.zerosLike();

@@ -87,6 +87,7 @@ public final class Llama implements PretrainedModel {
             throw new IllegalArgumentException("a KV cache is filled by running each block once; checkpointed blocks"
                     + " run twice (train.gradient_checkpointing is for training, without a cache)");
         }
+        blocks.startForward();
         long past = cache == null ? 0 : cache.length();
         NDArray x = Embedding.embedding(inputIds, w.get("model.embed_tokens.weight"), SparseFormat.DENSE).singletonOrThrow();
         VirtualTokens virtual = VirtualTokens.prepare(hooks, w, batch, past == 0, mask, positionIds, x);

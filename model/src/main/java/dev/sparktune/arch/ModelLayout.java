@@ -18,6 +18,8 @@ import java.util.regex.Pattern;
  *                         {@code classifier}); {@code lora_target: all} leaves them out
  * @param taskHeads        new task heads that train under every method ({@code classifier})
  * @param layerPrefixes    the path of each block, e.g. {@code model.layers.3}
+ * @param afterBlocks      the modules a forward reads only after its last block: the final norm, BERT's pooler and the
+ *                         output heads (a tied head is the token embeddings, read before the blocks too)
  * @param embeddings       the token embedding module
  * @param embeddingTables  every embedding table [rows, dim], the token embeddings first (BERT adds its position and
  *                         token-type tables); with {@code tie_word_embeddings} the first is also the output head
@@ -32,6 +34,7 @@ public record ModelLayout(
         List<String> outputHeads,
         List<String> taskHeads,
         List<String> layerPrefixes,
+        List<String> afterBlocks,
         String embeddings,
         List<String> embeddingTables,
         boolean encoder) {
@@ -53,8 +56,10 @@ public record ModelLayout(
             linear.add("lm_head");
             heads.add("lm_head");
         }
+        List<String> after = new ArrayList<>(List.of("model.norm"));
+        after.addAll(heads);
         return new ModelLayout(c.numHiddenLayers(), c.hiddenSize(), c.numKeyValueHeads(), c.headDim(), linear, heads,
-                List.of(), prefixes("model.layers.", c.numHiddenLayers()), "model.embed_tokens",
+                List.of(), prefixes("model.layers.", c.numHiddenLayers()), after, "model.embed_tokens",
                 List.of("model.embed_tokens"), false);
     }
 
@@ -66,8 +71,10 @@ public record ModelLayout(
                 linear.add(prefix + "encoder.layer." + i + "." + m);
             }
         }
+        List<String> after = new ArrayList<>();
         if (w.has(prefix + "pooler.dense.weight")) {
             linear.add(prefix + "pooler.dense");
+            after.add(prefix + "pooler.dense");
         }
         List<String> heads = w.asMap().keySet().stream()
                 .filter(n -> n.endsWith(".weight") && isClassifierHead(n.substring(0, n.length() - ".weight".length())))
@@ -75,11 +82,12 @@ public record ModelLayout(
                 .sorted()
                 .toList();
         linear.addAll(heads);
+        after.addAll(heads);
         int headDim = c.hiddenSize() / c.numAttentionHeads();
         String e = prefix + "embeddings.";
         List<String> tables = List.of(e + "word_embeddings", e + "position_embeddings", e + "token_type_embeddings");
         return new ModelLayout(c.numHiddenLayers(), c.hiddenSize(), c.numAttentionHeads(), headDim, linear, heads,
-                heads, prefixes(prefix + "encoder.layer.", c.numHiddenLayers()), tables.get(0), tables, true);
+                heads, prefixes(prefix + "encoder.layer.", c.numHiddenLayers()), after, tables.get(0), tables, true);
     }
 
     /** {@code classifier}, or {@code classifier_<task>} for a multi-task run's extra heads. */

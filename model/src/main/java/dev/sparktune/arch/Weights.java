@@ -7,10 +7,9 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.HashSet;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.SortedMap;
 import java.util.TreeMap;
 
@@ -24,8 +23,11 @@ public final class Weights {
     private final SortedMap<String, NDArray> tensors;
     private final SortedMap<String, PackedTensor> packed;
     private final String source;
-    /** Tensors taken out by {@link #release} (ZeRO-3 holds them sharded between uses), for {@link #get}'s message. */
-    private final Set<String> released = new HashSet<>();
+    /**
+     * The shapes of the tensors taken out by {@link #release} (ZeRO-3 holds them sharded between uses): still the
+     * model's tensors, so {@link #has} and {@link #shape} know them, but {@link #get} and {@link #find} refuse them.
+     */
+    private final Map<String, Shape> released = new HashMap<>();
 
     public Weights(Map<String, NDArray> tensors, String source) {
         this(tensors, Map.of(), source);
@@ -47,10 +49,14 @@ public final class Weights {
         if (t == null) {
             throw new ModelFormatException(source + ": " + (packed.containsKey(name)
                     ? "tensor '" + name + "' is stored packed (" + packed.get(name).kind() + "); only a linear layer reads it"
-                    : released.contains(name) ? "tensor '" + name + "' is sharded over the ranks (ZeRO-3) and not gathered"
+                    : released.containsKey(name) ? notGathered(name)
                     : "missing tensor '" + name + "'"));
         }
         return t;
+    }
+
+    private String notGathered(String name) {
+        return "tensor '" + name + "' is sharded over the ranks (ZeRO-3) and not gathered";
     }
 
     /**
@@ -63,13 +69,13 @@ public final class Weights {
         if (t == null) {
             throw new IllegalArgumentException(source + ": no array '" + name + "' to release");
         }
-        released.add(name);
+        released.put(name, t.getShape());
         return t;
     }
 
     /** Puts a {@link #release}d tensor back, e.g. gathered from the ranks' shards. */
     public void hold(String name, NDArray tensor) {
-        if (!released.contains(name)) {
+        if (!released.containsKey(name)) {
             throw new IllegalArgumentException(source + ": '" + name + "' was not released");
         }
         tensors.put(name, tensor);
@@ -96,10 +102,11 @@ public final class Weights {
         return new Weights(arrays, all, source);
     }
 
-    /** The tensor's shape, packed or not. */
+    /** The tensor's shape, packed, sharded or neither. */
     public Shape shape(String name) {
         PackedTensor p = packed.get(name);
-        return p != null ? p.shape() : get(name).getShape();
+        return p != null ? p.shape() : !tensors.containsKey(name) && released.containsKey(name) ? released.get(name)
+                : get(name).getShape();
     }
 
     /**
@@ -119,9 +126,13 @@ public final class Weights {
                 .orElseThrow(() -> new ModelFormatException(source + ": no float tensor"));
     }
 
-    /** The tensor, or null for an optional one (a bias, an untied head). */
+    /** The tensor, or null for an optional one (a bias, an untied head) that the model does not have. */
     public NDArray find(String name) {
-        return tensors.get(name);
+        NDArray t = tensors.get(name);
+        if (t == null && released.containsKey(name)) {
+            throw new ModelFormatException(source + ": " + notGathered(name));
+        }
+        return t;
     }
 
     /**
@@ -133,8 +144,9 @@ public final class Weights {
         return get(name).get(step, new NDIndex("..."));
     }
 
+    /** Whether the model has the tensor: as an array, packed, or sharded over the ranks. */
     public boolean has(String name) {
-        return tensors.containsKey(name) || packed.containsKey(name);
+        return tensors.containsKey(name) || packed.containsKey(name) || released.containsKey(name);
     }
 
     /** The tensors held as arrays (not the packed ones). */

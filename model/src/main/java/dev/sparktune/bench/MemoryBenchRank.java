@@ -13,7 +13,7 @@ import dev.sparktune.config.DistConfig;
 import dev.sparktune.dist.DataParallelOptimizer;
 import dev.sparktune.dist.RingCollective;
 import dev.sparktune.dist.RingListener;
-import dev.sparktune.dist.ShardedBlocks;
+import dev.sparktune.dist.ShardedParameters;
 import dev.sparktune.nn.AttentionMask;
 import dev.sparktune.nn.BlockCheckpoints;
 import dev.sparktune.nn.ThreadGradients;
@@ -41,7 +41,7 @@ import java.util.SortedMap;
  * One rank of {@link MemoryBench}, alone in its JVM so that its peak resident memory is its own: a random Llama
  * trained as a {@link MemoryBench.Training} says (full fine-tuning in float32 or fp16, LoRA over a float or packed
  * base) for a few AdamW steps through {@link DataParallelOptimizer} at one ZeRO stage over the TCP ring; at stage 3
- * with the blocks' parameters partitioned ({@link ShardedBlocks}), their weights held counting this rank's shards.
+ * with the blocks' parameters partitioned ({@link ShardedParameters}), their weights held counting this rank's shards.
  *
  * <p>Talks to the parent on stdin / stdout: prints {@code ADDRESS <host:port>} of its ring listener, reads every
  * rank's address (comma-separated, in rank order) from one stdin line, trains, then prints {@code MEMORY} with the
@@ -93,9 +93,9 @@ public final class MemoryBenchRank {
             SortedMap<String, NDArray> trainable = peft.trainableTensors();
             long trainableBytes = trainable.values().stream().mapToLong(t -> t.size() * t.getDataType().getNumOfBytes())
                     .sum();
-            // stage 3 partitions the blocks' parameters and runs the blocks one by one in backward too
-            ShardedBlocks sharded = stage == 3
-                    ? new ShardedBlocks(ring, peft.weights(), llama.layout().layerPrefixes(), peft.trainable(),
+            // stage 3 partitions the parameters and runs the blocks one by one in backward too
+            ShardedParameters sharded = stage == 3
+                    ? new ShardedParameters(ring, peft.weights(), llama.layout(), peft.trainable(),
                     DistConfig.DEFAULT_ALLGATHER_BUCKET_SIZE) : null;
             if (sharded != null) {
                 trainable.keySet().removeAll(sharded.trainableNames());

@@ -28,9 +28,9 @@ import java.util.TreeMap;
  *       optimizer state for that shard only, then all-gathers the updated parameters;</li>
  *   <li>stage 2: as stage 1, but between backward and the update the engine keeps only its own shard of the reduced
  *       gradients (plus one bucket in flight) instead of whole buckets;</li>
- *   <li>stage 3: the transformer blocks' parameters are partitioned too ({@link ShardedBlocks}): their gradients
- *       arrive reduce-scattered, block by block during backward, and each rank updates its shard of the parameters in
- *       place, with nothing gathered after; the tensors outside the blocks train as at stage 2.</li>
+ *   <li>stage 3: the parameters are partitioned too ({@link ShardedParameters}): their gradients arrive
+ *       reduce-scattered, group by group during backward, and each rank updates its shard of the parameters in place,
+ *       with nothing gathered after.</li>
  * </ul>
  * Optimizer state leaves and enters by parameter name and full shape ({@link #exportState}, {@link #loadState}), so a
  * checkpoint written by N ranks resumes on M. With one rank and no master weights the update is the plain
@@ -68,12 +68,12 @@ public final class DataParallelOptimizer implements AutoCloseable {
     private final TimedCollective collective;
     private final int stage;
     private final Optimizer optimizer;
-    /** The trainable tensors the model holds whole: at stage 3 those outside the blocks. */
+    /** The trainable tensors the model holds whole: at stage 3 those it does not partition (none that float). */
     private final SortedMap<String, NDArray> trainable;
-    /** Stage 3: the blocks' partitioned parameters, whose buckets come last in {@link #layout}; else null. */
-    private final ShardedBlocks blocks;
-    /** The index of the first of {@link #blocks}' buckets in {@link #layout}. */
-    private final int firstBlockBucket;
+    /** Stage 3: the partitioned parameters, whose buckets come last in {@link #layout}; else null. */
+    private final ShardedParameters sharded;
+    /** The index of the first of {@link #sharded}'s buckets in {@link #layout}. */
+    private final int firstShardedBucket;
     private final BucketLayout layout;
     /** The buffers', the optimizer state's and the masters' dtype: float32 for float16 parameters with masters. */
     private final DataType dtype;
@@ -105,18 +105,18 @@ public final class DataParallelOptimizer implements AutoCloseable {
     }
 
     /**
-     * An engine at any stage; at stage 3 {@code blocks} holds the blocks' partitioned parameters and {@code trainable}
-     * the trainable tensors outside them.
+     * An engine at any stage; at stage 3 {@code sharded} holds the partitioned parameters and {@code trainable} the
+     * trainable tensors it left whole.
      */
     public DataParallelOptimizer(Collective collective, int zeroStage, long bucketSize, Optimizer optimizer,
-                                 SortedMap<String, NDArray> trainable, boolean mixedPrecision, ShardedBlocks blocks) {
+                                 SortedMap<String, NDArray> trainable, boolean mixedPrecision, ShardedParameters sharded) {
         if (zeroStage < 0 || zeroStage > 3) {
             throw new IllegalArgumentException("zero_stage must be 0, 1, 2 or 3, got " + zeroStage);
         }
-        if ((zeroStage == 3) != (blocks != null)) {
-            throw new IllegalArgumentException("stage 3, and only stage 3, trains partitioned blocks (ShardedBlocks)");
+        if ((zeroStage == 3) != (sharded != null)) {
+            throw new IllegalArgumentException("stage 3, and only stage 3, trains partitioned parameters (ShardedParameters)");
         }
-        if (blocks != null && mixedPrecision) {
+        if (sharded != null && mixedPrecision) {
             throw new IllegalArgumentException("train.fp16 with dist.zero_stage 3 is not built: master weights are kept"
                     + " for whole tensors only; use zero_stage 2, or float32 without fp16");
         }
@@ -124,27 +124,27 @@ public final class DataParallelOptimizer implements AutoCloseable {
         this.stage = zeroStage;
         this.optimizer = optimizer;
         this.trainable = new TreeMap<>(trainable);
-        this.blocks = blocks;
+        this.sharded = sharded;
         BucketLayout whole = BucketLayout.of(this.trainable, bucketSize);
-        this.firstBlockBucket = whole.buckets().size();
-        if (blocks != null) {
+        this.firstShardedBucket = whole.buckets().size();
+        if (sharded != null) {
             List<BucketLayout.Bucket> all = new ArrayList<>(whole.buckets());
-            all.addAll(blocks.trainableBuckets());
+            all.addAll(sharded.trainableBuckets());
             this.layout = new BucketLayout(List.copyOf(all));
         } else {
             this.layout = whole;
         }
         DataType modelType = !trainable.isEmpty() ? trainable.values().iterator().next().getDataType()
-                : blocks != null ? blocks.dtype() : DataType.FLOAT32;
+                : sharded != null ? sharded.dtype() : DataType.FLOAT32;
         for (NDArray t : trainable.values()) {
             if (t.getDataType() != modelType) {
                 throw new IllegalArgumentException("data-parallel training needs one dtype for all trainable tensors: "
                         + modelType + " and " + t.getDataType());
             }
         }
-        if (blocks != null && blocks.dtype() != modelType) {
+        if (sharded != null && sharded.dtype() != modelType) {
             throw new IllegalArgumentException("data-parallel training needs one dtype for all trainable tensors: "
-                    + modelType + " outside the blocks, " + blocks.dtype() + " in them");
+                    + modelType + " whole, " + sharded.dtype() + " partitioned");
         }
         boolean withMasters = mixedPrecision && modelType == DataType.FLOAT16;
         this.dtype = withMasters ? DataType.FLOAT32 : modelType;
@@ -186,7 +186,7 @@ public final class DataParallelOptimizer implements AutoCloseable {
      * it overlaps computation.
      */
     public double communicationSeconds() {
-        return collective.seconds() + (blocks == null ? 0 : blocks.communicationSeconds());
+        return collective.seconds() + (sharded == null ? 0 : sharded.communicationSeconds());
     }
 
     /** Element-wise sums over ranks of a few numbers (item counts, loss sums), the same on every rank. */
@@ -223,7 +223,7 @@ public final class DataParallelOptimizer implements AutoCloseable {
             BucketLayout.Bucket bucket = layout.buckets().get(k);
             int from = ownedFrom(bucket);
             int to = ownedTo(bucket);
-            if (!isBlock(k)) {
+            if (!isSharded(k)) {
                 FlatBuffer buffer = gradientBuffer(k);
                 gather(bucket, buffer);
                 if (collective.worldSize() > 1) {      // one rank with master weights has nothing to combine
@@ -255,8 +255,8 @@ public final class DataParallelOptimizer implements AutoCloseable {
         double[] global = stage == 0 ? new double[] {squares, bad.size()} : sum(new double[] {squares, bad.size()});
         Gradients.zero(trainable);
         if (global[1] > 0 || !Double.isFinite(global[0])) {
-            if (blocks != null) {
-                blocks.zeroGradients();
+            if (sharded != null) {
+                sharded.zeroGradients();
             }
             if (bad.isEmpty()) {
                 bad.add("(tensors owned by other ranks)");
@@ -270,48 +270,51 @@ public final class DataParallelOptimizer implements AutoCloseable {
             BucketLayout.Bucket bucket = layout.buckets().get(k);
             updateOwned(k, bucket, lr, clip ? coefficient : 1.0, reached);
         }
-        if (blocks != null) {
-            blocks.zeroGradients();
+        if (sharded != null) {
+            sharded.zeroGradients();
         }
         return new Update(norm, List.of());
     }
 
-    /** Whether bucket {@code k} is one of the partitioned blocks' (stage 3). */
-    private boolean isBlock(int k) {
-        return blocks != null && k >= firstBlockBucket;
+    /** Whether bucket {@code k} is one of the partitioned parameters' (stage 3). */
+    private boolean isSharded(int k) {
+        return sharded != null && k >= firstShardedBucket;
     }
 
     /** The buffer that holds bucket {@code k}'s reduced gradients once they are reduced. */
     private FlatBuffer reducedGradients(int k) {
-        if (isBlock(k)) {
-            return blocks.gradientShard(k - firstBlockBucket);
+        if (isSharded(k)) {
+            return sharded.gradientShard(k - firstShardedBucket);
         }
         return stage >= 2 ? ownedGradients.get(k) : gradientBuffer(k);
     }
 
     /** The bucket element at index 0 of {@link #reducedGradients}: a shard starts at this rank's first element. */
     private int gradientBase(int k, BucketLayout.Bucket bucket) {
-        return isBlock(k) || stage >= 2 ? ownedFrom(bucket) : 0;
+        return isSharded(k) || stage >= 2 ? ownedFrom(bucket) : 0;
     }
 
     /**
      * The tensors backward reached on at least one rank. A tensor it reached on no rank (a task head of a task that
-     * had no micro-batch in this step) is not updated and its optimizer state does not advance, as one rank skips a
-     * tensor without a gradient (PyTorch's optimizers skip {@code grad is None}); updating it with zeros would still
-     * move it by Adam's momentum and count the step, and N ranks would then differ from one.
+     * had no micro-batch yet) is not updated and its optimizer state does not advance, as one rank skips a tensor
+     * without a gradient (PyTorch's optimizers skip {@code grad is None}); updating it with zeros would still move it
+     * by Adam's momentum and count the step, and N ranks would then differ from one. Once reached, a tensor stays
+     * reached: its zeroed {@code .grad} stays defined (DJL cannot set it back to none, as PyTorch's
+     * {@code zero_grad(set_to_none=True)} does), so from then on a step without its task updates it with a zero
+     * gradient, on every rank count and every stage alike.
      */
     private Set<String> reachedByAnyRank() {
         List<String> names = new ArrayList<>(trainable.keySet());
-        double[] flags = new double[names.size() + (blocks == null ? 0 : blocks.trainableNames().size())];
+        double[] flags = new double[names.size() + (sharded == null ? 0 : sharded.trainableNames().size())];
         for (int i = 0; i < names.size(); i++) {
             NDArray param = trainable.get(names.get(i));
             try (NDManager scratch = NDManager.newBaseManager(param.getDevice())) {
                 flags[i] = Gradients.borrow(names.get(i), param, scratch) != null ? 1 : 0;
             }
         }
-        if (blocks != null) {
-            for (String name : blocks.trainableNames()) {
-                flags[names.size()] = blocks.reached(name) ? 1 : 0;
+        if (sharded != null) {
+            for (String name : sharded.trainableNames()) {
+                flags[names.size()] = sharded.reached(name) ? 1 : 0;
                 names.add(name);
             }
         }
@@ -365,8 +368,8 @@ public final class DataParallelOptimizer implements AutoCloseable {
      * are all-gathered in float32 and rounded on arrival).
      */
     private void updateOwned(int k, BucketLayout.Bucket bucket, double lr, double clip, Set<String> reached) {
-        if (isBlock(k)) {
-            updateBlockShard(k - firstBlockBucket, bucket, lr, clip, reached);
+        if (isSharded(k)) {
+            updateShard(k - firstShardedBucket, bucket, lr, clip, reached);
             return;
         }
         int from = ownedFrom(bucket);
@@ -436,14 +439,14 @@ public final class DataParallelOptimizer implements AutoCloseable {
     }
 
     /**
-     * Updates this rank's shard of block {@code layer}'s trainable parameters in place from its shard of the reduced
-     * gradients scaled by {@code clip}. Nothing is gathered: the next forward gathers the block again.
+     * Updates this rank's shard of partitioned bucket {@code k}'s trainable parameters in place from its shard of the
+     * reduced gradients scaled by {@code clip}. Nothing is gathered: the next forward gathers the parameters again.
      */
-    private void updateBlockShard(int layer, BucketLayout.Bucket bucket, double lr, double clip, Set<String> reached) {
+    private void updateShard(int k, BucketLayout.Bucket bucket, double lr, double clip, Set<String> reached) {
         int from = ownedFrom(bucket);
         int to = ownedTo(bucket);
-        FlatBuffer grads = blocks.gradientShard(layer);
-        FlatBuffer params = blocks.trainableShard(layer);
+        FlatBuffer grads = sharded.gradientShard(k);
+        FlatBuffer params = sharded.trainableShard(k);
         for (BucketLayout.Piece p : bucket.pieces()) {
             int a = Math.max(from, p.offset());
             int b = Math.min(to, p.end());
@@ -617,7 +620,7 @@ public final class DataParallelOptimizer implements AutoCloseable {
     public long gradientBufferBytes() {
         return gradientBuffers.stream().mapToLong(FlatBuffer::bytes).sum()
                 + ownedGradients.stream().mapToLong(FlatBuffer::bytes).sum()
-                + (blocks == null ? 0 : blocks.gradientBytes());
+                + (sharded == null ? 0 : sharded.gradientBytes());
     }
 
     /** Elements of all trainable tensors together. */
@@ -632,7 +635,7 @@ public final class DataParallelOptimizer implements AutoCloseable {
 
     /** One rank without master weights: the plain optimizer over the named tensors, no buffers. */
     private boolean local() {
-        return collective.worldSize() == 1 && masters.isEmpty() && blocks == null;
+        return collective.worldSize() == 1 && masters.isEmpty() && sharded == null;
     }
 
     private FlatBuffer gradientBuffer(int k) {

@@ -34,16 +34,24 @@ public final class FlatBuffer {
     private final ByteBuffer memory;
 
     private FlatBuffer(DataType type, int length) {
+        this(type, length, ByteBuffer.allocateDirect(checkedBytes(type, length)));
+    }
+
+    private FlatBuffer(DataType type, int length, ByteBuffer memory) {
         this.type = type;
         this.elementBytes = type.getNumOfBytes();
         this.length = length;
-        long bytes = (long) elementBytes * length;
+        this.memory = memory.order(ByteOrder.nativeOrder());
+    }
+
+    private static int checkedBytes(DataType type, int length) {
+        long bytes = (long) type.getNumOfBytes() * length;
         if (length < 0 || bytes > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("a flat buffer of " + length + " " + type + " elements would take " + bytes
                     + " bytes; one buffer holds at most " + Integer.MAX_VALUE + " (a single tensor that large cannot be"
                     + " data-parallel trained)");
         }
-        this.memory = ByteBuffer.allocateDirect((int) bytes).order(ByteOrder.nativeOrder());
+        return (int) bytes;
     }
 
     /** A zeroed buffer of {@code length} float32 or float64 elements. */
@@ -53,6 +61,25 @@ public final class FlatBuffer {
             default -> throw new IllegalArgumentException("data-parallel training works on float32 or float64 tensors, not "
                     + type + " (float16 models train data-parallel with train.fp16: float32 master weights and loss scaling)");
         };
+    }
+
+    /**
+     * A buffer over the memory of {@code tensor}, a contiguous one-dimensional float32 or float64 CPU tensor, no copy:
+     * libtorch owns the memory and frees it when the tensor is closed, so use the buffer only while the tensor is open.
+     * For memory that should go back as soon as its use ends, which {@link #of}'s waits for the garbage collector to do.
+     */
+    public static FlatBuffer over(NDArray tensor) {
+        DataType type = tensor.getDataType();
+        int length = Math.toIntExact(tensor.getShape().size());
+        if (tensor.getShape().dimension() != 1 || (type != DataType.FLOAT32 && type != DataType.FLOAT64)) {
+            throw new IllegalArgumentException("a flat buffer lies over a one-dimensional float32 or float64 tensor, not a "
+                    + tensor.getShape() + " " + type + " one");
+        }
+        ByteBuffer memory = length == 0 ? ByteBuffer.allocateDirect(0) : tensor.toByteBuffer(true);
+        if (!memory.isDirect() || memory.remaining() != checkedBytes(type, length)) {
+            throw new IllegalStateException("DJL gave no direct view of the " + tensor.getShape() + " tensor's memory");
+        }
+        return new FlatBuffer(type, length, memory.slice());
     }
 
     public DataType type() {

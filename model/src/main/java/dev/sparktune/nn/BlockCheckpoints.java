@@ -6,6 +6,7 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
+import java.util.EnumSet;
 
 /**
  * Activation checkpointing (Chen et al., 2016, "Training Deep Nets with Sublinear Memory Cost"; Hugging Face's
@@ -25,12 +26,29 @@ import ai.djl.pytorch.jni.JniUtils;
  * stream is kept and sought back to. Masks from libtorch's generator (a thread without a seed, a GPU tensor)
  * cannot be replayed, and such a draw in a block is refused.
  *
- * <p>The blocks' parameters may live elsewhere between uses ({@link Parameters}): ZeRO-3 gathers a block's
+ * <p>The model's parameters may live elsewhere between uses ({@link Parameters}): ZeRO-3 gathers a block's
  * parameters from the ranks' shards just before the block runs, in forward and again in its recomputation, and after
- * the block's backward reduce-scatters their gradients and lets the gathered parameters go.
+ * the block's backward reduce-scatters their gradients and lets the gathered parameters go. The parameters outside the
+ * blocks are gathered for as long as their arrays are in a graph:
+ * <ul>
+ *   <li>those read before the blocks (embeddings, prompts), from {@link #startForward} to the end of
+ *       {@link #backward}, whose last step back-propagates into them;</li>
+ *   <li>those read after them (the final norm, the heads), from the end of {@link #run} to the start of
+ *       {@link #backward}, by when the loss's backward has filled their gradients.</li>
+ * </ul>
+ * A forward without gradients (evaluation, generation) keeps both sides gathered for the next such forward, until
+ * {@link #endEvaluation} or a training forward.
  */
 public final class BlockCheckpoints implements BlockStack {
-    /** Where the blocks' parameters are while a block is not running. */
+    /** The parameters outside the blocks, by when a forward reads them. */
+    public enum Outside {
+        /** Read before the first block: the embeddings, prompts. */
+        BEFORE_BLOCKS,
+        /** Read only after the last block: the final norm, BERT's pooler, the output heads. */
+        AFTER_BLOCKS
+    }
+
+    /** Where the model's parameters are while they are not in use. */
     public interface Parameters {
         /** The parameters are arrays of the model all along. */
         Parameters RESIDENT = new Parameters() {
@@ -40,6 +58,14 @@ public final class BlockCheckpoints implements BlockStack {
 
             @Override
             public void release(int layer, boolean afterBackward) {
+            }
+
+            @Override
+            public void gatherOutside(Outside side, boolean withGradients) {
+            }
+
+            @Override
+            public void releaseOutside(Outside side, boolean afterBackward) {
             }
         };
 
@@ -51,11 +77,22 @@ public final class BlockCheckpoints implements BlockStack {
 
         /** Takes block {@code layer}'s parameters away again; {@code afterBackward}: their gradients are complete. */
         void release(int layer, boolean afterBackward);
+
+        /**
+         * Makes the parameters on {@code side} of the blocks arrays of the model; {@code withGradients}: the trainable
+         * ones must require gradients, as a graph is built from them directly.
+         */
+        void gatherOutside(Outside side, boolean withGradients);
+
+        /** Takes them away again; {@code afterBackward}: their gradients are complete. */
+        void releaseOutside(Outside side, boolean afterBackward);
     }
 
     private final Parameters parameters;
     /** The forward whose blocks await their backward, or null. */
     private Pass pending;
+    /** The sides gathered by forwards without gradients, kept for the next such forward until {@link #endEvaluation}. */
+    private final EnumSet<Outside> heldForEvaluation = EnumSet.noneOf(Outside.class);
 
     /** Checkpointed blocks whose parameters are arrays of the model. */
     public BlockCheckpoints() {
@@ -75,9 +112,38 @@ public final class BlockCheckpoints implements BlockStack {
     }
 
     @Override
+    public void startForward() {
+        if (!JniUtils.isGradMode()) {
+            holdForEvaluation(Outside.BEFORE_BLOCKS);
+            return;
+        }
+        if (pending != null) {
+            throw new IllegalStateException("the blocks of the previous forward were not back-propagated (backward())");
+        }
+        endEvaluation();
+        parameters.gatherOutside(Outside.BEFORE_BLOCKS, true);
+    }
+
+    private void holdForEvaluation(Outside side) {
+        if (heldForEvaluation.add(side)) {
+            parameters.gatherOutside(side, false);
+        }
+    }
+
+    /** Lets go of the parameters outside the blocks that forwards without gradients kept gathered. */
+    public void endEvaluation() {
+        for (Outside side : heldForEvaluation) {
+            parameters.releaseOutside(side, false);
+        }
+        heldForEvaluation.clear();
+    }
+
+    @Override
     public NDArray run(NDArray input, int layers, Block block) {
         if (!JniUtils.isGradMode()) {
-            return evaluate(input, layers, block);    // a forward without backward (evaluation) keeps nothing
+            NDArray out = evaluate(input, layers, block);    // a forward without backward (evaluation) keeps nothing
+            holdForEvaluation(Outside.AFTER_BLOCKS);
+            return out;
         }
         if (pending != null) {
             throw new IllegalStateException("the blocks of the previous forward were not back-propagated (backward())");
@@ -110,6 +176,7 @@ public final class BlockCheckpoints implements BlockStack {
             NDManager head = scope.newSubManager();
             x.attach(head);
             x.setRequiresGradient(true);
+            parameters.gatherOutside(Outside.AFTER_BLOCKS, true);
             pending = new Pass(input, inputs, positions, block, x, head, scope);
             return x;
         } finally {
@@ -138,6 +205,7 @@ public final class BlockCheckpoints implements BlockStack {
             NDArray upstream = pass.top().getGradient();
             upstream.attach(pass.scope());
             pass.head().close();   // the logits and the loss's arrays: often the largest of the step
+            parameters.releaseOutside(Outside.AFTER_BLOCKS, true);
             for (int layer = pass.inputs().length - 1; layer >= 0; layer--) {
                 NDArray in = pass.inputs()[layer];
                 in.setRequiresGradient(true);
@@ -153,6 +221,7 @@ public final class BlockCheckpoints implements BlockStack {
                 in.close();
             }
             intoInput(pass.input(), upstream, pass.scope());
+            parameters.releaseOutside(Outside.BEFORE_BLOCKS, true);
         } finally {
             JniUtils.setGradMode(gradMode);
             SeededDropout.seek(dropoutAfterForward);

@@ -15,6 +15,13 @@ public interface BlockStack {
         return h;
     };
 
+    /**
+     * Called by a model at the start of its forward, before it reads any parameter outside its blocks (the
+     * embeddings): ZeRO-3 gathers them here ({@link BlockCheckpoints}).
+     */
+    default void startForward() {
+    }
+
     /** The output of blocks 0 .. layers - 1 applied in turn to {@code input}. */
     NDArray run(NDArray input, int layers, Block block);
 

@@ -96,7 +96,7 @@ public sealed interface Objective permits Objective.CausalLm, Objective.Classifi
 
         /** How many classes the head scores: the rows of {@code <head>.weight}. */
         public int classes(PretrainedModel model) {
-            return Math.toIntExact(model.weights().get(head + ".weight").getShape().get(0));
+            return Math.toIntExact(model.weights().shape(head + ".weight").get(0));
         }
 
         private NDArray logits(PretrainedModel model, TrainingBatch batch) {

@@ -13,7 +13,7 @@ import dev.sparktune.dist.Collective;
 import dev.sparktune.dist.CollectiveException;
 import dev.sparktune.dist.DataParallelOptimizer;
 import dev.sparktune.dist.InProcessCollective;
-import dev.sparktune.dist.ShardedBlocks;
+import dev.sparktune.dist.ShardedParameters;
 import dev.sparktune.nn.BlockCheckpoints;
 import dev.sparktune.nn.Casts;
 import dev.sparktune.nn.Scalars;
@@ -72,7 +72,7 @@ public final class Trainer {
     private final Collective collective;
     private final int zeroStage;
     private final long bucketSize;
-    /** At ZeRO stage 3, the elements of a block's parameters all-gathered at a time. */
+    /** At ZeRO stage 3, the elements of partitioned parameters all-gathered at a time. */
     private final long allgatherBucketSize;
     /** How long the other ranks wait for rank 0 to write a checkpoint. */
     private final Duration checkpointTimeout;
@@ -200,8 +200,8 @@ public final class Trainer {
     public Result train(Run run, NDManager manager) {
         model.requireGradients();
         JniUtils.setGradMode(false);   // a new thread (a Spark task's) starts with autograd on; updates are in place
-        ShardedBlocks sharded = zeroStage == 3 ? new ShardedBlocks(collective, model.weights(),
-                model.base().layout().layerPrefixes(), model.trainable(), allgatherBucketSize) : null;
+        ShardedParameters sharded = zeroStage == 3 ? new ShardedParameters(collective, model.weights(),
+                model.base().layout(), model.trainable(), allgatherBucketSize) : null;
         SortedMap<String, NDArray> whole = model.trainableTensors();
         if (sharded != null) {
             whole.keySet().removeAll(sharded.trainableNames());
@@ -231,8 +231,8 @@ public final class Trainer {
         private final Run run;
         private final DataParallelOptimizer optimizer;
         private final NDManager manager;
-        /** At ZeRO stage 3, the blocks' partitioned parameters; else null. */
-        private final ShardedBlocks sharded;
+        /** At ZeRO stage 3, the model's partitioned parameters; else null. */
+        private final ShardedParameters sharded;
         private final int batchSize = config.perDeviceTrainBatchSize();   // this rank's, from its share of the rows
         private final int accumulation = config.gradientAccumulationSteps();
         private final boolean writer = collective.rank() == 0;
@@ -264,7 +264,7 @@ public final class Trainer {
         /** Seconds this rank spent in the steps' collective calls since the run (or the resumed run) started. */
         private double communicationSeconds;
 
-        Loop(Run run, DataParallelOptimizer optimizer, NDManager manager, ShardedBlocks sharded) {
+        Loop(Run run, DataParallelOptimizer optimizer, NDManager manager, ShardedParameters sharded) {
             this.run = run;
             this.optimizer = optimizer;
             this.manager = manager;
@@ -272,7 +272,7 @@ public final class Trainer {
             this.blocks = sharded != null ? new BlockCheckpoints(sharded)
                     : config.gradientCheckpointing() ? new BlockCheckpoints() : null;
             this.training = blocks == null ? model.model(true) : model.model(true).withBlocks(blocks);
-            // evaluation runs the blocks plainly, but at stage 3 still gathers each one's parameters
+            // evaluation runs the blocks plainly, but at stage 3 still gathers their parameters and the others
             this.evaluating = sharded == null ? model.model(false) : model.model(false).withBlocks(blocks);
             this.rows = new long[run.tasks().size()];
             long stepsPerEpoch = epochBatches(0).length() / accumulation;
@@ -359,7 +359,13 @@ public final class Trainer {
             if (validation == null || !validation.dueAfter(step, epochEnded, totalSteps)) {
                 return Collections.emptySortedMap();
             }
-            return validation.evaluate(evaluating, collective, manager);
+            try {
+                return validation.evaluate(evaluating, collective, manager);
+            } finally {
+                if (sharded != null) {
+                    blocks.endEvaluation();   // the parameters outside the blocks that evaluation kept gathered
+                }
+            }
         }
 
         /**
@@ -500,7 +506,7 @@ public final class Trainer {
             String folder = checkpoints.folder(step);
             try (NDManager scratch = NDManager.newBaseManager()) {
                 SortedMap<String, NDArray> optimizerState = optimizer.exportState(scratch);
-                // the trainable arrays the model holds (at stage 3 those outside the blocks) and the blocks' gathered
+                // the trainable arrays the model holds, or at stage 3 the partitioned ones, gathered
                 SortedMap<String, NDArray> parameters = new TreeMap<>(model.weights().asMap());
                 parameters.keySet().retainAll(model.trainable());
                 if (sharded != null) {

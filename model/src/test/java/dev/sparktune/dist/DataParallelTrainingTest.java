@@ -21,6 +21,8 @@ import dev.sparktune.io.TokenizedRow;
 import dev.sparktune.io.onnx.ImportedMiniLm;
 import dev.sparktune.optim.Optimizer;
 import dev.sparktune.peft.FullFineTuning;
+import dev.sparktune.peft.PrefixTuning;
+import dev.sparktune.peft.PromptTuning;
 import dev.sparktune.peft.Lora;
 import dev.sparktune.peft.Method;
 import dev.sparktune.peft.PeftModel;
@@ -473,6 +475,39 @@ class DataParallelTrainingTest {
         System.out.printf("%s, %d ranks on the TCP ring, stage 3 vs one rank: max relative difference %.3g (%s)%n",
                 methodName, ranks, difference, worstTensor);
         assertTrue(difference <= 1e-14, "relative difference " + difference + " in " + worstTensor);
+    }
+
+    /**
+     * ZeRO-3 partitions the parameters outside the blocks too, gathered only while a step uses them: a prompt and a
+     * prefix read before the blocks (the prefix inside every block too, and in each block's recomputation), and a
+     * tied head, whose embedding table is read before the blocks and after them. 2 ranks in threads, as one rank.
+     */
+    @ParameterizedTest(name = "{0}, 2 ranks, ZeRO stage 3")
+    @ValueSource(strings = {"prompt", "prefix", "full, tied head"})
+    void zeroThreeTrainsTheParametersOutsideTheBlocksAsOneRank(String methodName) throws Exception {
+        Method method = switch (methodName) {
+            case "prompt" -> new PromptTuning(3, null, null);
+            case "prefix" -> new PrefixTuning(3, true, 16);
+            default -> new FullFineTuning();
+        };
+        Path model = methodName.contains("tied") ? tiedModelDir() : modelDir;
+        Function<NDManager, PeftModel> replica = m -> PeftModel.apply(ModelDirectory.open(model).load(m, DataType.FLOAT64),
+                method, m, 7);
+        String name = methodName.replace(", ", "-").replace(' ', '-');
+        SortedMap<String, double[]> one = train(Transport.THREADS, 1, 0, replica, reference(lmTask, 2),
+                dir.resolve("one-z3-outside-" + name), Long.MAX_VALUE, Optional.empty(), "train.max_steps=12");
+        SortedMap<String, double[]> two = train(Transport.THREADS, 2, 3, replica, lmTask,
+                dir.resolve("z3-outside-" + name), Long.MAX_VALUE, Optional.empty(), "train.max_steps=12");
+        double difference = maxRelativeDifference(one, two);
+        System.out.printf("%s, 2 ranks, stage 3 vs one rank after 12 steps: max relative difference %.3g (%s)%n",
+                methodName, difference, worstTensor);
+        assertTrue(difference <= 1e-14, "relative difference " + difference + " in " + worstTensor);
+    }
+
+    private static Path tiedModelDir() {
+        Path tied = dir.resolve("model-tied");
+        return Files.isDirectory(tied) ? tied
+                : TinyModels.writeRandom(tied, TinyModels.llamaJson("llama", 4, 2, true, ""), 5);
     }
 
     /**

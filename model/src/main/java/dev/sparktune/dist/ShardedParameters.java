@@ -4,11 +4,15 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import dev.sparktune.arch.ModelLayout;
 import dev.sparktune.arch.Weights;
 import dev.sparktune.nn.BlockCheckpoints;
+import dev.sparktune.nn.BlockCheckpoints.Outside;
 import dev.sparktune.optim.Gradients;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.EnumMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
@@ -23,22 +27,28 @@ import java.util.concurrent.Future;
 import java.util.stream.Stream;
 
 /**
- * ZeRO stage 3's parameter partitioning (Rajbhandari et al., 2020) over a model's transformer blocks: between uses
- * each rank keeps 1/N of every block's parameters, frozen and trainable, and 1/N of their reduced gradients.
+ * ZeRO stage 3's parameter partitioning (Rajbhandari et al., 2020): between uses each rank keeps 1/N of every float
+ * parameter of the model, frozen and trainable, and 1/N of their reduced gradients. The parameters come in groups that
+ * a forward reads at one time: each transformer block's, those read before the blocks (embeddings, prompts) and those
+ * read only after them (the final norm, BERT's pooler, the output heads; {@link ModelLayout#afterBlocks}).
  * <ul>
  *   <li>{@link #gather} all-gathers a block's parameters into arrays of the model just before the block runs, in
- *       forward and again for its recomputation in backward ({@link BlockCheckpoints});</li>
+ *       forward and again for its recomputation in backward ({@link BlockCheckpoints}); {@link #gatherOutside} does the
+ *       same for the groups outside the blocks, for as long as their arrays are in the step's graph;</li>
  *   <li>{@link #release} after the block's backward reduce-scatters the gradients of its trainable parameters, adds
- *       this rank's shard of them to what earlier micro-batches of the step left, and lets the gathered arrays go;</li>
+ *       this rank's shard of them to what earlier micro-batches of the step left, and lets the gathered arrays go
+ *       ({@link #releaseOutside} likewise);</li>
  *   <li>{@link DataParallelOptimizer} updates this rank's shard of the trainable parameters in place: nothing is
  *       gathered after an update.</li>
  * </ul>
- * A block's frozen and its trainable parameters are each laid out in flat {@link BucketLayout.Bucket}s of at most
+ * A group's frozen and its trainable parameters are each laid out in flat {@link BucketLayout.Bucket}s of at most
  * {@code allgather_bucket_size} elements (DeepSpeed's "elements all-gathered at a time"; a larger tensor gets a bucket
  * of its own), and every bucket is split into {@link Shards} of the world size like any ZeRO bucket: one all-gather
- * per bucket, and one reduce-scatter per trainable bucket. Parameters outside the blocks (embeddings, the final norm,
- * the output head, prompts) stay whole on every rank, as DeepSpeed keeps parameters it does not partition; their
- * gradients and optimizer state are sharded as at stage 2. Packed (quantized) frozen weights stay whole too.
+ * per bucket, and one reduce-scatter per trainable bucket. Packed (quantized) frozen weights stay whole.
+ *
+ * <p>The blocks are gathered into two pairs of block-sized buffers kept for the whole run. The groups outside the
+ * blocks hold the largest tensors (the embedding table and the head are each bigger than a block), so they are gathered
+ * into tensors allocated for the gather and freed with its release: between steps a rank holds only its shards of them.
  *
  * <p>Lifecycle: build it over the loaded model, {@link #partition} it (after a resume has written the checkpoint's
  * values into the whole arrays), train, and {@link #unpartition} it to give the model its whole trained arrays back.
@@ -47,7 +57,7 @@ import java.util.stream.Stream;
  * (DeepSpeed's prefetch): after block L's forward gather, block L + 1's starts; after block L's backward gather, block
  * L - 1's, queued before block L's gradient reduction.
  */
-public final class ShardedBlocks implements BlockCheckpoints.Parameters, AutoCloseable {
+public final class ShardedParameters implements BlockCheckpoints.Parameters, AutoCloseable {
 
     /**
      * One bucket of a block's frozen or trainable parameters, at {@code offset} in the block's gather buffer, with this
@@ -56,8 +66,11 @@ public final class ShardedBlocks implements BlockCheckpoints.Parameters, AutoClo
     private record Part(BucketLayout.Bucket bucket, int offset, FlatBuffer shard, FlatBuffer gradientShard) {
     }
 
-    /** One block's parameters: its frozen and its trainable parts, and how many elements each kind has. */
-    private record Block(List<Part> frozen, List<Part> trainable, int frozenLength, int trainableLength) {
+    /** One group's parameters: its frozen and its trainable parts, and how many elements each kind has. */
+    private record Group(List<Part> frozen, List<Part> trainable, int frozenLength, int trainableLength) {
+        Stream<Part> parts() {
+            return Stream.concat(frozen.stream(), trainable.stream());
+        }
     }
 
     /** A block's parameters gathered from every rank's shards, in one of the two pairs of {@link #gatherBuffers}. */
@@ -67,8 +80,10 @@ public final class ShardedBlocks implements BlockCheckpoints.Parameters, AutoClo
     private final TimedCollective collective;
     private final Weights weights;
     private final DataType dtype;
-    private final List<Block> blocks = new ArrayList<>();
-    /** Every block's trainable parts, block by block: the order of {@link #trainableBuckets}. */
+    private final List<Group> blocks = new ArrayList<>();
+    /** The parameters read before the blocks and those read only after them. */
+    private final EnumMap<Outside, Group> outside = new EnumMap<>(Outside.class);
+    /** Every group's trainable parts: before the blocks, block by block, after them; the order of {@link #trainableBuckets}. */
     private final List<Part> trainableParts;
     /** The names of the tensors in {@link #trainableParts}, sorted. */
     private final SortedSet<String> trainableNames;
@@ -88,50 +103,77 @@ public final class ShardedBlocks implements BlockCheckpoints.Parameters, AutoClo
     private Future<Gathered> prefetch;
     /** The arrays of the block that is gathered now, or null. */
     private NDManager gathered;
-    /** Trainable block tensors that this rank's backward reached since the last {@link #zeroGradients}. */
+    /** For each side of the blocks gathered now, its arrays: the gathered tensors and views of them. */
+    private final EnumMap<Outside, NDManager> gatheredOutside = new EnumMap<>(Outside.class);
+    /**
+     * Trainable tensors that a backward on this rank has reached since training started. Not cleared by
+     * {@link #zeroGradients}: a whole tensor's {@code .grad}, once made, stays defined (zeroed) for every later step, as
+     * DJL cannot set it back to none, and the optimizer counts such a tensor as reached; a partitioned one counts alike.
+     */
     private final Set<String> reached = new HashSet<>();
     private boolean partitioned;
 
     /**
-     * The partitioning of the float arrays under each of {@code layerPrefixes} ({@code model.layers.3}) in
-     * {@code weights}, in buckets of at most {@code bucketSize} elements; {@code trainable} names the ones that train.
-     * Nothing moves until {@link #partition}.
+     * The partitioning of the float arrays of {@code weights}, laid out as {@code layout} says, in buckets of at most
+     * {@code bucketSize} elements; {@code trainable} names the ones that train. Nothing moves until {@link #partition}.
      */
-    public ShardedBlocks(Collective collective, Weights weights, List<String> layerPrefixes, Set<String> trainable,
-                         long bucketSize) {
+    public ShardedParameters(Collective collective, Weights weights, ModelLayout layout, Set<String> trainable,
+                             long bucketSize) {
         this.collective = new TimedCollective(collective);
         this.weights = weights;
-        this.dtype = weights.asMap().entrySet().stream()
-                .filter(e -> layerPrefixes.stream().anyMatch(prefix -> e.getKey().startsWith(prefix + ".")))
-                .map(e -> e.getValue().getDataType()).filter(DataType::isFloating).findFirst()
-                .orElse(DataType.FLOAT32);
+        this.dtype = weights.asMap().values().stream().map(NDArray::getDataType).filter(DataType::isFloating)
+                .findFirst().orElse(DataType.FLOAT32);
+        // each float array by group: 0 .. L-1 a block, L before the blocks, L + 1 after them
+        List<String> prefixes = layout.layerPrefixes();
+        int before = prefixes.size();
+        int after = before + 1;
+        List<SortedMap<String, NDArray>> frozen = new ArrayList<>();
+        List<SortedMap<String, NDArray>> trains = new ArrayList<>();
+        for (int g = 0; g <= after; g++) {
+            frozen.add(new TreeMap<>());
+            trains.add(new TreeMap<>());
+        }
+        weights.asMap().forEach((name, t) -> {
+            if (!t.getDataType().isFloating()) {
+                return;
+            }
+            if (t.getDataType() != dtype) {
+                throw new IllegalArgumentException("ZeRO-3 partitions a model's tensors in one dtype: '" + name + "' is "
+                        + t.getDataType() + ", the model " + dtype);
+            }
+            int group = before;
+            for (int layer = 0; layer < prefixes.size() && group == before; layer++) {
+                group = name.startsWith(prefixes.get(layer) + ".") ? layer : before;
+            }
+            if (group == before && layout.afterBlocks().stream().anyMatch(m -> name.startsWith(m + "."))) {
+                group = after;
+            }
+            (trainable.contains(name) ? trains : frozen).get(group).put(name, t);
+        });
         int largestFrozen = 0;
         int largestTrainable = 0;
-        for (String prefix : layerPrefixes) {
-            SortedMap<String, NDArray> frozen = new TreeMap<>();
-            SortedMap<String, NDArray> trains = new TreeMap<>();
-            weights.asMap().forEach((name, t) -> {
-                if (name.startsWith(prefix + ".") && t.getDataType().isFloating()) {
-                    if (t.getDataType() != dtype) {
-                        throw new IllegalArgumentException("ZeRO-3 partitions a block's tensors in one dtype: '" + name
-                                + "' is " + t.getDataType() + ", the model " + dtype);
-                    }
-                    (trainable.contains(name) ? trains : frozen).put(name, t);
-                }
-            });
-            List<Part> f = parts(BucketLayout.of(frozen, bucketSize), false);
-            List<Part> t = parts(BucketLayout.of(trains, bucketSize), true);
-            Block block = new Block(f, t, length(f), length(t));
-            largestFrozen = Math.max(largestFrozen, block.frozenLength());
-            largestTrainable = Math.max(largestTrainable, block.trainableLength());
-            blocks.add(block);
+        for (int g = 0; g <= after; g++) {
+            List<Part> f = parts(BucketLayout.of(frozen.get(g), bucketSize), false);
+            List<Part> t = parts(BucketLayout.of(trains.get(g), bucketSize), true);
+            Group group = new Group(f, t, length(f), length(t));
+            if (g == before) {
+                outside.put(Outside.BEFORE_BLOCKS, group);
+            } else if (g == after) {
+                outside.put(Outside.AFTER_BLOCKS, group);
+            } else {
+                largestFrozen = Math.max(largestFrozen, group.frozenLength());
+                largestTrainable = Math.max(largestTrainable, group.trainableLength());
+                blocks.add(group);
+            }
         }
         for (FlatBuffer[] pair : gatherBuffers) {
             pair[0] = FlatBuffer.of(dtype, largestFrozen);
             pair[1] = FlatBuffer.of(dtype, largestTrainable);
         }
         this.gradients = FlatBuffer.of(dtype, largestTrainable);
-        this.trainableParts = blocks.stream().flatMap(b -> b.trainable().stream()).toList();
+        this.trainableParts = Stream.of(List.of(outside.get(Outside.BEFORE_BLOCKS)), blocks,
+                List.of(outside.get(Outside.AFTER_BLOCKS))).flatMap(List::stream).flatMap(g -> g.trainable().stream())
+                .toList();
         SortedSet<String> names = new TreeSet<>();
         trainableParts.forEach(part -> part.bucket().pieces().forEach(p -> names.add(p.name())));
         this.trainableNames = Collections.unmodifiableSortedSet(names);
@@ -160,7 +202,7 @@ public final class ShardedBlocks implements BlockCheckpoints.Parameters, AutoClo
         return parts.stream().mapToInt(p -> p.bucket().length()).sum();
     }
 
-    /** The blocks' float dtype. */
+    /** The partitioned tensors' dtype. */
     DataType dtype() {
         return dtype;
     }
@@ -170,18 +212,21 @@ public final class ShardedBlocks implements BlockCheckpoints.Parameters, AutoClo
         return trainableNames;
     }
 
+    /** The groups: before the blocks, the blocks, after them. */
+    private Stream<Group> groups() {
+        return Stream.of(Stream.of(outside.get(Outside.BEFORE_BLOCKS)), blocks.stream(),
+                Stream.of(outside.get(Outside.AFTER_BLOCKS))).flatMap(g -> g);
+    }
+
     /**
-     * Keeps this rank's shard of every block tensor and takes the whole arrays out of the model, closing them: from
-     * here on a block's tensors exist only while it is gathered.
+     * Keeps this rank's shard of every partitioned tensor and takes the whole arrays out of the model, closing them:
+     * from here on a tensor exists only while its group is gathered.
      */
     public void partition() {
         if (partitioned) {
             throw new IllegalStateException("already partitioned");
         }
-        for (Block b : blocks) {
-            b.frozen().forEach(this::keepShard);
-            b.trainable().forEach(this::keepShard);
-        }
+        groups().flatMap(Group::parts).forEach(this::keepShard);
         partitioned = true;
     }
 
@@ -203,29 +248,101 @@ public final class ShardedBlocks implements BlockCheckpoints.Parameters, AutoClo
         }
     }
 
-    /** Gives the model whole arrays of every block tensor again, gathered from the shards, owned by {@code manager}. */
+    /** Gives the model whole arrays of every partitioned tensor again, gathered from the shards, owned by {@code manager}. */
     public void unpartition(NDManager manager) {
-        requirePartitioned();
+        requireNothingGathered();
         dropPrefetch();
         for (int layer = 0; layer < blocks.size(); layer++) {
-            Block b = blocks.get(layer);
+            Group b = blocks.get(layer);
             Gathered g = await(gatherLater(layer, 0));
             copies(b.frozen(), gatherBuffers[g.buffers()][0], manager).forEach(weights::hold);
             copies(b.trainable(), gatherBuffers[g.buffers()][1], manager).forEach(weights::hold);
         }
+        for (Group g : outside.values()) {
+            gatherTensors(g.frozen(), g.frozenLength(), manager).forEach(weights::hold);
+            gatherTensors(g.trainable(), g.trainableLength(), manager).forEach(weights::hold);
+        }
         partitioned = false;
     }
 
-    /** The trainable block tensors by name and whole shape, gathered into {@code into}: a checkpoint's parameters. */
+    /** The trainable tensors by name and whole shape, gathered into {@code into}: a checkpoint's parameters. */
     public SortedMap<String, NDArray> trainableTensors(NDManager into) {
-        requirePartitioned();
+        requireNothingGathered();
         dropPrefetch();
         SortedMap<String, NDArray> out = new TreeMap<>();
         for (int layer = 0; layer < blocks.size(); layer++) {
             Gathered g = await(gatherLater(layer, 0));
             out.putAll(copies(blocks.get(layer).trainable(), gatherBuffers[g.buffers()][1], into));
         }
+        for (Group g : outside.values()) {
+            out.putAll(gatherTensors(g.trainable(), g.trainableLength(), into));
+        }
         return out;
+    }
+
+    /**
+     * The tensors of {@code parts}, {@code length} elements in all, all-gathered from every rank's shards into one new
+     * tensor of {@code owner}, as views of it (libtorch's: they keep its memory alive while anything uses them).
+     */
+    private SortedMap<String, NDArray> gatherTensors(List<Part> parts, int length, NDManager owner) {
+        SortedMap<String, NDArray> out = new TreeMap<>();
+        if (parts.isEmpty()) {
+            return out;
+        }
+        NDArray flat = owner.zeros(new Shape(length), dtype);
+        FlatBuffer buffer = FlatBuffer.over(flat);
+        await(communication.submit(() -> parts.forEach(part -> gatherInto(part, buffer))));
+        for (Part part : parts) {
+            for (BucketLayout.Piece p : part.bucket().pieces()) {
+                NDArray slice = flat.get(new NDIndex("{}:{}", part.offset() + p.offset(), part.offset() + p.end()));
+                out.put(p.name(), slice.reshape(p.shape()));
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Makes the parameters on {@code side} of the blocks arrays of the model, gathered into tensors of their own that
+     * {@link #releaseOutside} frees.
+     */
+    @Override
+    public void gatherOutside(Outside side, boolean withGradients) {
+        requirePartitioned();
+        if (gatheredOutside.containsKey(side)) {
+            throw new IllegalStateException("the parameters " + side + " are gathered already");
+        }
+        Group g = outside.get(side);
+        NDManager arrays = NDManager.newBaseManager();
+        SortedMap<String, NDArray> trainable;
+        SortedMap<String, NDArray> frozen;
+        try {
+            frozen = gatherTensors(g.frozen(), g.frozenLength(), arrays);
+            trainable = gatherTensors(g.trainable(), g.trainableLength(), arrays);
+        } catch (RuntimeException e) {
+            arrays.close();
+            throw e;
+        }
+        frozen.forEach(weights::hold);
+        trainable.forEach((name, t) -> {
+            t.setRequiresGradient(withGradients);
+            weights.hold(name, t);
+        });
+        gatheredOutside.put(side, arrays);
+    }
+
+    @Override
+    public void releaseOutside(Outside side, boolean afterBackward) {
+        NDManager arrays = gatheredOutside.remove(side);
+        if (arrays == null) {
+            return;    // the gather itself failed
+        }
+        Group g = outside.get(side);
+        try (arrays) {
+            if (afterBackward && g.trainableLength() > 0) {
+                reduceGradients(g, FlatBuffer.over(arrays.zeros(new Shape(g.trainableLength()), dtype)));
+            }
+            g.parts().flatMap(part -> part.bucket().pieces().stream()).forEach(p -> weights.release(p.name()));
+        }
     }
 
     /** The tensors of {@code parts}, copied out of the gather buffer {@code gathered} into {@code manager}. */
@@ -274,7 +391,7 @@ public final class ShardedBlocks implements BlockCheckpoints.Parameters, AutoClo
         if (next >= 0 && next < blocks.size()) {
             prefetch = gatherLater(next, 1 - g.buffers());
         }
-        Block b = blocks.get(layer);
+        Group b = blocks.get(layer);
         FlatBuffer[] pair = gatherBuffers[g.buffers()];
         gathered = NDManager.newBaseManager();
         views(b.frozen(), pair[0], gathered).forEach(weights::hold);
@@ -294,7 +411,7 @@ public final class ShardedBlocks implements BlockCheckpoints.Parameters, AutoClo
 
     /** Starts gathering block {@code layer} into buffer pair {@code buffers} on the communication thread. */
     private Future<Gathered> gatherLater(int layer, int buffers) {
-        Block b = blocks.get(layer);
+        Group b = blocks.get(layer);
         return communication.submit(() -> {
             b.frozen().forEach(part -> gatherInto(part, gatherBuffers[buffers][0]));
             b.trainable().forEach(part -> gatherInto(part, gatherBuffers[buffers][1]));
@@ -332,25 +449,21 @@ public final class ShardedBlocks implements BlockCheckpoints.Parameters, AutoClo
         if (gathered == null) {
             return;    // the gather itself failed
         }
-        Block b = blocks.get(layer);
+        Group b = blocks.get(layer);
         if (afterBackward) {
-            reduceGradients(b);
+            reduceGradients(b, gradients);
         }
-        for (Part part : b.frozen()) {
-            part.bucket().pieces().forEach(p -> weights.release(p.name()));
-        }
-        for (Part part : b.trainable()) {
-            part.bucket().pieces().forEach(p -> weights.release(p.name()));
-        }
+        b.parts().flatMap(part -> part.bucket().pieces().stream()).forEach(p -> weights.release(p.name()));
         gathered.close();
         gathered = null;
     }
 
     /**
-     * Reduce-scatters the gradients backward left on block {@code b}'s gathered trainable arrays (zeros where it
-     * reached none), bucket by bucket, and adds this rank's shard of each to the step's gradient shard.
+     * Reduce-scatters the gradients backward left on group {@code b}'s gathered trainable arrays (zeros where it
+     * reached none), bucket by bucket in {@code gradients}, and adds this rank's shard of each to the step's gradient
+     * shard.
      */
-    private void reduceGradients(Block b) {
+    private void reduceGradients(Group b, FlatBuffer gradients) {
         for (Part part : b.trainable()) {
             for (BucketLayout.Piece p : part.bucket().pieces()) {
                 try (NDManager scratch = NDManager.newBaseManager()) {
@@ -365,7 +478,7 @@ public final class ShardedBlocks implements BlockCheckpoints.Parameters, AutoClo
             }
         }
         if (collective.worldSize() > 1) {
-            // queued behind the gather of the block below, as on every rank
+            // queued behind the gather of the block below, if one was started, as on every rank
             await(communication.submit(() -> b.trainable().forEach(part -> collective.reduceScatter(gradients,
                     part.offset(), part.bucket().length(), Reduction.SUM))));
         }
@@ -375,7 +488,7 @@ public final class ShardedBlocks implements BlockCheckpoints.Parameters, AutoClo
         }
     }
 
-    /** The trainable tensors of every block, bucket by bucket, as the optimizer lays them out. */
+    /** The trainable tensors of every group, bucket by bucket, as the optimizer lays them out. */
     List<BucketLayout.Bucket> trainableBuckets() {
         return trainableParts.stream().map(Part::bucket).toList();
     }
@@ -399,7 +512,6 @@ public final class ShardedBlocks implements BlockCheckpoints.Parameters, AutoClo
         for (Part part : trainableParts) {
             part.gradientShard().clear(0, part.gradientShard().length());
         }
-        reached.clear();
     }
 
     int ownedFrom(BucketLayout.Bucket bucket) {
@@ -412,8 +524,7 @@ public final class ShardedBlocks implements BlockCheckpoints.Parameters, AutoClo
 
     /** Bytes of the parameter shards (frozen and trainable) this rank holds between steps. */
     public long parameterBytes() {
-        return blocks.stream().flatMap(b -> Stream.concat(b.frozen().stream(), b.trainable().stream()))
-                .mapToLong(part -> part.shard().bytes()).sum();
+        return groups().flatMap(Group::parts).mapToLong(part -> part.shard().bytes()).sum();
     }
 
     /** Bytes of the reduced-gradient shards. */
@@ -437,7 +548,17 @@ public final class ShardedBlocks implements BlockCheckpoints.Parameters, AutoClo
 
     private void requirePartitioned() {
         if (!partitioned) {
-            throw new IllegalStateException("the blocks are not partitioned (partition() first)");
+            throw new IllegalStateException("the parameters are not partitioned (partition() first)");
+        }
+    }
+
+    /** Partitioned, with nothing gathered: the shards hold every value. */
+    private void requireNothingGathered() {
+        requirePartitioned();
+        if (gathered != null || !gatheredOutside.isEmpty()) {
+            throw new IllegalStateException("parameters are gathered (" + (gathered != null ? "a block" : "")
+                    + gatheredOutside.keySet() + "): release them first (BlockCheckpoints.endEvaluation after an"
+                    + " evaluation)");
         }
     }
 }
