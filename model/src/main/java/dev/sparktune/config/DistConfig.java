@@ -22,14 +22,14 @@ public record DistConfig(
         int worldSize = s.integer("world_size", 1, Range.atLeast(1));
         int zeroStage = s.integer("zero_stage", 0, Range.closed(0, 3));
         long reduceBucket = s.longInteger("reduce_bucket_size", 25_000_000L, Range.atLeast(1));
-        // stage 3 gathers a block's parameters in buckets of this many elements; stages 1 and 2 gather the updated
-        // parameters in the reduce buckets, whose shards the reduce-scatter fixed, so the key would change nothing there
+        // stage 3 gathers its partitioned parameters in buckets of this many elements; stages 1 and 2 gather the
+        // updated parameters in the reduce buckets, whose shards the reduce-scatter fixed: the key changes nothing there
         long allgatherBucket = s.longInteger("allgather_bucket_size", DEFAULT_ALLGATHER_BUCKET_SIZE, Range.atLeast(1));
         // (the default is accepted at any stage: a resolved config or reference.yaml writes it)
         s.require(zeroStage == 3 || allgatherBucket == DEFAULT_ALLGATHER_BUCKET_SIZE, "allgather_bucket_size",
-                "sets how stage 3 gathers a block's parameters; stages 1 and 2 all-gather the updated parameters in the"
-                        + " buckets of reduce_bucket_size, so at zero_stage " + zeroStage + " it would do nothing: remove"
-                        + " the key");
+                "sets how stage 3 gathers its partitioned parameters; stages 1 and 2 all-gather the updated parameters"
+                        + " in the buckets of reduce_bucket_size, so at zero_stage " + zeroStage + " it would do nothing:"
+                        + " remove the key");
         boolean overlap = s.flag("overlap_comm", false);
         s.require(!overlap, "overlap_comm", "not built yet: buckets are reduced one after another, after backward;"
                 + " remove the key or set false");

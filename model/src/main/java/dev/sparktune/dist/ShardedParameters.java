@@ -83,7 +83,7 @@ public final class ShardedParameters implements BlockCheckpoints.Parameters, Aut
     private final List<Group> blocks = new ArrayList<>();
     /** The parameters read before the blocks and those read only after them. */
     private final EnumMap<Outside, Group> outside = new EnumMap<>(Outside.class);
-    /** Every group's trainable parts: before the blocks, block by block, after them; the order of {@link #trainableBuckets}. */
+    /** Every group's trainable parts (before the blocks, block by block, after them): {@link #trainableBuckets}' order. */
     private final List<Part> trainableParts;
     /** The names of the tensors in {@link #trainableParts}, sorted. */
     private final SortedSet<String> trainableNames;
@@ -107,8 +107,8 @@ public final class ShardedParameters implements BlockCheckpoints.Parameters, Aut
     private final EnumMap<Outside, NDManager> gatheredOutside = new EnumMap<>(Outside.class);
     /**
      * Trainable tensors that a backward on this rank has reached since training started. Not cleared by
-     * {@link #zeroGradients}: a whole tensor's {@code .grad}, once made, stays defined (zeroed) for every later step, as
-     * DJL cannot set it back to none, and the optimizer counts such a tensor as reached; a partitioned one counts alike.
+     * {@link #zeroGradients}: a whole tensor's {@code .grad}, once made, stays defined (zeroed) for every later step,
+     * as DJL cannot set it back to none, and the optimizer counts such a tensor as reached; a partitioned one likewise.
      */
     private final Set<String> reached = new HashSet<>();
     private boolean partitioned;
@@ -138,8 +138,8 @@ public final class ShardedParameters implements BlockCheckpoints.Parameters, Aut
                 return;
             }
             if (t.getDataType() != dtype) {
-                throw new IllegalArgumentException("ZeRO-3 partitions a model's tensors in one dtype: '" + name + "' is "
-                        + t.getDataType() + ", the model " + dtype);
+                throw new IllegalArgumentException("ZeRO-3 partitions a model's tensors in one dtype: '" + name
+                        + "' is " + t.getDataType() + ", the model " + dtype);
             }
             int group = before;
             for (int layer = 0; layer < prefixes.size() && group == before; layer++) {
@@ -248,7 +248,7 @@ public final class ShardedParameters implements BlockCheckpoints.Parameters, Aut
         }
     }
 
-    /** Gives the model whole arrays of every partitioned tensor again, gathered from the shards, owned by {@code manager}. */
+    /** Gives the model whole arrays of every partitioned tensor again, gathered from the shards, in {@code manager}. */
     public void unpartition(NDManager manager) {
         requireNothingGathered();
         dropPrefetch();
@@ -440,7 +440,7 @@ public final class ShardedParameters implements BlockCheckpoints.Parameters, Aut
             throw new IllegalStateException(e.getCause());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted while gathering a block's parameters", e);
+            throw new IllegalStateException("interrupted while gathering parameters", e);
         }
     }
 
