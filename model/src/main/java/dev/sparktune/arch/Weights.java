@@ -61,7 +61,7 @@ public final class Weights {
 
     /**
      * Takes the array {@code name} out of these weights and returns it (not closed): ZeRO-3 keeps a shard of it
-     * elsewhere and {@link #hold}s the gathered tensor only while its block runs. Every holder of these weights (the
+     * elsewhere and {@link #hold}s the gathered tensor only while the model uses it. Every holder of these weights (the
      * training and the evaluation forward) sees it gone.
      */
     public NDArray release(String name) {

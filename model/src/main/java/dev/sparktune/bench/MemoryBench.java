@@ -168,7 +168,8 @@ public final class MemoryBench {
                 + " only); LoRA is rank 16 on every linear layer, its frozen linear weights held as the row says.%n",
                 MemoryBenchRank.STEPS, quick ? QUICK_BUCKET_ELEMENTS : BUCKET_ELEMENTS);
         out.println("libtorch's own .grad holds each parameter's whole gradient (parameters' bytes again) on every rank at"
-                + " every stage; the engine's buffers come on top of it.");
+                + " stages 0-2, and the engine's buffers come on top of it; at stage 3 a .grad lives only while its"
+                + " parameters are gathered.");
     }
 
     /** A row that holds the weights otherwise, against float32 at the same batch: full for fp16, LoRA for packed bases. */

@@ -41,7 +41,7 @@ import java.util.SortedMap;
  * One rank of {@link MemoryBench}, alone in its JVM so that its peak resident memory is its own: a random Llama
  * trained as a {@link MemoryBench.Training} says (full fine-tuning in float32 or fp16, LoRA over a float or packed
  * base) for a few AdamW steps through {@link DataParallelOptimizer} at one ZeRO stage over the TCP ring; at stage 3
- * with the blocks' parameters partitioned ({@link ShardedParameters}), their weights held counting this rank's shards.
+ * with the parameters partitioned ({@link ShardedParameters}), the weights held counting this rank's shards.
  *
  * <p>Talks to the parent on stdin / stdout: prints {@code ADDRESS <host:port>} of its ring listener, reads every
  * rank's address (comma-separated, in rank order) from one stdin line, trains, then prints {@code MEMORY} with the
@@ -105,7 +105,6 @@ public final class MemoryBenchRank {
                     quick ? MemoryBench.QUICK_BUCKET_ELEMENTS : MemoryBench.BUCKET_ELEMENTS,
                     new Optimizer(new AdamW(0.9, 0.999, 1e-8), ParameterGroups.huggingFace(0.0), manager),
                     trainable, training == MemoryBench.Training.FULL_FP16, sharded)) {
-                // built before partitioning: a model is checked for its whole tensors when it is made
                 Llama model = blocks == null ? (Llama) peft.model(true) : (Llama) peft.model(true).withBlocks(blocks);
                 if (sharded != null) {
                     sharded.partition();

@@ -1,5 +1,6 @@
 package dev.sparktune.dist;
 
+import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
@@ -64,16 +65,18 @@ public final class FlatBuffer {
     }
 
     /**
-     * A buffer over the memory of {@code tensor}, a contiguous one-dimensional float32 or float64 CPU tensor, no copy:
-     * libtorch owns the memory and frees it when the tensor is closed, so use the buffer only while the tensor is open.
-     * For memory that should go back as soon as its use ends, which {@link #of}'s waits for the garbage collector to do.
+     * A buffer over the memory of {@code tensor}, a one-dimensional float32 or float64 CPU tensor (a whole one, or a
+     * slice of one with step 1), no copy: libtorch owns the memory and frees it when the tensor is closed, so use the
+     * buffer only while the tensor is open. For memory that should go back as soon as its use ends, which
+     * {@link #of}'s waits for the garbage collector to do. (DJL would silently give a copy of a GPU tensor.)
      */
     public static FlatBuffer over(NDArray tensor) {
         DataType type = tensor.getDataType();
         int length = Math.toIntExact(tensor.getShape().size());
-        if (tensor.getShape().dimension() != 1 || (type != DataType.FLOAT32 && type != DataType.FLOAT64)) {
-            throw new IllegalArgumentException("a flat buffer lies over a one-dimensional float32 or float64 tensor, not a "
-                    + tensor.getShape() + " " + type + " one");
+        if (tensor.getShape().dimension() != 1 || (type != DataType.FLOAT32 && type != DataType.FLOAT64)
+                || !Device.cpu().equals(tensor.getDevice())) {
+            throw new IllegalArgumentException("a flat buffer lies over a one-dimensional float32 or float64 CPU tensor,"
+                    + " not a " + tensor.getShape() + " " + type + " one on " + tensor.getDevice());
         }
         ByteBuffer memory = length == 0 ? ByteBuffer.allocateDirect(0) : tensor.toByteBuffer(true);
         if (!memory.isDirect() || memory.remaining() != checkedBytes(type, length)) {

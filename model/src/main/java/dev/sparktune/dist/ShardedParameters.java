@@ -1,5 +1,6 @@
 package dev.sparktune.dist;
 
+import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
@@ -24,7 +25,11 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BiFunction;
 import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * ZeRO stage 3's parameter partitioning (Rajbhandari et al., 2020): between uses each rank keeps 1/N of every float
@@ -47,8 +52,9 @@ import java.util.stream.Stream;
  * per bucket, and one reduce-scatter per trainable bucket. Packed (quantized) frozen weights stay whole.
  *
  * <p>The blocks are gathered into two pairs of block-sized buffers kept for the whole run. The groups outside the
- * blocks hold the largest tensors (the embedding table and the head are each bigger than a block), so they are gathered
- * into tensors allocated for the gather and freed with its release: between steps a rank holds only its shards of them.
+ * blocks are gathered into tensors allocated for the gather and freed with its release (they hold the embedding table
+ * and the head, which small models' blocks are far smaller than), so between steps a rank holds only its shards of
+ * them. A tensor over 2 GiB does not fit the flat buffer a bucket is gathered in and stays whole, with a warning.
  *
  * <p>Lifecycle: build it over the loaded model, {@link #partition} it (after a resume has written the checkpoint's
  * values into the whole arrays), train, and {@link #unpartition} it to give the model its whole trained arrays back.
@@ -60,8 +66,8 @@ import java.util.stream.Stream;
 public final class ShardedParameters implements BlockCheckpoints.Parameters, AutoCloseable {
 
     /**
-     * One bucket of a block's frozen or trainable parameters, at {@code offset} in the block's gather buffer, with this
-     * rank's shard of it and, for a trainable bucket, of its reduced gradients (null for a frozen one).
+     * One bucket of a group's frozen or trainable parameters, at {@code offset} in the group's gathered elements, with
+     * this rank's shard of it and, for a trainable bucket, of its reduced gradients (null for a frozen one).
      */
     private record Part(BucketLayout.Bucket bucket, int offset, FlatBuffer shard, FlatBuffer gradientShard) {
     }
@@ -77,9 +83,15 @@ public final class ShardedParameters implements BlockCheckpoints.Parameters, Aut
     private record Gathered(int layer, int buffers) {
     }
 
+    private static final Logger LOG = LoggerFactory.getLogger(ShardedParameters.class);
+    /** A tensor of more bytes than this does not fit one flat buffer, which the ring gathers into: it stays whole. */
+    private static final long LARGEST_PARTITIONED_BYTES = Integer.MAX_VALUE;
+
     private final TimedCollective collective;
     private final Weights weights;
     private final DataType dtype;
+    /** Where the model's arrays are: the groups outside the blocks are gathered there. */
+    private final Device device;
     private final List<Group> blocks = new ArrayList<>();
     /** The parameters read before the blocks and those read only after them. */
     private final EnumMap<Outside, Group> outside = new EnumMap<>(Outside.class);
@@ -121,8 +133,10 @@ public final class ShardedParameters implements BlockCheckpoints.Parameters, Aut
                              long bucketSize) {
         this.collective = new TimedCollective(collective);
         this.weights = weights;
-        this.dtype = weights.asMap().values().stream().map(NDArray::getDataType).filter(DataType::isFloating)
-                .findFirst().orElse(DataType.FLOAT32);
+        NDArray first = weights.asMap().values().stream().filter(t -> t.getDataType().isFloating()).findFirst()
+                .orElse(null);
+        this.dtype = first == null ? DataType.FLOAT32 : first.getDataType();
+        this.device = first == null ? Device.cpu() : first.getDevice();
         // each float array by group: 0 .. L-1 a block, L before the blocks, L + 1 after them
         List<String> prefixes = layout.layerPrefixes();
         int before = prefixes.size();
@@ -133,8 +147,13 @@ public final class ShardedParameters implements BlockCheckpoints.Parameters, Aut
             frozen.add(new TreeMap<>());
             trains.add(new TreeMap<>());
         }
+        List<String> tooLarge = new ArrayList<>();
         weights.asMap().forEach((name, t) -> {
             if (!t.getDataType().isFloating()) {
+                return;
+            }
+            if (t.size() * t.getDataType().getNumOfBytes() > LARGEST_PARTITIONED_BYTES) {
+                tooLarge.add(name + " " + t.getShape());
                 return;
             }
             if (t.getDataType() != dtype) {
@@ -150,6 +169,10 @@ public final class ShardedParameters implements BlockCheckpoints.Parameters, Aut
             }
             (trainable.contains(name) ? trains : frozen).get(group).put(name, t);
         });
+        if (!tooLarge.isEmpty()) {
+            LOG.warn("ZeRO-3 keeps {} whole on every rank: a tensor over 2 GiB does not fit the flat buffer the ring"
+                    + " gathers into", tooLarge);
+        }
         int largestFrozen = 0;
         int largestTrainable = 0;
         for (int g = 0; g <= after; g++) {
@@ -282,16 +305,24 @@ public final class ShardedParameters implements BlockCheckpoints.Parameters, Aut
 
     /**
      * The tensors of {@code parts}, {@code length} elements in all, all-gathered from every rank's shards into one new
-     * tensor of {@code owner}, as views of it (libtorch's: they keep its memory alive while anything uses them).
+     * tensor of {@code owner}, as views of it (libtorch's: they keep its memory alive while anything uses them). The
+     * ring gathers into CPU memory, a buffer per bucket (one buffer holds at most 2 GiB); on another device the
+     * gathered tensor is copied there.
      */
-    private SortedMap<String, NDArray> gatherTensors(List<Part> parts, int length, NDManager owner) {
+    private SortedMap<String, NDArray> gatherTensors(List<Part> parts, long length, NDManager owner) {
         SortedMap<String, NDArray> out = new TreeMap<>();
         if (parts.isEmpty()) {
             return out;
         }
-        NDArray flat = owner.zeros(new Shape(length), dtype);
-        FlatBuffer buffer = FlatBuffer.over(flat);
-        await(communication.submit(() -> parts.forEach(part -> gatherInto(part, buffer))));
+        NDArray host = owner.zeros(new Shape(length), dtype, Device.cpu());
+        await(communication.submit(() -> parts.forEach(part -> gatherInto(part,
+                FlatBuffer.over(host.get(new NDIndex("{}:{}", part.offset(), part.offset() + part.bucket().length()))),
+                0))));
+        NDArray flat = host;
+        if (!owner.getDevice().equals(Device.cpu())) {
+            flat = host.toDevice(owner.getDevice(), true);
+            host.close();
+        }
         for (Part part : parts) {
             for (BucketLayout.Piece p : part.bucket().pieces()) {
                 NDArray slice = flat.get(new NDIndex("{}:{}", part.offset() + p.offset(), part.offset() + p.end()));
@@ -312,7 +343,7 @@ public final class ShardedParameters implements BlockCheckpoints.Parameters, Aut
             throw new IllegalStateException("the parameters " + side + " are gathered already");
         }
         Group g = outside.get(side);
-        NDManager arrays = NDManager.newBaseManager();
+        NDManager arrays = NDManager.newBaseManager(device);
         SortedMap<String, NDArray> trainable;
         SortedMap<String, NDArray> frozen;
         try {
@@ -338,8 +369,9 @@ public final class ShardedParameters implements BlockCheckpoints.Parameters, Aut
         }
         Group g = outside.get(side);
         try (arrays) {
-            if (afterBackward && g.trainableLength() > 0) {
-                reduceGradients(g, FlatBuffer.over(arrays.zeros(new Shape(g.trainableLength()), dtype)));
+            if (afterBackward) {
+                reduceGradients(g, (part, scratch) -> new Slot(FlatBuffer.over(scratch.zeros(
+                        new Shape(part.bucket().length()), dtype)), 0));
             }
             g.parts().flatMap(part -> part.bucket().pieces().stream()).forEach(p -> weights.release(p.name()));
         }
@@ -413,34 +445,50 @@ public final class ShardedParameters implements BlockCheckpoints.Parameters, Aut
     private Future<Gathered> gatherLater(int layer, int buffers) {
         Group b = blocks.get(layer);
         return communication.submit(() -> {
-            b.frozen().forEach(part -> gatherInto(part, gatherBuffers[buffers][0]));
-            b.trainable().forEach(part -> gatherInto(part, gatherBuffers[buffers][1]));
+            b.frozen().forEach(part -> gatherInto(part, gatherBuffers[buffers][0], part.offset()));
+            b.trainable().forEach(part -> gatherInto(part, gatherBuffers[buffers][1], part.offset()));
             return new Gathered(layer, buffers);
         });
     }
 
-    /** Every rank's shard of {@code part} into its place in the block's gather buffer {@code target}. */
-    private void gatherInto(Part part, FlatBuffer target) {
+    /** Every rank's shard of {@code part} into {@code target}, the part's element 0 at {@code at}. */
+    private void gatherInto(Part part, FlatBuffer target, int at) {
         BucketLayout.Bucket bucket = part.bucket();
         int from = ownedFrom(bucket);
-        part.shard().copyTo(0, ownedTo(bucket) - from, target, part.offset() + from);
+        part.shard().copyTo(0, ownedTo(bucket) - from, target, at + from);
         if (collective.worldSize() > 1 && bucket.length() > 0) {
-            collective.allGather(target, part.offset(), bucket.length());
+            collective.allGather(target, at, bucket.length());
         }
     }
 
-    /** What {@code task} returned, its failure (a {@link CollectiveException}, say) rethrown as it was. */
+    /**
+     * What {@code task} returned, its failure (a {@link CollectiveException}, say) rethrown as it was. An interrupt
+     * does not stop the wait: the task may be writing into memory the caller frees next (a collective's timeout
+     * bounds it), so it is waited for, and then the interrupt is kept and reported.
+     */
     private static <T> T await(Future<T> task) {
+        boolean interrupted = false;
         try {
-            return task.get();
+            while (true) {
+                try {
+                    T result = task.get();
+                    if (interrupted) {
+                        throw new IllegalStateException("interrupted while gathering or reducing parameters");
+                    }
+                    return result;
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
+            }
         } catch (ExecutionException e) {
             if (e.getCause() instanceof RuntimeException r) {
                 throw r;
             }
             throw new IllegalStateException(e.getCause());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted while gathering parameters", e);
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
         }
     }
 
@@ -451,40 +499,45 @@ public final class ShardedParameters implements BlockCheckpoints.Parameters, Aut
         }
         Group b = blocks.get(layer);
         if (afterBackward) {
-            reduceGradients(b, gradients);
+            reduceGradients(b, (part, scratch) -> new Slot(gradients, part.offset()));
         }
         b.parts().flatMap(part -> part.bucket().pieces().stream()).forEach(p -> weights.release(p.name()));
         gathered.close();
         gathered = null;
     }
 
+    /** Where a trainable part's gradients are reduce-scattered: a buffer, the part's element 0 at {@code at}. */
+    private record Slot(FlatBuffer buffer, int at) {
+    }
+
     /**
      * Reduce-scatters the gradients backward left on group {@code b}'s gathered trainable arrays (zeros where it
-     * reached none), bucket by bucket in {@code gradients}, and adds this rank's shard of each to the step's gradient
-     * shard.
+     * reached none), bucket by bucket, each in the buffer {@code slot} gives it (given a CPU scratch manager that lives
+     * while the bucket is reduced), and adds this rank's shard of each to the step's gradient shard.
      */
-    private void reduceGradients(Group b, FlatBuffer gradients) {
+    private void reduceGradients(Group b, BiFunction<Part, NDManager, Slot> slot) {
         for (Part part : b.trainable()) {
-            for (BucketLayout.Piece p : part.bucket().pieces()) {
-                try (NDManager scratch = NDManager.newBaseManager()) {
-                    NDArray grad = Gradients.borrow(p.name(), weights.get(p.name()), scratch);
-                    if (grad != null) {
-                        gradients.read(grad, part.offset() + p.offset());
-                        reached.add(p.name());
-                    } else {
-                        gradients.clear(part.offset() + p.offset(), part.offset() + p.end());
+            try (NDManager scratch = NDManager.newBaseManager(Device.cpu())) {
+                Slot s = slot.apply(part, scratch);
+                for (BucketLayout.Piece p : part.bucket().pieces()) {
+                    try (NDManager borrowed = NDManager.newBaseManager()) {
+                        NDArray grad = Gradients.borrow(p.name(), weights.get(p.name()), borrowed);
+                        if (grad != null) {
+                            s.buffer().read(grad, s.at() + p.offset());
+                            reached.add(p.name());
+                        } else {
+                            s.buffer().clear(s.at() + p.offset(), s.at() + p.end());
+                        }
                     }
                 }
+                if (collective.worldSize() > 1) {
+                    // queued behind the gather of the block below, if one was started, as on every rank
+                    await(communication.submit(() -> collective.reduceScatter(s.buffer(), s.at(),
+                            part.bucket().length(), Reduction.SUM)));
+                }
+                int from = ownedFrom(part.bucket());
+                s.buffer().addTo(s.at() + from, s.at() + ownedTo(part.bucket()), part.gradientShard(), 0);
             }
-        }
-        if (collective.worldSize() > 1) {
-            // queued behind the gather of the block below, if one was started, as on every rank
-            await(communication.submit(() -> b.trainable().forEach(part -> collective.reduceScatter(gradients,
-                    part.offset(), part.bucket().length(), Reduction.SUM))));
-        }
-        for (Part part : b.trainable()) {
-            int from = ownedFrom(part.bucket());
-            gradients.addTo(part.offset() + from, part.offset() + ownedTo(part.bucket()), part.gradientShard(), 0);
         }
     }
 
@@ -532,10 +585,28 @@ public final class ShardedParameters implements BlockCheckpoints.Parameters, Aut
         return trainableParts.stream().mapToLong(part -> part.gradientShard().bytes()).sum();
     }
 
-    /** Stops the communication thread. */
+    /**
+     * Stops the communication thread and frees what is still gathered (after a failed step). Memory that a collective
+     * may still be writing into is left to the process when the thread does not stop within a minute.
+     */
     @Override
     public void close() {
         communication.shutdownNow();
+        boolean stopped;
+        try {
+            stopped = communication.awaitTermination(1, TimeUnit.MINUTES);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            stopped = false;
+        }
+        if (stopped) {
+            gatheredOutside.values().forEach(NDManager::close);
+            gatheredOutside.clear();
+            if (gathered != null) {
+                gathered.close();
+                gathered = null;
+            }
+        }
     }
 
     /**

@@ -93,6 +93,8 @@ public final class BlockCheckpoints implements BlockStack {
     private Pass pending;
     /** The sides gathered by forwards without gradients, kept for the next such forward until {@link #endEvaluation}. */
     private final EnumSet<Outside> heldForEvaluation = EnumSet.noneOf(Outside.class);
+    /** Whether a training forward gathered the parameters before the blocks, which its {@link #backward} releases. */
+    private boolean inputHeldForTraining;
 
     /** Checkpointed blocks whose parameters are arrays of the model. */
     public BlockCheckpoints() {
@@ -121,7 +123,11 @@ public final class BlockCheckpoints implements BlockStack {
             throw new IllegalStateException("the blocks of the previous forward were not back-propagated (backward())");
         }
         endEvaluation();
+        if (inputHeldForTraining) {
+            parameters.releaseOutside(Outside.BEFORE_BLOCKS, false);    // a training forward that failed
+        }
         parameters.gatherOutside(Outside.BEFORE_BLOCKS, true);
+        inputHeldForTraining = true;
     }
 
     private void holdForEvaluation(Outside side) {
@@ -221,6 +227,7 @@ public final class BlockCheckpoints implements BlockStack {
                 in.close();
             }
             intoInput(pass.input(), upstream, pass.scope());
+            inputHeldForTraining = false;
             parameters.releaseOutside(Outside.BEFORE_BLOCKS, true);
         } finally {
             JniUtils.setGradMode(gradMode);

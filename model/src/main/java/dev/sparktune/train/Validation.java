@@ -25,7 +25,8 @@ import java.util.TreeMap;
  * {@code world_size}-th row of each task's validation rows ({@link #share}) in micro-batches of
  * {@code per_device_eval_batch_size} rows, without dropout or gradients; the ranks then add up their sums (loss,
  * scored items, per-class counts) in one all-reduce, so every rank computes the same metrics from the same bits, and a
- * rank whose share is empty still joins.
+ * rank whose share is empty still joins. Every rank runs as many forwards as the largest share needs, a smaller share
+ * topped up with forwards whose results are dropped: at ZeRO stage 3 each forward gathers parameters from all ranks.
  *
  * <p>Metrics, by task: {@code validation/<task>/loss}, the mean over the task's scored items (tokens, or rows for
  * classification); for a causal-LM task {@code perplexity}, exp of that mean token loss (Hugging Face's
@@ -141,20 +142,33 @@ public final class Validation {
             System.arraycopy(generated.values(), 0, sums.generation, 0, GenerationSums.LENGTH);
         }
         Iterator<TokenizedRow> rows = share(task.data(), seed, rank, worldSize);
-        while (rows.hasNext()) {
+        int batchSize = eval.perDeviceEvalBatchSize();
+        long largestShare = (task.data().rows() + worldSize - 1) / worldSize;
+        long forwards = (largestShare + batchSize - 1) / batchSize;
+        for (long f = 0; f < forwards; f++) {
             List<TokenizedRow> batch = new ArrayList<>();
-            while (batch.size() < eval.perDeviceEvalBatchSize() && rows.hasNext()) {
+            while (batch.size() < batchSize && rows.hasNext()) {
                 batch.add(rows.next());
+            }
+            boolean padding = batch.isEmpty();
+            if (padding) {
+                batch.add(task.data().epoch(seed, 0, 0).next());
             }
             try (NDManager step = manager.newSubManager()) {
                 TrainingBatch tensors = TrainingBatch.of(batch, padTokenId, step);
                 Objective.Evaluated scored = task.objective().evaluate(model, tensors, step);
-                sums.lossSum += scored.loss().sum().toType(DataType.FLOAT64, false).getDouble();
-                sums.items += scored.loss().items();
-                if (scored.predictions() != null) {
-                    sums.count(tensors.classes().toLongArray(), scored.predictions().toLongArray());
+                if (!padding) {
+                    sums.lossSum += scored.loss().sum().toType(DataType.FLOAT64, false).getDouble();
+                    sums.items += scored.loss().items();
+                    if (scored.predictions() != null) {
+                        sums.count(tensors.classes().toLongArray(), scored.predictions().toLongArray());
+                    }
                 }
             }
+        }
+        if (rows.hasNext()) {
+            throw new IllegalStateException("rank " + rank + "'s share of " + task.name() + " has more than "
+                    + largestShare + " rows");
         }
         return sums;
     }

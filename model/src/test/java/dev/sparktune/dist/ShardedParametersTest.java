@@ -80,6 +80,7 @@ class ShardedParametersTest {
                         assertTrue(model.weights().has(name), name + " is still the model's");
                     }
                     assertEquals(new Shape(VOCABULARY, HIDDEN), model.weights().shape("model.embed_tokens.weight"));
+                    model.model(true);    // a model made now still finds every tensor's shape
 
                     SortedMap<String, double[]> gathered = new TreeMap<>();
                     sharded.gatherOutside(Outside.BEFORE_BLOCKS, false);
