@@ -76,15 +76,6 @@ public final class ConfigLoader {
                 "stage 3 with train.fp16 is not built (float32 master weights are kept for whole tensors only); use"
                         + " zero_stage 2 with fp16, or stage 3 in float32");
 
-        // validation generates replies for these metrics until each rank's own stop tokens, so the ranks would run
-        // different numbers of forwards, and at stage 3 every forward gathers parameters from all ranks
-        sections.get("dist").require(!job.eval().needsGeneration() || job.dist().zeroStage() != 3, "zero_stage",
-                "stage 3 with the generation metrics " + EvalConfig.GENERATION_METRICS.stream().sorted().toList()
-                        + " in eval.metrics is not built (validation would generate a different number of tokens on"
-                        + " each rank, and at stage 3 every forward gathers parameters from all ranks); use zero_stage"
-                        + " 2, or train with eval.metrics without them and score them afterwards with"
-                        + " sparktune eval --set eval.metrics=...");
-
         requireFrozenBase(job, sections);
 
         Map<String, Set<String>> keysBySection = new LinkedHashMap<>();

@@ -35,7 +35,28 @@ public final class Generator {
     public record Output(long[] tokenIds, String text, String finishReason) {
     }
 
+    /**
+     * Whether decoding goes on, asked after each step: ranks whose forwards are collective calls (ZeRO-3 gathers
+     * parameters in each) agree on it, so that every rank runs as many steps as the last one still decoding needs.
+     */
+    @FunctionalInterface
+    public interface Decoding {
+        /** Decoding alone: it goes on while this batch has a row still decoding. */
+        Decoding ALONE = stillDecoding -> stillDecoding;
+
+        /** Whether to run another step, given whether this batch still has a row decoding. */
+        boolean goesOn(boolean stillDecoding);
+    }
+
     public List<Output> generate(NDManager manager, List<long[]> prompts, GenerationConfig config) {
+        return generate(manager, prompts, config, Decoding.ALONE);
+    }
+
+    /**
+     * Completes {@code prompts}, decoding until {@code decoding} says to stop or {@code max_new_tokens} are made; rows
+     * that finished idle (masked out) while others decode, so the outputs are the same however long it goes on.
+     */
+    public List<Output> generate(NDManager manager, List<long[]> prompts, GenerationConfig config, Decoding decoding) {
         if (!config.stopStrings().isEmpty() && decoder == null) {
             throw new IllegalArgumentException("stop strings need a decoder");
         }
@@ -97,7 +118,7 @@ public final class Generator {
                 length++;
                 stepIds = nextIds;
                 stepPositions = nextPositions;
-                if (Arrays.stream(finish).allMatch(Objects::nonNull)) {
+                if (!decoding.goesOn(!Arrays.stream(finish).allMatch(Objects::nonNull))) {
                     break;
                 }
             }

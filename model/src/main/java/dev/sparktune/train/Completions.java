@@ -2,6 +2,8 @@ package dev.sparktune.train;
 
 import ai.djl.ndarray.NDManager;
 import dev.sparktune.arch.Llama;
+import dev.sparktune.dist.Collective;
+import dev.sparktune.dist.Reduction;
 import dev.sparktune.eval.GenerationSums;
 import dev.sparktune.generate.GenerationConfig;
 import dev.sparktune.generate.Generator;
@@ -64,24 +66,39 @@ public record Completions(GenerationConfig config, long padTokenId, Function<lon
         return reply;
     }
 
-    /** Completes the prompts of {@code rows}, {@code batchSize} at a time, adding each to {@code sums}. */
-    void score(Llama model, Iterator<TokenizedRow> rows, int batchSize, GenerationSums sums, NDManager manager) {
+    /**
+     * Completes the prompts of {@code rows}, {@code batchSize} at a time, adding each to {@code sums}. Every rank of
+     * {@code collective} runs as many batches, and as many decoding steps in each, as the rank that needs the most:
+     * a rank with fewer prompts completes a padding prompt and drops the result, so that forwards that are collective
+     * calls (ZeRO-3) stay in step. A collective call; alone, {@code InProcessCollective.group(1)}'s.
+     */
+    void score(Llama model, Iterator<TokenizedRow> rows, int batchSize, GenerationSums sums, NDManager manager,
+               Collective collective) {
         Generator generator = new Generator(model, padTokenId, decoder::apply);
-        List<Pair> batch = new ArrayList<>();
-        while (rows.hasNext() || !batch.isEmpty()) {
-            while (batch.size() < batchSize && rows.hasNext()) {
-                batch.addAll(pairs(rows.next()));
-            }
-            if (batch.isEmpty()) {
+        List<Pair> all = new ArrayList<>();
+        rows.forEachRemaining(row -> all.addAll(pairs(row)));
+        long batches = (all.size() + batchSize - 1) / batchSize;
+        double[] perRank = new double[collective.worldSize()];
+        perRank[collective.rank()] = batches;
+        collective.allReduce(perRank, 0, perRank.length, Reduction.SUM);
+        long mostBatches = (long) Arrays.stream(perRank).max().orElse(0);
+        Generator.Decoding inStep = stillDecoding -> {
+            double[] decoding = {stillDecoding ? 1 : 0};
+            collective.allReduce(decoding, 0, 1, Reduction.SUM);
+            return decoding[0] > 0;
+        };
+        for (long b = 0; b < mostBatches; b++) {
+            List<Pair> now = all.subList((int) Math.min(b * batchSize, all.size()),
+                    (int) Math.min((b + 1) * batchSize, all.size()));
+            if (now.isEmpty()) {
+                generator.generate(manager, List.of(new long[] {padTokenId}), config, inStep);    // dropped
                 continue;
             }
-            List<Pair> now = batch.subList(0, Math.min(batchSize, batch.size()));
             List<Generator.Output> outputs = generator.generate(manager, now.stream().map(Pair::prompt).toList(),
-                    config);
+                    config, inStep);
             for (int i = 0; i < now.size(); i++) {
                 sums.add(outputs.get(i).text(), decoder.apply(untilStop(now.get(i).reply(), config.stopTokenIds())));
             }
-            batch = new ArrayList<>(batch.subList(now.size(), batch.size()));
         }
     }
 }

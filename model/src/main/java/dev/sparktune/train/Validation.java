@@ -83,7 +83,7 @@ public final class Validation {
         JniUtils.setGradMode(false);
         List<Sums> sums = new ArrayList<>();
         for (TrainingTask task : tasks) {
-            sums.add(evaluateShare(task, model, collective.rank(), collective.worldSize(), manager));
+            sums.add(evaluateShare(task, model, collective, manager));
         }
         double[] flat = Sums.flatten(sums);
         if (collective.worldSize() > 1) {
@@ -130,7 +130,9 @@ public final class Validation {
     }
 
     /** This rank's sums over its share of {@code task}'s rows. */
-    private Sums evaluateShare(TrainingTask task, PretrainedModel model, int rank, int worldSize, NDManager manager) {
+    private Sums evaluateShare(TrainingTask task, PretrainedModel model, Collective collective, NDManager manager) {
+        int rank = collective.rank();
+        int worldSize = collective.worldSize();
         int classes = task.objective() instanceof Objective.Classification c ? c.classes(model) : 0;
         boolean generates = completions != null && task.objective() instanceof Objective.CausalLm
                 && model instanceof Llama;
@@ -138,7 +140,7 @@ public final class Validation {
         if (generates) {
             GenerationSums generated = new GenerationSums();
             completions.score((Llama) model, share(task.data(), seed, rank, worldSize), eval.perDeviceEvalBatchSize(),
-                    generated, manager);
+                    generated, manager, collective);
             System.arraycopy(generated.values(), 0, sums.generation, 0, GenerationSums.LENGTH);
         }
         Iterator<TokenizedRow> rows = share(task.data(), seed, rank, worldSize);

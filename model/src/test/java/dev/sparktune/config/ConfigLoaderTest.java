@@ -180,16 +180,6 @@ class ConfigLoaderTest {
     }
 
     @Test
-    void zeroStageThreeIsRefusedWithGenerationMetricsNamingTheStage() {
-        ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.parse(
-                "eval:\n  metrics: [perplexity, rouge]\ndist:\n  zero_stage: 3\n", "job.yaml", List.of()));
-        assertTrue(e.getMessage().startsWith("job.yaml: dist.zero_stage (line 4): stage 3 with the generation metrics"),
-                e.getMessage());
-        assertEquals(3, ConfigLoader.parse("eval:\n  metrics: [perplexity]\ndist:\n  zero_stage: 3\n", "job.yaml",
-                List.of()).job().dist().zeroStage());
-    }
-
-    @Test
     void allgatherBucketSizeIsReadAtStageThreeAndRefusedBelowIt() {
         DistConfig dist = ConfigLoader.parse("dist:\n  zero_stage: 3\n  allgather_bucket_size: 1000\n", "job.yaml",
                 List.of()).job().dist();

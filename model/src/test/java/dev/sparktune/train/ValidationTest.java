@@ -13,10 +13,12 @@ import dev.sparktune.arch.ModelDirectory;
 import dev.sparktune.arch.PretrainedModel;
 import dev.sparktune.arch.TinyModels;
 import dev.sparktune.config.ConfigLoader;
+import dev.sparktune.config.DistConfig;
 import dev.sparktune.config.EvalConfig;
 import dev.sparktune.config.TrainConfig;
 import dev.sparktune.dist.Collective;
 import dev.sparktune.dist.InProcessCollective;
+import dev.sparktune.dist.ShardedParameters;
 import dev.sparktune.eval.Bleu;
 import dev.sparktune.eval.ChrF;
 import dev.sparktune.eval.ExactMatch;
@@ -26,6 +28,7 @@ import dev.sparktune.generate.Generator;
 import dev.sparktune.io.TokenizedParquet;
 import dev.sparktune.io.TokenizedRow;
 import dev.sparktune.nn.AttentionMask;
+import dev.sparktune.nn.BlockCheckpoints;
 import dev.sparktune.peft.FullFineTuning;
 import dev.sparktune.peft.Lora;
 import dev.sparktune.peft.PeftModel;
@@ -37,6 +40,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Random;
+import java.util.Set;
 import java.util.SortedMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -144,6 +148,14 @@ class ValidationTest {
     private static SortedMap<String, Double> validate(int ranks, Function<NDManager, PeftModel> replica,
                                                       List<TrainingTask> tasks, EvalConfig eval,
                                                       Completions completions) throws Exception {
+        return validate(ranks, replica, tasks, eval, completions, false);
+    }
+
+    /** With {@code zeroStageThree}, each rank's replica partitioned as ZeRO stage 3 trains it, gathered in forwards. */
+    private static SortedMap<String, Double> validate(int ranks, Function<NDManager, PeftModel> replica,
+                                                      List<TrainingTask> tasks, EvalConfig eval,
+                                                      Completions completions, boolean zeroStageThree)
+            throws Exception {
         List<Collective> group = InProcessCollective.group(ranks);
         ExecutorService threads = Executors.newFixedThreadPool(ranks);
         try {
@@ -151,8 +163,22 @@ class ValidationTest {
             for (Collective collective : group) {
                 results.add(threads.submit(() -> {
                     try (NDManager m = NDManager.newBaseManager()) {
-                        return new Validation(tasks, eval, SEED, 0, completions).evaluate(replica.apply(m).model(false),
-                                collective, m);
+                        Validation validation = new Validation(tasks, eval, SEED, 0, completions);
+                        PeftModel peft = replica.apply(m);
+                        if (!zeroStageThree) {
+                            return validation.evaluate(peft.model(false), collective, m);
+                        }
+                        try (ShardedParameters sharded = new ShardedParameters(collective, peft.weights(),
+                                peft.base().layout(), peft.trainable(), DistConfig.DEFAULT_ALLGATHER_BUCKET_SIZE)) {
+                            BlockCheckpoints blocks = new BlockCheckpoints(sharded);
+                            PretrainedModel model = peft.model(false).withBlocks(blocks);
+                            sharded.partition();
+                            try {
+                                return validation.evaluate(model, collective, m);
+                            } finally {
+                                blocks.endEvaluation();
+                            }
+                        }
                     } finally {
                         collective.close();
                     }
@@ -237,6 +263,29 @@ class ValidationTest {
             }
         }
         return out;
+    }
+
+    /**
+     * At ZeRO stage 3 every forward gathers parameters from all ranks, so validation runs as many forwards on every
+     * rank: 13 rows give shares of 7 and 6 rows, so 3 and 2 batches of 3, for the loss and for the completions, and a
+     * stop token ends some completions early. Two partitioned ranks give one plain rank's metrics.
+     */
+    @Test
+    void zeroStageThreeRanksValidateInStepAndGiveOneRanksMetrics() throws Exception {
+        List<TokenizedRow> rows = promptsAndReplies(13, 4, 9);
+        List<TrainingTask> tasks = List.of(new TrainingTask("chat", writeGroups("chat", rows, 4, 3, 6), LM));
+        EvalConfig eval = TrainerTest.eval("eval.per_device_eval_batch_size=3",
+                "eval.metrics=perplexity,bleu,rouge,exact_match");
+        Function<long[], String> words = ids -> Arrays.stream(ids).mapToObj(id -> "w" + id)
+                .collect(Collectors.joining(" "));
+        long stop = rows.get(0).inputIds()[rows.get(0).length() - 3];    // a token the model makes for some prompts
+        GenerationConfig stopping = new GenerationConfig(6, false, 1.0, 0, 1.0, 1.0, Set.of(stop), List.of(), 0);
+        Completions completions = new Completions(stopping, 0, words);
+
+        SortedMap<String, Double> one = validate(1, this::llama, tasks, eval, completions);
+        SortedMap<String, Double> two = validate(2, this::llama, tasks, eval, completions, true);
+        System.out.println("stage 3, 2 ranks: " + two);
+        assertRelativelyClose(one, two, 1e-12);
     }
 
     @Test
