@@ -70,7 +70,7 @@ public record Completions(GenerationConfig config, long padTokenId, Function<lon
      * Completes the prompts of {@code rows}, {@code batchSize} at a time, adding each to {@code sums}. Every rank of
      * {@code collective} runs as many batches, and as many decoding steps in each, as the rank that needs the most:
      * a rank with fewer prompts completes a padding prompt and drops the result, so that forwards that are collective
-     * calls (ZeRO-3) stay in step. A collective call; alone, {@code InProcessCollective.group(1)}'s.
+     * calls (ZeRO-3) stay in step. A collective call.
      */
     void score(Llama model, Iterator<TokenizedRow> rows, int batchSize, GenerationSums sums, NDManager manager,
                Collective collective) {
@@ -78,15 +78,19 @@ public record Completions(GenerationConfig config, long padTokenId, Function<lon
         List<Pair> all = new ArrayList<>();
         rows.forEachRemaining(row -> all.addAll(pairs(row)));
         long batches = (all.size() + batchSize - 1) / batchSize;
-        double[] perRank = new double[collective.worldSize()];
-        perRank[collective.rank()] = batches;
-        collective.allReduce(perRank, 0, perRank.length, Reduction.SUM);
-        long mostBatches = (long) Arrays.stream(perRank).max().orElse(0);
-        Generator.Decoding inStep = stillDecoding -> {
-            double[] decoding = {stillDecoding ? 1 : 0};
-            collective.allReduce(decoding, 0, 1, Reduction.SUM);
-            return decoding[0] > 0;
-        };
+        long mostBatches = batches;
+        Generator.Decoding inStep = Generator.Decoding.ALONE;
+        if (collective.worldSize() > 1) {
+            double[] perRank = new double[collective.worldSize()];
+            perRank[collective.rank()] = batches;
+            collective.allReduce(perRank, 0, perRank.length, Reduction.SUM);
+            mostBatches = (long) Arrays.stream(perRank).max().orElseThrow();
+            inStep = stillDecoding -> {
+                double[] decoding = {stillDecoding ? 1 : 0};
+                collective.allReduce(decoding, 0, 1, Reduction.SUM);
+                return decoding[0] > 0;
+            };
+        }
         for (long b = 0; b < mostBatches; b++) {
             List<Pair> now = all.subList((int) Math.min(b * batchSize, all.size()),
                     (int) Math.min((b + 1) * batchSize, all.size()));
