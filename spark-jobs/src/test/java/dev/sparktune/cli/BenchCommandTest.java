@@ -143,15 +143,16 @@ class BenchCommandTest {
             assertTrue(row[3] > 0, printed);
         }
         assertTrue(printed.contains("ZeRO 1, 2 ranks: weights held 1.000 x, optimizer state 0.500 x"), printed);
-        // ZeRO 3 keeps half of each block's parameters: less than stage 0's weights, more than half (the embeddings
-        // and the head stay whole); optimizer state and gradient buffers are sharded as at stage 2
+        // ZeRO 3 keeps half of every parameter on each of 2 ranks, half of the optimizer state and half of the
+        // gradients (its shards of them, in place of stage 0's whole buckets)
         double[] stage3 = memoryRow(printed, 3, 2, "2 x 32 | yes");
         assertEquals(stage0[2] / 2, stage3[2], 0.02 * stage0[2], printed);
+        assertEquals(stage0[1] / 2, stage3[1], 0.02 * stage0[1], printed);
         double held0 = mib(printed.lines().filter(l -> l.startsWith("| 0 | 2 | 2 x 32 | no |")).findFirst()
                 .orElseThrow().split("\\|")[11]);
         double held3 = mib(printed.lines().filter(l -> l.startsWith("| 3 | 2 | 2 x 32 | yes |")).findFirst()
                 .orElseThrow().split("\\|")[11]);
-        assertTrue(held3 < held0 && held3 > held0 / 2, "ZeRO 3 holds " + held3 + " MiB of ZeRO 0's " + held0 + ":\n"
+        assertEquals(held0 / 2, held3, 0.02 * held0, "ZeRO 3 holds " + held3 + " MiB of ZeRO 0's " + held0 + ":\n"
                 + printed);
         double[] plain = memoryRow(printed, 0, 1, "2 x 64 | no");
         double[] checkpointed = memoryRow(printed, 0, 1, "2 x 64 | yes");

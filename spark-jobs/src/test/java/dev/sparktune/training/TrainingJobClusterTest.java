@@ -206,7 +206,7 @@ class TrainingJobClusterTest {
 
         // without dropout (one rank cannot draw two ranks' masks) and in float64 (in float32, Adam turns the rounding
         // of near-zero gradients into relative differences of 1e-5 and more in LoRA's zero-started lora_B):
-        // 2 executors at ZeRO stage 3 (the encoder's blocks partitioned between them) against one rank of the global
+        // 2 executors at ZeRO stage 3 (every parameter partitioned between them) against one rank of the global
         // batch
         Path noDropout = TrainingRuns.withoutDropout(miniLm, dir.resolve("minilm-no-dropout"));
         TrainingOutcome sparkNoDropout = TrainingJob.run(SPARK.session(),
