@@ -67,8 +67,8 @@ public final class FlatBuffer {
     /**
      * A buffer over the memory of {@code tensor}, a one-dimensional float32 or float64 CPU tensor (a whole one, or a
      * slice of one with step 1), no copy: libtorch owns the memory and frees it when the tensor is closed, so use the
-     * buffer only while the tensor is open. For memory that should go back as soon as its use ends, which
-     * {@link #of}'s waits for the garbage collector to do. (DJL would silently give a copy of a GPU tensor.)
+     * buffer only while the tensor is open. It is for memory that should be freed as soon as its use ends, where
+     * {@link #of}'s waits for the garbage collector. (DJL would silently give a copy of a GPU tensor: refused.)
      */
     public static FlatBuffer over(NDArray tensor) {
         DataType type = tensor.getDataType();
