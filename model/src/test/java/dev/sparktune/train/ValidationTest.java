@@ -67,6 +67,10 @@ class ValidationTest {
     private static final EvalConfig ALL_METRICS = TrainerTest.eval("eval.per_device_eval_batch_size=3",
             "eval.metrics=accuracy,f1,perplexity");
 
+    /** Token ids as text, a word per id: what the generation metrics compare. */
+    private static final Function<long[], String> WORDS = ids -> Arrays.stream(ids).mapToObj(id -> "w" + id)
+            .collect(Collectors.joining(" "));
+
     @TempDir
     Path dir;
 
@@ -276,11 +280,9 @@ class ValidationTest {
         List<TrainingTask> tasks = List.of(new TrainingTask("chat", writeGroups("chat", rows, 4, 3, 6), LM));
         EvalConfig eval = TrainerTest.eval("eval.per_device_eval_batch_size=3",
                 "eval.metrics=perplexity,bleu,rouge,exact_match");
-        Function<long[], String> words = ids -> Arrays.stream(ids).mapToObj(id -> "w" + id)
-                .collect(Collectors.joining(" "));
         long stop = rows.get(0).inputIds()[rows.get(0).length() - 3];    // a token the model makes for some prompts
         GenerationConfig stopping = new GenerationConfig(6, false, 1.0, 0, 1.0, 1.0, Set.of(stop), List.of(), 0);
-        Completions completions = new Completions(stopping, 0, words);
+        Completions completions = new Completions(stopping, 0, WORDS);
 
         SortedMap<String, Double> one = validate(1, this::llama, tasks, eval, completions);
         SortedMap<String, Double> two = validate(2, this::llama, tasks, eval, completions, true);
@@ -294,10 +296,8 @@ class ValidationTest {
         List<TrainingTask> tasks = List.of(new TrainingTask("chat", writeGroups("chat", rows, 4, 3, 7), LM));
         EvalConfig eval = TrainerTest.eval("eval.per_device_eval_batch_size=3",
                 "eval.metrics=bleu,chrf,rouge,exact_match");
-        Function<long[], String> words = ids -> Arrays.stream(ids).mapToObj(id -> "w" + id)
-                .collect(Collectors.joining(" "));
         GenerationConfig greedy = GenerationConfig.greedy(4);
-        Completions completions = new Completions(greedy, 0, words);
+        Completions completions = new Completions(greedy, 0, WORDS);
 
         SortedMap<String, Double> one = validate(1, this::llama, tasks, eval, completions);
         SortedMap<String, Double> two = validate(2, this::llama, tasks, eval, completions);
@@ -307,12 +307,12 @@ class ValidationTest {
         List<String> replies = new ArrayList<>();
         try (NDManager m = NDManager.newBaseManager()) {
             Llama alone = (Llama) llama(m).model(false);
-            Generator generator = new Generator(alone, 0, words);
+            Generator generator = new Generator(alone, 0, WORDS);
             for (TokenizedRow row : rows) {
                 int prompt = (int) Arrays.stream(row.labels()).filter(l -> l == -100).count();
                 completed.add(generator.generate(m, List.of(Arrays.copyOf(row.inputIds(), prompt)), greedy).get(0)
                         .text());
-                replies.add(words.apply(Arrays.copyOfRange(row.inputIds(), prompt, row.length())));
+                replies.add(WORDS.apply(Arrays.copyOfRange(row.inputIds(), prompt, row.length())));
             }
         }
         List<List<String>> references = List.of(replies);
